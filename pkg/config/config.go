@@ -1,0 +1,161 @@
+// Package config holds pushd's runtime configuration: one struct with documented
+// fields, their defaults and their validation. Binding to flags and environment
+// variables happens in cmd/pushd only, so everything else receives a plain value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultOrganization owns every secret or token configured without an "org=" prefix.
+const DefaultOrganization = "default"
+
+// Config is everything `pushd serve` needs to run.
+type Config struct {
+	// Listen is the address the HTTP server binds, host:port.
+	Listen string
+	// DatabaseURL selects the store: sqlite://PATH (embedded, the default) or
+	// postgres://… (production, several replicas).
+	DatabaseURL string
+	// KubeconfigDir holds one <cluster-id>.kubeconfig per cluster, mode 0600.
+	KubeconfigDir string
+	// WebhookSecrets verify signed writes (Standard Webhooks). With none, every
+	// write is refused.
+	WebhookSecrets []Credential
+	// APITokens authenticate reads (Authorization: Bearer). With none, every
+	// read is refused.
+	APITokens []Credential
+	// CallbackURL receives pushd's signed events; empty disables callbacks.
+	CallbackURL string
+	// CallbackSecret signs callbacks (whsec_…). Required when CallbackURL is set.
+	CallbackSecret string
+	// MaxBodyBytes bounds request bodies; larger ones are answered 413.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
+	ShutdownTimeout time.Duration
+	// LogLevel is the minimum level logged; client-go's klog is routed into the same logger.
+	LogLevel slog.Level
+	// LogFormat is "text" or "json".
+	LogFormat string
+}
+
+// Credential is a secret or token bound to the organization it speaks for.
+type Credential struct {
+	Organization string
+	Value        string
+}
+
+// String never prints the secret itself.
+func (c Credential) String() string { return c.Organization + "=<redacted>" }
+
+// Default returns the configuration pushd runs with when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DatabaseURL:     "sqlite://./data/pushd.db",
+		KubeconfigDir:   "./kubeconfigs",
+		MaxBodyBytes:    4 << 20,
+		ShutdownTimeout: 30 * time.Second,
+		LogLevel:        slog.LevelInfo,
+		LogFormat:       "text",
+	}
+}
+
+// Validate reports every problem at once, each naming the setting at fault.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
+	}
+	if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.KubeconfigDir == "" {
+		errs = append(errs, errors.New("kubeconfig-dir: must not be empty"))
+	}
+	for _, s := range c.WebhookSecrets {
+		if !strings.HasPrefix(s.Value, "whsec_") {
+			errs = append(errs, fmt.Errorf("webhook-secrets: secret of organization %q must start with whsec_", s.Organization))
+		}
+	}
+	if c.CallbackURL != "" {
+		u, err := url.Parse(c.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("callback-url %q: must be an absolute http(s) URL", c.CallbackURL))
+		}
+		if c.CallbackSecret == "" {
+			errs = append(errs, errors.New("callback-secret: required when callback-url is set"))
+		}
+	}
+	if c.CallbackSecret != "" && !strings.HasPrefix(c.CallbackSecret, "whsec_") {
+		errs = append(errs, errors.New("callback-secret: must start with whsec_"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format %q: must be text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseCredentials reads the space-separated "[org=]value" list of
+// --webhook-secrets and --api-tokens.
+func ParseCredentials(s string) ([]Credential, error) {
+	var out []Credential
+	for _, field := range strings.Fields(s) {
+		org, value, found := strings.Cut(field, "=")
+		if !found {
+			org, value = DefaultOrganization, field
+		}
+		if org == "" || value == "" {
+			return nil, fmt.Errorf("credential %q: want [org=]value", redact(field))
+		}
+		out = append(out, Credential{Organization: org, Value: value})
+	}
+	return out, nil
+}
+
+func redact(field string) string {
+	if org, _, ok := strings.Cut(field, "="); ok {
+		return org + "=…"
+	}
+	return "…"
+}
+
+// Database names a store backend and how to reach it.
+type Database struct {
+	// Driver is "sqlite" or "postgres".
+	Driver string
+	// DSN is what the driver opens: a file path for SQLite, the URL itself for PostgreSQL.
+	DSN string
+}
+
+// ParseDatabaseURL understands sqlite://PATH (sqlite:///abs/path, sqlite://./rel,
+// sqlite://:memory:) and postgres:// or postgresql:// URLs.
+func ParseDatabaseURL(raw string) (Database, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return Database{}, fmt.Errorf("database-url %q: want sqlite://PATH or postgres://…", raw)
+	}
+	switch scheme {
+	case "sqlite":
+		if rest == "" {
+			return Database{}, fmt.Errorf("database-url %q: sqlite needs a path", raw)
+		}
+		return Database{Driver: "sqlite", DSN: rest}, nil
+	case "postgres", "postgresql":
+		if _, err := url.Parse(raw); err != nil {
+			return Database{}, fmt.Errorf("database-url: %w", err)
+		}
+		return Database{Driver: "postgres", DSN: raw}, nil
+	default:
+		return Database{}, fmt.Errorf("database-url: unsupported scheme %q (want sqlite or postgres)", scheme)
+	}
+}

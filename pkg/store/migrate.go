@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// A migration moves the schema one version forward. Migrations are append-only:
+// once released, a migration's body never changes; a fix is a new migration.
+type migration struct {
+	version int
+	name    string
+	up      func(tx *gorm.DB) error
+}
+
+// schemaMigration records which migrations ran.
+type schemaMigration struct {
+	Version   int `gorm:"primaryKey;autoIncrement:false"`
+	Name      string
+	AppliedAt time.Time
+}
+
+// migrations is the schema's history, oldest first.
+var migrations = []migration{
+	{version: 1, name: "schema_migrations", up: func(tx *gorm.DB) error { return nil }},
+}
+
+// migrate runs every migration newer than the database's version, each in its
+// own transaction. On PostgreSQL an advisory lock makes replicas starting
+// together take turns; SQLite's single writer does the same by itself.
+func (s *Store) migrate(ctx context.Context, ms []migration) error {
+	db := s.db.WithContext(ctx)
+	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, m := range ms {
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if s.driver == "postgres" {
+				if err := tx.Exec("SELECT pg_advisory_xact_lock(7301164)").Error; err != nil {
+					return err
+				}
+			}
+			var n int64
+			if err := tx.Model(&schemaMigration{}).Where("version = ?", m.version).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return tx.Create(&schemaMigration{Version: m.version, Name: m.name, AppliedAt: time.Now().UTC()}).Error
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the newest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.WithContext(ctx).Model(&schemaMigration{}).Select("COALESCE(MAX(version), 0)").Scan(&v).Error
+	return v, err
+}
