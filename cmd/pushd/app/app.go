@@ -1,0 +1,91 @@
+// Package app is pushd's command line: `serve` (the default) and the admin
+// subcommands. It is the composition root, the only place concrete types are
+// wired together. Run takes everything from its arguments (no globals, no
+// init side effects), so the whole CLI runs inside a test.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"k8s.io/klog/v2"
+)
+
+// Version is stamped at build time: -ldflags "-X github.com/vworkspace/pushd/cmd/pushd/app.Version=v1.2.3".
+var Version = ""
+
+// streams are where a command writes.
+type streams struct {
+	out, err io.Writer
+}
+
+// Run runs pushd with args (without the program name) and returns the exit
+// code. getenv supplies the environment (os.Getenv in production).
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	io := streams{out: stdout, err: stderr}
+	cmd, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, rest, getenv, io)
+	case "version":
+		fmt.Fprintln(stdout, "pushd", version())
+	case "help":
+		usage(stdout)
+	default:
+		usage(stderr)
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pushd:", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `pushd - the Push-mode link between Odoo and vWorkspace clusters
+
+Usage:
+  pushd [serve] [flags]   run the daemon (the default)
+  pushd version           print the version
+  pushd help              this text
+
+Run 'pushd serve -h' for the daemon's flags.
+`)
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// newLogger builds the process logger and routes client-go's klog into it,
+// so every line pushd and its libraries print has one format.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	log := slog.New(h)
+	klog.SetSlogLogger(log.With("logger", "klog"))
+	return log
+}

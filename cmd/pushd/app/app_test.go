@@ -1,0 +1,176 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// started is a pushd running the real CLI in the background.
+type started struct {
+	base           string // http://addr
+	stdout, stderr *bytes.Buffer
+	cancel         context.CancelFunc
+	done           chan int
+}
+
+// startPushd runs Run with args plus --listen on a free port and waits until
+// /healthz answers.
+func startPushd(t *testing.T, args []string, environ map[string]string) *started {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &started{base: "http://" + addr, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() { p.done <- Run(ctx, append(args, "--listen", addr), env(environ), p.stdout, p.stderr) }()
+	t.Cleanup(func() { p.stop(t) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(p.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return p
+		}
+		select {
+		case code := <-p.done:
+			t.Fatalf("pushd exited with %d: %s", code, p.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pushd did not start: %s", p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends pushd as SIGTERM would and returns its exit code.
+func (p *started) stop(t *testing.T) int {
+	t.Helper()
+	p.cancel()
+	select {
+	case code := <-p.done:
+		p.done <- code // later calls see it too
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatal("pushd did not stop after its context ended")
+		return -1
+	}
+}
+
+// TestServeLifecycle runs the real CLI on each database: it migrates, serves
+// the operations endpoints and stops cleanly when its context ends.
+func TestServeLifecycle(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		url := db.Driver + "://" + db.DSN
+		if db.Driver == "postgres" {
+			url = db.DSN
+		}
+		p := startPushd(t, []string{"serve", "--kubeconfig-dir", t.TempDir()},
+			map[string]string{"PUSHD_DATABASE_URL": url, "PUSHD_LOG_FORMAT": "json"})
+		base := p.base
+		if code, body := get(t, base+"/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz = %d %s", code, body)
+		}
+		if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
+			t.Fatalf("/metrics = %d, want the /readyz request counted:\n%s", code, body)
+		}
+		if code, body := get(t, base+"/nope"); code != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
+			t.Fatalf("/nope = %d %s, want a 404 in the error format", code, body)
+		}
+		if code := p.stop(t); code != 0 {
+			t.Fatalf("exit code %d: %s", code, p.stderr)
+		}
+		if !strings.Contains(p.stderr.String(), `"msg":"pushd stopped"`) {
+			t.Errorf("want JSON logs ending with a stop line, got:\n%s", p.stderr)
+		}
+	})
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	p := startPushd(t, []string{"--database-url", "sqlite://" + filepath.Join(dir, "flag.db"), "--kubeconfig-dir", dir},
+		map[string]string{"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "env.db"), "PUSHD_LISTEN": "127.0.0.1:1"})
+	p.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "flag.db")); err != nil {
+		t.Errorf("flag's database not used: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "env.db")); err == nil {
+		t.Error("environment's database opened although a flag was given")
+	}
+}
+
+func TestBadInputIsReported(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{name: "bad env duration", env: map[string]string{"PUSHD_SHUTDOWN_TIMEOUT": "soon"}, want: "PUSHD_SHUTDOWN_TIMEOUT"},
+		{name: "bad database url", args: []string{"--database-url", "mysql://x"}, want: "unsupported scheme"},
+		{name: "callback without secret", args: []string{"--callback-url", "http://127.0.0.1:9/cb"}, want: "callback-secret"},
+		{name: "bad log level", env: map[string]string{"PUSHD_LOG_LEVEL": "loud"}, want: "PUSHD_LOG_LEVEL"},
+		{name: "unknown command", args: []string{"frobnicate"}, want: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			code := Run(context.Background(), tt.args, env(tt.env), io.Discard, &stderr)
+			if code == 0 || !strings.Contains(stderr.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want failure naming %q", code, stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := Run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); code != 0 {
+		t.Fatal(code)
+	}
+	if !strings.HasPrefix(out.String(), "pushd ") {
+		t.Fatalf("version printed %q", out.String())
+	}
+}
+
+func TestDevPrintsThrowAwaySecrets(t *testing.T) {
+	dir := t.TempDir()
+	p := startPushd(t, []string{"--dev", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir}, nil)
+	p.stop(t)
+	out := p.stdout.String()
+	if !strings.Contains(out, "webhook secret") || !strings.Contains(out, "whsec_") || !strings.Contains(out, "API token") {
+		t.Fatalf("dev output:\n%s", out)
+	}
+}

@@ -1,0 +1,170 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// serveFlags binds every setting to a flag and the environment variable
+// beside it (see applyEnv): a flag wins over the environment, the environment
+// over the built-in default.
+func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]string) {
+	fs := flag.NewFlagSet("pushd serve", flag.ContinueOnError)
+	x := &serveExtras{logLevel: "info"}
+	envs := map[string]string{}
+	bind := func(name, env string) { envs[name] = env }
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve HTTP on [PUSHD_LISTEN]")
+	bind("listen", "PUSHD_LISTEN")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
+	bind("database-url", "PUSHD_DATABASE_URL")
+	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
+	bind("kubeconfig-dir", "PUSHD_KUBECONFIG_DIR")
+	fs.StringVar(&x.webhookSecrets, "webhook-secrets", "", "space-separated [org=]whsec_… secrets that verify signed writes [PUSHD_WEBHOOK_SECRETS]")
+	bind("webhook-secrets", "PUSHD_WEBHOOK_SECRETS")
+	fs.StringVar(&x.apiTokens, "api-tokens", "", "space-separated [org=]token bearer tokens for reads [PUSHD_API_TOKENS]")
+	bind("api-tokens", "PUSHD_API_TOKENS")
+	fs.StringVar(&cfg.CallbackURL, "callback-url", "", "where signed events are POSTed; empty: no callbacks [PUSHD_CALLBACK_URL]")
+	bind("callback-url", "PUSHD_CALLBACK_URL")
+	fs.StringVar(&cfg.CallbackSecret, "callback-secret", "", "whsec_… secret that signs callbacks [PUSHD_CALLBACK_SECRET]")
+	bind("callback-secret", "PUSHD_CALLBACK_SECRET")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body in bytes [PUSHD_MAX_BODY_BYTES]")
+	bind("max-body-bytes", "PUSHD_MAX_BODY_BYTES")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful drain on SIGTERM/SIGINT [PUSHD_SHUTDOWN_TIMEOUT]")
+	bind("shutdown-timeout", "PUSHD_SHUTDOWN_TIMEOUT")
+	fs.StringVar(&x.logLevel, "log-level", x.logLevel, "debug, info, warn or error [PUSHD_LOG_LEVEL]")
+	bind("log-level", "PUSHD_LOG_LEVEL")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json [PUSHD_LOG_FORMAT]")
+	bind("log-format", "PUSHD_LOG_FORMAT")
+	fs.BoolVar(&x.dev, "dev", false, "generate and print throw-away secrets when none are set (local tries only)")
+	return fs, x, envs
+}
+
+// applyEnv sets each flag not given on the command line from its environment
+// variable, through the flag's own parser, so a bad value is reported with
+// the variable's name.
+func applyEnv(fs *flag.FlagSet, envs map[string]string, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, env := range envs {
+		if v := getenv(env); v != "" && !given[name] {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s: %w", env, err)
+			}
+		}
+	}
+	return nil
+}
+
+type serveExtras struct {
+	webhookSecrets, apiTokens, logLevel string
+	dev                                 bool
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, io streams) error {
+	cfg := config.Default()
+	fs, x, envs := serveFlags(&cfg)
+	fs.SetOutput(io.err)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs, envs, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.WebhookSecrets, err = config.ParseCredentials(x.webhookSecrets); err != nil {
+		return fmt.Errorf("--webhook-secrets/PUSHD_WEBHOOK_SECRETS: %w", err)
+	}
+	if cfg.APITokens, err = config.ParseCredentials(x.apiTokens); err != nil {
+		return fmt.Errorf("--api-tokens/PUSHD_API_TOKENS: %w", err)
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(x.logLevel)); err != nil {
+		return fmt.Errorf("--log-level/PUSHD_LOG_LEVEL: %w", err)
+	}
+	if x.dev {
+		devSecrets(&cfg, io)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(io.err, cfg.LogLevel, cfg.LogFormat)
+	return runServer(ctx, cfg, log, nil)
+}
+
+// runServer wires the daemon from cfg and serves until ctx ends. listening,
+// when set, is told the bound address (tests listen on port 0).
+func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(addr string)) error {
+	db, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := os.MkdirAll(cfg.KubeconfigDir, 0o700); err != nil {
+		return fmt.Errorf("kubeconfig-dir: %w", err)
+	}
+	if len(cfg.WebhookSecrets) == 0 {
+		log.Warn("no --webhook-secrets: every write is refused until one is set")
+	}
+	if len(cfg.APITokens) == 0 {
+		log.Warn("no --api-tokens: every read is refused until one is set")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := api.New(api.Options{
+		Logger:       log.With("component", "api"),
+		Registry:     reg,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready: []api.Check{
+			{Name: "database", Check: st.Ping},
+		},
+	})
+	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
+	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) {
+		log.Info("serving", "addr", addr)
+		if listening != nil {
+			listening(addr)
+		}
+	})
+	log.Info("pushd stopped")
+	return err
+}
+
+// devSecrets fills unset secrets with throw-away ones and prints them, for a
+// local try; never for production (they change on every start).
+func devSecrets(cfg *config.Config, io streams) {
+	if len(cfg.WebhookSecrets) == 0 {
+		key := make([]byte, 32)
+		rand.Read(key)
+		s := "whsec_" + base64.StdEncoding.EncodeToString(key)
+		cfg.WebhookSecrets = []config.Credential{{Organization: config.DefaultOrganization, Value: s}}
+		fmt.Fprintf(io.out, "dev: webhook secret (organization %q): %s\n", config.DefaultOrganization, s)
+	}
+	if len(cfg.APITokens) == 0 {
+		tok := make([]byte, 24)
+		rand.Read(tok)
+		t := hex.EncodeToString(tok)
+		cfg.APITokens = []config.Credential{{Organization: config.DefaultOrganization, Value: t}}
+		fmt.Fprintf(io.out, "dev: API token (organization %q): %s\n", config.DefaultOrganization, t)
+	}
+	fmt.Fprintln(io.out, "dev: these secrets are throw-away; set --webhook-secrets and --api-tokens for real use")
+}

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Error is an error with its HTTP answer. Message is public: it must never
+// hold a credential. Err is the detail, logged and never sent.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Details []any
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+type errorBody struct {
+	Error errorPayload `json:"error"`
+}
+
+type errorPayload struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details []any  `json:"details"`
+}
+
+// handleError is the one place errors become HTTP answers.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	apiErr := toAPIError(err)
+	if apiErr.Status >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", apiErr.Code, "err", err)
+	} else {
+		s.log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", apiErr.Code, "err", err)
+	}
+	details := apiErr.Details
+	if details == nil {
+		details = []any{}
+	}
+	body := errorBody{Error: errorPayload{Code: apiErr.Code, Message: apiErr.Message, Details: details}}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(apiErr.Status)
+		return
+	}
+	c.JSON(apiErr.Status, body)
+}
+
+func toAPIError(err error) *Error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return &Error{Status: he.Code, Code: "not_found", Message: "no such resource"}
+		case http.StatusMethodNotAllowed:
+			return &Error{Status: he.Code, Code: "method_not_allowed", Message: "method not allowed on this resource"}
+		case http.StatusRequestEntityTooLarge:
+			return &Error{Status: he.Code, Code: "body_too_large", Message: "request body too large"}
+		}
+		return &Error{Status: he.Code, Code: "http_error", Message: http.StatusText(he.Code)}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see pushd's log", Err: err}
+}

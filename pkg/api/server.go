@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one readiness condition; it returns nil when ready.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Options are the server's optional knobs.
+type Options struct {
+	// Logger; discarded when nil.
+	Logger *slog.Logger
+	// Registry collects pushd's metrics and is served on /metrics. A new one when nil.
+	Registry *prometheus.Registry
+	// Ready lists what /readyz checks.
+	Ready []Check
+	// MaxBodyBytes bounds request bodies (413 beyond). Default 4 MiB.
+	MaxBodyBytes int64
+}
+
+// Server is pushd's HTTP handler.
+type Server struct {
+	e    *echo.Echo
+	log  *slog.Logger
+	opts Options
+}
+
+// New builds the server with its routes.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{e: e, log: opts.Logger, opts: opts}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(s.instrument(opts.Registry))
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	var failed []any
+	for _, chk := range s.opts.Ready {
+		if err := chk.Check(ctx); err != nil {
+			s.log.Warn("not ready", "check", chk.Name, "err", err)
+			failed = append(failed, chk.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "pushd is not ready", Details: failed}
+	}
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// instrument counts requests and their latency by route (the route pattern,
+// never the raw path, so cluster and job ids do not explode the series).
+func (s *Server) instrument(reg *prometheus.Registry) echo.MiddlewareFunc {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pushd_http_requests_total", Help: "HTTP requests served, by method, route and status code.",
+	}, []string{"method", "route", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "pushd_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "route"})
+	reg.MustRegister(requests, latency)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err) // write the response now so its status is known
+			}
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).Inc()
+			latency.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
+			return nil
+		}
+	}
+}
+
+// ListenAndServe serves on addr until ctx ends, then drains for up to grace.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, grace time.Duration, ready func(addr string)) error {
+	srv := &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// ctx is done; the drain needs a context of its own.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
