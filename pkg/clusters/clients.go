@@ -1,0 +1,112 @@
+package clusters
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/flowcontrol"
+)
+
+// ClientOptions bound what pushd asks of one cluster.
+type ClientOptions struct {
+	// QPS and Burst are the cluster's own client-side rate limit, shared by
+	// every client built from it. Defaults 50 and 100 (client-go's are 5 and 10).
+	QPS   float32
+	Burst int
+	// Timeout bounds each request. Default 30s.
+	Timeout time.Duration
+	// Logger receives the API server's warnings; discarded when nil.
+	Logger *slog.Logger
+}
+
+func (o *ClientOptions) defaults() {
+	if o.QPS == 0 {
+		o.QPS = 50
+	}
+	if o.Burst == 0 {
+		o.Burst = 100
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Clients are everything pushd uses to talk to one cluster, built once per
+// credential and shared by every job, probe and poll of that cluster: one
+// token bucket, one connection pool, one discovery cache. Nothing here is
+// shared with another cluster, so a slow or dead cluster cannot stall the others.
+type Clients struct {
+	ClusterID string
+	// Config carries the cluster's rate limiter; copies made with
+	// rest.CopyConfig share it.
+	Config    *rest.Config
+	HTTP      *http.Client
+	Discovery discovery.CachedDiscoveryInterface
+	Mapper    meta.ResettableRESTMapper
+	Dynamic   dynamic.Interface
+	Kube      kubernetes.Interface
+}
+
+// NewClients builds the clients of one cluster from its REST config.
+func NewClients(clusterID string, cfg *rest.Config, opts ClientOptions) (*Clients, error) {
+	opts.defaults()
+	cfg = rest.CopyConfig(cfg)
+	if cfg.Insecure {
+		return nil, fmt.Errorf("cluster %q: TLS verification is always on", clusterID)
+	}
+	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(opts.QPS, opts.Burst)
+	cfg.Timeout = opts.Timeout
+	cfg.UserAgent = "pushd"
+	cfg.WarningHandler = warningLogger{log: opts.Logger.With("cluster", clusterID)}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", clusterID, err)
+	}
+	kube, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", clusterID, err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", clusterID, err)
+	}
+	cached := memory.NewMemCacheClient(dc)
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", clusterID, err)
+	}
+	return &Clients{
+		ClusterID: clusterID,
+		Config:    cfg,
+		HTTP:      hc,
+		Discovery: cached,
+		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
+		Dynamic:   dyn,
+		Kube:      kube,
+	}, nil
+}
+
+// Close releases idle connections.
+func (c *Clients) Close() { c.HTTP.CloseIdleConnections() }
+
+// warningLogger routes API server warnings (deprecations, unknown fields) to
+// the cluster's own log lines instead of klog's process-global output.
+type warningLogger struct{ log *slog.Logger }
+
+
+func (w warningLogger) HandleWarningHeader(code int, agent, text string) {
+	w.log.Warn("API server warning", "code", code, "warning", text)
+}
