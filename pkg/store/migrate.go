@@ -26,6 +26,9 @@ type schemaMigration struct {
 // migrations is the schema's history, oldest first.
 var migrations = []migration{
 	{version: 1, name: "schema_migrations", up: func(tx *gorm.DB) error { return nil }},
+	{version: 2, name: "clusters, messages, events", up: func(tx *gorm.DB) error {
+		return tx.Migrator().CreateTable(&Cluster{}, &ClusterStatus{}, &Message{}, &Event{})
+	}},
 }
 
 // migrate runs every migration newer than the database's version, each in its

@@ -80,3 +80,75 @@ func TestOpenRejectsUnknownDriver(t *testing.T) {
 		t.Fatal("want error")
 	}
 }
+
+func TestMessagesRememberOutcome(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		m := &Message{Organization: "acme", ID: "msg-1", BodyHash: "h1"}
+		if _, err := s.BeginMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.BeginMessage(ctx, &Message{Organization: "acme", ID: "msg-1", BodyHash: "h2"})
+		if err != ErrMessageExists || got.BodyHash != "h1" || got.Status != 0 {
+			t.Fatalf("second Begin = %+v, %v; want the in-progress original", got, err)
+		}
+		// The same id in another organization is another message.
+		if _, err := s.BeginMessage(ctx, &Message{Organization: "other", ID: "msg-1", BodyHash: "h1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishMessage(ctx, "acme", "msg-1", 201, "application/json", []byte(`{"ok":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.BeginMessage(ctx, &Message{Organization: "acme", ID: "msg-1", BodyHash: "h1"})
+		if err != ErrMessageExists || got.Status != 201 || string(got.Response) != `{"ok":true}` {
+			t.Fatalf("after Finish = %+v, %v", got, err)
+		}
+		if err := s.ForgetMessage(ctx, "acme", "msg-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.BeginMessage(ctx, &Message{Organization: "acme", ID: "msg-1", BodyHash: "h1"}); err != nil {
+			t.Fatalf("after Forget the id must be new again: %v", err)
+		}
+	})
+}
+
+func TestClusterRecordsAreScopedToOrganization(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		created, err := s.PutCluster(ctx, &Cluster{ID: "prod-1", Organization: "acme", DisplayName: "one"})
+		if err != nil || !created {
+			t.Fatalf("PutCluster = %v, %v", created, err)
+		}
+		created, err = s.PutCluster(ctx, &Cluster{ID: "prod-1", Organization: "acme", DisplayName: "two"})
+		if err != nil || created {
+			t.Fatalf("second PutCluster = %v, %v; want an update", created, err)
+		}
+		if c, err := s.GetCluster(ctx, "acme", "prod-1"); err != nil || c.DisplayName != "two" || c.CreatedAt.IsZero() {
+			t.Fatalf("GetCluster = %+v, %v", c, err)
+		}
+		if _, err := s.GetCluster(ctx, "globex", "prod-1"); err != ErrNotFound {
+			t.Fatalf("other organization: %v, want ErrNotFound", err)
+		}
+		if err := s.DeleteCluster(ctx, "globex", "prod-1"); err != ErrNotFound {
+			t.Fatalf("delete from other organization: %v", err)
+		}
+		if err := s.SaveClusterStatus(ctx, &ClusterStatus{ClusterID: "prod-1", State: "ready"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveClusterStatus(ctx, &ClusterStatus{ClusterID: "prod-1", State: "unreachable"}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.ClusterStatuses(ctx, []string{"prod-1"})
+		if err != nil || st["prod-1"].State != "unreachable" {
+			t.Fatalf("ClusterStatuses = %+v, %v", st, err)
+		}
+		if err := s.DeleteCluster(ctx, "acme", "prod-1"); err != nil {
+			t.Fatal(err)
+		}
+		if list, _ := s.ListClusters(ctx, ""); len(list) != 0 {
+			t.Fatalf("after delete: %+v", list)
+		}
+	})
+}

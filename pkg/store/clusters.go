@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ErrNotFound is returned when a row does not exist (or belongs to another organization).
+var ErrNotFound = errors.New("not found")
+
+// Cluster is a cluster's identity record. List-valued fields are JSON text,
+// so both SQLite and PostgreSQL store them the same way.
+type Cluster struct {
+	ID                  string `gorm:"primaryKey;size:63"`
+	Organization        string `gorm:"index;size:128;not null"`
+	DisplayName         string
+	Labels              string `gorm:"type:text"` // JSON object
+	Connectivity        string `gorm:"size:16"`
+	AllowedNamespaces   string `gorm:"type:text"` // JSON array
+	AllowedApplications string `gorm:"type:text"` // JSON array
+	AllowedOperations   string `gorm:"type:text"` // JSON array of {engine,type}
+	DriftSchedule       string
+	DriftMode           string `gorm:"size:16"`
+	PublicKey           string `gorm:"type:text"`
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// ClusterStatus is what pushd last observed of a cluster. It is a row of its
+// own so probes never race with record updates.
+type ClusterStatus struct {
+	ClusterID          string `gorm:"primaryKey;size:63"`
+	State              string `gorm:"size:32"`
+	Message            string `gorm:"type:text"`
+	CheckedAt          time.Time
+	ServerVersion      string
+	CredentialSubject  string
+	CredentialExpiry   *time.Time
+	CredentialRenewed  *time.Time
+	Namespaces         string `gorm:"type:text"` // JSON array of namespace reports
+	ConsecutiveFailure int
+}
+
+// PutCluster creates or replaces a record; created reports which.
+func (s *Store) PutCluster(ctx context.Context, c *Cluster) (created bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var existing Cluster
+		switch err := tx.Where("id = ?", c.ID).Take(&existing).Error; {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			created = true
+			return tx.Create(c).Error
+		case err != nil:
+			return err
+		default:
+			c.CreatedAt = existing.CreatedAt
+			return tx.Save(c).Error
+		}
+	})
+	return created, err
+}
+
+// GetCluster returns the record id, or ErrNotFound. An empty organization matches any.
+func (s *Store) GetCluster(ctx context.Context, organization, id string) (*Cluster, error) {
+	q := s.db.WithContext(ctx).Where("id = ?", id)
+	if organization != "" {
+		q = q.Where("organization = ?", organization)
+	}
+	var c Cluster
+	if err := q.Take(&c).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ListClusters returns the records of an organization (all when empty), by id.
+func (s *Store) ListClusters(ctx context.Context, organization string) ([]Cluster, error) {
+	q := s.db.WithContext(ctx).Order("id")
+	if organization != "" {
+		q = q.Where("organization = ?", organization)
+	}
+	var cs []Cluster
+	return cs, q.Find(&cs).Error
+}
+
+// DeleteCluster removes a record and its observed status.
+func (s *Store) DeleteCluster(ctx context.Context, organization, id string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND organization = ?", id, organization).Delete(&Cluster{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.Where("cluster_id = ?", id).Delete(&ClusterStatus{}).Error
+	})
+}
+
+// SaveClusterStatus upserts what a probe observed.
+func (s *Store) SaveClusterStatus(ctx context.Context, st *ClusterStatus) error {
+	return s.db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(st).Error
+}
+
+// ClusterStatuses returns the observed status of the given clusters (all when ids is nil), by cluster id.
+func (s *Store) ClusterStatuses(ctx context.Context, ids []string) (map[string]ClusterStatus, error) {
+	q := s.db.WithContext(ctx)
+	if ids != nil {
+		q = q.Where("cluster_id IN ?", ids)
+	}
+	var rows []ClusterStatus
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[string]ClusterStatus, len(rows))
+	for _, r := range rows {
+		out[r.ClusterID] = r
+	}
+	return out, nil
+}

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Event is something pushd tells Odoo: a row of the transactional outbox.
+// It is written in the same transaction as the change it reports, and the
+// delivery loop sends it (at least once, with its ID as webhook-id).
+type Event struct {
+	Seq          int64  `gorm:"primaryKey;autoIncrement"`
+	ID           string `gorm:"uniqueIndex;size:64;not null"`
+	Type         string `gorm:"size:64;not null"`
+	Organization string `gorm:"size:128;not null"`
+	Cluster      string `gorm:"index;size:63"`
+	Data         string `gorm:"type:text"` // JSON
+	CreatedAt    time.Time
+	// Delivery state.
+	DeliveredAt   *time.Time `gorm:"index"`
+	Attempts      int
+	NextAttemptAt time.Time `gorm:"index"`
+	LastError     string    `gorm:"type:text"`
+}
+
+// AddEvent appends an event to the outbox.
+func (s *Store) AddEvent(ctx context.Context, e *Event) error {
+	if e.NextAttemptAt.IsZero() {
+		e.NextAttemptAt = time.Now().UTC()
+	}
+	return s.db.WithContext(ctx).Create(e).Error
+}
+
+// Events lists the newest events of a cluster (all clusters when empty), newest first.
+func (s *Store) Events(ctx context.Context, cluster string, limit int) ([]Event, error) {
+	q := s.db.WithContext(ctx).Order("seq DESC").Limit(limit)
+	if cluster != "" {
+		q = q.Where("cluster = ?", cluster)
+	}
+	var es []Event
+	return es, q.Find(&es).Error
+}
