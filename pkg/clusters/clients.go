@@ -106,7 +106,6 @@ func (c *Clients) Close() { c.HTTP.CloseIdleConnections() }
 // the cluster's own log lines instead of klog's process-global output.
 type warningLogger struct{ log *slog.Logger }
 
-
 func (w warningLogger) HandleWarningHeader(code int, agent, text string) {
 	w.log.Warn("API server warning", "code", code, "warning", text)
 }
