@@ -1,0 +1,137 @@
+package inventory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/cli-utils/pkg/common"
+)
+
+// Names pushd stamps on cluster objects. They are read back by later runs,
+// by drift checks and by other tools, so none of them may ever change.
+const (
+	// FieldManager is pushd's server-side apply field manager. Applies and
+	// drift dry-runs must use the same one, or a dry-run would see pushd's own
+	// fields as owned by someone else.
+	FieldManager = "pushd"
+
+	// ClusterIDLabel carries the id of the cluster record on every object
+	// pushd writes, inventories included (DESIGN.md rule 3).
+	ClusterIDLabel = "app.vworkspace.io/cluster-id"
+	// ApplicationLabel names the application an inventory belongs to (the
+	// value is ApplicationLabelValue of the name).
+	ApplicationLabel = "app.vworkspace.io/application"
+	// ManagedByLabel with value ManagedBy marks the inventories pushd created,
+	// so they can be listed apart from other tools' ConfigMaps.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedBy      = "pushd"
+	// IDLabel is the label cli-utils finds an inventory by; its value is ID.
+	IDLabel = common.InventoryLabel
+
+	// NamePrefix starts every inventory ConfigMap name.
+	NamePrefix = "pushd-inventory-"
+)
+
+// Key identifies one inventory: pushd keeps exactly one per (cluster,
+// namespace, application).
+type Key struct {
+	Cluster     string
+	Namespace   string
+	Application string
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("cluster %q namespace %q application %q", k.Cluster, k.Namespace, k.Application)
+}
+
+// Validate reports what would make the key unusable in a cluster. The
+// application may be any non-empty string: Name and the labels adapt it.
+func (k Key) Validate() error {
+	if errs := validation.IsDNS1123Label(k.Cluster); len(errs) > 0 {
+		return fmt.Errorf("inventory: cluster id %q: %s", k.Cluster, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Label(k.Namespace); len(errs) > 0 {
+		return fmt.Errorf("inventory: namespace %q: %s", k.Namespace, strings.Join(errs, "; "))
+	}
+	if k.Application == "" {
+		return fmt.Errorf("inventory: application name is empty")
+	}
+	return nil
+}
+
+// Name is the inventory ConfigMap's name: NamePrefix followed by the
+// application when that makes a valid DNS subdomain, else by a cleaned-up
+// application name and a short hash of the original, so two applications
+// never share a name.
+func (k Key) Name() string {
+	if name := NamePrefix + k.Application; len(validation.IsDNS1123Subdomain(name)) == 0 {
+		return name
+	}
+	const maxStem = validation.DNS1123SubdomainMaxLength - len(NamePrefix) - 1 - 8
+	return NamePrefix + clean(k.Application, maxStem) + "-" + digest(k.Application)[:8]
+}
+
+// ID is the inventory id cli-utils finds the inventory by and writes into
+// every object's owning-inventory annotation. It is derived from the whole
+// key, so an id is never shared across clusters, namespaces or
+// applications. It must never change: objects carrying an old id would no
+// longer be recognised as pushd's and could neither be updated nor pruned.
+func (k Key) ID() string {
+	return "pushd-" + digest(k.Cluster + "\x00" + k.Namespace + "\x00" + k.Application)[:32]
+}
+
+// Labels are the labels of the inventory ConfigMap.
+func (k Key) Labels() map[string]string {
+	return map[string]string{
+		IDLabel:          k.ID(),
+		ClusterIDLabel:   k.Cluster,
+		ApplicationLabel: ApplicationLabelValue(k.Application),
+		ManagedByLabel:   ManagedBy,
+	}
+}
+
+// ApplicationLabelValue is the value of ApplicationLabel for an application:
+// the name itself when it is a valid label value, else a cleaned-up name and
+// a short hash of the original.
+func ApplicationLabelValue(application string) string {
+	if len(validation.IsValidLabelValue(application)) == 0 {
+		return application
+	}
+	const maxStem = validation.LabelValueMaxLength - 1 - 8
+	return clean(application, maxStem) + "-" + digest(application)[:8]
+}
+
+// Selector selects the inventories pushd keeps in one cluster; add
+// ApplicationLabel to narrow it to one application.
+func Selector(cluster string) labels.Selector {
+	return labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedBy, ClusterIDLabel: cluster})
+}
+
+// clean lowercases s, replaces every character outside [a-z0-9-] with '-',
+// trims to max and strips leading and trailing dashes: valid both in a DNS
+// subdomain after NamePrefix and as a label value.
+func clean(s string, max int) string {
+	b := []byte(strings.ToLower(s))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > max {
+		b = b[:max]
+	}
+	out := strings.Trim(string(b), "-")
+	if out == "" {
+		out = "x"
+	}
+	return out
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
