@@ -64,6 +64,9 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &apiErr) {
 		return apiErr
 	}
+	if e := clusterError(err); e != nil {
+		return e
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		switch he.Code {

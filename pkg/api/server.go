@@ -13,6 +13,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // Check is one readiness condition; it returns nil when ready.
@@ -33,15 +35,25 @@ type Options struct {
 	MaxBodyBytes int64
 }
 
+// Deps are the server's required collaborators.
+type Deps struct {
+	Auth *Authenticator
+	// Store remembers webhook-ids for idempotent writes.
+	Store    *store.Store
+	Clusters ClusterRegistry
+	Health   ClusterHealth
+}
+
 // Server is pushd's HTTP handler.
 type Server struct {
+	Deps
 	e    *echo.Echo
 	log  *slog.Logger
 	opts Options
 }
 
 // New builds the server with its routes.
-func New(opts Options) *Server {
+func New(deps Deps, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -53,7 +65,7 @@ func New(opts Options) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{e: e, log: opts.Logger, opts: opts}
+	s := &Server{Deps: deps, e: e, log: opts.Logger, opts: opts}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
 	e.Use(s.instrument(opts.Registry))
@@ -61,6 +73,14 @@ func New(opts Options) *Server {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
+
+	v1 := e.Group("/api/v1")
+	read, write := s.requireToken, s.requireSignature
+	v1.GET("/clusters", s.listClusters, read)
+	v1.GET("/clusters/:id", s.getCluster, read)
+	v1.PUT("/clusters/:id", s.putCluster, write)
+	v1.DELETE("/clusters/:id", s.deleteCluster, write)
+	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, write)
 	return s
 }
 

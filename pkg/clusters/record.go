@@ -50,8 +50,10 @@ const (
 )
 
 // AllowsNamespace, AllowsApplication and AllowsOperation are the scope checks.
-func (r *Record) AllowsNamespace(ns string) bool    { return slices.Contains(r.AllowedNamespaces, ns) }
-func (r *Record) AllowsApplication(app string) bool { return slices.Contains(r.AllowedApplications, app) }
+func (r *Record) AllowsNamespace(ns string) bool { return slices.Contains(r.AllowedNamespaces, ns) }
+func (r *Record) AllowsApplication(app string) bool {
+	return slices.Contains(r.AllowedApplications, app)
+}
 func (r *Record) AllowsOperation(op Operation) bool { return slices.Contains(r.AllowedOperations, op) }
 
 // ValidationError is a record field that is malformed (HTTP 400).

@@ -37,6 +37,8 @@ type Config struct {
 	CallbackSecret string
 	// MaxBodyBytes bounds request bodies; larger ones are answered 413.
 	MaxBodyBytes int64
+	// ProbeInterval is how often each cluster's health is probed.
+	ProbeInterval time.Duration
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration
 	// LogLevel is the minimum level logged; client-go's klog is routed into the same logger.
@@ -61,6 +63,7 @@ func Default() Config {
 		DatabaseURL:     "sqlite://./data/pushd.db",
 		KubeconfigDir:   "./kubeconfigs",
 		MaxBodyBytes:    4 << 20,
+		ProbeInterval:   15 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
@@ -98,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))
+	}
+	if c.ProbeInterval < time.Second {
+		errs = append(errs, fmt.Errorf("probe-interval %s: must be at least 1s", c.ProbeInterval))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log-format %q: must be text or json", c.LogFormat))

@@ -33,16 +33,16 @@ type Cluster struct {
 // ClusterStatus is what pushd last observed of a cluster. It is a row of its
 // own so probes never race with record updates.
 type ClusterStatus struct {
-	ClusterID          string `gorm:"primaryKey;size:63"`
-	State              string `gorm:"size:32"`
-	Message            string `gorm:"type:text"`
-	CheckedAt          time.Time
-	ServerVersion      string
-	CredentialSubject  string
-	CredentialExpiry   *time.Time
-	CredentialRenewed  *time.Time
-	Namespaces         string `gorm:"type:text"` // JSON array of namespace reports
-	ConsecutiveFailure int
+	ClusterID         string `gorm:"primaryKey;size:63"`
+	State             string `gorm:"size:32"`
+	Message           string `gorm:"type:text"`
+	CheckedAt         time.Time
+	ServerVersion     string
+	CredentialSubject string
+	CredentialExpiry  *time.Time
+	CredentialRenewed *time.Time
+	Namespaces        string `gorm:"type:text"` // JSON array of namespace reports
+	ExcessRights      string `gorm:"type:text"` // JSON array
 }
 
 // PutCluster creates or replaces a record; created reports which.
@@ -102,9 +102,20 @@ func (s *Store) DeleteCluster(ctx context.Context, organization, id string) erro
 	})
 }
 
-// SaveClusterStatus upserts what a probe observed.
-func (s *Store) SaveClusterStatus(ctx context.Context, st *ClusterStatus) error {
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(st).Error
+// SaveClusterStatus upserts what a probe observed and, in the same
+// transaction, appends the events it caused to the outbox.
+func (s *Store) SaveClusterStatus(ctx context.Context, st *ClusterStatus, events ...*Event) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(st).Error; err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := addEvent(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ClusterStatuses returns the observed status of the given clusters (all when ids is nil), by cluster id.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Event is something pushd tells Odoo: a row of the transactional outbox.
@@ -25,10 +27,14 @@ type Event struct {
 
 // AddEvent appends an event to the outbox.
 func (s *Store) AddEvent(ctx context.Context, e *Event) error {
+	return addEvent(s.db.WithContext(ctx), e)
+}
+
+func addEvent(tx *gorm.DB, e *Event) error {
 	if e.NextAttemptAt.IsZero() {
 		e.NextAttemptAt = time.Now().UTC()
 	}
-	return s.db.WithContext(ctx).Create(e).Error
+	return tx.Create(e).Error
 }
 
 // Events lists the newest events of a cluster (all clusters when empty), newest first.

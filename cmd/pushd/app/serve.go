@@ -8,12 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -42,6 +43,8 @@ func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]str
 	bind("callback-secret", "PUSHD_CALLBACK_SECRET")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body in bytes [PUSHD_MAX_BODY_BYTES]")
 	bind("max-body-bytes", "PUSHD_MAX_BODY_BYTES")
+	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", cfg.ProbeInterval, "how often each cluster is probed [PUSHD_PROBE_INTERVAL]")
+	bind("probe-interval", "PUSHD_PROBE_INTERVAL")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful drain on SIGTERM/SIGINT [PUSHD_SHUTDOWN_TIMEOUT]")
 	bind("shutdown-timeout", "PUSHD_SHUTDOWN_TIMEOUT")
 	fs.StringVar(&x.logLevel, "log-level", x.logLevel, "debug, info, warn or error [PUSHD_LOG_LEVEL]")
@@ -118,8 +121,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 		return err
 	}
 	defer st.Close()
-	if err := os.MkdirAll(cfg.KubeconfigDir, 0o700); err != nil {
-		return fmt.Errorf("kubeconfig-dir: %w", err)
+	creds, err := clusters.NewCredentialStore(cfg.KubeconfigDir)
+	if err != nil {
+		return err
 	}
 	if len(cfg.WebhookSecrets) == 0 {
 		log.Warn("no --webhook-secrets: every write is refused until one is set")
@@ -127,10 +131,16 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	if len(cfg.APITokens) == 0 {
 		log.Warn("no --api-tokens: every read is refused until one is set")
 	}
+	auth, err := api.NewAuthenticator(cfg.WebhookSecrets, cfg.APITokens, nil)
+	if err != nil {
+		return err
+	}
+	registry := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log.With("component", "clusters")})
+	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Logger: log.With("component", "monitor")})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := api.New(api.Options{
+	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor}, api.Options{
 		Logger:       log.With("component", "api"),
 		Registry:     reg,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -138,6 +148,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 			{Name: "database", Check: st.Ping},
 		},
 	})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wg.Go(func() { monitor.Run(ctx) })
 	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
 	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) {
 		log.Info("serving", "addr", addr)

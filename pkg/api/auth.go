@@ -1,0 +1,172 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/webhook"
+)
+
+// Authenticator knows every organization's webhook secrets and read tokens.
+type Authenticator struct {
+	verifiers []orgVerifier
+	tokens    []config.Credential
+}
+
+type orgVerifier struct {
+	org      string
+	verifier *webhook.Verifier
+}
+
+// NewAuthenticator builds an authenticator; now may be nil for the wall clock.
+func NewAuthenticator(secrets, tokens []config.Credential, now func() time.Time) (*Authenticator, error) {
+	byOrg := map[string][]webhook.Secret{}
+	var orgs []string
+	for _, s := range secrets {
+		sec, err := webhook.ParseSecret(s.Value)
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret of organization %q: %w", s.Organization, err)
+		}
+		if _, ok := byOrg[s.Organization]; !ok {
+			orgs = append(orgs, s.Organization)
+		}
+		byOrg[s.Organization] = append(byOrg[s.Organization], sec)
+	}
+	a := &Authenticator{tokens: tokens}
+	for _, org := range orgs {
+		a.verifiers = append(a.verifiers, orgVerifier{org: org, verifier: webhook.NewVerifier(byOrg[org], now)})
+	}
+	return a, nil
+}
+
+// verify returns the organization whose secret signed the message.
+func (a *Authenticator) verify(h http.Header, body []byte) (string, webhook.Message, error) {
+	if len(a.verifiers) == 0 {
+		return "", webhook.Message{}, errors.New("no webhook secrets configured")
+	}
+	var last error
+	for _, v := range a.verifiers {
+		msg, err := v.verifier.Verify(h, body)
+		if err == nil {
+			return v.org, msg, nil
+		}
+		last = err
+		if !errors.Is(err, webhook.ErrNoMatch) {
+			break // header or timestamp problems do not depend on the secret
+		}
+	}
+	return "", webhook.Message{}, last
+}
+
+// token returns the organization of a bearer token.
+func (a *Authenticator) token(h http.Header) (string, bool) {
+	tok, ok := strings.CutPrefix(h.Get(echo.HeaderAuthorization), "Bearer ")
+	if !ok || tok == "" {
+		return "", false
+	}
+	org := ""
+	for _, t := range a.tokens { // compare against all, in constant time each
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(t.Value)) == 1 && org == "" {
+			org = t.Organization
+		}
+	}
+	return org, org != ""
+}
+
+const orgKey = "pushd.organization"
+
+// organization is the authenticated caller's organization.
+func organization(c echo.Context) string { s, _ := c.Get(orgKey).(string); return s }
+
+var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "missing or invalid bearer token"}
+
+// requireToken authenticates reads.
+func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		org, ok := s.Auth.token(c.Request().Header)
+		if !ok {
+			return errUnauthenticated
+		}
+		c.Set(orgKey, org)
+		return next(c)
+	}
+}
+
+// requireSignature authenticates writes per Standard Webhooks and makes them
+// idempotent on webhook-id: a retry with the same body gets the original
+// answer, a reuse with another body 409. Nothing is stored for a request
+// that fails authentication, and an answer of pushd's own failure (5xx) is
+// forgotten so the retry is acted on.
+func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("request body exceeds %d bytes", s.opts.MaxBodyBytes)}
+		}
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "bad_body", Message: "could not read the request body", Err: err}
+		}
+		org, msg, err := s.Auth.verify(req.Header, body)
+		if err != nil {
+			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + err.Error()}
+		}
+		c.Set(orgKey, org)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+
+		sum := sha256.Sum256(append([]byte(req.Method+" "+req.URL.Path+"\n"), body...))
+		hash := hex.EncodeToString(sum[:])
+		ctx := req.Context()
+		prior, err := s.Store.BeginMessage(ctx, &store.Message{Organization: org, ID: msg.ID, BodyHash: hash})
+		switch {
+		case errors.Is(err, store.ErrMessageExists):
+			if prior.BodyHash != hash {
+				return &Error{Status: http.StatusConflict, Code: "webhook_id_reused", Message: fmt.Sprintf("webhook-id %q was used before for a different request", msg.ID)}
+			}
+			if prior.Status == 0 {
+				return &Error{Status: http.StatusConflict, Code: "request_in_progress", Message: fmt.Sprintf("webhook-id %q is still being handled; retry later", msg.ID)}
+			}
+			c.Response().Header().Set("Idempotent-Replayed", "true")
+			return c.Blob(prior.Status, prior.ContentType, prior.Response)
+		case err != nil:
+			return err
+		}
+		rec := &recorder{ResponseWriter: c.Response().Writer}
+		c.Response().Writer = rec
+		if err := next(c); err != nil {
+			c.Error(err) // render now so the answer can be remembered
+		}
+		// The request may have been cancelled; the outcome must still be kept.
+		ctx = context.WithoutCancel(ctx)
+		status := c.Response().Status
+		if status >= 500 {
+			return s.Store.ForgetMessage(ctx, org, msg.ID)
+		}
+		return s.Store.FinishMessage(ctx, org, msg.ID, status, c.Response().Header().Get(echo.HeaderContentType), rec.body.Bytes())
+	}
+}
+
+// recorder keeps a copy of the response body for replays.
+type recorder struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+)
+
+// ClusterRegistry is what the API needs of the cluster records.
+type ClusterRegistry interface {
+	Put(ctx context.Context, org string, rec clusters.Record) (*clusters.Record, bool, error)
+	Get(ctx context.Context, org, id string) (*clusters.Record, error)
+	List(ctx context.Context, org string) ([]*clusters.Record, error)
+	Delete(ctx context.Context, org, id string) error
+	SetKubeconfig(ctx context.Context, org, id string, kubeconfig []byte) error
+}
+
+// ClusterHealth is what the API needs of the health monitor.
+type ClusterHealth interface {
+	Check(ctx context.Context, rec *clusters.Record) (clusters.Status, error)
+	Observed(ctx context.Context, id string) (clusters.Status, error)
+	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
+}
+
+var (
+	_ ClusterRegistry = (*clusters.Registry)(nil)
+	_ ClusterHealth   = (*clusters.Monitor)(nil)
+)
+
+// clusterView is a record with what pushd observes of the cluster. In
+// answers "connectivity" is the observed state object, as the contract says;
+// the record's mode moves to "connectivity_mode".
+type clusterView struct {
+	*clusters.Record
+	clusters.Status
+	Connectivity     clusters.Connectivity `json:"connectivity"`
+	ConnectivityMode string                `json:"connectivity_mode"`
+}
+
+func newView(rec *clusters.Record, st clusters.Status) clusterView {
+	return clusterView{Record: rec, Status: st, Connectivity: st.Connectivity, ConnectivityMode: rec.Connectivity}
+}
+
+func (s *Server) view(ctx context.Context, rec *clusters.Record) (clusterView, error) {
+	st, err := s.Health.Observed(ctx, rec.ID)
+	return newView(rec, st), err
+}
+
+func (s *Server) listClusters(c echo.Context) error {
+	ctx := c.Request().Context()
+	recs, err := s.Clusters.List(ctx, organization(c))
+	if err != nil {
+		return err
+	}
+	observed, err := s.Health.ObservedAll(ctx)
+	if err != nil {
+		return err
+	}
+	items := make([]clusterView, 0, len(recs))
+	for _, rec := range recs {
+		st, ok := observed[rec.ID]
+		if !ok {
+			if st, err = s.Health.Observed(ctx, rec.ID); err != nil {
+				return err
+			}
+		}
+		items = append(items, newView(rec, st))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Server) getCluster(c echo.Context) error {
+	rec, err := s.Clusters.Get(c.Request().Context(), organization(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v, err := s.view(c.Request().Context(), rec)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) putCluster(c echo.Context) error {
+	var rec clusters.Record
+	if err := decodeJSON(c, &rec); err != nil {
+		return err
+	}
+	if rec.ID != "" && rec.ID != c.Param("id") {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: "id in the body differs from the path"}
+	}
+	rec.ID = c.Param("id")
+	out, created, err := s.Clusters.Put(c.Request().Context(), organization(c), rec)
+	if err != nil {
+		return err
+	}
+	v, err := s.view(c.Request().Context(), out)
+	if err != nil {
+		return err
+	}
+	if created {
+		return c.JSON(http.StatusCreated, v)
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) deleteCluster(c echo.Context) error {
+	if err := s.Clusters.Delete(c.Request().Context(), organization(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// putKubeconfig stores a cluster's credential and answers with a fresh probe.
+func (s *Server) putKubeconfig(c echo.Context) error {
+	ctx := c.Request().Context()
+	org, id := organization(c), c.Param("id")
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	if err := s.Clusters.SetKubeconfig(ctx, org, id, body); err != nil {
+		return err
+	}
+	rec, err := s.Clusters.Get(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	st, err := s.Health.Check(ctx, rec)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newView(rec, st))
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields are refused so a
+// typo in a scope field cannot silently widen or narrow a record.
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "request body is not valid JSON for this resource: " + err.Error()}
+	}
+	if dec.More() {
+		return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "request body has data after the JSON value"}
+	}
+	return nil
+}
+
+// clusterError maps the clusters package's errors to answers.
+func clusterError(err error) *Error {
+	var ve *clusters.ValidationError
+	var re *clusters.RuleError
+	var ke *clusters.KubeconfigError
+	switch {
+	case errors.Is(err, clusters.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such cluster"}
+	case errors.Is(err, clusters.ErrOrganizationMismatch):
+		return &Error{Status: http.StatusForbidden, Code: "organization_mismatch", Message: err.Error()}
+	case errors.As(err, &ve):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: ve.Error(), Details: []any{map[string]string{"field": ve.Field}}}
+	case errors.As(err, &re):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Reason}
+	case errors.As(err, &ke):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected", Message: ke.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package api_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+)
+
+func record(namespaces ...string) map[string]any {
+	return map[string]any{
+		"display_name":         "Production 1",
+		"labels":               map[string]string{"env": "production"},
+		"connectivity":         "push",
+		"allowed_namespaces":   namespaces,
+		"allowed_applications": []string{"nextcloud"},
+		"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
+		"drift":                map[string]string{"schedule": "*/10 * * * *", "mode": "report"},
+	}
+}
+
+func TestClusterRecordLifecycle(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, record("nextcloud")))
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		got := r.json(t)
+		if got["organization"] != "acme" || got["id"] != "prod-1" {
+			t.Fatalf("organization must default to the caller's: %s", r.body)
+		}
+		if conn := got["connectivity"].(map[string]any); conn["state"] != "no_credentials" {
+			t.Fatalf("a cluster without kubeconfig must be no_credentials: %s", r.body)
+		}
+		rec := record("nextcloud", "mattermost")
+		rec["organization"] = "acme"
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+			t.Fatalf("update: %d %s", r.status, r.body)
+		}
+		r = e.read(t, "/api/v1/clusters/prod-1", acmeToken)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"allowed_namespaces":["mattermost","nextcloud"]`) {
+			t.Fatalf("get: %d %s", r.status, r.body)
+		}
+		r = e.read(t, "/api/v1/clusters", acmeToken)
+		if items := r.json(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("list: %s", r.body)
+		}
+		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", r.status, r.body)
+		}
+		if r := e.read(t, "/api/v1/clusters/prod-1", acmeToken); r.status != http.StatusNotFound || r.code(t) != "not_found" {
+			t.Fatalf("after delete: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestClusterRecordValidation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		with := func(k string, v any) []byte {
+			r := record("nextcloud")
+			r[k] = v
+			return mustJSON(t, r)
+		}
+		tests := []struct {
+			name   string
+			path   string
+			body   []byte
+			status int
+			code   string
+		}{
+			{"id not a DNS label", "/api/v1/clusters/Prod_1", mustJSON(t, record()), 400, "invalid_field"},
+			{"bad cron", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "every tuesday"}), 422, "invalid_drift_schedule"},
+			{"bad drift mode", "/api/v1/clusters/c1", with("drift", map[string]string{"mode": "fix"}), 400, "invalid_field"},
+			{"pull connectivity", "/api/v1/clusters/c1", with("connectivity", "pull"), 422, "connectivity_not_supported"},
+			{"bad namespace", "/api/v1/clusters/c1", with("allowed_namespaces", []string{"Not OK"}), 400, "invalid_field"},
+			{"operation without type", "/api/v1/clusters/c1", with("allowed_operations", []map[string]string{{"engine": "manifest"}}), 400, "invalid_field"},
+			{"unknown field", "/api/v1/clusters/c1", with("allowed_namespacez", []string{"x"}), 400, "malformed_json"},
+			{"malformed JSON", "/api/v1/clusters/c1", []byte(`{"display_name":`), 400, "malformed_json"},
+			{"another organization", "/api/v1/clusters/c1", with("organization", "globex"), 403, "organization_mismatch"},
+			{"body too large", "/api/v1/clusters/c1", with("public_key", strings.Repeat("k", 70<<10)), 413, "body_too_large"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.write(t, http.MethodPut, tt.path, acmeSecret, tt.body)
+				if r.status != tt.status || r.code(t) != tt.code {
+					t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.code)
+				}
+			})
+		}
+		if r := e.read(t, "/api/v1/clusters", acmeToken); strings.Contains(string(r.body), `"id"`) {
+			t.Fatalf("refused writes stored something: %s", r.body)
+		}
+	})
+}
+
+func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		body := mustJSON(t, record("nextcloud"))
+		now := time.Now()
+		path := "/api/v1/clusters/prod-1"
+		refused := []struct {
+			name   string
+			secret string
+			ts     time.Time
+		}{
+			{"unsigned", "", now},
+			{"unknown secret", "whsec_bm90LWNvbmZpZ3VyZWQ=", now},
+			{"stale", acmeSecret, now.Add(-301 * time.Second)},
+			{"future", acmeSecret, now.Add(301 * time.Second)},
+		}
+		for _, tt := range refused {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.signed(t, http.MethodPut, path, tt.secret, "msg-"+tt.name, tt.ts, body)
+				if r.status != http.StatusUnauthorized {
+					t.Fatalf("got %d %s, want 401", r.status, r.body)
+				}
+			})
+		}
+		if r := e.read(t, path, acmeToken); r.status != http.StatusNotFound {
+			t.Fatalf("a refused write changed something: %d %s", r.status, r.body)
+		}
+		// Tampering: a valid signature over another body.
+		req := e.signed(t, http.MethodPut, path, acmeSecret, "msg-tamper", now, body)
+		if req.status != http.StatusCreated {
+			t.Fatalf("first write: %d %s", req.status, req.body)
+		}
+		// Replay: the same id and body get the original answer, without acting again.
+		e.write(t, http.MethodDelete, path, acmeSecret, nil)
+		replay := e.signed(t, http.MethodPut, path, acmeSecret, "msg-tamper", now, body)
+		if replay.status != http.StatusCreated || replay.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay: %d %s", replay.status, replay.body)
+		}
+		if r := e.read(t, path, acmeToken); r.status != http.StatusNotFound {
+			t.Fatalf("a replayed write was acted on again: %d %s", r.status, r.body)
+		}
+		// The same id with another body is a conflict.
+		other := mustJSON(t, record("mattermost"))
+		if r := e.signed(t, http.MethodPut, path, acmeSecret, "msg-tamper", now, other); r.status != http.StatusConflict || r.code(t) != "webhook_id_reused" {
+			t.Fatalf("reused id: %d %s", r.status, r.body)
+		}
+		// Reads need a token.
+		for _, tok := range []string{"", "wrong"} {
+			if r := e.read(t, "/api/v1/clusters", tok); r.status != http.StatusUnauthorized {
+				t.Fatalf("read with token %q: %d", tok, r.status)
+			}
+		}
+	})
+}
+
+func TestOrganizationsAreIsolated(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		path := "/api/v1/clusters/prod-1"
+		if r := e.write(t, http.MethodPut, path, acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		checks := []response{
+			e.read(t, path, globexToken),
+			e.write(t, http.MethodPut, path, globexSecret, mustJSON(t, record("other"))),
+			e.write(t, http.MethodPut, path+"/kubeconfig", globexSecret, []byte("apiVersion: v1\nkind: Config\n")),
+			e.write(t, http.MethodDelete, path, globexSecret, nil),
+		}
+		for i, r := range checks {
+			if r.status != http.StatusNotFound || r.code(t) != "not_found" {
+				t.Errorf("check %d: %d %s, want 404 as if it did not exist", i, r.status, r.body)
+			}
+		}
+		if r := e.read(t, "/api/v1/clusters", globexToken); strings.Contains(string(r.body), "prod-1") {
+			t.Fatalf("globex lists acme's cluster: %s", r.body)
+		}
+		if r := e.read(t, path, acmeToken); !strings.Contains(string(r.body), `"allowed_namespaces":["nextcloud"]`) {
+			t.Fatalf("acme's record was changed by globex: %s", r.body)
+		}
+	})
+}
+
+// kubeconfig renders a kubeconfig for the test bed's cluster with token and
+// lets mutate change it first.
+func kubeconfig(t *testing.T, token string, mutate func(*clientcmdapi.Config)) []byte {
+	t.Helper()
+	c := bed.Clusters[0]
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["ctx"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	cfg.CurrentContext = "ctx"
+	if mutate != nil {
+		mutate(cfg)
+	}
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestKubeconfigRefusals(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
+			t.Fatal(r.status)
+		}
+		marker := filepath.Join(t.TempDir(), "exec-ran")
+		tests := []struct {
+			name   string
+			body   []byte
+			reason string // substring of the message
+		}{
+			{"exec", kubeconfig(t, "", func(c *clientcmdapi.Config) {
+				c.AuthInfos["u"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: "touch", Args: []string{marker}, APIVersion: "client.authentication.k8s.io/v1", InteractiveMode: "Never"}}
+			}), "uses exec"},
+			{"auth-provider", kubeconfig(t, "", func(c *clientcmdapi.Config) {
+				c.AuthInfos["u"] = &clientcmdapi.AuthInfo{AuthProvider: &clientcmdapi.AuthProviderConfig{Name: "oidc"}}
+			}), "auth-provider"},
+			{"token file", kubeconfig(t, "", func(c *clientcmdapi.Config) { c.AuthInfos["u"].TokenFile = "/etc/passwd" }), "tokenFile"},
+			{"client certificate file", kubeconfig(t, "", func(c *clientcmdapi.Config) {
+				c.AuthInfos["u"].ClientCertificate, c.AuthInfos["u"].ClientKey = "/tmp/c.crt", "/tmp/c.key"
+			}), "client-certificate"},
+			{"CA file", kubeconfig(t, "tok", func(c *clientcmdapi.Config) {
+				c.Clusters["c"].CertificateAuthority, c.Clusters["c"].CertificateAuthorityData = "/tmp/ca.crt", nil
+			}), "certificate-authority"},
+			{"insecure", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].InsecureSkipTLSVerify = true }), "insecure-skip-tls-verify"},
+			{"two contexts", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Contexts["other"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"} }), "2 usable contexts"},
+			{"no context", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { delete(c.Contexts, "ctx") }), "0 usable contexts"},
+			{"plain http", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "http://127.0.0.1:8080" }), "https://"},
+			{"no credential", kubeconfig(t, "", nil), "no embedded token"},
+			{"not a kubeconfig", []byte("{{{ not yaml"), "not a kubeconfig"},
+			{"empty", nil, "empty"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, tt.body)
+				if r.status != http.StatusUnprocessableEntity || r.code(t) != "kubeconfig_rejected" {
+					t.Fatalf("got %d %s, want 422 kubeconfig_rejected", r.status, r.body)
+				}
+				msg := r.json(t)["error"].(map[string]any)["message"].(string)
+				if !strings.Contains(msg, tt.reason) {
+					t.Fatalf("message %q does not say %q", msg, tt.reason)
+				}
+			})
+		}
+		if _, err := os.Stat(marker); !os.IsNotExist(err) {
+			t.Fatal("the exec command of a refused kubeconfig ran")
+		}
+		if v, _ := e.creds.Version("prod-1"); v != "" {
+			t.Fatal("a refused kubeconfig was stored")
+		}
+	})
+}
+
+// TestKubeconfigIntakeProbesAndNeverLeaks stores a working credential (probe:
+// ready), then one the API server rejects, whose token is a canary that must
+// appear in no answer and no log line.
+func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		path := "/api/v1/clusters/prod-1"
+		if r := e.write(t, http.MethodPut, path, acmeSecret, mustJSON(t, record("default", "missing-ns"))); r.status != http.StatusCreated {
+			t.Fatal(r.status)
+		}
+		r := e.write(t, http.MethodPut, path+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil))
+		if r.status != http.StatusOK {
+			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+		}
+		got := r.json(t)
+		conn := got["connectivity"].(map[string]any)
+		if conn["state"] != "ready" || got["server_version"] != bed.Binaries.KubernetesVersion {
+			t.Fatalf("probe: %s", r.body)
+		}
+		nss := got["namespaces"].([]any)
+		if len(nss) != 2 {
+			t.Fatalf("namespaces: %s", r.body)
+		}
+		def, missing := nss[0].(map[string]any), nss[1].(map[string]any)
+		if def["exists"] != true || def["labeled"] != false || def["rights_ok"] != true {
+			t.Errorf("default namespace: %v", def)
+		}
+		if missing["exists"] != false {
+			t.Errorf("missing namespace: %v", missing)
+		}
+		// An admin credential is exactly what pushd must flag.
+		if ex := got["credential"].(map[string]any)["excess_rights"].([]any); len(ex) == 0 {
+			t.Errorf("a cluster-admin credential must show excess rights: %s", r.body)
+		}
+		if strings.Contains(string(r.body), bed.Clusters[0].AdminToken) {
+			t.Fatal("the answer contains the token")
+		}
+
+		canary := "canary-" + strings.Repeat("c0ffee", 8)
+		r = e.write(t, http.MethodPut, path+"/kubeconfig", acmeSecret, kubeconfig(t, canary, nil))
+		if r.status != http.StatusOK {
+			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+		}
+		if state := r.json(t)["connectivity"].(map[string]any)["state"]; state != "unauthorized" {
+			t.Fatalf("a rejected token must be unauthorized: %s", r.body)
+		}
+		answers := [][]byte{r.body, e.read(t, path, acmeToken).body, e.read(t, "/api/v1/clusters", acmeToken).body}
+		for i, b := range answers {
+			if strings.Contains(string(b), canary) {
+				t.Errorf("answer %d contains the token: %s", i, b)
+			}
+		}
+		if strings.Contains(e.logs.String(), canary) || strings.Contains(e.logs.String(), bed.Clusters[0].AdminToken) {
+			t.Errorf("a token reached the debug log:\n%s", e.logs.String())
+		}
+	})
+}

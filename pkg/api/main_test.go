@@ -1,0 +1,184 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/webhook"
+)
+
+var bed *testbed.Bed
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	var err error
+	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 1})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start test bed:", err)
+		os.Exit(1)
+	}
+	code := dbtest.Main(m)
+	bed.Stop()
+	os.Exit(code)
+}
+
+// Two organizations, each with its own webhook secret and read token.
+const (
+	acmeSecret   = "whsec_YWNtZS1zZWNyZXQta2V5LWZvci10ZXN0cw=="
+	globexSecret = "whsec_Z2xvYmV4LXNlY3JldC1rZXktZm9yLXRlc3Rz"
+	acmeToken    = "acme-read-token"
+	globexToken  = "globex-read-token"
+)
+
+// syncBuffer is a log sink tests can read while the server writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a pushd API wired like `pushd serve` wires it, on one database.
+type env struct {
+	url   string
+	store *store.Store
+	creds *clusters.CredentialStore
+	logs  *syncBuffer
+	now   time.Time // the clock requests are signed with
+}
+
+func newEnv(t *testing.T, db dbtest.Database) *env {
+	t.Helper()
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	creds, err := clusters.NewCredentialStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := api.NewAuthenticator(
+		[]config.Credential{{Organization: "acme", Value: acmeSecret}, {Organization: "globex", Value: globexSecret}},
+		[]config.Credential{{Organization: "acme", Value: acmeToken}, {Organization: "globex", Value: globexToken}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log})
+	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{Logger: log})
+	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
+	t.Cleanup(srv.Close)
+	return &env{url: srv.URL, store: st, creds: creds, logs: logs, now: time.Now()}
+}
+
+// response is an answer with its body read.
+type response struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return m
+}
+
+// code is the error code of an error answer.
+func (r response) code(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, body: b, header: resp.Header}
+}
+
+// signed sends a write signed with secret under message id msgID at time ts.
+func (e *env) signed(t *testing.T, method, path, secret, msgID string, ts time.Time, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret != "" {
+		s, err := webhook.ParseSecret(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetHeaders(req.Header, msgID, ts, body)
+	}
+	return do(t, req)
+}
+
+var msgSeq int
+
+// write signs a write as acme (or org's secret) with a fresh message id.
+func (e *env) write(t *testing.T, method, path, secret string, body []byte) response {
+	t.Helper()
+	msgSeq++
+	return e.signed(t, method, path, secret, fmt.Sprintf("msg-%d-%d", time.Now().UnixNano(), msgSeq), time.Now(), body)
+}
+
+func (e *env) read(t *testing.T, path, token string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return do(t, req)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

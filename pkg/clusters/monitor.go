@@ -1,0 +1,265 @@
+package clusters
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Event types the monitor records (and the outbox delivers to Odoo).
+const (
+	EventConnectivityChanged = "cluster.connectivity_changed"
+	EventCredentialExpiring  = "credential.expiring"
+)
+
+// MonitorOptions tune health probing.
+type MonitorOptions struct {
+	// Interval between probes of a healthy cluster. Default 15s.
+	Interval time.Duration
+	// ProbeTimeout bounds one probe. Default 5s.
+	ProbeTimeout time.Duration
+	// Breaker tunes each cluster's circuit breaker.
+	Breaker BreakerOptions
+	// ExpiryWarning: a credential expiring sooner than this is reported
+	// (credential.expiring, once per token). Default 2h.
+	ExpiryWarning time.Duration
+	Logger        *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (o *MonitorOptions) defaults() {
+	if o.Interval == 0 {
+		o.Interval = 15 * time.Second
+	}
+	if o.ProbeTimeout == 0 {
+		o.ProbeTimeout = 5 * time.Second
+	}
+	if o.ExpiryWarning == 0 {
+		o.ExpiryWarning = 2 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Monitor probes every cluster on its own schedule, each in its own
+// goroutine behind its own circuit breaker, records what it saw, renews
+// tokens that are due, and records an event on every connectivity change.
+type Monitor struct {
+	reg   *Registry
+	store *store.Store
+	opts  MonitorOptions
+
+	mu     sync.Mutex
+	health map[string]*health
+}
+
+// health is the monitor's memory of one cluster.
+type health struct {
+	breaker  *Breaker
+	running  bool
+	lastRun  time.Time
+	renewAt  time.Time // earliest next renewal attempt (backoff after a failure)
+	renewTry time.Duration
+	warned   time.Time // expiry already reported as expiring
+}
+
+// NewMonitor builds a monitor over the registry's clusters.
+func NewMonitor(reg *Registry, st *store.Store, opts MonitorOptions) *Monitor {
+	opts.defaults()
+	return &Monitor{reg: reg, store: st, opts: opts, health: map[string]*health{}}
+}
+
+func (m *Monitor) healthOf(id string) *health {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.health[id]
+	if !ok {
+		h = &health{breaker: NewBreaker(m.opts.Breaker, m.opts.Now)}
+		m.health[id] = h
+	}
+	return h
+}
+
+// Run probes clusters until ctx ends. A cluster is probed when its interval
+// has passed and its breaker lets a call through; never twice at once.
+func (m *Monitor) Run(ctx context.Context) {
+	tick := time.NewTicker(min(time.Second, m.opts.Interval))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		recs, err := m.reg.List(ctx, "")
+		if err != nil && ctx.Err() == nil {
+			m.opts.Logger.Warn("list clusters", "err", err)
+		}
+		for _, rec := range recs {
+			h := m.healthOf(rec.ID)
+			m.mu.Lock()
+			due := !h.running && m.opts.Now().Sub(h.lastRun) >= m.opts.Interval
+			if due {
+				h.running = true
+			}
+			m.mu.Unlock()
+			if !due {
+				continue
+			}
+			wg.Go(func() {
+				if _, err := m.Check(ctx, rec); err != nil && ctx.Err() == nil {
+					m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
+				}
+				m.mu.Lock()
+				h.running, h.lastRun = false, m.opts.Now()
+				m.mu.Unlock()
+			})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Allow reports whether calls to the cluster may go out now (its breaker is
+// not open). Jobs use it to fail fast on a cluster known to be down.
+func (m *Monitor) Allow(id string) bool {
+	st, retry := m.healthOf(id).breaker.State()
+	return st != BreakerOpen || !m.opts.Now().Before(retry)
+}
+
+// Check probes one cluster now (unless its breaker is open), stores the
+// result and records events for what changed.
+func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
+	h := m.healthOf(rec.ID)
+	now := m.opts.Now().UTC()
+	prev, err := m.previous(ctx, rec.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	c, err := m.reg.Clients(rec.ID)
+	switch {
+	case errors.Is(err, ErrNoCredentials):
+		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: now, Message: "no kubeconfig stored for this cluster"},
+			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
+	case err != nil:
+		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: now, Message: err.Error()},
+			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
+	case !h.breaker.Allow():
+		// Open breaker: keep the last observation, do not touch the cluster.
+		return m.Observed(ctx, rec.ID)
+	default:
+		pctx, cancel := context.WithTimeout(ctx, m.opts.ProbeTimeout)
+		st = Probe(pctx, c, rec, now)
+		cancel()
+		if st.Connectivity.State == StateReady {
+			h.breaker.Success()
+		} else {
+			h.breaker.Failure()
+		}
+	}
+	if cred, _, err := m.reg.creds.Load(rec.ID); err == nil {
+		if claims, ok := cred.Claims(); ok && !claims.Expiry.IsZero() {
+			exp := claims.Expiry
+			st.Credential.Expiry = &exp
+			if st.Credential.Subject == "" {
+				st.Credential.Subject = claims.Subject
+			}
+		}
+	}
+	st.Credential.RenewedAt = prev.CredentialRenewed
+	var events []*store.Event
+	if st.Connectivity.State != prev.State {
+		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
+		events = append(events, newEvent(EventConnectivityChanged, rec, map[string]any{
+			"state": st.Connectivity.State, "previous": prev.State, "message": st.Connectivity.Message, "checked_at": now,
+		}))
+	}
+	// RENEW-HOOK
+	return st, m.save(ctx, rec.ID, st, events)
+}
+
+// previous is the last stored observation (empty state when none).
+func (m *Monitor) previous(ctx context.Context, id string) (store.ClusterStatus, error) {
+	all, err := m.store.ClusterStatuses(ctx, []string{id})
+	if err != nil {
+		return store.ClusterStatus{}, err
+	}
+	return all[id], nil
+}
+
+func (m *Monitor) save(ctx context.Context, id string, st Status, events []*store.Event) error {
+	ns, err := json.Marshal(st.Namespaces)
+	if err != nil {
+		return err
+	}
+	excess, _ := json.Marshal(st.Credential.ExcessRights)
+	return m.store.SaveClusterStatus(ctx, &store.ClusterStatus{
+		ClusterID: id, State: st.Connectivity.State, Message: st.Connectivity.Message, CheckedAt: st.Connectivity.CheckedAt,
+		ServerVersion: st.ServerVersion, CredentialSubject: st.Credential.Subject, CredentialExpiry: st.Credential.Expiry,
+		CredentialRenewed: st.Credential.RenewedAt, Namespaces: string(ns), ExcessRights: string(excess),
+	}, events...)
+}
+
+// Observed returns the last stored observation of a cluster, with its breaker state.
+func (m *Monitor) Observed(ctx context.Context, id string) (Status, error) {
+	row, err := m.previous(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	return m.fromRow(id, row), nil
+}
+
+// ObservedAll returns the last observation of every cluster that has one.
+func (m *Monitor) ObservedAll(ctx context.Context) (map[string]Status, error) {
+	rows, err := m.store.ClusterStatuses(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Status, len(rows))
+	for id, row := range rows {
+		out[id] = m.fromRow(id, row)
+	}
+	return out, nil
+}
+
+func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
+	st := Status{
+		Connectivity:  Connectivity{State: row.State, CheckedAt: row.CheckedAt.UTC(), Message: row.Message},
+		ServerVersion: row.ServerVersion,
+		Credential:    CredentialInfo{Subject: row.CredentialSubject, Expiry: row.CredentialExpiry, RenewedAt: row.CredentialRenewed, ExcessRights: []string{}},
+		Namespaces:    []NamespaceStatus{},
+	}
+	if st.Connectivity.State == "" {
+		st.Connectivity.State, st.Connectivity.Message = StateNoCredentials, "not probed yet"
+		if v, _ := m.reg.creds.Version(id); v != "" {
+			st.Connectivity.State = StateUnreachable
+		}
+	}
+	json.Unmarshal([]byte(row.Namespaces), &st.Namespaces)
+	json.Unmarshal([]byte(row.ExcessRights), &st.Credential.ExcessRights)
+	state, retry := m.healthOf(id).breaker.State()
+	st.Connectivity.Breaker = state
+	if state != BreakerClosed {
+		st.Connectivity.RetryAt = &retry
+	}
+	return st
+}
+
+func newEvent(typ string, rec *Record, data map[string]any) *store.Event {
+	data["cluster_id"] = rec.ID
+	b, _ := json.Marshal(data)
+	return &store.Event{ID: "evt_" + uuid.NewString(), Type: typ, Organization: rec.Organization, Cluster: rec.ID, Data: string(b)}
+}

@@ -1,0 +1,226 @@
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Connectivity states.
+const (
+	StateReady         = "ready"
+	StateUnreachable   = "unreachable"
+	StateUnauthorized  = "unauthorized"
+	StateNoCredentials = "no_credentials"
+)
+
+// Status is what a probe observed of a cluster.
+type Status struct {
+	Connectivity  Connectivity      `json:"connectivity"`
+	ServerVersion string            `json:"server_version,omitempty"`
+	Credential    CredentialInfo    `json:"credential"`
+	Namespaces    []NamespaceStatus `json:"namespaces"`
+}
+
+// Connectivity is whether pushd can reach and use the cluster.
+type Connectivity struct {
+	State     string    `json:"state"`
+	CheckedAt time.Time `json:"checked_at"`
+	Message   string    `json:"message"`
+	// Breaker is the circuit breaker's state, and RetryAt when it lets the next probe through.
+	Breaker string     `json:"breaker,omitempty"`
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+}
+
+// CredentialInfo describes the stored credential without revealing it.
+type CredentialInfo struct {
+	Subject   string     `json:"subject,omitempty"`
+	Expiry    *time.Time `json:"expiry,omitempty"`
+	RenewedAt *time.Time `json:"renewed_at,omitempty"`
+	// ExcessRights are rights outside the allowed namespaces (cluster-wide
+	// or in namespaces it was not given) that the credential should not have.
+	ExcessRights []string `json:"excess_rights"`
+}
+
+// NamespaceStatus is one allowed namespace as pushd sees it.
+type NamespaceStatus struct {
+	Name          string   `json:"name"`
+	Exists        bool     `json:"exists"`
+	Labeled       bool     `json:"labeled"`
+	RightsOK      bool     `json:"rights_ok"`
+	MissingRights []string `json:"missing_rights"`
+	ExcessRights  []string `json:"excess_rights"`
+}
+
+// Probe checks one cluster with its own credential: reachability and server
+// version, who the credential is (SelfSubjectReview), and per allowed
+// namespace whether it exists, carries the managed-by label, and whether the
+// credential has exactly the rights pushd needs there (SelfSubjectRulesReview).
+// A few SelfSubjectAccessReviews look for rights it should not have elsewhere.
+// ctx bounds the whole probe.
+func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
+	st := Status{Connectivity: Connectivity{CheckedAt: now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
+	v, err := c.Kube.Discovery().ServerVersion()
+	if err != nil {
+		st.Connectivity.State, st.Connectivity.Message = classify(err)
+		return st
+	}
+	st.ServerVersion = v.GitVersion
+	ssr, err := c.Kube.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		st.Connectivity.State, st.Connectivity.Message = classify(err)
+		return st
+	}
+	st.Credential.Subject = ssr.Status.UserInfo.Username
+	st.Connectivity.State, st.Connectivity.Message = StateReady, "reachable, "+v.GitVersion
+	for _, ns := range rec.AllowedNamespaces {
+		st.Namespaces = append(st.Namespaces, probeNamespace(ctx, c, ns))
+	}
+	st.Credential.ExcessRights = clusterExcess(ctx, c, rec)
+	return st
+}
+
+// classify turns a failed request into a connectivity state and a message
+// that names the cause but never the credential.
+func classify(err error) (state, message string) {
+	switch {
+	case apierrors.IsUnauthorized(err):
+		return StateUnauthorized, "the API server rejected the credential (expired or revoked token?)"
+	case apierrors.IsForbidden(err):
+		return StateUnauthorized, "the credential lacks the rights to identify itself: " + apiReason(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return StateUnreachable, "no answer before the probe timeout"
+	default:
+		return StateUnreachable, apiReason(err)
+	}
+}
+
+// apiReason is the error text with any bearer token cut out, in case a
+// transport ever echoes a request header.
+func apiReason(err error) string {
+	msg := err.Error()
+	if i := strings.Index(strings.ToLower(msg), "bearer "); i >= 0 {
+		msg = msg[:i] + "Bearer <redacted>"
+	}
+	return msg
+}
+
+func probeNamespace(ctx context.Context, c *Clients, name string) NamespaceStatus {
+	ns := NamespaceStatus{Name: name, MissingRights: []string{}, ExcessRights: []string{}}
+	obj, err := c.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		ns.Exists = true
+		ns.Labeled = obj.Labels[ManagedNamespaceLabel] == ManagedNamespaceValue
+	case apierrors.IsNotFound(err):
+	default:
+		// Forbidden: the credential may not read the Namespace object, so
+		// neither existence nor the label can be confirmed.
+		ns.MissingRights = append(ns.MissingRights, "get namespaces/"+name)
+	}
+	rr, err := c.Kube.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, &authorizationv1.SelfSubjectRulesReview{
+		Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: name},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		ns.MissingRights = append(ns.MissingRights, "rules review failed: "+apiReason(err))
+		return ns
+	}
+	have := rr.Status.ResourceRules
+	for _, want := range NamespaceRules() {
+		for _, g := range want.APIGroups {
+			for _, r := range want.Resources {
+				for _, v := range want.Verbs {
+					if !covers(have, g, r, v) {
+						ns.MissingRights = append(ns.MissingRights, right(v, g, r))
+					}
+				}
+			}
+		}
+	}
+	ns.ExcessRights = excess(have)
+	ns.RightsOK = len(ns.MissingRights) == 0
+	return ns
+}
+
+func covers(rules []authorizationv1.ResourceRule, group, resource, verb string) bool {
+	for _, r := range rules {
+		if len(r.ResourceNames) > 0 {
+			continue // limited to named objects: not enough to apply arbitrary ones
+		}
+		if match(r.APIGroups, group) && match(r.Resources, resource) && match(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+func match(list []string, v string) bool {
+	return slices.Contains(list, v) || slices.Contains(list, "*")
+}
+
+// excess lists the rules pushd's credential should never hold: wildcards,
+// RBAC writes, escalate/bind/impersonate, and ServiceAccount tokens for others.
+func excess(rules []authorizationv1.ResourceRule) []string {
+	out := []string{}
+	for _, r := range rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					bad := g == "*" || res == "*" || dangerousVerbs[v] ||
+						(g == rbacv1.GroupName && v != "get" && v != "list" && v != "watch") ||
+						(g == "" && res == "serviceaccounts/token" && len(r.ResourceNames) == 0)
+					if bad {
+						out = append(out, right(v, g, res))
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// clusterExcess asks about a few rights outside the allowed namespaces that
+// would break the trust boundary if the credential held them.
+func clusterExcess(ctx context.Context, c *Clients, rec *Record) []string {
+	checks := []authorizationv1.ResourceAttributes{
+		{Verb: "list", Resource: "namespaces"},
+		{Verb: "create", Resource: "namespaces"},
+		{Verb: "list", Resource: "secrets"}, // all namespaces
+		{Verb: "create", Group: rbacv1.GroupName, Resource: "clusterrolebindings"},
+		{Verb: "create", Resource: "configmaps", Namespace: "kube-system"},
+	}
+	out := []string{}
+	for _, attrs := range checks {
+		if attrs.Namespace != "" && rec.AllowsNamespace(attrs.Namespace) {
+			continue
+		}
+		res, err := c.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs},
+		}, metav1.CreateOptions{})
+		if err == nil && res.Status.Allowed {
+			where := "cluster-wide"
+			if attrs.Namespace != "" {
+				where = "in " + attrs.Namespace
+			}
+			out = append(out, fmt.Sprintf("%s %s", right(attrs.Verb, attrs.Group, attrs.Resource), where))
+		}
+	}
+	return out
+}
+
+func right(verb, group, resource string) string {
+	if group == "" {
+		return verb + " " + resource
+	}
+	return verb + " " + resource + "." + group
+}
