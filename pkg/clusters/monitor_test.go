@@ -1,0 +1,145 @@
+package clusters_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// fleet is every test-bed cluster registered with pushd, on one database.
+type fleet struct {
+	store *store.Store
+	reg   *clusters.Registry
+	creds *clusters.CredentialStore
+}
+
+func newFleet(t *testing.T, db dbtest.Database) *fleet {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	creds, err := clusters.NewCredentialStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{store: st, reg: clusters.NewRegistry(st, creds, clusters.RegistryOptions{}), creds: creds}
+	for _, c := range bed.Clusters {
+		if _, _, err := f.reg.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// waitState polls the stored observation of cluster until it is state.
+func waitState(t *testing.T, mon *clusters.Monitor, cluster, state string, within time.Duration) clusters.Status {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, err := mon.Observed(context.Background(), cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Connectivity.State == state {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: state %q (%s) after %s, want %q", cluster, st.Connectivity.State, st.Connectivity.Message, within, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOutageIsolation stops one API server: that cluster turns unreachable
+// within seconds while the others stay ready and keep being probed on time;
+// bringing it back turns it ready again through the breaker's half-open probe.
+func TestOutageIsolation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		f := newFleet(t, db)
+		mon := clusters.NewMonitor(f.reg, f.store, clusters.MonitorOptions{
+			Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second,
+			Breaker: clusters.BreakerOptions{Threshold: 2, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second},
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { mon.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for _, c := range bed.Clusters {
+			waitState(t, mon, c.Name, clusters.StateReady, 30*time.Second)
+		}
+
+		victim := bed.Clusters[2]
+		if err := victim.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		restarted := false
+		defer func() {
+			if !restarted {
+				victim.Start(context.Background())
+			}
+		}()
+		stopped := time.Now()
+		down := waitState(t, mon, victim.Name, clusters.StateUnreachable, 10*time.Second)
+		t.Logf("%s unreachable %s after its API server stopped: %s", victim.Name, time.Since(stopped).Round(time.Millisecond), down.Connectivity.Message)
+
+		// The others keep fresh, ready observations while the victim is down,
+		// each probe finishing well inside the probe timeout.
+		before := map[string]time.Time{}
+		for _, c := range bed.Clusters[:2] {
+			st, _ := mon.Observed(ctx, c.Name)
+			before[c.Name] = st.Connectivity.CheckedAt
+		}
+		time.Sleep(2 * time.Second)
+		for _, c := range bed.Clusters[:2] {
+			st, _ := mon.Observed(ctx, c.Name)
+			if st.Connectivity.State != clusters.StateReady || !st.Connectivity.CheckedAt.After(before[c.Name]) {
+				t.Errorf("%s while %s is down: state %s, checked %s (before %s)", c.Name, victim.Name, st.Connectivity.State, st.Connectivity.CheckedAt, before[c.Name])
+			}
+			rec, _ := f.reg.Get(ctx, "", c.Name)
+			start := time.Now()
+			if st, err := mon.Check(ctx, rec); err != nil || st.Connectivity.State != clusters.StateReady {
+				t.Errorf("%s on-demand check: %v %+v", c.Name, err, st.Connectivity)
+			}
+			t.Logf("%s probe took %s while %s is down", c.Name, time.Since(start).Round(time.Millisecond), victim.Name)
+		}
+		if st, _ := mon.Observed(ctx, victim.Name); st.Connectivity.Breaker == clusters.BreakerClosed {
+			t.Errorf("the dead cluster's breaker is still closed: %+v", st.Connectivity)
+		}
+
+		if err := victim.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		restarted = true
+		waitState(t, mon, victim.Name, clusters.StateReady, 15*time.Second)
+
+		events, err := f.store.Events(ctx, victim.Name, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var states []string
+		for i := len(events) - 1; i >= 0; i-- {
+			if events[i].Type != clusters.EventConnectivityChanged {
+				continue
+			}
+			var data struct{ State string }
+			json.Unmarshal([]byte(events[i].Data), &data)
+			states = append(states, data.State)
+		}
+		want := []string{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
+		if len(states) != len(want) || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
+			t.Fatalf("connectivity events %v, want %v", states, want)
+		}
+	})
+}
+
