@@ -142,4 +142,3 @@ func TestOutageIsolation(t *testing.T) {
 		}
 	})
 }
-
