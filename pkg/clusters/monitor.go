@@ -152,10 +152,10 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	c, err := m.reg.Clients(rec.ID)
 	switch {
 	case errors.Is(err, ErrNoCredentials):
-		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: now, Message: "no kubeconfig stored for this cluster"},
+		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: &now, Message: "no kubeconfig stored for this cluster"},
 			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	case err != nil:
-		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: now, Message: err.Error()},
+		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: &now, Message: err.Error()},
 			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	case !h.breaker.Allow():
 		// Open breaker: keep the last observation, do not touch the cluster.
@@ -184,7 +184,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	if st.Connectivity.State != prev.State {
 		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
 		events = append(events, newEvent(EventConnectivityChanged, rec, map[string]any{
-			"state": st.Connectivity.State, "previous": prev.State, "message": st.Connectivity.Message, "checked_at": now,
+			"state": st.Connectivity.State, "previous_state": prev.State, "message": st.Connectivity.Message, "checked_at": now,
 		}))
 	}
 	// RENEW-HOOK
@@ -207,7 +207,7 @@ func (m *Monitor) save(ctx context.Context, id string, st Status, events []*stor
 	}
 	excess, _ := json.Marshal(st.Credential.ExcessRights)
 	return m.store.SaveClusterStatus(ctx, &store.ClusterStatus{
-		ClusterID: id, State: st.Connectivity.State, Message: st.Connectivity.Message, CheckedAt: st.Connectivity.CheckedAt,
+		ClusterID: id, State: st.Connectivity.State, Message: st.Connectivity.Message, CheckedAt: *st.Connectivity.CheckedAt,
 		ServerVersion: st.ServerVersion, CredentialSubject: st.Credential.Subject, CredentialExpiry: st.Credential.Expiry,
 		CredentialRenewed: st.Credential.RenewedAt, Namespaces: string(ns), ExcessRights: string(excess),
 	}, events...)
@@ -237,10 +237,14 @@ func (m *Monitor) ObservedAll(ctx context.Context) (map[string]Status, error) {
 
 func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 	st := Status{
-		Connectivity:  Connectivity{State: row.State, CheckedAt: row.CheckedAt.UTC(), Message: row.Message},
+		Connectivity:  Connectivity{State: row.State, Message: row.Message},
 		ServerVersion: row.ServerVersion,
 		Credential:    CredentialInfo{Subject: row.CredentialSubject, Expiry: row.CredentialExpiry, RenewedAt: row.CredentialRenewed, ExcessRights: []string{}},
 		Namespaces:    []NamespaceStatus{},
+	}
+	if !row.CheckedAt.IsZero() {
+		checked := row.CheckedAt.UTC()
+		st.Connectivity.CheckedAt = &checked
 	}
 	if st.Connectivity.State == "" {
 		st.Connectivity.State, st.Connectivity.Message = StateNoCredentials, "not probed yet"

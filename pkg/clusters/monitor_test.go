@@ -95,7 +95,7 @@ func TestOutageIsolation(t *testing.T) {
 
 		// The others keep fresh, ready observations while the victim is down,
 		// each probe finishing well inside the probe timeout.
-		before := map[string]time.Time{}
+		before := map[string]*time.Time{}
 		for _, c := range bed.Clusters[:2] {
 			st, _ := mon.Observed(ctx, c.Name)
 			before[c.Name] = st.Connectivity.CheckedAt
@@ -103,7 +103,7 @@ func TestOutageIsolation(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		for _, c := range bed.Clusters[:2] {
 			st, _ := mon.Observed(ctx, c.Name)
-			if st.Connectivity.State != clusters.StateReady || !st.Connectivity.CheckedAt.After(before[c.Name]) {
+			if st.Connectivity.State != clusters.StateReady || !st.Connectivity.CheckedAt.After(*before[c.Name]) {
 				t.Errorf("%s while %s is down: state %s, checked %s (before %s)", c.Name, victim.Name, st.Connectivity.State, st.Connectivity.CheckedAt, before[c.Name])
 			}
 			rec, _ := f.reg.Get(ctx, "", c.Name)

@@ -34,7 +34,7 @@ type Status struct {
 // Connectivity is whether pushd can reach and use the cluster.
 type Connectivity struct {
 	State     string    `json:"state"`
-	CheckedAt time.Time `json:"checked_at"`
+	CheckedAt *time.Time `json:"checked_at"` // nil until the first probe
 	Message   string    `json:"message"`
 	// Breaker is the circuit breaker's state, and RetryAt when it lets the next probe through.
 	Breaker string     `json:"breaker,omitempty"`
@@ -68,7 +68,7 @@ type NamespaceStatus struct {
 // A few SelfSubjectAccessReviews look for rights it should not have elsewhere.
 // ctx bounds the whole probe.
 func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
-	st := Status{Connectivity: Connectivity{CheckedAt: now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
+	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
 	if err != nil {
 		st.Connectivity.State, st.Connectivity.Message = classify(err)

@@ -37,6 +37,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		err = serve(ctx, rest, getenv, io)
+	case "clusters":
+		err = clustersCmd(ctx, rest, getenv, io)
 	case "version":
 		fmt.Fprintln(stdout, "pushd", version())
 	case "help":
@@ -60,6 +62,13 @@ func usage(w io.Writer) {
 
 Usage:
   pushd [serve] [flags]   run the daemon (the default)
+  pushd clusters add ID [--namespaces a,b --applications x --kubeconfig F]
+                          create or update a cluster record (and its credential)
+  pushd clusters list     every cluster with its last observed state
+  pushd clusters show ID  a record and what pushd observes, as JSON
+  pushd clusters check ID probe now; non-zero exit unless ready with every right
+  pushd clusters bootstrap --admin-kubeconfig F --cluster ID
+                          mint a least-privilege ServiceAccount credential
   pushd version           print the version
   pushd help              this text
 

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,9 +14,24 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+var bed *testbed.Bed
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	var err error
+	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 1})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start test bed:", err)
+		os.Exit(1)
+	}
+	code := dbtest.Main(m)
+	bed.Stop()
+	os.Exit(code)
+}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// TestClustersCLI drives the admin commands the way a person at a terminal
+// would: add a cluster with an admin kubeconfig (check fails: excess rights),
+// bootstrap a least-privilege credential (check passes), list and show.
+func TestClustersCLI(t *testing.T) {
+	ctx := context.Background()
+	c := bed.Clusters[0]
+	cs, err := kubernetes.NewForConfig(c.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "cli-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	environ := env(map[string]string{
+		"PUSHD_DATABASE_URL":   "sqlite://" + filepath.Join(dir, "pushd.db"),
+		"PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
+	})
+	run := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := Run(ctx, args, environ, &out, &out)
+		return code, out.String()
+	}
+
+	code, out := run("clusters", "add", "edge-1", "--namespaces", ns.Name, "--applications", "nextcloud", "--kubeconfig", c.AdminKubeconfig)
+	if code == 0 || !strings.Contains(out, "edge-1: ready") || !strings.Contains(out, "EXCESS") {
+		t.Fatalf("add with an admin kubeconfig must store it, probe ready and fail on excess rights (exit %d):\n%s", code, out)
+	}
+	code, out = run("clusters", "bootstrap", "--admin-kubeconfig", c.AdminKubeconfig, "--cluster", "edge-1", "--token-ttl", "1h")
+	if code != 0 || !strings.Contains(out, "granted   "+ns.Name) || !strings.Contains(out, "namespace   "+ns.Name+": ok") {
+		t.Fatalf("bootstrap (exit %d):\n%s", code, out)
+	}
+	if strings.Contains(out, "EXCESS") {
+		t.Fatalf("the bootstrapped credential has excess rights:\n%s", out)
+	}
+	if code, out = run("clusters", "check", "edge-1"); code != 0 || !strings.Contains(out, "system:serviceaccount:") {
+		t.Fatalf("check (exit %d):\n%s", code, out)
+	}
+	if code, out = run("clusters", "list"); code != 0 || !strings.Contains(out, "edge-1") || !strings.Contains(out, "ready") {
+		t.Fatalf("list (exit %d):\n%s", code, out)
+	}
+	if code, out = run("clusters", "show", "edge-1"); code != 0 || !strings.Contains(out, `"allowed_namespaces"`) {
+		t.Fatalf("show (exit %d):\n%s", code, out)
+	}
+	if code, out = run("clusters", "check", "nope"); code == 0 || !strings.Contains(out, "not found") {
+		t.Fatalf("check of an unknown cluster (exit %d):\n%s", code, out)
+	}
+}
