@@ -33,9 +33,9 @@ type Status struct {
 
 // Connectivity is whether pushd can reach and use the cluster.
 type Connectivity struct {
-	State     string    `json:"state"`
+	State     string     `json:"state"`
 	CheckedAt *time.Time `json:"checked_at"` // nil until the first probe
-	Message   string    `json:"message"`
+	Message   string     `json:"message"`
 	// Breaker is the circuit breaker's state, and RetryAt when it lets the next probe through.
 	Breaker string     `json:"breaker,omitempty"`
 	RetryAt *time.Time `json:"retry_at,omitempty"`
