@@ -29,6 +29,7 @@ var migrations = []migration{
 	{version: 2, name: "clusters, messages, events", up: func(tx *gorm.DB) error {
 		return tx.Migrator().CreateTable(&Cluster{}, &ClusterStatus{}, &Message{}, &Event{})
 	}},
+	{version: 3, name: "jobs", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&Job{}) }},
 }
 
 // migrate runs every migration newer than the database's version, each in its

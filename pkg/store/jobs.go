@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Job statuses.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
+)
+
+// Job is one unit of work on one application of one cluster. Seq orders jobs
+// by submission; (Organization, ID) is Odoo's id for it.
+type Job struct {
+	Seq             int64  `gorm:"primaryKey;autoIncrement"`
+	Organization    string `gorm:"uniqueIndex:idx_jobs_org_id;size:128;not null"`
+	ID              string `gorm:"uniqueIndex:idx_jobs_org_id;size:128;not null"`
+	Cluster         string `gorm:"index:idx_jobs_claim,priority:1;size:63;not null"`
+	Namespace       string `gorm:"size:63;not null"`
+	Application     string `gorm:"size:63;not null"`
+	RequestID       string `gorm:"index;size:128"`
+	Engine          string `gorm:"size:64"`
+	Type            string `gorm:"size:64"`
+	Action          string `gorm:"size:16;not null"`
+	Trigger         string `gorm:"size:32"` // "odoo", or what pushd itself queued it for (e.g. drift correction)
+	Manifests       string `gorm:"type:text"`
+	ContentHash     string `gorm:"size:64"`
+	TimeoutSeconds  int
+	Status          string `gorm:"index:idx_jobs_claim,priority:2;size:16;not null"`
+	ErrorCode       string `gorm:"size:64"`
+	ErrorMessage    string `gorm:"type:text"`
+	Objects         string `gorm:"type:text"` // JSON array of per-object results
+	CancelRequested bool
+	// Attempt fences workers: each claim increments it, and a worker may
+	// only write a job whose attempt is still the one it claimed.
+	Attempt        int
+	LeaseOwner     string `gorm:"size:128"`
+	LeaseExpiresAt *time.Time
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	UpdatedAt      time.Time
+}
+
+// Terminal reports whether the job has reached its final status.
+func (j *Job) Terminal() bool {
+	return j.Status == JobSucceeded || j.Status == JobFailed || j.Status == JobCancelled
+}
+
+// ErrJobExists is returned by CreateJob when (organization, id) exists; the
+// existing job comes with it.
+var ErrJobExists = errors.New("job id exists")
+
+// ErrFenced is returned when a worker's claim on a job is no longer current:
+// another attempt took the job over, or it was cancelled.
+var ErrFenced = errors.New("job claim is stale")
+
+// CreateJob stores a new queued job and its events in one transaction.
+func (s *Store) CreateJob(ctx context.Context, j *Job, events ...*Event) (*Job, error) {
+	var existing Job
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error
+		if err == nil {
+			return ErrJobExists
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if err := tx.Create(j).Error; err != nil {
+			return err
+		}
+		return addEvents(tx, events)
+	})
+	if errors.Is(err, ErrJobExists) {
+		return &existing, err
+	}
+	if err != nil && isUniqueViolation(err) {
+		if e2 := s.db.WithContext(ctx).Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error; e2 == nil {
+			return &existing, ErrJobExists
+		}
+	}
+	return j, err
+}
+
+// GetJob returns a job of an organization (any when empty), or ErrNotFound.
+func (s *Store) GetJob(ctx context.Context, organization, id string) (*Job, error) {
+	q := s.db.WithContext(ctx).Where("id = ?", id)
+	if organization != "" {
+		q = q.Where("organization = ?", organization)
+	}
+	var j Job
+	if err := q.Take(&j).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// JobFilter selects jobs for ListJobs. Empty fields match everything.
+type JobFilter struct {
+	Organization, Cluster, RequestID, Status string
+	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
+	BeforeSeq int64
+	Limit     int
+}
+
+// ListJobs returns jobs newest first.
+func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
+	q := s.db.WithContext(ctx).Order("seq DESC").Limit(f.Limit)
+	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": f.Status} {
+		if v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	if f.BeforeSeq > 0 {
+		q = q.Where("seq < ?", f.BeforeSeq)
+	}
+	var jobs []Job
+	return jobs, q.Find(&jobs).Error
+}
+
+// ClaimJob takes the oldest runnable job of cluster for owner, or returns nil.
+// A job is runnable when it is queued, or running with an expired lease (its
+// worker died), and no older job of the same application is still queued or
+// running: jobs of one application run one at a time in submission order.
+// The claim increments the job's attempt, which fences out the previous worker.
+func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Time, lease time.Duration) (*Job, error) {
+	var claimed *Job
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var candidates []Job
+		err := tx.Where("cluster = ? AND (status = ? OR (status = ? AND lease_expires_at < ?))", cluster, JobQueued, JobRunning, now).
+			Order("seq").Limit(32).Find(&candidates).Error
+		if err != nil {
+			return err
+		}
+		for _, c := range candidates {
+			var older int64
+			err := tx.Model(&Job{}).Where("cluster = ? AND namespace = ? AND application = ? AND seq < ? AND status IN ?",
+				c.Cluster, c.Namespace, c.Application, c.Seq, []string{JobQueued, JobRunning}).Count(&older).Error
+			if err != nil {
+				return err
+			}
+			if older > 0 {
+				continue
+			}
+			expires := now.Add(lease)
+			updates := map[string]any{"status": JobRunning, "attempt": c.Attempt + 1, "lease_owner": owner, "lease_expires_at": expires, "updated_at": now}
+			if c.StartedAt == nil {
+				updates["started_at"] = now
+			}
+			res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", c.Seq, c.Attempt, c.Status).Updates(updates)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 1 {
+				return tx.Where("seq = ?", c.Seq).Take(&claimed).Error
+			}
+		}
+		return nil
+	})
+	return claimed, err
+}
+
+// ClustersWithWork lists the clusters that have queued jobs or running jobs
+// whose lease expired.
+func (s *Store) ClustersWithWork(ctx context.Context, now time.Time) ([]string, error) {
+	var out []string
+	err := s.db.WithContext(ctx).Model(&Job{}).
+		Where("status = ? OR (status = ? AND lease_expires_at < ?)", JobQueued, JobRunning, now).
+		Distinct("cluster").Pluck("cluster", &out).Error
+	return out, err
+}
+
+// RunningJobs counts the running jobs of a cluster whose lease is current.
+func (s *Store) RunningJobs(ctx context.Context, cluster string, now time.Time) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Job{}).Where("cluster = ? AND status = ? AND lease_expires_at >= ?", cluster, JobRunning, now).Count(&n).Error
+	return n, err
+}
+
+// UpdateClaimed applies updates to a job only while attempt is still its
+// current claim and it is running; otherwise ErrFenced. Events are written
+// in the same transaction.
+func (s *Store) UpdateClaimed(ctx context.Context, seq int64, attempt int, updates map[string]any, events ...*Event) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", seq, attempt, JobRunning).Updates(updates)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrFenced
+		}
+		return addEvents(tx, events)
+	})
+}
+
+// CancelQueued cancels a job that has not started; ok is false when it was
+// no longer queued. Events are written in the same transaction.
+func (s *Store) CancelQueued(ctx context.Context, seq int64, now time.Time, events ...*Event) (ok bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).
+			Updates(map[string]any{"status": JobCancelled, "finished_at": now, "cancel_requested": true, "updated_at": now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		ok = true
+		return addEvents(tx, events)
+	})
+	return ok, err
+}
+
+// RequestCancel marks a running job so its worker stops waiting.
+func (s *Store) RequestCancel(ctx context.Context, seq int64) error {
+	return s.db.WithContext(ctx).Model(&Job{}).Where("seq = ? AND status = ?", seq, JobRunning).Update("cancel_requested", true).Error
+}
+
+func addEvents(tx *gorm.DB, events []*Event) error {
+	for _, e := range events {
+		if err := addEvent(tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
