@@ -1,0 +1,121 @@
+package apply
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cliapply "sigs.k8s.io/cli-utils/pkg/apply"
+	"sigs.k8s.io/cli-utils/pkg/common"
+	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/watcher"
+	"sigs.k8s.io/cli-utils/pkg/object"
+	"sigs.k8s.io/cli-utils/pkg/object/validation"
+)
+
+// Apply makes the application's objects in the cluster match req.Objects:
+// it checks the namespace is managed, prepares the objects (namespace,
+// cluster-id label), dry-runs every one of them (preflight), then
+// server-side applies them, prunes what the inventory holds and the request
+// no longer lists, and waits until every applied object is Current, one is
+// Failed, or the timeout passes.
+//
+// Field conflicts are forced: the manifests are the desired state Odoo
+// declared, and a field pushd set that someone changed by hand is exactly
+// what a job (or drift correction) must put back. Fields pushd does not set
+// stay with their managers. Objects that exist but belong to another
+// inventory, or to none, are never taken over (cli-utils PolicyMustMatch):
+// they come back skipped with an *OwnershipError.
+//
+// The Result lists every object touched or refused. It is nil when the run
+// stopped before the preflight (refused request, namespace not managed,
+// cluster unreachable); after a failed preflight it lists the refused
+// objects as failed and nothing was written. Errors are *RefusedError,
+// *NamespaceNotManagedError, *PreflightError, *ObjectError,
+// *OwnershipError, *ObjectFailedError, *TimeoutError (joined when several),
+// or wrap ErrUnreachable, ErrUnauthorized or ErrForbidden.
+func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	key, err := e.key(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkNamespace(ctx, key.Namespace); err != nil {
+		return nil, err
+	}
+	targets, err := e.prepare(key, req.Objects)
+	if err != nil {
+		return nil, err
+	}
+	red := newRedactor(req.Objects)
+	before, err := e.preflight(ctx, targets, red)
+	if err != nil {
+		return preflightResult(targets, err), err
+	}
+
+	timeout := cmp.Or(req.Timeout, e.opts.Timeout)
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	rec := &recorder{
+		subject:       "application " + key.Namespace + "/" + key.Application,
+		objects:       make(map[object.ObjMetadata]*ObjectResult, len(targets)),
+		before:        before,
+		red:           red,
+		notify:        e.opts.OnEvent,
+		stop:          stop,
+		waitTimeout:   timeout,
+		deleteTimeout: e.opts.DeleteTimeout,
+	}
+	objs := make(object.UnstructuredSet, len(targets))
+	for i, t := range targets {
+		objs[i] = t.obj
+		rec.entry(t.id, t.ref.Version)
+	}
+	events := e.applier.Run(runCtx, inventoryInfo(key), objs, cliapply.ApplierOptions{
+		ServerSideOptions: common.ServerSideOptions{ServerSideApply: true, ForceConflicts: true, FieldManager: FieldManager},
+		// Zero would mean "wait forever" for both.
+		ReconcileTimeout:         timeout,
+		PruneTimeout:             e.opts.DeleteTimeout,
+		PrunePropagationPolicy:   metav1.DeletePropagationBackground,
+		EmitStatusEvents:         true,
+		InventoryPolicy:          cliinventory.PolicyMustMatch,
+		ValidationPolicy:         validation.ExitEarly,
+		WatcherRESTScopeStrategy: watcher.RESTScopeNamespace,
+	})
+	// Drain to the end: the channel is unbuffered, and cli-utils' goroutine
+	// (and its informers) only finish once every event was read.
+	for ev := range events {
+		rec.handle(ev)
+	}
+	res, err := rec.finish(ctx, runCtx)
+	e.opts.Logger.Debug("apply finished", "cluster", key.Cluster, "namespace", key.Namespace, "application", key.Application,
+		"objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
+	return res, err
+}
+
+// preflightResult lists the objects a failed preflight refused as failed,
+// and the others as skipped: nothing was written.
+func preflightResult(targets []target, err error) *Result {
+	var pe *PreflightError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	refused := make(map[ObjectRef]string, len(pe.Objects))
+	for _, o := range pe.Objects {
+		refused[o.Object] = o.Err.Error()
+	}
+	res := &Result{Objects: make([]ObjectResult, len(targets))}
+	for i, t := range targets {
+		r := ObjectResult{ObjectRef: t.ref, Action: ActionSkipped, Status: string(status.UnknownStatus),
+			Message: "not applied: the preflight refused other objects"}
+		if msg, ok := refused[t.ref]; ok {
+			r.Action, r.Message = ActionFailed, "dry-run apply: "+msg
+		}
+		res.Objects[i] = r
+	}
+	sortResults(res.Objects)
+	return res
+}

@@ -1,0 +1,89 @@
+package apply
+
+import (
+	"cmp"
+	"encoding/base64"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// minSecretLen is the shortest Secret value redacted: shorter ones would
+// blank out ordinary words of messages while protecting little.
+const minSecretLen = 4
+
+// redactor cuts the values of a request's Secrets out of texts the engine
+// returns. Server error messages may quote a field's value (a bad type, a
+// failed validation), and a Secret's values are credentials (DESIGN.md
+// rule 7).
+type redactor struct{ r *strings.Replacer }
+
+func newRedactor(objs []*unstructured.Unstructured) redactor {
+	values := map[string]bool{}
+	add := func(v string) {
+		if len(v) >= minSecretLen {
+			values[v] = true
+		}
+	}
+	for _, o := range objs {
+		if o == nil || o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+			continue
+		}
+		for _, field := range []string{"data", "stringData"} {
+			m, _ := o.Object[field].(map[string]any)
+			for _, v := range m {
+				s, ok := v.(string)
+				if !ok {
+					continue
+				}
+				add(s)
+				if field == "data" {
+					if dec, err := base64.StdEncoding.DecodeString(s); err == nil {
+						add(string(dec))
+					}
+				}
+			}
+		}
+	}
+	if len(values) == 0 {
+		return redactor{}
+	}
+	// Longest first: the replacer tries pairs in order, and a value that is
+	// a prefix of another must not leave the other's tail behind.
+	sorted := slices.SortedFunc(maps.Keys(values), func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	pairs := make([]string, 0, 2*len(sorted))
+	for _, v := range sorted {
+		pairs = append(pairs, v, "<redacted>")
+	}
+	return redactor{strings.NewReplacer(pairs...)}
+}
+
+func (r redactor) string(s string) string {
+	if r.r == nil {
+		return s
+	}
+	return r.r.Replace(s)
+}
+
+// error returns err with a redacted message. It still unwraps to err, so
+// errors.Is and errors.As see the typed errors inside.
+func (r redactor) error(err error) error {
+	if err == nil || r.r == nil {
+		return err
+	}
+	msg := r.r.Replace(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,0 +1,145 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
+	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
+)
+
+// Request is one run on one application.
+type Request struct {
+	// Namespace and Application name the inventory: one per pair.
+	Namespace   string
+	Application string
+	// Objects are the application's complete desired state for Apply (what
+	// the inventory holds and the list lacks is pruned); empty for Destroy.
+	// The engine works on copies: the caller's objects are not changed.
+	Objects []*unstructured.Unstructured
+	// Timeout bounds the wait for the objects to be reconciled (Apply) or
+	// gone (Destroy). Zero: the Engine's Options.
+	Timeout time.Duration
+}
+
+func (e *Engine) key(req Request) (inventory.Key, error) {
+	k := inventory.Key{Cluster: e.c.ClusterID, Namespace: req.Namespace, Application: req.Application}
+	return k, k.Validate()
+}
+
+// target is one object as pushd will write it.
+type target struct {
+	obj     *unstructured.Unstructured
+	id      object.ObjMetadata
+	ref     ObjectRef
+	mapping *meta.RESTMapping // nil when the kind is unknown; mapErr says why
+	mapErr  error
+}
+
+// prepare copies the request's objects and makes them what pushd writes:
+// in the job's namespace, labeled with the cluster id, annotated with the
+// owning inventory (as cli-utils will, so the preflight sees the same
+// object). Objects breaking a rule are refused together, before any request
+// that writes. Unknown kinds are left for the preflight to report.
+func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) ([]target, error) {
+	targets := make([]target, 0, len(objs))
+	seen := make(map[object.ObjMetadata]bool, len(objs))
+	inv := inventoryInfo(key)
+	reset := false
+	var refused []error
+	for i, in := range objs {
+		if in == nil {
+			refused = append(refused, &RefusedError{Object: ObjectRef{Name: fmt.Sprintf("#%d", i)}, Rule: RuleMalformed, Detail: "nil object"})
+			continue
+		}
+		obj := in.DeepCopy()
+		gvk := obj.GroupVersionKind()
+		ref := ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+		if gvk.Kind == "" || gvk.Version == "" || obj.GetName() == "" {
+			refused = append(refused, &RefusedError{Object: ref, Rule: RuleMalformed, Detail: "apiVersion, kind and metadata.name are required"})
+			continue
+		}
+		mapping, err := e.restMapping(gvk, &reset)
+		if err != nil && !meta.IsNoMatchError(err) {
+			return nil, classify(fmt.Errorf("discover %s: %w", ref, err))
+		}
+		if mapping != nil && mapping.Scope.Name() == meta.RESTScopeNameRoot {
+			refused = append(refused, &RefusedError{Object: ref, Rule: RuleClusterScoped, Detail: "pushd only writes namespaced objects"})
+			continue
+		}
+		switch ns := obj.GetNamespace(); {
+		case ns == "":
+			// cli-utils does not default the namespace; the job's is meant.
+			obj.SetNamespace(key.Namespace)
+			ref.Namespace = key.Namespace
+		case ns != key.Namespace:
+			refused = append(refused, &RefusedError{Object: ref, Rule: RuleNamespaceMismatch,
+				Detail: fmt.Sprintf("namespace %q is not the job's namespace %q", ns, key.Namespace)})
+			continue
+		}
+		labels := obj.GetLabels()
+		if v, ok := labels[inventory.ClusterIDLabel]; ok && v != key.Cluster {
+			refused = append(refused, &RefusedError{Object: ref, Rule: RuleClusterIDMismatch,
+				Detail: fmt.Sprintf("label %s=%q names another cluster than %q", inventory.ClusterIDLabel, v, key.Cluster)})
+			continue
+		}
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[inventory.ClusterIDLabel] = key.Cluster
+		obj.SetLabels(labels)
+		cliinventory.AddInventoryIDAnnotation(obj, inv)
+		id := object.UnstructuredToObjMetadata(obj)
+		if seen[id] {
+			refused = append(refused, &RefusedError{Object: ref, Rule: RuleDuplicate, Detail: "listed more than once"})
+			continue
+		}
+		seen[id] = true
+		targets = append(targets, target{obj: obj, id: id, ref: ref, mapping: mapping, mapErr: err})
+	}
+	if len(refused) > 0 {
+		return nil, errors.Join(refused...)
+	}
+	return targets, nil
+}
+
+// restMapping resolves gvk, refreshing discovery once per run when the kind
+// is unknown: a CRD may have been installed since discovery was cached.
+func (e *Engine) restMapping(gvk schema.GroupVersionKind, reset *bool) (*meta.RESTMapping, error) {
+	m, err := e.c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) && !*reset {
+		*reset = true
+		e.c.Mapper.Reset()
+		m, err = e.c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	return m, err
+}
+
+// checkNamespace enforces DESIGN.md rule 2 at run time: the live namespace
+// carries managed-by=vworkspace. It is the run's first request, so it also
+// tells an unreachable cluster or a rejected credential from a bad job.
+func (e *Engine) checkNamespace(ctx context.Context, name string) error {
+	ns, err := e.c.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return &NamespaceNotManagedError{Namespace: name, Missing: true}
+	case err != nil:
+		return classify(fmt.Errorf("get Namespace/%s: %w", name, err))
+	case ns.Labels[clusters.ManagedNamespaceLabel] != clusters.ManagedNamespaceValue:
+		return &NamespaceNotManagedError{Namespace: name}
+	case ns.Status.Phase == corev1.NamespaceTerminating:
+		return fmt.Errorf("namespace %q: terminating; nothing was written", name)
+	}
+	return nil
+}

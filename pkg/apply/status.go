@@ -1,0 +1,87 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/polling/engine"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/polling/statusreaders"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/watcher"
+	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
+)
+
+// newStatusWatcher is the kstatus watcher both the applier and the
+// destroyer use:
+//   - namespace-scoped (namespaceWatcher), so a credential bound in the
+//     job's namespace only can watch;
+//   - filtered by the cluster-id label, so its informers hold pushd's objects
+//     only, not every object of each kind in the namespace;
+//   - reading objects of controllerGroups with controllerStatus.
+func newStatusWatcher(c *clusters.Clients, controllerGroups []string) watcher.StatusWatcher {
+	w := watcher.NewDefaultStatusWatcher(c.Dynamic, c.Mapper)
+	w.Filters = &watcher.Filters{Labels: labels.SelectorFromSet(labels.Set{inventory.ClusterIDLabel: c.ClusterID})}
+	groups := make(map[string]bool, len(controllerGroups))
+	for _, g := range controllerGroups {
+		groups[g] = true
+	}
+	// Readers given to NewStatusReader are asked before the built-in ones
+	// (Deployment, StatefulSet, ReplicaSet, generic).
+	w.StatusReader = statusreaders.NewStatusReader(c.Mapper, groupReader{
+		StatusReader: statusreaders.NewGenericStatusReader(c.Mapper, controllerStatus),
+		groups:       groups,
+	})
+	return namespaceWatcher{w}
+}
+
+// namespaceWatcher turns cli-utils' automatic scope into namespace scope.
+// Automatic lists cluster-wide as soon as the watched objects span two
+// namespaces, and the destroyer offers no scope option at all; a Forbidden
+// list is fatal to the run.
+type namespaceWatcher struct{ watcher.StatusWatcher }
+
+func (w namespaceWatcher) Watch(ctx context.Context, ids object.ObjMetadataSet, opts watcher.Options) <-chan event.Event {
+	if opts.RESTScopeStrategy == watcher.RESTScopeAutomatic {
+		opts.RESTScopeStrategy = watcher.RESTScopeNamespace
+	}
+	return w.StatusWatcher.Watch(ctx, ids, opts)
+}
+
+// groupReader narrows a status reader to some API groups.
+type groupReader struct {
+	engine.StatusReader
+	groups map[string]bool
+}
+
+func (r groupReader) Supports(gk schema.GroupKind) bool { return r.groups[gk.Group] }
+
+// controllerStatus is kstatus for objects a controller must act on before
+// they mean anything. kstatus calls a custom resource without
+// observedGeneration and conditions Current, which is true of a freshly
+// created one before its controller saw it; pushd would then report
+// success for work not even started. Such objects are InProgress until
+// status.observedGeneration reaches metadata.generation.
+func controllerStatus(u *unstructured.Unstructured) (*status.Result, error) {
+	gen := u.GetGeneration()
+	if u.GetDeletionTimestamp() != nil || gen == 0 {
+		return status.Compute(u)
+	}
+	observed, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	if err != nil {
+		return status.Compute(u) // reports the malformed field itself
+	}
+	if !found || observed < gen {
+		return &status.Result{
+			Status:  status.InProgressStatus,
+			Message: fmt.Sprintf("waiting for the controller to observe generation %d", gen),
+		}, nil
+	}
+	return status.Compute(u)
+}
