@@ -187,7 +187,13 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 			"state": st.Connectivity.State, "previous_state": prev.State, "message": st.Connectivity.Message, "checked_at": now,
 		}))
 	}
-	// RENEW-HOOK
+	if st.Connectivity.State == StateReady && c != nil {
+		if renewed, ev := m.renew(ctx, rec, c, h, now); renewed != nil {
+			st.Credential.Expiry, st.Credential.RenewedAt = renewed, &now
+		} else if ev != nil {
+			events = append(events, ev)
+		}
+	}
 	return st, m.save(ctx, rec.ID, st, events)
 }
 
