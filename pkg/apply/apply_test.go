@@ -189,12 +189,12 @@ func TestApplyStory(t *testing.T) {
 			refused = append(refused, o.Object.Name)
 		}
 		slices.Sort(refused)
-		if diff := cmp.Diff([]string{"Bad_Name", "bad-data"}, refused); diff != "" {
+		if diff := cmp.Diff([]string{"Bad_Name", "bad-data", "g"}, refused); diff != "" {
 			t.Errorf("refused objects (-want +got):\n%s\nerror: %v", diff, err)
 		}
 		want := []apply.ObjectResult{
 			cm("Bad_Name", "failed", "Unknown"), cm("bad-data", "failed", "Unknown"), cm("extra", "skipped", "Unknown"),
-			app("web", "skipped", "Unknown"),
+			result("nowhere.pushd.test", "v1", "Gadget", e.ns, "g", "failed", "Unknown"), app("web", "skipped", "Unknown"),
 		}
 		if diff := cmp.Diff(want, res.Objects, ignoreMessage); diff != "" {
 			t.Errorf("objects (-want +got):\n%s", diff)

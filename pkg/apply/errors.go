@@ -147,7 +147,7 @@ func (e *TimeoutError) Error() string {
 }
 
 // classify marks err with ErrUnauthorized, ErrForbidden or ErrUnreachable
-// when the cluster is the cause, keeping err in the chain.
+// when the cluster is the cause, keeping err (and its subject) first.
 func classify(err error) error {
 	switch {
 	case err == nil,
@@ -156,11 +156,11 @@ func classify(err error) error {
 		errors.Is(err, context.Canceled):
 		return err
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return fmt.Errorf("%w (%w)", err, ErrUnauthorized)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%w: %w", ErrForbidden, err)
+		return fmt.Errorf("%w (%w)", err, ErrForbidden)
 	case unreachable(err):
-		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return fmt.Errorf("%w (%w)", err, ErrUnreachable)
 	}
 	return err
 }

@@ -70,6 +70,12 @@ type env struct {
 // rights pushd will have in production, nothing cluster-wide.
 func newEnv(t *testing.T, managed bool, opts apply.Options) *env {
 	t.Helper()
+	return newEnvWithRules(t, managed, scopedRole, opts)
+}
+
+// newEnvWithRules is newEnv with the Role's rules given.
+func newEnvWithRules(t *testing.T, managed bool, rules []rbacv1.PolicyRule, opts apply.Options) *env {
+	t.Helper()
 	c := bed.Clusters[0]
 	admin, err := kubernetes.NewForConfig(c.AdminConfig())
 	if err != nil {
@@ -90,7 +96,7 @@ func newEnv(t *testing.T, managed bool, opts apply.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &rest.Config{Host: c.Host, BearerToken: scopedToken(t, admin, ns.Name), TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData}}
+	cfg := &rest.Config{Host: c.Host, BearerToken: scopedToken(t, admin, ns.Name, rules), TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData}}
 	cl, err := clusters.NewClients(clusterID, cfg, clusters.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,13 +119,13 @@ var scopedRole = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}},
 }
 
-func scopedToken(t *testing.T, admin kubernetes.Interface, ns string, extra ...rbacv1.PolicyRule) string {
+func scopedToken(t *testing.T, admin kubernetes.Interface, ns string, rules []rbacv1.PolicyRule) string {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "pushd"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pushd"}, Rules: append(append([]rbacv1.PolicyRule{}, scopedRole...), extra...)}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pushd"}, Rules: rules}
 	if _, err := admin.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

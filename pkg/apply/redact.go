@@ -3,6 +3,7 @@ package apply
 import (
 	"cmp"
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -34,15 +35,17 @@ func newRedactor(objs []*unstructured.Unstructured) redactor {
 		for _, field := range []string{"data", "stringData"} {
 			m, _ := o.Object[field].(map[string]any)
 			for _, v := range m {
-				s, ok := v.(string)
-				if !ok {
-					continue
-				}
-				add(s)
-				if field == "data" {
-					if dec, err := base64.StdEncoding.DecodeString(s); err == nil {
+				switch v := v.(type) {
+				case string:
+					add(v)
+					if dec, err := base64.StdEncoding.DecodeString(v); field == "data" && err == nil {
 						add(string(dec))
 					}
+				case nil, map[string]any, []any:
+				default:
+					// A number or boolean is invalid here, and the
+					// server's type error quotes it.
+					add(fmt.Sprint(v))
 				}
 			}
 		}
