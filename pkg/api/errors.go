@@ -67,6 +67,9 @@ func toAPIError(err error) *Error {
 	if e := clusterError(err); e != nil {
 		return e
 	}
+	if e := jobError(err); e != nil {
+		return e
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		switch he.Code {

@@ -42,6 +42,7 @@ type Deps struct {
 	Store    *store.Store
 	Clusters ClusterRegistry
 	Health   ClusterHealth
+	Jobs     JobService
 }
 
 // Server is pushd's HTTP handler.
@@ -81,6 +82,11 @@ func New(deps Deps, opts Options) *Server {
 	v1.PUT("/clusters/:id", s.putCluster, write)
 	v1.DELETE("/clusters/:id", s.deleteCluster, write)
 	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, write)
+	v1.POST("/jobs", s.submitJob, write)
+	v1.GET("/jobs", s.listJobs, read)
+	v1.GET("/jobs/:id", s.getJob, read)
+	v1.POST("/jobs/:id/cancel", s.cancelJob, write)
+	v1.GET("/requests/:request_id", s.getRequest, read)
 	return s
 }
 

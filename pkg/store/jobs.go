@@ -203,12 +203,12 @@ func (s *Store) UpdateClaimed(ctx context.Context, seq int64, attempt int, updat
 	})
 }
 
-// CancelQueued cancels a job that has not started; ok is false when it was
-// no longer queued. Events are written in the same transaction.
-func (s *Store) CancelQueued(ctx context.Context, seq int64, now time.Time, events ...*Event) (ok bool, err error) {
+// CancelQueued applies updates (the cancellation) to a job only while it is
+// still queued; ok is false when it was not. Events are written in the same
+// transaction.
+func (s *Store) CancelQueued(ctx context.Context, seq int64, updates map[string]any, events ...*Event) (ok bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).
-			Updates(map[string]any{"status": JobCancelled, "finished_at": now, "cancel_requested": true, "updated_at": now})
+		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Updates(updates)
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}

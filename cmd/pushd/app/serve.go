@@ -16,6 +16,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -138,14 +139,18 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	registry := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log.With("component", "clusters")})
 	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Logger: log.With("component", "monitor")})
 
+	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{Logger: log.With("component", "jobs")})
+	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{Notify: runner.Notify})
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor}, api.Options{
+	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService}, api.Options{
 		Logger:       log.With("component", "api"),
 		Registry:     reg,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: []api.Check{
 			{Name: "database", Check: st.Ping},
+			{Name: "workers", Check: runner.Started},
 		},
 	})
 	var wg sync.WaitGroup
@@ -153,6 +158,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	wg.Go(func() { monitor.Run(ctx) })
+	wg.Go(func() { runner.Run(ctx) })
 	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
 	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) {
 		log.Info("serving", "addr", addr)

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// JobService is what the API needs of the job queue.
+type JobService interface {
+	Submit(ctx context.Context, org string, spec jobs.Spec) (*store.Job, bool, error)
+	Get(ctx context.Context, org, id string) (*jobs.Job, error)
+	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
+	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
+	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
+}
+
+var _ JobService = (*jobs.Service)(nil)
+
+func (s *Server) submitJob(c echo.Context) error {
+	var spec jobs.Spec
+	if err := decodeJSON(c, &spec); err != nil {
+		return err
+	}
+	row, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
+	if err != nil {
+		return err
+	}
+	if created {
+		return c.JSON(http.StatusAccepted, jobs.FromRow(row))
+	}
+	return c.JSON(http.StatusOK, jobs.FromRow(row))
+}
+
+func (s *Server) getJob(c echo.Context) error {
+	j, err := s.Jobs.Get(c.Request().Context(), organization(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, j)
+}
+
+func (s *Server) listJobs(c echo.Context) error {
+	q := c.QueryParams()
+	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return &jobs.FieldError{Field: "limit", Message: "must be a number"}
+		}
+		o.Limit = n
+	}
+	p, err := s.Jobs.List(c.Request().Context(), organization(c), o)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) getRequest(c echo.Context) error {
+	v, err := s.Jobs.Request(c.Request().Context(), organization(c), c.Param("request_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) cancelJob(c echo.Context) error {
+	j, err := s.Jobs.Cancel(c.Request().Context(), organization(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if j.Status == store.JobRunning {
+		return c.JSON(http.StatusAccepted, j) // it stops waiting shortly
+	}
+	return c.JSON(http.StatusOK, j)
+}
+
+// jobError maps the jobs package's errors to answers.
+func jobError(err error) *Error {
+	var fe *jobs.FieldError
+	var re *jobs.RuleError
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such job"}
+	case errors.Is(err, jobs.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: "job_id_reused", Message: err.Error()}
+	case errors.As(err, &fe):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: fe.Error(), Details: []any{map[string]string{"field": fe.Field}}}
+	case errors.As(err, &re):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Message, Details: []any{map[string]string{"field": re.Field}}}
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// FieldError is a malformed job (HTTP 400).
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// RuleError is a well-formed job a rule of the cluster's record refuses
+// (HTTP 422). Code names the rule, as the contract lists them.
+type RuleError struct {
+	Code    string
+	Message string
+	// Field points at the offending part of the job, e.g. manifests[2].
+	Field string
+}
+
+func (e *RuleError) Error() string { return e.Message }
+
+func refuse(code, field, format string, args ...any) error {
+	return &RuleError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrConflict: the job id exists with other content (HTTP 409).
+var ErrConflict = errors.New("a job with this id exists with different content")
+
+// ErrNotFound: no such job, or one of another organization (HTTP 404).
+var ErrNotFound = errors.New("job not found")

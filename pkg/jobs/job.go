@@ -1,0 +1,100 @@
+package jobs
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vworkspace/pushd/pkg/apply"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Actions a job may ask for.
+const (
+	ActionApply  = "apply"
+	ActionDelete = "delete"
+)
+
+// EventStatusChanged is recorded on every status change of a job.
+const EventStatusChanged = "job.status_changed"
+
+// Operation is the (engine, type) a job belongs to.
+type Operation struct {
+	Engine string `json:"engine"`
+	Type   string `json:"type"`
+}
+
+// Spec is a job as Odoo submits it.
+type Spec struct {
+	ID             string            `json:"id"`
+	Cluster        string            `json:"cluster"`
+	RequestID      string            `json:"request_id,omitempty"`
+	Operation      Operation         `json:"operation"`
+	Application    string            `json:"application"`
+	Namespace      string            `json:"namespace"`
+	Action         string            `json:"action"`
+	Manifests      []json.RawMessage `json:"manifests"`
+	TimeoutSeconds int               `json:"timeout_seconds,omitempty"`
+}
+
+// Error is a failed job's reason.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Job is a job as the API shows it and job.status_changed events carry it.
+type Job struct {
+	ID             string               `json:"id"`
+	Cluster        string               `json:"cluster"`
+	RequestID      *string              `json:"request_id"`
+	Operation      Operation            `json:"operation"`
+	Application    string               `json:"application"`
+	Namespace      string               `json:"namespace"`
+	Action         string               `json:"action"`
+	Trigger        string               `json:"trigger"`
+	TimeoutSeconds int                  `json:"timeout_seconds"`
+	Status         string               `json:"status"`
+	Attempt        int                  `json:"attempt"`
+	CreatedAt      time.Time            `json:"created_at"`
+	StartedAt      *time.Time           `json:"started_at"`
+	FinishedAt     *time.Time           `json:"finished_at"`
+	Error          *Error               `json:"error"`
+	Objects        []apply.ObjectResult `json:"objects"`
+}
+
+// FromRow renders a stored job.
+func FromRow(r *store.Job) *Job {
+	j := &Job{
+		ID: r.ID, Cluster: r.Cluster, Operation: Operation{Engine: r.Engine, Type: r.Type},
+		Application: r.Application, Namespace: r.Namespace, Action: r.Action, Trigger: r.Trigger,
+		TimeoutSeconds: r.TimeoutSeconds, Status: r.Status, Attempt: r.Attempt,
+		CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
+		Objects: []apply.ObjectResult{},
+	}
+	if r.RequestID != "" {
+		j.RequestID = &r.RequestID
+	}
+	if r.ErrorCode != "" {
+		j.Error = &Error{Code: r.ErrorCode, Message: r.ErrorMessage}
+	}
+	if r.Objects != "" {
+		json.Unmarshal([]byte(r.Objects), &j.Objects)
+	}
+	return j
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// statusEvent is the outbox row announcing a job's (new) state.
+func statusEvent(r *store.Job) *store.Event {
+	data, _ := json.Marshal(FromRow(r))
+	return &store.Event{ID: "evt_" + uuid.NewString(), Type: EventStatusChanged, Organization: r.Organization, Cluster: r.Cluster, Data: string(data)}
+}

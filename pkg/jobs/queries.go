@@ -1,0 +1,148 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Get returns a job of org.
+func (s *Service) Get(ctx context.Context, org, id string) (*Job, error) {
+	row, err := s.store.GetJob(ctx, org, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return FromRow(row), nil
+}
+
+// ListOptions filter and page a job listing.
+type ListOptions struct {
+	Cluster, RequestID, Status string
+	// Limit is the page size (1-500, default 100).
+	Limit int
+	// Cursor continues a listing from the previous page's NextCursor.
+	Cursor string
+}
+
+// Page is one page of a listing, newest first.
+type Page struct {
+	Items      []*Job  `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// List returns org's jobs, newest first, a page at a time.
+func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, error) {
+	if o.Limit == 0 {
+		o.Limit = 100
+	}
+	if o.Limit < 1 || o.Limit > 500 {
+		return nil, &FieldError{"limit", "must be between 1 and 500"}
+	}
+	switch o.Status {
+	case "", store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCancelled:
+	default:
+		return nil, &FieldError{"status", "must be queued, running, succeeded, failed or cancelled"}
+	}
+	var before int64
+	if o.Cursor != "" {
+		n, err := strconv.ParseInt(o.Cursor, 36, 64)
+		if err != nil || n <= 0 {
+			return nil, &FieldError{"cursor", "not a cursor this listing gave out"}
+		}
+		before = n
+	}
+	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: o.Cluster, RequestID: o.RequestID, Status: o.Status, BeforeSeq: before, Limit: o.Limit + 1})
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{Items: make([]*Job, 0, len(rows))}
+	if len(rows) > o.Limit {
+		rows = rows[:o.Limit]
+		next := strconv.FormatInt(rows[len(rows)-1].Seq, 36)
+		p.NextCursor = &next
+	}
+	for i := range rows {
+		j := FromRow(&rows[i])
+		j.Objects = nil // a listing is a summary; GET /jobs/{id} has the objects
+		p.Items = append(p.Items, j)
+	}
+	return p, nil
+}
+
+// RequestView is the fleet view of one request_id.
+type RequestView struct {
+	RequestID string         `json:"request_id"`
+	Total     int            `json:"total"`
+	Counts    map[string]int `json:"counts"`
+	Jobs      []RequestJob   `json:"jobs"`
+}
+
+// RequestJob is one cluster's job of a request.
+type RequestJob struct {
+	ID      string `json:"id"`
+	Cluster string `json:"cluster"`
+	Status  string `json:"status"`
+	Error   *Error `json:"error"`
+}
+
+// Request returns the per-cluster jobs of one request_id.
+func (s *Service) Request(ctx context.Context, org, requestID string) (*RequestView, error) {
+	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, RequestID: requestID, Limit: 10000})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	v := &RequestView{RequestID: requestID, Jobs: []RequestJob{}, Counts: map[string]int{
+		store.JobQueued: 0, store.JobRunning: 0, store.JobSucceeded: 0, store.JobFailed: 0, store.JobCancelled: 0,
+	}}
+	for i := len(rows) - 1; i >= 0; i-- { // oldest first
+		j := FromRow(&rows[i])
+		v.Counts[j.Status]++
+		v.Jobs = append(v.Jobs, RequestJob{ID: j.ID, Cluster: j.Cluster, Status: j.Status, Error: j.Error})
+	}
+	v.Total = len(v.Jobs)
+	return v, nil
+}
+
+// Cancel cancels a queued job, or asks a running one to stop waiting.
+// Finished jobs are returned as they are.
+func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
+	row, err := s.store.GetJob(ctx, org, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch row.Status {
+	case store.JobQueued:
+		cancelled := *row
+		now := s.now()
+		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, "cancelled", "cancelled before it started"
+		ok, err := s.store.CancelQueued(ctx, row.Seq, map[string]any{
+			"status": store.JobCancelled, "finished_at": now, "updated_at": now, "cancel_requested": true,
+			"error_code": cancelled.ErrorCode, "error_message": cancelled.ErrorMessage,
+		}, statusEvent(&cancelled))
+		if err != nil {
+			return nil, fmt.Errorf("job %q: %w", id, err)
+		}
+		if ok {
+			s.notify()
+			return FromRow(&cancelled), nil
+		}
+		return s.Cancel(ctx, org, id) // it started meanwhile
+	case store.JobRunning:
+		if err := s.store.RequestCancel(ctx, row.Seq); err != nil {
+			return nil, fmt.Errorf("job %q: %w", id, err)
+		}
+	}
+	return s.Get(ctx, org, id)
+}

@@ -1,0 +1,341 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/vworkspace/pushd/pkg/apply"
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Engines gives the runner a cluster's clients, from which it builds (and
+// keeps) the cluster's apply engine.
+type Engines interface {
+	Clients(id string) (*clusters.Clients, error)
+}
+
+// RunnerOptions tune the workers.
+type RunnerOptions struct {
+	// PerCluster bounds the jobs running at once on one cluster. Default 4.
+	PerCluster int
+	// Lease is how long a claim holds without renewal; a job whose worker
+	// died is taken up again after it. Default 30s.
+	Lease time.Duration
+	// Poll is how often the queue is looked at without a notification. Default 1s.
+	Poll time.Duration
+	// Owner names this process in leases. Default hostname-pid-random.
+	Owner string
+	// Engine tunes each cluster's apply engine.
+	Engine apply.Options
+	// Notify is called after events were written (wakes the outbox).
+	Notify func()
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (o *RunnerOptions) defaults() {
+	if o.PerCluster <= 0 {
+		o.PerCluster = 4
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if o.Notify == nil {
+		o.Notify = func() {}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Runner claims queued jobs and runs them, each cluster's on its own workers.
+type Runner struct {
+	store    *store.Store
+	engines  Engines
+	breakers Breakers
+	opts     RunnerOptions
+	wake     chan struct{}
+	started  atomic.Bool
+
+	mu      sync.Mutex
+	running map[string]int // jobs in flight per cluster, in this process
+	built   map[string]builtEngine
+}
+
+type builtEngine struct {
+	clients *clusters.Clients
+	engine  *apply.Engine
+}
+
+// NewRunner builds a runner.
+func NewRunner(st *store.Store, engines Engines, breakers Breakers, opts RunnerOptions) *Runner {
+	opts.defaults()
+	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1),
+		running: map[string]int{}, built: map[string]builtEngine{}}
+}
+
+// Notify wakes the runner: a job was queued.
+func (r *Runner) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches jobs until ctx ends, then waits for the jobs in flight,
+// which stop as ctx ends (their leases expire and another process, or this
+// one after a restart, takes them up again).
+func (r *Runner) Run(ctx context.Context) {
+	r.started.Store(true)
+	defer r.started.Store(false)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(r.opts.Poll)
+	defer tick.Stop()
+	for {
+		r.dispatch(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.wake:
+		}
+	}
+}
+
+// Started is a readiness check: nil while Run is dispatching.
+func (r *Runner) Started(context.Context) error {
+	if !r.started.Load() {
+		return errors.New("job workers not running")
+	}
+	return nil
+}
+
+// dispatch claims as many jobs as each cluster has free slots for. Claims
+// are quick database transactions; the cluster is only touched by the job
+// goroutines, so a slow cluster never holds up another's dispatch.
+func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	now := r.opts.Now()
+	cs, err := r.store.ClustersWithWork(ctx, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Warn("look for work", "err", err)
+		}
+		return
+	}
+	for _, cluster := range cs {
+		for r.slots(cluster) > 0 {
+			job, err := r.store.ClaimJob(ctx, cluster, r.opts.Owner, r.opts.Now(), r.opts.Lease)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.opts.Logger.Warn("claim job", "cluster", cluster, "err", err)
+				}
+				break
+			}
+			if job == nil {
+				break
+			}
+			r.take(cluster, 1)
+			wg.Go(func() {
+				defer r.take(cluster, -1)
+				r.execute(ctx, job)
+				r.Notify() // the application's next job may be runnable now
+			})
+		}
+	}
+}
+
+func (r *Runner) slots(cluster string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opts.PerCluster - r.running[cluster]
+}
+
+func (r *Runner) take(cluster string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running[cluster] += n
+}
+
+// engineFor returns the cluster's engine, rebuilt when its clients changed
+// (a rotated credential).
+func (r *Runner) engineFor(cluster string) (*apply.Engine, error) {
+	c, err := r.engines.Clients(cluster)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.built[cluster]; ok && b.clients == c {
+		return b.engine, nil
+	}
+	opts := r.opts.Engine
+	opts.Logger = r.opts.Logger.With("cluster", cluster)
+	e, err := apply.New(c, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.built[cluster] = builtEngine{clients: c, engine: e}
+	return e, nil
+}
+
+// execute runs one claimed job to its terminal state, unless its claim is
+// taken over (fenced) or the process stops first.
+func (r *Runner) execute(ctx context.Context, job *store.Job) {
+	log := r.opts.Logger.With("cluster", job.Cluster, "job", job.ID, "attempt", job.Attempt)
+	log.Info("job started", "namespace", job.Namespace, "application", job.Application, "action", job.Action)
+	if err := r.store.UpdateClaimed(ctx, job.Seq, job.Attempt, map[string]any{"updated_at": r.opts.Now()}, statusEvent(job)); err != nil {
+		log.Warn("job claim lost before it started", "err", err)
+		return
+	}
+	r.opts.Notify()
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var hb sync.WaitGroup
+	hb.Go(func() { r.heartbeat(runCtx, job, cancel) })
+	res, err := r.run(runCtx, job)
+	cancel(nil)
+	hb.Wait()
+	if ctx.Err() != nil {
+		log.Info("job interrupted by shutdown; it resumes after its lease expires")
+		return
+	}
+
+	final := *job
+	now := r.opts.Now()
+	final.FinishedAt = &now
+	final.Status, final.ErrorCode, final.ErrorMessage = store.JobSucceeded, "", ""
+	if err != nil {
+		final.Status = store.JobFailed
+		final.ErrorCode, final.ErrorMessage = errorCode(err), err.Error()
+		if errors.Is(context.Cause(runCtx), errCancelled) {
+			final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, "cancelled", "cancelled while running: pushd stopped waiting; what was applied stays"
+		}
+	}
+	objects := []apply.ObjectResult{}
+	if res != nil {
+		objects = res.Objects
+	}
+	b, _ := json.Marshal(objects)
+	final.Objects = string(b)
+	err = r.store.UpdateClaimed(context.WithoutCancel(ctx), job.Seq, job.Attempt, map[string]any{
+		"status": final.Status, "error_code": final.ErrorCode, "error_message": final.ErrorMessage,
+		"objects": final.Objects, "finished_at": now, "updated_at": now, "lease_owner": "", "lease_expires_at": nil,
+	}, statusEvent(&final))
+	if err != nil {
+		log.Warn("job result not recorded", "err", err)
+		return
+	}
+	r.opts.Notify()
+	log.Info("job finished", "status", final.Status, "error", final.ErrorCode)
+}
+
+var errCancelled = errors.New("cancel requested")
+
+// heartbeat renews the job's lease and watches for a cancel request; it
+// cancels the run when the claim was lost or the job was cancelled.
+func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.CancelCauseFunc) {
+	every := min(r.opts.Lease/3, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := r.store.UpdateClaimed(ctx, job.Seq, job.Attempt, map[string]any{"lease_expires_at": r.opts.Now().Add(r.opts.Lease)})
+		if errors.Is(err, store.ErrFenced) {
+			cancel(store.ErrFenced)
+			return
+		}
+		if cur, err := r.store.GetJob(ctx, job.Organization, job.ID); err == nil && cur.CancelRequested {
+			cancel(errCancelled)
+			return
+		}
+	}
+}
+
+// run does the job's work on its cluster.
+func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error) {
+	if !r.breakers.Allow(job.Cluster) {
+		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
+	}
+	engine, err := r.engineFor(job.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	req := apply.Request{Namespace: job.Namespace, Application: job.Application, Timeout: time.Duration(job.TimeoutSeconds) * time.Second}
+	if job.Action == ActionDelete {
+		return engine.Destroy(ctx, req)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(job.Manifests), &raw); err != nil {
+		return nil, fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
+	}
+	for _, m := range raw {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(m); err != nil {
+			return nil, fmt.Errorf("job %q: stored manifest: %w", job.ID, err)
+		}
+		req.Objects = append(req.Objects, u)
+	}
+	return engine.Apply(ctx, req)
+}
+
+// errorCode names a failure for Odoo.
+func errorCode(err error) string {
+	var (
+		notManaged *apply.NamespaceNotManagedError
+		refused    *apply.RefusedError
+		preflight  *apply.PreflightError
+		failed     *apply.ObjectFailedError
+		owned      *apply.OwnershipError
+		timeout    *apply.TimeoutError
+	)
+	switch {
+	case errors.Is(err, clusters.ErrNoCredentials):
+		return "no_credentials"
+	case errors.Is(err, apply.ErrUnreachable):
+		return "cluster_unreachable"
+	case errors.Is(err, apply.ErrUnauthorized):
+		return "cluster_unauthorized"
+	case errors.As(err, &notManaged):
+		return "namespace_not_managed"
+	case errors.As(err, &refused):
+		return string(refused.Rule)
+	case errors.As(err, &preflight):
+		return "preflight_failed"
+	case errors.As(err, &failed):
+		return "object_failed"
+	case errors.As(err, &owned):
+		return "ownership_conflict"
+	case errors.As(err, &timeout):
+		return "timeout"
+	case errors.Is(err, apply.ErrForbidden):
+		return "forbidden"
+	}
+	return "apply_failed"
+}

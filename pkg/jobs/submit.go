@@ -1,0 +1,250 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Clusters is what intake needs of the cluster registry.
+type Clusters interface {
+	Get(ctx context.Context, org, id string) (*clusters.Record, error)
+	Clients(id string) (*clusters.Clients, error)
+}
+
+// Breakers tells whether a cluster may be called now (its breaker is not open).
+type Breakers interface {
+	Allow(cluster string) bool
+}
+
+// DefaultAllowedKinds are the kinds a job may write unless configured
+// otherwise: the namespaced kinds bootstrap grants rights on. Privilege-
+// bearing kinds (RBAC, ServiceAccounts, Namespaces, CRDs, webhooks) are not
+// among them.
+func DefaultAllowedKinds() []schema.GroupKind {
+	return []schema.GroupKind{
+		{Kind: "ConfigMap"}, {Kind: "Secret"}, {Kind: "Service"}, {Kind: "PersistentVolumeClaim"},
+		{Group: "apps", Kind: "Deployment"}, {Group: "apps", Kind: "StatefulSet"},
+		{Group: "batch", Kind: "Job"}, {Group: "batch", Kind: "CronJob"},
+		{Group: "networking.k8s.io", Kind: "Ingress"},
+		{Group: "vworkspace.io", Kind: "Application"}, {Group: "vworkspace.io", Kind: "Operation"},
+	}
+}
+
+// Service takes jobs in (checking and queueing them) and answers for them.
+type Service struct {
+	store    *store.Store
+	clusters Clusters
+	breakers Breakers
+	allowed  []schema.GroupKind
+	notify   func()
+	now      func() time.Time
+}
+
+// ServiceOptions are Service's optional knobs.
+type ServiceOptions struct {
+	// AllowedKinds a job may write; DefaultAllowedKinds when nil.
+	AllowedKinds []schema.GroupKind
+	// Notify is called after a job was queued or cancelled (wakes the
+	// runner and the outbox).
+	Notify func()
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewService builds an intake.
+func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) *Service {
+	if opts.AllowedKinds == nil {
+		opts.AllowedKinds = DefaultAllowedKinds()
+	}
+	if opts.Notify == nil {
+		opts.Notify = func() {}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now}
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// MaxTimeoutSeconds bounds a job's timeout_seconds.
+const MaxTimeoutSeconds = 3600
+
+// Submit checks spec against its cluster's record and queues it for org. An
+// id submitted before answers the existing job (created false) when the
+// content is the same, ErrConflict when not. Nothing is stored for a refused job.
+func (in *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.Job, created bool, err error) {
+	if err := validate(&spec); err != nil {
+		return nil, false, err
+	}
+	hash := contentHash(spec)
+	if existing, err := in.store.GetJob(ctx, org, spec.ID); err == nil {
+		if existing.ContentHash != hash {
+			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
+		}
+		return existing, false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, err
+	}
+	rec, err := in.clusters.Get(ctx, org, spec.Cluster)
+	if err != nil {
+		return nil, false, err
+	}
+	objs, err := in.checkScope(rec, &spec)
+	if err != nil {
+		return nil, false, err
+	}
+	manifests, err := json.Marshal(objs)
+	if err != nil {
+		return nil, false, err
+	}
+	row := &store.Job{
+		Organization: org, ID: spec.ID, Cluster: spec.Cluster, Namespace: spec.Namespace, Application: spec.Application,
+		RequestID: spec.RequestID, Engine: spec.Operation.Engine, Type: spec.Operation.Type, Action: spec.Action,
+		Trigger: "odoo", Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
+		Status: store.JobQueued, Objects: "[]",
+	}
+	saved, err := in.store.CreateJob(ctx, row, statusEvent(row))
+	if errors.Is(err, store.ErrJobExists) { // a concurrent submission of the same id won
+		if saved.ContentHash != hash {
+			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
+		}
+		return saved, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("job %q: %w", spec.ID, err)
+	}
+	in.notify()
+	return saved, true, nil
+}
+
+// validate checks the job's shape (HTTP 400) and fills defaults.
+func validate(s *Spec) error {
+	switch {
+	case !idRE.MatchString(s.ID):
+		return &FieldError{"id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"}
+	case s.RequestID != "" && !idRE.MatchString(s.RequestID):
+		return &FieldError{"request_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"}
+	case len(validation.IsDNS1123Label(s.Cluster)) > 0:
+		return &FieldError{"cluster", "must be a cluster id (a DNS label)"}
+	case len(validation.IsDNS1123Label(s.Namespace)) > 0:
+		return &FieldError{"namespace", "must be a namespace name"}
+	case len(validation.IsDNS1123Label(s.Application)) > 0 || len(s.Application) > 53:
+		return &FieldError{"application", "must be a DNS label of at most 53 characters"}
+	case s.Operation.Engine == "" || s.Operation.Type == "":
+		return &FieldError{"operation", "needs an engine and a type"}
+	case s.Action != ActionApply && s.Action != ActionDelete:
+		return &FieldError{"action", `must be "apply" or "delete"`}
+	case s.Action == ActionApply && len(s.Manifests) == 0:
+		return &FieldError{"manifests", "an apply job needs the application's complete desired state"}
+	case s.Action == ActionDelete && len(s.Manifests) > 0:
+		return &FieldError{"manifests", "a delete job removes the whole inventory and takes no manifests"}
+	case s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds:
+		return &FieldError{"timeout_seconds", fmt.Sprintf("must be between 1 and %d", MaxTimeoutSeconds)}
+	}
+	if s.TimeoutSeconds == 0 {
+		s.TimeoutSeconds = 300
+	}
+	return nil
+}
+
+// contentHash identifies what a job asks for, to tell a retry from a reuse of its id.
+func contentHash(s Spec) string {
+	b, _ := json.Marshal(s)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// checkScope applies every rule of the cluster's record to the job and
+// returns its objects as pushd will write them (namespace filled in).
+func (in *Service) checkScope(rec *clusters.Record, s *Spec) ([]*unstructured.Unstructured, error) {
+	if !rec.AllowsApplication(s.Application) {
+		return nil, refuse("application_not_allowed", "application", "application %q is not allowed on cluster %q (allowed: %s)", s.Application, rec.ID, list(rec.AllowedApplications))
+	}
+	if !rec.AllowsNamespace(s.Namespace) {
+		return nil, refuse("namespace_not_allowed", "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", s.Namespace, rec.ID, list(rec.AllowedNamespaces))
+	}
+	if op := (clusters.Operation{Engine: s.Operation.Engine, Type: s.Operation.Type}); !rec.AllowsOperation(op) {
+		return nil, refuse("operation_not_allowed", "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID)
+	}
+	clients, err := in.clusters.Clients(rec.ID)
+	if errors.Is(err, clusters.ErrNoCredentials) {
+		return nil, refuse("no_credentials", "cluster", "cluster %q has no credential yet: PUT its kubeconfig or run pushd clusters bootstrap", rec.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]*unstructured.Unstructured, 0, len(s.Manifests))
+	for i, raw := range s.Manifests {
+		field := fmt.Sprintf("manifests[%d]", i)
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			return nil, &FieldError{field, "not a Kubernetes object: " + err.Error()}
+		}
+		if u.GetName() == "" {
+			return nil, &FieldError{field + ".metadata.name", "required"}
+		}
+		gvk := u.GroupVersionKind()
+		ref := fmt.Sprintf("%s %q", gvk.Kind, u.GetName())
+		if in.clusterScoped(clients, rec.ID, gvk) {
+			return nil, refuse("cluster_scoped_object", field, "%s is cluster-scoped: pushd only writes namespaced objects", ref)
+		}
+		if !slices.Contains(in.allowed, gvk.GroupKind()) {
+			return nil, refuse("kind_not_allowed", field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(in.allowed))
+		}
+		switch ns := u.GetNamespace(); {
+		case ns == "":
+			u.SetNamespace(s.Namespace)
+		case ns != s.Namespace:
+			return nil, refuse("namespace_mismatch", field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, s.Namespace)
+		}
+		if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
+			return nil, refuse("cluster_id_mismatch", field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID)
+		}
+		objs = append(objs, u)
+	}
+	return objs, nil
+}
+
+// clusterScoped asks the cluster's (cached) discovery whether gvk is
+// cluster-scoped. When the cluster cannot be asked, the kind allowlist —
+// namespaced kinds only — is what refuses cluster-scoped objects.
+func (in *Service) clusterScoped(c *clusters.Clients, cluster string, gvk schema.GroupVersionKind) bool {
+	if !in.breakers.Allow(cluster) {
+		return false
+	}
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	return err == nil && m.Scope.Name() == meta.RESTScopeNameRoot
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func kinds(gks []schema.GroupKind) string {
+	out := make([]string, len(gks))
+	for i, gk := range gks {
+		out[i] = gk.String()
+	}
+	return strings.Join(out, ", ")
+}
