@@ -30,6 +30,7 @@ var migrations = []migration{
 		return tx.Migrator().CreateTable(&Cluster{}, &ClusterStatus{}, &Message{}, &Event{})
 	}},
 	{version: 3, name: "jobs", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&Job{}) }},
+	{version: 4, name: "event claims (outbox leases)", up: addEventClaims},
 }
 
 // migrate runs every migration newer than the database's version, each in its

@@ -1,0 +1,237 @@
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/webhook"
+)
+
+// Options are the optional knobs of a Deliverer; zero values take the
+// documented defaults.
+type Options struct {
+	// Client sends the callbacks. Default: a client that does not follow
+	// redirects, so a 3xx counts as a failed attempt rather than a success at
+	// another address.
+	Client *http.Client
+	// Timeout bounds one attempt, from dialing to reading the answer. Default 10s.
+	Timeout time.Duration
+	// PollInterval is how often the outbox is checked for due events when
+	// nothing calls Notify. Default 1s.
+	PollInterval time.Duration
+	// Concurrency bounds how many clusters' events are sent at once (one
+	// worker per cluster). Default 8.
+	Concurrency int
+	// BatchSize is how many events a worker sends for its cluster in a row
+	// before it gives its slot back, so a cluster with a long backlog does not
+	// keep waiting clusters out. Default 100.
+	BatchSize int
+	// BackoffBase is the delay after an event's first failed attempt; it
+	// doubles after each further failure. Default 1s.
+	BackoffBase time.Duration
+	// BackoffMax caps that delay. Default 10m. Each delay is shortened by up
+	// to a fifth at random (jitter), so events that failed together are not
+	// retried together.
+	BackoffMax time.Duration
+	// Lease is how long an event claimed by this deliverer is kept from the
+	// others; a claim whose owner died is taken over once it ends. Default 1m;
+	// raised to 2×Timeout when shorter, so a live owner never loses it mid-attempt.
+	Lease time.Duration
+	// Retention is how long delivered events are kept (for inspection)
+	// before they are pruned. Default 7 days.
+	Retention time.Duration
+	// PruneInterval is how often delivered events past Retention are pruned.
+	// Default 1h.
+	PruneInterval time.Duration
+	// Owner names this deliverer in its claims; unique per process, at most
+	// 64 bytes. Default: host name, process id and a random suffix.
+	Owner string
+	// Logger receives failed attempts (warn) and deliveries (debug); discarded when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Metrics, when set, counts deliveries and failed attempts.
+	Metrics *Metrics
+}
+
+func (o *Options) defaults() {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 10 * time.Minute
+	}
+	if o.BackoffMax < o.BackoffBase {
+		o.BackoffMax = o.BackoffBase
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.Lease < 2*o.Timeout {
+		o.Lease = 2 * o.Timeout
+	}
+	if o.Retention <= 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.PruneInterval <= 0 {
+		o.PruneInterval = time.Hour
+	}
+	if o.Owner == "" {
+		o.Owner = defaultOwner()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// defaultOwner is unique per process even when replicas share a host name.
+func defaultOwner() string {
+	host, _ := os.Hostname()
+	if len(host) > 32 {
+		host = host[:32]
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Deliverer sends the outbox's events to one callback URL.
+type Deliverer struct {
+	st     *store.Store
+	url    string
+	secret webhook.Secret
+	opts   Options
+	log    *slog.Logger
+	notify chan struct{}
+}
+
+// New returns a Deliverer that POSTs the events of st to url, signed with
+// secret. It sends nothing until Run.
+func New(st *store.Store, url string, secret webhook.Secret, opts Options) *Deliverer {
+	opts.defaults()
+	return &Deliverer{
+		st:     st,
+		url:    url,
+		secret: secret,
+		opts:   opts,
+		log:    opts.Logger.With("owner", opts.Owner),
+		notify: make(chan struct{}, 1),
+	}
+}
+
+// Notify wakes the delivery loop at once; writers call it after committing an
+// event so it goes out without waiting for the next poll. It never blocks.
+func (d *Deliverer) Notify() {
+	select {
+	case d.notify <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// Run delivers events until ctx ends, then waits for the attempts in flight
+// to stop (their claims are released, so another replica takes over at once).
+func (d *Deliverer) Run(ctx context.Context) {
+	poll := time.NewTicker(d.opts.PollInterval)
+	defer poll.Stop()
+	done := make(chan string) // a worker finished with the cluster it names
+	busy := map[string]bool{} // clusters with a worker; owned by this loop
+	var nextPrune time.Time
+	for {
+		if now := d.opts.Now(); !now.Before(nextPrune) {
+			d.prune(ctx, now)
+			nextPrune = now.Add(d.opts.PruneInterval)
+		}
+		if free := d.opts.Concurrency - len(busy); free > 0 && ctx.Err() == nil {
+			for _, e := range d.claim(ctx, free, nil, busy) {
+				busy[e.Cluster] = true
+				go func() {
+					d.drain(ctx, e)
+					done <- e.Cluster
+				}()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			for len(busy) > 0 {
+				delete(busy, <-done)
+			}
+			return
+		case c := <-done: // a slot is free: look for more work now
+			delete(busy, c)
+		case <-d.notify: // an event was just written
+		case <-poll.C: // retries come due, other replicas' claims lapse
+		}
+	}
+}
+
+// drain sends the claimed event e and then, while they succeed and are due,
+// the next events of its cluster, up to BatchSize in a row.
+func (d *Deliverer) drain(ctx context.Context, e store.Event) {
+	for n := 1; ; n++ {
+		if !d.attempt(ctx, e) || n >= d.opts.BatchSize {
+			return
+		}
+		next := d.claim(ctx, 1, []string{e.Cluster}, nil)
+		if len(next) == 0 {
+			return
+		}
+		e = next[0]
+	}
+}
+
+// claim takes up to limit due head events, of only the given clusters when
+// non-nil, skipping those in exclude.
+func (d *Deliverer) claim(ctx context.Context, limit int, only []string, exclude map[string]bool) []store.Event {
+	c := store.EventClaim{
+		Owner:    d.opts.Owner,
+		Now:      d.opts.Now(),
+		Lease:    d.opts.Lease,
+		Limit:    limit,
+		Clusters: only,
+	}
+	for cluster := range exclude {
+		c.Exclude = append(c.Exclude, cluster)
+	}
+	events, err := d.st.ClaimEvents(ctx, c)
+	if err != nil && ctx.Err() == nil {
+		d.log.WarnContext(ctx, "outbox: claim events", "err", err)
+	}
+	return events
+}
+
+func (d *Deliverer) prune(ctx context.Context, now time.Time) {
+	n, err := d.st.PruneEvents(ctx, now.Add(-d.opts.Retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.log.WarnContext(ctx, "outbox: prune delivered events", "err", err)
+	case n > 0:
+		d.log.InfoContext(ctx, "outbox: pruned delivered events", "count", n, "older_than", d.opts.Retention)
+	}
+}

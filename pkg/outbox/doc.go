@@ -1,0 +1,22 @@
+// Package outbox delivers pushd's callbacks to Odoo from the store's
+// transactional outbox.
+//
+// Whatever pushd has to tell Odoo (a job changed status, a cluster became
+// unreachable, drift was found) is written as a store.Event in the same
+// transaction as the change it reports, so an event exists exactly when its
+// change does. A Deliverer then POSTs each event to the callback URL, signed
+// per Standard Webhooks with the callback secret, until the receiver answers
+// 2xx:
+//
+//   - At least once. The event's ID is the webhook-id of every attempt, so
+//     the receiver deduplicates retries on it; the webhook-timestamp is the
+//     time of the attempt, and each attempt is signed anew.
+//   - Retries back off exponentially with jitter. Attempts, the next attempt's
+//     time and the last error are stored in the event's row, so the schedule
+//     survives a restart.
+//   - In order per cluster. Only the oldest undelivered event of a cluster is
+//     ever sent, so a cluster whose events fail waits, and the events of every
+//     other cluster keep flowing, each cluster in its own worker.
+//   - Safe with several replicas on one PostgreSQL database: an event is sent
+//     only by the deliverer holding its lease (see store.ClaimEvents).
+package outbox
