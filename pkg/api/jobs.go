@@ -51,8 +51,8 @@ func (s *Server) listJobs(c echo.Context) error {
 	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: q.Get("status"), Cursor: q.Get("cursor")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil {
-			return &jobs.FieldError{Field: "limit", Message: "must be a number"}
+		if err != nil || n < 1 {
+			return &jobs.FieldError{Field: "limit", Message: "must be a number between 1 and 500"}
 		}
 		o.Limit = n
 	}

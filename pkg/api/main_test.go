@@ -19,6 +19,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
@@ -96,7 +97,13 @@ func newEnv(t *testing.T, db dbtest.Database) *env {
 	}
 	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log})
 	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{Logger: log})
-	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
+	runner := jobs.NewRunner(st, reg, mon, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Logger: log})
+	svc := jobs.NewService(st, reg, mon, jobs.ServiceOptions{Notify: runner.Notify})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runner.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: st, creds: creds, logs: logs, now: time.Now()}
 }

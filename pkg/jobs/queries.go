@@ -24,7 +24,7 @@ func (s *Service) Get(ctx context.Context, org, id string) (*Job, error) {
 // ListOptions filter and page a job listing.
 type ListOptions struct {
 	Cluster, RequestID, Status string
-	// Limit is the page size (1-500, default 100).
+	// Limit is the page size (1-500); 0 means 100.
 	Limit int
 	// Cursor continues a listing from the previous page's NextCursor.
 	Cursor string
@@ -32,8 +32,15 @@ type ListOptions struct {
 
 // Page is one page of a listing, newest first.
 type Page struct {
-	Items      []*Job  `json:"items"`
-	NextCursor *string `json:"next_cursor"`
+	Items      []Summary `json:"items"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+// Summary is a job in a listing: everything but its objects, which
+// GET /jobs/{id} has.
+type Summary struct {
+	*Job
+	Objects *struct{} `json:"objects,omitempty"` // shadows Job.Objects; always nil
 }
 
 // List returns org's jobs, newest first, a page at a time.
@@ -61,16 +68,14 @@ func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, e
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{Items: make([]*Job, 0, len(rows))}
+	p := &Page{Items: make([]Summary, 0, len(rows))}
 	if len(rows) > o.Limit {
 		rows = rows[:o.Limit]
 		next := strconv.FormatInt(rows[len(rows)-1].Seq, 36)
 		p.NextCursor = &next
 	}
 	for i := range rows {
-		j := FromRow(&rows[i])
-		j.Objects = nil // a listing is a summary; GET /jobs/{id} has the objects
-		p.Items = append(p.Items, j)
+		p.Items = append(p.Items, Summary{Job: FromRow(&rows[i])})
 	}
 	return p, nil
 }

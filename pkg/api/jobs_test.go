@@ -1,0 +1,177 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+)
+
+// jobFixture registers a cluster (acme) allowed to deploy nextcloud into a
+// managed namespace, with a credential, and returns a valid job body builder.
+func jobFixture(t *testing.T, e *env) (ns string, job func(edit func(map[string]any)) []byte) {
+	t.Helper()
+	c := bed.Clusters[0]
+	kube, err := kubernetes.NewForConfig(c.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "jobs-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns = n.Name
+	rec := record(ns)
+	rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
+		t.Fatalf("cluster: %d %s", r.status, r.body)
+	}
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, kubeconfig(t, c.AdminToken, nil)); r.status != http.StatusOK {
+		t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+	}
+	seq := 0
+	return ns, func(edit func(map[string]any)) []byte {
+		seq++
+		j := map[string]any{
+			"id": "job-" + ns + "-" + string(rune('a'+seq)), "cluster": "prod-1", "request_id": "req-" + ns,
+			"operation": map[string]string{"engine": "manifest", "type": "deploy"},
+			"application": "nextcloud", "namespace": ns, "action": "apply", "timeout_seconds": 30,
+			"manifests": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}, "data": map[string]string{"k": "v"}}},
+		}
+		if edit != nil {
+			edit(j)
+		}
+		return mustJSON(t, j)
+	}
+}
+
+func withManifest(m map[string]any) func(map[string]any) {
+	return func(j map[string]any) { j["manifests"] = []any{m} }
+}
+
+// TestJobRefusals sends one job per rule of the contract: each answers its
+// status and code, and afterwards neither the database nor the cluster changed.
+func TestJobRefusals(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, job := jobFixture(t, e)
+		cm := func(meta map[string]any) map[string]any {
+			return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": map[string]string{"k": "v"}}
+		}
+		tests := []struct {
+			name   string
+			secret string
+			body   []byte
+			status int
+			code   string
+		}{
+			{"namespace not allowed", acmeSecret, job(func(j map[string]any) { j["namespace"] = "kube-system" }), 422, "namespace_not_allowed"},
+			{"application not allowed", acmeSecret, job(func(j map[string]any) { j["application"] = "wordpress" }), 422, "application_not_allowed"},
+			{"operation not allowed", acmeSecret, job(func(j map[string]any) { j["operation"] = map[string]string{"engine": "velero", "type": "backup"} }), 422, "operation_not_allowed"},
+			{"kind not allowed", acmeSecret, job(withManifest(map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": map[string]any{"name": "r"}})), 422, "kind_not_allowed"},
+			{"service account not allowed", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "sa"}})), 422, "kind_not_allowed"},
+			{"cluster-scoped object", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "evil"}})), 422, "cluster_scoped_object"},
+			{"namespace mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "namespace": "default"}))), 422, "namespace_mismatch"},
+			{"cluster-id mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "labels": map[string]string{"app.vworkspace.io/cluster-id": "prod-2"}}))), 422, "cluster_id_mismatch"},
+			{"unknown cluster", acmeSecret, job(func(j map[string]any) { j["cluster"] = "nope" }), 404, "not_found"},
+			{"other organization", globexSecret, job(nil), 404, "not_found"},
+			{"malformed JSON", acmeSecret, []byte(`{"id": "x",`), 400, "malformed_json"},
+			{"bad id", acmeSecret, job(func(j map[string]any) { j["id"] = "no spaces allowed" }), 400, "invalid_field"},
+			{"apply without manifests", acmeSecret, job(func(j map[string]any) { j["manifests"] = []any{} }), 400, "invalid_field"},
+			{"oversized body", acmeSecret, job(func(j map[string]any) { j["request_id"] = strings.Repeat("r", 70<<10) }), 413, "body_too_large"},
+			{"bad signature", "whsec_bm90LWNvbmZpZ3VyZWQ=", job(nil), 401, "bad_signature"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.write(t, http.MethodPost, "/api/v1/jobs", tt.secret, tt.body)
+				if r.status != tt.status || r.code(t) != tt.code {
+					t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.code)
+				}
+			})
+		}
+		old := job(nil)
+		for _, ts := range []time.Time{time.Now().Add(-10 * time.Minute), time.Now().Add(10 * time.Minute)} {
+			if r := e.signed(t, http.MethodPost, "/api/v1/jobs", acmeSecret, "msg-old-"+ts.String(), ts, old); r.status != 401 {
+				t.Fatalf("timestamp %s: %d %s", ts, r.status, r.body)
+			}
+		}
+		// No credentials: the same job on a cluster without a kubeconfig.
+		rec := record(ns)
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/bare", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
+			t.Fatal(r.status)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(func(j map[string]any) { j["cluster"] = "bare" })); r.status != 422 || r.code(t) != "no_credentials" {
+			t.Fatalf("no credentials: %d %s", r.status, r.body)
+		}
+
+		if r := e.read(t, "/api/v1/jobs", acmeToken); !strings.Contains(string(r.body), `"items":[]`) {
+			t.Fatalf("refused jobs were stored: %s", r.body)
+		}
+		time.Sleep(500 * time.Millisecond) // a wrongly queued job would have run by now
+		kube, _ := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
+		if _, err := kube.CoreV1().ConfigMaps(ns).Get(context.Background(), "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("the cluster changed: %v", err)
+		}
+	})
+}
+
+// TestJobAcceptedRunsAndIsIdempotent submits a signed job: 202 queued, a
+// resubmission 200 with the same job, the same id with other content 409,
+// and the job runs to succeeded, visible in the fleet views.
+func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, job := jobFixture(t, e)
+		body := job(nil)
+		var spec map[string]any
+		json.Unmarshal(body, &spec)
+		id := spec["id"].(string)
+		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, body)
+		if r.status != http.StatusAccepted || r.json(t)["status"] != "queued" {
+			t.Fatalf("submit: %d %s", r.status, r.body)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, body); r.status != http.StatusOK || r.json(t)["id"] != id {
+			t.Fatalf("resubmit: %d %s", r.status, r.body)
+		}
+		spec["timeout_seconds"] = 60
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, mustJSON(t, spec)); r.status != http.StatusConflict || r.code(t) != "job_id_reused" {
+			t.Fatalf("reuse: %d %s", r.status, r.body)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			r = e.read(t, "/api/v1/jobs/"+id, acmeToken)
+			if st := r.json(t)["status"]; st == "succeeded" || st == "failed" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job did not finish: %s", r.body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got := r.json(t); got["status"] != "succeeded" || len(got["objects"].([]any)) != 1 {
+			t.Fatalf("job: %s", r.body)
+		}
+		if r := e.read(t, "/api/v1/jobs/"+id, globexToken); r.status != http.StatusNotFound {
+			t.Fatalf("other organization reads the job: %d", r.status)
+		}
+		if r := e.read(t, "/api/v1/requests/req-"+ns, acmeToken); r.status != 200 || r.json(t)["counts"].(map[string]any)["succeeded"] != float64(1) {
+			t.Fatalf("request view: %d %s", r.status, r.body)
+		}
+		if r := e.read(t, "/api/v1/jobs?cluster=prod-1&status=succeeded&limit=1", acmeToken); r.status != 200 || len(r.json(t)["items"].([]any)) != 1 {
+			t.Fatalf("list: %d %s", r.status, r.body)
+		}
+		if r := e.read(t, "/api/v1/jobs?limit=0", acmeToken); r.status != 400 {
+			t.Fatalf("bad limit: %d %s", r.status, r.body)
+		}
+	})
+}
