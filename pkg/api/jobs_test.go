@@ -44,7 +44,7 @@ func jobFixture(t *testing.T, e *env) (ns string, job func(edit func(map[string]
 		seq++
 		j := map[string]any{
 			"id": "job-" + ns + "-" + string(rune('a'+seq)), "cluster": "prod-1", "request_id": "req-" + ns,
-			"operation": map[string]string{"engine": "manifest", "type": "deploy"},
+			"operation":   map[string]string{"engine": "manifest", "type": "deploy"},
 			"application": "nextcloud", "namespace": ns, "action": "apply", "timeout_seconds": 30,
 			"manifests": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}, "data": map[string]string{"k": "v"}}},
 		}
