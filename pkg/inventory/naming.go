@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/cli-utils/pkg/common"
+	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
 )
 
 // Names pushd stamps on cluster objects. They are read back by later runs,
@@ -34,6 +36,10 @@ const (
 
 	// NamePrefix starts every inventory ConfigMap name.
 	NamePrefix = "pushd-inventory-"
+
+	// OwningInventoryAnnotation is the annotation cli-utils writes on every
+	// object of an inventory; its value is the inventory's ID.
+	OwningInventoryAnnotation = cliinventory.OwningInventoryKey
 )
 
 // Key identifies one inventory: pushd keeps exactly one per (cluster,
@@ -92,6 +98,29 @@ func (k Key) Labels() map[string]string {
 		ApplicationLabel: ApplicationLabelValue(k.Application),
 		ManagedByLabel:   ManagedBy,
 	}
+}
+
+// Stamp makes obj what pushd writes for the key (pkg/apply does the same
+// before it applies): in the key's namespace when it names none, labeled
+// with the cluster id, annotated with the owning inventory. A drift dry-run
+// must send exactly what the apply sent, or it would drop the label and the
+// annotation from pushd's fields and see them as drift.
+func (k Key) Stamp(obj *unstructured.Unstructured) {
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(k.Namespace)
+	}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[ClusterIDLabel] = k.Cluster
+	obj.SetLabels(labels)
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[OwningInventoryAnnotation] = k.ID()
+	obj.SetAnnotations(annotations)
 }
 
 // ApplicationLabelValue is the value of ApplicationLabel for an application:

@@ -1,0 +1,94 @@
+package inventory
+
+import (
+	"errors"
+	"time"
+)
+
+// Drift states of an application (DriftState in api/openapi.yaml).
+const (
+	DriftInSync  = "in_sync"
+	DriftDrifted = "drifted"
+	// DriftUnknown: not checked yet, the cluster could not be reached, or
+	// there is no succeeded apply job to compare with.
+	DriftUnknown = "unknown"
+)
+
+// Event types the watcher records in the outbox.
+const (
+	EventHealthChanged = "application.health_changed"
+	EventDriftDetected = "drift.detected"
+	EventDriftResolved = "drift.resolved"
+)
+
+// ErrNotFound: the cluster holds no inventory of that (namespace, application).
+var ErrNotFound = errors.New("application not found")
+
+// Application is one inventory as GET /api/v1/clusters/{id}/applications
+// lists it (ApplicationSummary).
+type Application struct {
+	Namespace   string `json:"namespace"`
+	Application string `json:"application"`
+	// Health is the worst kstatus of the objects: Failed > NotFound >
+	// Unknown > Terminating > InProgress > Current (Current when empty).
+	Health string `json:"health"`
+	// Drift is DriftInSync, DriftDrifted or DriftUnknown.
+	Drift string `json:"drift"`
+	// Objects is how many objects the inventory holds.
+	Objects int `json:"objects"`
+	// LastJob is the newest job of the application, whatever its status.
+	LastJob *LastJob `json:"last_job"`
+	// CheckedAt is the last status poll or drift check that reached the cluster.
+	CheckedAt *time.Time `json:"checked_at"`
+}
+
+// ApplicationDetail is one inventory with its objects (Application in
+// api/openapi.yaml).
+type ApplicationDetail struct {
+	Namespace   string     `json:"namespace"`
+	Application string     `json:"application"`
+	Health      string     `json:"health"`
+	Drift       string     `json:"drift"`
+	Objects     []Object   `json:"objects"`
+	LastJob     *LastJob   `json:"last_job"`
+	CheckedAt   *time.Time `json:"checked_at"`
+}
+
+// LastJob is the newest job of an application.
+type LastJob struct {
+	ID         string     `json:"id"`
+	Action     string     `json:"action"`
+	Status     string     `json:"status"`
+	Trigger    string     `json:"trigger"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// Object is one object of an inventory (ApplicationObject).
+type Object struct {
+	Group     string `json:"group"`
+	Version   string `json:"version"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Status is the object's kstatus, Message says why.
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	// Drifted is true when the last drift check found the object missing
+	// or a field pushd applied changed.
+	Drifted bool `json:"drifted"`
+	// Missing is true when the object pushd applied is gone (then Drifted
+	// is true too, and DriftedFields empty).
+	Missing       bool           `json:"missing"`
+	DriftedFields []DriftedField `json:"drifted_fields"`
+}
+
+// DriftedField is a field pushd applied that now has another value.
+type DriftedField struct {
+	// Path is in structured-merge-diff notation: .spec.replicas,
+	// .spec.containers[name="app"].image.
+	Path string `json:"path"`
+	// Manager is the field manager that owns the field now (from
+	// metadata.managedFields); nil when nobody does (the field was removed).
+	Manager   *string    `json:"manager"`
+	ChangedAt *time.Time `json:"changed_at"`
+}

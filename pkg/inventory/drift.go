@@ -1,0 +1,329 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/object"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// How drift is detected, and why this way.
+//
+// The reference is the application's last applied state: the manifests of
+// its last succeeded apply job, stamped as pkg/apply stamps them (Key.Stamp).
+// Only what pushd set can drift: fields it never set, defaults the API
+// server filled in, and fields other managers own that pushd did not set
+// (an autoscaler's replicas, an annotation added by hand) are not drift.
+//
+// The authoritative check is a server-side apply dry-run of that state with
+// pushd's field manager and force — exactly what a correction would send —
+// compared with the live object on the leaf fields pushd owns in the dry-run
+// result (its managedFields entry is the set of fields the apply sets). The
+// API server does the merging, defaulting, conversion and list-key matching,
+// so nothing is re-implemented here and the answer is the one a re-apply
+// would act on. A field that differs is attributed to the manager that owns
+// it in the live object's managedFields (another manager that forced or
+// updated it took it from pushd); nil when nobody owns it (it was removed).
+//
+// The dry-run costs one PATCH per object, so managedFields serve as a
+// pre-filter: once an object was found in sync, its pushd field set is
+// kept, and later checks skip the dry-run while the live object's pushd set
+// is still exactly that set and every field in it still exists. Another
+// manager cannot change one of pushd's fields without taking it out of that
+// set (an update transfers ownership, a forced apply takes it), and a removed
+// field no longer resolves. What the pre-filter cannot see — a write under
+// pushd's own manager name, or one that rewrote managedFields to keep pushd's
+// entry identical — is caught with Options.DryRunAll. The live objects come
+// from the same label-selected LISTs as the status poll, so a check of an
+// application in sync costs no request per object at all.
+
+// appDrift is a drift check's verdict on one application.
+type appDrift struct {
+	state   string // DriftInSync, DriftDrifted or DriftUnknown
+	objects map[object.ObjMetadata]objectDrift
+}
+
+// CheckDrift runs the cluster's drift check now and returns when it is done;
+// if one is running, it waits for that one first. When the cluster cannot be
+// read its applications become unknown, no drift event is recorded, and the
+// error wraps ErrUnreachable.
+func (w *Watcher) CheckDrift(ctx context.Context, cluster string) error {
+	st := w.state(ctx, cluster)
+	select {
+	case st.drift <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-st.drift }()
+	return w.checkDrift(ctx, cluster, st)
+}
+
+// tryCheckDrift runs the check unless one of the cluster is running (it
+// absorbs the request).
+func (w *Watcher) tryCheckDrift(ctx context.Context, cluster string) (ran bool, err error) {
+	st := w.state(ctx, cluster)
+	select {
+	case st.drift <- struct{}{}:
+	default:
+		return false, nil
+	}
+	defer func() { <-st.drift }()
+	return true, w.checkDrift(ctx, cluster, st)
+}
+
+// task is one object to check.
+type task struct {
+	app  inventory
+	job  string
+	want *unstructured.Unstructured
+	id   object.ObjMetadata
+}
+
+// result is one object's verdict.
+type result struct {
+	drift objectDrift
+	ref   *fieldRef // set when the object is in sync: keep for the pre-filter
+	err   error
+}
+
+func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterState) error {
+	rec, err := w.clusters.Get(ctx, "", cluster)
+	if err != nil {
+		return err
+	}
+	c, err := w.reach(cluster)
+	if err != nil {
+		st.markUnknown()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.opts.DriftTimeout)
+	defer cancel()
+	invs, err := listInventories(ctx, c, rec.AllowedNamespaces)
+	if err != nil {
+		st.markUnknown()
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	drift := make(map[inventory]*appDrift, len(invs))
+	var tasks []task
+	var ids []object.ObjMetadata
+	for _, inv := range invs {
+		ids = append(ids, inv.ids...)
+		want, job, err := w.lastApplied(ctx, Key{Cluster: cluster, Namespace: inv.key.namespace, Application: inv.key.application})
+		if err != nil {
+			return err
+		}
+		d := &appDrift{state: DriftUnknown, objects: map[object.ObjMetadata]objectDrift{}}
+		drift[inv.key] = d
+		if want == nil {
+			continue // nothing pushd applied to compare with: unknown
+		}
+		for _, u := range want {
+			id := object.UnstructuredToObjMetadata(u)
+			tasks = append(tasks, task{app: inv.key, job: job, want: u, id: id})
+			if !slices.Contains(inv.ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	live, err := liveObjects(ctx, c, ids)
+	if err != nil {
+		st.markUnknown()
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+
+	st.mu.Lock()
+	oldRefs := st.refs
+	st.mu.Unlock()
+	results := make([]result, len(tasks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.DryRunConcurrency)
+	for i, t := range tasks {
+		g.Go(func() error {
+			ref, ok := oldRefs[t.id]
+			results[i] = w.checkObject(gctx, c, t, live[t.id], ref, ok)
+			return nil
+		})
+	}
+	g.Wait()
+
+	refs := make(map[object.ObjMetadata]fieldRef, len(tasks))
+	failed := map[inventory]error{}
+	for i, t := range tasks {
+		r := results[i]
+		if r.err != nil {
+			failed[t.app] = errors.Join(failed[t.app], r.err)
+			continue
+		}
+		if r.ref != nil {
+			refs[t.id] = *r.ref
+		}
+		if r.drift.missing || len(r.drift.fields) > 0 {
+			drift[t.app].objects[t.id] = r.drift
+		}
+	}
+	for _, inv := range invs {
+		d := drift[inv.key]
+		switch {
+		case failed[inv.key] != nil:
+			// An object that could not be checked makes the verdict unknown:
+			// never a false drifted or in sync.
+			d.state, d.objects = DriftUnknown, nil
+			w.opts.Logger.Warn("drift check incomplete", "cluster", cluster, "namespace", inv.key.namespace,
+				"application", inv.key.application, "err", failed[inv.key])
+		case !hasTasks(tasks, inv.key):
+		case len(d.objects) > 0:
+			d.state = DriftDrifted
+		default:
+			d.state = DriftInSync
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		// Cut short (timeout or shutdown): the verdicts are incomplete.
+		st.markUnknown()
+		return fmt.Errorf("cluster %q: drift check: %w", cluster, err)
+	}
+	return w.record(ctx, rec, st, invs, live, drift, refs)
+}
+
+func hasTasks(tasks []task, app inventory) bool {
+	return slices.ContainsFunc(tasks, func(t task) bool { return t.app == app })
+}
+
+// lastApplied returns the objects of the application's last succeeded
+// apply job as pkg/apply wrote them, and the job's id; nil when there is no
+// such job.
+func (w *Watcher) lastApplied(ctx context.Context, key Key) ([]*unstructured.Unstructured, string, error) {
+	job, err := w.store.LastSucceededApply(ctx, key.Cluster, key.Namespace, key.Application)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("cluster %q: application %s/%s: last applied state: %w", key.Cluster, key.Namespace, key.Application, err)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(job.Manifests), &raw); err != nil {
+		return nil, "", fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
+	}
+	out := make([]*unstructured.Unstructured, 0, len(raw))
+	for _, m := range raw {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(m); err != nil {
+			return nil, "", fmt.Errorf("job %q: stored manifest: %w", job.ID, err)
+		}
+		key.Stamp(u)
+		out = append(out, u)
+	}
+	return out, job.ID, nil
+}
+
+// checkObject tells whether one object pushd applied is missing, drifted
+// or in sync (see the comment at the top of this file).
+func (w *Watcher) checkObject(ctx context.Context, c *clusters.Clients, t task, live *unstructured.Unstructured, ref fieldRef, hasRef bool) result {
+	if live == nil || live.GetDeletionTimestamp() != nil {
+		return result{drift: objectDrift{missing: true}}
+	}
+	if !w.opts.DryRunAll && hasRef && ref.job == t.job {
+		if own := managedSet(live, FieldManager); own != nil && own.Equals(ref.set) && resolves(live.Object, ref.set) {
+			return result{ref: &ref}
+		}
+	}
+	reset := false
+	gvk := t.want.GroupVersionKind()
+	m, err := restMapping(c, gvk.GroupKind(), gvk.Version, &reset)
+	if err != nil {
+		return result{err: fmt.Errorf("%s: %w", t.id, err)}
+	}
+	res := c.Dynamic.Resource(m.Resource).Namespace(t.id.Namespace)
+	if live.GroupVersionKind().Version != gvk.Version {
+		// Listed in the preferred version; compare in the applied one.
+		if live, err = res.Get(ctx, t.id.Name, metav1.GetOptions{}); err != nil {
+			return result{err: fmt.Errorf("get %s: %w", t.id, err)}
+		}
+	}
+	want, err := res.Apply(ctx, t.id.Name, t.want, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		return result{err: fmt.Errorf("dry-run apply %s: %w", t.id, err)}
+	}
+	applied := managedSet(want, FieldManager)
+	if applied == nil {
+		return result{err: fmt.Errorf("dry-run apply %s: no fields of manager %q in the result", t.id, FieldManager)}
+	}
+	if fields := driftedFields(want, live, applied); len(fields) > 0 {
+		return result{drift: objectDrift{fields: fields}}
+	}
+	r := result{}
+	if own := managedSet(live, FieldManager); own != nil {
+		r.ref = &fieldRef{job: t.job, set: own}
+	}
+	return r
+}
+
+// driftTransition updates a's drift from a check's verdict and returns the
+// event the transition calls for (nil when none): drift.detected when an
+// application drifts that Odoo knew in sync (or knew nothing of), and
+// drift.resolved when one it knew drifted is in sync again. An unknown
+// verdict changes nothing. In mode "correct" a drifted application gets a
+// correction job — again on later checks while it stays drifted, once the
+// previous correction is over.
+func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k inventory, a *appState, d *appDrift, now time.Time) *store.Event {
+	a.drift, a.drifted = d.state, d.objects
+	correct := rec.Drift.Mode == clusters.DriftCorrect && w.opts.Corrector != nil
+	switch d.state {
+	case DriftDrifted:
+		if a.reportedDrift == DriftDrifted {
+			if correct && w.correctionOver(ctx, rec.Organization, a.correction) {
+				a.correction = w.correct(ctx, rec.ID, k)
+			}
+			return nil
+		}
+		correction := ""
+		if correct {
+			correction = w.correct(ctx, rec.ID, k)
+		}
+		a.reportedDrift, a.correction = DriftDrifted, correction
+		mode := rec.Drift.Mode
+		if mode == "" {
+			mode = clusters.DriftReport
+		}
+		return driftDetectedEvent(rec.Organization, rec.ID, k, mode, a.view(k.namespace, true), correction, now)
+	case DriftInSync:
+		var e *store.Event
+		if a.reportedDrift == DriftDrifted {
+			e = driftResolvedEvent(rec.Organization, rec.ID, k, a.correction, now)
+		}
+		a.reportedDrift, a.correction = DriftInSync, ""
+		return e
+	}
+	return nil
+}
+
+// correct queues a correction; its failure leaves the drift reported only.
+func (w *Watcher) correct(ctx context.Context, cluster string, k inventory) string {
+	id, err := w.opts.Corrector.Correct(ctx, cluster, k.namespace, k.application)
+	if err != nil {
+		w.opts.Logger.Warn("drift correction not queued", "cluster", cluster, "namespace", k.namespace, "application", k.application, "err", err)
+		return ""
+	}
+	w.opts.Logger.Info("drift correction queued", "cluster", cluster, "namespace", k.namespace, "application", k.application, "job", id)
+	return id
+}
+
+// correctionOver tells whether another correction may be queued: the last
+// one finished (or there was none) and the application still drifted.
+func (w *Watcher) correctionOver(ctx context.Context, org, id string) bool {
+	if id == "" {
+		return true
+	}
+	j, err := w.store.GetJob(ctx, org, id)
+	return errors.Is(err, store.ErrNotFound) || (err == nil && j.Terminal())
+}

@@ -1,0 +1,130 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Poll reads the cluster's inventories and the status of their objects now,
+// keeps them as the cluster's latest snapshot and records an
+// application.health_changed event for each application whose aggregate
+// health changed. Cost: one LIST of inventories per allowed namespace and
+// one LIST per (kind, namespace) of the objects, label-selected.
+//
+// When the cluster cannot be read, its applications become unknown, no
+// event is recorded (cluster.connectivity_changed tells that story) and the
+// error wraps ErrUnreachable.
+func (w *Watcher) Poll(ctx context.Context, cluster string) error {
+	rec, err := w.clusters.Get(ctx, "", cluster)
+	if err != nil {
+		return err
+	}
+	st := w.state(ctx, cluster)
+	c, err := w.reach(cluster)
+	if err != nil {
+		st.markUnknown()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.opts.PollTimeout)
+	defer cancel()
+	invs, err := listInventories(ctx, c, rec.AllowedNamespaces)
+	if err != nil {
+		st.markUnknown()
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	var ids []object.ObjMetadata
+	for _, inv := range invs {
+		ids = append(ids, inv.ids...)
+	}
+	live, err := liveObjects(ctx, c, ids)
+	if err != nil {
+		st.markUnknown()
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return w.record(ctx, rec, st, invs, live, nil, nil)
+}
+
+// reach returns the cluster's clients unless its breaker is open or it has
+// no credential.
+func (w *Watcher) reach(cluster string) (*clusters.Clients, error) {
+	if !w.breakers.Allow(cluster) {
+		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open", cluster, ErrUnreachable)
+	}
+	c, err := w.clusters.Clients(cluster)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return c, nil
+}
+
+// markUnknown: the cluster could not be read. What was known stays (for the
+// next transition to be counted from), but shows as unknown.
+func (st *clusterState) markUnknown() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, a := range st.apps {
+		a.unknown = true
+	}
+}
+
+// record makes a reading of the cluster its latest snapshot: statuses from
+// live, drift verdicts from drift (nil after a plain poll), and records the
+// events of every transition in one transaction. The snapshot only changes
+// once the events are stored, so a failed write is retried by the next
+// reading instead of being lost.
+func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventoryView,
+	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := w.opts.Now().UTC()
+	apps := make(map[inventory]*appState, len(invs))
+	var events []*store.Event
+	for _, inv := range invs {
+		a := &appState{}
+		if old, ok := st.apps[inv.key]; ok {
+			*a = *old
+		}
+		a.objects = make([]objectState, len(inv.ids))
+		statuses := make([]string, len(inv.ids))
+		for i, id := range inv.ids {
+			o := objectState{id: id, status: string(status.NotFoundStatus), message: "not found in the cluster"}
+			if u, ok := live[id]; ok {
+				o.version = u.GroupVersionKind().Version
+				o.status, o.message = objectStatus(u, w.groups)
+			}
+			a.objects[i], statuses[i] = o, o.status
+		}
+		a.health, a.checkedAt, a.unknown = aggregate(statuses), now, false
+		switch {
+		case a.reportedHealth == "":
+			a.reportedHealth = a.health
+		case a.reportedHealth != a.health:
+			events = append(events, healthEvent(rec.Organization, rec.ID, inv.key, a.health, a.reportedHealth, now))
+			a.reportedHealth = a.health
+		}
+		if d, ok := drift[inv.key]; ok {
+			if e := w.driftTransition(ctx, rec, inv.key, a, d, now); e != nil {
+				events = append(events, e)
+			}
+		}
+		apps[inv.key] = a
+	}
+	if err := w.store.AddEvents(ctx, events...); err != nil {
+		return fmt.Errorf("cluster %q: record application events: %w", rec.ID, err)
+	}
+	st.apps = apps
+	if refs != nil {
+		st.refs = refs
+	}
+	if len(events) > 0 {
+		w.opts.Notify()
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Applications lists the cluster's application inventories, ordered by
+// namespace then application. The list comes from the cluster (a
+// label-selected LIST of inventory ConfigMaps per allowed namespace; the
+// cluster is the source of truth), joined with the latest poll and drift
+// check and with each application's newest job in the store. When the
+// cluster cannot be read, the applications last seen are listed as unknown.
+// An unknown cluster id is clusters.ErrNotFound.
+func (w *Watcher) Applications(ctx context.Context, cluster string) ([]Application, error) {
+	views, err := w.views(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Application, len(views))
+	for i, v := range views {
+		out[i] = Application{Namespace: v.Namespace, Application: v.Application, Health: v.Health, Drift: v.Drift,
+			Objects: len(v.Objects), LastJob: v.LastJob, CheckedAt: v.CheckedAt}
+	}
+	return out, nil
+}
+
+// Application returns one inventory with its objects, or ErrNotFound.
+func (w *Watcher) Application(ctx context.Context, cluster, namespace, application string) (*ApplicationDetail, error) {
+	views, err := w.views(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	for i := range views {
+		if views[i].Namespace == namespace && views[i].Application == application {
+			return &views[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetail, error) {
+	rec, err := w.clusters.Get(ctx, "", cluster)
+	if err != nil {
+		return nil, err
+	}
+	st := w.state(ctx, cluster)
+	var invs []inventoryView
+	reached := false
+	if c, err := w.reach(cluster); err == nil {
+		lctx, cancel := context.WithTimeout(ctx, w.opts.ViewTimeout)
+		invs, err = listInventories(lctx, c, rec.AllowedNamespaces)
+		cancel()
+		reached = err == nil
+	}
+	st.mu.Lock()
+	if !reached {
+		// Unreachable: what was seen last, shown as unknown.
+		invs = invs[:0]
+		for k, a := range st.apps {
+			v := inventoryView{key: k}
+			for _, o := range a.objects {
+				v.ids = append(v.ids, o.id)
+			}
+			invs = append(invs, v)
+		}
+		sortViews(invs)
+	}
+	out := make([]ApplicationDetail, len(invs))
+	for i, inv := range invs {
+		d := ApplicationDetail{Namespace: inv.key.namespace, Application: inv.key.application,
+			Health: string(status.UnknownStatus), Drift: DriftUnknown, Objects: []Object{}}
+		a, seen := st.apps[inv.key]
+		if seen {
+			d.Objects = a.view(inv.key.namespace, false)
+			if !a.unknown && reached {
+				d.Health = a.health
+				if a.drift == DriftInSync || a.drift == DriftDrifted {
+					d.Drift = a.drift
+				}
+			}
+			d.CheckedAt = a.checked()
+		}
+		if !seen || !sameIDs(a, inv.ids) {
+			// Not polled yet, or the inventory changed since: its objects
+			// as the cluster lists them, status unknown until the next poll.
+			d.Objects = make([]Object, len(inv.ids))
+			for j, id := range inv.ids {
+				d.Objects[j] = unknownObject(id)
+			}
+			d.Health, d.Drift = string(status.UnknownStatus), DriftUnknown
+		}
+		if !reached || (seen && a.unknown) {
+			for j := range d.Objects {
+				d.Objects[j].Status, d.Objects[j].Message = string(status.UnknownStatus), "the cluster could not be reached"
+			}
+		}
+		out[i] = d
+	}
+	st.mu.Unlock()
+	for i := range out {
+		if out[i].LastJob, err = w.lastJob(ctx, cluster, out[i].Namespace, out[i].Application); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (w *Watcher) lastJob(ctx context.Context, cluster, namespace, application string) (*LastJob, error) {
+	j, err := w.store.LatestJob(ctx, cluster, namespace, application)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	lj := &LastJob{ID: j.ID, Action: j.Action, Status: j.Status, Trigger: j.Trigger}
+	if j.FinishedAt != nil {
+		t := j.FinishedAt.UTC()
+		lj.FinishedAt = &t
+	}
+	return lj, nil
+}
+
+// view renders the application's objects (only the drifted ones when
+// driftedOnly), with the last drift check's findings.
+func (a *appState) view(namespace string, driftedOnly bool) []Object {
+	out := []Object{}
+	for _, o := range a.objects {
+		d, drifted := a.drifted[o.id]
+		if driftedOnly && !drifted {
+			continue
+		}
+		out = append(out, objectView(o, d, drifted))
+	}
+	if driftedOnly {
+		// Objects of the applied state missing from the inventory too.
+		for id, d := range a.drifted {
+			if !a.has(id) {
+				out = append(out, objectView(objectState{id: id, status: string(status.NotFoundStatus), message: "not found in the cluster"}, d, true))
+			}
+		}
+	}
+	return out
+}
+
+func objectView(o objectState, d objectDrift, drifted bool) Object {
+	v := Object{Group: o.id.GroupKind.Group, Version: o.version, Kind: o.id.GroupKind.Kind, Namespace: o.id.Namespace,
+		Name: o.id.Name, Status: o.status, Message: o.message, Drifted: drifted, Missing: d.missing, DriftedFields: []DriftedField{}}
+	if d.fields != nil {
+		v.DriftedFields = d.fields
+	}
+	return v
+}
+
+func unknownObject(id object.ObjMetadata) Object {
+	return Object{Group: id.GroupKind.Group, Kind: id.GroupKind.Kind, Namespace: id.Namespace, Name: id.Name,
+		Status: string(status.UnknownStatus), Message: "not polled yet", DriftedFields: []DriftedField{}}
+}
+
+func (a *appState) has(id object.ObjMetadata) bool {
+	for _, o := range a.objects {
+		if o.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sameIDs(a *appState, ids []object.ObjMetadata) bool {
+	if len(a.objects) != len(ids) {
+		return false
+	}
+	for i, o := range a.objects {
+		if o.id != ids[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkedAt is a's last reading, nil when never.
+func (a *appState) checked() *time.Time {
+	if a.checkedAt.IsZero() {
+		return nil
+	}
+	t := a.checkedAt
+	return &t
+}
