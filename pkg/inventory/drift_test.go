@@ -1,0 +1,198 @@
+package inventory_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed/operator"
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/jobs"
+)
+
+var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// TestDriftStory tells the story of one application after a job applied
+// it: in sync; changes pushd never made are not drift; a field pushd set,
+// changed by another manager, is; reverting resolves it; a deleted object
+// is missing and, in mode correct, is restored by a queued job; the
+// operator failing the object changes the health.
+func TestDriftStory(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		c := bed.Clusters[0]
+		h := newHarness(t, db, inventory.Options{}, c)
+		id := h.ids[0]
+		w := h.watcher
+		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
+		cm := func(data map[string]any, meta map[string]any) map[string]any {
+			m := map[string]any{"name": "settings", "namespace": h.ns}
+			for k, v := range meta {
+				m[k] = v
+			}
+			obj := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": m}
+			if data != nil {
+				obj["data"] = data
+			}
+			return obj
+		}
+		check := func(t *testing.T, want string) *inventory.ApplicationDetail {
+			t.Helper()
+			if err := w.CheckDrift(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			d := h.appOf(t, id, "nextcloud")
+			if d.Drift != want {
+				t.Fatalf("drift %s, want %s: %+v", d.Drift, want, d.Objects)
+			}
+			return d
+		}
+
+		t.Run("an applied application is listed from the cluster and in sync", func(t *testing.T) {
+			h.deploy(t, "deploy-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"a": "1", "b": "2"}))
+			apps, err := w.Applications(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(apps) != 1 || apps[0].Objects != 2 || apps[0].Drift != inventory.DriftUnknown || apps[0].LastJob == nil || apps[0].LastJob.ID != "deploy-1" {
+				t.Fatalf("before any poll: %+v", apps)
+			}
+			if err := w.Poll(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			apps, _ = w.Applications(ctx, id)
+			if apps[0].Health != "Current" || apps[0].CheckedAt == nil {
+				t.Fatalf("after a poll: %+v", apps[0])
+			}
+			d := check(t, inventory.DriftInSync)
+			if o := object(t, d, "ConfigMap", "settings"); o.Status != "Current" || o.Drifted || o.Version != "v1" {
+				t.Fatalf("ConfigMap: %+v", o)
+			}
+		})
+
+		t.Run("fields pushd never set are not drift", func(t *testing.T) {
+			someone(t, c, configMaps, cm(map[string]any{"extra": "x"}, map[string]any{
+				"labels": map[string]any{"team": "ops"}, "annotations": map[string]any{"note": "by hand"}}))
+			check(t, inventory.DriftInSync)
+		})
+
+		t.Run("a field pushd set, changed by another manager, is drift", func(t *testing.T) {
+			someone(t, c, configMaps, cm(map[string]any{"a": "changed"}, nil))
+			d := check(t, inventory.DriftDrifted)
+			o := object(t, d, "ConfigMap", "settings")
+			if !o.Drifted || o.Missing || len(o.DriftedFields) != 1 {
+				t.Fatalf("ConfigMap: %+v", o)
+			}
+			if f := o.DriftedFields[0]; f.Path != ".data.a" || f.Manager == nil || *f.Manager != "someone" || f.ChangedAt == nil {
+				t.Fatalf("drifted field: %+v", f)
+			}
+			if o := object(t, d, "Application", "nextcloud"); o.Drifted {
+				t.Fatalf("Application: %+v", o)
+			}
+			check(t, inventory.DriftDrifted) // still drifted: no second event
+			ev := h.events(t, id, inventory.EventDriftDetected)
+			if len(ev) != 1 || ev[0].Data["mode"] != "report" || ev[0].Data["correction_job"] != nil || ev[0].Data["cluster_id"] != id {
+				t.Fatalf("drift.detected events: %+v", ev)
+			}
+			if objs, _ := ev[0].Data["objects"].([]any); len(objs) != 1 {
+				t.Fatalf("drift.detected objects: %+v", ev[0].Data["objects"])
+			}
+		})
+
+		t.Run("reverting the value resolves the drift", func(t *testing.T) {
+			someone(t, c, configMaps, cm(map[string]any{"a": "1"}, nil))
+			check(t, inventory.DriftInSync)
+			ev := h.events(t, id, inventory.EventDriftResolved)
+			if len(ev) != 1 || ev[0].Data["namespace"] != h.ns || ev[0].Data["application"] != "nextcloud" || ev[0].Data["correction_job"] != nil {
+				t.Fatalf("drift.resolved events: %+v", ev)
+			}
+		})
+
+		t.Run("a deleted object is missing, and mode correct restores it", func(t *testing.T) {
+			h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect})
+			if err := kube.CoreV1().ConfigMaps(h.ns).Delete(ctx, "settings", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			d := check(t, inventory.DriftDrifted)
+			if o := object(t, d, "ConfigMap", "settings"); !o.Missing || !o.Drifted || o.Status != "NotFound" {
+				t.Fatalf("ConfigMap: %+v", o)
+			}
+			ev := h.events(t, id, inventory.EventDriftDetected)
+			if len(ev) != 2 || ev[1].Data["mode"] != "correct" {
+				t.Fatalf("drift.detected events: %+v", ev)
+			}
+			job, _ := ev[1].Data["correction_job"].(string)
+			if !strings.HasPrefix(job, "drift-") {
+				t.Fatalf("correction job %q", job)
+			}
+			if j := h.wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
+				t.Fatalf("correction job: %s trigger %s %+v", j.Status, j.Trigger, j.Error)
+			}
+			got, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{})
+			if err != nil || got.Data["a"] != "1" {
+				t.Fatalf("ConfigMap not restored: %v %v", got, err)
+			}
+			check(t, inventory.DriftInSync)
+			res := h.events(t, id, inventory.EventDriftResolved)
+			if len(res) != 2 || res[1].Data["correction_job"] != job {
+				t.Fatalf("drift.resolved events: %+v", res)
+			}
+			apps, _ := w.Applications(ctx, id)
+			if lj := apps[0].LastJob; lj == nil || lj.ID != job || lj.Trigger != jobs.TriggerDrift {
+				t.Fatalf("last job: %+v", lj)
+			}
+		})
+
+		t.Run("the operator failing an object changes the health", func(t *testing.T) {
+			// Another manager adds a field pushd does not set (a new
+			// generation, which the stand-in operator acts on) and the
+			// outcome annotation: not drift, but the object fails.
+			someone(t, c, operator.Applications, map[string]any{
+				"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
+				"metadata": map[string]any{"name": "nextcloud", "namespace": h.ns, "annotations": map[string]any{
+					operator.OutcomeAnnotation: operator.OutcomeFail, operator.MessageAnnotation: "chart gone"}},
+				"spec": map[string]any{"values": map[string]any{"flip": "1"}},
+			})
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if err := w.Poll(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+				if d := h.appOf(t, id, "nextcloud"); d.Health == "Failed" {
+					if o := object(t, d, "Application", "nextcloud"); !strings.Contains(o.Message, "chart gone") {
+						t.Fatalf("Application: %+v", o)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("health still %s", h.appOf(t, id, "nextcloud").Health)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			ev := h.events(t, id, inventory.EventHealthChanged)
+			last := ev[len(ev)-1].Data
+			// Current → InProgress (the operator saw the new generation) → Failed.
+			if last["health"] != "Failed" || last["previous_health"] != "InProgress" || last["checked_at"] == nil || last["cluster_id"] != id {
+				t.Fatalf("health_changed events: %+v", ev)
+			}
+			check(t, inventory.DriftInSync)
+		})
+
+		t.Run("an unknown application is not found", func(t *testing.T) {
+			if _, err := w.Application(ctx, id, h.ns, "mattermost"); err != inventory.ErrNotFound {
+				t.Fatalf("err %v", err)
+			}
+			if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Fatal(err)
+			}
+		})
+	})
+}
