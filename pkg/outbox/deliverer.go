@@ -42,7 +42,9 @@ type Options struct {
 	BackoffMax time.Duration
 	// Lease is how long an event claimed by this deliverer is kept from the
 	// others; a claim whose owner died is taken over once it ends. Default 1m;
-	// raised to 2×Timeout when shorter, so a live owner never loses it mid-attempt.
+	// raised to 2×Timeout when shorter, so a live owner never loses it
+	// mid-attempt. Replicas compare lease times written by each other: their
+	// clocks must agree to well within the lease (NTP does).
 	Lease time.Duration
 	// Retention is how long delivered events are kept (for inspection)
 	// before they are pruned. Default 7 days.
