@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
 
 	"github.com/vworkspace/pushd/internal/testbed/operator"
@@ -114,6 +115,28 @@ func TestApplyStory(t *testing.T) {
 		want := []apply.ObjectResult{cm("web-config", "configured", "Current"), app("web", "unchanged", "Current")}
 		if diff := cmp.Diff(want, res.Objects, ignoreMessage); diff != "" {
 			t.Errorf("objects (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a field another manager took is taken back", func(t *testing.T) {
+		// Someone forces their own value into a field pushd applies.
+		patch := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web-config"},"data":{"PHP_MEMORY_LIMIT":"64M"}}`)
+		force := true
+		if _, err := e.adminDyn.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(e.ns).Patch(ctx, "web-config",
+			types.ApplyPatchType, patch, metav1.PatchOptions{FieldManager: "someone", Force: &force}); err != nil {
+			t.Fatal(err)
+		}
+		objs := load(t, "app.yaml", "configmap.yaml")
+		unstructured.SetNestedField(objs[1].Object, "1G", "data", "PHP_MEMORY_LIMIT")
+		res, err := e.engine.Apply(ctx, apply.Request{Namespace: e.ns, Application: "web", Objects: objs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := find(res, "web-config"); got.Action != "configured" {
+			t.Errorf("web-config = %+v, want configured", got)
+		}
+		if got, _, _ := unstructured.NestedString(e.get(t, "configmaps", "web-config").Object, "data", "PHP_MEMORY_LIMIT"); got != "1G" {
+			t.Errorf("PHP_MEMORY_LIMIT = %q, want pushd's 1G back", got)
 		}
 	})
 

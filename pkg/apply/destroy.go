@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,7 +27,7 @@ func (e *Engine) Destroy(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	if len(req.Objects) > 0 {
-		return nil, errors.New("destroy " + key.Namespace + "/" + key.Application + ": a destroy request lists no objects")
+		return nil, fmt.Errorf("destroy application %s/%s: %d objects given, a destroy request lists none", key.Namespace, key.Application, len(req.Objects))
 	}
 	if err := e.checkNamespace(ctx, key.Namespace); err != nil {
 		var nm *NamespaceNotManagedError

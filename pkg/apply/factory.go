@@ -47,6 +47,8 @@ type factory struct {
 	c *clusters.Clients
 }
 
+var _ cmdutil.Factory = (*factory)(nil)
+
 func newFactory(c *clusters.Clients) *factory {
 	return &factory{Factory: cmdutil.NewFactory(clientGetter{c}), c: c}
 }

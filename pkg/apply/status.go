@@ -47,6 +47,8 @@ func newStatusWatcher(c *clusters.Clients, controllerGroups []string) watcher.St
 // list is fatal to the run.
 type namespaceWatcher struct{ watcher.StatusWatcher }
 
+var _ watcher.StatusWatcher = namespaceWatcher{}
+
 func (w namespaceWatcher) Watch(ctx context.Context, ids object.ObjMetadataSet, opts watcher.Options) <-chan event.Event {
 	if opts.RESTScopeStrategy == watcher.RESTScopeAutomatic {
 		opts.RESTScopeStrategy = watcher.RESTScopeNamespace
@@ -59,6 +61,8 @@ type groupReader struct {
 	engine.StatusReader
 	groups map[string]bool
 }
+
+var _ engine.StatusReader = groupReader{}
 
 func (r groupReader) Supports(gk schema.GroupKind) bool { return r.groups[gk.Group] }
 
