@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -55,7 +54,6 @@ type target struct {
 func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) ([]target, error) {
 	targets := make([]target, 0, len(objs))
 	seen := make(map[object.ObjMetadata]bool, len(objs))
-	inv := inventoryInfo(key)
 	reset := false
 	var refused []error
 	for i, in := range objs {
@@ -88,18 +86,13 @@ func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) (
 				Detail: fmt.Sprintf("namespace %q is not the job's namespace %q", ns, key.Namespace)})
 			continue
 		}
-		labels := obj.GetLabels()
-		if v, ok := labels[inventory.ClusterIDLabel]; ok && v != key.Cluster {
+		if v, ok := obj.GetLabels()[inventory.ClusterIDLabel]; ok && v != key.Cluster {
 			refused = append(refused, &RefusedError{Object: ref, Rule: RuleClusterIDMismatch,
 				Detail: fmt.Sprintf("label %s=%q names another cluster than %q", inventory.ClusterIDLabel, v, key.Cluster)})
 			continue
 		}
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[inventory.ClusterIDLabel] = key.Cluster
-		obj.SetLabels(labels)
-		cliinventory.AddInventoryIDAnnotation(obj, inv)
+		// The same stamp drift dry-runs put on, so they send what was applied.
+		key.Stamp(obj)
 		id := object.UnstructuredToObjMetadata(obj)
 		if seen[id] {
 			refused = append(refused, &RefusedError{Object: ref, Rule: RuleDuplicate, Detail: "listed more than once"})
