@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -39,6 +40,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// ProbeInterval is how often each cluster's health is probed.
 	ProbeInterval time.Duration
+	// JobLease is how long a job stays claimed by a worker that stopped
+	// renewing it (it crashed) before another takes the job up again.
+	JobLease time.Duration
+	// JobsPerCluster bounds the jobs running at once on one cluster.
+	JobsPerCluster int
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration
 	// LogLevel is the minimum level logged; client-go's klog is routed into the same logger.
@@ -64,6 +70,8 @@ func Default() Config {
 		KubeconfigDir:   "./kubeconfigs",
 		MaxBodyBytes:    4 << 20,
 		ProbeInterval:   15 * time.Second,
+		JobLease:        30 * time.Second,
+		JobsPerCluster:  4,
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
@@ -105,11 +113,22 @@ func (c Config) Validate() error {
 	if c.ProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("probe-interval %s: must be at least 1s", c.ProbeInterval))
 	}
+	if c.JobLease < 3*time.Second {
+		errs = append(errs, fmt.Errorf("job-lease %s: must be at least 3s", c.JobLease))
+	}
+	if c.JobsPerCluster < 1 {
+		errs = append(errs, fmt.Errorf("jobs-per-cluster %d: must be at least 1", c.JobsPerCluster))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log-format %q: must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
 }
+
+// orgRE is what an organization name in "org=value" looks like. A value
+// itself may contain "=" (base64 padding of a whsec_ secret), so a field is
+// only split where its prefix is such a name and not a secret.
+var orgRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ParseCredentials reads the space-separated "[org=]value" list of
 // --webhook-secrets and --api-tokens.
@@ -117,7 +136,8 @@ func ParseCredentials(s string) ([]Credential, error) {
 	var out []Credential
 	for _, field := range strings.Fields(s) {
 		org, value, found := strings.Cut(field, "=")
-		if !found {
+		switch {
+		case !found, strings.HasPrefix(field, "whsec_"), org != "" && !orgRE.MatchString(org), value != "" && strings.Trim(value, "=") == "":
 			org, value = DefaultOrganization, field
 		}
 		if org == "" || value == "" {

@@ -17,6 +17,9 @@ func TestParseCredentials(t *testing.T) {
 		{name: "empty", in: "", want: nil},
 		{name: "bare value belongs to default", in: "whsec_a", want: []Credential{{"default", "whsec_a"}}},
 		{name: "bound and bare", in: " acme=whsec_a  whsec_b ", want: []Credential{{"acme", "whsec_a"}, {"default", "whsec_b"}}},
+		{name: "padded secret is not an org binding", in: "whsec_YWJjZA==", want: []Credential{{"default", "whsec_YWJjZA=="}}},
+		{name: "bound padded secret", in: "acme=whsec_YWJjZA==", want: []Credential{{"acme", "whsec_YWJjZA=="}}},
+		{name: "padded token", in: "dG9rZW4==", want: []Credential{{"default", "dG9rZW4=="}}},
 		{name: "empty org", in: "=whsec_a", err: "want [org=]value"},
 		{name: "empty value", in: "acme=", err: "want [org=]value"},
 	}

@@ -39,6 +39,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, rest, getenv, io)
 	case "clusters":
 		err = clustersCmd(ctx, rest, getenv, io)
+	case "jobs":
+		err = jobsCmd(ctx, rest, getenv, io)
 	case "version":
 		fmt.Fprintln(stdout, "pushd", version())
 	case "help":
@@ -69,6 +71,9 @@ Usage:
   pushd clusters check ID probe now; non-zero exit unless ready with every right
   pushd clusters bootstrap --admin-kubeconfig F --cluster ID
                           mint a least-privilege ServiceAccount credential
+  pushd jobs submit FILE  queue a job (the JSON POST /api/v1/jobs takes)
+  pushd jobs get ID       a job with its per-object results, as JSON
+  pushd jobs list         recent jobs (--cluster, --status, --request-id)
   pushd version           print the version
   pushd help              this text
 

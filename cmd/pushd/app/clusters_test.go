@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +61,26 @@ func TestClustersCLI(t *testing.T) {
 	}
 	if code, out = run("clusters", "check", "nope"); code == 0 || !strings.Contains(out, "not found") {
 		t.Fatalf("check of an unknown cluster (exit %d):\n%s", code, out)
+	}
+
+	// Jobs from the terminal go through the same rules as Odoo's.
+	job := func(name, namespace string) string {
+		p := filepath.Join(dir, name+".json")
+		os.WriteFile(p, []byte(`{"id": "`+name+`", "cluster": "edge-1", "operation": {"engine": "manifest", "type": "deploy"},
+			"application": "nextcloud", "namespace": "`+namespace+`", "action": "apply",
+			"manifests": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "v"}}]}`), 0o600)
+		return p
+	}
+	if code, out = run("jobs", "submit", job("cli-1", ns.Name)); code != 0 || !strings.Contains(out, "job cli-1 queued on edge-1") {
+		t.Fatalf("jobs submit (exit %d):\n%s", code, out)
+	}
+	if code, out = run("jobs", "submit", job("cli-2", "kube-system")); code == 0 || !strings.Contains(out, "namespace_not_allowed") {
+		t.Fatalf("jobs submit outside the scope (exit %d):\n%s", code, out)
+	}
+	if code, out = run("jobs", "list", "--cluster", "edge-1"); code != 0 || !strings.Contains(out, "cli-1") || strings.Contains(out, "cli-2") || !strings.Contains(out, "queued") {
+		t.Fatalf("jobs list (exit %d):\n%s", code, out)
+	}
+	if code, out = run("jobs", "get", "cli-1"); code != 0 || !strings.Contains(out, `"status": "queued"`) {
+		t.Fatalf("jobs get (exit %d):\n%s", code, out)
 	}
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
 // serveFlags binds every setting to a flag and the environment variable
@@ -46,6 +48,10 @@ func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]str
 	bind("max-body-bytes", "PUSHD_MAX_BODY_BYTES")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", cfg.ProbeInterval, "how often each cluster is probed [PUSHD_PROBE_INTERVAL]")
 	bind("probe-interval", "PUSHD_PROBE_INTERVAL")
+	fs.DurationVar(&cfg.JobLease, "job-lease", cfg.JobLease, "how long a crashed worker's job stays claimed before it is taken up again [PUSHD_JOB_LEASE]")
+	bind("job-lease", "PUSHD_JOB_LEASE")
+	fs.IntVar(&cfg.JobsPerCluster, "jobs-per-cluster", cfg.JobsPerCluster, "jobs running at once on one cluster [PUSHD_JOBS_PER_CLUSTER]")
+	bind("jobs-per-cluster", "PUSHD_JOBS_PER_CLUSTER")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful drain on SIGTERM/SIGINT [PUSHD_SHUTDOWN_TIMEOUT]")
 	bind("shutdown-timeout", "PUSHD_SHUTDOWN_TIMEOUT")
 	fs.StringVar(&x.logLevel, "log-level", x.logLevel, "debug, info, warn or error [PUSHD_LOG_LEVEL]")
@@ -139,8 +145,24 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	registry := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log.With("component", "clusters")})
 	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Logger: log.With("component", "monitor")})
 
-	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{Logger: log.With("component", "jobs")})
-	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{Notify: runner.Notify})
+	// Callbacks: events are written to the outbox either way (the UI and
+	// the API show them); they are sent only when a callback URL is set.
+	notifyOutbox := func() {}
+	var deliverer *outbox.Deliverer
+	if cfg.CallbackURL != "" {
+		secret, err := webhook.ParseSecret(cfg.CallbackSecret)
+		if err != nil {
+			return fmt.Errorf("callback-secret: %w", err)
+		}
+		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox")})
+		notifyOutbox = deliverer.Notify
+	} else {
+		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
+	}
+	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{
+		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
+	})
+	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{Notify: func() { runner.Notify(); notifyOutbox() }})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -159,6 +181,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	defer stop()
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
+	if deliverer != nil {
+		wg.Go(func() { deliverer.Run(ctx) })
+	}
 	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
 	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) {
 		log.Info("serving", "addr", addr)

@@ -1,0 +1,367 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/internal/testbed/operator"
+	"github.com/vworkspace/pushd/pkg/webhook"
+)
+
+var (
+	bed    *testbed.Bed
+	binary string // pushd, built once for the package
+)
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	var err error
+	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 1, OperatorDelay: 300 * time.Millisecond})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start test bed:", err)
+		os.Exit(1)
+	}
+	dir, _ := os.MkdirTemp("", "pushd-e2e-")
+	binary = filepath.Join(dir, "pushd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build pushd: %v\n%s", err, out)
+		bed.Stop()
+		os.Exit(1)
+	}
+	code := dbtest.Main(m)
+	bed.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	webhookSecret  = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWtleS0xMjM0NQ=="
+	callbackSecret = "whsec_ZTJlLWNhbGxiYWNrLXNlY3JldC1rZXktMTIz"
+	readToken      = "e2e-read-token"
+)
+
+// callback is one delivery pushd made.
+type callback struct {
+	webhookID string
+	Type      string          `json:"type"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// receiver is Odoo's callback endpoint: it verifies every signature and
+// records what arrived.
+type receiver struct {
+	mu   sync.Mutex
+	got  []callback
+	bad  int
+	srv  *httptest.Server
+	verf *webhook.Verifier
+}
+
+func newReceiver(t *testing.T) *receiver {
+	s, _ := webhook.ParseSecret(callbackSecret)
+	r := &receiver{verf: webhook.NewVerifier([]webhook.Secret{s}, nil)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		msg, err := r.verf.Verify(req.Header, body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err != nil {
+			r.bad++
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var cb callback
+		json.Unmarshal(body, &cb)
+		cb.webhookID = msg.ID
+		r.got = append(r.got, cb)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// jobEvents returns, per job id, the statuses of its job.status_changed
+// callbacks, and per (job, status) the distinct webhook-ids that carried it.
+func (r *receiver) jobEvents() (map[string][]string, map[string]map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seq := map[string][]string{}
+	ids := map[string]map[string]bool{}
+	for _, cb := range r.got {
+		if cb.Type != "job.status_changed" {
+			continue
+		}
+		var j struct{ ID, Status string }
+		json.Unmarshal(cb.Data, &j)
+		seq[j.ID] = append(seq[j.ID], j.Status)
+		k := j.ID + "/" + j.Status
+		if ids[k] == nil {
+			ids[k] = map[string]bool{}
+		}
+		ids[k][cb.webhookID] = true
+	}
+	return seq, ids
+}
+
+// daemon is a pushd process.
+type daemon struct {
+	cmd    *exec.Cmd
+	base   string
+	log    *syncBuffer
+	exited chan struct{}
+}
+
+// syncBuffer is the daemon's output, written by exec's copier while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startDaemon(t *testing.T, addr string, env []string) *daemon {
+	t.Helper()
+	d := &daemon{base: "http://" + addr, log: &syncBuffer{}}
+	d.cmd = exec.Command(binary, "serve", "--listen", addr)
+	d.cmd.Env = append(os.Environ(), env...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	d.exited = exited
+	go func() { d.cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("pushd exited:\n%s", d.log)
+		default:
+		}
+		if resp, err := http.Get(d.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			d.kill9()
+			t.Fatalf("pushd not ready:\n%s", d.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// kill9 and stop end the process; startDaemon's goroutine reaps it.
+func (d *daemon) kill9() { d.cmd.Process.Signal(syscall.SIGKILL); <-d.exited }
+
+func (d *daemon) stop() { d.cmd.Process.Signal(syscall.SIGTERM); <-d.exited }
+
+var msgSeq int
+
+func (d *daemon) write(t *testing.T, method, path string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, d.base+path, bytes.NewReader(body))
+	s, _ := webhook.ParseSecret(webhookSecret)
+	msgSeq++
+	s.SetHeaders(req.Header, fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), msgSeq), time.Now(), body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (d *daemon) job(t *testing.T, id string) (status string, err error) {
+	req, _ := http.NewRequest(http.MethodGet, d.base+"/api/v1/jobs/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var j struct{ Status string }
+	json.NewDecoder(resp.Body).Decode(&j)
+	return j.Status, nil
+}
+
+// TestKillNineLosesNothing submits jobs to a real pushd process, kills it
+// with SIGKILL while they run, and starts it again on the same database:
+// every acknowledged job reaches a terminal state exactly once, and every
+// status change reaches the callback receiver, duplicates only as retries
+// with the same webhook-id.
+func TestKillNineLosesNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		c := bed.Clusters[0]
+		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
+		ns, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			GenerateName: "e2e-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		url := db.DSN
+		if db.Driver == "sqlite" {
+			url = "sqlite://" + db.DSN
+		}
+		recv := newReceiver(t)
+		env := []string{
+			"PUSHD_DATABASE_URL=" + url, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
+			"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
+			"PUSHD_CALLBACK_URL=" + recv.srv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
+			"PUSHD_JOB_LEASE=3s", "PUSHD_LOG_LEVEL=debug",
+		}
+		addr := freeAddr(t)
+		d := startDaemon(t, addr, env)
+		defer func() { d.stop() }()
+
+		rec, _ := json.Marshal(map[string]any{
+			"allowed_namespaces": []string{ns.Name}, "allowed_applications": []string{"app-0", "app-1", "app-2"},
+			"allowed_operations": []map[string]string{{"engine": "manifest", "type": "deploy"}},
+		})
+		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/edge", rec); code != 201 {
+			t.Fatalf("cluster: %d %s", code, b)
+		}
+		kc := clientcmdapi.NewConfig()
+		kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+		kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: c.AdminToken}
+		kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+		kcb, _ := clientcmd.Write(*kc)
+		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/edge/kubeconfig", kcb); code != 200 {
+			t.Fatalf("kubeconfig: %d %s", code, b)
+		}
+
+		// Three applications, three jobs each; every Application takes a
+		// second to become Ready, so jobs are mid-flight when pushd dies.
+		var ids []string
+		for round := range 3 {
+			for a := range 3 {
+				id := fmt.Sprintf("kill-%s-%d-%d", db.Driver, a, round)
+				body, _ := json.Marshal(map[string]any{
+					"id": id, "cluster": "edge", "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+					"application": fmt.Sprintf("app-%d", a), "namespace": ns.Name, "action": "apply", "timeout_seconds": 60,
+					"manifests": []any{map[string]any{
+						"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
+						"metadata": map[string]any{"name": fmt.Sprintf("app-%d", a), "annotations": map[string]string{operator.DelayAnnotation: "1s"}},
+						"spec":     map[string]any{"round": round},
+					}},
+				})
+				if code, b := d.write(t, http.MethodPost, "/api/v1/jobs", body); code != 202 {
+					t.Fatalf("submit %s: %d %s", id, code, b)
+				}
+				ids = append(ids, id)
+			}
+		}
+		// Kill as soon as a job runs.
+		deadline := time.Now().Add(30 * time.Second)
+		for running := false; !running; {
+			for _, id := range ids {
+				if st, _ := d.job(t, id); st == "running" {
+					running = true
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no job started:\n%s", d.log)
+			}
+		}
+		d.kill9()
+		t.Logf("killed pushd with jobs running")
+		d = startDaemon(t, addr, env)
+
+		deadline = time.Now().Add(3 * time.Minute)
+		for _, id := range ids {
+			for {
+				st, err := d.job(t, id)
+				if err == nil && (st == "succeeded" || st == "failed" || st == "cancelled") {
+					if st != "succeeded" {
+						t.Errorf("job %s ended %s", id, st)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("job %s still %s:\n%s", id, st, d.log)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		// Every terminal event reaches the receiver once per job (retries
+		// keep their webhook-id).
+		deadline = time.Now().Add(time.Minute)
+		for {
+			seq, byID := recv.jobEvents()
+			missing := 0
+			for _, id := range ids {
+				if len(byID[id+"/succeeded"]) == 0 || len(byID[id+"/queued"]) == 0 {
+					missing++
+				}
+			}
+			if missing == 0 {
+				for _, id := range ids {
+					if n := len(byID[id+"/succeeded"]); n != 1 {
+						t.Errorf("job %s: %d distinct succeeded events (webhook-ids %v), want exactly 1", id, n, byID[id+"/succeeded"])
+					}
+					s := seq[id]
+					if s[0] != "queued" || s[len(s)-1] != "succeeded" {
+						t.Errorf("job %s: callbacks %v, want queued … succeeded", id, s)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d jobs' callbacks missing: %v", missing, seq)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if recv.bad > 0 {
+			t.Errorf("%d callbacks with bad signatures", recv.bad)
+		}
+		if strings.Contains(d.log.String(), c.AdminToken) {
+			t.Error("the credential reached pushd's log")
+		}
+	})
+}
