@@ -145,6 +145,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	registry := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log.With("component", "clusters")})
 	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Logger: log.With("component", "monitor")})
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	// Callbacks: events are written to the outbox either way (the UI and
 	// the API show them); they are sent only when a callback URL is set.
 	notifyOutbox := func() {}
@@ -154,7 +157,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 		if err != nil {
 			return fmt.Errorf("callback-secret: %w", err)
 		}
-		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox")})
+		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
 		notifyOutbox = deliverer.Notify
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
@@ -164,8 +167,6 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{Notify: func() { runner.Notify(); notifyOutbox() }})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService}, api.Options{
 		Logger:       log.With("component", "api"),
 		Registry:     reg,
