@@ -73,7 +73,7 @@ func TestDriftStory(t *testing.T) {
 				t.Fatalf("after a poll: %+v", apps[0])
 			}
 			d := check(t, inventory.DriftInSync)
-			if o := object(t, d, "ConfigMap", "settings"); o.Status != "Current" || o.Drifted || o.Version != "v1" {
+			if o := objectOf(t, d, "ConfigMap", "settings"); o.Status != "Current" || o.Drifted || o.Version != "v1" {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
 		})
@@ -87,14 +87,14 @@ func TestDriftStory(t *testing.T) {
 		t.Run("a field pushd set, changed by another manager, is drift", func(t *testing.T) {
 			someone(t, c, configMaps, cm(map[string]any{"a": "changed"}, nil))
 			d := check(t, inventory.DriftDrifted)
-			o := object(t, d, "ConfigMap", "settings")
+			o := objectOf(t, d, "ConfigMap", "settings")
 			if !o.Drifted || o.Missing || len(o.DriftedFields) != 1 {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
 			if f := o.DriftedFields[0]; f.Path != ".data.a" || f.Manager == nil || *f.Manager != "someone" || f.ChangedAt == nil {
 				t.Fatalf("drifted field: %+v", f)
 			}
-			if o := object(t, d, "Application", "nextcloud"); o.Drifted {
+			if o := objectOf(t, d, "Application", "nextcloud"); o.Drifted {
 				t.Fatalf("Application: %+v", o)
 			}
 			check(t, inventory.DriftDrifted) // still drifted: no second event
@@ -122,7 +122,7 @@ func TestDriftStory(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := check(t, inventory.DriftDrifted)
-			if o := object(t, d, "ConfigMap", "settings"); !o.Missing || !o.Drifted || o.Status != "NotFound" {
+			if o := objectOf(t, d, "ConfigMap", "settings"); !o.Missing || !o.Drifted || o.Status != "NotFound" {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
 			ev := h.events(t, id, inventory.EventDriftDetected)
@@ -167,7 +167,7 @@ func TestDriftStory(t *testing.T) {
 					t.Fatal(err)
 				}
 				if d := h.appOf(t, id, "nextcloud"); d.Health == "Failed" {
-					if o := object(t, d, "Application", "nextcloud"); !strings.Contains(o.Message, "chart gone") {
+					if o := objectOf(t, d, "Application", "nextcloud"); !strings.Contains(o.Message, "chart gone") {
 						t.Fatalf("Application: %+v", o)
 					}
 					break

@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 // bootstrapped least-privilege credential for a fresh managed namespace.
 type harness struct {
 	store   *store.Store
+	creds   *clusters.CredentialStore
 	reg     *clusters.Registry
 	monitor *clusters.Monitor
 	svc     *jobs.Service
@@ -63,6 +64,12 @@ func randomID() string {
 
 func newHarness(t testing.TB, db dbtest.Database, opts inventory.Options, cs ...*testbed.Cluster) *harness {
 	t.Helper()
+	return newHarnessWith(t, db, opts, clusters.ClientOptions{Timeout: 5 * time.Second}, cs...)
+}
+
+// newHarnessWith is newHarness with the clusters' client options.
+func newHarnessWith(t testing.TB, db dbtest.Database, opts inventory.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
 	if err != nil {
@@ -73,9 +80,9 @@ func newHarness(t testing.TB, db dbtest.Database, opts inventory.Options, cs ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{store: st, ns: "t-" + randomID()}
+	h := &harness{store: st, creds: creds, ns: "t-" + randomID()}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h.reg = clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: clusters.ClientOptions{Timeout: 5 * time.Second}})
+	h.reg = clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: clientOpts})
 	h.monitor = clusters.NewMonitor(h.reg, st, clusters.MonitorOptions{})
 	for _, c := range cs {
 		admin, err := kubernetes.NewForConfig(c.AdminConfig())
@@ -225,8 +232,8 @@ func (h *harness) appOf(t testing.TB, cluster, application string) *inventory.Ap
 	return d
 }
 
-// object finds an object of an application by kind and name.
-func object(t testing.TB, d *inventory.ApplicationDetail, kind, name string) inventory.Object {
+// objectOf finds an object of an application by kind and name.
+func objectOf(t testing.TB, d *inventory.ApplicationDetail, kind, name string) inventory.Object {
 	t.Helper()
 	for _, o := range d.Objects {
 		if o.Kind == kind && o.Name == name {
