@@ -57,7 +57,7 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-func newHarness(t *testing.T, db dbtest.Database, cs ...*testbed.Cluster) *harness {
+func newHarness(t testing.TB, db dbtest.Database, cs ...*testbed.Cluster) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
@@ -130,7 +130,7 @@ func (h *harness) spec(id, cluster, action string, manifests ...json.RawMessage)
 		Application: "nextcloud", Namespace: h.ns, Action: action, Manifests: manifests, TimeoutSeconds: 30}
 }
 
-func (h *harness) submit(t *testing.T, s jobs.Spec) {
+func (h *harness) submit(t testing.TB, s jobs.Spec) {
 	t.Helper()
 	if _, created, err := h.svc.Submit(context.Background(), "acme", s); err != nil || !created {
 		t.Fatalf("submit %s: created=%v err=%v", s.ID, created, err)
@@ -138,7 +138,7 @@ func (h *harness) submit(t *testing.T, s jobs.Spec) {
 }
 
 // wait returns the job once it is terminal.
-func (h *harness) wait(t *testing.T, id string, within time.Duration) *jobs.Job {
+func (h *harness) wait(t testing.TB, id string, within time.Duration) *jobs.Job {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
