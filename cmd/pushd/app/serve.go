@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -182,6 +183,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	defer stop()
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
+	wg.Go(func() { forgetOldMessages(ctx, st, log) })
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
@@ -214,4 +216,23 @@ func devSecrets(cfg *config.Config, io streams) {
 		fmt.Fprintf(io.out, "dev: API token (organization %q): %s\n", config.DefaultOrganization, t)
 	}
 	fmt.Fprintln(io.out, "dev: these secrets are throw-away; set --webhook-secrets and --api-tokens for real use")
+}
+
+// forgetOldMessages prunes remembered webhook-ids: the contract keeps them
+// at least 24 hours; pushd keeps them 48.
+func forgetOldMessages(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.PruneMessages(ctx, time.Now().Add(-48*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("prune webhook ids", "err", err)
+		} else if n > 0 {
+			log.Debug("pruned webhook ids", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
