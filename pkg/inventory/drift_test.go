@@ -116,6 +116,30 @@ func TestDriftStory(t *testing.T) {
 			}
 		})
 
+		t.Run("a field pushd set, removed by an update, is drift", func(t *testing.T) {
+			edit := func(fn func(data map[string]string)) {
+				got, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				fn(got.Data)
+				if _, err := kube.CoreV1().ConfigMaps(h.ns).Update(ctx, got, metav1.UpdateOptions{FieldManager: "editor"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			edit(func(data map[string]string) { delete(data, "b") })
+			d := check(t, inventory.DriftDrifted)
+			o := objectOf(t, d, "ConfigMap", "settings")
+			if len(o.DriftedFields) != 1 || o.DriftedFields[0].Path != ".data.b" || o.DriftedFields[0].Manager != nil {
+				t.Fatalf("ConfigMap: %+v", o)
+			}
+			edit(func(data map[string]string) { data["b"] = "2" })
+			check(t, inventory.DriftInSync)
+			if d, r := h.events(t, id, inventory.EventDriftDetected), h.events(t, id, inventory.EventDriftResolved); len(d) != 2 || len(r) != 2 {
+				t.Fatalf("%d drift.detected, %d drift.resolved events; want 2 each", len(d), len(r))
+			}
+		})
+
 		t.Run("a deleted object is missing, and mode correct restores it", func(t *testing.T) {
 			h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect})
 			if err := kube.CoreV1().ConfigMaps(h.ns).Delete(ctx, "settings", metav1.DeleteOptions{}); err != nil {
@@ -126,10 +150,10 @@ func TestDriftStory(t *testing.T) {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
 			ev := h.events(t, id, inventory.EventDriftDetected)
-			if len(ev) != 2 || ev[1].Data["mode"] != "correct" {
+			if len(ev) != 3 || ev[2].Data["mode"] != "correct" {
 				t.Fatalf("drift.detected events: %+v", ev)
 			}
-			job, _ := ev[1].Data["correction_job"].(string)
+			job, _ := ev[2].Data["correction_job"].(string)
 			if !strings.HasPrefix(job, "drift-") {
 				t.Fatalf("correction job %q", job)
 			}
@@ -142,7 +166,7 @@ func TestDriftStory(t *testing.T) {
 			}
 			check(t, inventory.DriftInSync)
 			res := h.events(t, id, inventory.EventDriftResolved)
-			if len(res) != 2 || res[1].Data["correction_job"] != job {
+			if len(res) != 3 || res[2].Data["correction_job"] != job {
 				t.Fatalf("drift.resolved events: %+v", res)
 			}
 			apps, _ := w.Applications(ctx, id)
