@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -87,7 +89,24 @@ func New(deps Deps, opts Options) *Server {
 	v1.GET("/jobs/:id", s.getJob, read)
 	v1.POST("/jobs/:id/cancel", s.cancelJob, write)
 	v1.GET("/requests/:request_id", s.getRequest, read)
+	s.routesUI(e)
 	return s
+}
+
+// Routes lists "METHOD /path" for every route, paths in OpenAPI form ({id}).
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.e.Routes() {
+		parts := strings.Split(r.Path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		out = append(out, r.Method+" "+strings.Join(parts, "/"))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ServeHTTP makes Server an http.Handler.
