@@ -97,3 +97,6 @@ func (s *CredentialStore) Delete(id string) error {
 	}
 	return nil
 }
+
+// Dir is the folder the credentials live in.
+func (s *CredentialStore) Dir() string { return s.dir }

@@ -40,6 +40,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// ProbeInterval is how often each cluster's health is probed.
 	ProbeInterval time.Duration
+	// ClusterQPS and ClusterBurst are each cluster's own client-side rate limit.
+	ClusterQPS   float64
+	ClusterBurst int
+	// AllowedKinds are the kinds ("Kind" or "Kind.group") a job may write;
+	// empty means pushd's default list.
+	AllowedKinds []string
 	// JobLease is how long a job stays claimed by a worker that stopped
 	// renewing it (it crashed) before another takes the job up again.
 	JobLease time.Duration
@@ -70,6 +76,8 @@ func Default() Config {
 		KubeconfigDir:   "./kubeconfigs",
 		MaxBodyBytes:    4 << 20,
 		ProbeInterval:   15 * time.Second,
+		ClusterQPS:      50,
+		ClusterBurst:    100,
 		JobLease:        30 * time.Second,
 		JobsPerCluster:  4,
 		ShutdownTimeout: 30 * time.Second,
@@ -112,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("probe-interval %s: must be at least 1s", c.ProbeInterval))
+	}
+	if c.ClusterQPS <= 0 || c.ClusterBurst < 1 {
+		errs = append(errs, fmt.Errorf("cluster-qps %g and cluster-burst %d: must be positive", c.ClusterQPS, c.ClusterBurst))
 	}
 	if c.JobLease < 3*time.Second {
 		errs = append(errs, fmt.Errorf("job-lease %s: must be at least 3s", c.JobLease))

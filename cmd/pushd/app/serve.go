@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -49,6 +50,15 @@ func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]str
 	bind("max-body-bytes", "PUSHD_MAX_BODY_BYTES")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", cfg.ProbeInterval, "how often each cluster is probed [PUSHD_PROBE_INTERVAL]")
 	bind("probe-interval", "PUSHD_PROBE_INTERVAL")
+	fs.Float64Var(&cfg.ClusterQPS, "cluster-qps", cfg.ClusterQPS, "requests per second pushd makes to one cluster (its own token bucket) [PUSHD_CLUSTER_QPS]")
+	bind("cluster-qps", "PUSHD_CLUSTER_QPS")
+	fs.IntVar(&cfg.ClusterBurst, "cluster-burst", cfg.ClusterBurst, "burst above --cluster-qps [PUSHD_CLUSTER_BURST]")
+	bind("cluster-burst", "PUSHD_CLUSTER_BURST")
+	fs.Func("allowed-kinds", "comma-separated Kind or Kind.group a job may write (default: ConfigMap, Secret, Service, PersistentVolumeClaim, Deployment.apps, StatefulSet.apps, Job.batch, CronJob.batch, Ingress.networking.k8s.io, Application.vworkspace.io, Operation.vworkspace.io) [PUSHD_ALLOWED_KINDS]", func(v string) error {
+		cfg.AllowedKinds = splitList(v)
+		return nil
+	})
+	bind("allowed-kinds", "PUSHD_ALLOWED_KINDS")
 	fs.DurationVar(&cfg.JobLease, "job-lease", cfg.JobLease, "how long a crashed worker's job stays claimed before it is taken up again [PUSHD_JOB_LEASE]")
 	bind("job-lease", "PUSHD_JOB_LEASE")
 	fs.IntVar(&cfg.JobsPerCluster, "jobs-per-cluster", cfg.JobsPerCluster, "jobs running at once on one cluster [PUSHD_JOBS_PER_CLUSTER]")
@@ -143,7 +153,10 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	if err != nil {
 		return err
 	}
-	registry := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log.With("component", "clusters")})
+	registry := clusters.NewRegistry(st, creds, clusters.RegistryOptions{
+		Logger:  log.With("component", "clusters"),
+		Clients: clusters.ClientOptions{QPS: float32(cfg.ClusterQPS), Burst: cfg.ClusterBurst},
+	})
 	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Logger: log.With("component", "monitor")})
 
 	reg := prometheus.NewRegistry()
@@ -166,7 +179,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
 	})
-	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{Notify: func() { runner.Notify(); notifyOutbox() }})
+	var allowed []schema.GroupKind
+	for _, k := range cfg.AllowedKinds {
+		allowed = append(allowed, schema.ParseGroupKind(k))
+	}
+	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: allowed, Notify: func() { runner.Notify(); notifyOutbox() }})
 
 	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService}, api.Options{
 		Logger:       log.With("component", "api"),
