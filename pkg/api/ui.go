@@ -1,0 +1,191 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/web"
+)
+
+// The web UI: server-rendered, read-only pages of the organization's fleet
+// (templates and CSS in web/, no JavaScript).
+//
+// Authentication: the login form takes one of the API read tokens
+// (--api-tokens) and answers with a cookie holding a random session id that
+// maps, in memory, to the token's organization (ui_session.go). The token
+// itself is never stored in the cookie or anywhere else. Every page then
+// reads with that organization, through the same registry and job service
+// as the API, so another organization's cluster or job is a 404 here too.
+//
+// CSRF: the cookie is SameSite=Strict, so browsers do not send it on
+// requests started by another site, and the only state-changing requests
+// (login, logout) are POSTs; every page is a GET that changes nothing. That
+// is enough here without CSRF tokens. As defence in depth a POST a browser
+// marks as cross-site (Sec-Fetch-Site) is refused.
+
+const (
+	uiCookie = "pushd_ui_session"
+	// uiLoginBodyBytes bounds the login form: a token, nothing more.
+	uiLoginBodyBytes = 8 << 10
+)
+
+// ui serves the web UI's pages.
+type ui struct {
+	s        *Server
+	pages    *web.Pages
+	sessions *uiSessions
+}
+
+// routesUI registers the web UI under /ui.
+func (s *Server) routesUI(e *echo.Echo) {
+	pages, err := web.ParsePages()
+	if err != nil {
+		// The templates are embedded: this is a build defect, which web's own test catches.
+		panic(err)
+	}
+	u := &ui{s: s, pages: pages, sessions: newUISessions(uiSessionTTL, nil)}
+	e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
+
+	g := e.Group("/ui", uiHeaders, u.renderErrors)
+	static := http.StripPrefix("/ui/static/", http.FileServerFS(web.Static()))
+	g.GET("/static/*", echo.WrapHandler(static))
+	g.GET("/login", u.loginForm)
+	g.POST("/login", u.login)
+	g.POST("/logout", u.logout)
+
+	session := u.requireSession
+	g.GET("/", u.fleet, session)
+	g.GET("/clusters/:id", u.cluster, session)
+	g.GET("/jobs/:id", u.job, session)
+	g.Any("/*", func(echo.Context) error { return echo.ErrNotFound }, session)
+}
+
+// uiHeaders sets the UI's security headers and refuses cross-site POSTs.
+func uiHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if c.Request().Method == http.MethodPost && c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
+			return &Error{Status: http.StatusForbidden, Code: "cross_site", Message: "cross-site form posts are refused"}
+		}
+		return next(c)
+	}
+}
+
+// renderErrors renders a handler's error as an HTML page, with the status
+// and public message of the one error mapper (toAPIError).
+func (u *ui) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		e := toAPIError(err)
+		req := c.Request()
+		if e.Status >= 500 {
+			u.s.log.Error("ui request failed", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
+		} else {
+			u.s.log.Debug("ui request refused", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
+		}
+		org, _ := u.session(c)
+		return u.render(c, e.Status, "error", org, uiError{Status: e.Status, StatusText: http.StatusText(e.Status), Message: e.Message})
+	}
+}
+
+type uiError struct {
+	Status     int
+	StatusText string
+	Message    string
+}
+
+// uiPage is what the layout gets: the organization logged in (empty on
+// the login page) and the page's own data.
+type uiPage struct {
+	Org  string
+	Data any
+}
+
+// render executes page into a buffer first, so a template error becomes an
+// error page instead of half a page.
+func (u *ui) render(c echo.Context, status int, page, org string, data any) error {
+	var buf bytes.Buffer
+	if err := u.pages.Execute(&buf, page, uiPage{Org: org, Data: data}); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// session returns the organization of the request's session cookie.
+func (u *ui) session(c echo.Context) (string, bool) {
+	ck, err := c.Cookie(uiCookie)
+	if err != nil {
+		return "", false
+	}
+	org, ok := u.sessions.lookup(ck.Value)
+	return org, ok && org != "" // an empty organization would list every organization's clusters
+}
+
+// requireSession sends visitors without a live session to the login form.
+func (u *ui) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		org, ok := u.session(c)
+		if !ok {
+			return c.Redirect(http.StatusSeeOther, "/ui/login")
+		}
+		c.Set(orgKey, org)
+		return next(c)
+	}
+}
+
+type uiLogin struct {
+	Error string
+}
+
+func (u *ui) loginForm(c echo.Context) error {
+	if _, ok := u.session(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/ui/")
+	}
+	return u.render(c, http.StatusOK, "login", "", uiLogin{})
+}
+
+// login exchanges an API token for a session cookie. The token is checked
+// exactly as a bearer token of the API is, and is never echoed back.
+func (u *ui) login(c echo.Context) error {
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, uiLoginBodyBytes)
+	h := http.Header{}
+	h.Set(echo.HeaderAuthorization, "Bearer "+strings.TrimSpace(c.FormValue("token")))
+	org, ok := u.s.Auth.token(h)
+	if !ok {
+		u.s.log.Info("ui login refused", "remote", req.RemoteAddr)
+		return u.render(c, http.StatusUnauthorized, "login", "", uiLogin{Error: "That token is not a valid API token."})
+	}
+	if old, err := c.Cookie(uiCookie); err == nil {
+		u.sessions.end(old.Value)
+	}
+	id, expires := u.sessions.create(org)
+	c.SetCookie(&http.Cookie{
+		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: req.TLS != nil,
+	})
+	u.s.log.Info("ui login", "organization", org, "remote", req.RemoteAddr)
+	return c.Redirect(http.StatusSeeOther, "/ui/")
+}
+
+func (u *ui) logout(c echo.Context) error {
+	if ck, err := c.Cookie(uiCookie); err == nil {
+		u.sessions.end(ck.Value)
+	}
+	c.SetCookie(&http.Cookie{
+		Name: uiCookie, Value: "", Path: "/ui", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil,
+	})
+	return c.Redirect(http.StatusSeeOther, "/ui/login")
+}
