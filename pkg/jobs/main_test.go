@@ -176,3 +176,21 @@ func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 	}
 	return out
 }
+
+// firstEvent is the oldest job.status_changed event of a job, as Odoo gets it.
+func (h *harness) firstEvent(t *testing.T, cluster, id string) jobs.Job {
+	t.Helper()
+	events, err := h.store.Events(context.Background(), cluster, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		var j jobs.Job
+		json.Unmarshal([]byte(events[i].Data), &j)
+		if events[i].Type == jobs.EventStatusChanged && j.ID == id {
+			return j
+		}
+	}
+	t.Fatalf("no event for job %s", id)
+	return jobs.Job{}
+}

@@ -224,7 +224,7 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 
 	final := *job
-	now := r.opts.Now()
+	now := r.opts.Now().UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it, so event and row agree
 	final.FinishedAt = &now
 	final.Status, final.ErrorCode, final.ErrorMessage = store.JobSucceeded, "", ""
 	if err != nil {

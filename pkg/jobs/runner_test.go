@@ -57,6 +57,9 @@ func TestJobLifecycle(t *testing.T) {
 			if got := h.statuses(t, id, "deploy-1"); !slices.Equal(got, []string{"queued", "running", "succeeded"}) {
 				t.Fatalf("status events %v", got)
 			}
+			if got := h.firstEvent(t, id, "deploy-1"); !got.CreatedAt.Equal(j.CreatedAt) {
+				t.Fatalf("the queued event says created_at %s, the job %s", got.CreatedAt, j.CreatedAt)
+			}
 		})
 
 		t.Run("objects left out are pruned", func(t *testing.T) {

@@ -90,12 +90,12 @@ const MaxTimeoutSeconds = 3600
 // Submit checks spec against its cluster's record and queues it for org. An
 // id submitted before answers the existing job (created false) when the
 // content is the same, ErrConflict when not. Nothing is stored for a refused job.
-func (in *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.Job, created bool, err error) {
+func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.Job, created bool, err error) {
 	if err := validate(&spec); err != nil {
 		return nil, false, err
 	}
 	hash := contentHash(spec)
-	if existing, err := in.store.GetJob(ctx, org, spec.ID); err == nil {
+	if existing, err := s.store.GetJob(ctx, org, spec.ID); err == nil {
 		if existing.ContentHash != hash {
 			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
 		}
@@ -103,11 +103,11 @@ func (in *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, err
 	}
-	rec, err := in.clusters.Get(ctx, org, spec.Cluster)
+	rec, err := s.clusters.Get(ctx, org, spec.Cluster)
 	if err != nil {
 		return nil, false, err
 	}
-	objs, err := in.checkScope(rec, &spec)
+	objs, err := s.checkScope(rec, &spec)
 	if err != nil {
 		return nil, false, err
 	}
@@ -121,7 +121,10 @@ func (in *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.
 		Trigger: "odoo", Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
 		Status: store.JobQueued, Objects: "[]",
 	}
-	saved, err := in.store.CreateJob(ctx, row, statusEvent(row))
+	// Set here, not by the database, so the queued event carries it too.
+	row.CreatedAt = s.now().UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it
+	row.UpdatedAt = row.CreatedAt
+	saved, err := s.store.CreateJob(ctx, row, statusEvent(row))
 	if errors.Is(err, store.ErrJobExists) { // a concurrent submission of the same id won
 		if saved.ContentHash != hash {
 			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
@@ -131,7 +134,7 @@ func (in *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.
 	if err != nil {
 		return nil, false, fmt.Errorf("job %q: %w", spec.ID, err)
 	}
-	in.notify()
+	s.notify()
 	return saved, true, nil
 }
 
@@ -174,25 +177,25 @@ func contentHash(s Spec) string {
 
 // checkScope applies every rule of the cluster's record to the job and
 // returns its objects as pushd will write them (namespace filled in).
-func (in *Service) checkScope(rec *clusters.Record, s *Spec) ([]*unstructured.Unstructured, error) {
-	if !rec.AllowsApplication(s.Application) {
-		return nil, refuse("application_not_allowed", "application", "application %q is not allowed on cluster %q (allowed: %s)", s.Application, rec.ID, list(rec.AllowedApplications))
+func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Unstructured, error) {
+	if !rec.AllowsApplication(spec.Application) {
+		return nil, refuse("application_not_allowed", "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications))
 	}
-	if !rec.AllowsNamespace(s.Namespace) {
-		return nil, refuse("namespace_not_allowed", "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", s.Namespace, rec.ID, list(rec.AllowedNamespaces))
+	if !rec.AllowsNamespace(spec.Namespace) {
+		return nil, refuse("namespace_not_allowed", "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", spec.Namespace, rec.ID, list(rec.AllowedNamespaces))
 	}
-	if op := (clusters.Operation{Engine: s.Operation.Engine, Type: s.Operation.Type}); !rec.AllowsOperation(op) {
+	if op := (clusters.Operation{Engine: spec.Operation.Engine, Type: spec.Operation.Type}); !rec.AllowsOperation(op) {
 		return nil, refuse("operation_not_allowed", "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID)
 	}
-	clients, err := in.clusters.Clients(rec.ID)
+	clients, err := s.clusters.Clients(rec.ID)
 	if errors.Is(err, clusters.ErrNoCredentials) {
 		return nil, refuse("no_credentials", "cluster", "cluster %q has no credential yet: PUT its kubeconfig or run pushd clusters bootstrap", rec.ID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	objs := make([]*unstructured.Unstructured, 0, len(s.Manifests))
-	for i, raw := range s.Manifests {
+	objs := make([]*unstructured.Unstructured, 0, len(spec.Manifests))
+	for i, raw := range spec.Manifests {
 		field := fmt.Sprintf("manifests[%d]", i)
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(raw); err != nil {
@@ -203,17 +206,17 @@ func (in *Service) checkScope(rec *clusters.Record, s *Spec) ([]*unstructured.Un
 		}
 		gvk := u.GroupVersionKind()
 		ref := fmt.Sprintf("%s %q", gvk.Kind, u.GetName())
-		if in.clusterScoped(clients, rec.ID, gvk) {
+		if s.clusterScoped(clients, rec.ID, gvk) {
 			return nil, refuse("cluster_scoped_object", field, "%s is cluster-scoped: pushd only writes namespaced objects", ref)
 		}
-		if !slices.Contains(in.allowed, gvk.GroupKind()) {
-			return nil, refuse("kind_not_allowed", field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(in.allowed))
+		if !slices.Contains(s.allowed, gvk.GroupKind()) {
+			return nil, refuse("kind_not_allowed", field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(s.allowed))
 		}
 		switch ns := u.GetNamespace(); {
 		case ns == "":
-			u.SetNamespace(s.Namespace)
-		case ns != s.Namespace:
-			return nil, refuse("namespace_mismatch", field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, s.Namespace)
+			u.SetNamespace(spec.Namespace)
+		case ns != spec.Namespace:
+			return nil, refuse("namespace_mismatch", field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, spec.Namespace)
 		}
 		if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
 			return nil, refuse("cluster_id_mismatch", field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID)
@@ -226,8 +229,8 @@ func (in *Service) checkScope(rec *clusters.Record, s *Spec) ([]*unstructured.Un
 // clusterScoped asks the cluster's (cached) discovery whether gvk is
 // cluster-scoped. When the cluster cannot be asked, the kind allowlist —
 // namespaced kinds only — is what refuses cluster-scoped objects.
-func (in *Service) clusterScoped(c *clusters.Clients, cluster string, gvk schema.GroupVersionKind) bool {
-	if !in.breakers.Allow(cluster) {
+func (s *Service) clusterScoped(c *clusters.Clients, cluster string, gvk schema.GroupVersionKind) bool {
+	if !s.breakers.Allow(cluster) {
 		return false
 	}
 	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
