@@ -59,6 +59,9 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		if total, drifted := w.Counts(live); total != 1 || drifted != 1 {
+			t.Fatalf("counts of the live cluster: %d total, %d drifted", total, drifted)
+		}
 		if _, err := w.RequestDriftCheck(ctx, live); err != nil {
 			t.Fatalf("on-demand check: %v", err)
 		}

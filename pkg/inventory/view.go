@@ -193,3 +193,28 @@ func (a *appState) checked() *time.Time {
 	t := a.checkedAt
 	return &t
 }
+
+// Counts are the cluster's application inventories and those drifted, as
+// of the latest poll and drift check, without asking the cluster: for
+// listings of many clusters (GET /api/v1/clusters). Zero for a cluster not
+// read yet.
+func (w *Watcher) Counts(cluster string) (total, drifted int) {
+	w.mu.Lock()
+	st, ok := w.states[cluster]
+	w.mu.Unlock()
+	if !ok {
+		return 0, 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, a := range st.apps {
+		if a.checkedAt.IsZero() {
+			continue // known from the outbox only
+		}
+		total++
+		if a.drift == DriftDrifted && !a.unknown {
+			drifted++
+		}
+	}
+	return total, drifted
+}
