@@ -50,6 +50,8 @@ type uiClusterRow struct {
 type uiNamespaceSummary struct {
 	// Allowed is the record's; the others count what the last probe observed.
 	Allowed, Observed, Exists, Labeled, RightsOK int
+	// Excess counts namespaces where the credential has more than pushd needs.
+	Excess int
 	// OK is every allowed namespace observed existing, labeled, with exactly the rights pushd needs.
 	OK bool
 }
@@ -81,9 +83,10 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		ns.Observed++
 		ns.Exists += b2i(n.Exists)
 		ns.Labeled += b2i(n.Labeled)
-		ns.RightsOK += b2i(n.RightsOK && len(n.ExcessRights) == 0)
+		ns.RightsOK += b2i(n.RightsOK)
+		ns.Excess += b2i(len(n.ExcessRights) > 0)
 	}
-	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed
+	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed && ns.Excess == 0
 	counts := map[string]int{}
 	for _, j := range recent {
 		counts[j.Status]++
