@@ -41,15 +41,16 @@ type clusterView struct {
 	clusters.Status
 	Connectivity     clusters.Connectivity `json:"connectivity"`
 	ConnectivityMode string                `json:"connectivity_mode"`
+	Applications     *appCounts            `json:"applications,omitempty"`
 }
 
-func newView(rec *clusters.Record, st clusters.Status) clusterView {
-	return clusterView{Record: rec, Status: st, Connectivity: st.Connectivity, ConnectivityMode: rec.Connectivity}
+func (s *Server) newView(rec *clusters.Record, st clusters.Status) clusterView {
+	return clusterView{Record: rec, Status: st, Connectivity: st.Connectivity, ConnectivityMode: rec.Connectivity, Applications: s.counts(rec.ID)}
 }
 
 func (s *Server) view(ctx context.Context, rec *clusters.Record) (clusterView, error) {
 	st, err := s.Health.Observed(ctx, rec.ID)
-	return newView(rec, st), err
+	return s.newView(rec, st), err
 }
 
 func (s *Server) listClusters(c echo.Context) error {
@@ -70,7 +71,7 @@ func (s *Server) listClusters(c echo.Context) error {
 				return err
 			}
 		}
-		items = append(items, newView(rec, st))
+		items = append(items, s.newView(rec, st))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }
@@ -136,7 +137,7 @@ func (s *Server) putKubeconfig(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, newView(rec, st))
+	return c.JSON(http.StatusOK, s.newView(rec, st))
 }
 
 // decodeJSON reads a JSON body strictly: unknown fields are refused so a

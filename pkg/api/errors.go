@@ -70,6 +70,9 @@ func toAPIError(err error) *Error {
 	if e := jobError(err); e != nil {
 		return e
 	}
+	if e := inventoryError(err); e != nil {
+		return e
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		switch he.Code {

@@ -19,6 +19,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
@@ -103,7 +104,9 @@ func newEnv(t *testing.T, db dbtest.Database) *env {
 	done := make(chan struct{})
 	go func() { runner.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
+	watcher := inventory.NewWatcher(st, reg, mon, inventory.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
+	go watcher.Run(runCtx)
+	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc, Inventory: watcher}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: st, creds: creds, logs: logs, now: time.Now()}
 }

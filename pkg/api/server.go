@@ -45,6 +45,8 @@ type Deps struct {
 	Clusters ClusterRegistry
 	Health   ClusterHealth
 	Jobs     JobService
+	// Inventory serves the application endpoints; nil leaves them out.
+	Inventory Inventory
 }
 
 // Server is pushd's HTTP handler.
@@ -89,6 +91,11 @@ func New(deps Deps, opts Options) *Server {
 	v1.GET("/jobs/:id", s.getJob, read)
 	v1.POST("/jobs/:id/cancel", s.cancelJob, write)
 	v1.GET("/requests/:request_id", s.getRequest, read)
+	if deps.Inventory != nil {
+		v1.GET("/clusters/:id/applications", s.listApplications, read)
+		v1.GET("/clusters/:id/applications/:namespace/:application", s.getApplication, read)
+		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, write)
+	}
 	s.routesUI(e)
 	return s
 }

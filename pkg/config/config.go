@@ -40,6 +40,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// ProbeInterval is how often each cluster's health is probed.
 	ProbeInterval time.Duration
+	// StatusInterval is how often each cluster's applications are polled.
+	StatusInterval time.Duration
 	// ClusterQPS and ClusterBurst are each cluster's own client-side rate limit.
 	ClusterQPS   float64
 	ClusterBurst int
@@ -76,6 +78,7 @@ func Default() Config {
 		KubeconfigDir:   "./kubeconfigs",
 		MaxBodyBytes:    4 << 20,
 		ProbeInterval:   15 * time.Second,
+		StatusInterval:  30 * time.Second,
 		ClusterQPS:      50,
 		ClusterBurst:    100,
 		JobLease:        30 * time.Second,
@@ -120,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("probe-interval %s: must be at least 1s", c.ProbeInterval))
+	}
+	if c.StatusInterval < time.Second {
+		errs = append(errs, fmt.Errorf("status-interval %s: must be at least 1s", c.StatusInterval))
 	}
 	if c.ClusterQPS <= 0 || c.ClusterBurst < 1 {
 		errs = append(errs, fmt.Errorf("cluster-qps %g and cluster-burst %d: must be positive", c.ClusterQPS, c.ClusterBurst))

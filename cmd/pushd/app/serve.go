@@ -18,6 +18,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -59,6 +60,8 @@ func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]str
 		return nil
 	})
 	bind("allowed-kinds", "PUSHD_ALLOWED_KINDS")
+	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "how often each cluster's applications are polled for their status [PUSHD_STATUS_INTERVAL]")
+	bind("status-interval", "PUSHD_STATUS_INTERVAL")
 	fs.DurationVar(&cfg.JobLease, "job-lease", cfg.JobLease, "how long a crashed worker's job stays claimed before it is taken up again [PUSHD_JOB_LEASE]")
 	bind("job-lease", "PUSHD_JOB_LEASE")
 	fs.IntVar(&cfg.JobsPerCluster, "jobs-per-cluster", cfg.JobsPerCluster, "jobs running at once on one cluster [PUSHD_JOBS_PER_CLUSTER]")
@@ -184,8 +187,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 		allowed = append(allowed, schema.ParseGroupKind(k))
 	}
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: allowed, Notify: func() { runner.Notify(); notifyOutbox() }})
+	watcher := inventory.NewWatcher(st, registry, monitor, inventory.Options{
+		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "inventory"),
+	})
 
-	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService}, api.Options{
+	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}, api.Options{
 		Logger:       log.With("component", "api"),
 		Registry:     reg,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -200,6 +206,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 	defer stop()
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
+	wg.Go(func() { watcher.Run(ctx) })
 	wg.Go(func() { forgetOldMessages(ctx, st, log) })
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
