@@ -36,14 +36,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	var err error
-	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 1, OperatorDelay: 300 * time.Millisecond})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test bed:", err)
-		os.Exit(1)
-	}
+	bed = testbed.MustStart(testbed.Options{Clusters: 1, OperatorDelay: 300 * time.Millisecond})
 	dir, _ := os.MkdirTemp("", "pushd-e2e-")
 	binary = filepath.Join(dir, "pushd")
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {

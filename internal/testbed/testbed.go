@@ -383,3 +383,24 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// MustStart starts a bed for a test package's TestMain, allowing up to 30
+// minutes (the first run builds the binaries), and exits the test binary
+// with the reason if it cannot:
+//
+//	func TestMain(m *testing.M) {
+//		bed = testbed.MustStart(testbed.Options{Clusters: 3})
+//		code := dbtest.Main(m)
+//		bed.Stop()
+//		os.Exit(code)
+//	}
+func MustStart(opts Options) *Bed {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	b, err := Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start test bed:", err)
+		os.Exit(1)
+	}
+	return b
+}

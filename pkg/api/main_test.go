@@ -28,14 +28,7 @@ import (
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	var err error
-	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 1})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test bed:", err)
-		os.Exit(1)
-	}
+	bed = testbed.MustStart(testbed.Options{Clusters: 1})
 	code := dbtest.Main(m)
 	bed.Stop()
 	os.Exit(code)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,14 +19,7 @@ import (
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	var err error
-	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test bed:", err)
-		os.Exit(1)
-	}
+	bed = testbed.MustStart(testbed.Options{Clusters: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	code := dbtest.Main(m)
 	if err := bed.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop test bed:", err)

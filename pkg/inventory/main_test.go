@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -29,14 +28,7 @@ import (
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	var err error
-	bed, err = testbed.Start(ctx, testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test bed:", err)
-		os.Exit(1)
-	}
+	bed = testbed.MustStart(testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
 	code := dbtest.Main(m)
 	bed.Stop()
 	os.Exit(code)

@@ -198,23 +198,28 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 	default:
 		return fmt.Errorf("unknown command %q: want add, list, show, check or bootstrap", "clusters "+cmd)
 	}
-	// Allow the id before the flags (pushd clusters add ID --namespaces …):
-	// the flag package stops at the first non-flag argument.
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		args = append(args[1:len(args):len(args)], args[0])
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := applyEnv(fs, envs, getenv); err != nil {
-		return err
-	}
-	env, err := openAdmin(ctx, cfg)
+	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
 	if err != nil {
 		return err
 	}
 	defer env.store.Close()
 	return run(ctx, env)
+}
+
+// parseAdmin parses an admin command's flags — the id may come before them
+// (pushd clusters add ID --namespaces …), where the flag package would stop —
+// applies the environment, and opens the store and credentials.
+func parseAdmin(ctx context.Context, fs *flag.FlagSet, args []string, envs map[string]string, getenv func(string) string, cfg *config.Config) (*adminEnv, error) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		args = append(args[1:len(args):len(args)], args[0])
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := applyEnv(fs, envs, getenv); err != nil {
+		return nil, err
+	}
+	return openAdmin(ctx, *cfg)
 }
 
 func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters.Record, error) {

@@ -101,16 +101,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 	default:
 		return fmt.Errorf("unknown command %q: want submit, get or list", "jobs "+cmd)
 	}
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		args = append(args[1:len(args):len(args)], args[0])
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := applyEnv(fs, envs, getenv); err != nil {
-		return err
-	}
-	env, err := openAdmin(ctx, cfg)
+	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
 	if err != nil {
 		return err
 	}
