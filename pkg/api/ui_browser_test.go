@@ -128,6 +128,9 @@ func TestUIInBrowser(t *testing.T) {
 	if ns := text(`table.namespaces`); !strings.Contains(ns, f.ns) {
 		t.Errorf("namespaces table lacks %s:\n%s", f.ns, ns)
 	}
+	if apps := text(`table.applications`); !strings.Contains(apps, "nextcloud") || !strings.Contains(apps, f.ns) {
+		t.Errorf("applications table lacks nextcloud in %s:\n%s", f.ns, apps)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`table.jobs a[href="/ui/jobs/`+f.job+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.objects`)),

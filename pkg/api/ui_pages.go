@@ -45,6 +45,8 @@ type uiClusterRow struct {
 	ExcessRights    int
 	Namespaces      uiNamespaceSummary
 	Jobs            []uiCount
+	// Applications is nil when pushd runs without an inventory.
+	Applications *uiAppCounts
 }
 
 type uiNamespaceSummary struct {
@@ -133,6 +135,8 @@ func (u *ui) recentJobs(ctx context.Context, org, cluster string, limit int) ([]
 type uiFleet struct {
 	Clusters  []uiClusterRow
 	JobWindow int
+	// Inventory shows the applications column.
+	Inventory bool
 }
 
 // fleet is every cluster of the session's organization.
@@ -146,7 +150,7 @@ func (u *ui) fleet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := uiFleet{Clusters: make([]uiClusterRow, 0, len(recs)), JobWindow: uiJobWindow}
+	page := uiFleet{Clusters: make([]uiClusterRow, 0, len(recs)), JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil}
 	for _, rec := range recs {
 		st, err := u.observed(ctx, rec, all)
 		if err != nil {
@@ -156,7 +160,9 @@ func (u *ui) fleet(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		page.Clusters = append(page.Clusters, newUIClusterRow(rec, st, recent))
+		row := newUIClusterRow(rec, st, recent)
+		row.Applications = u.appCounts(rec.ID)
+		page.Clusters = append(page.Clusters, row)
 	}
 	return u.render(c, http.StatusOK, "fleet", org, page)
 }
@@ -172,6 +178,7 @@ type uiCluster struct {
 	RenewedAt                              string
 	ExcessRights                           []string
 	Namespaces                             []clusters.NamespaceStatus
+	Applications                           *uiApplications // nil without an inventory
 	Jobs                                   []uiJobRow
 	Events                                 []uiEvent
 }
@@ -209,6 +216,7 @@ func (u *ui) cluster(c echo.Context) error {
 		AllowedNamespaces: rec.AllowedNamespaces, AllowedApplications: rec.AllowedApplications,
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, UpdatedAt: uiTime(&rec.UpdatedAt),
 		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: st.Namespaces,
+		Applications: u.applications(ctx, rec.ID),
 	}
 	if st.Credential.RenewedAt != nil {
 		page.RenewedAt = uiTime(st.Credential.RenewedAt)

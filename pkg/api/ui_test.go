@@ -199,7 +199,7 @@ func TestUIPages(t *testing.T) {
 				`href="/ui/clusters/prod-1"`, "Production 1", "env=production", "state-ready",
 				`href="/ui/clusters/canary-1"`, "state-unauthorized", "tier=canary",
 				"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Staging", // escaped, not run
-				"1 succeeded", "1 allowed", "organization <strong>acme</strong>")
+				"1 succeeded", "1 allowed", "<th>Applications</th>", "organization <strong>acme</strong>")
 			mustNotContain(t, "fleet", r, "globex-1", "Globex Main", "<script>")
 		})
 
@@ -214,7 +214,8 @@ func TestUIPages(t *testing.T) {
 				`class="namespaces"`, `<td class="mono">`+f.ns+`</td>`, // observed namespaces
 				`<div class="mono bad">`,                        // the fixture's admin credential has excess rights
 				`href="/ui/jobs/`+f.job+`"`, "status-succeeded", // its jobs
-				"job.status_changed", "status=succeeded", "cluster.connectivity_changed") // its events
+				"job.status_changed", "status=succeeded", "cluster.connectivity_changed", // its events
+				`class="applications"`, "<td>nextcloud</td>", `<a class="mono" href="/ui/jobs/`+f.job+`"`) // its applications
 		})
 
 		t.Run("job", func(t *testing.T) {
