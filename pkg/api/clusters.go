@@ -115,6 +115,10 @@ func (s *Server) deleteCluster(c echo.Context) error {
 	if err := s.Clusters.Delete(c.Request().Context(), organization(c), c.Param("id")); err != nil {
 		return err
 	}
+	// Jobs for a cluster pushd no longer knows cannot run: cancel them.
+	if err := s.Jobs.CancelCluster(c.Request().Context(), organization(c), c.Param("id")); err != nil {
+		return err
+	}
 	return c.NoContent(http.StatusNoContent)
 }
 

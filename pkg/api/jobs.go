@@ -19,6 +19,7 @@ type JobService interface {
 	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
 	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
+	CancelCluster(ctx context.Context, org, cluster string) error
 }
 
 var _ JobService = (*jobs.Service)(nil)

@@ -173,5 +173,37 @@ func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
 		if r := e.read(t, "/api/v1/jobs?limit=0", acmeToken); r.status != 400 {
 			t.Fatalf("bad limit: %d %s", r.status, r.body)
 		}
+
+		// Forgetting the cluster cancels what is still queued for it.
+		hang := job(func(j map[string]any) {
+			j["manifests"] = []any{map[string]any{"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
+				"metadata": map[string]any{"name": "slow", "annotations": map[string]string{"testbed.vworkspace.io/outcome": "hang"}}, "spec": map[string]any{}}}
+		})
+		var hs map[string]any
+		json.Unmarshal(hang, &hs)
+		queued := job(nil)
+		var qs map[string]any
+		json.Unmarshal(queued, &qs)
+		for _, b := range [][]byte{hang, queued} {
+			if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, b); r.status != http.StatusAccepted {
+				t.Fatalf("submit: %d %s", r.status, r.body)
+			}
+		}
+		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
+			t.Fatalf("delete cluster: %d %s", r.status, r.body)
+		}
+		for _, id := range []string{hs["id"].(string), qs["id"].(string)} {
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				st := e.read(t, "/api/v1/jobs/"+id, acmeToken).json(t)["status"]
+				if st == "cancelled" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("job %s of a forgotten cluster: %v", id, st)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 	})
 }

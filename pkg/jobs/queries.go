@@ -151,3 +151,21 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 	}
 	return s.Get(ctx, org, id)
 }
+
+// CancelCluster cancels every job of a cluster that has not finished: the
+// cluster was forgotten. Each ends cancelled with its event.
+func (s *Service) CancelCluster(ctx context.Context, org, cluster string) error {
+	var errs []error
+	for _, status := range []string{store.JobQueued, store.JobRunning} {
+		rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: cluster, Status: status, Limit: 100000})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := s.Cancel(ctx, org, r.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
