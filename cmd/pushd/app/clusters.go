@@ -26,13 +26,6 @@ type adminEnv struct {
 	monitor  *clusters.Monitor
 }
 
-// stateFlags binds --database-url and --kubeconfig-dir (and their variables).
-func stateFlags(fs *flag.FlagSet, cfg *config.Config) map[string]string {
-	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
-	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
-	return map[string]string{"database-url": "PUSHD_DATABASE_URL", "kubeconfig-dir": "PUSHD_KUBECONFIG_DIR"}
-}
-
 func openAdmin(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 	db, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 	if err != nil {

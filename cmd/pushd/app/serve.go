@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -24,78 +23,6 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
-
-// serveFlags binds every setting to a flag and the environment variable
-// beside it (see applyEnv): a flag wins over the environment, the environment
-// over the built-in default.
-func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]string) {
-	fs := flag.NewFlagSet("pushd serve", flag.ContinueOnError)
-	x := &serveExtras{logLevel: "info"}
-	envs := map[string]string{}
-	bind := func(name, env string) { envs[name] = env }
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve HTTP on [PUSHD_LISTEN]")
-	bind("listen", "PUSHD_LISTEN")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
-	bind("database-url", "PUSHD_DATABASE_URL")
-	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
-	bind("kubeconfig-dir", "PUSHD_KUBECONFIG_DIR")
-	fs.StringVar(&x.webhookSecrets, "webhook-secrets", "", "space-separated [org=]whsec_… secrets that verify signed writes [PUSHD_WEBHOOK_SECRETS]")
-	bind("webhook-secrets", "PUSHD_WEBHOOK_SECRETS")
-	fs.StringVar(&x.apiTokens, "api-tokens", "", "space-separated [org=]token bearer tokens for reads [PUSHD_API_TOKENS]")
-	bind("api-tokens", "PUSHD_API_TOKENS")
-	fs.StringVar(&cfg.CallbackURL, "callback-url", "", "where signed events are POSTed; empty: no callbacks [PUSHD_CALLBACK_URL]")
-	bind("callback-url", "PUSHD_CALLBACK_URL")
-	fs.StringVar(&cfg.CallbackSecret, "callback-secret", "", "whsec_… secret that signs callbacks [PUSHD_CALLBACK_SECRET]")
-	bind("callback-secret", "PUSHD_CALLBACK_SECRET")
-	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body in bytes [PUSHD_MAX_BODY_BYTES]")
-	bind("max-body-bytes", "PUSHD_MAX_BODY_BYTES")
-	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", cfg.ProbeInterval, "how often each cluster is probed [PUSHD_PROBE_INTERVAL]")
-	bind("probe-interval", "PUSHD_PROBE_INTERVAL")
-	fs.Float64Var(&cfg.ClusterQPS, "cluster-qps", cfg.ClusterQPS, "requests per second pushd makes to one cluster (its own token bucket) [PUSHD_CLUSTER_QPS]")
-	bind("cluster-qps", "PUSHD_CLUSTER_QPS")
-	fs.IntVar(&cfg.ClusterBurst, "cluster-burst", cfg.ClusterBurst, "burst above --cluster-qps [PUSHD_CLUSTER_BURST]")
-	bind("cluster-burst", "PUSHD_CLUSTER_BURST")
-	fs.Func("allowed-kinds", "comma-separated Kind or Kind.group a job may write (default: ConfigMap, Secret, Service, PersistentVolumeClaim, Deployment.apps, StatefulSet.apps, Job.batch, CronJob.batch, Ingress.networking.k8s.io, Application.vworkspace.io, Operation.vworkspace.io) [PUSHD_ALLOWED_KINDS]", func(v string) error {
-		cfg.AllowedKinds = splitList(v)
-		return nil
-	})
-	bind("allowed-kinds", "PUSHD_ALLOWED_KINDS")
-	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "how often each cluster's applications are polled for their status [PUSHD_STATUS_INTERVAL]")
-	bind("status-interval", "PUSHD_STATUS_INTERVAL")
-	fs.DurationVar(&cfg.JobLease, "job-lease", cfg.JobLease, "how long a crashed worker's job stays claimed before it is taken up again [PUSHD_JOB_LEASE]")
-	bind("job-lease", "PUSHD_JOB_LEASE")
-	fs.IntVar(&cfg.JobsPerCluster, "jobs-per-cluster", cfg.JobsPerCluster, "jobs running at once on one cluster [PUSHD_JOBS_PER_CLUSTER]")
-	bind("jobs-per-cluster", "PUSHD_JOBS_PER_CLUSTER")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful drain on SIGTERM/SIGINT [PUSHD_SHUTDOWN_TIMEOUT]")
-	bind("shutdown-timeout", "PUSHD_SHUTDOWN_TIMEOUT")
-	fs.StringVar(&x.logLevel, "log-level", x.logLevel, "debug, info, warn or error [PUSHD_LOG_LEVEL]")
-	bind("log-level", "PUSHD_LOG_LEVEL")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json [PUSHD_LOG_FORMAT]")
-	bind("log-format", "PUSHD_LOG_FORMAT")
-	fs.BoolVar(&x.dev, "dev", false, "generate and print throw-away secrets when none are set (local tries only)")
-	return fs, x, envs
-}
-
-// applyEnv sets each flag not given on the command line from its environment
-// variable, through the flag's own parser, so a bad value is reported with
-// the variable's name.
-func applyEnv(fs *flag.FlagSet, envs map[string]string, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for name, env := range envs {
-		if v := getenv(env); v != "" && !given[name] {
-			if err := fs.Set(name, v); err != nil {
-				return fmt.Errorf("%s: %w", env, err)
-			}
-		}
-	}
-	return nil
-}
-
-type serveExtras struct {
-	webhookSecrets, apiTokens, logLevel string
-	dev                                 bool
-}
 
 func serve(ctx context.Context, args []string, getenv func(string) string, io streams) error {
 	cfg := config.Default()
@@ -127,12 +54,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, io st
 		return err
 	}
 	log := newLogger(io.err, cfg.LogLevel, cfg.LogFormat)
-	return runServer(ctx, cfg, log, nil)
+	return runServer(ctx, cfg, log)
 }
 
-// runServer wires the daemon from cfg and serves until ctx ends. listening,
-// when set, is told the bound address (tests listen on port 0).
-func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(addr string)) error {
+// runServer wires the daemon from cfg and serves until ctx ends.
+func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	db, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -212,12 +138,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, listeni
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
 	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
-	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) {
-		log.Info("serving", "addr", addr)
-		if listening != nil {
-			listening(addr)
-		}
-	})
+	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) { log.Info("serving", "addr", addr) })
 	log.Info("pushd stopped")
 	return err
 }
