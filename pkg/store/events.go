@@ -46,3 +46,11 @@ func (s *Store) Events(ctx context.Context, cluster string, limit int) ([]Event,
 	var es []Event
 	return es, q.Find(&es).Error
 }
+
+// PruneUnsentEvents deletes events created before before whether delivered
+// or not: with callbacks off nothing delivers them, and they are kept only
+// for the history pages.
+func (s *Store) PruneUnsentEvents(ctx context.Context, before time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Where("created_at < ?", before.UTC()).Delete(&Event{})
+	return res.RowsAffected, res.Error
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"time"
 	"testing"
 
 	"gorm.io/gorm"
@@ -149,6 +150,26 @@ func TestClusterRecordsAreScopedToOrganization(t *testing.T) {
 		}
 		if list, _ := s.ListClusters(ctx, ""); len(list) != 0 {
 			t.Fatalf("after delete: %+v", list)
+		}
+	})
+}
+
+func TestPruneUnsentEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		old := &Event{ID: "evt-old", Type: "t", Organization: "o", Cluster: "c", Data: "{}", CreatedAt: time.Now().Add(-8 * 24 * time.Hour)}
+		recent := &Event{ID: "evt-new", Type: "t", Organization: "o", Cluster: "c", Data: "{}"}
+		for _, e := range []*Event{old, recent} {
+			if err := s.AddEvent(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.PruneUnsentEvents(ctx, time.Now().Add(-7*24*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want the old one", n, err)
+		}
+		if es, _ := s.Events(ctx, "c", 10); len(es) != 1 || es[0].ID != "evt-new" {
+			t.Fatalf("left: %+v", es)
 		}
 	})
 }

@@ -133,7 +133,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
 	wg.Go(func() { watcher.Run(ctx) })
-	wg.Go(func() { forgetOldMessages(ctx, st, log) })
+	wg.Go(func() { janitor(ctx, st, deliverer == nil, log) })
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
@@ -163,9 +163,11 @@ func devSecrets(cfg *config.Config, io streams) {
 	fmt.Fprintln(io.out, "dev: these secrets are throw-away; set --webhook-secrets and --api-tokens for real use")
 }
 
-// forgetOldMessages prunes remembered webhook-ids: the contract keeps them
-// at least 24 hours; pushd keeps them 48.
-func forgetOldMessages(ctx context.Context, st *store.Store, log *slog.Logger) {
+// janitor prunes remembered webhook-ids (the contract keeps them at least
+// 24 hours; pushd keeps them 48) and, when no callback URL is set, events
+// older than a week (nothing will deliver them; the outbox prunes delivered
+// ones itself).
+func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -173,6 +175,13 @@ func forgetOldMessages(ctx context.Context, st *store.Store, log *slog.Logger) {
 			log.Warn("prune webhook ids", "err", err)
 		} else if n > 0 {
 			log.Debug("pruned webhook ids", "count", n)
+		}
+		if callbacksOff {
+			if n, err := st.PruneUnsentEvents(ctx, time.Now().Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
+				log.Warn("prune events", "err", err)
+			} else if n > 0 {
+				log.Debug("pruned events", "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():
