@@ -4,8 +4,8 @@ import (
 	"context"
 	"os"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
