@@ -350,6 +350,15 @@ func TestKillNineLosesNothing(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		resp, err := http.Get(d.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(metrics), `pushd_jobs_finished_total{action="apply",cluster="edge",code="",status="succeeded"}`) {
+			t.Errorf("/metrics does not count the finished jobs")
+		}
 		if recv.bad > 0 {
 			t.Errorf("%d callbacks with bad signatures", recv.bad)
 		}

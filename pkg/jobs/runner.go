@@ -40,8 +40,10 @@ type RunnerOptions struct {
 	Engine apply.Options
 	// Notify is called after events were written (wakes the outbox).
 	Notify func()
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics, when set, counts finished jobs and their durations.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 func (o *RunnerOptions) defaults() {
@@ -211,6 +213,7 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 	r.opts.Notify()
 
+	claimed := time.Now()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var hb sync.WaitGroup
@@ -249,6 +252,7 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 		return
 	}
 	r.opts.Notify()
+	r.opts.Metrics.observe(job.Cluster, job.Action, final.Status, final.ErrorCode, time.Since(claimed))
 	log.Info("job finished", "status", final.Status, "error", final.ErrorCode)
 }
 

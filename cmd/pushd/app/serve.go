@@ -107,6 +107,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
+		Metrics: jobs.NewMetrics(reg),
 	})
 	var allowed []schema.GroupKind
 	for _, k := range cfg.AllowedKinds {
