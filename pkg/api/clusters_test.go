@@ -233,6 +233,7 @@ func TestKubeconfigRefusals(t *testing.T) {
 			{"two contexts", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Contexts["other"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"} }), "2 usable contexts"},
 			{"no context", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { delete(c.Contexts, "ctx") }), "0 usable contexts"},
 			{"plain http", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "http://127.0.0.1:8080" }), "https://"},
+			{"user information in the URL", kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "https://admin:canarypw@127.0.0.1:8443" }), "user information"},
 			{"no credential", kubeconfig(t, "", nil), "no embedded token"},
 			{"not a kubeconfig", []byte("{{{ not yaml"), "not a kubeconfig"},
 			{"empty", nil, "empty"},
@@ -246,6 +247,9 @@ func TestKubeconfigRefusals(t *testing.T) {
 				msg := r.json(t)["error"].(map[string]any)["message"].(string)
 				if !strings.Contains(msg, tt.reason) {
 					t.Fatalf("message %q does not say %q", msg, tt.reason)
+				}
+				if strings.Contains(string(r.body), "canarypw") {
+					t.Fatalf("the answer repeats the URL's password: %s", r.body)
 				}
 			})
 		}

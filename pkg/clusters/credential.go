@@ -80,9 +80,13 @@ func ParseKubeconfig(data []byte) (*Credential, error) {
 	case cluster.ProxyURL != "":
 		return nil, rejected("cluster %q sets proxy-url: pushd reaches clusters directly on the trusted network", ctx.Cluster)
 	}
+	// The server URL is not quoted back: it could carry user:password@.
 	u, err := url.Parse(cluster.Server)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, rejected("cluster %q server %q must be an https:// URL", ctx.Cluster, cluster.Server)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		return nil, rejected("cluster %q: server must be an https:// URL", ctx.Cluster)
+	case u.User != nil:
+		return nil, rejected("cluster %q: server URL carries user information; authenticate with an embedded token instead", ctx.Cluster)
 	}
 	c := &Credential{
 		Server:        cluster.Server,

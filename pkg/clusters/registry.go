@@ -78,7 +78,9 @@ func (r *Registry) Put(ctx context.Context, org string, rec Record) (_ *Record, 
 	if err != nil {
 		return nil, false, err
 	}
-	if created, err = r.store.PutCluster(ctx, row); err != nil {
+	if created, err = r.store.PutCluster(ctx, row); errors.Is(err, store.ErrNotFound) {
+		return nil, false, ErrNotFound
+	} else if err != nil {
 		return nil, false, fmt.Errorf("cluster %q: %w", rec.ID, err)
 	}
 	out, err := fromRow(row)

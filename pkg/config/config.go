@@ -148,28 +148,25 @@ func (c Config) Validate() error {
 var orgRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ParseCredentials reads the space-separated "[org=]value" list of
-// --webhook-secrets and --api-tokens.
+// --webhook-secrets and --api-tokens. A field is split at its first "="
+// only when what follows is more than base64 padding and what precedes
+// looks like an organization name; a token that contains "=" elsewhere must
+// be written with its organization ("default=…"). Errors never repeat any
+// part of a field: it may be a secret.
 func ParseCredentials(s string) ([]Credential, error) {
 	var out []Credential
-	for _, field := range strings.Fields(s) {
+	for i, field := range strings.Fields(s) {
 		org, value, found := strings.Cut(field, "=")
 		switch {
-		case !found, strings.HasPrefix(field, "whsec_"), org != "" && !orgRE.MatchString(org), value != "" && strings.Trim(value, "=") == "":
+		case !found, strings.HasPrefix(field, "whsec_"), org != "" && !orgRE.MatchString(org), strings.Trim(value, "=") == "":
 			org, value = DefaultOrganization, field
 		}
-		if org == "" || value == "" {
-			return nil, fmt.Errorf("credential %q: want [org=]value", redact(field))
+		if org == "" || value == "" || strings.HasPrefix(field, "=") {
+			return nil, fmt.Errorf("credential #%d: want [org=]value", i+1)
 		}
 		out = append(out, Credential{Organization: org, Value: value})
 	}
 	return out, nil
-}
-
-func redact(field string) string {
-	if org, _, ok := strings.Cut(field, "="); ok {
-		return org + "=…"
-	}
-	return "…"
 }
 
 // Database names a store backend and how to reach it.
@@ -183,19 +180,23 @@ type Database struct {
 // ParseDatabaseURL understands sqlite://PATH (sqlite:///abs/path, sqlite://./rel,
 // sqlite://:memory:) and postgres:// or postgresql:// URLs.
 func ParseDatabaseURL(raw string) (Database, error) {
+	// Messages never quote raw: a PostgreSQL URL may hold a password.
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return Database{}, fmt.Errorf("database-url %q: want sqlite://PATH or postgres://…", raw)
+		return Database{}, errors.New("database-url: want sqlite://PATH or postgres://…")
 	}
 	switch scheme {
 	case "sqlite":
 		if rest == "" {
-			return Database{}, fmt.Errorf("database-url %q: sqlite needs a path", raw)
+			return Database{}, errors.New("database-url: sqlite needs a path (sqlite://./data/pushd.db)")
 		}
 		return Database{Driver: "sqlite", DSN: rest}, nil
 	case "postgres", "postgresql":
-		if _, err := url.Parse(raw); err != nil {
-			return Database{}, fmt.Errorf("database-url: %w", err)
+		var ue *url.Error
+		if _, err := url.Parse(raw); errors.As(err, &ue) {
+			return Database{}, fmt.Errorf("database-url: not a valid URL: %w", ue.Err)
+		} else if err != nil {
+			return Database{}, errors.New("database-url: not a valid URL")
 		}
 		return Database{Driver: "postgres", DSN: raw}, nil
 	default:

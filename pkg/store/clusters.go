@@ -55,6 +55,10 @@ func (s *Store) PutCluster(ctx context.Context, c *Cluster) (created bool, err e
 			return tx.Create(c).Error
 		case err != nil:
 			return err
+		case existing.Organization != c.Organization:
+			// Checked here, in the transaction, so two organizations racing
+			// for one id cannot overwrite each other's record.
+			return ErrNotFound
 		default:
 			c.CreatedAt = existing.CreatedAt
 			return tx.Save(c).Error

@@ -81,7 +81,8 @@ func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
 	// contention into waiting instead of SQLITE_BUSY errors, and immediate
 	// transactions take the write lock up front, so a read-then-write
 	// transaction never fails on upgrading its lock (SQLITE_BUSY_SNAPSHOT).
-	dsn := path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	// synchronous(FULL): a job answered 202 survives a power loss too.
+	dsn := path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	db, err := gorm.Open(sqlite.Open(dsn), cfg)
 	if err != nil {
 		return nil, err
