@@ -136,22 +136,17 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Time, lease time.Duration) (*Job, error) {
 	var claimed *Job
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Only jobs no older job of their application waits before: a long
+		// backlog of one application never hides another's runnable job.
 		var candidates []Job
 		err := tx.Where("cluster = ? AND (status = ? OR (status = ? AND lease_expires_at < ?))", cluster, JobQueued, JobRunning, now).
-			Order("seq").Limit(32).Find(&candidates).Error
+			Where(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.cluster = jobs.cluster AND o.namespace = jobs.namespace
+				AND o.application = jobs.application AND o.seq < jobs.seq AND o.status IN ?)`, []string{JobQueued, JobRunning}).
+			Order("seq").Limit(8).Find(&candidates).Error
 		if err != nil {
 			return err
 		}
 		for _, c := range candidates {
-			var older int64
-			err := tx.Model(&Job{}).Where("cluster = ? AND namespace = ? AND application = ? AND seq < ? AND status IN ?",
-				c.Cluster, c.Namespace, c.Application, c.Seq, []string{JobQueued, JobRunning}).Count(&older).Error
-			if err != nil {
-				return err
-			}
-			if older > 0 {
-				continue
-			}
 			expires := now.Add(lease)
 			updates := map[string]any{"status": JobRunning, "attempt": c.Attempt + 1, "lease_owner": owner, "lease_expires_at": expires, "updated_at": now}
 			if c.StartedAt == nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -170,6 +171,52 @@ func TestPruneUnsentEvents(t *testing.T) {
 		}
 		if es, _ := s.Events(ctx, "c", 10); len(es) != 1 || es[0].ID != "evt-new" {
 			t.Fatalf("left: %+v", es)
+		}
+	})
+}
+
+// TestClaimSkipsBlockedApplications queues a long backlog of one
+// application behind a running job, and one job of another application: the
+// other application's job is claimable at once, and the backlog in order.
+func TestClaimSkipsBlockedApplications(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		now := time.Now().UTC()
+		add := func(id, app string) {
+			t.Helper()
+			if _, err := s.CreateJob(ctx, &Job{Organization: "o", ID: id, Cluster: "c", Namespace: "ns", Application: app, Action: "apply", Status: JobQueued}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 40 {
+			add(fmt.Sprintf("a-%02d", i), "a")
+		}
+		add("b-0", "b")
+		claim := func() string {
+			t.Helper()
+			j, err := s.ClaimJob(ctx, "c", "w", now, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j == nil {
+				return ""
+			}
+			return j.ID
+		}
+		if got := claim(); got != "a-00" {
+			t.Fatalf("first claim %q, want a-00", got)
+		}
+		if got := claim(); got != "b-0" {
+			t.Fatalf("second claim %q, want b-0: application a's backlog must not hide b", got)
+		}
+		if got := claim(); got != "" {
+			t.Fatalf("third claim %q, want none while a-00 runs", got)
+		}
+		// a-00's worker dies: after the lease, a-00 itself is taken up again (attempt 2), not a-01.
+		j, err := s.ClaimJob(ctx, "c", "w2", now.Add(2*time.Minute), time.Minute)
+		if err != nil || j == nil || j.ID != "a-00" || j.Attempt != 2 {
+			t.Fatalf("after lease expiry: %+v, %v", j, err)
 		}
 	})
 }
