@@ -59,7 +59,12 @@ func (s *Server) listApplications(c echo.Context) error {
 	if apps == nil {
 		apps = []inventory.Application{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": apps, "next_cursor": nil})
+	// Sorted by namespace, then application; "/" sorts before any name character.
+	page, next, err := pageOf(c, apps, func(a inventory.Application) string { return a.Namespace + "/" + a.Application })
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next})
 }
 
 func (s *Server) getApplication(c echo.Context) error {

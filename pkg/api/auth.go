@@ -147,6 +147,14 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		rec := &recorder{ResponseWriter: c.Response().Writer}
 		c.Response().Writer = rec
+		defer func() {
+			if p := recover(); p != nil {
+				// Forget the id so the sender's retry is acted on, then let
+				// the recover middleware answer 500.
+				s.Store.ForgetMessage(context.WithoutCancel(ctx), org, msg.ID)
+				panic(p)
+			}
+		}()
 		if err := next(c); err != nil {
 			c.Error(err) // render now so the answer can be remembered
 		}

@@ -73,7 +73,11 @@ func (s *Server) listClusters(c echo.Context) error {
 		}
 		items = append(items, s.newView(rec, st))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items})
+	page, next, err := pageOf(c, items, func(v clusterView) string { return v.ID })
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next})
 }
 
 func (s *Server) getCluster(c echo.Context) error {

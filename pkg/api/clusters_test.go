@@ -53,6 +53,33 @@ func TestClusterRecordLifecycle(t *testing.T) {
 		if items := r.json(t)["items"].([]any); len(items) != 1 {
 			t.Fatalf("list: %s", r.body)
 		}
+		// Two more records, read one page at a time.
+		for _, id := range []string{"prod-0", "prod-2"} {
+			if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
+				t.Fatalf("create %s: %d", id, r.status)
+			}
+		}
+		var seen []string
+		for path := "/api/v1/clusters?limit=2"; ; {
+			page := e.read(t, path, acmeToken).json(t)
+			for _, it := range page["items"].([]any) {
+				seen = append(seen, it.(map[string]any)["id"].(string))
+			}
+			next, ok := page["next_cursor"].(string)
+			if !ok {
+				break
+			}
+			path = "/api/v1/clusters?limit=2&cursor=" + next
+		}
+		if strings.Join(seen, ",") != "prod-0,prod-1,prod-2" {
+			t.Fatalf("paged listing: %v", seen)
+		}
+		if r := e.read(t, "/api/v1/clusters?cursor=!!", acmeToken); r.status != http.StatusBadRequest {
+			t.Fatalf("bad cursor: %d", r.status)
+		}
+		for _, id := range []string{"prod-0", "prod-2"} {
+			e.write(t, http.MethodDelete, "/api/v1/clusters/"+id, acmeSecret, nil)
+		}
 		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", r.status, r.body)
 		}

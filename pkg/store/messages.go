@@ -22,6 +22,10 @@ type Message struct {
 	CreatedAt   time.Time `gorm:"index"`
 }
 
+// staleInProgress is how long a message may stay in progress before a retry
+// takes it over; far longer than any request pushd answers.
+const staleInProgress = 2 * time.Minute
+
 // ErrMessageExists is returned by BeginMessage for an id seen before; the
 // stored message comes with it.
 var ErrMessageExists = errors.New("message id seen before")
@@ -32,6 +36,14 @@ func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) 
 	var existing Message
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Where("organization = ? AND id = ?", m.Organization, m.ID).Take(&existing).Error
+		if err == nil && existing.Status == 0 && existing.CreatedAt.Before(time.Now().Add(-staleInProgress)) {
+			// Its first handler died (crash, panic) without an outcome:
+			// take the message over rather than answer 409 until it is pruned.
+			if err := tx.Where("organization = ? AND id = ? AND status = 0", m.Organization, m.ID).Delete(&Message{}).Error; err != nil {
+				return err
+			}
+			return tx.Create(m).Error
+		}
 		if err == nil {
 			return ErrMessageExists
 		}
