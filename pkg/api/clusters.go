@@ -24,6 +24,7 @@ type ClusterRegistry interface {
 // ClusterHealth is what the API needs of the health monitor.
 type ClusterHealth interface {
 	Check(ctx context.Context, rec *clusters.Record) (clusters.Status, error)
+	Reset(id string)
 	Observed(ctx context.Context, id string) (clusters.Status, error)
 	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
 }
@@ -137,6 +138,7 @@ func (s *Server) putKubeconfig(c echo.Context) error {
 	if err := s.Clusters.SetKubeconfig(ctx, org, id, body); err != nil {
 		return err
 	}
+	s.Health.Reset(id) // probe the new credential now, even after an outage opened the breaker
 	rec, err := s.Clusters.Get(ctx, org, id)
 	if err != nil {
 		return err

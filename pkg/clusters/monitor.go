@@ -67,6 +67,9 @@ type Monitor struct {
 
 // health is the monitor's memory of one cluster.
 type health struct {
+	// checking serialises Check for one cluster: the loop and an API call
+	// (a new kubeconfig) may probe at once, and renewal must not run twice.
+	checking sync.Mutex
 	breaker  *Breaker
 	running  bool
 	lastRun  time.Time
@@ -132,6 +135,12 @@ func (m *Monitor) Run(ctx context.Context) {
 	}
 }
 
+// Reset closes the cluster's breaker: its credential was just replaced, so
+// past failures say nothing about the next call.
+func (m *Monitor) Reset(id string) {
+	m.healthOf(id).breaker.Success()
+}
+
 // Allow reports whether calls to the cluster may go out now (its breaker is
 // not open). Jobs use it to fail fast on a cluster known to be down.
 func (m *Monitor) Allow(id string) bool {
@@ -143,6 +152,8 @@ func (m *Monitor) Allow(id string) bool {
 // result and records events for what changed.
 func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	h := m.healthOf(rec.ID)
+	h.checking.Lock()
+	defer h.checking.Unlock()
 	now := m.opts.Now().UTC()
 	prev, err := m.previous(ctx, rec.ID)
 	if err != nil {

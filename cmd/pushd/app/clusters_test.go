@@ -77,6 +77,14 @@ func TestClustersCLI(t *testing.T) {
 	if code, out = run("jobs", "submit", job("cli-2", "kube-system")); code == 0 || !strings.Contains(out, "namespace_not_allowed") {
 		t.Fatalf("jobs submit outside the scope (exit %d):\n%s", code, out)
 	}
+	var narrow bytes.Buffer
+	code = Run(ctx, []string{"jobs", "submit", job("cli-3", ns.Name)}, env(map[string]string{
+		"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "pushd.db"), "PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
+		"PUSHD_ALLOWED_KINDS": "Secret",
+	}), &narrow, &narrow)
+	if code == 0 || !strings.Contains(narrow.String(), "kind_not_allowed") {
+		t.Fatalf("jobs submit with a narrower --allowed-kinds (exit %d):\n%s", code, narrow.String())
+	}
 	if code, out = run("jobs", "list", "--cluster", "edge-1"); code != 0 || !strings.Contains(out, "cli-1") || strings.Contains(out, "cli-2") || !strings.Contains(out, "queued") {
 		t.Fatalf("jobs list (exit %d):\n%s", code, out)
 	}

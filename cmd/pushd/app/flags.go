@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/vworkspace/pushd/pkg/config"
 )
 
@@ -37,11 +39,7 @@ func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]str
 	bind("cluster-qps", "PUSHD_CLUSTER_QPS")
 	fs.IntVar(&cfg.ClusterBurst, "cluster-burst", cfg.ClusterBurst, "burst above --cluster-qps [PUSHD_CLUSTER_BURST]")
 	bind("cluster-burst", "PUSHD_CLUSTER_BURST")
-	fs.Func("allowed-kinds", "comma-separated Kind or Kind.group a job may write (default: ConfigMap, Secret, Service, PersistentVolumeClaim, Deployment.apps, StatefulSet.apps, Job.batch, CronJob.batch, Ingress.networking.k8s.io, Application.vworkspace.io, Operation.vworkspace.io) [PUSHD_ALLOWED_KINDS]", func(v string) error {
-		cfg.AllowedKinds = splitList(v)
-		return nil
-	})
-	bind("allowed-kinds", "PUSHD_ALLOWED_KINDS")
+	bindAllowedKinds(fs, cfg, envs)
 	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "how often each cluster's applications are polled for their status [PUSHD_STATUS_INTERVAL]")
 	bind("status-interval", "PUSHD_STATUS_INTERVAL")
 	fs.DurationVar(&cfg.JobLease, "job-lease", cfg.JobLease, "how long a crashed worker's job stays claimed before it is taken up again [PUSHD_JOB_LEASE]")
@@ -84,4 +82,23 @@ func stateFlags(fs *flag.FlagSet, cfg *config.Config) map[string]string {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
 	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
 	return map[string]string{"database-url": "PUSHD_DATABASE_URL", "kubeconfig-dir": "PUSHD_KUBECONFIG_DIR"}
+}
+
+// bindAllowedKinds binds --allowed-kinds: serve and `jobs submit` must check
+// jobs against the same list.
+func bindAllowedKinds(fs *flag.FlagSet, cfg *config.Config, envs map[string]string) {
+	fs.Func("allowed-kinds", "comma-separated Kind or Kind.group a job may write (default: ConfigMap, Secret, Service, PersistentVolumeClaim, Deployment.apps, StatefulSet.apps, Job.batch, CronJob.batch, Ingress.networking.k8s.io, Application.vworkspace.io, Operation.vworkspace.io) [PUSHD_ALLOWED_KINDS]", func(v string) error {
+		cfg.AllowedKinds = splitList(v)
+		return nil
+	})
+	envs["allowed-kinds"] = "PUSHD_ALLOWED_KINDS"
+}
+
+// groupKinds parses "Kind" or "Kind.group" entries; nil means the default list.
+func groupKinds(kinds []string) []schema.GroupKind {
+	var out []schema.GroupKind
+	for _, k := range kinds {
+		out = append(out, schema.ParseGroupKind(k))
+	}
+	return out
 }

@@ -27,6 +27,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 	fs.SetOutput(io.err)
 	envs := stateFlags(fs, &cfg)
 	org := fs.String("organization", config.DefaultOrganization, "the organization the job belongs to")
+	bindAllowedKinds(fs, &cfg, envs)
 	var run func(ctx context.Context, svc *jobs.Service) error
 	switch cmd {
 	case "submit":
@@ -106,5 +107,5 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 		return err
 	}
 	defer env.store.Close()
-	return run(ctx, jobs.NewService(env.store, env.registry, env.monitor, jobs.ServiceOptions{}))
+	return run(ctx, jobs.NewService(env.store, env.registry, env.monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds)}))
 }

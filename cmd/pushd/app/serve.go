@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -109,11 +108,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
 		Metrics: jobs.NewMetrics(reg),
 	})
-	var allowed []schema.GroupKind
-	for _, k := range cfg.AllowedKinds {
-		allowed = append(allowed, schema.ParseGroupKind(k))
-	}
-	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: allowed, Notify: func() { runner.Notify(); notifyOutbox() }})
+	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := inventory.NewWatcher(st, registry, monitor, inventory.Options{
 		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "inventory"),
 	})
