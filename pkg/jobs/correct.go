@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -26,15 +27,27 @@ var ErrNothingApplied = errors.New("no succeeded apply job to re-apply")
 // job.status_changed event in the same transaction. It answers the new
 // job's id ("drift-…").
 //
-// The scope was checked when the original job was accepted; the runner
-// checks the namespace again at run time, as for every job.
+// The cluster's record is checked again, as it is today; the runner checks
+// the namespace label again at run time, as for every job.
 func (s *Service) Correct(ctx context.Context, cluster, namespace, application string) (string, error) {
+	rec, err := s.clusters.Get(ctx, "", cluster)
+	if err != nil {
+		return "", fmt.Errorf("cluster %q: %w", cluster, err)
+	}
 	last, err := s.store.LastSucceededApply(ctx, cluster, namespace, application)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && last.Organization != rec.Organization) {
+		// A cluster id forgotten and registered again by another
+		// organization never gets the old organization's manifests.
 		return "", fmt.Errorf("cluster %q: application %s/%s: %w", cluster, namespace, application, ErrNothingApplied)
 	}
 	if err != nil {
 		return "", fmt.Errorf("cluster %q: application %s/%s: %w", cluster, namespace, application, err)
+	}
+	// The record may have narrowed since the job was accepted: a correction
+	// is held to today's scope like a new job.
+	if !rec.AllowsApplication(application) || !rec.AllowsNamespace(namespace) ||
+		!rec.AllowsOperation(clusters.Operation{Engine: last.Engine, Type: last.Type}) {
+		return "", refuse("application_not_allowed", "application", "cluster %q no longer allows %s/%s (%s/%s): not re-applied", cluster, namespace, application, last.Engine, last.Type)
 	}
 	id := "drift-" + uuid.NewString()
 	sum := sha256.Sum256([]byte(TriggerDrift + "\x00" + last.Manifests))
