@@ -90,6 +90,8 @@ func jobError(err error) *Error {
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such job"}
+	case errors.Is(err, jobs.ErrBackpressure):
+		return &Error{Status: http.StatusTooManyRequests, Code: "backpressure", Message: err.Error() + "; retry later"}
 	case errors.Is(err, jobs.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: "job_id_reused", Message: err.Error()}
 	case errors.As(err, &fe):

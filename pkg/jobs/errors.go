@@ -33,3 +33,7 @@ var ErrConflict = errors.New("a job with this id exists with different content")
 
 // ErrNotFound: no such job, or one of another organization (HTTP 404).
 var ErrNotFound = errors.New("job not found")
+
+// ErrBackpressure: the cluster has as many queued jobs as pushd accepts
+// (HTTP 429); the sender retries later.
+var ErrBackpressure = errors.New("too many queued jobs for this cluster")

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -175,4 +176,36 @@ func TestDeadClusterCostsOthersNothing(t *testing.T) {
 			t.Logf("%s: %s after %s", id, j.Status, time.Since(start).Round(time.Millisecond))
 		}
 	})
+}
+
+// TestBackpressure fills a cluster's queue to its bound: the next job is
+// refused with ErrBackpressure and not stored.
+func TestBackpressure(t *testing.T) {
+	h := newHarness(t, dbtest.Database{Driver: "sqlite", DSN: t.TempDir() + "/pushd.db"}, bed.Clusters[1])
+	id := h.ids[0]
+	s := h.spec("bp-1", id, jobs.ActionApply, app("blocker", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
+	h.submit(t, s) // runs and hangs until its timeout
+	h.submit(t, h.spec("bp-2", id, jobs.ActionApply, app("nextcloud", nil)))
+	narrow := jobs.NewService(h.store, h.reg, h.monitor, jobs.ServiceOptions{MaxQueuedPerCluster: 1})
+	deadline := time.Now().Add(30 * time.Second)
+	for { // bp-1 must be running, bp-2 queued behind it
+		j, _ := h.svc.Get(context.Background(), "acme", "bp-1")
+		if j.Status == store.JobRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bp-1 never ran: %s", j.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, _, err := narrow.Submit(context.Background(), "acme", h.spec("bp-3", id, jobs.ActionApply, app("nextcloud", nil)))
+	if !errors.Is(err, jobs.ErrBackpressure) {
+		t.Fatalf("err = %v, want ErrBackpressure", err)
+	}
+	if _, err := h.svc.Get(context.Background(), "acme", "bp-3"); !errors.Is(err, jobs.ErrNotFound) {
+		t.Fatalf("a refused job was stored: %v", err)
+	}
+	for _, j := range []string{"bp-1", "bp-2"} {
+		h.svc.Cancel(context.Background(), "acme", j)
+	}
 }

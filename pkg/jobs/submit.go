@@ -55,6 +55,7 @@ type Service struct {
 	allowed  []schema.GroupKind
 	notify   func()
 	now      func() time.Time
+	maxQueue int
 }
 
 // ServiceOptions are Service's optional knobs.
@@ -66,6 +67,9 @@ type ServiceOptions struct {
 	Notify func()
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MaxQueuedPerCluster bounds a cluster's queued jobs; beyond it Submit
+	// answers ErrBackpressure. Default 1000.
+	MaxQueuedPerCluster int
 }
 
 // NewService builds an intake.
@@ -79,7 +83,10 @@ func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now}
+	if opts.MaxQueuedPerCluster <= 0 {
+		opts.MaxQueuedPerCluster = 1000
+	}
+	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster}
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -110,6 +117,11 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.J
 	objs, err := s.checkScope(rec, &spec)
 	if err != nil {
 		return nil, false, err
+	}
+	if n, err := s.store.CountQueued(ctx, spec.Cluster); err != nil {
+		return nil, false, err
+	} else if n >= int64(s.maxQueue) {
+		return nil, false, fmt.Errorf("cluster %q: %d jobs queued: %w", spec.Cluster, n, ErrBackpressure)
 	}
 	manifests, err := json.Marshal(objs)
 	if err != nil {

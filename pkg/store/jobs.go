@@ -226,3 +226,10 @@ func addEvents(tx *gorm.DB, events []*Event) error {
 	}
 	return nil
 }
+
+// CountQueued counts a cluster's jobs waiting to run.
+func (s *Store) CountQueued(ctx context.Context, cluster string) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Job{}).Where("cluster = ? AND status = ?", cluster, JobQueued).Count(&n).Error
+	return n, err
+}
