@@ -25,6 +25,7 @@ type ClusterRegistry interface {
 type ClusterHealth interface {
 	Check(ctx context.Context, rec *clusters.Record) (clusters.Status, error)
 	Reset(id string)
+	Forget(id string)
 	Observed(ctx context.Context, id string) (clusters.Status, error)
 	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
 }
@@ -123,6 +124,10 @@ func (s *Server) deleteCluster(c echo.Context) error {
 	// Jobs for a cluster pushd no longer knows cannot run: cancel them.
 	if err := s.Jobs.CancelCluster(c.Request().Context(), organization(c), c.Param("id")); err != nil {
 		return err
+	}
+	s.Health.Forget(c.Param("id"))
+	if s.Inventory != nil {
+		s.Inventory.Forget(c.Param("id"))
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -141,6 +141,14 @@ func (m *Monitor) Reset(id string) {
 	m.healthOf(id).breaker.Success()
 }
 
+// Forget drops the monitor's memory of a cluster pushd no longer serves
+// (breaker, renewal backoff), so an id registered again starts afresh.
+func (m *Monitor) Forget(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.health, id)
+}
+
 // Allow reports whether calls to the cluster may go out now (its breaker is
 // not open). Jobs use it to fail fast on a cluster known to be down.
 func (m *Monitor) Allow(id string) bool {

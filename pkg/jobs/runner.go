@@ -233,7 +233,7 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	if err != nil {
 		final.Status = store.JobFailed
 		final.ErrorCode, final.ErrorMessage = errorCode(err), err.Error()
-		if errors.Is(context.Cause(runCtx), errCancelled) {
+		if errors.Is(context.Cause(runCtx), errCancelled) || r.cancelRequested(ctx, job) {
 			final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, "cancelled", "cancelled while running: pushd stopped waiting; what was applied stays"
 		}
 	}
@@ -257,6 +257,14 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 }
 
 var errCancelled = errors.New("cancel requested")
+
+// cancelRequested reads whether the job was cancelled while it ran: a run
+// can fail for another reason (its cluster was forgotten) before the
+// heartbeat saw the request, and the cancel is what the sender asked for.
+func (r *Runner) cancelRequested(ctx context.Context, job *store.Job) bool {
+	cur, err := r.store.GetJob(ctx, job.Organization, job.ID)
+	return err == nil && cur.CancelRequested
+}
 
 // heartbeat renews the job's lease and watches for a cancel request; it
 // cancels the run when the claim was lost or the job was cancelled.
