@@ -25,6 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/webhook"
@@ -122,26 +123,8 @@ func (r *receiver) jobEvents() (map[string][]string, map[string]map[string]bool)
 type daemon struct {
 	cmd    *exec.Cmd
 	base   string
-	log    *syncBuffer
+	log    *logbuf.Buffer
 	exited chan struct{}
-}
-
-// syncBuffer is the daemon's output, written by exec's copier while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -155,7 +138,7 @@ func freeAddr(t *testing.T) string {
 
 func startDaemon(t *testing.T, addr string, env []string) *daemon {
 	t.Helper()
-	d := &daemon{base: "http://" + addr, log: &syncBuffer{}}
+	d := &daemon{base: "http://" + addr, log: &logbuf.Buffer{}}
 	d.cmd = exec.Command(binary, "serve", "--listen", addr)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log

@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -42,37 +42,19 @@ const (
 	globexToken  = "globex-read-token"
 )
 
-// syncBuffer is a log sink tests can read while the server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a pushd API wired like `pushd serve` wires it, on one database.
 type env struct {
 	url   string
 	store *store.Store
 	creds *clusters.CredentialStore
-	logs  *syncBuffer
+	logs  *logbuf.Buffer
 	now   time.Time // the clock requests are signed with
 }
 
 func newEnv(t *testing.T, db dbtest.Database) *env {
 	t.Helper()
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log})
 	if err != nil {

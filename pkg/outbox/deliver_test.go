@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -118,7 +119,7 @@ func TestFailuresNameNoSecret(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				st := openStore(t, db)
 				ids := addEvents(t, st, "prod-"+tc.name, 1)
-				logs := &syncBuffer{}
+				logs := &logbuf.Buffer{}
 				d := outbox.New(st, tc.url, secret(t), outbox.Options{PollInterval: 10 * time.Millisecond, Logger: debugLogger(logs)})
 				stop := run(t, d)
 				eventually(t, 10*time.Second, "a failed attempt", func() bool { return events(t, st)[ids[0]].Attempts > 0 })
