@@ -118,16 +118,21 @@ func (s *Server) putCluster(c echo.Context) error {
 }
 
 func (s *Server) deleteCluster(c echo.Context) error {
-	if err := s.Clusters.Delete(c.Request().Context(), organization(c), c.Param("id")); err != nil {
+	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
+	if _, err := s.Clusters.Get(ctx, org, id); err != nil {
 		return err
 	}
-	// Jobs for a cluster pushd no longer knows cannot run: cancel them.
-	if err := s.Jobs.CancelCluster(c.Request().Context(), organization(c), c.Param("id")); err != nil {
+	// Jobs for a cluster pushd will no longer know cannot run: cancel them
+	// first, while a running one still has its credential to stop with.
+	if err := s.Jobs.CancelCluster(ctx, org, id); err != nil {
 		return err
 	}
-	s.Health.Forget(c.Param("id"))
+	if err := s.Clusters.Delete(ctx, org, id); err != nil {
+		return err
+	}
+	s.Health.Forget(id)
 	if s.Inventory != nil {
-		s.Inventory.Forget(c.Param("id"))
+		s.Inventory.Forget(id)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
