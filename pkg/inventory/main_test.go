@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
@@ -77,24 +76,11 @@ func newHarnessWith(t testing.TB, db dbtest.Database, opts inventory.Options, cl
 	h.reg = clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: clientOpts})
 	h.monitor = clusters.NewMonitor(h.reg, st, clusters.MonitorOptions{})
 	for _, c := range cs {
-		admin, err := kubernetes.NewForConfig(c.AdminConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name: h.ns, Labels: map[string]string{clusters.ManagedNamespaceLabel: clusters.ManagedNamespaceValue}}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		fleettest.ManagedNamespace(t, c, h.ns)
 		id := c.Name + "-" + randomID()
 		h.ids = append(h.ids, id)
 		h.put(t, id, clusters.Drift{Mode: clusters.DriftReport})
-		res, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{h.ns}, ServiceAccountName: "pushd-" + id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := creds.Save(id, res.Credential); err != nil {
-			t.Fatal(err)
-		}
+		fleettest.Enroll(t, creds, c, id, []string{h.ns})
 	}
 	runner := jobs.NewRunner(st, h.reg, h.monitor, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: log})
 	h.svc = jobs.NewService(st, h.reg, h.monitor, jobs.ServiceOptions{Notify: runner.Notify})
@@ -121,14 +107,7 @@ func (h *harness) put(t testing.TB, id string, drift clusters.Drift) {
 	}
 }
 
-func manifest(apiVersion, kind, name string, annotations map[string]string, extra map[string]any) json.RawMessage {
-	obj := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "annotations": annotations}}
-	for k, v := range extra {
-		obj[k] = v
-	}
-	b, _ := json.Marshal(obj)
-	return b
-}
+var manifest = fleettest.Manifest
 
 func app(name string) json.RawMessage {
 	return manifest("vworkspace.io/v1alpha1", "Application", name, nil, map[string]any{"spec": map[string]any{"chart": name}})

@@ -1,0 +1,57 @@
+// Package fleettest enrolls test-bed clusters with pushd the way an operator
+// would — a namespace labeled managed-by=vworkspace and a least-privilege
+// credential minted by bootstrap — and builds job manifests, for the tests of
+// the packages that run jobs (pkg/jobs, pkg/inventory).
+package fleettest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/pkg/clusters"
+)
+
+// ManagedNamespace creates namespace name on c, labeled for pushd.
+func ManagedNamespace(t testing.TB, c *testbed.Cluster, name string) {
+	t.Helper()
+	admin, err := kubernetes.NewForConfig(c.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Labels: map[string]string{clusters.ManagedNamespaceLabel: clusters.ManagedNamespaceValue}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Enroll bootstraps a credential for cluster id on c, with rights in
+// namespaces, and stores it. Each id gets its own ServiceAccount, so tests
+// enrolling the same test-bed cluster do not revoke each other's grants.
+func Enroll(t testing.TB, creds *clusters.CredentialStore, c *testbed.Cluster, id string, namespaces []string) {
+	t.Helper()
+	res, err := clusters.Bootstrap(context.Background(), c.AdminConfig(), clusters.BootstrapOptions{
+		ClusterID: id, Namespaces: namespaces, ServiceAccountName: "pushd-" + id,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := creds.Save(id, res.Credential); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Manifest builds an object as a job carries it.
+func Manifest(apiVersion, kind, name string, annotations map[string]string, extra map[string]any) json.RawMessage {
+	obj := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "annotations": annotations}}
+	for k, v := range extra {
+		obj[k] = v
+	}
+	b, _ := json.Marshal(obj)
+	return b
+}
