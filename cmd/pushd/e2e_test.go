@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 const (
 	webhookSecret  = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWtleS0xMjM0NQ=="
 	callbackSecret = "whsec_ZTJlLWNhbGxiYWNrLXNlY3JldC1rZXktMTIz"
-	readToken      = "e2e-read-token"
+	readToken      = "e2e-read-token-0123456789abcdefgh"
 )
 
 // callback is one delivery pushd made.
@@ -182,7 +182,7 @@ func (d *daemon) write(t *testing.T, method, path string, body []byte) (int, []b
 	req, _ := http.NewRequest(method, d.base+path, bytes.NewReader(body))
 	s, _ := webhook.ParseSecret(webhookSecret)
 	msgSeq++
-	s.SetHeaders(req.Header, fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), msgSeq), time.Now(), body)
+	s.SetHeaders(req.Header, fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), msgSeq), time.Now(), webhook.Bound(method, req.URL.RequestURI(), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

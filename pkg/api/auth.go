@@ -52,34 +52,38 @@ func NewAuthenticator(secrets, tokens []config.Credential, now func() time.Time)
 	return a, nil
 }
 
-// verify returns the organization whose secret signed the message.
-func (a *Authenticator) verify(h http.Header, body []byte) (string, webhook.Message, error) {
+// parse checks a write's signature headers before its body is read. The
+// checks do not depend on the secret, so the first verifier does them.
+func (a *Authenticator) parse(h http.Header) (webhook.Message, error) {
 	if len(a.verifiers) == 0 {
-		return "", webhook.Message{}, errors.New("no webhook secrets configured")
+		return webhook.Message{}, errors.New("no webhook secrets configured")
 	}
-	var last error
-	for _, v := range a.verifiers {
-		msg, err := v.verifier.Verify(h, body)
-		if err == nil {
-			return v.org, msg, nil
-		}
-		last = err
-		if !errors.Is(err, webhook.ErrNoMatch) {
-			break // header or timestamp problems do not depend on the secret
-		}
-	}
-	return "", webhook.Message{}, last
+	return a.verifiers[0].verifier.Parse(h)
 }
 
-// token returns the organization of a bearer token.
+// match returns the organization whose secret signed payload.
+func (a *Authenticator) match(msg webhook.Message, payload []byte) (string, error) {
+	for _, v := range a.verifiers {
+		if err := v.verifier.Match(msg, payload); err == nil {
+			return v.org, nil
+		}
+	}
+	return "", webhook.ErrNoMatch
+}
+
+// token returns the organization of a bearer token. Tokens are compared by
+// their SHA-256, in constant time, against every configured token, so neither
+// a token's length nor which one matched shows in the timing.
 func (a *Authenticator) token(h http.Header) (string, bool) {
 	tok, ok := strings.CutPrefix(h.Get(echo.HeaderAuthorization), "Bearer ")
 	if !ok || tok == "" {
 		return "", false
 	}
+	got := sha256.Sum256([]byte(tok))
 	org := ""
-	for _, t := range a.tokens { // compare against all, in constant time each
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(t.Value)) == 1 && org == "" {
+	for _, t := range a.tokens {
+		want := sha256.Sum256([]byte(t.Value))
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && org == "" {
 			org = t.Organization
 		}
 	}
@@ -96,8 +100,12 @@ var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthen
 // requireToken authenticates reads.
 func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := s.tooManyFailures(c); err != nil {
+			return err
+		}
 		org, ok := s.Auth.token(c.Request().Header)
 		if !ok {
+			s.authFailed(c)
 			return errUnauthenticated
 		}
 		c.Set(orgKey, org)
@@ -105,14 +113,27 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireSignature authenticates writes per Standard Webhooks and makes them
-// idempotent on webhook-id: a retry with the same body gets the original
-// answer, a reuse with another body 409. Nothing is stored for a request
-// that fails authentication, and an answer of pushd's own failure (5xx) is
-// forgotten so the retry is acted on.
+// requireSignature authenticates writes per Standard Webhooks, bound to
+// their target (webhook.Bound: method and path are signed with the body), and
+// makes them idempotent on webhook-id: a retry with the same body gets the
+// original answer, a reuse with another body 409. The headers and the
+// timestamp window are checked before the body is read. Nothing is stored for
+// a request that fails authentication, and an answer of pushd's own failure
+// (5xx) is forgotten so the retry is acted on.
 func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := s.tooManyFailures(c); err != nil {
+			return err
+		}
 		req := c.Request()
+		msg, err := s.Auth.parse(req.Header)
+		if errors.Is(err, webhook.ErrBadID) {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_webhook_id", Message: err.Error()}
+		}
+		if err != nil {
+			s.authFailed(c)
+			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + err.Error()}
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -121,14 +142,20 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: "bad_body", Message: "could not read the request body", Err: err}
 		}
-		org, msg, err := s.Auth.verify(req.Header, body)
+		target := webhook.Bound(req.Method, req.URL.RequestURI(), body)
+		org, err := s.Auth.match(msg, target)
 		if err != nil {
-			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + err.Error()}
+			s.authFailed(c)
+			why := err.Error()
+			if _, e := s.Auth.match(msg, body); e == nil {
+				why = "the signature covers the body but not the method and path (sign \"METHOD /path\\n\" + body)"
+			}
+			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + why}
 		}
 		c.Set(orgKey, org)
 		req.Body = io.NopCloser(bytes.NewReader(body))
 
-		sum := sha256.Sum256(append([]byte(req.Method+" "+req.URL.Path+"\n"), body...))
+		sum := sha256.Sum256(target)
 		hash := hex.EncodeToString(sum[:])
 		ctx := req.Context()
 		prior, err := s.Store.BeginMessage(ctx, &store.Message{Organization: org, ID: msg.ID, BodyHash: hash})

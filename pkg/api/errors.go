@@ -52,7 +52,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		details = []any{}
 	}
 	body := errorBody{Error: errorPayload{Code: apiErr.Code, Message: apiErr.Message, Details: details}}
-	if apiErr.Status == http.StatusTooManyRequests {
+	if apiErr.Status == http.StatusTooManyRequests && c.Response().Header().Get("Retry-After") == "" {
 		c.Response().Header().Set("Retry-After", "30")
 	}
 	if c.Request().Method == http.MethodHead {

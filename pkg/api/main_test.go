@@ -38,8 +38,8 @@ func TestMain(m *testing.M) {
 const (
 	acmeSecret   = "whsec_YWNtZS1zZWNyZXQta2V5LWZvci10ZXN0cw=="
 	globexSecret = "whsec_Z2xvYmV4LXNlY3JldC1rZXktZm9yLXRlc3Rz"
-	acmeToken    = "acme-read-token"
-	globexToken  = "globex-read-token"
+	acmeToken    = "acme-read-token-0123456789abcdef"
+	globexToken  = "globex-read-token-0123456789abcd"
 )
 
 // env is a pushd API wired like `pushd serve` wires it, on one database.
@@ -133,7 +133,7 @@ func (e *env) signed(t *testing.T, method, path, secret, msgID string, ts time.T
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.SetHeaders(req.Header, msgID, ts, body)
+		s.SetHeaders(req.Header, msgID, ts, webhook.Bound(method, req.URL.RequestURI(), body))
 	}
 	return do(t, req)
 }

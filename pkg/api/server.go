@@ -2,10 +2,9 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +34,21 @@ type Options struct {
 	Ready []Check
 	// MaxBodyBytes bounds request bodies (413 beyond). Default 4 MiB.
 	MaxBodyBytes int64
+	// MaxConcurrentRequests bounds the requests handled at once; beyond it
+	// answers are 503 (overloaded, Retry-After). /healthz, /readyz and
+	// /metrics are not counted. Default 256.
+	MaxConcurrentRequests int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client (for the authentication-failure limit) and whose
+	// X-Forwarded-Proto: https makes the UI cookie Secure. None by default:
+	// forwarded headers are then ignored.
+	TrustedProxies []netip.Prefix
+	// AuthFailureBurst failed authentications a client may make at once,
+	// then one per AuthFailureInterval; beyond that 429. Defaults 10 and 6s.
+	AuthFailureBurst    int
+	AuthFailureInterval time.Duration
+	// Now is the clock of the failure limit; the wall clock when nil.
+	Now func() time.Time
 }
 
 // Deps are the server's required collaborators.
@@ -52,9 +66,11 @@ type Deps struct {
 // Server is pushd's HTTP handler.
 type Server struct {
 	Deps
-	e    *echo.Echo
-	log  *slog.Logger
-	opts Options
+	e       *echo.Echo
+	log     *slog.Logger
+	opts    Options
+	limiter *failureLimiter
+	slots   chan struct{}
 }
 
 // New builds the server with its routes.
@@ -68,12 +84,34 @@ func New(deps Deps, opts Options) *Server {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = 4 << 20
 	}
+	if opts.MaxConcurrentRequests == 0 {
+		opts.MaxConcurrentRequests = 256
+	}
+	if opts.AuthFailureBurst == 0 {
+		opts.AuthFailureBurst = 10
+	}
+	if opts.AuthFailureInterval == 0 {
+		opts.AuthFailureInterval = 6 * time.Second
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{Deps: deps, e: e, log: opts.Logger, opts: opts}
+	s := &Server{Deps: deps, e: e, log: opts.Logger, opts: opts,
+		limiter: newFailureLimiter(opts.AuthFailureInterval, opts.AuthFailureBurst, opts.Now),
+		slots:   make(chan struct{}, opts.MaxConcurrentRequests)}
 	e.HTTPErrorHandler = s.handleError
-	e.Use(middleware.Recover())
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(opts.TrustedProxies) > 0 {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trustOnly(opts.TrustedProxies)...)
+	}
+	e.Use(s.bound)
 	e.Use(s.instrument(opts.Registry))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		StackSize: 8 << 10, DisableStackAll: true, // this goroutine's stack only, and into the log
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic serving request", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err
+		},
+	}))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
@@ -162,30 +200,4 @@ func (s *Server) instrument(reg *prometheus.Registry) echo.MiddlewareFunc {
 			return nil
 		}
 	}
-}
-
-// ListenAndServe serves on addr until ctx ends, then drains for up to grace.
-func (s *Server) ListenAndServe(ctx context.Context, addr string, grace time.Duration, ready func(addr string)) error {
-	srv := &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// ctx is done; the drain needs a context of its own.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
 }

@@ -159,11 +159,15 @@ func (u *ui) loginForm(c echo.Context) error {
 // exactly as a bearer token of the API is, and is never echoed back.
 func (u *ui) login(c echo.Context) error {
 	req := c.Request()
+	if err := u.s.tooManyFailures(c); err != nil {
+		return err
+	}
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, uiLoginBodyBytes)
 	h := http.Header{}
 	h.Set(echo.HeaderAuthorization, "Bearer "+strings.TrimSpace(c.FormValue("token")))
 	org, ok := u.s.Auth.token(h)
 	if !ok {
+		u.s.authFailed(c)
 		u.s.log.Info("ui login refused", "remote", req.RemoteAddr)
 		return u.render(c, http.StatusUnauthorized, "login", "", uiLogin{Error: "That token is not a valid API token."})
 	}
@@ -173,7 +177,7 @@ func (u *ui) login(c echo.Context) error {
 	id, expires := u.sessions.create(org)
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: req.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(req),
 	})
 	u.s.log.Info("ui login", "organization", org, "remote", req.RemoteAddr)
 	return c.Redirect(http.StatusSeeOther, "/ui/")
@@ -185,7 +189,7 @@ func (u *ui) logout(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: "", Path: "/ui", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(c.Request()),
 	})
 	return c.Redirect(http.StatusSeeOther, "/ui/login")
 }

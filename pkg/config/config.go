@@ -4,10 +4,12 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -19,8 +21,28 @@ const DefaultOrganization = "default"
 
 // Config is everything `pushd serve` needs to run.
 type Config struct {
-	// Listen is the address the HTTP server binds, host:port.
+	// Listen is the address the HTTP server binds, host:port. A non-loopback
+	// address needs TLS (TLSCertFile/TLSKeyFile) or TrustedProxies, or an
+	// explicit InsecureHTTP.
 	Listen string
+	// TLSCertFile and TLSKeyFile are a PEM certificate (chain) and key; set
+	// both to serve HTTPS. They are re-read when they change.
+	TLSCertFile, TLSKeyFile string
+	// TrustedProxies are the CIDRs of TLS-terminating reverse proxies in
+	// front of pushd: their X-Forwarded-For names the client and their
+	// X-Forwarded-Proto: https makes the UI cookie Secure.
+	TrustedProxies []netip.Prefix
+	// InsecureHTTP allows plain HTTP on a non-loopback address without a
+	// trusted proxy: tokens and kubeconfigs then cross the network in clear.
+	InsecureHTTP bool
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
+	// reading a request's headers, reading a whole request, handling and
+	// answering it, and an idle keep-alive connection.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxHeaderBytes caps a request's headers.
+	MaxHeaderBytes int
+	// MaxConcurrentRequests bounds the requests handled at once (503 beyond).
+	MaxConcurrentRequests int
 	// DatabaseURL selects the store: sqlite://PATH (embedded, the default) or
 	// postgres://… (production, several replicas).
 	DatabaseURL string
@@ -73,19 +95,26 @@ func (c Credential) String() string { return c.Organization + "=<redacted>" }
 // Default returns the configuration pushd runs with when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		DatabaseURL:     "sqlite://./data/pushd.db",
-		KubeconfigDir:   "./kubeconfigs",
-		MaxBodyBytes:    4 << 20,
-		ProbeInterval:   15 * time.Second,
-		StatusInterval:  30 * time.Second,
-		ClusterQPS:      50,
-		ClusterBurst:    100,
-		JobLease:        30 * time.Second,
-		JobsPerCluster:  4,
-		ShutdownTimeout: 30 * time.Second,
-		LogLevel:        slog.LevelInfo,
-		LogFormat:       "text",
+		Listen:        "127.0.0.1:8080",
+		DatabaseURL:   "sqlite://./data/pushd.db",
+		KubeconfigDir: "./kubeconfigs",
+		MaxBodyBytes:  4 << 20,
+
+		ReadHeaderTimeout:     10 * time.Second,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		MaxHeaderBytes:        64 << 10,
+		MaxConcurrentRequests: 256,
+		ProbeInterval:         15 * time.Second,
+		StatusInterval:        30 * time.Second,
+		ClusterQPS:            50,
+		ClusterBurst:          100,
+		JobLease:              30 * time.Second,
+		JobsPerCluster:        4,
+		ShutdownTimeout:       30 * time.Second,
+		LogLevel:              slog.LevelInfo,
+		LogFormat:             "text",
 	}
 }
 
@@ -94,6 +123,23 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
+	} else if !c.tls() && len(c.TrustedProxies) == 0 && !c.InsecureHTTP && !loopback(c.Listen) {
+		errs = append(errs, fmt.Errorf("listen %q: a non-loopback address needs --tls-cert-file and --tls-key-file, "+
+			"or --trusted-proxies for a TLS-terminating proxy; --insecure-http serves plain HTTP anyway (tokens and kubeconfigs in clear)", c.Listen))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls-cert-file and tls-key-file: set both or neither"))
+	}
+	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
+		if d < 100*time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s %s: must be at least 100ms", name, d))
+		}
+	}
+	if c.MaxHeaderBytes < 4<<10 {
+		errs = append(errs, fmt.Errorf("max-header-bytes %d: must be at least 4096", c.MaxHeaderBytes))
+	}
+	if c.MaxConcurrentRequests < 1 {
+		errs = append(errs, fmt.Errorf("max-concurrent-requests %d: must be at least 1", c.MaxConcurrentRequests))
 	}
 	if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
 		errs = append(errs, err)
@@ -102,8 +148,14 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("kubeconfig-dir: must not be empty"))
 	}
 	for _, s := range c.WebhookSecrets {
-		if !strings.HasPrefix(s.Value, "whsec_") {
-			errs = append(errs, fmt.Errorf("webhook-secrets: secret of organization %q must start with whsec_", s.Organization))
+		if err := checkKey(s.Value); err != nil {
+			errs = append(errs, fmt.Errorf("webhook-secrets: secret of organization %q: %w", s.Organization, err))
+		}
+	}
+	for _, t := range c.APITokens {
+		if len(t.Value) < MinTokenLength {
+			errs = append(errs, fmt.Errorf("api-tokens: a token of organization %q is shorter than %d characters; "+
+				"use at least 128 random bits, e.g. openssl rand -hex 16", t.Organization, MinTokenLength))
 		}
 	}
 	if c.CallbackURL != "" {
@@ -115,8 +167,10 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("callback-secret: required when callback-url is set"))
 		}
 	}
-	if c.CallbackSecret != "" && !strings.HasPrefix(c.CallbackSecret, "whsec_") {
-		errs = append(errs, errors.New("callback-secret: must start with whsec_"))
+	if c.CallbackSecret != "" {
+		if err := checkKey(c.CallbackSecret); err != nil {
+			errs = append(errs, fmt.Errorf("callback-secret: %w", err))
+		}
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))
@@ -140,6 +194,67 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-format %q: must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// MinTokenLength is the shortest API token accepted: 32 characters hold
+// 128 bits even when written in hex.
+const MinTokenLength = 32
+
+// minKeyBytes is the shortest webhook key accepted: 128 bits.
+const minKeyBytes = 16
+
+// checkKey checks a whsec_ secret's form and strength, never quoting it.
+func checkKey(s string) error {
+	raw, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return errors.New("must start with whsec_")
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return errors.New("whsec_ must be followed by base64")
+	}
+	if len(key) < minKeyBytes {
+		return fmt.Errorf("key is %d bytes; at least %d (128 bits) are needed, e.g. whsec_$(openssl rand -base64 32)", len(key), minKeyBytes)
+	}
+	return nil
+}
+
+func (c Config) tls() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
+
+// loopback says whether a listen address only accepts local connections.
+// An empty host or a name other than localhost binds more than loopback.
+func loopback(listen string) bool {
+	host, _, _ := net.SplitHostPort(listen)
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// ParseCIDRs reads a comma-separated list of CIDRs or single addresses.
+func ParseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR", f)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // orgRE is what an organization name in "org=value" looks like. A value

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -96,5 +97,79 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to name %q", err, want)
 		}
+	}
+}
+
+// Plain HTTP is only served where no one else can listen, unless asked for.
+func TestValidateRefusesPlainHTTPOffLoopback(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		err    string // substring; empty: valid
+	}{
+		{name: "loopback v4", change: func(c *Config) { c.Listen = "127.0.0.1:8080" }},
+		{name: "loopback v6", change: func(c *Config) { c.Listen = "[::1]:8080" }},
+		{name: "localhost", change: func(c *Config) { c.Listen = "localhost:8080" }},
+		{name: "every address", change: func(c *Config) { c.Listen = "0.0.0.0:8080" }, err: "--tls-cert-file"},
+		{name: "empty host", change: func(c *Config) { c.Listen = ":8080" }, err: "--insecure-http"},
+		{name: "a LAN address", change: func(c *Config) { c.Listen = "10.1.2.3:8080" }, err: "non-loopback"},
+		{name: "a host name", change: func(c *Config) { c.Listen = "pushd.internal:8080" }, err: "non-loopback"},
+		{name: "TLS", change: func(c *Config) { c.Listen, c.TLSCertFile, c.TLSKeyFile = "0.0.0.0:8443", "tls.crt", "tls.key" }},
+		{name: "trusted proxy", change: func(c *Config) {
+			c.Listen, c.TrustedProxies = "0.0.0.0:8080", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		}},
+		{name: "explicitly insecure", change: func(c *Config) { c.Listen, c.InsecureHTTP = "0.0.0.0:8080", true }},
+		{name: "half a key pair", change: func(c *Config) { c.TLSCertFile = "tls.crt" }, err: "set both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			err := c.Validate()
+			if tt.err == "" && err != nil {
+				t.Fatalf("Validate = %v, want nil", err)
+			}
+			if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("Validate = %v, want it to contain %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// Keys and tokens shorter than 128 bits are refused, and the message never
+// quotes them.
+func TestValidateRefusesWeakCredentials(t *testing.T) {
+	c := Default()
+	c.WebhookSecrets = []Credential{{"acme", "whsec_Y2FuYXJ5"}} // 6 bytes
+	c.APITokens = []Credential{{"acme", "canary"}}
+	c.CallbackURL, c.CallbackSecret = "https://odoo.example/hook", "whsec_Y2FuYXJ5"
+	err := c.Validate()
+	for _, want := range []string{"webhook-secrets", "api-tokens", "callback-secret", "128 bits"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %q", err, want)
+		}
+	}
+	if err != nil && (strings.Contains(err.Error(), "canary") || strings.Contains(err.Error(), "Y2FuYXJ5")) {
+		t.Errorf("err %v quotes a secret", err)
+	}
+	c = Default()
+	c.WebhookSecrets = []Credential{{"acme", "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="}} // 16 bytes
+	c.APITokens = []Credential{{"acme", strings.Repeat("a", MinTokenLength)}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("128-bit credentials refused: %v", err)
+	}
+}
+
+func TestParseCIDRs(t *testing.T) {
+	got, err := ParseCIDRs("10.0.0.0/8, 192.168.1.7,fd00::/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if _, err := ParseCIDRs("10.0.0.0/33"); err == nil {
+		t.Error("bad CIDR accepted")
 	}
 }

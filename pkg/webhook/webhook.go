@@ -4,7 +4,12 @@
 //
 //	webhook-id:        unique message id
 //	webhook-timestamp: Unix seconds
-//	webhook-signature: space-separated "v1,<base64(HMAC-SHA256(key, id.timestamp.body))>"
+//	webhook-signature: space-separated "v1,<base64(HMAC-SHA256(key, id.timestamp.payload))>"
+//
+// For callbacks the payload is the body. For writes to pushd the payload is
+// bound to its target (Bound): the request's method and path, a newline, then
+// the body, so a signed request cannot be re-aimed at another route. Any
+// Standard Webhooks library signs it: pass Bound(…) as the payload.
 //
 // Secrets are written "whsec_<base64 key>". A Verifier holds several (key
 // rotation): a message is valid if any of its signatures verifies against any
@@ -17,7 +22,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,10 +38,17 @@ const (
 // DefaultTolerance is how far a timestamp may be in the past or the future.
 const DefaultTolerance = 5 * time.Minute
 
-// Errors a verification fails with; callers answer 401 for each.
+// MaxIDLength bounds a webhook-id: it is stored as an idempotency key.
+const MaxIDLength = 255
+
+// MinKeyBytes is the shortest key pushd accepts for its own secrets (128 bits).
+const MinKeyBytes = 16
+
+// Errors a verification fails with; callers answer 401 for each but ErrBadID (400).
 var (
 	ErrMissingHeaders = errors.New("missing webhook-id, webhook-timestamp or webhook-signature header")
-	ErrBadTimestamp   = errors.New("webhook-timestamp is not Unix seconds")
+	ErrBadID          = errors.New("webhook-id must be 1 to 255 printable ASCII characters")
+	ErrBadTimestamp   = errors.New("webhook-timestamp is not Unix seconds (digits only)")
 	ErrStale          = errors.New("webhook-timestamp is outside the tolerated window")
 	ErrNoMatch        = errors.New("no signature matches")
 )
@@ -60,19 +71,37 @@ func ParseSecret(s string) (Secret, error) {
 	return Secret{key: key}, nil
 }
 
+// Len is the key's length in bytes.
+func (s Secret) Len() int { return len(s.key) }
+
+// Bound is the payload signed for a write to pushd: method, a space, the
+// request target as sent (path, plus "?query" if any), a newline, the body.
+func Bound(method, target string, body []byte) []byte {
+	out := make([]byte, 0, len(method)+len(target)+2+len(body))
+	out = append(out, method...)
+	out = append(out, ' ')
+	out = append(out, target...)
+	out = append(out, '\n')
+	return append(out, body...)
+}
+
 // Sign returns the v1 signature of a message.
-func (s Secret) Sign(id string, ts time.Time, body []byte) string {
+func (s Secret) Sign(id string, ts time.Time, payload []byte) string {
+	return s.sign(id, strconv.FormatInt(ts.Unix(), 10), payload)
+}
+
+func (s Secret) sign(id, ts string, payload []byte) string {
 	mac := hmac.New(sha256.New, s.key)
-	fmt.Fprintf(mac, "%s.%d.", id, ts.Unix())
-	mac.Write(body)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(payload)
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// SetHeaders signs body and sets the three headers on h.
-func (s Secret) SetHeaders(h http.Header, id string, ts time.Time, body []byte) {
+// SetHeaders signs payload and sets the three headers on h.
+func (s Secret) SetHeaders(h http.Header, id string, ts time.Time, payload []byte) {
 	h.Set(HeaderID, id)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(HeaderSignature, s.Sign(id, ts, body))
+	h.Set(HeaderSignature, s.Sign(id, ts, payload))
 }
 
 // Verifier checks messages against a set of secrets.
@@ -91,33 +120,82 @@ func NewVerifier(secrets []Secret, now func() time.Time) *Verifier {
 	return &Verifier{secrets: secrets, tolerance: DefaultTolerance, now: now}
 }
 
-// Message is what a verified request carried.
+// Message is a message's signature headers, checked for form and freshness.
 type Message struct {
 	ID        string
 	Timestamp time.Time
+	// rawTimestamp is the header as sent: what was signed.
+	rawTimestamp string
+	signatures   []string
 }
 
-// Verify checks the headers of one message against its raw body.
-func (v *Verifier) Verify(h http.Header, body []byte) (Message, error) {
+// Parse checks a message's headers — present, well-formed, timestamp within
+// the window — without its body, so a request that cannot be valid is
+// refused before its body is read.
+func (v *Verifier) Parse(h http.Header) (Message, error) {
 	id, tsRaw, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
 	if id == "" || tsRaw == "" || sigs == "" {
 		return Message{}, ErrMissingHeaders
 	}
-	sec, err := strconv.ParseInt(tsRaw, 10, 64)
-	if err != nil {
+	if !validID(id) {
+		return Message{}, ErrBadID
+	}
+	sec, ok := parseUnix(tsRaw)
+	if !ok {
 		return Message{}, ErrBadTimestamp
 	}
 	ts := time.Unix(sec, 0)
 	if d := v.now().Sub(ts); d > v.tolerance || d < -v.tolerance {
 		return Message{}, ErrStale
 	}
+	return Message{ID: id, Timestamp: ts, rawTimestamp: tsRaw, signatures: strings.Fields(sigs)}, nil
+}
+
+// Match checks m's signatures against payload.
+func (v *Verifier) Match(m Message, payload []byte) error {
 	for _, secret := range v.secrets {
-		want := secret.Sign(id, ts, body)
-		for _, got := range strings.Fields(sigs) {
+		want := secret.sign(m.ID, m.rawTimestamp, payload)
+		for _, got := range m.signatures {
 			if hmac.Equal([]byte(got), []byte(want)) {
-				return Message{ID: id, Timestamp: ts}, nil
+				return nil
 			}
 		}
 	}
-	return Message{}, ErrNoMatch
+	return ErrNoMatch
+}
+
+// Verify checks the headers of one message against its raw payload.
+func (v *Verifier) Verify(h http.Header, payload []byte) (Message, error) {
+	m, err := v.Parse(h)
+	if err != nil {
+		return Message{}, err
+	}
+	return m, v.Match(m, payload)
+}
+
+// parseUnix reads canonical decimal seconds: digits only, no sign, no
+// leading zero, so one signed value has one spelling.
+func parseUnix(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+func validID(id string) bool {
+	if len(id) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,5 +69,61 @@ func TestParseSecret(t *testing.T) {
 		if _, err := ParseSecret(bad); err == nil {
 			t.Errorf("ParseSecret(%q) accepted", bad)
 		}
+	}
+}
+
+// A signature made for one route does not verify for another: the target is
+// part of the signed payload.
+func TestBoundPayload(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	key, _ := ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	v := NewVerifier([]Secret{key}, func() time.Time { return now })
+	h := http.Header{}
+	key.SetHeaders(h, "msg-1", now, Bound(http.MethodPost, "/api/v1/jobs/job-7/cancel", nil))
+	if _, err := v.Verify(h, Bound(http.MethodPost, "/api/v1/jobs/job-7/cancel", nil)); err != nil {
+		t.Fatalf("own target: %v", err)
+	}
+	for _, other := range [][]byte{
+		Bound(http.MethodDelete, "/api/v1/clusters/prod-1", nil),
+		Bound(http.MethodPost, "/api/v1/jobs/job-8/cancel", nil),
+		nil, // the unbound Standard Webhooks payload
+	} {
+		if _, err := v.Verify(h, other); !errors.Is(err, ErrNoMatch) {
+			t.Errorf("payload %q: Verify = %v, want ErrNoMatch", other, err)
+		}
+	}
+}
+
+// The timestamp signed is the header as sent, and only one spelling of a
+// number is a timestamp.
+func TestTimestampSpelling(t *testing.T) {
+	now := time.Unix(1_795_646_583, 0)
+	key, _ := ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	v := NewVerifier([]Secret{key}, func() time.Time { return now })
+	for _, ts := range []string{"+1795646583", "+0001795646583", "01795646583", "1795646583.0", " 1795646583", "1795646583 ", "-1"} {
+		h := http.Header{}
+		key.SetHeaders(h, "msg-1", now, []byte("{}"))
+		h.Set(HeaderTimestamp, ts)
+		if _, err := v.Verify(h, []byte("{}")); !errors.Is(err, ErrBadTimestamp) {
+			t.Errorf("timestamp %q: Verify = %v, want ErrBadTimestamp", ts, err)
+		}
+	}
+}
+
+func TestIDBounds(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	key, _ := ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	v := NewVerifier([]Secret{key}, func() time.Time { return now })
+	for name, id := range map[string]string{"too long": strings.Repeat("a", MaxIDLength+1), "space": "msg 1", "control": "msg\x01"} {
+		h := http.Header{}
+		key.SetHeaders(h, id, now, nil)
+		if _, err := v.Parse(h); !errors.Is(err, ErrBadID) {
+			t.Errorf("%s: Parse = %v, want ErrBadID", name, err)
+		}
+	}
+	h := http.Header{}
+	key.SetHeaders(h, strings.Repeat("a", MaxIDLength), now, nil)
+	if _, err := v.Verify(h, nil); err != nil {
+		t.Errorf("longest id: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]str
 	bind := func(name, env string) { envs[name] = env }
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve HTTP on [PUSHD_LISTEN]")
 	bind("listen", "PUSHD_LISTEN")
+	bindHTTPFlags(fs, cfg, bind)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
 	bind("database-url", "PUSHD_DATABASE_URL")
 	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
@@ -101,4 +102,32 @@ func groupKinds(kinds []string) []schema.GroupKind {
 		out = append(out, schema.ParseGroupKind(k))
 	}
 	return out
+}
+
+// bindHTTPFlags binds the transport's settings: TLS, proxies, limits.
+func bindHTTPFlags(fs *flag.FlagSet, cfg *config.Config, bind func(name, env string)) {
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "PEM certificate (chain) to serve HTTPS with; re-read when it changes [PUSHD_TLS_CERT_FILE]")
+	bind("tls-cert-file", "PUSHD_TLS_CERT_FILE")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "PEM private key of --tls-cert-file [PUSHD_TLS_KEY_FILE]")
+	bind("tls-key-file", "PUSHD_TLS_KEY_FILE")
+	fs.Func("trusted-proxies", "comma-separated CIDRs of TLS-terminating proxies whose X-Forwarded-For/-Proto are believed [PUSHD_TRUSTED_PROXIES]", func(v string) error {
+		p, err := config.ParseCIDRs(v)
+		cfg.TrustedProxies = p
+		return err
+	})
+	bind("trusted-proxies", "PUSHD_TRUSTED_PROXIES")
+	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP on a non-loopback address without a trusted proxy (credentials in clear) [PUSHD_INSECURE_HTTP]")
+	bind("insecure-http", "PUSHD_INSECURE_HTTP")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", cfg.ReadHeaderTimeout, "longest time to read a request's headers [PUSHD_READ_HEADER_TIMEOUT]")
+	bind("read-header-timeout", "PUSHD_READ_HEADER_TIMEOUT")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included [PUSHD_READ_TIMEOUT]")
+	bind("read-timeout", "PUSHD_READ_TIMEOUT")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time to handle a request and write its answer [PUSHD_WRITE_TIMEOUT]")
+	bind("write-timeout", "PUSHD_WRITE_TIMEOUT")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "idle keep-alive connections are closed after this [PUSHD_IDLE_TIMEOUT]")
+	bind("idle-timeout", "PUSHD_IDLE_TIMEOUT")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest accepted request headers in bytes [PUSHD_MAX_HEADER_BYTES]")
+	bind("max-header-bytes", "PUSHD_MAX_HEADER_BYTES")
+	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", cfg.MaxConcurrentRequests, "requests handled at once; more get 503 [PUSHD_MAX_CONCURRENT_REQUESTS]")
+	bind("max-concurrent-requests", "PUSHD_MAX_CONCURRENT_REQUESTS")
 }

@@ -114,9 +114,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 
 	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}, api.Options{
-		Logger:       log.With("component", "api"),
-		Registry:     reg,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger:                log.With("component", "api"),
+		Registry:              reg,
+		MaxBodyBytes:          cfg.MaxBodyBytes,
+		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
+		TrustedProxies:        cfg.TrustedProxies,
 		Ready: []api.Check{
 			{Name: "database", Check: st.Ping},
 			{Name: "workers", Check: runner.Started},
@@ -133,8 +135,16 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
-	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
-	err = srv.ListenAndServe(ctx, cfg.Listen, cfg.ShutdownTimeout, func(addr string) { log.Info("serving", "addr", addr) })
+	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "tls", cfg.TLSCertFile != "", "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
+	if cfg.InsecureHTTP && cfg.TLSCertFile == "" {
+		log.Warn("--insecure-http: tokens, signatures and kubeconfigs cross the network in clear")
+	}
+	err = srv.ListenAndServe(ctx, api.ListenOptions{
+		Addr: cfg.Listen, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+		MaxHeaderBytes: cfg.MaxHeaderBytes, ShutdownTimeout: cfg.ShutdownTimeout,
+		Ready: func(addr string) { log.Info("serving", "addr", addr) },
+	})
 	log.Info("pushd stopped")
 	return err
 }

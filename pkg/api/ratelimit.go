@@ -1,0 +1,107 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// failureLimiter slows down guessing: each client (an IPv4 address or an
+// IPv6 /64) may fail authentication Burst times at once, then once per
+// Every; beyond that its requests are answered 429 with Retry-After before
+// any credential is checked, so a guess costs real time. Only failures
+// count: a caller with a valid credential never uses up its allowance, and
+// a guesser elsewhere does not lock it out.
+//
+// It is a generic cell rate algorithm: one "theoretical arrival time" per
+// client, pushed forward by Every on each failure.
+type failureLimiter struct {
+	every time.Duration
+	burst int
+	now   func() time.Time
+
+	mu  sync.Mutex
+	tat map[netip.Prefix]time.Time
+}
+
+// maxLimitedClients bounds the limiter's memory; beyond it expired entries
+// are swept and, if still full, an arbitrary one is dropped.
+const maxLimitedClients = 100_000
+
+func newFailureLimiter(every time.Duration, burst int, now func() time.Time) *failureLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &failureLimiter{every: every, burst: burst, now: now, tat: map[netip.Prefix]time.Time{}}
+}
+
+// clientKey groups addresses that one client is likely to hold.
+func clientKey(ip string) netip.Prefix {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	addr = addr.Unmap()
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}
+
+// wait is how long client must wait before its next attempt; 0 lets it try.
+func (l *failureLimiter) wait(client netip.Prefix) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	over := l.tat[client].Sub(l.now()) - time.Duration(l.burst)*l.every
+	return max(over, 0)
+}
+
+// fail records a failed attempt of client.
+func (l *failureLimiter) fail(client netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if _, ok := l.tat[client]; !ok && len(l.tat) >= maxLimitedClients {
+		for k, t := range l.tat {
+			if t.Before(now) {
+				delete(l.tat, k)
+			}
+		}
+		for k := range l.tat {
+			if len(l.tat) < maxLimitedClients {
+				break
+			}
+			delete(l.tat, k)
+		}
+	}
+	l.tat[client] = later(l.tat[client], now).Add(l.every)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// tooManyFailures refuses a client over its allowance.
+func (s *Server) tooManyFailures(c echo.Context) error {
+	d := s.limiter.wait(clientKey(c.RealIP()))
+	if d == 0 {
+		return nil
+	}
+	secs := int(math.Ceil(d.Seconds()))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return &Error{Status: http.StatusTooManyRequests, Code: "too_many_failures",
+		Message: "too many failed authentication attempts from this client; retry after " + strconv.Itoa(secs) + " s"}
+}
+
+// authFailed counts a failed authentication of the request's client.
+func (s *Server) authFailed(c echo.Context) { s.limiter.fail(clientKey(c.RealIP())) }
