@@ -151,6 +151,11 @@ func TestBadInputIsReported(t *testing.T) {
 		{name: "callback without secret", args: []string{"--callback-url", "http://127.0.0.1:9/cb"}, want: "callback-secret"},
 		{name: "bad log level", env: map[string]string{"PUSHD_LOG_LEVEL": "loud"}, want: "PUSHD_LOG_LEVEL"},
 		{name: "unknown command", args: []string{"frobnicate"}, want: "unknown command"},
+		{name: "plain HTTP on every address", args: []string{"--listen", "0.0.0.0:0"}, want: "--insecure-http"},
+		{name: "plain HTTP from the environment", env: map[string]string{"PUSHD_LISTEN": "[::]:0"}, want: "--tls-cert-file"},
+		{name: "short API token", args: []string{"--api-tokens", "acme=t0ken"}, want: "api-tokens"},
+		{name: "short webhook key", args: []string{"--webhook-secrets", "acme=whsec_a2V5"}, want: "128 bits"},
+		{name: "bad trusted proxy", args: []string{"--trusted-proxies", "10.0.0.0/40"}, want: "trusted-proxies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +165,18 @@ func TestBadInputIsReported(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want failure naming %q", code, stderr.String(), tt.want)
 			}
 		})
+	}
+}
+
+// --insecure-http is the explicit way to serve plain HTTP on every address.
+func TestInsecureHTTPIsExplicit(t *testing.T) {
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	code := Run(ctx, []string{"--listen", "0.0.0.0:0", "--insecure-http", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir}, env(nil), io.Discard, &stderr)
+	if code != 0 || !strings.Contains(stderr.String(), "in clear") {
+		t.Fatalf("exit %d, stderr %s; want a clean run with a warning", code, stderr.String())
 	}
 }
 

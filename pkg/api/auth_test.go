@@ -1,0 +1,186 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/webhook"
+)
+
+// A signed write is bound to its method and path: the headers of a signed
+// cancel (empty body) do not delete a cluster, and a signature over the body
+// alone (plain Standard Webhooks) is refused with a reason.
+func TestSignedWriteCannotBeReaimed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		key, _ := webhook.ParseSecret(acmeSecret)
+		seen := http.Header{}
+		key.SetHeaders(seen, "msg-cancel-7", time.Now(), webhook.Bound(http.MethodPost, "/api/v1/jobs/job-7/cancel", nil))
+
+		req, _ := http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/prod-1", nil)
+		req.Header = seen.Clone()
+		if r := do(t, req); r.status != http.StatusUnauthorized || r.code(t) != "bad_signature" {
+			t.Fatalf("re-aimed DELETE: %d %s, want 401 bad_signature", r.status, r.body)
+		}
+		if r := e.read(t, "/api/v1/clusters/prod-1", acmeToken); r.status != http.StatusOK {
+			t.Fatalf("the cluster is gone after a re-aimed write: %d %s", r.status, r.body)
+		}
+
+		unbound := http.Header{}
+		key.SetHeaders(unbound, "msg-unbound", time.Now(), nil)
+		req, _ = http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/prod-1", nil)
+		req.Header = unbound
+		r := do(t, req)
+		if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "method and path") {
+			t.Fatalf("unbound signature: %d %s, want 401 naming the method and path", r.status, r.body)
+		}
+	})
+}
+
+// rawRequest writes head (and an incomplete body) on a raw connection and
+// returns how long the server took to answer or close it, and what it said.
+func rawRequest(t *testing.T, addr, head string, wait time.Duration) (time.Duration, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(wait))
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("connection still open after %s; got %q", wait, got.String())
+			}
+			return time.Since(start), got.String()
+		}
+	}
+}
+
+// Signature headers and the timestamp are checked before the body is read:
+// a stale write is refused while its body is still on the way.
+func TestStaleSignatureRefusedBeforeBody(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		u, _ := url.Parse(e.url)
+		key, _ := webhook.ParseSecret(acmeSecret)
+		h := http.Header{}
+		key.SetHeaders(h, "msg-stale", time.Now().Add(-time.Hour), nil)
+		head := "POST /api/v1/jobs HTTP/1.1\r\nHost: pushd\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n" +
+			"webhook-id: msg-stale\r\nwebhook-timestamp: " + h.Get("webhook-timestamp") + "\r\nwebhook-signature: " + h.Get("webhook-signature") + "\r\n\r\n{"
+		_, got := rawRequest(t, u.Host, head, 5*time.Second)
+		if !strings.HasPrefix(got, "HTTP/1.1 401") {
+			t.Fatalf("answer %q, want 401 before the body", got)
+		}
+	})
+}
+
+// An over-long webhook-id is a 400, before any signature is checked or id stored.
+func TestWebhookIDIsBounded(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		id := strings.Repeat("x", 200<<10)
+		r := e.signed(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, id, time.Now(), mustJSON(t, record("nextcloud")))
+		if r.status != http.StatusBadRequest || r.code(t) != "invalid_webhook_id" {
+			t.Fatalf("200 KB webhook-id: %d %s, want 400 invalid_webhook_id", r.status, r.body)
+		}
+		r = e.signed(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, strings.Repeat("x", webhook.MaxIDLength), time.Now(), mustJSON(t, record("nextcloud")))
+		if r.status != http.StatusCreated {
+			t.Fatalf("longest webhook-id: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// clientFrom is an HTTP client whose connections come from local address ip
+// (any 127/8 address is this machine's loopback): another client, as far
+// as pushd can tell.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{
+		Transport:     &http.Transport{DialContext: func(ctx context.Context, n, a string) (net.Conn, error) { return d.DialContext(ctx, n, a) }},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Guessing is slowed per client: after a burst of failures a client gets
+// 429 with Retry-After — for UI logins, bearer tokens and signatures alike —
+// while the right credential still works from another client.
+func TestFailedAuthenticationIsRateLimited(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		guesser, owner := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
+		send := func(c *http.Client, req *http.Request) *http.Response {
+			t.Helper()
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		login := func(c *http.Client, token string) *http.Response {
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/ui/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return send(c, req)
+		}
+		bearer := func(c *http.Client, token string) *http.Response {
+			req, _ := http.NewRequest(http.MethodGet, e.url+"/api/v1/clusters", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			return send(c, req)
+		}
+		signed := func(c *http.Client, secret string) *http.Response {
+			key, _ := webhook.ParseSecret(secret)
+			body := mustJSON(t, record("nextcloud"))
+			req, _ := http.NewRequest(http.MethodPut, e.url+"/api/v1/clusters/prod-1", bytes.NewReader(body))
+			msgSeq++
+			key.SetHeaders(req.Header, "rl-"+time.Now().Format(time.RFC3339Nano), time.Now(), webhook.Bound(http.MethodPut, "/api/v1/clusters/prod-1", body))
+			return send(c, req)
+		}
+		for _, tt := range []struct {
+			name  string
+			wrong func() *http.Response
+			right func() *http.Response
+			ok    int
+		}{
+			{"ui login", func() *http.Response { return login(guesser, "wrong-token-0123456789abcdef0123") }, func() *http.Response { return login(owner, acmeToken) }, http.StatusSeeOther},
+			{"bearer", func() *http.Response { return bearer(guesser, "wrong-token-0123456789abcdef0123") }, func() *http.Response { return bearer(owner, acmeToken) }, http.StatusOK},
+			{"signature", func() *http.Response { return signed(guesser, "whsec_d3Jvbmcta2V5LTAxMjM0NTY3ODk=") }, func() *http.Response { return signed(owner, acmeSecret) }, 0},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				limited := 0
+				var last *http.Response
+				for range 20 {
+					if last = tt.wrong(); last.StatusCode == http.StatusTooManyRequests {
+						limited++
+					}
+				}
+				if limited == 0 || last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+					t.Fatalf("20 wrong attempts: %d answered 429, last %d Retry-After %q", limited, last.StatusCode, last.Header.Get("Retry-After"))
+				}
+				if r := tt.right(); r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusUnauthorized || (tt.ok != 0 && r.StatusCode != tt.ok) {
+					t.Fatalf("the right credential from another client: %d", r.StatusCode)
+				}
+			})
+		}
+	})
+}

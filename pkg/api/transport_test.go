@@ -1,0 +1,172 @@
+package api_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/config"
+)
+
+// listening starts a bare server (authentication only) with ListenAndServe,
+// the way `pushd serve` does, and returns its address.
+func listening(t *testing.T, opts api.Options, lo api.ListenOptions) string {
+	t.Helper()
+	auth, err := api.NewAuthenticator([]config.Credential{{Organization: "acme", Value: acmeSecret}}, []config.Credential{{Organization: "acme", Value: acmeToken}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Deps{Auth: auth}, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	lo.Addr, lo.ShutdownTimeout = "127.0.0.1:0", time.Second
+	lo.Ready = func(a string) { addrc <- a }
+	go func() { done <- srv.ListenAndServe(ctx, lo) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addrc:
+		return a
+	case err := <-done:
+		t.Fatalf("ListenAndServe: %v", err)
+	}
+	return ""
+}
+
+// A stalled body, a stalled header and an idle keep-alive are each closed
+// within their timeout, not held forever.
+func TestSlowClientsAreCut(t *testing.T) {
+	addr := listening(t, api.Options{}, api.ListenOptions{ReadHeaderTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, IdleTimeout: time.Second})
+	for _, tt := range []struct{ name, head string }{
+		{"stalled login body", "POST /ui/login HTTP/1.1\r\nHost: pushd\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="},
+		{"stalled header", "GET /healthz HTTP/1.1\r\nHost: pushd\r\n"},
+		{"idle keep-alive", "GET /healthz HTTP/1.1\r\nHost: pushd\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			took, _ := rawRequest(t, addr, tt.head, 5*time.Second)
+			if took > 3*time.Second {
+				t.Fatalf("closed after %s, want within about a second", took)
+			}
+		})
+	}
+}
+
+// writePair writes a fresh self-signed certificate for 127.0.0.1 and its key.
+func writePair(t *testing.T, dir string, serial int64) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "pushd"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replace atomically, as cert-manager and Kubernetes volumes do.
+	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: kder}} {
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+// TLS: the handshake presents the configured certificate, and a renewed one
+// once the files change, without a restart.
+func TestTLSServesAndReloadsCertificate(t *testing.T) {
+	dir := t.TempDir()
+	first := writePair(t, dir, 1)
+	addr := listening(t, api.Options{}, api.ListenOptions{TLSCertFile: filepath.Join(dir, "tls.crt"), TLSKeyFile: filepath.Join(dir, "tls.key")})
+	handshake := func(trust *x509.Certificate) (*x509.Certificate, error) {
+		pool := x509.NewCertPool()
+		pool.AddCert(trust)
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0], nil
+	}
+	got, err := handshake(first)
+	if err != nil || got.SerialNumber.Int64() != 1 {
+		t.Fatalf("handshake: %v, serial %v", err, got)
+	}
+	// Plain HTTP on a TLS port is not served.
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Fatal("plain HTTP answered on the TLS listener")
+	}
+	second := writePair(t, dir, 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := handshake(second)
+		if err == nil && got.SerialNumber.Int64() == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("renewed certificate not served: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Behind a trusted TLS-terminating proxy the UI cookie is Secure; the same
+// header from anyone else changes nothing.
+func TestCookieSecureBehindTrustedProxy(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		proxies []netip.Prefix
+		secure  bool
+	}{
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, true},
+		{"untrusted sender", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := listening(t, api.Options{TrustedProxies: tt.proxies}, api.ListenOptions{})
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/ui/login", strings.NewReader(url.Values{"token": {acmeToken}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := clientFrom("127.0.0.1").Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookies := resp.Cookies()
+			if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 {
+				t.Fatalf("login: %d, cookies %v", resp.StatusCode, cookies)
+			}
+			if cookies[0].Secure != tt.secure {
+				t.Fatalf("cookie Secure = %v, want %v", cookies[0].Secure, tt.secure)
+			}
+		})
+	}
+}
