@@ -106,6 +106,12 @@ func TestClusterRecordValidation(t *testing.T) {
 		}{
 			{"id not a DNS label", "/api/v1/clusters/Prod_1", mustJSON(t, record()), 400, "invalid_field"},
 			{"bad cron", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "every tuesday"}), 422, "invalid_drift_schedule"},
+			// robfig/cron panics on these; they must be refused, not crash the handler.
+			{"cron TZ=", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "TZ="}), 422, "invalid_drift_schedule"},
+			{"cron CRON_TZ=UTC", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "CRON_TZ=UTC"}), 422, "invalid_drift_schedule"},
+			{"cron with a zone", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "CRON_TZ=Europe/Paris 0 3 * * *"}), 422, "invalid_drift_schedule"},
+			{"cron every second", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "@every 1s"}), 422, "invalid_drift_schedule"},
+			{"cron six fields", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "* * * * * *"}), 422, "invalid_drift_schedule"},
 			{"bad drift mode", "/api/v1/clusters/c1", with("drift", map[string]string{"mode": "fix"}), 400, "invalid_field"},
 			{"pull connectivity", "/api/v1/clusters/c1", with("connectivity", "pull"), 422, "connectivity_not_supported"},
 			{"bad namespace", "/api/v1/clusters/c1", with("allowed_namespaces", []string{"Not OK"}), 400, "invalid_field"},

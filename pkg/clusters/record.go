@@ -6,8 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/vworkspace/pushd/pkg/cronspec"
 )
 
 // Record is a cluster's identity record: who owns it and what it accepts.
@@ -120,8 +121,8 @@ func (r *Record) Normalize() error {
 		return &ValidationError{"drift.mode", fmt.Sprintf("%q: want %q or %q", r.Drift.Mode, DriftReport, DriftCorrect)}
 	}
 	if r.Drift.Schedule != "" {
-		if _, err := cron.ParseStandard(r.Drift.Schedule); err != nil {
-			return &RuleError{"invalid_drift_schedule", fmt.Sprintf("drift.schedule %q is not a cron expression: %v", r.Drift.Schedule, err)}
+		if _, err := cronspec.Parse(r.Drift.Schedule); err != nil {
+			return &RuleError{"invalid_drift_schedule", fmt.Sprintf("drift.schedule is not a five-field UTC cron expression: %v", err)}
 		}
 	}
 	if r.Labels == nil {
