@@ -83,6 +83,12 @@ func TestJobRefusals(t *testing.T) {
 			{"cluster-scoped object", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "evil"}})), 422, "cluster_scoped_object"},
 			{"namespace mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "namespace": "default"}))), 422, "namespace_mismatch"},
 			{"cluster-id mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "labels": map[string]string{"app.vworkspace.io/cluster-id": "prod-2"}}))), 422, "cluster_id_mismatch"},
+			{"service-account token Secret", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+				"metadata": map[string]any{"name": "tok", "annotations": map[string]string{"kubernetes.io/service-account.name": "default"}}})), 422, "secret_type_not_allowed"},
+			{"Service with externalIPs", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "svc"},
+				"spec": map[string]any{"ports": []any{map[string]any{"port": 80}}, "externalIPs": []string{"10.0.0.1"}}})), 422, "service_external_ips"},
+			{"manifest without kind", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "metadata": map[string]any{"name": "s"},
+				"stringData": map[string]string{"password": "canary-manifest-secret"}})), 400, "invalid_field"},
 			{"unknown cluster", acmeSecret, job(func(j map[string]any) { j["cluster"] = "nope" }), 404, "not_found"},
 			{"other organization", globexSecret, job(nil), 404, "not_found"},
 			{"malformed JSON", acmeSecret, []byte(`{"id": "x",`), 400, "malformed_json"},
@@ -96,6 +102,9 @@ func TestJobRefusals(t *testing.T) {
 				r := e.write(t, http.MethodPost, "/api/v1/jobs", tt.secret, tt.body)
 				if r.status != tt.status || r.code(t) != tt.code {
 					t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.code)
+				}
+				if strings.Contains(string(r.body), "canary-manifest-secret") {
+					t.Fatalf("the answer quotes the manifest: %s", r.body)
 				}
 			})
 		}

@@ -9,9 +9,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -20,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 )
 
@@ -168,5 +172,32 @@ func TestCookieSecureBehindTrustedProxy(t *testing.T) {
 				t.Fatalf("cookie Secure = %v, want %v", cookies[0].Secure, tt.secure)
 			}
 		})
+	}
+}
+
+// panicky is a registry whose List panics, as a bug in a handler would.
+type panicky struct{ api.ClusterRegistry }
+
+func (panicky) List(context.Context, string) ([]*clusters.Record, error) { panic("boom") }
+
+// A panic in a handler becomes a 500 in the error format and one log line
+// with this goroutine's stack, not a dump of every goroutine.
+func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
+	logs := &logbuf.Buffer{}
+	auth, _ := api.NewAuthenticator(nil, []config.Credential{{Organization: "acme", Value: acmeToken}}, nil)
+	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Clusters: panicky{}}, api.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/clusters", nil)
+	req.Header.Set("Authorization", "Bearer "+acmeToken)
+	r := do(t, req)
+	if r.status != http.StatusInternalServerError || r.code(t) != "internal" {
+		t.Fatalf("answer %d %s, want 500 internal", r.status, r.body)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "panic serving request") || !strings.Contains(out, "boom") {
+		t.Fatalf("log has no panic line:\n%s", out)
+	}
+	if n := strings.Count(out, "goroutine "); n != 1 {
+		t.Fatalf("log holds %d goroutine stacks, want 1:\n%s", n, out)
 	}
 }

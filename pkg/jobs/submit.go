@@ -210,8 +210,8 @@ func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.
 	for i, raw := range spec.Manifests {
 		field := fmt.Sprintf("manifests[%d]", i)
 		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(raw); err != nil {
-			return nil, &FieldError{field, "not a Kubernetes object: " + err.Error()}
+		if err := u.UnmarshalJSON(raw); err != nil { // its message quotes the object: not sent
+			return nil, &FieldError{field, "not a Kubernetes object: needs apiVersion, kind and metadata.name"}
 		}
 		if u.GetName() == "" {
 			return nil, &FieldError{field + ".metadata.name", "required"}
@@ -229,6 +229,9 @@ func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.
 			u.SetNamespace(spec.Namespace)
 		case ns != spec.Namespace:
 			return nil, refuse("namespace_mismatch", field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, spec.Namespace)
+		}
+		if err := checkPolicy(field, u); err != nil {
+			return nil, err
 		}
 		if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
 			return nil, refuse("cluster_id_mismatch", field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID)
