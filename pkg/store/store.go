@@ -76,6 +76,13 @@ func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
+		// Create the file owner-only before SQLite does (it would use 0644);
+		// its -wal and -shm files take the same mode.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
 	}
 	// WAL lets readers run beside the single writer; busy_timeout turns lock
 	// contention into waiting instead of SQLITE_BUSY errors, and immediate
