@@ -34,7 +34,7 @@ import (
 
 const (
 	webhookSecret  = "whsec_b2Rvby13cml0ZXMtc2lnbmluZy1zZWNyZXQ=" // Odoo signs its writes with it
-	apiToken       = "odoo-read-token"
+	apiToken       = "odoo-read-token-0123456789abcdefg"
 	callbackSecret = "whsec_cHVzaGQtY2FsbGJhY2stc2lnbmluZy1zZWNyZXQ=" // pushd signs its callbacks with it
 	organization   = "acme"
 )

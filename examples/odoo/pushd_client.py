@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """What Odoo does with pushd, in the Python standard library alone.
 
-pushd's contract (CONTRACT.md) in both directions:
+pushd's contract (api/openapi.yaml) in both directions:
 
 * Odoo -> pushd: every write (POST, PUT, DELETE under /api/v1) is signed per
-  Standard Webhooks with a ``whsec_...`` secret; every read carries
-  ``Authorization: Bearer <token>``.
+  Standard Webhooks with a ``whsec_...`` secret, over a payload bound to the
+  request's target: ``METHOD + " " + path + "\n" + body`` (``bound``), so a
+  signed request cannot be replayed against another route; every read
+  carries ``Authorization: Bearer <token>``.
 * pushd -> Odoo: callbacks are POSTed to Odoo signed the same way with the
   callback secret; Odoo verifies them, refuses bad ones with 401, and
   deduplicates on ``webhook-id`` (delivery is at least once).
@@ -66,8 +68,15 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac.digest()).decode()
 
 
+def bound(method: str, path: str, body: bytes) -> bytes:
+    """The payload a write to pushd signs: its method and path (with ``?query``
+    if any, as sent), a newline, then the body."""
+    return f"{method} {path}\n".encode() + body
+
+
 def signed_headers(secret: str, body: bytes, msg_id: str | None = None, timestamp: int | None = None) -> dict:
-    """The three headers that sign body; msg_id is the idempotency key (new when None)."""
+    """The three headers that sign body (for a write to pushd: ``bound(...)``);
+    msg_id is the idempotency key (new when None)."""
     msg_id = msg_id or "msg_" + uuid.uuid4().hex
     timestamp = int(time.time()) if timestamp is None else timestamp
     return {
@@ -95,10 +104,10 @@ def verify_callback(headers: Mapping[str, str], body: bytes, secret: str | Itera
     sigs = lower.get("webhook-signature", "")
     if not (msg_id and ts_raw and sigs):
         raise VerificationError("missing webhook-id, webhook-timestamp or webhook-signature header")
-    try:
-        ts = int(ts_raw)
-    except ValueError:
-        raise VerificationError("webhook-timestamp is not Unix seconds") from None
+    # Digits only, as signed: "+017…" or " 17…" would parse to the same number.
+    if not (ts_raw.isascii() and ts_raw.isdigit()) or (ts_raw.startswith("0") and ts_raw != "0"):
+        raise VerificationError("webhook-timestamp is not Unix seconds")
+    ts = int(ts_raw)
     now = time.time() if now is None else now
     if abs(now - ts) > TOLERANCE_SECONDS:
         raise VerificationError("webhook-timestamp is outside the tolerated window")
@@ -144,7 +153,7 @@ class Client:
         """A signed write. Retrying with the same msg_id is safe: pushd acts once."""
         if not self.secret:
             raise ValueError("a write needs the webhook secret (--secret or PUSHD_WEBHOOK_SECRET)")
-        headers = {"Content-Type": content_type, **signed_headers(self.secret, body, msg_id)}
+        headers = {"Content-Type": content_type, **signed_headers(self.secret, bound(method, path, body), msg_id)}
         return self._do(method, path, body, headers)
 
     def write_json(self, method: str, path: str, obj, msg_id: str | None = None) -> Response:

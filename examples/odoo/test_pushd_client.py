@@ -16,6 +16,13 @@ class SignTest(unittest.TestCase):
                       b'{"test": 2432232314}')
         self.assertEqual(got, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
 
+    def test_bound_to_target(self):
+        # A write's signature covers its method and path: re-aimed, it no longer matches.
+        cancel = pc.signed_headers(SECRET, pc.bound("POST", "/api/v1/jobs/job-7/cancel", b""), "msg_1", 1_700_000_000)
+        delete = pc.sign(SECRET, "msg_1", 1_700_000_000, pc.bound("DELETE", "/api/v1/clusters/prod-1", b""))
+        self.assertNotEqual(cancel["webhook-signature"], delete)
+        self.assertEqual(pc.bound("PUT", "/api/v1/clusters/c1", b"{}"), b"PUT /api/v1/clusters/c1\n{}")
+
     def test_bad_secrets(self):
         for bad in ["", "secret", "whsec_", "whsec_!!!"]:
             with self.assertRaises(ValueError, msg=bad):
@@ -57,6 +64,7 @@ class VerifyCallbackTest(unittest.TestCase):
             "id changed": ({**self.headers(), "webhook-id": "evt_2"}, None),
             "missing signature": ({k: v for k, v in self.headers().items() if k != "webhook-signature"}, None),
             "timestamp not a number": ({**self.headers(), "webhook-timestamp": "yesterday"}, None),
+            "timestamp re-spelled": ({**self.headers(), "webhook-timestamp": "+000" + str(self.now)}, None),
             "signature not ASCII": ({**self.headers(), "webhook-signature": "v1,é"}, None),
             "body id is not webhook-id": (self.headers(msg_id="evt_9"), None),
         }
