@@ -36,7 +36,7 @@ const (
 	bearer      // Authorization: Bearer
 )
 
-// contract lists every operation of CONTRACT.md with its authentication and the
+// contract lists every operation of the v1 contract with its authentication and the
 // status codes it must document.
 var contract = []struct {
 	method, path string
