@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -135,7 +136,9 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			checkContract(t, req, resp.StatusCode, resp.Header, b)
 			return resp
 		}
 		login := func(c *http.Client, token string) *http.Response {

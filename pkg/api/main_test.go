@@ -118,6 +118,7 @@ func do(t *testing.T, req *http.Request) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	checkContract(t, req, resp.StatusCode, resp.Header, b)
 	return response{status: resp.StatusCode, body: b, header: resp.Header}
 }
 

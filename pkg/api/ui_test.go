@@ -40,6 +40,7 @@ func (u *uiClient) do(t *testing.T, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkContract(t, req, resp.StatusCode, resp.Header, b)
 	return response{status: resp.StatusCode, body: b, header: resp.Header}
 }
 
