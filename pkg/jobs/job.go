@@ -47,6 +47,7 @@ type Error struct {
 // Job is a job as the API shows it and job.status_changed events carry it.
 type Job struct {
 	ID             string               `json:"id"`
+	Organization   string               `json:"organization"`
 	Cluster        string               `json:"cluster"`
 	RequestID      *string              `json:"request_id"`
 	Operation      Operation            `json:"operation"`
@@ -67,7 +68,7 @@ type Job struct {
 // FromRow renders a stored job.
 func FromRow(r *store.Job) *Job {
 	j := &Job{
-		ID: r.ID, Cluster: r.Cluster, Operation: Operation{Engine: r.Engine, Type: r.Type},
+		ID: r.ID, Organization: r.Organization, Cluster: r.Cluster, Operation: Operation{Engine: r.Engine, Type: r.Type},
 		Application: r.Application, Namespace: r.Namespace, Action: r.Action, Trigger: r.Trigger,
 		TimeoutSeconds: r.TimeoutSeconds, Status: r.Status, Attempt: r.Attempt,
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
@@ -76,7 +77,7 @@ func FromRow(r *store.Job) *Job {
 	if r.RequestID != "" {
 		j.RequestID = &r.RequestID
 	}
-	if r.ErrorCode != "" {
+	if r.ErrorCode != "" && r.Status == store.JobFailed { // the contract: error only when failed
 		j.Error = &Error{Code: r.ErrorCode, Message: r.ErrorMessage}
 	}
 	if r.Objects != "" {
