@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -30,6 +31,10 @@ func (s *Server) submitJob(c echo.Context) error {
 		return err
 	}
 	row, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
+	if errors.Is(err, clusters.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such cluster",
+			Details: []any{map[string]string{"field": "cluster", "value": spec.Cluster}}, Err: err}
+	}
 	if err != nil {
 		return err
 	}
@@ -98,7 +103,11 @@ func jobError(err error) *Error {
 	case errors.As(err, &fe):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: fe.Error(), Details: []any{map[string]string{"field": fe.Field}}}
 	case errors.As(err, &re):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Message, Details: []any{map[string]string{"field": re.Field}}}
+		d := map[string]string{"field": re.Field}
+		if re.Value != "" {
+			d["value"] = re.Value
+		}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Message, Details: []any{d}}
 	}
 	return nil
 }

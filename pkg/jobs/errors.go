@@ -20,6 +20,9 @@ type RuleError struct {
 	Message string
 	// Field points at the offending part of the job, e.g. manifests[2].
 	Field string
+	// Value is the offending value when it is short and no secret: a name,
+	// or an object's Kind/name — never an object's content.
+	Value string
 }
 
 func (e *RuleError) Error() string { return e.Message }

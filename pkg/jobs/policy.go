@@ -17,6 +17,12 @@ const (
 	RuleServiceExternalIPs = "service_external_ips"
 )
 
+// withValue sets a rule error's offending value (a name, never content).
+func withValue(err error, v string) error {
+	err.(*RuleError).Value = v
+	return err
+}
+
 // checkPolicy refuses objects that reach beyond their namespace. It names
 // the object by field and kind/name, never by content.
 func checkPolicy(field string, u *unstructured.Unstructured) error {
@@ -27,7 +33,7 @@ func checkPolicy(field string, u *unstructured.Unstructured) error {
 	switch gvk.Kind {
 	case "Secret":
 		if t, _, _ := unstructured.NestedString(u.Object, "type"); t == string(corev1.SecretTypeServiceAccountToken) {
-			return refuse(RuleSecretTypeNotAllowed, field+".type", "Secret %q: type %s is not allowed (it mints ServiceAccount tokens)", u.GetName(), t)
+			return withValue(refuse(RuleSecretTypeNotAllowed, field+".type", "Secret %q: type %s is not allowed (it mints ServiceAccount tokens)", u.GetName(), t), t)
 		}
 	case "Service":
 		if ips, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "externalIPs"); found && ips != nil {

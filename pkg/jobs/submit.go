@@ -191,13 +191,13 @@ func contentHash(s Spec) string {
 // returns its objects as pushd will write them (namespace filled in).
 func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Unstructured, error) {
 	if !rec.AllowsApplication(spec.Application) {
-		return nil, refuse("application_not_allowed", "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications))
+		return nil, withValue(refuse("application_not_allowed", "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications)), spec.Application)
 	}
 	if !rec.AllowsNamespace(spec.Namespace) {
-		return nil, refuse("namespace_not_allowed", "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", spec.Namespace, rec.ID, list(rec.AllowedNamespaces))
+		return nil, withValue(refuse("namespace_not_allowed", "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", spec.Namespace, rec.ID, list(rec.AllowedNamespaces)), spec.Namespace)
 	}
 	if op := (clusters.Operation{Engine: spec.Operation.Engine, Type: spec.Operation.Type}); !rec.AllowsOperation(op) {
-		return nil, refuse("operation_not_allowed", "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID)
+		return nil, withValue(refuse("operation_not_allowed", "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID), op.Engine+"/"+op.Type)
 	}
 	clients, err := s.clusters.Clients(rec.ID)
 	if errors.Is(err, clusters.ErrNoCredentials) {
