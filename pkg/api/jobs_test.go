@@ -134,6 +134,31 @@ func TestJobRefusals(t *testing.T) {
 	})
 }
 
+// The same job serialised with another key order inside a manifest is a
+// retry (200 with the job), not a reuse of its id (409).
+func TestJobResubmittedInAnotherKeyOrder(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, _ := jobFixture(t, e)
+		job := func(manifest string) []byte {
+			return []byte(`{"id":"job-order","cluster":"prod-1","operation":{"engine":"manifest","type":"deploy"},"application":"nextcloud",` +
+				`"namespace":"` + ns + `","action":"apply","manifests":[` + manifest + `]}`)
+		}
+		first := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1","b":"2"}}`))
+		if first.status != http.StatusAccepted || first.header.Get("Location") != "/api/v1/jobs/job-order" {
+			t.Fatalf("first: %d %s, Location %q", first.status, first.body, first.header.Get("Location"))
+		}
+		again := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(`{"kind":"ConfigMap","data":{"b":"2","a":"1"},"metadata":{"name":"c"},"apiVersion":"v1"}`))
+		if again.status != http.StatusOK {
+			t.Fatalf("same job, keys reordered: %d %s, want 200", again.status, again.body)
+		}
+		other := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1","b":"3"}}`))
+		if other.status != http.StatusConflict || other.code(t) != "job_id_reused" {
+			t.Fatalf("other content: %d %s, want 409", other.status, other.body)
+		}
+	})
+}
+
 // TestJobAcceptedRunsAndIsIdempotent submits a signed job: 202 queued, a
 // resubmission 200 with the same job, the same id with other content 409,
 // and the job runs to succeeded, visible in the fleet views.

@@ -180,8 +180,11 @@ func validate(s *Spec) error {
 	return nil
 }
 
-// contentHash identifies what a job asks for, to tell a retry from a reuse of its id.
+// contentHash identifies what a job asks for, to tell a retry from a reuse of
+// its id. Manifests are hashed in canonical form (keys sorted, numbers as
+// written), so the same job serialised with another key order is a retry.
 func contentHash(s Spec) string {
+	s.Manifests = canonical(s.Manifests)
 	b, _ := json.Marshal(s)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
