@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -42,6 +44,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	apiErr := toAPIError(err)
+	if apiErr.Code == "internal" && s.databaseDown(c.Request().Context()) {
+		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "database_unavailable", Message: "the database is unavailable; retry later", Err: err}
+		c.Response().Header().Set("Retry-After", "5")
+	}
 	if apiErr.Status >= 500 {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", apiErr.Code, "err", err)
 	} else {
@@ -60,6 +66,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	c.JSON(apiErr.Status, body)
+}
+
+// databaseDown tells an outage of the database, which the caller should
+// retry (503), from pushd's own failure (500): an unexpected error is
+// followed by a ping.
+func (s *Server) databaseDown(ctx context.Context) bool {
+	if s.Store == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return s.Store.Ping(ctx) != nil
 }
 
 func toAPIError(err error) *Error {
