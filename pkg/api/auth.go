@@ -168,6 +168,7 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 				return &Error{Status: http.StatusConflict, Code: "request_in_progress", Message: fmt.Sprintf("webhook-id %q is still being handled; retry later", msg.ID)}
 			}
 			c.Response().Header().Set("Idempotent-Replayed", "true")
+			replayLocation(c, prior.Status, prior.Response)
 			return c.Blob(prior.Status, prior.ContentType, prior.Response)
 		case err != nil:
 			return err

@@ -112,7 +112,7 @@ func (s *Server) putCluster(c echo.Context) error {
 		return err
 	}
 	if created {
-		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/clusters/"+out.ID)
+		setLocation(c, http.StatusCreated, out.ID)
 		return c.JSON(http.StatusCreated, v)
 	}
 	return c.JSON(http.StatusOK, v)

@@ -39,7 +39,7 @@ func (s *Server) submitJob(c echo.Context) error {
 		return err
 	}
 	if created {
-		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/jobs/"+row.ID)
+		setLocation(c, http.StatusAccepted, row.ID)
 		return c.JSON(http.StatusAccepted, jobs.FromRow(row))
 	}
 	return c.JSON(http.StatusOK, jobs.FromRow(row))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
@@ -62,4 +63,29 @@ func (s *Server) secure(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// setLocation sets the Location of the resource a write created (201) or
+// queued (202): the cluster of PUT /clusters/{id}, the job of POST /jobs.
+func setLocation(c echo.Context, status int, id string) {
+	if status != http.StatusCreated && status != http.StatusAccepted {
+		return
+	}
+	switch c.Path() {
+	case "/api/v1/clusters/:id":
+		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/clusters/"+id)
+	case "/api/v1/jobs":
+		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/jobs/"+id)
+	}
+}
+
+// replayLocation sets the Location of a replayed answer from the id in its
+// remembered body.
+func replayLocation(c echo.Context, status int, body []byte) {
+	var v struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(body, &v) == nil && v.ID != "" {
+		setLocation(c, status, v.ID)
+	}
 }

@@ -59,8 +59,11 @@ func clientKey(ip string) netip.Prefix {
 func (l *failureLimiter) wait(client netip.Prefix) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	over := l.tat[client].Sub(l.now()) - time.Duration(l.burst)*l.every
-	return max(over, 0)
+	tat, ok := l.tat[client]
+	if !ok {
+		return 0
+	}
+	return max(tat.Sub(l.now())-time.Duration(l.burst)*l.every, 0)
 }
 
 // fail records a failed attempt of client.

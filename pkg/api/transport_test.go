@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -197,7 +198,7 @@ func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
 	if !strings.Contains(out, "panic serving request") || !strings.Contains(out, "boom") {
 		t.Fatalf("log has no panic line:\n%s", out)
 	}
-	if n := strings.Count(out, "goroutine "); n != 1 {
+	if n := len(regexp.MustCompile(`goroutine \d+ \[`).FindAllString(out, -1)); n != 1 {
 		t.Fatalf("log holds %d goroutine stacks, want 1:\n%s", n, out)
 	}
 }

@@ -47,7 +47,7 @@ const MinKeyBytes = 16
 // Errors a verification fails with; callers answer 401 for each but ErrBadID (400).
 var (
 	ErrMissingHeaders = errors.New("missing webhook-id, webhook-timestamp or webhook-signature header")
-	ErrBadID          = errors.New("webhook-id must be 1 to 255 printable ASCII characters")
+	ErrBadID          = errors.New("webhook-id must be 1 to 255 printable ASCII characters (spaces included)")
 	ErrBadTimestamp   = errors.New("webhook-timestamp is not Unix seconds (digits only)")
 	ErrStale          = errors.New("webhook-timestamp is outside the tolerated window")
 	ErrNoMatch        = errors.New("no signature matches")
@@ -193,7 +193,7 @@ func validID(id string) bool {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
+		if id[i] < 0x20 || id[i] > 0x7e {
 			return false
 		}
 	}
