@@ -202,8 +202,12 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	var events []*store.Event
 	if st.Connectivity.State != prev.State {
 		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
+		var previous any = prev.State
+		if prev.State == "" {
+			previous = nil // the first observation: there was no state before
+		}
 		events = append(events, newEvent(EventConnectivityChanged, rec, map[string]any{
-			"state": st.Connectivity.State, "previous_state": prev.State, "message": st.Connectivity.Message, "checked_at": now,
+			"state": st.Connectivity.State, "previous_state": previous, "message": st.Connectivity.Message, "checked_at": now,
 		}))
 	}
 	if st.Connectivity.State == StateReady && c != nil {

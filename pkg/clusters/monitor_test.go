@@ -132,8 +132,15 @@ func TestOutageIsolation(t *testing.T) {
 			if events[i].Type != clusters.EventConnectivityChanged {
 				continue
 			}
-			var data struct{ State string }
+			var data struct {
+				State         string
+				PreviousState *string `json:"previous_state"`
+			}
 			json.Unmarshal([]byte(events[i].Data), &data)
+			// The contract's enum has no "": the first change has previous_state null.
+			if first := len(states) == 0; first != (data.PreviousState == nil) || (!first && *data.PreviousState == "") {
+				t.Errorf("connectivity event %d: previous_state %v", len(states), data.PreviousState)
+			}
 			states = append(states, data.State)
 		}
 		want := []string{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
