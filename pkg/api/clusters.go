@@ -19,6 +19,8 @@ type ClusterRegistry interface {
 	List(ctx context.Context, org string) ([]*clusters.Record, error)
 	Delete(ctx context.Context, org, id string) error
 	SetKubeconfig(ctx context.Context, org, id string, kubeconfig []byte) error
+	Credential(id string) (*clusters.Credential, error)
+	RestoreCredential(id string, c *clusters.Credential) error
 }
 
 // ClusterHealth is what the API needs of the health monitor.
@@ -139,6 +141,8 @@ func (s *Server) deleteCluster(c echo.Context) error {
 }
 
 // putKubeconfig stores a cluster's credential and answers with a fresh probe.
+// A credential that fails its probe does not replace one that works: the
+// working one is put back and the answer is 422.
 func (s *Server) putKubeconfig(c echo.Context) error {
 	ctx := c.Request().Context()
 	org, id := organization(c), c.Param("id")
@@ -146,17 +150,33 @@ func (s *Server) putKubeconfig(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Clusters.SetKubeconfig(ctx, org, id, body); err != nil {
-		return err
-	}
-	s.Health.Reset(id) // probe the new credential now, even after an outage opened the breaker
 	rec, err := s.Clusters.Get(ctx, org, id)
 	if err != nil {
 		return err
 	}
+	var working *clusters.Credential
+	if before, err := s.Health.Observed(ctx, id); err == nil && before.Connectivity.State == clusters.StateReady {
+		working, _ = s.Clusters.Credential(id)
+	}
+	if err := s.Clusters.SetKubeconfig(ctx, org, id, body); err != nil {
+		return err
+	}
+	s.Health.Reset(id) // probe the new credential now, even after an outage opened the breaker
 	st, err := s.Health.Check(ctx, rec)
 	if err != nil {
 		return err
+	}
+	if working != nil && st.Connectivity.State != clusters.StateReady {
+		if err := s.Clusters.RestoreCredential(id, working); err != nil {
+			return err
+		}
+		s.Health.Reset(id)
+		if _, err := s.Health.Check(ctx, rec); err != nil {
+			return err
+		}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected",
+			Message: "the new kubeconfig failed its probe (" + st.Connectivity.State + "); the working one is kept",
+			Details: []any{map[string]string{"reason": "probe_" + st.Connectivity.State}}}
 	}
 	return c.JSON(http.StatusOK, s.newView(rec, st))
 }

@@ -335,11 +335,11 @@ func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 
 		canary := "canary-" + strings.Repeat("c0ffee", 8)
 		r = e.write(t, http.MethodPut, path+"/kubeconfig", acmeSecret, kubeconfig(t, canary, nil))
-		if r.status != http.StatusOK {
-			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+		if r.status != http.StatusUnprocessableEntity || r.code(t) != "kubeconfig_rejected" || !strings.Contains(string(r.body), "unauthorized") {
+			t.Fatalf("a token the cluster refuses must not replace a working one: %d %s", r.status, r.body)
 		}
-		if state := r.json(t)["connectivity"].(map[string]any)["state"]; state != "unauthorized" {
-			t.Fatalf("a rejected token must be unauthorized: %s", r.body)
+		if state := e.read(t, path, acmeToken).json(t)["connectivity"].(map[string]any)["state"]; state != "ready" {
+			t.Fatalf("the working credential was not kept: state %v", state)
 		}
 		answers := [][]byte{r.body, e.read(t, path, acmeToken).body, e.read(t, "/api/v1/clusters", acmeToken).body}
 		for i, b := range answers {
