@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
@@ -155,6 +156,41 @@ func TestJobResubmittedInAnotherKeyOrder(t *testing.T) {
 		other := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1","b":"3"}}`))
 		if other.status != http.StatusConflict || other.code(t) != "job_id_reused" {
 			t.Fatalf("other content: %d %s, want 409", other.status, other.body)
+		}
+	})
+}
+
+// A record that requires Pod Security refuses jobs into a namespace that
+// does not enforce it, and the probe shows each namespace's level.
+func TestPodSecurityRequired(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, job := jobFixture(t, e)
+		rec := record(ns)
+		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
+		rec["require_pod_security"] = true
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+			t.Fatalf("record: %d %s", r.status, r.body)
+		}
+		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil))
+		if r.status != http.StatusUnprocessableEntity || r.code(t) != "pod_security_not_enforced" {
+			t.Fatalf("namespace without enforcement: %d %s", r.status, r.body)
+		}
+		kube, _ := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
+		patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)
+		if _, err := kube.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil)); r.status != http.StatusAccepted {
+			t.Fatalf("namespace enforcing restricted: %d %s", r.status, r.body)
+		}
+		r = e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil))
+		nss, _ := r.json(t)["namespaces"].([]any)
+		if len(nss) != 1 || nss[0].(map[string]any)["pod_security_enforce"] != "restricted" {
+			t.Fatalf("probe: %s", r.body)
+		}
+		if got := e.read(t, "/api/v1/clusters/prod-1", acmeToken).json(t)["require_pod_security"]; got != true {
+			t.Fatalf("require_pod_security not kept: %v", got)
 		}
 	})
 }

@@ -59,6 +59,10 @@ type NamespaceStatus struct {
 	RightsOK      bool     `json:"rights_ok"`
 	MissingRights []string `json:"missing_rights"`
 	ExcessRights  []string `json:"excess_rights"`
+
+	// PodSecurityEnforce is the namespace's pod-security.kubernetes.io/enforce
+	// level; empty when Pod Security admission does not enforce there.
+	PodSecurityEnforce string `json:"pod_security_enforce"`
 }
 
 // Probe checks one cluster with its own credential: reachability and server
@@ -121,6 +125,7 @@ func probeNamespace(ctx context.Context, c *Clients, name string) NamespaceStatu
 	case err == nil:
 		ns.Exists = true
 		ns.Labeled = obj.Labels[ManagedNamespaceLabel] == ManagedNamespaceValue
+		ns.PodSecurityEnforce = obj.Labels[PodSecurityEnforceLabel]
 	case apierrors.IsNotFound(err):
 	default:
 		// Forbidden: the credential may not read the Namespace object, so

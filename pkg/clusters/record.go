@@ -26,6 +26,10 @@ type Record struct {
 	PublicKey           string            `json:"public_key,omitempty"`
 	CreatedAt           time.Time         `json:"created_at"`
 	UpdatedAt           time.Time         `json:"updated_at"`
+
+	// RequirePodSecurity refuses jobs into a namespace that does not carry
+	// pod-security.kubernetes.io/enforce (Pod Security admission).
+	RequirePodSecurity bool `json:"require_pod_security"`
 }
 
 // Operation is an (engine, type) pair a cluster accepts, e.g. (manifest, deploy).
@@ -140,3 +144,7 @@ func sortedUnique(s []string) []string {
 	}
 	return out
 }
+
+// PodSecurityEnforceLabel sets the Pod Security level admission enforces in
+// a namespace (privileged, baseline, restricted).
+const PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"

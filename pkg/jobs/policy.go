@@ -1,8 +1,14 @@
 package jobs
 
 import (
+	"context"
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
 // Rule codes of the kind policy: objects of an allowed kind whose content
@@ -15,7 +21,34 @@ const (
 	// RuleServiceExternalIPs: a Service with spec.externalIPs can intercept
 	// traffic to any address, cluster-wide (CVE-2020-8554).
 	RuleServiceExternalIPs = "service_external_ips"
+	// RulePodSecurityNotEnforced: the record requires Pod Security admission
+	// and the namespace does not carry pod-security.kubernetes.io/enforce (or
+	// pushd could not read it).
+	RulePodSecurityNotEnforced = "pod_security_not_enforced"
 )
+
+// checkPodSecurity refuses a job into a namespace without Pod Security
+// enforcement when the cluster's record requires it. The live namespace is
+// read now: a label seen by the last probe may have been removed since.
+func (s *Service) checkPodSecurity(ctx context.Context, rec *clusters.Record, namespace string) error {
+	if !rec.RequirePodSecurity {
+		return nil
+	}
+	c, err := s.clusters.Clients(rec.ID)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ns, err := c.Kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if err != nil {
+		return withValue(refuse(RulePodSecurityNotEnforced, "namespace", "cluster %q requires Pod Security enforcement; namespace %q could not be read to confirm it", rec.ID, namespace), namespace)
+	}
+	if ns.Labels[clusters.PodSecurityEnforceLabel] == "" {
+		return withValue(refuse(RulePodSecurityNotEnforced, "namespace", "cluster %q requires Pod Security enforcement; namespace %q has no %s label", rec.ID, namespace, clusters.PodSecurityEnforceLabel), namespace)
+	}
+	return nil
+}
 
 // withValue sets a rule error's offending value (a name, never content).
 func withValue(err error, v string) error {

@@ -118,6 +118,9 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.J
 	if err != nil {
 		return nil, false, err
 	}
+	if err := s.checkPodSecurity(ctx, rec, spec.Namespace); err != nil {
+		return nil, false, err
+	}
 	if n, err := s.store.CountQueued(ctx, spec.Cluster); err != nil {
 		return nil, false, err
 	} else if n >= int64(s.maxQueue) {

@@ -26,6 +26,7 @@ type Cluster struct {
 	DriftSchedule       string
 	DriftMode           string `gorm:"size:16"`
 	PublicKey           string `gorm:"type:text"`
+	RequirePodSecurity  bool   `gorm:"not null;default:false"`
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }

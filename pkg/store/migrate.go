@@ -31,6 +31,12 @@ var migrations = []migration{
 	}},
 	{version: 3, name: "jobs", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&Job{}) }},
 	{version: 4, name: "event claims (outbox leases)", up: addEventClaims},
+	{version: 5, name: "clusters.require_pod_security", up: func(tx *gorm.DB) error {
+		if tx.Migrator().HasColumn(&Cluster{}, "RequirePodSecurity") {
+			return nil // a database created at version 2 with today's Cluster has it
+		}
+		return tx.Migrator().AddColumn(&Cluster{}, "RequirePodSecurity")
+	}},
 }
 
 // migrate runs every migration newer than the database's version, each in its
