@@ -51,3 +51,12 @@ func Parse(spec string) (sched cron.Schedule, err error) {
 	spec5.Location = time.UTC
 	return spec5, nil
 }
+
+// Parser is Parse as a cron.ScheduleParser, for cron.WithParser: a
+// cron.Cron built with it accepts exactly what cluster records accept.
+type Parser struct{}
+
+// Parse implements cron.ScheduleParser.
+func (Parser) Parse(spec string) (cron.Schedule, error) { return Parse(spec) }
+
+var _ cron.ScheduleParser = Parser{}

@@ -3,6 +3,8 @@ package cronspec
 import (
 	"testing"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 func TestParseRefuses(t *testing.T) {
@@ -63,4 +65,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q fires %s apart", spec, b.Sub(a))
 		}
 	})
+}
+
+// A cron.Cron built with Parser refuses what records refuse and schedules in UTC.
+func TestParserInCron(t *testing.T) {
+	c := cron.New(cron.WithParser(Parser{}), cron.WithLocation(time.UTC))
+	for _, bad := range []string{"TZ=", "CRON_TZ=UTC", "@every 1s"} {
+		if _, err := c.AddFunc(bad, func() {}); err == nil {
+			t.Errorf("AddFunc(%q) accepted", bad)
+		}
+	}
+	id, err := c.AddFunc("30 2 * * *", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := c.Entry(id).Schedule.Next(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))
+	if want := time.Date(2026, 7, 1, 2, 30, 0, 0, time.UTC); !next.Equal(want) {
+		t.Fatalf("next = %s, want %s", next, want)
+	}
 }
