@@ -202,3 +202,58 @@ func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
 		t.Fatalf("log holds %d goroutine stacks, want 1:\n%s", n, out)
 	}
 }
+
+// Requests beyond MaxConcurrentRequests are answered 503 overloaded at once
+// (probes still answer), and oversized headers are refused.
+func TestRequestsAreBounded(t *testing.T) {
+	addr := listening(t, api.Options{MaxConcurrentRequests: 1}, api.ListenOptions{MaxHeaderBytes: 8 << 10})
+	// A login whose body never finishes holds the only slot.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("POST /ui/login HTTP/1.1\r\nHost: pushd\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="))
+	base := "http://" + addr
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/clusters", nil)
+		req.Header.Set("Authorization", "Bearer "+acmeToken)
+		r := do(t, req)
+		if r.status == http.StatusServiceUnavailable {
+			if r.code(t) != "overloaded" || r.header.Get("Retry-After") == "" {
+				t.Fatalf("overloaded answer: %d %s Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second request while the slot is held: %d %s, want 503", r.status, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := getStatus(t, base+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz while overloaded: %d", code)
+	}
+	conn.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB header: %d, want 431", resp.StatusCode)
+	}
+}
+
+func getStatus(t *testing.T, url string) (int, error) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
