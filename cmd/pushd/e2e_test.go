@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/testbed"
@@ -87,6 +88,7 @@ func newReceiver(t *testing.T) *receiver {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
+		contracttest.CheckEvent(t, body)
 		var cb callback
 		json.Unmarshal(body, &cb)
 		cb.webhookID = msg.ID
@@ -189,6 +191,7 @@ func (d *daemon) write(t *testing.T, method, path string, body []byte) (int, []b
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
 	return resp.StatusCode, b
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
@@ -138,7 +139,7 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			checkContract(t, req, resp.StatusCode, resp.Header, b)
+			contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
 			return resp
 		}
 		login := func(c *http.Client, token string) *http.Response {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/testbed"
@@ -118,7 +119,7 @@ func do(t *testing.T, req *http.Request) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	checkContract(t, req, resp.StatusCode, resp.Header, b)
+	contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
 	return response{status: resp.StatusCode, body: b, header: resp.Header}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
@@ -40,7 +41,7 @@ func (u *uiClient) do(t *testing.T, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkContract(t, req, resp.StatusCode, resp.Header, b)
+	contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
 	return response{status: resp.StatusCode, body: b, header: resp.Header}
 }
 

@@ -1,8 +1,13 @@
-package api_test
+// Package contracttest checks HTTP answers against api/openapi.yaml in
+// tests: the status must be documented for the operation, and the headers
+// and body must match its schemas (kin-openapi). Requests outside the
+// document (the web UI) are not checked.
+package contracttest
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -17,17 +22,14 @@ import (
 	openapi "github.com/vworkspace/pushd/api"
 )
 
-// The contract checker: every answer the API tests receive is validated
-// against api/openapi.yaml — its status must be documented for the
-// operation, its headers and its body must match the schemas.
-
 var contract struct {
 	once   sync.Once
+	doc    *openapi3.T
 	router routers.Router
 	err    error
 }
 
-func contractRouter(t *testing.T) routers.Router {
+func router(t testing.TB) routers.Router {
 	t.Helper()
 	contract.once.Do(func() {
 		doc, err := openapi3.NewLoader().LoadFromData(openapi.OpenAPI)
@@ -36,6 +38,7 @@ func contractRouter(t *testing.T) routers.Router {
 			return
 		}
 		doc.Servers = nil // match any host: tests listen on random ports
+		contract.doc = doc
 		contract.router, contract.err = legacy.NewRouter(doc)
 	})
 	if contract.err != nil {
@@ -44,15 +47,14 @@ func contractRouter(t *testing.T) routers.Router {
 	return contract.router
 }
 
-// checkContract validates one answer against the document. Requests outside
-// it (the web UI) are not checked.
-func checkContract(t *testing.T, req *http.Request, status int, header http.Header, body []byte) {
+// Check validates one answer against the document.
+func Check(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
 	path := req.URL.Path
 	if !strings.HasPrefix(path, "/api/v1/") && path != "/healthz" && path != "/readyz" && path != "/metrics" {
 		return
 	}
-	route, params, err := contractRouter(t).FindRoute(req)
+	route, params, err := router(t).FindRoute(req)
 	if err != nil {
 		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 			return // a path or method the document does not have, answered as such
@@ -69,5 +71,25 @@ func checkContract(t *testing.T, req *http.Request, status int, header http.Head
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		t.Errorf("contract: %s %s → %d disagrees with api/openapi.yaml:\n%v\nbody: %.500s", req.Method, path, status, err, body)
+	}
+}
+
+// CheckEvent validates a callback body against the document's Event schema.
+// It may be called from any goroutine (t.Errorf is safe there).
+func CheckEvent(t testing.TB, body []byte) {
+	t.Helper()
+	router(t) // loads the document
+	schema := contract.doc.Components.Schemas["Event"]
+	if schema == nil {
+		t.Errorf("api/openapi.yaml has no Event schema")
+		return
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Errorf("contract: callback is not JSON: %v", err)
+		return
+	}
+	if err := schema.Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		t.Errorf("contract: callback disagrees with the Event schema of api/openapi.yaml:\n%v\nbody: %.500s", err, body)
 	}
 }
