@@ -63,7 +63,8 @@ def parse_secret(secret: str) -> bytes:
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The v1 signature of one message: base64(HMAC-SHA256(key, id.timestamp.body))."""
+    """The v1 signature of one message: base64(HMAC-SHA256(key, id.timestamp.payload)); the
+    payload of a write to pushd is ``bound(method, path, body)``, of a callback its body."""
     mac = hmac.new(parse_secret(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
     return "v1," + base64.b64encode(mac.digest()).decode()
 
