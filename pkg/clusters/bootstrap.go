@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -30,7 +31,11 @@ type BootstrapOptions struct {
 	// ServiceAccountNamespace is where pushd's ServiceAccount lives, created
 	// if missing. Default "vworkspace-pushd".
 	ServiceAccountNamespace string
-	// ServiceAccountName is pushd's ServiceAccount. Default "pushd".
+	// ServiceAccountName is the record's own ServiceAccount. Default
+	// "pushd-<ClusterID>": every cluster record gets an identity of its own,
+	// so two records on one physical cluster (say, two organizations' tenants)
+	// never share rights. Bootstrap refuses a ServiceAccount that another
+	// record's bootstrap made.
 	ServiceAccountName string
 	// TokenTTL is the minted token's lifetime; pushd renews it (RenewToken).
 	// Default 24h, at least 10m (the API server's minimum).
@@ -67,7 +72,7 @@ const (
 	bootstrapGrantToken      = "token"      // Role+RoleBinding: create its own token
 
 	bootstrapDefaultSANamespace = "vworkspace-pushd"
-	bootstrapDefaultSAName      = "pushd"
+	bootstrapDefaultSAPrefix    = "pushd-"
 	bootstrapDefaultTokenTTL    = 24 * time.Hour
 )
 
@@ -76,7 +81,7 @@ func (o *BootstrapOptions) normalize() error {
 		o.ServiceAccountNamespace = bootstrapDefaultSANamespace
 	}
 	if o.ServiceAccountName == "" {
-		o.ServiceAccountName = bootstrapDefaultSAName
+		o.ServiceAccountName = bootstrapDefaultSAPrefix + o.ClusterID
 	}
 	if o.TokenTTL == 0 {
 		o.TokenTTL = bootstrapDefaultTokenTTL
@@ -248,6 +253,34 @@ func (b *bootstrapper) refusal(ctx context.Context, ns string) (string, error) {
 	return "", nil
 }
 
+// ErrIdentityTaken is returned by Bootstrap when the ServiceAccount it was
+// asked to use exists and is not this record's: another record's bootstrap
+// made it, or someone else did. Sharing it would give each record the other's
+// rights.
+var ErrIdentityTaken = errors.New("ServiceAccount belongs to another cluster record")
+
+// checkOwnIdentity refuses a ServiceAccount that exists and is not labeled
+// as this record's identity.
+func (b *bootstrapper) checkOwnIdentity(ctx context.Context) error {
+	ns, name := b.opts.ServiceAccountNamespace, b.opts.ServiceAccountName
+	sa, err := b.kube.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return b.errorf("ServiceAccount %s/%s: %w", ns, name, err)
+	}
+	owner, grant := sa.Labels[bootstrapClusterIDLabel], sa.Labels[bootstrapGrantLabel]
+	if owner == b.opts.ClusterID && grant == bootstrapGrantIdentity {
+		return nil
+	}
+	if owner == "" {
+		owner = "none: pushd did not make it"
+	}
+	return b.errorf("ServiceAccount %s/%s (%s=%s): %w; give this record a ServiceAccount of its own",
+		ns, name, bootstrapClusterIDLabel, owner, ErrIdentityTaken)
+}
+
 // ensureIdentity creates the ServiceAccount's namespace if missing and
 // applies the ServiceAccount. pushd runs outside the cluster: no pod mounts it.
 func (b *bootstrapper) ensureIdentity(ctx context.Context) error {
@@ -266,6 +299,9 @@ func (b *bootstrapper) ensureIdentity(ctx context.Context) error {
 	}
 	if err != nil {
 		return b.errorf("ServiceAccount namespace %q: %w", ns, err)
+	}
+	if err := b.checkOwnIdentity(ctx); err != nil {
+		return err
 	}
 	sa := corev1ac.ServiceAccount(b.opts.ServiceAccountName, ns).
 		WithLabels(b.labels(bootstrapGrantIdentity)).

@@ -141,7 +141,7 @@ func bootstrapCheckRBAC(t *testing.T, ctx context.Context, admin kubernetes.Inte
 	}
 	wantRules := map[string][]rbacv1.PolicyRule{
 		"ClusterRole pushd-" + id + "-namespaces":      nil,
-		"Role vworkspace-pushd/pushd-" + id + "-token": {{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{"pushd"}, Verbs: []string{"create"}}},
+		"Role vworkspace-pushd/pushd-" + id + "-token": {{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{"pushd-" + id}, Verbs: []string{"create"}}},
 	}
 	if len(granted) > 0 {
 		wantRules["ClusterRole pushd-"+id+"-namespaces"] = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, ResourceNames: granted, Verbs: []string{"get"}}}
@@ -172,7 +172,7 @@ func bootstrapCheckRBAC(t *testing.T, ctx context.Context, admin kubernetes.Inte
 		}
 	}
 
-	want := rbacv1.Subject{Kind: "ServiceAccount", Namespace: "vworkspace-pushd", Name: "pushd"}
+	want := rbacv1.Subject{Kind: "ServiceAccount", Namespace: "vworkspace-pushd", Name: "pushd-" + id}
 	gotBindings := map[string]rbacv1.RoleRef{}
 	for _, b := range bindings.Items {
 		gotBindings["RoleBinding "+b.Namespace+"/"+b.Name] = b.RoleRef

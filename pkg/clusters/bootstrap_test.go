@@ -2,12 +2,14 @@ package clusters_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -57,7 +59,7 @@ func TestBootstrap(t *testing.T) {
 		if !ok {
 			t.Fatal("the minted token is not a JWT")
 		}
-		if want := "system:serviceaccount:vworkspace-pushd:pushd"; claims.Subject != want {
+		if want := "system:serviceaccount:vworkspace-pushd:pushd-" + id; claims.Subject != want {
 			t.Errorf("subject %q, want %q", claims.Subject, want)
 		}
 		if !claims.Expiry.Equal(res.Expiry) {
@@ -69,7 +71,7 @@ func TestBootstrap(t *testing.T) {
 		if res.Expiry.Before(start.Add(24*time.Hour-time.Minute)) || res.Expiry.After(time.Now().Add(24*time.Hour+time.Minute)) {
 			t.Errorf("expiry %s is not 24h from now", res.Expiry)
 		}
-		sa, err := admin.CoreV1().ServiceAccounts("vworkspace-pushd").Get(ctx, "pushd", metav1.GetOptions{})
+		sa, err := admin.CoreV1().ServiceAccounts("vworkspace-pushd").Get(ctx, "pushd-"+id, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +86,7 @@ func TestBootstrap(t *testing.T) {
 		if _, err := scoped.CoreV1().Namespaces().Get(ctx, managed, metav1.GetOptions{}); err != nil {
 			t.Errorf("get its own Namespace object: %v", err)
 		}
-		if _, err := scoped.CoreV1().ServiceAccounts("vworkspace-pushd").CreateToken(ctx, "pushd", bootstrapTokenRequest(), metav1.CreateOptions{}); err != nil {
+		if _, err := scoped.CoreV1().ServiceAccounts("vworkspace-pushd").CreateToken(ctx, "pushd-"+id, bootstrapTokenRequest(), metav1.CreateOptions{}); err != nil {
 			t.Errorf("request a token for itself: %v", err)
 		}
 	})
@@ -137,7 +139,7 @@ func TestBootstrap(t *testing.T) {
 			_, err := scoped.CoreV1().Namespaces().Get(ctx, managed, metav1.GetOptions{})
 			return bootstrapForbidden(err)
 		})
-		if _, err := scoped.CoreV1().ServiceAccounts("vworkspace-pushd").CreateToken(ctx, "pushd", bootstrapTokenRequest(), metav1.CreateOptions{}); err != nil {
+		if _, err := scoped.CoreV1().ServiceAccounts("vworkspace-pushd").CreateToken(ctx, "pushd-"+id, bootstrapTokenRequest(), metav1.CreateOptions{}); err != nil {
 			t.Errorf("it can still renew its own token: %v", err)
 		}
 	})
@@ -221,5 +223,65 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 	sel := metav1.ListOptions{LabelSelector: bootstrapClusterIDLabel + "=refused"}
 	if sas, err := adminClient(t, c).CoreV1().ServiceAccounts("").List(t.Context(), sel); err != nil || len(sas.Items) > 0 {
 		t.Errorf("refused runs wrote ServiceAccounts %v (err %v)", sas, err)
+	}
+}
+
+// TestBootstrapOneIdentityPerRecord: two records on one physical cluster —
+// two organizations' tenants, each with its own namespace — get two
+// ServiceAccounts, and neither credential can write in the other's
+// namespace. A record told to use the other's ServiceAccount is refused
+// before anything is written, and so is one told to use a ServiceAccount
+// pushd did not make.
+func TestBootstrapOneIdentityPerRecord(t *testing.T) {
+	ctx := t.Context()
+	c := bed.Clusters[0]
+	admin := adminClient(t, c)
+	nsA, nsB := makeNamespace(t, c, true), makeNamespace(t, c, true)
+	idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]
+	a, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idA, Namespaces: []string{nsA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idB, Namespaces: []string{nsB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subA, _ := a.Credential.Claims()
+	subB, _ := b.Credential.Claims()
+	if subA.Subject == subB.Subject {
+		t.Fatalf("both records share the identity %s", subA.Subject)
+	}
+	scopedA, scopedB := bootstrapClients(t, idA, a.Credential), bootstrapClients(t, idB, b.Credential)
+	bootstrapEventually(t, "A applies in its namespace", func() error { return bootstrapApplyConfigMap(ctx, scopedA, nsA) })
+	bootstrapEventually(t, "B applies in its namespace", func() error { return bootstrapApplyConfigMap(ctx, scopedB, nsB) })
+	if err := bootstrapForbidden(bootstrapApplyConfigMap(ctx, scopedA, nsB)); err != nil {
+		t.Errorf("A's credential in B's namespace: %v", err)
+	}
+	if err := bootstrapForbidden(bootstrapApplyConfigMap(ctx, scopedB, nsA)); err != nil {
+		t.Errorf("B's credential in A's namespace: %v", err)
+	}
+
+	// B's record pointed at A's ServiceAccount: refused, A's grants untouched.
+	before := bootstrapRBACVersions(t, ctx, admin, idA)
+	_, err = clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idB, Namespaces: []string{nsB}, ServiceAccountName: "pushd-" + idA})
+	if !errors.Is(err, clusters.ErrIdentityTaken) || !strings.Contains(err.Error(), idA) {
+		t.Fatalf("bootstrap B with A's ServiceAccount: %v, want ErrIdentityTaken naming %s", err, idA)
+	}
+	if diff := cmp.Diff(before, bootstrapRBACVersions(t, ctx, admin, idA)); diff != "" {
+		t.Errorf("A's RBAC changed (-before +after):\n%s", diff)
+	}
+	sa, err := admin.CoreV1().ServiceAccounts("vworkspace-pushd").Get(ctx, "pushd-"+idA, metav1.GetOptions{})
+	if err != nil || sa.Labels[bootstrapClusterIDLabel] != idA {
+		t.Fatalf("A's ServiceAccount after the refused run: %v (err %v)", sa.Labels, err)
+	}
+
+	// A ServiceAccount someone else made is not pushd's to take either.
+	foreign := "foreign-" + nsA[2:]
+	if _, err := admin.CoreV1().ServiceAccounts(nsA).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: foreign}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idA, Namespaces: []string{nsA}, ServiceAccountNamespace: nsA, ServiceAccountName: foreign})
+	if !errors.Is(err, clusters.ErrIdentityTaken) {
+		t.Fatalf("bootstrap with a foreign ServiceAccount: %v, want ErrIdentityTaken", err)
 	}
 }

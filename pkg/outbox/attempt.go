@@ -47,7 +47,8 @@ func body(e store.Event) ([]byte, error) {
 }
 
 // attempt sends one claimed event and records the outcome; it reports
-// whether the event was delivered.
+// whether the event is done with (delivered or parked), so that the cluster's
+// next event may be sent at once.
 func (d *Deliverer) attempt(ctx context.Context, e store.Event) bool {
 	log := d.log.With("event", e.ID, "type", e.Type, "cluster", e.Cluster, "attempt", e.Attempts+1)
 	start := d.opts.Now()
@@ -77,7 +78,22 @@ func (d *Deliverer) attempt(ctx context.Context, e store.Event) bool {
 		return false
 	}
 	d.opts.Metrics.failed(err)
-	next := d.opts.Now().Add(backoff(e.Attempts+1, d.opts.BackoffBase, d.opts.BackoffMax, jitter()))
+	now := d.opts.Now()
+	if d.spent(e, err, now) {
+		owned, rerr := d.st.MarkEventParked(ctx, e.Seq, d.opts.Owner, now, err.Error())
+		switch {
+		case rerr != nil:
+			log.WarnContext(ctx, "outbox: parking an event failed", "err", rerr, "attempt_err", err)
+		case !owned:
+			log.WarnContext(ctx, "outbox: attempt failed after its claim lapsed; the new owner retries", "err", err)
+		default:
+			d.opts.Metrics.parked(e.Type)
+			log.ErrorContext(ctx, "outbox: event parked: its attempt budget is spent; the cluster's later events go on, and it is sent again only on request", "err", err)
+			return true // the cluster's next event is due now
+		}
+		return false
+	}
+	next := now.Add(backoff(e.Attempts+1, d.opts.BackoffBase, d.opts.BackoffMax, jitter()))
 	owned, rerr := d.st.MarkEventFailed(ctx, e.Seq, d.opts.Owner, next, err.Error())
 	switch {
 	case rerr != nil:
@@ -88,6 +104,27 @@ func (d *Deliverer) attempt(ctx context.Context, e store.Event) bool {
 		log.WarnContext(ctx, "outbox: attempt failed", "err", err, "next_attempt_at", next.UTC().Format(time.RFC3339))
 	}
 	return false
+}
+
+// spent reports whether the attempt of e that just failed with err used up
+// its budget (see Options.ParkAfter, MaxAttempts and MaxAge).
+func (d *Deliverer) spent(e store.Event, err error, now time.Time) bool {
+	attempts := e.Attempts + 1
+	if refusedForGood(err) {
+		return attempts >= d.opts.ParkAfter
+	}
+	return attempts >= d.opts.MaxAttempts && now.Sub(e.CreatedAt) >= d.opts.MaxAge
+}
+
+// refusedForGood reports whether the receiver answered with a status that
+// sending the same event again will not change: a 4xx other than 408
+// (Request Timeout) and 429 (Too Many Requests).
+func refusedForGood(err error) bool {
+	var ae *attemptError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusRequestTimeout && ae.Status != http.StatusTooManyRequests
 }
 
 // attemptError is why an attempt failed, worded for LastError and logs: it

@@ -40,6 +40,20 @@ type Options struct {
 	// to a fifth at random (jitter), so events that failed together are not
 	// retried together.
 	BackoffMax time.Duration
+	// ParkAfter is how many attempts an event gets when the receiver refuses
+	// it for good (a 4xx other than 408 and 429: the receiver will not take
+	// this event, however often it is sent) before it is parked: set aside,
+	// listed, and sent again only on request, so the cluster's later events
+	// go on. Default 3.
+	ParkAfter int
+	// MaxAttempts and MaxAge are the budget of an event that keeps failing
+	// for any other reason (no answer, 5xx, 408, 429): it is parked once it
+	// has had MaxAttempts attempts and is older than MaxAge, both. Until
+	// then it is retried with backoff and its cluster's later events wait, so
+	// a receiver that is down for a while gets every event in order when it
+	// is back. Defaults 50 and 72h.
+	MaxAttempts int
+	MaxAge      time.Duration
 	// Lease is how long an event claimed by this deliverer is kept from the
 	// others; a claim whose owner died is taken over once it ends. Default 1m;
 	// raised to 2×Timeout when shorter, so a live owner never loses it
@@ -89,6 +103,15 @@ func (o *Options) defaults() {
 	}
 	if o.BackoffMax < o.BackoffBase {
 		o.BackoffMax = o.BackoffBase
+	}
+	if o.ParkAfter <= 0 {
+		o.ParkAfter = 3
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 50
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 72 * time.Hour
 	}
 	if o.Lease <= 0 {
 		o.Lease = time.Minute

@@ -14,9 +14,16 @@
 //   - Retries back off exponentially with jitter. Attempts, the next attempt's
 //     time and the last error are stored in the event's row, so the schedule
 //     survives a restart.
-//   - In order per cluster. Only the oldest undelivered event of a cluster is
+//   - In order per cluster. Only the oldest pending event of a cluster is
 //     ever sent, so a cluster whose events fail waits, and the events of every
 //     other cluster keep flowing, each cluster in its own worker.
+//   - One exception to the order: an event the receiver keeps refusing is
+//     parked once its attempt budget is spent (Options.ParkAfter for a 4xx
+//     other than 408/429, Options.MaxAttempts and MaxAge for anything else),
+//     and the cluster's later events go on without it. A parked event is
+//     kept, listed and counted, and sent again — still at least once, with
+//     its own webhook-id — only when an operator asks (store.ResendEvent); it
+//     then arrives after events that are newer than it.
 //   - Safe with several replicas on one PostgreSQL database: an event is sent
 //     only by the deliverer holding its lease (see store.ClaimEvents).
 package outbox

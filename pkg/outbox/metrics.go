@@ -13,6 +13,9 @@ type Metrics struct {
 	// Failed counts failed attempts, by reason: "status" (the receiver
 	// answered non-2xx) or "transport" (no answer).
 	Failed *prometheus.CounterVec
+	// Parked counts events parked after their attempt budget was spent, by
+	// event type.
+	Parked *prometheus.CounterVec
 }
 
 // NewMetrics creates the outbox's counters and registers them with reg.
@@ -26,14 +29,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pushd_callback_attempts_failed_total",
 			Help: "Failed callback attempts, by reason (status: non-2xx answer, transport: no answer).",
 		}, []string{"reason"}),
+		Parked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushd_callbacks_parked_total",
+			Help: "Callback events parked after their attempt budget was spent, by event type.",
+		}, []string{"type"}),
 	}
-	reg.MustRegister(m.Delivered, m.Failed)
+	reg.MustRegister(m.Delivered, m.Failed, m.Parked)
 	return m
 }
 
 func (m *Metrics) delivered(typ string) {
 	if m != nil {
 		m.Delivered.WithLabelValues(typ).Inc()
+	}
+}
+
+func (m *Metrics) parked(typ string) {
+	if m != nil {
+		m.Parked.WithLabelValues(typ).Inc()
 	}
 }
 

@@ -37,6 +37,7 @@ var migrations = []migration{
 		}
 		return tx.Migrator().AddColumn(&Cluster{}, "RequirePodSecurity")
 	}},
+	{version: 6, name: "parked events", up: addEventParking},
 }
 
 // migrate runs every migration newer than the database's version, each in its

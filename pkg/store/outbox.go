@@ -21,9 +21,10 @@ import (
 // transaction: it covers the HTTP call without holding a transaction open
 // across it, and it lapses by itself when its owner dies.
 //
-// Only the head of a cluster — its oldest undelivered event — is ever
-// claimable. That is what keeps a cluster's events in order across replicas:
-// the next event becomes the head only once the previous one is delivered.
+// Only the head of a cluster — its oldest undelivered event that is not
+// parked (see parked.go) — is ever claimable. That is what keeps a cluster's
+// events in order across replicas: the next event becomes the head only once
+// the previous one is delivered or parked.
 // (Order is that of Seq among committed events; events one writer records one
 // after the other, such as a job's transitions, are delivered in the order
 // they were written.)
@@ -75,7 +76,7 @@ type EventClaim struct {
 func (s *Store) ClaimEvents(ctx context.Context, c EventClaim) ([]Event, error) {
 	now := c.Now.UTC()
 	db := s.db.WithContext(ctx)
-	heads := db.Table("events").Select("cluster, MIN(seq) AS seq").Where("delivered_at IS NULL").Group("cluster")
+	heads := db.Table("events").Select("cluster, MIN(seq) AS seq").Where("delivered_at IS NULL AND parked_at IS NULL").Group("cluster")
 	if c.Clusters != nil {
 		heads = heads.Where("cluster IN ?", c.Clusters)
 	}
@@ -98,7 +99,7 @@ func (s *Store) ClaimEvents(ctx context.Context, c EventClaim) ([]Event, error) 
 		// attempts = ? makes the update lose to any outcome recorded since
 		// the read, so the returned row is exactly the row claimed.
 		res := db.Table("events").
-			Where("seq = ? AND attempts = ? AND delivered_at IS NULL AND next_attempt_at <= ?", e.Seq, e.Attempts, now).
+			Where("seq = ? AND attempts = ? AND delivered_at IS NULL AND parked_at IS NULL AND next_attempt_at <= ?", e.Seq, e.Attempts, now).
 			Where("(claim_expires_at IS NULL OR claim_expires_at <= ?)", now).
 			Updates(map[string]any{"claim_owner": c.Owner, "claim_expires_at": until})
 		if res.Error != nil {

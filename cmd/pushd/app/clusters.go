@@ -149,7 +149,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 		fs.StringVar(&adminKubeconfig, "admin-kubeconfig", "", "an administrator's kubeconfig, used once to create pushd's ServiceAccount and RBAC")
 		fs.StringVar(&clusterID, "cluster", "", "the cluster id (its record must exist)")
 		fs.StringVar(&namespaces, "namespaces", "", "comma-separated namespaces to grant (default: the record's allowed namespaces)")
-		fs.StringVar(&saNamespace, "service-account-namespace", "", "where pushd's ServiceAccount lives (default vworkspace-pushd)")
+		fs.StringVar(&saNamespace, "service-account-namespace", "", "where the record's ServiceAccount (pushd-ID) lives (default vworkspace-pushd)")
 		fs.DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the minted token; pushd renews it before it expires")
 		run = func(ctx context.Context, env *adminEnv) error {
 			if adminKubeconfig == "" || clusterID == "" {
