@@ -52,7 +52,10 @@ type env struct {
 	now   time.Time // the clock requests are signed with
 }
 
-func newEnv(t *testing.T, db dbtest.Database) *env {
+// envOption adds to the server's collaborators; ctx lives as long as the env.
+type envOption func(ctx context.Context, deps *api.Deps)
+
+func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs := &logbuf.Buffer{}
@@ -82,7 +85,11 @@ func newEnv(t *testing.T, db dbtest.Database) *env {
 	t.Cleanup(func() { cancel(); <-done })
 	watcher := inventory.NewWatcher(st, reg, mon, inventory.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
 	go watcher.Run(runCtx)
-	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc, Inventory: watcher}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
+	deps := api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc, Inventory: watcher}
+	for _, o := range opts {
+		o(runCtx, &deps)
+	}
+	srv := httptest.NewServer(api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: st, creds: creds, logs: logs, now: time.Now()}
 }

@@ -9,6 +9,7 @@ import (
 	openapi "github.com/vworkspace/pushd/api"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/outbox"
 )
 
 // TestServedRoutesAreDocumented keeps the server and api/openapi.yaml
@@ -21,8 +22,8 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 	if err := yaml.Unmarshal(openapi.OpenAPI, &doc); err != nil {
 		t.Fatal(err)
 	}
-	// A typed nil registers the inventory routes too; nothing is called.
-	s := api.New(api.Deps{Inventory: (*inventory.Watcher)(nil)}, api.Options{})
+	// Typed nils register the inventory and callback routes too; nothing is called.
+	s := api.New(api.Deps{Inventory: (*inventory.Watcher)(nil), Callbacks: (*outbox.Deliverer)(nil)}, api.Options{})
 	n := 0
 	for _, r := range s.Routes() {
 		method, path, _ := strings.Cut(r, " ")

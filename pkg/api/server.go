@@ -61,6 +61,9 @@ type Deps struct {
 	Jobs     JobService
 	// Inventory serves the application endpoints; nil leaves them out.
 	Inventory Inventory
+	// Callbacks serves the parked callbacks; nil (callbacks off) leaves
+	// those endpoints out.
+	Callbacks Callbacks
 }
 
 // Server is pushd's HTTP handler.
@@ -133,6 +136,10 @@ func New(deps Deps, opts Options) *Server {
 		v1.GET("/clusters/:id/applications", s.listApplications, read)
 		v1.GET("/clusters/:id/applications/:namespace/:application", s.getApplication, read)
 		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, write)
+	}
+	if deps.Callbacks != nil {
+		v1.GET("/callbacks/parked", s.listParkedCallbacks, read)
+		v1.POST("/callbacks/:id/resend", s.resendCallback, write)
 	}
 	s.routesUI(e)
 	return s

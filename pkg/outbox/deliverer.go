@@ -180,6 +180,26 @@ func (d *Deliverer) Notify() {
 	}
 }
 
+// Parked lists an organization's parked events, oldest first, after the
+// sequence number after, at most limit.
+func (d *Deliverer) Parked(ctx context.Context, org string, after int64, limit int) ([]store.ParkedEvent, error) {
+	return d.st.ParkedEvents(ctx, org, after, limit)
+}
+
+// Resend puts an organization's parked event back in its cluster's queue
+// with a fresh attempt budget and wakes the delivery loop: it is its
+// cluster's next event to go out. store.ErrEventNotParked when there is no
+// such parked event.
+func (d *Deliverer) Resend(ctx context.Context, org, id string) (*store.Event, error) {
+	e, err := d.st.ResendEvent(ctx, org, id, d.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	d.log.InfoContext(ctx, "outbox: parked event sent again on request", "event", id, "cluster", e.Cluster)
+	d.Notify()
+	return e, nil
+}
+
 // Run delivers events until ctx ends, then waits for the attempts in flight
 // to stop (their claims are released, so another replica takes over at once).
 func (d *Deliverer) Run(ctx context.Context) {

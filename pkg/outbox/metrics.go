@@ -1,9 +1,14 @@
 package outbox
 
 import (
+	"context"
 	"errors"
+	"math"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // Metrics count what the Deliverer does. A nil *Metrics counts nothing.
@@ -16,6 +21,23 @@ type Metrics struct {
 	// Parked counts events parked after their attempt budget was spent, by
 	// event type.
 	Parked *prometheus.CounterVec
+}
+
+// RegisterParkedGauge registers pushd_callbacks_parked, the number of
+// events parked now (all organizations), read from the store at each scrape.
+func RegisterParkedGauge(reg prometheus.Registerer, st *store.Store) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pushd_callbacks_parked",
+		Help: "Callback events parked now: their attempt budget is spent and they wait for a re-send on request.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a scrape has no context of its own
+		defer cancel()
+		n, err := st.CountParkedEvents(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}))
 }
 
 // NewMetrics creates the outbox's counters and registers them with reg.

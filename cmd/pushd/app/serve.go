@@ -100,6 +100,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("callback-secret: %w", err)
 		}
 		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
+		outbox.RegisterParkedGauge(reg, st)
 		notifyOutbox = deliverer.Notify
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
@@ -113,7 +114,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "inventory"),
 	})
 
-	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}, api.Options{
+	deps := api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}
+	if deliverer != nil {
+		deps.Callbacks = deliverer // a nil *Deliverer would be a non-nil interface
+	}
+	srv := api.New(deps, api.Options{
 		Logger:                log.With("component", "api"),
 		Registry:              reg,
 		MaxBodyBytes:          cfg.MaxBodyBytes,

@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/outbox"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Callbacks is what the API needs of the outbox: the events it parked after
+// their attempt budget was spent, and a way to send one again.
+type Callbacks interface {
+	Parked(ctx context.Context, org string, after int64, limit int) ([]store.ParkedEvent, error)
+	Resend(ctx context.Context, org, id string) (*store.Event, error)
+}
+
+var _ Callbacks = (*outbox.Deliverer)(nil)
+
+// parkedCallback is a parked event as the API shows it: what it is, and why
+// it was given up on. Its data is not shown (it is what Odoo refused).
+type parkedCallback struct {
+	ID           string    `json:"id"`
+	Type         string    `json:"type"`
+	Organization string    `json:"organization"`
+	Cluster      string    `json:"cluster"`
+	CreatedAt    time.Time `json:"created_at"`
+	Attempts     int       `json:"attempts"`
+	LastError    string    `json:"last_error"`
+	ParkedAt     time.Time `json:"parked_at"`
+}
+
+func (s *Server) listParkedCallbacks(c echo.Context) error {
+	limit := 100
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: "limit: must be a number between 1 and 500", Details: []any{map[string]string{"field": "limit"}}}
+		}
+		limit = n
+	}
+	var after int64
+	if cur := c.QueryParam("cursor"); cur != "" {
+		n, err := strconv.ParseInt(cur, 10, 64)
+		if err != nil || n < 0 {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: "cursor: not a cursor this listing gave out", Details: []any{map[string]string{"field": "cursor"}}}
+		}
+		after = n
+	}
+	events, err := s.Callbacks.Parked(c.Request().Context(), organization(c), after, limit+1)
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(events) > limit {
+		events = events[:limit]
+		n := strconv.FormatInt(events[limit-1].Seq, 10)
+		next = &n
+	}
+	items := make([]parkedCallback, 0, len(events))
+	for _, e := range events {
+		items = append(items, parkedCallback{
+			ID: e.ID, Type: e.Type, Organization: e.Organization, Cluster: e.Cluster, CreatedAt: e.CreatedAt.UTC(),
+			Attempts: e.Attempts, LastError: e.LastError, ParkedAt: e.ParkedAt.UTC(),
+		})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+}
+
+func (s *Server) resendCallback(c echo.Context) error {
+	e, err := s.Callbacks.Resend(c.Request().Context(), organization(c), c.Param("id"))
+	if errors.Is(err, store.ErrEventNotParked) {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such parked callback"}
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{
+		"id": e.ID, "type": e.Type, "organization": e.Organization, "cluster": e.Cluster,
+		"created_at": e.CreatedAt.UTC(), "status": "pending",
+	})
+}

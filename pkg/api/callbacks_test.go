@@ -1,0 +1,92 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/outbox"
+	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/webhook"
+)
+
+// A callback Odoo refuses for good is parked; the organization that owns it
+// lists it and re-sends it with one signed call, and then it is delivered.
+// Another organization neither sees nor re-sends it.
+func TestParkedCallbacksAreListedAndResent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		var status atomic.Int32
+		status.Store(http.StatusBadRequest)
+		odoo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(int(status.Load()))
+		}))
+		t.Cleanup(odoo.Close)
+		secret, err := webhook.ParseSecret(acmeSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st *store.Store
+		e := newEnv(t, db, func(ctx context.Context, deps *api.Deps) {
+			st = deps.Store
+			d := outbox.New(deps.Store, odoo.URL, secret, outbox.Options{ParkAfter: 1, PollInterval: 20 * time.Millisecond})
+			go d.Run(ctx)
+			deps.Callbacks = d
+		})
+		ev := &store.Event{ID: "evt_refused_" + strings.ReplaceAll(t.Name(), "/", "_"), Type: "job.status_changed", Organization: "acme", Cluster: "prod-1", Data: `{"id":"job-x"}`}
+		if err := st.AddEvent(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+		var items []any
+		eventually(t, "the refused event is parked", func() bool {
+			r := e.read(t, "/api/v1/callbacks/parked", acmeToken)
+			items, _ = r.json(t)["items"].([]any)
+			return r.status == http.StatusOK && len(items) == 1
+		})
+		got := items[0].(map[string]any)
+		if got["id"] != ev.ID || got["cluster"] != "prod-1" || !strings.Contains(got["last_error"].(string), "400") {
+			t.Errorf("parked callback %v", got)
+		}
+		if _, ok := got["data"]; ok {
+			t.Errorf("a parked callback shows its data: %v", got)
+		}
+		if r := e.read(t, "/api/v1/callbacks/parked", globexToken); len(r.json(t)["items"].([]any)) != 0 {
+			t.Errorf("another organization sees acme's parked callbacks: %s", r.body)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", globexSecret, nil); r.status != http.StatusNotFound {
+			t.Errorf("globex re-sends acme's callback: %d %s", r.status, r.body)
+		}
+
+		status.Store(http.StatusNoContent)
+		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusAccepted {
+			t.Fatalf("resend: %d %s", r.status, r.body)
+		}
+		eventually(t, "the re-sent event is delivered", func() bool {
+			es, err := st.Events(t.Context(), "prod-1", 10)
+			return err == nil && len(es) == 1 && es[0].DeliveredAt != nil
+		})
+		if r := e.read(t, "/api/v1/callbacks/parked", acmeToken); len(r.json(t)["items"].([]any)) != 0 {
+			t.Errorf("still listed after delivery: %s", r.body)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusNotFound {
+			t.Errorf("resend of a delivered callback: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// eventually polls cond every 20ms for up to 10s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
