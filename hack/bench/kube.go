@@ -232,18 +232,19 @@ func kubectlApply(ctx context.Context, c *testbed.Cluster, dir string, batches [
 	cache := filepath.Join(dir, "kubectl-cache")
 	files := make([]string, len(batches))
 	for i, objs := range batches {
-		var sb strings.Builder
-		for _, o := range objs {
-			data, err := json.Marshal(o)
-			if err != nil {
-				return 0, err
-			}
-			sb.WriteString("---\n")
-			sb.Write(data)
-			sb.WriteString("\n")
+		// One v1 List per process: kubectl 1.32 spends ~35 ms of CPU per
+		// document of a multi-document YAML (12 s for 300 here), against
+		// well under a second for the same objects as a List.
+		items := make([]any, len(objs))
+		for k, o := range objs {
+			items[k] = o
 		}
-		files[i] = filepath.Join(dir, fmt.Sprintf("kubectl-%s-%d.yaml", randomHex(4), i))
-		if err := os.WriteFile(files[i], []byte(sb.String()), 0o644); err != nil {
+		data, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+		if err != nil {
+			return 0, err
+		}
+		files[i] = filepath.Join(dir, fmt.Sprintf("kubectl-%s-%d.json", randomHex(4), i))
+		if err := os.WriteFile(files[i], data, 0o644); err != nil {
 			return 0, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ func (p *pushd) applications(ctx context.Context, cluster string) ([]appView, er
 		}
 		path := "/api/v1/clusters/" + cluster + "/applications?limit=100"
 		if cursor != "" {
-			path += "&cursor=" + cursor
+			path += "&cursor=" + url.QueryEscape(cursor)
 		}
 		if _, err := p.read(ctx, path, &page); err != nil {
 			return nil, err
@@ -173,16 +174,16 @@ func (b *bench) intakeOn(ctx context.Context, db string) error {
 		return err
 	}
 	dir := filepath.Join(b.dir, "pushd-intake-"+db)
-	url := ""
+	dbURL := ""
 	if db == "postgres" {
 		pg, err := startPostgres(filepath.Join(b.dir, "postgres"))
 		if err != nil {
 			return err
 		}
 		defer pg.stop()
-		url = pg.URL
+		dbURL = pg.URL
 	}
-	p, err := newPushd("intake-"+db, b.bin, dir, url, nil, b.progress)
+	p, err := newPushd("intake-"+db, b.bin, dir, dbURL, nil, b.progress)
 	if err != nil {
 		return err
 	}
