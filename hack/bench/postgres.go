@@ -24,7 +24,9 @@ type postgres struct {
 	proc *exec.Cmd
 }
 
-func startPostgres(dir string) (*postgres, error) {
+// dir is a fresh temporary folder (not under the benchmark's own 0700
+// folder, which the postgres user could not enter); stop removes it.
+func startPostgres() (*postgres, error) {
 	initdb, err := exec.LookPath("initdb")
 	if err != nil {
 		m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
@@ -34,7 +36,8 @@ func startPostgres(dir string) (*postgres, error) {
 		initdb = m[len(m)-1]
 	}
 	bin := filepath.Join(filepath.Dir(initdb), "postgres")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := os.MkdirTemp("", "pushd-bench-pg-")
+	if err != nil {
 		return nil, err
 	}
 	var cred *syscall.Credential
@@ -54,7 +57,8 @@ func startPostgres(dir string) (*postgres, error) {
 	cmd := exec.Command(initdb, "-D", data, "-U", "pushd", "--auth=trust", "-E", "UTF8", "--no-sync")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %v: %s", err, tail(out, 300))
 	}
 	port, err := freePort()
 	if err != nil {
@@ -106,4 +110,5 @@ func (p *postgres) stop() {
 		p.proc.Process.Kill()
 		<-done
 	}
+	os.RemoveAll(p.dir)
 }

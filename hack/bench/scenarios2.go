@@ -176,7 +176,7 @@ func (b *bench) intakeOn(ctx context.Context, db string) error {
 	dir := filepath.Join(b.dir, "pushd-intake-"+db)
 	dbURL := ""
 	if db == "postgres" {
-		pg, err := startPostgres(filepath.Join(b.dir, "postgres"))
+		pg, err := startPostgres()
 		if err != nil {
 			return err
 		}
