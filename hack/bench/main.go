@@ -35,7 +35,7 @@ import (
 	"github.com/vworkspace/pushd/internal/testbed"
 )
 
-var allScenarios = []string{"single", "reapply", "multi", "fleet", "small", "intake", "scale", "drift"}
+var allScenarios = []string{"single", "reapply", "multi", "drift", "fleet", "small", "poll", "intake", "scale"}
 
 type options struct {
 	only          map[string]bool
@@ -120,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			o.only[s] = true
 		}
 	}
+	if o.only["poll"] {
+		o.only["drift"] = true // polls the objects drift applied
+	}
 	if o.only["reapply"] {
 		o.only["single"] = true // re-apply needs the first apply
 	}
@@ -177,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	clusters := 1
-	if opts.only["fleet"] || opts.only["scale"] || opts.only["drift"] {
+	if opts.only["fleet"] || opts.only["scale"] || opts.only["drift"] || opts.only["poll"] {
 		clusters = 3
 	}
 	b.progress("starting the test bed (%d API servers; the first run builds them, waiting on the build lock if another build runs)", clusters)
@@ -208,6 +211,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"drift", b.drift},
 		{"fleet", b.fleet},
 		{"small", b.small},
+		{"poll", b.poll},
 		{"intake", b.intake},
 		{"scale", b.scale},
 	}
@@ -224,7 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !opts.only[s.name] {
 			continue
 		}
-		if s.name == "intake" || s.name == "scale" {
+		if s.name == "poll" || s.name == "intake" || s.name == "scale" {
 			// Measured alone: the job pushd's probes and workers would add
 			// to the RSS, request and latency figures.
 			if b.main != nil {
