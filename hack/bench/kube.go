@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
+
+	"github.com/vworkspace/pushd/internal/testbed"
+)
+
+// metrics is a parsed Prometheus text exposition: name → summed value per
+// label set, flattened to a sum by name.
+type metrics map[string]float64
+
+func parseMetrics(r io.Reader) (metrics, error) {
+	m := metrics{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name := line
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			name = line[:i]
+		}
+		j := strings.LastIndexByte(line, ' ')
+		if j < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[j+1:], 64)
+		if err != nil {
+			// A timestamp may follow the value.
+			f := strings.Fields(line[strings.LastIndexByte(line, '}')+1:])
+			if len(f) == 0 {
+				continue
+			}
+			if v, err = strconv.ParseFloat(f[0], 64); err != nil {
+				continue
+			}
+		}
+		m[name] += v
+	}
+	return m, sc.Err()
+}
+
+func (m metrics) sum(name string) (float64, bool) {
+	v, ok := m[name]
+	return v, ok
+}
+
+// apiServer counts the requests one test-bed API server served, from its own
+// apiserver_request_total (read with the admin token).
+type apiServer struct {
+	c        *testbed.Cluster
+	http     *http.Client
+	overhead float64 // requests one scrape adds to the counter
+	kube     kubernetes.Interface
+}
+
+func newAPIServer(c *testbed.Cluster) (*apiServer, error) {
+	cfg := c.AdminConfig()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &apiServer{c: c, http: hc, kube: kube}
+	// Calibrate: what does one scrape itself add?
+	ctx := context.Background()
+	x, err := a.rawCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	y, err := a.rawCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.overhead = y - x
+	return a, nil
+}
+
+func (a *apiServer) rawCount(ctx context.Context) (float64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.c.Host+"/metrics", nil)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("%s /metrics: %s", a.c.Name, resp.Status)
+	}
+	m, err := parseMetrics(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	v, _ := m.sum("apiserver_request_total")
+	return v, nil
+}
+
+// counter is a snapshot to take a difference from.
+type counter struct {
+	a     *apiServer
+	start float64
+}
+
+func (a *apiServer) begin(ctx context.Context) counter {
+	v, _ := a.rawCount(ctx)
+	return counter{a: a, start: v}
+}
+
+// requests served since begin, without the scrapes' own.
+func (c counter) end(ctx context.Context) float64 {
+	v, _ := c.a.rawCount(ctx)
+	d := v - c.start - c.a.overhead
+	if d < 0 {
+		d = 0
+	}
+	return d
+}
+
+// ensureNamespace creates ns (labelled managed-by=vworkspace when managed).
+func (a *apiServer) ensureNamespace(ctx context.Context, ns string, managed bool) error {
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	if managed {
+		obj.Labels = map[string]string{"managed-by": "vworkspace"}
+	}
+	_, err := a.kube.CoreV1().Namespaces().Create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// configMaps builds n ConfigMaps named prefix-0000… in ns with one data key.
+func configMaps(ns, prefix string, n int, value string) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprintf("%s-%04d", prefix, i), "namespace": ns},
+			"data":     map[string]any{"value": value},
+		}
+	}
+	return out
+}
+
+// countingTransport counts the requests of the clients the benchmark controls.
+type countingTransport struct {
+	rt http.RoundTripper
+	n  atomic.Int64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	return t.rt.RoundTrip(r)
+}
+
+// rawSSA applies objs with client-go server-side apply PATCHes, `parallel`
+// at a time, with no client-side rate limit. It returns the wall time and
+// the requests its client sent.
+func rawSSA(ctx context.Context, c *testbed.Cluster, objs []map[string]any, parallel int) (time.Duration, int64, error) {
+	cfg := c.AdminConfig()
+	cfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	ct := &countingTransport{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { ct.rt = rt; return ct })
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	bodies := make([][]byte, len(objs))
+	for i, o := range objs {
+		if bodies[i], err = json.Marshal(o); err != nil {
+			return 0, 0, err
+		}
+	}
+	force := true
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for range parallel {
+		wg.Go(func() {
+			for i := range work {
+				md := objs[i]["metadata"].(map[string]any)
+				_, err := kube.CoreV1().ConfigMaps(md["namespace"].(string)).Patch(ctx, md["name"].(string), types.ApplyPatchType, bodies[i],
+					metav1.PatchOptions{FieldManager: "bench-raw", Force: &force})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	for i := range objs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	d := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return d, ct.n.Load(), err
+	}
+	return d, ct.n.Load(), nil
+}
+
+// kubectlApply runs `kubectl apply --server-side` on objs, as one process per
+// batch, all batches at once; the wall time covers every process.
+func kubectlApply(ctx context.Context, c *testbed.Cluster, dir string, batches [][]map[string]any) (time.Duration, error) {
+	cache := filepath.Join(dir, "kubectl-cache")
+	files := make([]string, len(batches))
+	for i, objs := range batches {
+		// One v1 List per process: kubectl 1.32 spends ~35 ms of CPU per
+		// document of a multi-document YAML (12 s for 300 here), against
+		// well under a second for the same objects as a List.
+		items := make([]any, len(objs))
+		for k, o := range objs {
+			items[k] = o
+		}
+		data, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+		if err != nil {
+			return 0, err
+		}
+		files[i] = filepath.Join(dir, fmt.Sprintf("kubectl-%s-%d.json", randomHex(4), i))
+		if err := os.WriteFile(files[i], data, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	// Warm kubectl's discovery cache first, as a user's would be.
+	if out, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", c.AdminKubeconfig, "--cache-dir", cache, "api-resources").CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("kubectl api-resources: %v: %s", err, tail(out, 400))
+	}
+	start := time.Now()
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() {
+			out, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", c.AdminKubeconfig, "--cache-dir", cache,
+				"apply", "--server-side", "--field-manager", "bench-kubectl", "-f", f).CombinedOutput()
+			if err != nil {
+				errs[i] = fmt.Errorf("kubectl apply: %v: %s", err, tail(out, 400))
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(start)
+	for _, err := range errs {
+		if err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
