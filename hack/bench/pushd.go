@@ -30,8 +30,10 @@ import (
 func signRequest(req *http.Request, key []byte, body []byte) {
 	id := "msg_" + randomHex(12)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	// A write to pushd signs its target too: "METHOD /path?query\n" + body.
 	mac := hmac.New(sha256.New, key)
 	io.WriteString(mac, id+"."+ts+".")
+	io.WriteString(mac, req.Method+" "+req.URL.RequestURI()+"\n")
 	mac.Write(body)
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
