@@ -23,14 +23,12 @@ import (
 	"time"
 )
 
-// signRequest signs one write the way Odoo does (Standard Webhooks:
-// HMAC-SHA256 over "id.timestamp.body"). It is the only place in the
-// benchmark that knows the signature scheme: when the scheme gains the method
-// and path, change this function and nothing else.
+// signRequest signs one write the way Odoo does (Standard Webhooks over the
+// bound payload: HMAC-SHA256 of "id.timestamp.METHOD /path?query\nbody"). It
+// is the only place in the benchmark that knows the signature scheme.
 func signRequest(req *http.Request, key []byte, body []byte) {
 	id := "msg_" + randomHex(12)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	// A write to pushd signs its target too: "METHOD /path?query\n" + body.
 	mac := hmac.New(sha256.New, key)
 	io.WriteString(mac, id+"."+ts+".")
 	io.WriteString(mac, req.Method+" "+req.URL.RequestURI()+"\n")
