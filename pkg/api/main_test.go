@@ -19,8 +19,8 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
-	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
@@ -79,7 +79,7 @@ func newEnv(t *testing.T, db dbtest.Database) *env {
 	done := make(chan struct{})
 	go func() { runner.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	watcher := inventory.NewWatcher(st, reg, mon, inventory.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
+	watcher := observe.NewWatcher(st, reg, mon, observe.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
 	go watcher.Run(runCtx)
 	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc, Inventory: watcher}, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
 	t.Cleanup(srv.Close)

@@ -8,7 +8,7 @@ import (
 
 	openapi "github.com/vworkspace/pushd/api"
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // TestServedRoutesAreDocumented keeps the server and api/openapi.yaml
@@ -22,7 +22,7 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A typed nil registers the inventory routes too; nothing is called.
-	s := api.New(api.Deps{Inventory: (*inventory.Watcher)(nil)}, api.Options{})
+	s := api.New(api.Deps{Inventory: (*observe.Watcher)(nil)}, api.Options{})
 	n := 0
 	for _, r := range s.Routes() {
 		method, path, _ := strings.Cut(r, " ")

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -303,16 +303,8 @@ func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error)
 	if job.Action == ActionDelete {
 		return engine.Destroy(ctx, req)
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(job.Manifests), &raw); err != nil {
-		return nil, fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
-	}
-	for _, m := range raw {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(m); err != nil {
-			return nil, fmt.Errorf("job %q: stored manifest: %w", job.ID, err)
-		}
-		req.Objects = append(req.Objects, u)
+	if req.Objects, err = inventory.DecodeManifests(job.Manifests); err != nil {
+		return nil, fmt.Errorf("job %q: %w", job.ID, err)
 	}
 	return engine.Apply(ctx, req)
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
-	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
@@ -109,7 +109,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Metrics: jobs.NewMetrics(reg),
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
-	watcher := inventory.NewWatcher(st, registry, monitor, inventory.Options{
+	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
 		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "inventory"),
 	})
 

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -34,16 +35,16 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.PollTimeout)
 	defer cancel()
-	invs, err := listInventories(ctx, c, rec.AllowedNamespaces)
+	invs, err := inventory.List(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	var ids []object.ObjMetadata
 	for _, inv := range invs {
-		ids = append(ids, inv.ids...)
+		ids = append(ids, inv.IDs...)
 	}
-	live, err := liveObjects(ctx, c, ids)
+	live, err := inventory.LiveObjects(ctx, c, ids)
 	if err != nil {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
@@ -79,21 +80,21 @@ func (st *clusterState) markUnknown() {
 // events of every transition in one transaction. The snapshot only changes
 // once the events are stored, so a failed write is retried by the next
 // reading instead of being lost.
-func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventoryView,
-	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
+func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventory.Inventory,
+	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory.Key]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := w.opts.Now().UTC()
-	apps := make(map[inventory]*appState, len(invs))
+	apps := make(map[inventory.Key]*appState, len(invs))
 	var events []*store.Event
 	for _, inv := range invs {
 		a := &appState{}
-		if old, ok := st.apps[inv.key]; ok {
+		if old, ok := st.apps[inv.Key]; ok {
 			*a = *old
 		}
-		a.objects = make([]objectState, len(inv.ids))
-		statuses := make([]string, len(inv.ids))
-		for i, id := range inv.ids {
+		a.objects = make([]objectState, len(inv.IDs))
+		statuses := make([]string, len(inv.IDs))
+		for i, id := range inv.IDs {
 			o := objectState{id: id, status: string(status.NotFoundStatus), message: "not found in the cluster"}
 			if u, ok := live[id]; ok {
 				o.version = u.GroupVersionKind().Version
@@ -106,15 +107,15 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 		case a.reportedHealth == "":
 			a.reportedHealth = a.health
 		case a.reportedHealth != a.health:
-			events = append(events, healthEvent(rec.Organization, rec.ID, inv.key, a.health, a.reportedHealth, now))
+			events = append(events, healthEvent(rec.Organization, rec.ID, inv.Key, a.health, a.reportedHealth, now))
 			a.reportedHealth = a.health
 		}
-		if d, ok := drift[inv.key]; ok {
-			if e := w.driftTransition(ctx, rec, inv.key, a, d, now); e != nil {
+		if d, ok := drift[inv.Key]; ok {
+			if e := w.driftTransition(ctx, rec, inv.Key, a, d, now); e != nil {
 				events = append(events, e)
 			}
 		}
-		apps[inv.key] = a
+		apps[inv.Key] = a
 	}
 	if err := w.store.AddEvents(ctx, events...); err != nil {
 		return fmt.Errorf("cluster %q: record application events: %w", rec.ID, err)

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -44,7 +45,7 @@ var (
 var ErrUnreachable = errors.New("cluster unreachable")
 
 // ErrNotRunning: RequestDriftCheck before Run.
-var ErrNotRunning = errors.New("inventory: watcher not running")
+var ErrNotRunning = errors.New("observe: watcher not running")
 
 // Options are the watcher's optional knobs; the zero value is usable.
 type Options struct {
@@ -156,7 +157,7 @@ type clusterState struct {
 
 	mu     sync.Mutex
 	seeded bool
-	apps   map[inventory]*appState
+	apps   map[inventory.Key]*appState
 	// refs are pushd's field sets of objects found in sync by a dry-run,
 	// for the managedFields pre-filter of later checks.
 	refs map[object.ObjMetadata]fieldRef
@@ -205,7 +206,7 @@ func (w *Watcher) state(ctx context.Context, cluster string) *clusterState {
 	w.mu.Lock()
 	st, ok := w.states[cluster]
 	if !ok {
-		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory]*appState{}, refs: map[object.ObjMetadata]fieldRef{}}
+		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory.Key]*appState{}, refs: map[object.ObjMetadata]fieldRef{}}
 		w.states[cluster] = st
 	}
 	w.mu.Unlock()
@@ -221,7 +222,7 @@ func (w *Watcher) state(ctx context.Context, cluster string) *clusterState {
 	return st
 }
 
-func (st *clusterState) app(k inventory) *appState {
+func (st *clusterState) app(k inventory.Key) *appState {
 	a, ok := st.apps[k]
 	if !ok {
 		a = &appState{}

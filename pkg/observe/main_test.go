@@ -1,4 +1,4 @@
-package inventory_test
+package observe_test
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -42,7 +42,7 @@ type harness struct {
 	reg     *clusters.Registry
 	monitor *clusters.Monitor
 	svc     *jobs.Service
-	watcher *inventory.Watcher
+	watcher *observe.Watcher
 	ids     []string // cluster ids, one per test-bed cluster
 	ns      string   // the managed namespace (same name on every cluster)
 }
@@ -53,13 +53,13 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-func newHarness(t testing.TB, db dbtest.Database, opts inventory.Options, cs ...*testbed.Cluster) *harness {
+func newHarness(t testing.TB, db dbtest.Database, opts observe.Options, cs ...*testbed.Cluster) *harness {
 	t.Helper()
 	return newHarnessWith(t, db, opts, clusters.ClientOptions{Timeout: 5 * time.Second}, cs...)
 }
 
 // newHarnessWith is newHarness with the clusters' client options.
-func newHarnessWith(t testing.TB, db dbtest.Database, opts inventory.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
+func newHarnessWith(t testing.TB, db dbtest.Database, opts observe.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
@@ -92,7 +92,7 @@ func newHarnessWith(t testing.TB, db dbtest.Database, opts inventory.Options, cl
 		opts.Logger = log
 	}
 	opts.Corrector = h.svc
-	h.watcher = inventory.NewWatcher(st, h.reg, h.monitor, opts)
+	h.watcher = observe.NewWatcher(st, h.reg, h.monitor, opts)
 	return h
 }
 
@@ -194,7 +194,7 @@ func someone(t testing.TB, c *testbed.Cluster, gvr schema.GroupVersionResource, 
 }
 
 // appOf returns the application's detail, failing the test when absent.
-func (h *harness) appOf(t testing.TB, cluster, application string) *inventory.ApplicationDetail {
+func (h *harness) appOf(t testing.TB, cluster, application string) *observe.ApplicationDetail {
 	t.Helper()
 	d, err := h.watcher.Application(context.Background(), cluster, h.ns, application)
 	if err != nil {
@@ -204,7 +204,7 @@ func (h *harness) appOf(t testing.TB, cluster, application string) *inventory.Ap
 }
 
 // objectOf finds an object of an application by kind and name.
-func objectOf(t testing.TB, d *inventory.ApplicationDetail, kind, name string) inventory.Object {
+func objectOf(t testing.TB, d *observe.ApplicationDetail, kind, name string) observe.Object {
 	t.Helper()
 	for _, o := range d.Objects {
 		if o.Kind == kind && o.Name == name {
@@ -212,5 +212,5 @@ func objectOf(t testing.TB, d *inventory.ApplicationDetail, kind, name string) i
 		}
 	}
 	t.Fatalf("no %s %s in %+v", kind, name, d.Objects)
-	return inventory.Object{}
+	return observe.Object{}
 }

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -24,7 +25,7 @@ func (w *Watcher) seed(ctx context.Context, cluster string, st *clusterState) er
 	if err != nil {
 		return err
 	}
-	healthSeen, driftSeen := map[inventory]bool{}, map[inventory]bool{}
+	healthSeen, driftSeen := map[inventory.Key]bool{}, map[inventory.Key]bool{}
 	for _, e := range events { // newest first
 		var d struct {
 			Namespace     string  `json:"namespace"`
@@ -35,7 +36,7 @@ func (w *Watcher) seed(ctx context.Context, cluster string, st *clusterState) er
 		if json.Unmarshal([]byte(e.Data), &d) != nil || d.Namespace == "" || d.Application == "" {
 			continue
 		}
-		k := inventory{d.Namespace, d.Application}
+		k := inventory.Key{Cluster: cluster, Namespace: d.Namespace, Application: d.Application}
 		switch {
 		case e.Type == EventHealthChanged && !healthSeen[k]:
 			healthSeen[k] = true
@@ -63,23 +64,23 @@ func newEvent(typ, org, cluster string, data map[string]any) *store.Event {
 	return &store.Event{ID: "evt_" + uuid.NewString(), Type: typ, Organization: org, Cluster: cluster, Data: string(b)}
 }
 
-func healthEvent(org, cluster string, k inventory, health, previous string, at time.Time) *store.Event {
+func healthEvent(org, cluster string, k inventory.Key, health, previous string, at time.Time) *store.Event {
 	return newEvent(EventHealthChanged, org, cluster, map[string]any{
-		"namespace": k.namespace, "application": k.application,
+		"namespace": k.Namespace, "application": k.Application,
 		"health": health, "previous_health": previous, "checked_at": at.UTC(),
 	})
 }
 
-func driftDetectedEvent(org, cluster string, k inventory, mode string, objects []Object, correction string, at time.Time) *store.Event {
+func driftDetectedEvent(org, cluster string, k inventory.Key, mode string, objects []Object, correction string, at time.Time) *store.Event {
 	return newEvent(EventDriftDetected, org, cluster, map[string]any{
-		"namespace": k.namespace, "application": k.application, "mode": mode,
+		"namespace": k.Namespace, "application": k.Application, "mode": mode,
 		"checked_at": at.UTC(), "objects": objects, "correction_job": nullable(correction),
 	})
 }
 
-func driftResolvedEvent(org, cluster string, k inventory, correction string, at time.Time) *store.Event {
+func driftResolvedEvent(org, cluster string, k inventory.Key, correction string, at time.Time) *store.Event {
 	return newEvent(EventDriftResolved, org, cluster, map[string]any{
-		"namespace": k.namespace, "application": k.application,
+		"namespace": k.Namespace, "application": k.Application,
 		"checked_at": at.UTC(), "correction_job": nullable(correction),
 	})
 }

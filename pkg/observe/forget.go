@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 // Forget drops what the watcher remembers of a cluster pushd no longer
 // serves, so an id registered again starts from nothing.
