@@ -15,6 +15,10 @@
 //   - Changes reach Odoo as outbox events, one per transition:
 //     application.health_changed, drift.detected, drift.resolved. In drift
 //     mode "correct" the Corrector queues a re-apply.
+//   - What Odoo was last told of each application (health, drift, the
+//     drifted objects, the correction job) is a store.ApplicationState row,
+//     written in the same transaction as the event a change causes and read
+//     back at start (state.go): nothing is rebuilt from the outbox.
 //
 // A cluster that cannot be read makes its applications unknown — never
 // drifted or missing — and sends no drift event. Each cluster is polled and

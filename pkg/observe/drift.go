@@ -271,6 +271,9 @@ func (w *Watcher) checkObject(ctx context.Context, c *clusters.Clients, t task, 
 // previous correction is over.
 func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k inventory.Key, a *appState, d *appDrift, now time.Time) *store.Event {
 	a.drift, a.drifted = d.state, d.objects
+	if d.state == DriftDrifted || d.state == DriftInSync {
+		a.driftCheckedAt, a.driftObjects = now, encodeDrift(d.objects)
+	}
 	correct := rec.Drift.Mode == clusters.DriftCorrect && w.opts.Corrector != nil
 	switch d.state {
 	case DriftDrifted:

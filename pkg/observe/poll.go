@@ -77,9 +77,9 @@ func (st *clusterState) markUnknown() {
 
 // record makes a reading of the cluster its latest snapshot: statuses from
 // live, drift verdicts from drift (nil after a plain poll), and records the
-// events of every transition in one transaction. The snapshot only changes
-// once the events are stored, so a failed write is retried by the next
-// reading instead of being lost.
+// events of every transition in one transaction with the application states
+// they change. The snapshot only changes once both are stored, so a failed
+// write is retried by the next reading instead of being lost.
 func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventory.Inventory,
 	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory.Key]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
 	st.mu.Lock()
@@ -105,10 +105,10 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 		a.health, a.checkedAt, a.unknown = aggregate(statuses), now, false
 		switch {
 		case a.reportedHealth == "":
-			a.reportedHealth = a.health
+			a.reportedHealth, a.healthChangedAt = a.health, now
 		case a.reportedHealth != a.health:
 			events = append(events, healthEvent(rec.Organization, rec.ID, inv.Key, a.health, a.reportedHealth, now))
-			a.reportedHealth = a.health
+			a.reportedHealth, a.healthChangedAt = a.health, now
 		}
 		if d, ok := drift[inv.Key]; ok {
 			if e := w.driftTransition(ctx, rec, inv.Key, a, d, now); e != nil {
@@ -117,8 +117,8 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 		}
 		apps[inv.Key] = a
 	}
-	if err := w.store.AddEvents(ctx, events...); err != nil {
-		return fmt.Errorf("cluster %q: record application events: %w", rec.ID, err)
+	if err := w.save(ctx, rec.ID, st, apps, events); err != nil {
+		return fmt.Errorf("cluster %q: record application states and events: %w", rec.ID, err)
 	}
 	st.apps = apps
 	if refs != nil {

@@ -210,7 +210,7 @@ func (w *Watcher) Counts(cluster string) (total, drifted int) {
 	defer st.mu.Unlock()
 	for _, a := range st.apps {
 		if a.checkedAt.IsZero() {
-			continue // known from the outbox only
+			continue // known from the stored states only, not read yet
 		}
 		total++
 		if a.drift == DriftDrifted && !a.unknown {

@@ -148,16 +148,21 @@ func NewWatcher(st *store.Store, cs Clusters, br Breakers, opts Options) *Watche
 		entries: map[string]scheduled{}}
 }
 
-// clusterState is the watcher's memory of one cluster. It is rebuilt from
-// the cluster and the outbox after a restart: nothing here must survive one.
+// clusterState is the watcher's memory of one cluster. What must survive a
+// restart — what Odoo was last told of each application — is loaded from
+// the store's application states (state.go) and written back with the
+// events it causes; the rest is read from the cluster again.
 type clusterState struct {
 	// drift serialises drift checks of the cluster (a channel so a
 	// scheduled check can skip instead of queueing behind one running).
 	drift chan struct{}
 
 	mu     sync.Mutex
-	seeded bool
+	loaded bool
 	apps   map[inventory.Key]*appState
+	// saved are the application states as last stored, so a reading that
+	// changes none of them writes nothing.
+	saved map[inventory.Key]store.ApplicationState
 	// refs are pushd's field sets of objects found in sync by a dry-run,
 	// for the managedFields pre-filter of later checks.
 	refs map[object.ObjMetadata]fieldRef
@@ -177,10 +182,15 @@ type appState struct {
 	drifted map[object.ObjMetadata]objectDrift
 	// reportedHealth and reportedDrift are what Odoo was last told
 	// (baselines for events: one per transition); correction is the job
-	// queued to correct the reported drift.
-	reportedHealth string
-	reportedDrift  string
-	correction     string
+	// queued to correct the reported drift. They, the times below and
+	// driftObjects (the reported drift's objects, encoded) are what is
+	// stored (store.ApplicationState).
+	reportedHealth  string
+	reportedDrift   string
+	correction      string
+	healthChangedAt time.Time
+	driftCheckedAt  time.Time
+	driftObjects    string
 }
 
 type objectState struct {
@@ -200,33 +210,25 @@ type fieldRef struct {
 	set *fieldpath.Set
 }
 
-// state returns the cluster's state, seeded once from the outbox with what
+// state returns the cluster's state, loaded once from the store with what
 // Odoo was last told, so a restart sends no event twice.
 func (w *Watcher) state(ctx context.Context, cluster string) *clusterState {
 	w.mu.Lock()
 	st, ok := w.states[cluster]
 	if !ok {
-		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory.Key]*appState{}, refs: map[object.ObjMetadata]fieldRef{}}
+		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory.Key]*appState{},
+			saved: map[inventory.Key]store.ApplicationState{}, refs: map[object.ObjMetadata]fieldRef{}}
 		w.states[cluster] = st
 	}
 	w.mu.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.seeded {
-		if err := w.seed(ctx, cluster, st); err != nil {
-			w.opts.Logger.Warn("read last application events", "cluster", cluster, "err", err)
+	if !st.loaded {
+		if err := w.load(ctx, cluster, st); err != nil {
+			w.opts.Logger.Warn("read application states", "cluster", cluster, "err", err)
 		} else {
-			st.seeded = true
+			st.loaded = true
 		}
 	}
 	return st
-}
-
-func (st *clusterState) app(k inventory.Key) *appState {
-	a, ok := st.apps[k]
-	if !ok {
-		a = &appState{}
-		st.apps[k] = a
-	}
-	return a
 }

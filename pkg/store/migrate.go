@@ -31,6 +31,7 @@ var migrations = []migration{
 	}},
 	{version: 3, name: "jobs", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&Job{}) }},
 	{version: 4, name: "event claims (outbox leases)", up: addEventClaims},
+	{version: 5, name: "application states", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&ApplicationState{}) }},
 }
 
 // migrate runs every migration newer than the database's version, each in its
