@@ -1,5 +1,5 @@
 // Package api holds the OpenAPI 3.1 document of pushd's v1 HTTP contract
-// (the contract between pushd and Odoo, shared/CONTRACT.md), embedded so the
+// (the contract between pushd and Odoo), embedded so the
 // server can serve it and tests can check handlers against it.
 //
 // The document covers the signed write endpoints and bearer-token read

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What Odoo does with pushd, in the Python standard library alone.
 
-pushd's contract (CONTRACT.md) in both directions:
+pushd's contract (api/openapi.yaml) in both directions:
 
 * Odoo -> pushd: every write (POST, PUT, DELETE under /api/v1) is signed per
   Standard Webhooks with a ``whsec_...`` secret; every read carries

@@ -1,7 +1,7 @@
 // Package fleettest enrolls test-bed clusters with pushd the way an operator
 // would — a namespace labeled managed-by=vworkspace and a least-privilege
 // credential minted by bootstrap — and builds job manifests, for the tests of
-// the packages that run jobs (pkg/jobs, pkg/inventory).
+// the packages that run jobs (pkg/jobs, pkg/observe).
 package fleettest
 
 import (

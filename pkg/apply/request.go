@@ -106,7 +106,7 @@ func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) (
 	return targets, nil
 }
 
-// checkNamespace enforces DESIGN.md rule 2 at run time: the live namespace
+// checkNamespace enforces invariant 2 of docs/architecture.md at run time: the live namespace
 // carries managed-by=vworkspace. It is the run's first request, so it also
 // tells an unreachable cluster or a rejected credential from a bad job.
 func (e *Engine) checkNamespace(ctx context.Context, name string) error {
