@@ -97,7 +97,7 @@ func jobError(err error) *Error {
 	case errors.As(err, &fe):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: fe.Error(), Details: []any{map[string]string{"field": fe.Field}}}
 	case errors.As(err, &re):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Message, Details: []any{map[string]string{"field": re.Field}}}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: string(re.Code), Message: re.Message, Details: []any{map[string]string{"field": re.Field}}}
 	}
 	return nil
 }
