@@ -132,10 +132,8 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 		cancelled := *row
 		now := s.now()
 		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, "cancelled", "cancelled before it started"
-		ok, err := s.store.CancelQueued(ctx, row.Seq, map[string]any{
-			"status": store.JobCancelled, "finished_at": now, "updated_at": now, "cancel_requested": true,
-			"error_code": cancelled.ErrorCode, "error_message": cancelled.ErrorMessage,
-		}, statusEvent(&cancelled))
+		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now},
+			statusEvent(&cancelled))
 		if err != nil {
 			return nil, fmt.Errorf("job %q: %w", id, err)
 		}

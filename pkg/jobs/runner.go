@@ -207,7 +207,7 @@ func (r *Runner) engineFor(cluster string) (*apply.Engine, error) {
 func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	log := r.opts.Logger.With("cluster", job.Cluster, "job", job.ID, "attempt", job.Attempt)
 	log.Info("job started", "namespace", job.Namespace, "application", job.Application, "action", job.Action)
-	if err := r.store.UpdateClaimed(ctx, job.Seq, job.Attempt, map[string]any{"updated_at": r.opts.Now()}, statusEvent(job)); err != nil {
+	if err := r.store.StartJob(ctx, claimOf(job), r.opts.Now(), statusEvent(job)); err != nil {
 		log.Warn("job claim lost before it started", "err", err)
 		return
 	}
@@ -243,10 +243,8 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 	b, _ := json.Marshal(objects)
 	final.Objects = string(b)
-	err = r.store.UpdateClaimed(context.WithoutCancel(ctx), job.Seq, job.Attempt, map[string]any{
-		"status": final.Status, "error_code": final.ErrorCode, "error_message": final.ErrorMessage,
-		"objects": final.Objects, "finished_at": now, "updated_at": now, "lease_owner": "", "lease_expires_at": nil,
-	}, statusEvent(&final))
+	err = r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
+		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now}, statusEvent(&final))
 	if err != nil {
 		log.Warn("job result not recorded", "err", err)
 		return
@@ -278,7 +276,7 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 			return
 		case <-t.C:
 		}
-		err := r.store.UpdateClaimed(ctx, job.Seq, job.Attempt, map[string]any{"lease_expires_at": r.opts.Now().Add(r.opts.Lease)})
+		err := r.store.RenewLease(ctx, claimOf(job), r.opts.Now().Add(r.opts.Lease))
 		if errors.Is(err, store.ErrFenced) {
 			cancel(store.ErrFenced)
 			return
@@ -289,6 +287,9 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 		}
 	}
 }
+
+// claimOf is the runner's claim on a job it claimed.
+func claimOf(job *store.Job) store.Claim { return store.Claim{Seq: job.Seq, Attempt: job.Attempt} }
 
 // run does the job's work on its cluster.
 func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error) {

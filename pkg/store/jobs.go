@@ -182,12 +182,45 @@ func (s *Store) RunningJobs(ctx context.Context, cluster string, now time.Time) 
 	return n, err
 }
 
-// UpdateClaimed applies updates to a job only while attempt is still its
-// current claim and it is running; otherwise ErrFenced. Events are written
-// in the same transaction.
-func (s *Store) UpdateClaimed(ctx context.Context, seq int64, attempt int, updates map[string]any, events ...*Event) error {
+// Claim is a worker's hold on a running job: its row and the attempt it was
+// claimed with. A verb taking a Claim acts only while that attempt is still
+// the job's current one and the job is running; otherwise ErrFenced.
+type Claim struct {
+	Seq     int64
+	Attempt int
+}
+
+// Outcome is how a job ended.
+type Outcome struct {
+	Status       string // JobSucceeded, JobFailed or JobCancelled
+	ErrorCode    string
+	ErrorMessage string
+	Objects      string // JSON array of per-object results
+	At           time.Time
+}
+
+// StartJob records that the claimed job started, with its events.
+func (s *Store) StartJob(ctx context.Context, c Claim, at time.Time, events ...*Event) error {
+	return s.updateClaimed(ctx, c, map[string]any{"updated_at": at}, events)
+}
+
+// RenewLease extends the claimed job's lease until until.
+func (s *Store) RenewLease(ctx context.Context, c Claim, until time.Time) error {
+	return s.updateClaimed(ctx, c, map[string]any{"lease_expires_at": until}, nil)
+}
+
+// FinishJob records the claimed job's outcome and releases its lease, with
+// its events.
+func (s *Store) FinishJob(ctx context.Context, c Claim, o Outcome, events ...*Event) error {
+	return s.updateClaimed(ctx, c, map[string]any{
+		"status": o.Status, "error_code": o.ErrorCode, "error_message": o.ErrorMessage, "objects": o.Objects,
+		"finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
+	}, events)
+}
+
+func (s *Store) updateClaimed(ctx context.Context, c Claim, updates map[string]any, events []*Event) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", seq, attempt, JobRunning).Updates(updates)
+		res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", c.Seq, c.Attempt, JobRunning).Updates(updates)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -198,12 +231,15 @@ func (s *Store) UpdateClaimed(ctx context.Context, seq int64, attempt int, updat
 	})
 }
 
-// CancelQueued applies updates (the cancellation) to a job only while it is
-// still queued; ok is false when it was not. Events are written in the same
-// transaction.
-func (s *Store) CancelQueued(ctx context.Context, seq int64, updates map[string]any, events ...*Event) (ok bool, err error) {
+// CancelQueued ends a job that is still queued as cancelled, with why (the
+// outcome's error code and message) and its events; ok is false when the
+// job was no longer queued.
+func (s *Store) CancelQueued(ctx context.Context, seq int64, why Outcome, events ...*Event) (ok bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Updates(updates)
+		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Updates(map[string]any{
+			"status": JobCancelled, "finished_at": why.At, "updated_at": why.At, "cancel_requested": true,
+			"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
+		})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
