@@ -1,7 +1,8 @@
 // Package fleettest enrolls test-bed clusters with pushd the way an operator
 // would — a namespace labeled managed-by=vworkspace and a least-privilege
 // credential minted by bootstrap — and builds job manifests, for the tests of
-// the packages that run jobs (pkg/jobs, pkg/observe).
+// the packages that run jobs (pkg/jobs, pkg/observe); harness.go is the
+// store, credential store, registry and job machinery they run on.
 package fleettest
 
 import (

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// fleet is every test-bed cluster registered with pushd, on one database.
+// fleet is every test-bed cluster registered with pushd, on one database,
+// each under its own name with its admin credential.
 type fleet struct {
 	store *store.Store
 	reg   *clusters.Registry
@@ -20,26 +22,16 @@ type fleet struct {
 
 func newFleet(t *testing.T, db dbtest.Database) *fleet {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	creds, err := clusters.NewCredentialStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fleet{store: st, reg: clusters.NewRegistry(st, creds, clusters.RegistryOptions{}), creds: creds}
+	f := fleettest.New(t, db, fleettest.Options{})
 	for _, c := range bed.Clusters {
-		if _, _, err := f.reg.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
+		if _, _, err := f.Registry.Put(context.Background(), fleettest.Org, clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
+		if err := f.Creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return f
+	return &fleet{store: f.Store, reg: f.Registry, creds: f.Creds}
 }
 
 // waitState polls the stored observation of cluster until it is state.

@@ -157,7 +157,7 @@ func TestDriftStory(t *testing.T) {
 			if !strings.HasPrefix(job, "drift-") {
 				t.Fatalf("correction job %q", job)
 			}
-			if j := h.wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
+			if j := h.Wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
 				t.Fatalf("correction job: %s trigger %s %+v", j.Status, j.Trigger, j.Error)
 			}
 			got, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{})
