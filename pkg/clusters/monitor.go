@@ -150,7 +150,8 @@ func (m *Monitor) Forget(id string) {
 }
 
 // Allow reports whether calls to the cluster may go out now (its breaker is
-// not open). Jobs use it to fail fast on a cluster known to be down.
+// not open), without changing the breaker (see Breaker.Admit). Jobs, polls
+// and drift checks use it to fail fast on a cluster known to be down.
 func (m *Monitor) Allow(id string) bool {
 	st, retry := m.healthOf(id).breaker.State()
 	return st != BreakerOpen || !m.opts.Now().Before(retry)
@@ -176,7 +177,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	case err != nil:
 		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: &now, Message: err.Error()},
 			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
-	case !h.breaker.Allow():
+	case !h.breaker.Admit():
 		// Open breaker: keep the last observation, do not touch the cluster.
 		return m.Observed(ctx, rec.ID)
 	default:
@@ -189,7 +190,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 			h.breaker.Failure()
 		}
 	}
-	if cred, _, err := m.reg.creds.Load(rec.ID); err == nil {
+	if cred, err := m.reg.Credential(rec.ID); err == nil {
 		if claims, ok := cred.Claims(); ok && !claims.Expiry.IsZero() {
 			exp := claims.Expiry
 			st.Credential.Expiry = &exp
@@ -247,15 +248,20 @@ func (m *Monitor) Observed(ctx context.Context, id string) (Status, error) {
 	return m.fromRow(id, row), nil
 }
 
-// ObservedAll returns the last observation of every cluster that has one.
+// ObservedAll returns the last observation of every registered cluster, as
+// Observed does: one never probed is in the map too, "not probed yet".
 func (m *Monitor) ObservedAll(ctx context.Context) (map[string]Status, error) {
+	recs, err := m.reg.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := m.store.ClusterStatuses(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Status, len(rows))
-	for id, row := range rows {
-		out[id] = m.fromRow(id, row)
+	out := make(map[string]Status, len(recs))
+	for _, rec := range recs {
+		out[rec.ID] = m.fromRow(rec.ID, rows[rec.ID])
 	}
 	return out, nil
 }
@@ -273,7 +279,7 @@ func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 	}
 	if st.Connectivity.State == "" {
 		st.Connectivity.State, st.Connectivity.Message = StateNoCredentials, "not probed yet"
-		if v, _ := m.reg.creds.Version(id); v != "" {
+		if m.reg.HasCredential(id) {
 			st.Connectivity.State = StateUnreachable
 		}
 	}
