@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -106,7 +107,7 @@ type Jobs struct {
 // service that wakes it.
 func (f *Fleet) StartJobs(t testing.TB) *Jobs {
 	t.Helper()
-	runner := jobs.NewRunner(f.Store, f.Registry, f.Monitor, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: f.Logger})
+	runner := jobs.NewRunner(f.Store, apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger}), f.Monitor, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: f.Logger})
 	svc := jobs.NewService(f.Store, f.Registry, f.Monitor, jobs.ServiceOptions{Notify: runner.Notify})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

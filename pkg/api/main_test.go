@@ -17,6 +17,7 @@ import (
 	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -73,7 +74,7 @@ func newEnv(t *testing.T, db dbtest.Database) *env {
 	}
 	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log})
 	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{Logger: log})
-	runner := jobs.NewRunner(st, reg, mon, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Logger: log})
+	runner := jobs.NewRunner(st, apply.NewEngines(reg, apply.Options{Logger: log}), mon, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Logger: log})
 	svc := jobs.NewService(st, reg, mon, jobs.ServiceOptions{Notify: runner.Notify})
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

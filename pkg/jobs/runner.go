@@ -19,11 +19,12 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// Engines gives the runner a cluster's clients, from which it builds (and
-// keeps) the cluster's apply engine.
+// Engines gives the runner a cluster's apply engine (*apply.Engines).
 type Engines interface {
-	Clients(id string) (*clusters.Clients, error)
+	Engine(cluster string) (*apply.Engine, error)
 }
+
+var _ Engines = (*apply.Engines)(nil)
 
 // RunnerOptions tune the workers.
 type RunnerOptions struct {
@@ -36,8 +37,6 @@ type RunnerOptions struct {
 	Poll time.Duration
 	// Owner names this process in leases. Default hostname-pid-random.
 	Owner string
-	// Engine tunes each cluster's apply engine.
-	Engine apply.Options
 	// Notify is called after events were written (wakes the outbox).
 	Notify func()
 	// Metrics, when set, counts finished jobs and their durations.
@@ -82,19 +81,13 @@ type Runner struct {
 
 	mu      sync.Mutex
 	running map[string]int // jobs in flight per cluster, in this process
-	built   map[string]builtEngine
-}
-
-type builtEngine struct {
-	clients *clusters.Clients
-	engine  *apply.Engine
 }
 
 // NewRunner builds a runner.
 func NewRunner(st *store.Store, engines Engines, breakers Breakers, opts RunnerOptions) *Runner {
 	opts.defaults()
 	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1),
-		running: map[string]int{}, built: map[string]builtEngine{}}
+		running: map[string]int{}}
 }
 
 // Notify wakes the runner: a job was queued.
@@ -178,28 +171,6 @@ func (r *Runner) take(cluster string, n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.running[cluster] += n
-}
-
-// engineFor returns the cluster's engine, rebuilt when its clients changed
-// (a rotated credential).
-func (r *Runner) engineFor(cluster string) (*apply.Engine, error) {
-	c, err := r.engines.Clients(cluster)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if b, ok := r.built[cluster]; ok && b.clients == c {
-		return b.engine, nil
-	}
-	opts := r.opts.Engine
-	opts.Logger = r.opts.Logger.With("cluster", cluster)
-	e, err := apply.New(c, opts)
-	if err != nil {
-		return nil, err
-	}
-	r.built[cluster] = builtEngine{clients: c, engine: e}
-	return e, nil
 }
 
 // execute runs one claimed job to its terminal state, unless its claim is
@@ -296,7 +267,7 @@ func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error)
 	if !r.breakers.Allow(job.Cluster) {
 		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
 	}
-	engine, err := r.engineFor(job.Cluster)
+	engine, err := r.engines.Engine(job.Cluster)
 	if err != nil {
 		return nil, err
 	}

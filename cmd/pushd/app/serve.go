@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -104,7 +105,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
 	}
-	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{
+	runner := jobs.NewRunner(st, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
 		Metrics: jobs.NewMetrics(reg),
 	})
