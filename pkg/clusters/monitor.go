@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,8 +72,6 @@ type health struct {
 	// (a new kubeconfig) may probe at once, and renewal must not run twice.
 	checking sync.Mutex
 	breaker  *Breaker
-	running  bool
-	lastRun  time.Time
 	renewAt  time.Time // earliest next renewal attempt (backoff after a failure)
 	renewTry time.Duration
 	warned   time.Time // expiry already reported as expiring
@@ -96,42 +95,48 @@ func (m *Monitor) healthOf(id string) *health {
 }
 
 // Run probes clusters until ctx ends. A cluster is probed when its interval
-// has passed and its breaker lets a call through; never twice at once.
+// has passed and its breaker lets a call through; never twice at once. The
+// probes run as Workers of this loop.
 func (m *Monitor) Run(ctx context.Context) {
 	tick := time.NewTicker(min(time.Second, m.opts.Interval))
 	defer tick.Stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		recs, err := m.reg.List(ctx, "")
-		if err != nil && ctx.Err() == nil {
-			m.opts.Logger.Warn("list clusters", "err", err)
-		}
-		for _, rec := range recs {
-			h := m.healthOf(rec.ID)
-			m.mu.Lock()
-			due := !h.running && m.opts.Now().Sub(h.lastRun) >= m.opts.Interval
-			if due {
-				h.running = true
-			}
-			m.mu.Unlock()
-			if !due {
-				continue
-			}
-			wg.Go(func() {
-				if _, err := m.Check(ctx, rec); err != nil && ctx.Err() == nil {
-					m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
-				}
-				m.mu.Lock()
-				h.running, h.lastRun = false, m.opts.Now()
-				m.mu.Unlock()
-			})
+	probes := NewWorkers()
+	defer probes.Wait()
+	for scan := true; ; {
+		if scan {
+			m.startProbes(ctx, probes)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case id := <-probes.Done(): // a probe returned; its cluster's interval starts now
+			probes.Finished(id, m.opts.Now())
+			scan = false
+		case <-tick.C: // intervals may have passed
+			scan = true
 		}
+	}
+}
+
+// startProbes starts a probe of every cluster that is due.
+func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
+	recs, err := m.reg.List(ctx, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			m.opts.Logger.Warn("list clusters", "err", err)
+		}
+		return
+	}
+	probes.Keep(func(id string) bool { return slices.ContainsFunc(recs, func(r *Record) bool { return r.ID == id }) })
+	for _, rec := range recs {
+		if !probes.Due(rec.ID, m.opts.Interval, m.opts.Now()) {
+			continue
+		}
+		probes.Go(rec.ID, func() {
+			if _, err := m.Check(ctx, rec); err != nil && ctx.Err() == nil {
+				m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
+			}
+		})
 	}
 }
 
