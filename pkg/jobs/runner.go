@@ -78,16 +78,12 @@ type Runner struct {
 	opts     RunnerOptions
 	wake     chan struct{}
 	started  atomic.Bool
-
-	mu      sync.Mutex
-	running map[string]int // jobs in flight per cluster, in this process
 }
 
 // NewRunner builds a runner.
 func NewRunner(st *store.Store, engines Engines, breakers Breakers, opts RunnerOptions) *Runner {
 	opts.defaults()
-	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1),
-		running: map[string]int{}}
+	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the runner: a job was queued.
@@ -100,21 +96,24 @@ func (r *Runner) Notify() {
 
 // Run dispatches jobs until ctx ends, then waits for the jobs in flight,
 // which stop as ctx ends (their leases expire and another process, or this
-// one after a restart, takes them up again).
+// one after a restart, takes them up again). The jobs run as
+// clusters.Workers of this loop, at most PerCluster per cluster.
 func (r *Runner) Run(ctx context.Context) {
 	r.started.Store(true)
 	defer r.started.Store(false)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	running := clusters.NewWorkers()
+	defer running.Wait()
 	tick := time.NewTicker(r.opts.Poll)
 	defer tick.Stop()
 	for {
-		r.dispatch(ctx, &wg)
+		r.dispatch(ctx, running)
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-		case <-r.wake:
+		case cluster := <-running.Done(): // a slot is free, and the application's next job may be runnable
+			running.Finished(cluster, r.opts.Now())
+		case <-tick.C: // leases of other processes' jobs may have expired
+		case <-r.wake: // a job was queued
 		}
 	}
 }
@@ -130,7 +129,7 @@ func (r *Runner) Started(context.Context) error {
 // dispatch claims as many jobs as each cluster has free slots for. Claims
 // are quick database transactions; the cluster is only touched by the job
 // goroutines, so a slow cluster never holds up another's dispatch.
-func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+func (r *Runner) dispatch(ctx context.Context, running *clusters.Workers) {
 	now := r.opts.Now()
 	cs, err := r.store.ClustersWithWork(ctx, now)
 	if err != nil {
@@ -140,7 +139,7 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, cluster := range cs {
-		for r.slots(cluster) > 0 {
+		for running.Running(cluster) < r.opts.PerCluster {
 			job, err := r.store.ClaimJob(ctx, cluster, r.opts.Owner, r.opts.Now(), r.opts.Lease)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -151,26 +150,9 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 			if job == nil {
 				break
 			}
-			r.take(cluster, 1)
-			wg.Go(func() {
-				defer r.take(cluster, -1)
-				r.execute(ctx, job)
-				r.Notify() // the application's next job may be runnable now
-			})
+			running.Go(cluster, func() { r.execute(ctx, job) })
 		}
 	}
-}
-
-func (r *Runner) slots(cluster string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.opts.PerCluster - r.running[cluster]
-}
-
-func (r *Runner) take(cluster string, n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.running[cluster] += n
 }
 
 // execute runs one claimed job to its terminal state, unless its claim is
