@@ -6,5 +6,4 @@ func (w *Watcher) Forget(cluster string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.states, cluster)
-	delete(w.lastPoll, cluster)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -18,78 +18,95 @@ type scheduled struct {
 	id   cron.EntryID
 }
 
+// loop is how RequestDriftCheck reaches a running Run.
+type loop struct {
+	requests chan string   // clusters to check now
+	stopped  chan struct{} // closed when Run returns
+}
+
 // Run polls every cluster's status on its own interval and runs each
-// cluster's drift check on its record's cron schedule, until ctx ends; then
-// it waits for the polls and checks in flight, which stop with ctx.
+// cluster's drift check on its record's cron schedule and on request, until
+// ctx ends; then it waits for the polls and checks in flight, which stop
+// with ctx. Polls and checks run as clusters.Workers of this loop: a
+// cluster is never polled twice at once, and a slow one delays no other.
 //
 // The schedules are read again from the records every ScheduleSync, so a
-// changed schedule needs no restart. A cluster's scheduled check is skipped
-// while one of its checks (scheduled or on demand) is still running, and a
-// panic in one poll or check is logged and costs no other.
+// changed schedule needs no restart. A cluster's check is skipped while
+// another of its checks is still running, and a panic in one poll or check
+// is logged and costs no other.
 func (w *Watcher) Run(ctx context.Context) {
+	l := &loop{requests: make(chan string), stopped: make(chan struct{})}
+	w.mu.Lock()
+	w.loop = l
+	w.mu.Unlock()
 	log := cronLogger{w.opts.Logger}
 	c := cron.New(cron.WithLogger(log), cron.WithChain(cron.Recover(log)))
-	w.mu.Lock()
-	w.runCtx, w.cron = ctx, c
-	w.mu.Unlock()
 	c.Start()
-	var wg sync.WaitGroup
+	polls, checks := clusters.NewWorkers(), clusters.NewWorkers()
 	defer func() {
 		w.mu.Lock()
-		w.runCtx = nil
+		w.loop = nil
 		w.mu.Unlock()
+		close(l.stopped)
 		<-c.Stop().Done()
-		wg.Wait()
-		w.bg.Wait()
+		polls.Wait()
+		checks.Wait()
 	}()
 	tick := time.NewTicker(min(time.Second, w.opts.PollInterval))
 	defer tick.Stop()
+	entries := map[string]scheduled{}
 	var synced time.Time
-	for {
-		recs, err := w.clusters.List(ctx, "")
-		if err != nil && ctx.Err() == nil {
-			w.opts.Logger.Warn("list clusters", "err", err)
-		}
-		if err == nil && w.opts.Now().Sub(synced) >= w.opts.ScheduleSync {
-			w.syncSchedules(ctx, recs)
-			synced = w.opts.Now()
-		}
-		for _, rec := range recs {
-			if !w.duePoll(rec.ID) {
-				continue
+	for scan := true; ; {
+		if scan {
+			recs, err := w.clusters.List(ctx, "")
+			if err != nil && ctx.Err() == nil {
+				w.opts.Logger.Warn("list clusters", "err", err)
 			}
-			wg.Go(func() {
-				defer w.pollDone(rec.ID)
-				defer w.recoverRun("poll", rec.ID)
-				if err := w.Poll(ctx, rec.ID); err != nil && ctx.Err() == nil {
-					w.opts.Logger.Debug("status poll", "cluster", rec.ID, "err", err)
-				}
-			})
+			if err == nil && w.opts.Now().Sub(synced) >= w.opts.ScheduleSync {
+				w.syncSchedules(ctx, c, entries, l.requests, recs)
+				synced = w.opts.Now()
+			}
+			w.startPolls(ctx, polls, recs)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case id := <-polls.Done(): // a poll returned; the cluster's interval starts now
+			polls.Finished(id, w.opts.Now())
+			scan = false
+		case id := <-checks.Done():
+			checks.Finished(id, w.opts.Now())
+			scan = false
+		case id := <-l.requests: // a check on request or on schedule
+			checks.Go(id, func() {
+				defer w.recoverRun("drift check", id)
+				w.scheduledCheck(ctx, id)
+			})
+			scan = false
+		case <-tick.C: // intervals may have passed
+			scan = true
 		}
 	}
 }
 
-// duePoll claims the cluster's next poll when its interval has passed and
-// none is running.
-func (w *Watcher) duePoll(id string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.polling[id] || w.opts.Now().Sub(w.lastPoll[id]) < w.opts.PollInterval {
-		return false
+// startPolls starts a poll of every cluster of recs that is due.
+func (w *Watcher) startPolls(ctx context.Context, polls *clusters.Workers, recs []*clusters.Record) {
+	if recs != nil {
+		polls.Keep(func(id string) bool {
+			return slices.ContainsFunc(recs, func(r *clusters.Record) bool { return r.ID == id })
+		})
 	}
-	w.polling[id] = true
-	return true
-}
-
-func (w *Watcher) pollDone(id string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.polling[id], w.lastPoll[id] = false, w.opts.Now()
+	for _, rec := range recs {
+		if !polls.Due(rec.ID, w.opts.PollInterval, w.opts.Now()) {
+			continue
+		}
+		polls.Go(rec.ID, func() {
+			defer w.recoverRun("poll", rec.ID)
+			if err := w.Poll(ctx, rec.ID); err != nil && ctx.Err() == nil {
+				w.opts.Logger.Debug("status poll", "cluster", rec.ID, "err", err)
+			}
+		})
+	}
 }
 
 func (w *Watcher) recoverRun(what, cluster string) {
@@ -100,35 +117,36 @@ func (w *Watcher) recoverRun(what, cluster string) {
 
 // syncSchedules makes the cron entries match the records: one per cluster
 // with a drift schedule, replaced when the schedule changed, removed when
-// the schedule or the cluster is gone.
-func (w *Watcher) syncSchedules(ctx context.Context, recs []*clusters.Record) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// the schedule or the cluster is gone. An entry asks Run for the check on
+// requests, so scheduled checks run as Run's workers too.
+func (w *Watcher) syncSchedules(ctx context.Context, c *cron.Cron, entries map[string]scheduled, requests chan<- string, recs []*clusters.Record) {
 	want := make(map[string]string, len(recs))
 	for _, rec := range recs {
 		if rec.Drift.Schedule != "" {
 			want[rec.ID] = rec.Drift.Schedule
 		}
 	}
-	for id, e := range w.entries {
+	for id, e := range entries {
 		if want[id] != e.spec {
-			w.cron.Remove(e.id)
-			delete(w.entries, id)
+			c.Remove(e.id)
+			delete(entries, id)
 		}
 	}
 	for id, spec := range want {
-		if _, ok := w.entries[id]; ok {
+		if _, ok := entries[id]; ok {
 			continue
 		}
-		job := cron.NewChain(cron.SkipIfStillRunning(cronLogger{w.opts.Logger})).Then(cron.FuncJob(func() {
-			w.scheduledCheck(ctx, id)
-		}))
-		entry, err := w.cron.AddJob(spec, job)
+		entry, err := c.AddFunc(spec, func() {
+			select {
+			case requests <- id:
+			case <-ctx.Done():
+			}
+		})
 		if err != nil {
 			w.opts.Logger.Warn("drift schedule not usable", "cluster", id, "schedule", spec, "err", err)
 			continue
 		}
-		w.entries[id] = scheduled{spec: spec, id: entry}
+		entries[id] = scheduled{spec: spec, id: entry}
 	}
 }
 
@@ -155,19 +173,22 @@ func (w *Watcher) RequestDriftCheck(ctx context.Context, cluster string) (time.T
 		return time.Time{}, err
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	runCtx := w.runCtx
-	if runCtx == nil {
+	l := w.loop
+	w.mu.Unlock()
+	if l == nil {
 		return time.Time{}, ErrNotRunning
 	}
 	now := w.opts.Now().UTC()
-	// The check outlives the request: it runs under Run's context, and Run
-	// waits for it before returning.
-	w.bg.Go(func() {
-		defer w.recoverRun("drift check", cluster)
-		w.scheduledCheck(runCtx, cluster)
-	})
-	return now, nil
+	// The check outlives the request: Run starts it under its own context
+	// and waits for it before returning.
+	select {
+	case l.requests <- cluster:
+		return now, nil
+	case <-l.stopped:
+		return time.Time{}, ErrNotRunning
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
 }
 
 // cronLogger routes cron's messages into slog.

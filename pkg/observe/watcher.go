@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"sigs.k8s.io/cli-utils/pkg/object"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -126,14 +125,9 @@ type Watcher struct {
 	opts     Options
 	groups   map[string]bool
 
-	mu       sync.Mutex
-	states   map[string]*clusterState
-	runCtx   context.Context // set by Run; on-demand checks run under it
-	polling  map[string]bool
-	lastPoll map[string]time.Time
-	cron     *cron.Cron
-	entries  map[string]scheduled
-	bg       sync.WaitGroup // on-demand checks
+	mu     sync.Mutex
+	states map[string]*clusterState
+	loop   *loop // set while Run runs
 }
 
 // NewWatcher builds a watcher; Run starts its polls and schedules.
@@ -144,8 +138,7 @@ func NewWatcher(st *store.Store, cs Clusters, br Breakers, opts Options) *Watche
 		groups[g] = true
 	}
 	return &Watcher{store: st, clusters: cs, breakers: br, opts: opts, groups: groups,
-		states: map[string]*clusterState{}, polling: map[string]bool{}, lastPoll: map[string]time.Time{},
-		entries: map[string]scheduled{}}
+		states: map[string]*clusterState{}}
 }
 
 // clusterState is the watcher's memory of one cluster. What must survive a
