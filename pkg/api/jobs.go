@@ -14,7 +14,7 @@ import (
 
 // JobService is what the API needs of the job queue.
 type JobService interface {
-	Submit(ctx context.Context, org string, spec jobs.Spec) (*store.Job, bool, error)
+	Submit(ctx context.Context, org string, spec jobs.Spec) (*jobs.Job, bool, error)
 	Get(ctx context.Context, org, id string) (*jobs.Job, error)
 	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
 	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
@@ -29,14 +29,14 @@ func (s *Server) submitJob(c echo.Context) error {
 	if err := decodeJSON(c, &spec); err != nil {
 		return err
 	}
-	row, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
+	job, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
 	if err != nil {
 		return err
 	}
 	if created {
-		return c.JSON(http.StatusAccepted, jobs.FromRow(row))
+		return c.JSON(http.StatusAccepted, job)
 	}
-	return c.JSON(http.StatusOK, jobs.FromRow(row))
+	return c.JSON(http.StatusOK, job)
 }
 
 func (s *Server) getJob(c echo.Context) error {

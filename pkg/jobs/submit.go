@@ -98,7 +98,7 @@ const MaxTimeoutSeconds = 3600
 // Submit checks spec against its cluster's record and queues it for org. An
 // id submitted before answers the existing job (created false) when the
 // content is the same, ErrConflict when not. Nothing is stored for a refused job.
-func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.Job, created bool, err error) {
+func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, created bool, err error) {
 	if err := validate(&spec); err != nil {
 		return nil, false, err
 	}
@@ -107,7 +107,7 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.J
 		if existing.ContentHash != hash {
 			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
 		}
-		return existing, false, nil
+		return FromRow(existing), false, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, err
 	}
@@ -142,13 +142,13 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.J
 		if saved.ContentHash != hash {
 			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
 		}
-		return saved, false, nil
+		return FromRow(saved), false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("job %q: %w", spec.ID, err)
 	}
 	s.notify()
-	return saved, true, nil
+	return FromRow(saved), true, nil
 }
 
 // validate checks the job's shape (HTTP 400) and fills defaults.
