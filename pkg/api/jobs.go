@@ -49,7 +49,7 @@ func (s *Server) getJob(c echo.Context) error {
 
 func (s *Server) listJobs(c echo.Context) error {
 	q := c.QueryParams()
-	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: store.JobStatus(q.Get("status")), Cursor: q.Get("cursor")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {

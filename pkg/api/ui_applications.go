@@ -68,7 +68,7 @@ func newUIApplication(a observe.Application) uiApplication {
 		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt),
 	}
 	if a.LastJob != nil {
-		v.LastJobID, v.LastJobAction, v.LastJobStatus = a.LastJob.ID, a.LastJob.Action, a.LastJob.Status
+		v.LastJobID, v.LastJobAction, v.LastJobStatus = a.LastJob.ID, a.LastJob.Action, string(a.LastJob.Status)
 	}
 	return v
 }

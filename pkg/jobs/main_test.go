@@ -74,7 +74,7 @@ func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 		var j jobs.Job
 		json.Unmarshal([]byte(events[i].Data), &j)
 		if j.ID == id {
-			out = append(out, j.Status)
+			out = append(out, string(j.Status))
 		}
 	}
 	return out

@@ -3,6 +3,8 @@ package observe
 import (
 	"errors"
 	"time"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // Drift states of an application (DriftState in api/openapi.yaml).
@@ -56,11 +58,11 @@ type ApplicationDetail struct {
 
 // LastJob is the newest job of an application.
 type LastJob struct {
-	ID         string     `json:"id"`
-	Action     string     `json:"action"`
-	Status     string     `json:"status"`
-	Trigger    string     `json:"trigger"`
-	FinishedAt *time.Time `json:"finished_at"`
+	ID         string          `json:"id"`
+	Action     string          `json:"action"`
+	Status     store.JobStatus `json:"status"`
+	Trigger    string          `json:"trigger"`
+	FinishedAt *time.Time      `json:"finished_at"`
 }
 
 // Object is one object of an inventory (ApplicationObject).

@@ -8,13 +8,16 @@ import (
 	"gorm.io/gorm"
 )
 
+// JobStatus is where a job is in its life (JobStatus in api/openapi.yaml).
+type JobStatus string
+
 // Job statuses.
 const (
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobSucceeded = "succeeded"
-	JobFailed    = "failed"
-	JobCancelled = "cancelled"
+	JobQueued    JobStatus = "queued"
+	JobRunning   JobStatus = "running"
+	JobSucceeded JobStatus = "succeeded"
+	JobFailed    JobStatus = "failed"
+	JobCancelled JobStatus = "cancelled"
 )
 
 // Job is one unit of work on one application of one cluster. Seq orders jobs
@@ -34,10 +37,10 @@ type Job struct {
 	Manifests       string `gorm:"type:text"`
 	ContentHash     string `gorm:"size:64"`
 	TimeoutSeconds  int
-	Status          string `gorm:"index:idx_jobs_claim,priority:2;size:16;not null"`
-	ErrorCode       string `gorm:"size:64"`
-	ErrorMessage    string `gorm:"type:text"`
-	Objects         string `gorm:"type:text"` // JSON array of per-object results
+	Status          JobStatus `gorm:"index:idx_jobs_claim,priority:2;size:16;not null"`
+	ErrorCode       string    `gorm:"size:64"`
+	ErrorMessage    string    `gorm:"type:text"`
+	Objects         string    `gorm:"type:text"` // JSON array of per-object results
 	CancelRequested bool
 	// Attempt fences workers: each claim increments it, and a worker may
 	// only write a job whose attempt is still the one it claimed.
@@ -107,7 +110,8 @@ func (s *Store) GetJob(ctx context.Context, organization, id string) (*Job, erro
 
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
 type JobFilter struct {
-	Organization, Cluster, RequestID, Status string
+	Organization, Cluster, RequestID string
+	Status                           JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
 	Limit     int
@@ -116,7 +120,7 @@ type JobFilter struct {
 // ListJobs returns jobs newest first.
 func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(f.Limit)
-	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": f.Status} {
+	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": string(f.Status)} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
 		}
@@ -141,7 +145,7 @@ func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Ti
 		var candidates []Job
 		err := tx.Where("cluster = ? AND (status = ? OR (status = ? AND lease_expires_at < ?))", cluster, JobQueued, JobRunning, now).
 			Where(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.cluster = jobs.cluster AND o.namespace = jobs.namespace
-				AND o.application = jobs.application AND o.seq < jobs.seq AND o.status IN ?)`, []string{JobQueued, JobRunning}).
+				AND o.application = jobs.application AND o.seq < jobs.seq AND o.status IN ?)`, []JobStatus{JobQueued, JobRunning}).
 			Order("seq").Limit(8).Find(&candidates).Error
 		if err != nil {
 			return err
@@ -192,7 +196,7 @@ type Claim struct {
 
 // Outcome is how a job ended.
 type Outcome struct {
-	Status       string // JobSucceeded, JobFailed or JobCancelled
+	Status       JobStatus // JobSucceeded, JobFailed or JobCancelled
 	ErrorCode    string
 	ErrorMessage string
 	Objects      string // JSON array of per-object results
