@@ -66,7 +66,7 @@ type uiCount struct {
 func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Summary) uiClusterRow {
 	r := uiClusterRow{
 		ID: rec.ID, DisplayName: rec.DisplayName,
-		State: st.Connectivity.State, Message: st.Connectivity.Message,
+		State: string(st.Connectivity.State), Message: st.Connectivity.Message,
 		CheckedAt: uiTime(st.Connectivity.CheckedAt), Breaker: st.Connectivity.Breaker,
 		Subject: st.Credential.Subject, ExcessRights: len(st.Credential.ExcessRights),
 	}

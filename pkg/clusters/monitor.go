@@ -206,7 +206,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	}
 	st.Credential.RenewedAt = prev.CredentialRenewed
 	var events []*store.Event
-	if st.Connectivity.State != prev.State {
+	if st.Connectivity.State != State(prev.State) {
 		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
 		events = append(events, newEvent(EventConnectivityChanged, rec, map[string]any{
 			"state": st.Connectivity.State, "previous_state": prev.State, "message": st.Connectivity.Message, "checked_at": now,
@@ -238,7 +238,7 @@ func (m *Monitor) save(ctx context.Context, id string, st Status, events []*stor
 	}
 	excess, _ := json.Marshal(st.Credential.ExcessRights)
 	return m.store.SaveClusterStatus(ctx, &store.ClusterStatus{
-		ClusterID: id, State: st.Connectivity.State, Message: st.Connectivity.Message, CheckedAt: *st.Connectivity.CheckedAt,
+		ClusterID: id, State: string(st.Connectivity.State), Message: st.Connectivity.Message, CheckedAt: *st.Connectivity.CheckedAt,
 		ServerVersion: st.ServerVersion, CredentialSubject: st.Credential.Subject, CredentialExpiry: st.Credential.Expiry,
 		CredentialRenewed: st.Credential.RenewedAt, Namespaces: string(ns), ExcessRights: string(excess),
 	}, events...)
@@ -273,7 +273,7 @@ func (m *Monitor) ObservedAll(ctx context.Context) (map[string]Status, error) {
 
 func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 	st := Status{
-		Connectivity:  Connectivity{State: row.State, Message: row.Message},
+		Connectivity:  Connectivity{State: State(row.State), Message: row.Message},
 		ServerVersion: row.ServerVersion,
 		Credential:    CredentialInfo{Subject: row.CredentialSubject, Expiry: row.CredentialExpiry, RenewedAt: row.CredentialRenewed, ExcessRights: []string{}},
 		Namespaces:    []NamespaceStatus{},

@@ -35,7 +35,7 @@ func newFleet(t *testing.T, db dbtest.Database) *fleet {
 }
 
 // waitState polls the stored observation of cluster until it is state.
-func waitState(t *testing.T, mon *clusters.Monitor, cluster, state string, within time.Duration) clusters.Status {
+func waitState(t *testing.T, mon *clusters.Monitor, cluster string, state clusters.State, within time.Duration) clusters.Status {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -119,16 +119,16 @@ func TestOutageIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var states []string
+		var states []clusters.State
 		for i := len(events) - 1; i >= 0; i-- {
 			if events[i].Type != clusters.EventConnectivityChanged {
 				continue
 			}
-			var data struct{ State string }
+			var data struct{ State clusters.State }
 			json.Unmarshal([]byte(events[i].Data), &data)
 			states = append(states, data.State)
 		}
-		want := []string{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
+		want := []clusters.State{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
 		if len(states) != len(want) || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
 			t.Fatalf("connectivity events %v, want %v", states, want)
 		}
