@@ -38,7 +38,10 @@ type Options struct {
 	Clients clusters.ClientOptions
 	// Monitor tunes the monitor.
 	Monitor clusters.MonitorOptions
-	// Logger receives the machinery's logs; warnings to stderr when nil.
+	// Store tunes the store.
+	Store store.Options
+	// Logger receives the registry's and the job machinery's logs (and the
+	// monitor's, unless Monitor names a logger); warnings to stderr when nil.
 	Logger *slog.Logger
 }
 
@@ -48,7 +51,10 @@ func New(t testing.TB, db dbtest.Database, opts Options) *Fleet {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	st, err := store.Open(context.Background(), db.Driver, db.DSN, store.Options{})
+	if opts.Monitor.Logger == nil {
+		opts.Monitor.Logger = opts.Logger
+	}
+	st, err := store.Open(context.Background(), db.Driver, db.DSN, opts.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +63,7 @@ func New(t testing.TB, db dbtest.Database, opts Options) *Fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: opts.Clients})
+	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: opts.Clients, Logger: opts.Logger})
 	return &Fleet{Store: st, Creds: creds, Registry: reg, Monitor: clusters.NewMonitor(reg, st, opts.Monitor), Logger: opts.Logger}
 }
 
