@@ -64,7 +64,7 @@ func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
 
 func newUIApplication(a observe.Application) uiApplication {
 	v := uiApplication{
-		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: a.Drift,
+		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: string(a.Drift),
 		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt),
 	}
 	if a.LastJob != nil {

@@ -49,7 +49,7 @@ import (
 
 // appDrift is a drift check's verdict on one application.
 type appDrift struct {
-	state   string // DriftInSync, DriftDrifted or DriftUnknown
+	state   DriftState // DriftInSync, DriftDrifted or DriftUnknown
 	objects map[object.ObjMetadata]objectDrift
 }
 

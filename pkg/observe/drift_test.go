@@ -44,7 +44,7 @@ func TestDriftStory(t *testing.T) {
 			}
 			return obj
 		}
-		check := func(t *testing.T, want string) *observe.ApplicationDetail {
+		check := func(t *testing.T, want observe.DriftState) *observe.ApplicationDetail {
 			t.Helper()
 			if err := w.CheckDrift(ctx, id); err != nil {
 				t.Fatal(err)

@@ -25,7 +25,7 @@ func TestRestartKeepsWhatOdooWasTold(t *testing.T) {
 			return map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 				"metadata": map[string]any{"name": "settings", "namespace": h.ns}, "data": map[string]any{"a": value}}
 		}
-		check := func(t *testing.T, want string) {
+		check := func(t *testing.T, want observe.DriftState) {
 			t.Helper()
 			if err := h.watcher.CheckDrift(ctx, id); err != nil {
 				t.Fatal(err)

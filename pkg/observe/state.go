@@ -26,10 +26,10 @@ func (w *Watcher) load(ctx context.Context, cluster string, st *clusterState) er
 	}
 	for _, r := range rows {
 		k := inventory.Key{Cluster: cluster, Namespace: r.Namespace, Application: r.Application}
-		a := &appState{reportedHealth: r.Health, reportedDrift: r.Drift, correction: r.CorrectionJob,
+		a := &appState{reportedHealth: r.Health, reportedDrift: DriftState(r.Drift), correction: r.CorrectionJob,
 			healthChangedAt: r.HealthChangedAt.UTC(), driftCheckedAt: r.DriftCheckedAt.UTC(), driftObjects: r.DriftObjects}
 		// The last verdict that could tell stands until the next check.
-		a.drift = r.Drift
+		a.drift = DriftState(r.Drift)
 		if a.drifted, err = decodeDrift(r.DriftObjects); err != nil {
 			w.opts.Logger.Warn("stored drift objects not readable", "cluster", cluster, "namespace", r.Namespace,
 				"application", r.Application, "err", err)
@@ -63,7 +63,7 @@ func (w *Watcher) save(ctx context.Context, cluster string, st *clusterState, ap
 // row is what is stored of a.
 func (a *appState) row(k inventory.Key) store.ApplicationState {
 	return store.ApplicationState{Cluster: k.Cluster, Namespace: k.Namespace, Application: k.Application,
-		Health: a.reportedHealth, HealthChangedAt: a.healthChangedAt, Drift: a.reportedDrift,
+		Health: a.reportedHealth, HealthChangedAt: a.healthChangedAt, Drift: string(a.reportedDrift),
 		DriftCheckedAt: a.driftCheckedAt, DriftObjects: a.driftObjects, CorrectionJob: a.correction}
 }
 

@@ -171,7 +171,7 @@ type appState struct {
 	// drift is the last drift check's verdict (DriftInSync, DriftDrifted,
 	// or DriftUnknown / "" when it could not tell or never ran), with the
 	// objects it found missing or drifted.
-	drift   string
+	drift   DriftState
 	drifted map[object.ObjMetadata]objectDrift
 	// reportedHealth and reportedDrift are what Odoo was last told
 	// (baselines for events: one per transition); correction is the job
@@ -179,7 +179,7 @@ type appState struct {
 	// driftObjects (the reported drift's objects, encoded) are what is
 	// stored (store.ApplicationState).
 	reportedHealth  string
-	reportedDrift   string
+	reportedDrift   DriftState
 	correction      string
 	healthChangedAt time.Time
 	driftCheckedAt  time.Time
