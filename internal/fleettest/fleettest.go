@@ -56,3 +56,17 @@ func Manifest(apiVersion, kind, name string, annotations map[string]string, extr
 	b, _ := json.Marshal(obj)
 	return b
 }
+
+// Outage stops c's API server, as an outage would, and starts it again when
+// the test ends unless the test did (Start is a no-op on a running server).
+func Outage(t testing.TB, c *testbed.Cluster) {
+	t.Helper()
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Start(context.Background()); err != nil {
+			t.Errorf("restart %s after its outage: %v", c.Name, err)
+		}
+	})
+}

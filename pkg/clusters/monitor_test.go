@@ -72,15 +72,7 @@ func TestOutageIsolation(t *testing.T) {
 		}
 
 		victim := bed.Clusters[2]
-		if err := victim.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		restarted := false
-		defer func() {
-			if !restarted {
-				victim.Start(context.Background())
-			}
-		}()
+		fleettest.Outage(t, victim)
 		stopped := time.Now()
 		down := waitState(t, mon, victim.Name, clusters.StateUnreachable, 10*time.Second)
 		t.Logf("%s unreachable %s after its API server stopped: %s", victim.Name, time.Since(stopped).Round(time.Millisecond), down.Connectivity.Message)
@@ -112,7 +104,6 @@ func TestOutageIsolation(t *testing.T) {
 		if err := victim.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		restarted = true
 		waitState(t, mon, victim.Name, clusters.StateReady, 15*time.Second)
 
 		events, err := f.store.Events(ctx, victim.Name, 10)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
@@ -37,15 +38,7 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 		defer func() { cancel(); <-done }()
 
 		victim := bed.Clusters[1]
-		if err := victim.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		restarted := false
-		defer func() {
-			if !restarted {
-				victim.Start(context.Background())
-			}
-		}()
+		fleettest.Outage(t, victim)
 		// Schedules set after Run started are picked up without a restart.
 		h.put(t, live, clusters.Drift{Schedule: "@every 1s", Mode: clusters.DriftReport})
 		h.put(t, dead, clusters.Drift{Schedule: "@every 1s", Mode: clusters.DriftReport})
@@ -91,7 +84,6 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 		if err := victim.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		restarted = true
 		if err := w.CheckDrift(ctx, dead); err != nil {
 			t.Fatal(err)
 		}
