@@ -12,7 +12,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/observe"
 )
 
-// Inventory is what the API needs of the inventory watcher.
+// Inventory is what the API needs of the application watcher (*observe.Watcher).
 type Inventory interface {
 	Applications(ctx context.Context, cluster string) ([]observe.Application, error)
 	Application(ctx context.Context, cluster, namespace, application string) (*observe.ApplicationDetail, error)

@@ -111,7 +111,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
-		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "inventory"),
+		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "observe"),
 	})
 
 	srv := api.New(api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}, api.Options{
