@@ -36,8 +36,8 @@ const (
 	bearer      // Authorization: Bearer
 )
 
-// contract lists every operation of the v1 contract with its authentication and the
-// status codes it must document.
+// contract lists every operation of the v1 contract with its authentication
+// and the status codes openapi.yaml must document for it.
 var contract = []struct {
 	method, path string
 	auth         auth

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
@@ -63,29 +65,18 @@ type pushd struct {
 
 func startPushd(t *testing.T) *pushd {
 	t.Helper()
-	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "pushd.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	creds, err := clusters.NewCredentialStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fleettest.New(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, fleettest.Options{Logger: log})
 	auth, err := api.NewAuthenticator(
 		[]config.Credential{{Organization: organization, Value: webhookSecret}},
 		[]config.Credential{{Organization: organization, Value: apiToken}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log})
-	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{Logger: log})
-	svc := jobs.NewService(st, reg, mon, jobs.ServiceOptions{}) // no runner: submitted jobs stay queued
-	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc}, api.Options{Logger: log}))
+	svc := jobs.NewService(f.Store, f.Registry, f.Monitor, jobs.ServiceOptions{}) // no runner: submitted jobs stay queued
+	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: f.Store, Clusters: f.Registry, Health: f.Monitor, Jobs: svc}, api.Options{Logger: log}))
 	t.Cleanup(srv.Close)
-	return &pushd{url: srv.URL, store: st, creds: creds}
+	return &pushd{url: srv.URL, store: f.Store, creds: f.Creds}
 }
 
 // client runs pushd_client.py with args against p; it returns stdout, stderr and the exit code.

@@ -1,7 +1,8 @@
 // Package fleettest enrolls test-bed clusters with pushd the way an operator
 // would — a namespace labeled managed-by=vworkspace and a least-privilege
 // credential minted by bootstrap — and builds job manifests, for the tests of
-// the packages that run jobs (pkg/jobs, pkg/inventory).
+// the packages that run jobs (pkg/jobs, pkg/observe); harness.go is the
+// store, credential store, registry and job machinery they run on.
 package fleettest
 
 import (
@@ -54,4 +55,18 @@ func Manifest(apiVersion, kind, name string, annotations map[string]string, extr
 	}
 	b, _ := json.Marshal(obj)
 	return b
+}
+
+// Outage stops c's API server, as an outage would, and starts it again when
+// the test ends unless the test did (Start is a no-op on a running server).
+func Outage(t testing.TB, c *testbed.Cluster) {
+	t.Helper()
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Start(context.Background()); err != nil {
+			t.Errorf("restart %s after its outage: %v", c.Name, err)
+		}
+	})
 }

@@ -9,13 +9,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
-// Inventory is what the API needs of the inventory watcher.
+// Inventory is what the API needs of the application watcher (*observe.Watcher).
 type Inventory interface {
-	Applications(ctx context.Context, cluster string) ([]inventory.Application, error)
-	Application(ctx context.Context, cluster, namespace, application string) (*inventory.ApplicationDetail, error)
+	Applications(ctx context.Context, cluster string) ([]observe.Application, error)
+	Application(ctx context.Context, cluster, namespace, application string) (*observe.ApplicationDetail, error)
 	RequestDriftCheck(ctx context.Context, cluster string) (time.Time, error)
 	Counts(cluster string) (total, drifted int)
 	Forget(cluster string)
@@ -36,7 +36,7 @@ func (s *Server) counts(cluster string) *appCounts {
 	return &appCounts{Total: total, Drifted: drifted}
 }
 
-var _ Inventory = (*inventory.Watcher)(nil)
+var _ Inventory = (*observe.Watcher)(nil)
 
 // ownCluster answers 404 for a cluster of another organization before any
 // inventory is read.
@@ -58,10 +58,10 @@ func (s *Server) listApplications(c echo.Context) error {
 		return err
 	}
 	if apps == nil {
-		apps = []inventory.Application{}
+		apps = []observe.Application{}
 	}
 	// Sorted by namespace, then application; "/" sorts before any name character.
-	page, next, err := pageOf(c, apps, func(a inventory.Application) string { return a.Namespace + "/" + a.Application })
+	page, next, err := pageOf(c, apps, func(a observe.Application) string { return a.Namespace + "/" + a.Application })
 	if err != nil {
 		return err
 	}
@@ -92,14 +92,14 @@ func (s *Server) requestDriftCheck(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, map[string]any{"cluster": id, "requested_at": at.UTC()})
 }
 
-// inventoryError maps the inventory package's errors to answers.
+// inventoryError maps the observe package's errors to answers.
 func inventoryError(err error) *Error {
 	switch {
-	case errors.Is(err, inventory.ErrNotFound):
+	case errors.Is(err, observe.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such application on this cluster"}
 	case errors.Is(err, clusters.ErrNoCredentials):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "no_credentials", Message: "the cluster has no credential yet"}
-	case errors.Is(err, inventory.ErrNotRunning):
+	case errors.Is(err, observe.ErrNotRunning):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "drift checks are not running yet"}
 	}
 	return nil

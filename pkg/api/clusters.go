@@ -175,8 +175,8 @@ func (s *Server) putKubeconfig(c echo.Context) error {
 			return err
 		}
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected",
-			Message: "the new kubeconfig failed its probe (" + st.Connectivity.State + "); the working one is kept",
-			Details: []any{map[string]string{"reason": "probe_" + st.Connectivity.State}}}
+			Message: "the new kubeconfig failed its probe (" + string(st.Connectivity.State) + "); the working one is kept",
+			Details: []any{map[string]string{"reason": "probe_" + string(st.Connectivity.State)}}}
 	}
 	return c.JSON(http.StatusOK, s.newView(rec, st))
 }

@@ -15,7 +15,7 @@ import (
 
 // JobService is what the API needs of the job queue.
 type JobService interface {
-	Submit(ctx context.Context, org string, spec jobs.Spec) (*store.Job, bool, error)
+	Submit(ctx context.Context, org string, spec jobs.Spec) (*jobs.Job, bool, error)
 	Get(ctx context.Context, org, id string) (*jobs.Job, error)
 	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
 	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
@@ -30,7 +30,7 @@ func (s *Server) submitJob(c echo.Context) error {
 	if err := decodeJSON(c, &spec); err != nil {
 		return err
 	}
-	row, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
+	job, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
 	if errors.Is(err, clusters.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such cluster",
 			Details: []any{map[string]string{"field": "cluster", "value": spec.Cluster}}, Err: err}
@@ -39,10 +39,10 @@ func (s *Server) submitJob(c echo.Context) error {
 		return err
 	}
 	if created {
-		setLocation(c, http.StatusAccepted, row.ID)
-		return c.JSON(http.StatusAccepted, jobs.FromRow(row))
+		setLocation(c, http.StatusAccepted, job.ID)
+		return c.JSON(http.StatusAccepted, job)
 	}
-	return c.JSON(http.StatusOK, jobs.FromRow(row))
+	return c.JSON(http.StatusOK, job)
 }
 
 func (s *Server) getJob(c echo.Context) error {
@@ -55,7 +55,7 @@ func (s *Server) getJob(c echo.Context) error {
 
 func (s *Server) listJobs(c echo.Context) error {
 	q := c.QueryParams()
-	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: store.JobStatus(q.Get("status")), Cursor: q.Get("cursor")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
@@ -107,7 +107,7 @@ func jobError(err error) *Error {
 		if re.Value != "" {
 			d["value"] = re.Value
 		}
-		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Message, Details: []any{d}}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: string(re.Code), Message: re.Message, Details: []any{d}}
 	}
 	return nil
 }

@@ -9,31 +9,25 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
-	"github.com/vworkspace/pushd/pkg/inventory"
-	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
 var bed *testbed.Bed
 
-func TestMain(m *testing.M) {
-	bed = testbed.MustStart(testbed.Options{Clusters: 1})
-	code := dbtest.Main(m)
-	bed.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fleettest.Main(m, &bed, testbed.Options{Clusters: 1}) }
 
 // Two organizations, each with its own webhook secret and read token.
 const (
@@ -57,41 +51,28 @@ type envOption func(ctx context.Context, deps *api.Deps)
 
 func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
 	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	creds, err := clusters.NewCredentialStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fleettest.New(t, db, fleettest.Options{Store: store.Options{Logger: log}, Logger: log})
 	auth, err := api.NewAuthenticator(
 		[]config.Credential{{Organization: "acme", Value: acmeSecret}, {Organization: "globex", Value: globexSecret}},
 		[]config.Credential{{Organization: "acme", Value: acmeToken}, {Organization: "globex", Value: globexToken}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Logger: log})
-	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{Logger: log})
-	runner := jobs.NewRunner(st, reg, mon, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Logger: log})
-	svc := jobs.NewService(st, reg, mon, jobs.ServiceOptions{Notify: runner.Notify})
+	svc := f.StartJobs(t).Service
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { runner.Run(runCtx); close(done) }()
+	watcher := observe.NewWatcher(f.Store, f.Registry, f.Monitor, observe.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
+	go func() { watcher.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	watcher := inventory.NewWatcher(st, reg, mon, inventory.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
-	go watcher.Run(runCtx)
-	deps := api.Deps{Auth: auth, Store: st, Clusters: reg, Health: mon, Jobs: svc, Inventory: watcher}
+	deps := api.Deps{Auth: auth, Store: f.Store, Clusters: f.Registry, Health: f.Monitor, Jobs: svc, Inventory: watcher}
 	for _, o := range opts {
 		o(runCtx, &deps)
 	}
 	srv := httptest.NewServer(api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
 	t.Cleanup(srv.Close)
-	return &env{url: srv.URL, store: st, creds: creds, logs: logs, now: time.Now()}
+	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now()}
 }
 
 // response is an answer with its body read.

@@ -8,7 +8,7 @@ import (
 
 	openapi "github.com/vworkspace/pushd/api"
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
 )
 
@@ -23,7 +23,7 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Typed nils register the inventory and callback routes too; nothing is called.
-	s := api.New(api.Deps{Inventory: (*inventory.Watcher)(nil), Callbacks: (*outbox.Deliverer)(nil)}, api.Options{})
+	s := api.New(api.Deps{Inventory: (*observe.Watcher)(nil), Callbacks: (*outbox.Deliverer)(nil)}, api.Options{})
 	n := 0
 	for _, r := range s.Routes() {
 		method, path, _ := strings.Cut(r, " ")

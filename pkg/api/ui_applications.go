@@ -3,7 +3,7 @@ package api
 import (
 	"context"
 
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // The UI's view of the inventory: application counts in the fleet, and the
@@ -62,13 +62,13 @@ func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
 	return out
 }
 
-func newUIApplication(a inventory.Application) uiApplication {
+func newUIApplication(a observe.Application) uiApplication {
 	v := uiApplication{
-		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: a.Drift,
+		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: string(a.Drift),
 		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt),
 	}
 	if a.LastJob != nil {
-		v.LastJobID, v.LastJobAction, v.LastJobStatus = a.LastJob.ID, a.LastJob.Action, a.LastJob.Status
+		v.LastJobID, v.LastJobAction, v.LastJobStatus = a.LastJob.ID, a.LastJob.Action, string(a.LastJob.Status)
 	}
 	return v
 }

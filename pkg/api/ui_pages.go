@@ -29,7 +29,7 @@ const (
 )
 
 // uiJobStatuses orders job counts the same way everywhere.
-var uiJobStatuses = []string{store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCancelled}
+var uiJobStatuses = []store.JobStatus{store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCancelled}
 
 // uiClusterRow is one cluster as the fleet table and the cluster page's
 // header show it. It holds what pushd observed, never the credential: only
@@ -66,7 +66,7 @@ type uiCount struct {
 func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Summary) uiClusterRow {
 	r := uiClusterRow{
 		ID: rec.ID, DisplayName: rec.DisplayName,
-		State: st.Connectivity.State, Message: st.Connectivity.Message,
+		State: string(st.Connectivity.State), Message: st.Connectivity.Message,
 		CheckedAt: uiTime(st.Connectivity.CheckedAt), Breaker: st.Connectivity.Breaker,
 		Subject: st.Credential.Subject, ExcessRights: len(st.Credential.ExcessRights),
 	}
@@ -89,13 +89,13 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		ns.Excess += b2i(len(n.ExcessRights) > 0)
 	}
 	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed && ns.Excess == 0
-	counts := map[string]int{}
+	counts := map[store.JobStatus]int{}
 	for _, j := range recent {
 		counts[j.Status]++
 	}
 	for _, s := range uiJobStatuses {
 		if counts[s] > 0 {
-			r.Jobs = append(r.Jobs, uiCount{Status: s, Count: counts[s]})
+			r.Jobs = append(r.Jobs, uiCount{Status: string(s), Count: counts[s]})
 		}
 	}
 	return r
@@ -240,7 +240,7 @@ func (u *ui) cluster(c echo.Context) error {
 
 func newUIJobRow(j *jobs.Job) uiJobRow {
 	r := uiJobRow{
-		ID: j.ID, Application: j.Application, Namespace: j.Namespace, Action: j.Action, Status: j.Status,
+		ID: j.ID, Application: j.Application, Namespace: j.Namespace, Action: j.Action, Status: string(j.Status),
 		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
 	}
 	if j.Error != nil {

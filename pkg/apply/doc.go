@@ -20,8 +20,9 @@
 // application must be serialized by the caller: cli-utils rewrites the
 // inventory ConfigMap with optimistic concurrency.
 //
-// The wiring follows shared/notes/cli-utils.md: a RESTClientGetter that never
-// reads a kubeconfig file, REST clients sharing the cluster's HTTP client and
-// rate limiter, and a status watcher that stays namespace-scoped (a scoped
-// credential cannot list cluster-wide) and only sees pushd's objects.
+// The wiring follows "Working with cli-utils" in docs/architecture.md: a
+// RESTClientGetter that never reads a kubeconfig file, REST clients sharing
+// the cluster's HTTP client and rate limiter, and a status watcher that
+// stays namespace-scoped (a scoped credential cannot list cluster-wide) and
+// only sees pushd's objects.
 package apply

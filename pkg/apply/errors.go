@@ -41,11 +41,23 @@ func (e *NamespaceNotManagedError) Error() string {
 		e.Namespace, clusters.ManagedNamespaceLabel, clusters.ManagedNamespaceValue)
 }
 
-// Rule names the rule a RefusedError's object broke; the values are the
-// API's error codes for the same rules.
+// Rule names a rule a job or one of its objects broke; the values are the
+// API's error codes for the same rules (api/openapi.yaml). pkg/jobs refuses
+// with all of them when a job is submitted; the engine checks the object
+// rules again (RefusedError).
 type Rule string
 
+// Rules of the job as a whole, checked against the cluster's record.
 const (
+	RuleApplicationNotAllowed Rule = "application_not_allowed"
+	RuleNamespaceNotAllowed   Rule = "namespace_not_allowed"
+	RuleOperationNotAllowed   Rule = "operation_not_allowed"
+	RuleNoCredentials         Rule = "no_credentials"
+)
+
+// Rules of each object.
+const (
+	RuleKindNotAllowed    Rule = "kind_not_allowed"
 	RuleNamespaceMismatch Rule = "namespace_mismatch"
 	RuleClusterScoped     Rule = "cluster_scoped_object"
 	RuleClusterIDMismatch Rule = "cluster_id_mismatch"

@@ -109,7 +109,7 @@ func newEnvWithRules(t *testing.T, managed bool, rules []rbacv1.PolicyRule, opts
 	return &env{ns: ns.Name, admin: admin, adminDyn: adminDyn, engine: eng}
 }
 
-// scopedRole is what shared/notes/cli-utils.md lists for the applier in a
+// scopedRole is what docs/architecture.md lists for the applier in a
 // namespace, for the kinds the tests apply, plus get on the namespace itself:
 // the engine reads its managed-by label before every run (a Role in a
 // namespace may grant get on that one Namespace object).

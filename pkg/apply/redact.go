@@ -17,8 +17,8 @@ const minSecretLen = 4
 
 // redactor cuts the values of a request's Secrets out of texts the engine
 // returns. Server error messages may quote a field's value (a bad type, a
-// failed validation), and a Secret's values are credentials (DESIGN.md
-// rule 7).
+// failed validation), and a Secret's values are credentials (invariant 9
+// of docs/architecture.md).
 type redactor struct{ r *strings.Replacer }
 
 func newRedactor(objs []*unstructured.Unstructured) redactor {

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -68,7 +67,7 @@ func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) (
 			refused = append(refused, &RefusedError{Object: ref, Rule: RuleMalformed, Detail: "apiVersion, kind and metadata.name are required"})
 			continue
 		}
-		mapping, err := e.restMapping(gvk, &reset)
+		mapping, err := inventory.RESTMapping(e.c.Mapper, gvk.GroupKind(), gvk.Version, &reset)
 		if err != nil && !meta.IsNoMatchError(err) {
 			return nil, classify(fmt.Errorf("discover %s: %w", ref, err))
 		}
@@ -107,19 +106,7 @@ func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) (
 	return targets, nil
 }
 
-// restMapping resolves gvk, refreshing discovery once per run when the kind
-// is unknown: a CRD may have been installed since discovery was cached.
-func (e *Engine) restMapping(gvk schema.GroupVersionKind, reset *bool) (*meta.RESTMapping, error) {
-	m, err := e.c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) && !*reset {
-		*reset = true
-		e.c.Mapper.Reset()
-		m, err = e.c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
-	return m, err
-}
-
-// checkNamespace enforces DESIGN.md rule 2 at run time: the live namespace
+// checkNamespace enforces invariant 2 of docs/architecture.md at run time: the live namespace
 // carries managed-by=vworkspace. It is the run's first request, so it also
 // tells an unreachable cluster or a rejected credential from a bad job.
 func (e *Engine) checkNamespace(ctx context.Context, name string) error {

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -67,25 +66,11 @@ var _ engine.StatusReader = groupReader{}
 func (r groupReader) Supports(gk schema.GroupKind) bool { return r.groups[gk.Group] }
 
 // controllerStatus is kstatus for objects a controller must act on before
-// they mean anything. kstatus calls a custom resource without
-// observedGeneration and conditions Current, which is true of a freshly
-// created one before its controller saw it; pushd would then report
-// success for work not even started. Such objects are InProgress until
-// status.observedGeneration reaches metadata.generation.
+// they mean anything: InProgress while inventory.AwaitingController, else
+// kstatus. Without it pushd would report success for work not even started.
 func controllerStatus(u *unstructured.Unstructured) (*status.Result, error) {
-	gen := u.GetGeneration()
-	if u.GetDeletionTimestamp() != nil || gen == 0 {
-		return status.Compute(u)
+	if msg, awaiting := inventory.AwaitingController(u); awaiting {
+		return &status.Result{Status: status.InProgressStatus, Message: msg}, nil
 	}
-	observed, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-	if err != nil {
-		return status.Compute(u) // reports the malformed field itself
-	}
-	if !found || observed < gen {
-		return &status.Result{
-			Status:  status.InProgressStatus,
-			Message: fmt.Sprintf("waiting for the controller to observe generation %d", gen),
-		}, nil
-	}
-	return status.Compute(u)
+	return status.Compute(u) // reports a malformed observedGeneration itself
 }

@@ -61,7 +61,8 @@ type BootstrapResult struct {
 
 const (
 	bootstrapFieldManager = "pushd-bootstrap"
-	// bootstrapClusterIDLabel is rule 3's label, carried by every object pushd makes.
+	// bootstrapClusterIDLabel is the cluster-id label of invariant 3
+	// (docs/architecture.md), carried by every object pushd makes.
 	bootstrapClusterIDLabel = "app.vworkspace.io/cluster-id"
 	// bootstrapGrantLabel says what a bootstrap object is for, so a re-run
 	// finds exactly its own leftovers and nothing else.

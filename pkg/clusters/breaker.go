@@ -56,9 +56,12 @@ func NewBreaker(opts BreakerOptions, now func() time.Time) *Breaker {
 	return &Breaker{opts: opts, now: now, state: BreakerClosed}
 }
 
-// Allow reports whether a call may go to the cluster now. In the open state
-// it lets exactly one call through once the backoff has passed (half-open).
-func (b *Breaker) Allow() bool {
+// Admit takes the right to call the cluster now, if there is one. In the
+// open state it lets exactly one call through once the backoff has passed,
+// and the breaker turns half-open: unlike Monitor.Allow, which only asks,
+// Admit changes the breaker, so only the prober that reports the call's
+// outcome (Success or Failure) calls it.
+func (b *Breaker) Admit() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch b.state {

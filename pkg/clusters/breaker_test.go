@@ -10,8 +10,8 @@ func TestBreaker(t *testing.T) {
 	b := NewBreaker(BreakerOptions{Threshold: 2, BaseBackoff: 10 * time.Second, MaxBackoff: 25 * time.Second}, func() time.Time { return now })
 	step := func(desc string, allow bool, state string) {
 		t.Helper()
-		if got := b.Allow(); got != allow {
-			t.Fatalf("%s: Allow = %v, want %v", desc, got, allow)
+		if got := b.Admit(); got != allow {
+			t.Fatalf("%s: Admit = %v, want %v", desc, got, allow)
 		}
 		if got, _ := b.State(); got != state {
 			t.Fatalf("%s: state = %s, want %s", desc, got, state)

@@ -74,6 +74,19 @@ func (s *CredentialStore) Version(id string) (string, error) {
 	return fmt.Sprintf("%x", sha256.Sum256(data)), nil
 }
 
+// Stat describes the credential file of id without reading it; nil when
+// there is none.
+func (s *CredentialStore) Stat(id string) (fs.FileInfo, error) {
+	info, err := os.Stat(s.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", id, err)
+	}
+	return info, nil
+}
+
 // Load reads and sanitises the credential of id, with its version.
 func (s *CredentialStore) Load(id string) (*Credential, string, error) {
 	data, err := os.ReadFile(s.path(id))

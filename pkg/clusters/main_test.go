@@ -2,7 +2,6 @@ package clusters_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -11,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 )
 
@@ -19,12 +18,7 @@ import (
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	bed = testbed.MustStart(testbed.Options{Clusters: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	code := dbtest.Main(m)
-	if err := bed.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop test bed:", err)
-	}
-	os.Exit(code)
+	fleettest.Main(m, &bed, testbed.Options{Clusters: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 }
 
 // adminClient is a cluster-admin clientset for test setup.

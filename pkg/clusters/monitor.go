@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,8 +72,6 @@ type health struct {
 	// (a new kubeconfig) may probe at once, and renewal must not run twice.
 	checking sync.Mutex
 	breaker  *Breaker
-	running  bool
-	lastRun  time.Time
 	renewAt  time.Time // earliest next renewal attempt (backoff after a failure)
 	renewTry time.Duration
 	warned   time.Time // expiry already reported as expiring
@@ -96,42 +95,48 @@ func (m *Monitor) healthOf(id string) *health {
 }
 
 // Run probes clusters until ctx ends. A cluster is probed when its interval
-// has passed and its breaker lets a call through; never twice at once.
+// has passed and its breaker lets a call through; never twice at once. The
+// probes run as Workers of this loop.
 func (m *Monitor) Run(ctx context.Context) {
 	tick := time.NewTicker(min(time.Second, m.opts.Interval))
 	defer tick.Stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		recs, err := m.reg.List(ctx, "")
-		if err != nil && ctx.Err() == nil {
-			m.opts.Logger.Warn("list clusters", "err", err)
-		}
-		for _, rec := range recs {
-			h := m.healthOf(rec.ID)
-			m.mu.Lock()
-			due := !h.running && m.opts.Now().Sub(h.lastRun) >= m.opts.Interval
-			if due {
-				h.running = true
-			}
-			m.mu.Unlock()
-			if !due {
-				continue
-			}
-			wg.Go(func() {
-				if _, err := m.Check(ctx, rec); err != nil && ctx.Err() == nil {
-					m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
-				}
-				m.mu.Lock()
-				h.running, h.lastRun = false, m.opts.Now()
-				m.mu.Unlock()
-			})
+	probes := NewWorkers()
+	defer probes.Wait()
+	for scan := true; ; {
+		if scan {
+			m.startProbes(ctx, probes)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case id := <-probes.Done(): // a probe returned; its cluster's interval starts now
+			probes.Finished(id, m.opts.Now())
+			scan = false
+		case <-tick.C: // intervals may have passed
+			scan = true
 		}
+	}
+}
+
+// startProbes starts a probe of every cluster that is due.
+func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
+	recs, err := m.reg.List(ctx, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			m.opts.Logger.Warn("list clusters", "err", err)
+		}
+		return
+	}
+	probes.Keep(func(id string) bool { return slices.ContainsFunc(recs, func(r *Record) bool { return r.ID == id }) })
+	for _, rec := range recs {
+		if !probes.Due(rec.ID, m.opts.Interval, m.opts.Now()) {
+			continue
+		}
+		probes.Go(rec.ID, func() {
+			if _, err := m.Check(ctx, rec); err != nil && ctx.Err() == nil {
+				m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
+			}
+		})
 	}
 }
 
@@ -150,7 +155,8 @@ func (m *Monitor) Forget(id string) {
 }
 
 // Allow reports whether calls to the cluster may go out now (its breaker is
-// not open). Jobs use it to fail fast on a cluster known to be down.
+// not open), without changing the breaker (see Breaker.Admit). Jobs, polls
+// and drift checks use it to fail fast on a cluster known to be down.
 func (m *Monitor) Allow(id string) bool {
 	st, retry := m.healthOf(id).breaker.State()
 	return st != BreakerOpen || !m.opts.Now().Before(retry)
@@ -176,7 +182,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	case err != nil:
 		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: &now, Message: err.Error()},
 			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
-	case !h.breaker.Allow():
+	case !h.breaker.Admit():
 		// Open breaker: keep the last observation, do not touch the cluster.
 		return m.Observed(ctx, rec.ID)
 	default:
@@ -189,7 +195,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 			h.breaker.Failure()
 		}
 	}
-	if cred, _, err := m.reg.creds.Load(rec.ID); err == nil {
+	if cred, err := m.reg.Credential(rec.ID); err == nil {
 		if claims, ok := cred.Claims(); ok && !claims.Expiry.IsZero() {
 			exp := claims.Expiry
 			st.Credential.Expiry = &exp
@@ -200,7 +206,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 	}
 	st.Credential.RenewedAt = prev.CredentialRenewed
 	var events []*store.Event
-	if st.Connectivity.State != prev.State {
+	if st.Connectivity.State != State(prev.State) {
 		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
 		var previous any = prev.State
 		if prev.State == "" {
@@ -236,7 +242,7 @@ func (m *Monitor) save(ctx context.Context, id string, st Status, events []*stor
 	}
 	excess, _ := json.Marshal(st.Credential.ExcessRights)
 	return m.store.SaveClusterStatus(ctx, &store.ClusterStatus{
-		ClusterID: id, State: st.Connectivity.State, Message: st.Connectivity.Message, CheckedAt: *st.Connectivity.CheckedAt,
+		ClusterID: id, State: string(st.Connectivity.State), Message: st.Connectivity.Message, CheckedAt: *st.Connectivity.CheckedAt,
 		ServerVersion: st.ServerVersion, CredentialSubject: st.Credential.Subject, CredentialExpiry: st.Credential.Expiry,
 		CredentialRenewed: st.Credential.RenewedAt, Namespaces: string(ns), ExcessRights: string(excess),
 	}, events...)
@@ -251,22 +257,27 @@ func (m *Monitor) Observed(ctx context.Context, id string) (Status, error) {
 	return m.fromRow(id, row), nil
 }
 
-// ObservedAll returns the last observation of every cluster that has one.
+// ObservedAll returns the last observation of every registered cluster, as
+// Observed does: one never probed is in the map too, "not probed yet".
 func (m *Monitor) ObservedAll(ctx context.Context) (map[string]Status, error) {
+	recs, err := m.reg.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := m.store.ClusterStatuses(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Status, len(rows))
-	for id, row := range rows {
-		out[id] = m.fromRow(id, row)
+	out := make(map[string]Status, len(recs))
+	for _, rec := range recs {
+		out[rec.ID] = m.fromRow(rec.ID, rows[rec.ID])
 	}
 	return out, nil
 }
 
 func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 	st := Status{
-		Connectivity:  Connectivity{State: row.State, Message: row.Message},
+		Connectivity:  Connectivity{State: State(row.State), Message: row.Message},
 		ServerVersion: row.ServerVersion,
 		Credential:    CredentialInfo{Subject: row.CredentialSubject, Expiry: row.CredentialExpiry, RenewedAt: row.CredentialRenewed, ExcessRights: []string{}},
 		Namespaces:    []NamespaceStatus{},
@@ -277,7 +288,7 @@ func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 	}
 	if st.Connectivity.State == "" {
 		st.Connectivity.State, st.Connectivity.Message = StateNoCredentials, "not probed yet"
-		if v, _ := m.reg.creds.Version(id); v != "" {
+		if m.reg.HasCredential(id) {
 			st.Connectivity.State = StateUnreachable
 		}
 	}

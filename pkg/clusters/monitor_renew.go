@@ -13,7 +13,7 @@ import (
 // expiry, records credential.expiring once for that token. It returns the new
 // expiry, or the event to record.
 func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health, now time.Time) (*time.Time, *store.Event) {
-	cred, _, err := m.reg.creds.Load(rec.ID)
+	cred, err := m.reg.Credential(rec.ID)
 	if err != nil {
 		return nil, nil
 	}
@@ -25,7 +25,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 	fresh, err := RenewToken(rctx, c, cred, 0)
 	cancel()
 	if err == nil {
-		err = m.reg.creds.Save(rec.ID, fresh)
+		err = m.reg.SaveCredential(rec.ID, fresh)
 	}
 	if err == nil {
 		h.renewTry, h.renewAt = 0, time.Time{}

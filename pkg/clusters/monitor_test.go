@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// fleet is every test-bed cluster registered with pushd, on one database.
+// fleet is every test-bed cluster registered with pushd, on one database,
+// each under its own name with its admin credential.
 type fleet struct {
 	store *store.Store
 	reg   *clusters.Registry
@@ -20,30 +22,20 @@ type fleet struct {
 
 func newFleet(t *testing.T, db dbtest.Database) *fleet {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	creds, err := clusters.NewCredentialStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fleet{store: st, reg: clusters.NewRegistry(st, creds, clusters.RegistryOptions{}), creds: creds}
+	f := fleettest.New(t, db, fleettest.Options{})
 	for _, c := range bed.Clusters {
-		if _, _, err := f.reg.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
+		if _, _, err := f.Registry.Put(context.Background(), fleettest.Org, clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
+		if err := f.Creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return f
+	return &fleet{store: f.Store, reg: f.Registry, creds: f.Creds}
 }
 
 // waitState polls the stored observation of cluster until it is state.
-func waitState(t *testing.T, mon *clusters.Monitor, cluster, state string, within time.Duration) clusters.Status {
+func waitState(t *testing.T, mon *clusters.Monitor, cluster string, state clusters.State, within time.Duration) clusters.Status {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -80,15 +72,7 @@ func TestOutageIsolation(t *testing.T) {
 		}
 
 		victim := bed.Clusters[2]
-		if err := victim.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		restarted := false
-		defer func() {
-			if !restarted {
-				victim.Start(context.Background())
-			}
-		}()
+		fleettest.Outage(t, victim)
 		stopped := time.Now()
 		down := waitState(t, mon, victim.Name, clusters.StateUnreachable, 10*time.Second)
 		t.Logf("%s unreachable %s after its API server stopped: %s", victim.Name, time.Since(stopped).Round(time.Millisecond), down.Connectivity.Message)
@@ -120,20 +104,19 @@ func TestOutageIsolation(t *testing.T) {
 		if err := victim.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		restarted = true
 		waitState(t, mon, victim.Name, clusters.StateReady, 15*time.Second)
 
 		events, err := f.store.Events(ctx, victim.Name, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var states []string
+		var states []clusters.State
 		for i := len(events) - 1; i >= 0; i-- {
 			if events[i].Type != clusters.EventConnectivityChanged {
 				continue
 			}
 			var data struct {
-				State         string
+				State         clusters.State
 				PreviousState *string `json:"previous_state"`
 			}
 			json.Unmarshal([]byte(events[i].Data), &data)
@@ -143,7 +126,7 @@ func TestOutageIsolation(t *testing.T) {
 			}
 			states = append(states, data.State)
 		}
-		want := []string{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
+		want := []clusters.State{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
 		if len(states) != len(want) || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
 			t.Fatalf("connectivity events %v, want %v", states, want)
 		}

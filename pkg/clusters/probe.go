@@ -15,12 +15,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// State is a cluster's connectivity as its last probe saw it
+// (ConnectivityState in api/openapi.yaml).
+type State string
+
 // Connectivity states.
 const (
-	StateReady         = "ready"
-	StateUnreachable   = "unreachable"
-	StateUnauthorized  = "unauthorized"
-	StateNoCredentials = "no_credentials"
+	StateReady         State = "ready"
+	StateUnreachable   State = "unreachable"
+	StateUnauthorized  State = "unauthorized"
+	StateNoCredentials State = "no_credentials"
 )
 
 // Status is what a probe observed of a cluster.
@@ -33,7 +37,7 @@ type Status struct {
 
 // Connectivity is whether pushd can reach and use the cluster.
 type Connectivity struct {
-	State     string     `json:"state"`
+	State     State      `json:"state"`
 	CheckedAt *time.Time `json:"checked_at"` // nil until the first probe
 	Message   string     `json:"message"`
 	// Breaker is the circuit breaker's state, and RetryAt when it lets the next probe through.
@@ -95,7 +99,7 @@ func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
 
 // classify turns a failed request into a connectivity state and a message
 // that names the cause but never the credential.
-func classify(err error) (state, message string) {
+func classify(err error) (state State, message string) {
 	switch {
 	case apierrors.IsUnauthorized(err):
 		return StateUnauthorized, "the API server rejected the credential (expired or revoked token?)"

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -39,9 +41,23 @@ type Registry struct {
 	clients map[string]cachedClients
 }
 
+// cachedClients are clients built from one version of a credential file.
+// The file's identity (file, size, modification time) tells whether it
+// changed, so a call does not read and hash it; verified is when the
+// version was last read, and a file modified less than a second before that
+// is read again (its modification time may not tell a write in the same
+// tick of the file system's clock).
 type cachedClients struct {
-	version string
-	clients *Clients
+	info     fs.FileInfo
+	verified time.Time
+	version  string
+	clients  *Clients
+}
+
+// unchanged tells whether info is the file the clients were built from.
+func (c cachedClients) unchanged(info fs.FileInfo) bool {
+	return os.SameFile(c.info, info) && c.info.Size() == info.Size() && c.info.ModTime().Equal(info.ModTime()) &&
+		info.ModTime().Before(c.verified.Add(-time.Second))
 }
 
 // NewRegistry builds a registry over a store and a credential folder.
@@ -128,25 +144,35 @@ func (r *Registry) Delete(ctx context.Context, org, id string) error {
 }
 
 // Clients returns the cluster's clients, built from its current credential.
-// A replaced credential file yields new clients on the next call.
+// A replaced credential file yields new clients on the next call; an
+// unchanged one costs a stat, not a read.
 func (r *Registry) Clients(id string) (*Clients, error) {
-	version, err := r.creds.Version(id)
+	info, err := r.creds.Stat(id)
 	if err != nil {
-		return nil, fmt.Errorf("cluster %q: %w", id, err)
+		return nil, err
 	}
-	if version == "" {
+	if info == nil {
 		r.dropClients(id)
 		return nil, ErrNoCredentials
 	}
 	r.mu.Lock()
 	cached, ok := r.clients[id]
 	r.mu.Unlock()
-	if ok && cached.version == version {
+	if ok && cached.unchanged(info) {
 		return cached.clients, nil
 	}
+	// The wall clock, not opts.Now: it is compared with the file system's.
+	verified := time.Now()
 	cred, version, err := r.creds.Load(id)
 	if err != nil {
 		return nil, err
+	}
+	if ok && cached.version == version {
+		// Touched or rewritten with the same content: same clients.
+		r.mu.Lock()
+		r.clients[id] = cachedClients{info: info, verified: verified, version: version, clients: cached.clients}
+		r.mu.Unlock()
+		return cached.clients, nil
 	}
 	c, err := NewClients(id, cred.RESTConfig(), r.opts.Clients)
 	if err != nil {
@@ -156,12 +182,31 @@ func (r *Registry) Clients(id string) (*Clients, error) {
 	if old, ok := r.clients[id]; ok {
 		old.clients.Close()
 	}
-	r.clients[id] = cachedClients{version: version, clients: c}
+	r.clients[id] = cachedClients{info: info, verified: verified, version: version, clients: c}
 	r.mu.Unlock()
 	if ok {
 		r.opts.Logger.Info("credential changed on disk; clients rebuilt", "cluster", id)
 	}
 	return c, nil
+}
+
+// Credential loads the cluster's stored credential (ErrNoCredentials when
+// there is none).
+func (r *Registry) Credential(id string) (*Credential, error) {
+	cred, _, err := r.creds.Load(id)
+	return cred, err
+}
+
+// HasCredential tells whether a credential is stored for the cluster.
+func (r *Registry) HasCredential(id string) bool {
+	info, err := r.creds.Stat(id)
+	return err == nil && info != nil
+}
+
+// SaveCredential stores the cluster's credential (a renewed token); the
+// next Clients call builds clients from it.
+func (r *Registry) SaveCredential(id string, cred *Credential) error {
+	return r.creds.Save(id, cred)
 }
 
 func (r *Registry) dropClients(id string) {

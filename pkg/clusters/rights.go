@@ -15,7 +15,7 @@ const (
 // applyVerbs are what cli-utils needs on a kind it applies, prunes and waits
 // on: a creating server-side apply PATCH is re-authorized as create, the
 // inventory-policy check GETs, the status watcher lists and watches, prune
-// deletes, abandon updates (see shared/notes/cli-utils.md).
+// deletes, abandon updates (see docs/architecture.md).
 var applyVerbs = []string{"get", "list", "watch", "create", "patch", "update", "delete"}
 
 // NamespaceRules are the rights pushd needs in each allowed namespace: the

@@ -22,7 +22,8 @@ const (
 	FieldManager = "pushd"
 
 	// ClusterIDLabel carries the id of the cluster record on every object
-	// pushd writes, inventories included (DESIGN.md rule 3).
+	// pushd writes, inventories included (invariant 3 of
+	// docs/architecture.md).
 	ClusterIDLabel = "app.vworkspace.io/cluster-id"
 	// ApplicationLabel names the application an inventory belongs to (the
 	// value is ApplicationLabelValue of the name).

@@ -29,10 +29,10 @@ func BenchmarkDeadClusterIsolation(b *testing.B) {
 			ids = append(ids, dead)
 		}
 		for _, c := range ids {
-			h.submit(b, h.spec(fmt.Sprintf("%s-%d-%s", tag, i, c), c, jobs.ActionApply, app("nextcloud", nil), configMap("round", map[string]string{"i": fmt.Sprint(i)})))
+			h.Submit(b, h.spec(fmt.Sprintf("%s-%d-%s", tag, i, c), c, jobs.ActionApply, app("nextcloud", nil), configMap("round", map[string]string{"i": fmt.Sprint(i)})))
 		}
 		for _, c := range healthy {
-			if j := h.wait(b, fmt.Sprintf("%s-%d-%s", tag, i, c), time.Minute); j.Status != store.JobSucceeded {
+			if j := h.Wait(b, fmt.Sprintf("%s-%d-%s", tag, i, c), time.Minute); j.Status != store.JobSucceeded {
 				b.Fatalf("%s: %s %+v", c, j.Status, j.Error)
 			}
 		}

@@ -3,6 +3,8 @@ package jobs
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vworkspace/pushd/pkg/apply"
 )
 
 // FieldError is a malformed job (HTTP 400).
@@ -16,7 +18,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 // RuleError is a well-formed job a rule of the cluster's record refuses
 // (HTTP 422). Code names the rule, as the contract lists them.
 type RuleError struct {
-	Code    string
+	Code    apply.Rule
 	Message string
 	// Field points at the offending part of the job, e.g. manifests[2].
 	Field string
@@ -27,7 +29,7 @@ type RuleError struct {
 
 func (e *RuleError) Error() string { return e.Message }
 
-func refuse(code, field, format string, args ...any) error {
+func refuse(code apply.Rule, field, format string, args ...any) error {
 	return &RuleError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 

@@ -56,7 +56,7 @@ type Job struct {
 	Action         string               `json:"action"`
 	Trigger        string               `json:"trigger"`
 	TimeoutSeconds int                  `json:"timeout_seconds"`
-	Status         string               `json:"status"`
+	Status         store.JobStatus      `json:"status"`
 	Attempt        int                  `json:"attempt"`
 	CreatedAt      time.Time            `json:"created_at"`
 	StartedAt      *time.Time           `json:"started_at"`

@@ -2,11 +2,7 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -21,16 +17,14 @@ import (
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	bed = testbed.MustStart(testbed.Options{Clusters: 3, OperatorDelay: 300 * time.Millisecond})
-	code := dbtest.Main(m)
-	bed.Stop()
-	os.Exit(code)
+	fleettest.Main(m, &bed, testbed.Options{Clusters: 3, OperatorDelay: 300 * time.Millisecond})
 }
 
 // harness is pushd's job machinery on one database, with one registered
 // cluster per test-bed cluster given, each holding a bootstrapped
 // least-privilege credential for a fresh managed namespace.
 type harness struct {
+	*fleettest.Jobs
 	store   *store.Store
 	reg     *clusters.Registry
 	monitor *clusters.Monitor
@@ -40,46 +34,13 @@ type harness struct {
 	ns      string   // the managed namespace (same name on every cluster)
 }
 
-func randomID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func newHarness(t testing.TB, db dbtest.Database, cs ...*testbed.Cluster) *harness {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	creds, err := clusters.NewCredentialStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{store: st, ns: "t-" + randomID()}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h.reg = clusters.NewRegistry(st, creds, clusters.RegistryOptions{})
-	h.monitor = clusters.NewMonitor(h.reg, st, clusters.MonitorOptions{Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second})
-	for _, c := range cs {
-		fleettest.ManagedNamespace(t, c, h.ns)
-		id := c.Name + "-" + randomID()
-		h.ids = append(h.ids, id)
-		if _, _, err := h.reg.Put(ctx, "acme", clusters.Record{
-			ID: id, AllowedNamespaces: []string{h.ns}, AllowedApplications: []string{"nextcloud", "mattermost"},
-			AllowedOperations: []clusters.Operation{{Engine: "manifest", Type: "deploy"}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-		fleettest.Enroll(t, creds, c, id, []string{h.ns})
-	}
-	h.runner = jobs.NewRunner(st, h.reg, h.monitor, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: log})
-	h.svc = jobs.NewService(st, h.reg, h.monitor, jobs.ServiceOptions{Notify: h.runner.Notify})
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { h.runner.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	f := fleettest.New(t, db, fleettest.Options{Monitor: clusters.MonitorOptions{Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second}})
+	h := &harness{store: f.Store, reg: f.Registry, monitor: f.Monitor, ns: "t-" + fleettest.RandomID()}
+	h.ids = f.EnrollManaged(t, h.ns, clusters.Drift{}, cs...)
+	h.Jobs = f.StartJobs(t)
+	h.svc, h.runner = h.Service, h.Runner
 	return h
 }
 
@@ -98,32 +59,6 @@ func (h *harness) spec(id, cluster, action string, manifests ...json.RawMessage)
 		Application: "nextcloud", Namespace: h.ns, Action: action, Manifests: manifests, TimeoutSeconds: 30}
 }
 
-func (h *harness) submit(t testing.TB, s jobs.Spec) {
-	t.Helper()
-	if _, created, err := h.svc.Submit(context.Background(), "acme", s); err != nil || !created {
-		t.Fatalf("submit %s: created=%v err=%v", s.ID, created, err)
-	}
-}
-
-// wait returns the job once it is terminal.
-func (h *harness) wait(t testing.TB, id string, within time.Duration) *jobs.Job {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		j, err := h.svc.Get(context.Background(), "acme", id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.Status == store.JobSucceeded || j.Status == store.JobFailed || j.Status == store.JobCancelled {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s still %s after %s", id, j.Status, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // statuses lists the job.status_changed events of a job, oldest first.
 func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 	t.Helper()
@@ -139,7 +74,7 @@ func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 		var j jobs.Job
 		json.Unmarshal([]byte(events[i].Data), &j)
 		if j.ID == id {
-			out = append(out, j.Status)
+			out = append(out, string(j.Status))
 		}
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // Metrics count what the runner does; register them with NewMetrics.
@@ -28,10 +30,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observe(cluster, action, status, code string, took time.Duration) {
+func (m *Metrics) observe(cluster, action string, status store.JobStatus, code string, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.finished.WithLabelValues(cluster, action, status, code).Inc()
+	m.finished.WithLabelValues(cluster, action, string(status), code).Inc()
 	m.duration.WithLabelValues(cluster, action).Observe(took.Seconds())
 }

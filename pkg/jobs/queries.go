@@ -23,7 +23,8 @@ func (s *Service) Get(ctx context.Context, org, id string) (*Job, error) {
 
 // ListOptions filter and page a job listing.
 type ListOptions struct {
-	Cluster, RequestID, Status string
+	Cluster, RequestID string
+	Status             store.JobStatus
 	// Limit is the page size (1-500); 0 means 100.
 	Limit int
 	// Cursor continues a listing from the previous page's NextCursor.
@@ -82,18 +83,18 @@ func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, e
 
 // RequestView is the fleet view of one request_id.
 type RequestView struct {
-	RequestID string         `json:"request_id"`
-	Total     int            `json:"total"`
-	Counts    map[string]int `json:"counts"`
-	Jobs      []RequestJob   `json:"jobs"`
+	RequestID string                  `json:"request_id"`
+	Total     int                     `json:"total"`
+	Counts    map[store.JobStatus]int `json:"counts"`
+	Jobs      []RequestJob            `json:"jobs"`
 }
 
 // RequestJob is one cluster's job of a request.
 type RequestJob struct {
-	ID      string `json:"id"`
-	Cluster string `json:"cluster"`
-	Status  string `json:"status"`
-	Error   *Error `json:"error"`
+	ID      string          `json:"id"`
+	Cluster string          `json:"cluster"`
+	Status  store.JobStatus `json:"status"`
+	Error   *Error          `json:"error"`
 }
 
 // Request returns the per-cluster jobs of one request_id.
@@ -105,7 +106,7 @@ func (s *Service) Request(ctx context.Context, org, requestID string) (*RequestV
 	if len(rows) == 0 {
 		return nil, ErrNotFound
 	}
-	v := &RequestView{RequestID: requestID, Jobs: []RequestJob{}, Counts: map[string]int{
+	v := &RequestView{RequestID: requestID, Jobs: []RequestJob{}, Counts: map[store.JobStatus]int{
 		store.JobQueued: 0, store.JobRunning: 0, store.JobSucceeded: 0, store.JobFailed: 0, store.JobCancelled: 0,
 	}}
 	for i := len(rows) - 1; i >= 0; i-- { // oldest first
@@ -132,10 +133,8 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 		cancelled := *row
 		now := s.now()
 		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, "cancelled", "cancelled before it started"
-		ok, err := s.store.CancelQueued(ctx, row.Seq, map[string]any{
-			"status": store.JobCancelled, "finished_at": now, "updated_at": now, "cancel_requested": true,
-			"error_code": cancelled.ErrorCode, "error_message": cancelled.ErrorMessage,
-		}, statusEvent(&cancelled))
+		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now},
+			statusEvent(&cancelled))
 		if err != nil {
 			return nil, fmt.Errorf("job %q: %w", id, err)
 		}
@@ -156,7 +155,7 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 // cluster was forgotten. Each ends cancelled with its event.
 func (s *Service) CancelCluster(ctx context.Context, org, cluster string) error {
 	var errs []error
-	for _, status := range []string{store.JobQueued, store.JobRunning} {
+	for _, status := range []store.JobStatus{store.JobQueued, store.JobRunning} {
 		rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: cluster, Status: status, Limit: 100000})
 		if err != nil {
 			return err

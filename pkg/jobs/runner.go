@@ -12,18 +12,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// Engines gives the runner a cluster's clients, from which it builds (and
-// keeps) the cluster's apply engine.
+// Engines gives the runner a cluster's apply engine (*apply.Engines).
 type Engines interface {
-	Clients(id string) (*clusters.Clients, error)
+	Engine(cluster string) (*apply.Engine, error)
 }
+
+var _ Engines = (*apply.Engines)(nil)
 
 // RunnerOptions tune the workers.
 type RunnerOptions struct {
@@ -36,8 +37,6 @@ type RunnerOptions struct {
 	Poll time.Duration
 	// Owner names this process in leases. Default hostname-pid-random.
 	Owner string
-	// Engine tunes each cluster's apply engine.
-	Engine apply.Options
 	// Notify is called after events were written (wakes the outbox).
 	Notify func()
 	// Metrics, when set, counts finished jobs and their durations.
@@ -79,22 +78,12 @@ type Runner struct {
 	opts     RunnerOptions
 	wake     chan struct{}
 	started  atomic.Bool
-
-	mu      sync.Mutex
-	running map[string]int // jobs in flight per cluster, in this process
-	built   map[string]builtEngine
-}
-
-type builtEngine struct {
-	clients *clusters.Clients
-	engine  *apply.Engine
 }
 
 // NewRunner builds a runner.
 func NewRunner(st *store.Store, engines Engines, breakers Breakers, opts RunnerOptions) *Runner {
 	opts.defaults()
-	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1),
-		running: map[string]int{}, built: map[string]builtEngine{}}
+	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the runner: a job was queued.
@@ -107,21 +96,24 @@ func (r *Runner) Notify() {
 
 // Run dispatches jobs until ctx ends, then waits for the jobs in flight,
 // which stop as ctx ends (their leases expire and another process, or this
-// one after a restart, takes them up again).
+// one after a restart, takes them up again). The jobs run as
+// clusters.Workers of this loop, at most PerCluster per cluster.
 func (r *Runner) Run(ctx context.Context) {
 	r.started.Store(true)
 	defer r.started.Store(false)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	running := clusters.NewWorkers()
+	defer running.Wait()
 	tick := time.NewTicker(r.opts.Poll)
 	defer tick.Stop()
 	for {
-		r.dispatch(ctx, &wg)
+		r.dispatch(ctx, running)
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-		case <-r.wake:
+		case cluster := <-running.Done(): // a slot is free, and the application's next job may be runnable
+			running.Finished(cluster, r.opts.Now())
+		case <-tick.C: // leases of other processes' jobs may have expired
+		case <-r.wake: // a job was queued
 		}
 	}
 }
@@ -137,7 +129,7 @@ func (r *Runner) Started(context.Context) error {
 // dispatch claims as many jobs as each cluster has free slots for. Claims
 // are quick database transactions; the cluster is only touched by the job
 // goroutines, so a slow cluster never holds up another's dispatch.
-func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+func (r *Runner) dispatch(ctx context.Context, running *clusters.Workers) {
 	now := r.opts.Now()
 	cs, err := r.store.ClustersWithWork(ctx, now)
 	if err != nil {
@@ -147,7 +139,7 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, cluster := range cs {
-		for r.slots(cluster) > 0 {
+		for running.Running(cluster) < r.opts.PerCluster {
 			job, err := r.store.ClaimJob(ctx, cluster, r.opts.Owner, r.opts.Now(), r.opts.Lease)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -158,48 +150,9 @@ func (r *Runner) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 			if job == nil {
 				break
 			}
-			r.take(cluster, 1)
-			wg.Go(func() {
-				defer r.take(cluster, -1)
-				r.execute(ctx, job)
-				r.Notify() // the application's next job may be runnable now
-			})
+			running.Go(cluster, func() { r.execute(ctx, job) })
 		}
 	}
-}
-
-func (r *Runner) slots(cluster string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.opts.PerCluster - r.running[cluster]
-}
-
-func (r *Runner) take(cluster string, n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.running[cluster] += n
-}
-
-// engineFor returns the cluster's engine, rebuilt when its clients changed
-// (a rotated credential).
-func (r *Runner) engineFor(cluster string) (*apply.Engine, error) {
-	c, err := r.engines.Clients(cluster)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if b, ok := r.built[cluster]; ok && b.clients == c {
-		return b.engine, nil
-	}
-	opts := r.opts.Engine
-	opts.Logger = r.opts.Logger.With("cluster", cluster)
-	e, err := apply.New(c, opts)
-	if err != nil {
-		return nil, err
-	}
-	r.built[cluster] = builtEngine{clients: c, engine: e}
-	return e, nil
 }
 
 // execute runs one claimed job to its terminal state, unless its claim is
@@ -207,7 +160,7 @@ func (r *Runner) engineFor(cluster string) (*apply.Engine, error) {
 func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	log := r.opts.Logger.With("cluster", job.Cluster, "job", job.ID, "attempt", job.Attempt)
 	log.Info("job started", "namespace", job.Namespace, "application", job.Application, "action", job.Action)
-	if err := r.store.UpdateClaimed(ctx, job.Seq, job.Attempt, map[string]any{"updated_at": r.opts.Now()}, statusEvent(job)); err != nil {
+	if err := r.store.StartJob(ctx, claimOf(job), r.opts.Now(), statusEvent(job)); err != nil {
 		log.Warn("job claim lost before it started", "err", err)
 		return
 	}
@@ -243,10 +196,8 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 	b, _ := json.Marshal(objects)
 	final.Objects = string(b)
-	err = r.store.UpdateClaimed(context.WithoutCancel(ctx), job.Seq, job.Attempt, map[string]any{
-		"status": final.Status, "error_code": final.ErrorCode, "error_message": final.ErrorMessage,
-		"objects": final.Objects, "finished_at": now, "updated_at": now, "lease_owner": "", "lease_expires_at": nil,
-	}, statusEvent(&final))
+	err = r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
+		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now}, statusEvent(&final))
 	if err != nil {
 		log.Warn("job result not recorded", "err", err)
 		return
@@ -278,7 +229,7 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 			return
 		case <-t.C:
 		}
-		err := r.store.UpdateClaimed(ctx, job.Seq, job.Attempt, map[string]any{"lease_expires_at": r.opts.Now().Add(r.opts.Lease)})
+		err := r.store.RenewLease(ctx, claimOf(job), r.opts.Now().Add(r.opts.Lease))
 		if errors.Is(err, store.ErrFenced) {
 			cancel(store.ErrFenced)
 			return
@@ -290,12 +241,15 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 	}
 }
 
+// claimOf is the runner's claim on a job it claimed.
+func claimOf(job *store.Job) store.Claim { return store.Claim{Seq: job.Seq, Attempt: job.Attempt} }
+
 // run does the job's work on its cluster.
 func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error) {
 	if !r.breakers.Allow(job.Cluster) {
 		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
 	}
-	engine, err := r.engineFor(job.Cluster)
+	engine, err := r.engines.Engine(job.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -303,16 +257,8 @@ func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error)
 	if job.Action == ActionDelete {
 		return engine.Destroy(ctx, req)
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(job.Manifests), &raw); err != nil {
-		return nil, fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
-	}
-	for _, m := range raw {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(m); err != nil {
-			return nil, fmt.Errorf("job %q: stored manifest: %w", job.ID, err)
-		}
-		req.Objects = append(req.Objects, u)
+	if req.Objects, err = inventory.DecodeManifests(job.Manifests); err != nil {
+		return nil, fmt.Errorf("job %q: %w", job.ID, err)
 	}
 	return engine.Apply(ctx, req)
 }

@@ -32,8 +32,8 @@ func TestJobLifecycle(t *testing.T) {
 		dyn, _ := dynamic.NewForConfig(c.AdminConfig())
 
 		t.Run("apply succeeds once the operator reports Ready", func(t *testing.T) {
-			h.submit(t, h.spec("deploy-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("settings", map[string]string{"a": "1"})))
-			j := h.wait(t, "deploy-1", time.Minute)
+			h.Submit(t, h.spec("deploy-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("settings", map[string]string{"a": "1"})))
+			j := h.Wait(t, "deploy-1", time.Minute)
 			if j.Status != store.JobSucceeded {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
@@ -64,8 +64,8 @@ func TestJobLifecycle(t *testing.T) {
 		})
 
 		t.Run("objects left out are pruned", func(t *testing.T) {
-			h.submit(t, h.spec("deploy-2", id, jobs.ActionApply, app("nextcloud", nil)))
-			if j := h.wait(t, "deploy-2", time.Minute); j.Status != store.JobSucceeded {
+			h.Submit(t, h.spec("deploy-2", id, jobs.ActionApply, app("nextcloud", nil)))
+			if j := h.Wait(t, "deploy-2", time.Minute); j.Status != store.JobSucceeded {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
 			if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -75,8 +75,8 @@ func TestJobLifecycle(t *testing.T) {
 
 		t.Run("one invalid object writes nothing", func(t *testing.T) {
 			bad := manifest("v1", "ConfigMap", "bad", nil, map[string]any{"data": map[string]any{"n": 1}})
-			h.submit(t, h.spec("deploy-3", id, jobs.ActionApply, app("nextcloud", nil), configMap("fresh", map[string]string{"x": "y"}), bad))
-			j := h.wait(t, "deploy-3", time.Minute)
+			h.Submit(t, h.spec("deploy-3", id, jobs.ActionApply, app("nextcloud", nil), configMap("fresh", map[string]string{"x": "y"}), bad))
+			j := h.Wait(t, "deploy-3", time.Minute)
 			if j.Status != store.JobFailed || j.Error.Code != "preflight_failed" {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
@@ -88,8 +88,8 @@ func TestJobLifecycle(t *testing.T) {
 		// New objects each: the stand-in operator acts on a new generation, and
 		// annotations alone do not make one.
 		t.Run("a Stalled object fails the job with its message", func(t *testing.T) {
-			h.submit(t, h.spec("deploy-4", id, jobs.ActionApply, app("failing", map[string]string{operator.OutcomeAnnotation: operator.OutcomeFail, operator.MessageAnnotation: "chart not found"})))
-			j := h.wait(t, "deploy-4", time.Minute)
+			h.Submit(t, h.spec("deploy-4", id, jobs.ActionApply, app("failing", map[string]string{operator.OutcomeAnnotation: operator.OutcomeFail, operator.MessageAnnotation: "chart not found"})))
+			j := h.Wait(t, "deploy-4", time.Minute)
 			if j.Status != store.JobFailed || !strings.Contains(j.Error.Message, "chart not found") {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
@@ -98,16 +98,16 @@ func TestJobLifecycle(t *testing.T) {
 		t.Run("a job that never becomes ready fails at its timeout", func(t *testing.T) {
 			s := h.spec("deploy-5", id, jobs.ActionApply, app("hanging", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
 			s.TimeoutSeconds = 3
-			h.submit(t, s)
-			j := h.wait(t, "deploy-5", time.Minute)
+			h.Submit(t, s)
+			j := h.Wait(t, "deploy-5", time.Minute)
 			if j.Status != store.JobFailed || j.Error.Code != "timeout" {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
 		})
 
 		t.Run("delete removes everything", func(t *testing.T) {
-			h.submit(t, h.spec("delete-1", id, jobs.ActionDelete))
-			if j := h.wait(t, "delete-1", time.Minute); j.Status != store.JobSucceeded {
+			h.Submit(t, h.spec("delete-1", id, jobs.ActionDelete))
+			if j := h.Wait(t, "delete-1", time.Minute); j.Status != store.JobSucceeded {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
 			list, err := dyn.Resource(operator.Applications).Namespace(h.ns).List(ctx, metav1.ListOptions{})
@@ -128,9 +128,9 @@ func TestJobsOfOneApplicationRunInOrder(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		h := newHarness(t, db, bed.Clusters[1])
 		id := h.ids[0]
-		h.submit(t, h.spec("o-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("one", nil)))
-		h.submit(t, h.spec("o-2", id, jobs.ActionApply, app("nextcloud", nil), configMap("two", nil)))
-		h.submit(t, h.spec("o-3", id, jobs.ActionApply, app("nextcloud", nil), configMap("three", nil)))
+		h.Submit(t, h.spec("o-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("one", nil)))
+		h.Submit(t, h.spec("o-2", id, jobs.ActionApply, app("nextcloud", nil), configMap("two", nil)))
+		h.Submit(t, h.spec("o-3", id, jobs.ActionApply, app("nextcloud", nil), configMap("three", nil)))
 		cancelled, err := h.svc.Cancel(context.Background(), "acme", "o-3")
 		if err != nil {
 			t.Fatal(err)
@@ -138,14 +138,14 @@ func TestJobsOfOneApplicationRunInOrder(t *testing.T) {
 		if cancelled.Status != store.JobCancelled && cancelled.Status != store.JobRunning {
 			t.Fatalf("cancel: %s", cancelled.Status)
 		}
-		j1, j2 := h.wait(t, "o-1", time.Minute), h.wait(t, "o-2", time.Minute)
+		j1, j2 := h.Wait(t, "o-1", time.Minute), h.Wait(t, "o-2", time.Minute)
 		if j1.Status != store.JobSucceeded || j2.Status != store.JobSucceeded {
 			t.Fatalf("statuses %s %s: %+v %+v", j1.Status, j2.Status, j1.Error, j2.Error)
 		}
 		if !j2.StartedAt.After(*j1.FinishedAt) && !j2.StartedAt.Equal(*j1.FinishedAt) {
 			t.Fatalf("o-2 started %s before o-1 finished %s", j2.StartedAt, j1.FinishedAt)
 		}
-		if j3 := h.wait(t, "o-3", time.Minute); j3.Status != store.JobCancelled {
+		if j3 := h.Wait(t, "o-3", time.Minute); j3.Status != store.JobCancelled {
 			t.Fatalf("o-3: %s", j3.Status)
 		}
 	})
@@ -163,10 +163,10 @@ func TestDeadClusterCostsOthersNothing(t *testing.T) {
 		defer victim.Start(context.Background())
 		start := time.Now()
 		for i, id := range h.ids {
-			h.submit(t, h.spec("iso-"+id, id, jobs.ActionApply, app("nextcloud", nil), configMap("c", map[string]string{"i": string(rune('0' + i))})))
+			h.Submit(t, h.spec("iso-"+id, id, jobs.ActionApply, app("nextcloud", nil), configMap("c", map[string]string{"i": string(rune('0' + i))})))
 		}
 		for i, id := range h.ids {
-			j := h.wait(t, "iso-"+id, 2*time.Minute)
+			j := h.Wait(t, "iso-"+id, 2*time.Minute)
 			switch {
 			case i == 2 && (j.Status != store.JobFailed || j.Error.Code != "cluster_unreachable"):
 				t.Errorf("dead cluster's job: %s %+v", j.Status, j.Error)
@@ -184,8 +184,8 @@ func TestBackpressure(t *testing.T) {
 	h := newHarness(t, dbtest.Database{Driver: "sqlite", DSN: t.TempDir() + "/pushd.db"}, bed.Clusters[1])
 	id := h.ids[0]
 	s := h.spec("bp-1", id, jobs.ActionApply, app("blocker", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
-	h.submit(t, s) // runs and hangs until its timeout
-	h.submit(t, h.spec("bp-2", id, jobs.ActionApply, app("nextcloud", nil)))
+	h.Submit(t, s) // runs and hangs until its timeout
+	h.Submit(t, h.spec("bp-2", id, jobs.ActionApply, app("nextcloud", nil)))
 	narrow := jobs.NewService(h.store, h.reg, h.monitor, jobs.ServiceOptions{MaxQueuedPerCluster: 1})
 	deadline := time.Now().Add(30 * time.Second)
 	for { // bp-1 must be running, bp-2 queued behind it

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -97,7 +98,7 @@ const MaxTimeoutSeconds = 3600
 // Submit checks spec against its cluster's record and queues it for org. An
 // id submitted before answers the existing job (created false) when the
 // content is the same, ErrConflict when not. Nothing is stored for a refused job.
-func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.Job, created bool, err error) {
+func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, created bool, err error) {
 	if err := validate(&spec); err != nil {
 		return nil, false, err
 	}
@@ -106,7 +107,7 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.J
 		if existing.ContentHash != hash {
 			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
 		}
-		return existing, false, nil
+		return FromRow(existing), false, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, err
 	}
@@ -144,13 +145,13 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *store.J
 		if saved.ContentHash != hash {
 			return nil, false, fmt.Errorf("job %q: %w", spec.ID, ErrConflict)
 		}
-		return saved, false, nil
+		return FromRow(saved), false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("job %q: %w", spec.ID, err)
 	}
 	s.notify()
-	return saved, true, nil
+	return FromRow(saved), true, nil
 }
 
 // validate checks the job's shape (HTTP 400) and fills defaults.
@@ -197,17 +198,17 @@ func contentHash(s Spec) string {
 // returns its objects as pushd will write them (namespace filled in).
 func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Unstructured, error) {
 	if !rec.AllowsApplication(spec.Application) {
-		return nil, withValue(refuse("application_not_allowed", "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications)), spec.Application)
+		return nil, withValue(refuse(apply.RuleApplicationNotAllowed, "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications)), spec.Application)
 	}
 	if !rec.AllowsNamespace(spec.Namespace) {
-		return nil, withValue(refuse("namespace_not_allowed", "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", spec.Namespace, rec.ID, list(rec.AllowedNamespaces)), spec.Namespace)
+		return nil, withValue(refuse(apply.RuleNamespaceNotAllowed, "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", spec.Namespace, rec.ID, list(rec.AllowedNamespaces)), spec.Namespace)
 	}
 	if op := (clusters.Operation{Engine: spec.Operation.Engine, Type: spec.Operation.Type}); !rec.AllowsOperation(op) {
-		return nil, withValue(refuse("operation_not_allowed", "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID), op.Engine+"/"+op.Type)
+		return nil, withValue(refuse(apply.RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID), op.Engine+"/"+op.Type)
 	}
 	clients, err := s.clusters.Clients(rec.ID)
 	if errors.Is(err, clusters.ErrNoCredentials) {
-		return nil, refuse("no_credentials", "cluster", "cluster %q has no credential yet: PUT its kubeconfig or run pushd clusters bootstrap", rec.ID)
+		return nil, refuse(apply.RuleNoCredentials, "cluster", "cluster %q has no credential yet: PUT its kubeconfig or run pushd clusters bootstrap", rec.ID)
 	}
 	if err != nil {
 		return nil, err
@@ -225,22 +226,22 @@ func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.
 		gvk := u.GroupVersionKind()
 		ref := fmt.Sprintf("%s %q", gvk.Kind, u.GetName())
 		if s.clusterScoped(clients, rec.ID, gvk) {
-			return nil, refuse("cluster_scoped_object", field, "%s is cluster-scoped: pushd only writes namespaced objects", ref)
+			return nil, refuse(apply.RuleClusterScoped, field, "%s is cluster-scoped: pushd only writes namespaced objects", ref)
 		}
 		if !slices.Contains(s.allowed, gvk.GroupKind()) {
-			return nil, refuse("kind_not_allowed", field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(s.allowed))
+			return nil, refuse(apply.RuleKindNotAllowed, field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(s.allowed))
 		}
 		switch ns := u.GetNamespace(); {
 		case ns == "":
 			u.SetNamespace(spec.Namespace)
 		case ns != spec.Namespace:
-			return nil, refuse("namespace_mismatch", field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, spec.Namespace)
+			return nil, refuse(apply.RuleNamespaceMismatch, field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, spec.Namespace)
 		}
 		if err := checkPolicy(field, u); err != nil {
 			return nil, err
 		}
 		if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
-			return nil, refuse("cluster_id_mismatch", field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID)
+			return nil, refuse(apply.RuleClusterIDMismatch, field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID)
 		}
 		objs = append(objs, u)
 	}

@@ -93,7 +93,8 @@ func (s *Store) ListClusters(ctx context.Context, organization string) ([]Cluste
 	return cs, q.Find(&cs).Error
 }
 
-// DeleteCluster removes a record and its observed status.
+// DeleteCluster removes a record, its observed status and its
+// applications' states.
 func (s *Store) DeleteCluster(ctx context.Context, organization, id string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND organization = ?", id, organization).Delete(&Cluster{})
@@ -103,7 +104,10 @@ func (s *Store) DeleteCluster(ctx context.Context, organization, id string) erro
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		return tx.Where("cluster_id = ?", id).Delete(&ClusterStatus{}).Error
+		if err := tx.Where("cluster_id = ?", id).Delete(&ClusterStatus{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("cluster = ?", id).Delete(&ApplicationState{}).Error
 	})
 }
 

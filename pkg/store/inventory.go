@@ -7,10 +7,10 @@ import (
 	"gorm.io/gorm"
 )
 
-// Queries of pkg/inventory (status polls and drift checks) and of drift
-// correction in pkg/jobs. They need no table of their own: the last applied
-// state of an application is its last succeeded apply job, and what Odoo was
-// last told about an application is in the outbox.
+// Queries of pkg/observe (status polls and drift checks) and of drift
+// correction in pkg/jobs. The last applied state of an application is its
+// last succeeded apply job; what was last observed of it is its
+// ApplicationState (applications.go).
 
 // LastSucceededApply returns the newest succeeded apply job of (cluster,
 // namespace, application): its manifests are the application's last applied
@@ -43,15 +43,6 @@ func (s *Store) LatestJob(ctx context.Context, cluster, namespace, application s
 		return nil, err
 	}
 	return &j, nil
-}
-
-// ClusterEvents lists a cluster's newest events of the given types, newest
-// first: what pushd last told Odoo about the cluster's applications.
-func (s *Store) ClusterEvents(ctx context.Context, cluster string, types []string, limit int) ([]Event, error) {
-	var es []Event
-	err := s.db.WithContext(ctx).Where("cluster = ? AND type IN ?", cluster, types).
-		Order("seq DESC").Limit(limit).Find(&es).Error
-	return es, err
 }
 
 // AddEvents appends events to the outbox in one transaction.

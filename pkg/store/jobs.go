@@ -8,13 +8,16 @@ import (
 	"gorm.io/gorm"
 )
 
+// JobStatus is where a job is in its life (JobStatus in api/openapi.yaml).
+type JobStatus string
+
 // Job statuses.
 const (
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobSucceeded = "succeeded"
-	JobFailed    = "failed"
-	JobCancelled = "cancelled"
+	JobQueued    JobStatus = "queued"
+	JobRunning   JobStatus = "running"
+	JobSucceeded JobStatus = "succeeded"
+	JobFailed    JobStatus = "failed"
+	JobCancelled JobStatus = "cancelled"
 )
 
 // Job is one unit of work on one application of one cluster. Seq orders jobs
@@ -34,10 +37,10 @@ type Job struct {
 	Manifests       string `gorm:"type:text"`
 	ContentHash     string `gorm:"size:64"`
 	TimeoutSeconds  int
-	Status          string `gorm:"index:idx_jobs_claim,priority:2;size:16;not null"`
-	ErrorCode       string `gorm:"size:64"`
-	ErrorMessage    string `gorm:"type:text"`
-	Objects         string `gorm:"type:text"` // JSON array of per-object results
+	Status          JobStatus `gorm:"index:idx_jobs_claim,priority:2;size:16;not null"`
+	ErrorCode       string    `gorm:"size:64"`
+	ErrorMessage    string    `gorm:"type:text"`
+	Objects         string    `gorm:"type:text"` // JSON array of per-object results
 	CancelRequested bool
 	// Attempt fences workers: each claim increments it, and a worker may
 	// only write a job whose attempt is still the one it claimed.
@@ -107,7 +110,8 @@ func (s *Store) GetJob(ctx context.Context, organization, id string) (*Job, erro
 
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
 type JobFilter struct {
-	Organization, Cluster, RequestID, Status string
+	Organization, Cluster, RequestID string
+	Status                           JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
 	Limit     int
@@ -116,7 +120,7 @@ type JobFilter struct {
 // ListJobs returns jobs newest first.
 func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(f.Limit)
-	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": f.Status} {
+	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": string(f.Status)} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
 		}
@@ -141,7 +145,7 @@ func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Ti
 		var candidates []Job
 		err := tx.Where("cluster = ? AND (status = ? OR (status = ? AND lease_expires_at < ?))", cluster, JobQueued, JobRunning, now).
 			Where(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.cluster = jobs.cluster AND o.namespace = jobs.namespace
-				AND o.application = jobs.application AND o.seq < jobs.seq AND o.status IN ?)`, []string{JobQueued, JobRunning}).
+				AND o.application = jobs.application AND o.seq < jobs.seq AND o.status IN ?)`, []JobStatus{JobQueued, JobRunning}).
 			Order("seq").Limit(8).Find(&candidates).Error
 		if err != nil {
 			return err
@@ -182,12 +186,45 @@ func (s *Store) RunningJobs(ctx context.Context, cluster string, now time.Time) 
 	return n, err
 }
 
-// UpdateClaimed applies updates to a job only while attempt is still its
-// current claim and it is running; otherwise ErrFenced. Events are written
-// in the same transaction.
-func (s *Store) UpdateClaimed(ctx context.Context, seq int64, attempt int, updates map[string]any, events ...*Event) error {
+// Claim is a worker's hold on a running job: its row and the attempt it was
+// claimed with. A verb taking a Claim acts only while that attempt is still
+// the job's current one and the job is running; otherwise ErrFenced.
+type Claim struct {
+	Seq     int64
+	Attempt int
+}
+
+// Outcome is how a job ended.
+type Outcome struct {
+	Status       JobStatus // JobSucceeded, JobFailed or JobCancelled
+	ErrorCode    string
+	ErrorMessage string
+	Objects      string // JSON array of per-object results
+	At           time.Time
+}
+
+// StartJob records that the claimed job started, with its events.
+func (s *Store) StartJob(ctx context.Context, c Claim, at time.Time, events ...*Event) error {
+	return s.updateClaimed(ctx, c, map[string]any{"updated_at": at}, events)
+}
+
+// RenewLease extends the claimed job's lease until until.
+func (s *Store) RenewLease(ctx context.Context, c Claim, until time.Time) error {
+	return s.updateClaimed(ctx, c, map[string]any{"lease_expires_at": until}, nil)
+}
+
+// FinishJob records the claimed job's outcome and releases its lease, with
+// its events.
+func (s *Store) FinishJob(ctx context.Context, c Claim, o Outcome, events ...*Event) error {
+	return s.updateClaimed(ctx, c, map[string]any{
+		"status": o.Status, "error_code": o.ErrorCode, "error_message": o.ErrorMessage, "objects": o.Objects,
+		"finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
+	}, events)
+}
+
+func (s *Store) updateClaimed(ctx context.Context, c Claim, updates map[string]any, events []*Event) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", seq, attempt, JobRunning).Updates(updates)
+		res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", c.Seq, c.Attempt, JobRunning).Updates(updates)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -198,12 +235,15 @@ func (s *Store) UpdateClaimed(ctx context.Context, seq int64, attempt int, updat
 	})
 }
 
-// CancelQueued applies updates (the cancellation) to a job only while it is
-// still queued; ok is false when it was not. Events are written in the same
-// transaction.
-func (s *Store) CancelQueued(ctx context.Context, seq int64, updates map[string]any, events ...*Event) (ok bool, err error) {
+// CancelQueued ends a job that is still queued as cancelled, with why (the
+// outcome's error code and message) and its events; ok is false when the
+// job was no longer queued.
+func (s *Store) CancelQueued(ctx context.Context, seq int64, why Outcome, events ...*Event) (ok bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Updates(updates)
+		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Updates(map[string]any{
+			"status": JobCancelled, "finished_at": why.At, "updated_at": why.At, "cancel_requested": true,
+			"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
+		})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}

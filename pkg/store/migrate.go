@@ -38,6 +38,7 @@ var migrations = []migration{
 		return tx.Migrator().AddColumn(&Cluster{}, "RequirePodSecurity")
 	}},
 	{version: 6, name: "parked events", up: addEventParking},
+	{version: 7, name: "application states", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&ApplicationState{}) }},
 }
 
 // migrate runs every migration newer than the database's version, each in its

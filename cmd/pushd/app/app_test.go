@@ -13,17 +13,13 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 )
 
 var bed *testbed.Bed
 
-func TestMain(m *testing.M) {
-	bed = testbed.MustStart(testbed.Options{Clusters: 1})
-	code := dbtest.Main(m)
-	bed.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fleettest.Main(m, &bed, testbed.Options{Clusters: 1}) }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 

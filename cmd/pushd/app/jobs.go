@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // jobsCmd is `pushd jobs submit|get|list`: the same queue Odoo feeds, from a
@@ -80,7 +81,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 	case "list":
 		var o jobs.ListOptions
 		fs.StringVar(&o.Cluster, "cluster", "", "only this cluster's jobs")
-		fs.StringVar(&o.Status, "status", "", "only jobs in this status")
+		fs.Func("status", "only jobs in this status", func(v string) error { o.Status = store.JobStatus(v); return nil })
 		fs.StringVar(&o.RequestID, "request-id", "", "only the jobs of this request")
 		fs.IntVar(&o.Limit, "limit", 50, "at most this many, newest first")
 		run = func(ctx context.Context, svc *jobs.Service) error {

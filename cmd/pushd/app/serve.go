@@ -14,10 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
-	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
@@ -105,13 +106,13 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
 	}
-	runner := jobs.NewRunner(st, registry, monitor, jobs.RunnerOptions{
+	runner := jobs.NewRunner(st, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
 		Metrics: jobs.NewMetrics(reg),
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
-	watcher := inventory.NewWatcher(st, registry, monitor, inventory.Options{
-		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "inventory"),
+	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
+		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "observe"),
 	})
 
 	deps := api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}

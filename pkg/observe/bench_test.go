@@ -1,4 +1,4 @@
-package inventory_test
+package observe_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // benchObjects is the size of the benchmarked application.
@@ -54,7 +55,7 @@ func benchSetup(b *testing.B, n *atomic.Int64) (*harness, *clusters.Clients) {
 	b.Helper()
 	unthrottled := clusters.ClientOptions{QPS: 5000, Burst: 5000, Timeout: 30 * time.Second}
 	db := dbtest.Database{Driver: "sqlite", DSN: filepath.Join(b.TempDir(), "pushd.db")}
-	h := newHarnessWith(b, db, inventory.Options{}, unthrottled, bed.Clusters[0])
+	h := newHarnessWith(b, db, observe.Options{}, unthrottled, bed.Clusters[0])
 	id := h.ids[0]
 	manifests := make([]json.RawMessage, benchObjects)
 	for i := range manifests {
@@ -101,12 +102,12 @@ func measure(b *testing.B, n *atomic.Int64, fn func() error) (msPer1k, reqPerObj
 
 // BenchmarkStatusPoll compares the watcher's poll (one label-selected LIST
 // per kind and namespace) with a naive poll that GETs every object of the
-// inventory.
+// observe.
 func BenchmarkStatusPoll(b *testing.B) {
 	var n atomic.Int64
 	h, c := benchSetup(b, &n)
 	id := h.ids[0]
-	w := inventory.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, inventory.Options{})
+	w := observe.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, observe.Options{})
 	ctx := context.Background()
 	var poll, naive [2]float64
 	b.Run("list-per-kind", func(b *testing.B) {
@@ -157,11 +158,11 @@ func BenchmarkDriftCheck(b *testing.B) {
 	ctx := context.Background()
 	var pre, all [2]float64
 	b.Run("prefiltered", func(b *testing.B) {
-		w := inventory.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, inventory.Options{})
+		w := observe.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, observe.Options{})
 		pre[0], pre[1] = measure(b, &n, func() error { return w.CheckDrift(ctx, id) })
 	})
 	b.Run("baseline-dry-run-every-object", func(b *testing.B) {
-		w := inventory.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, inventory.Options{DryRunAll: true})
+		w := observe.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, observe.Options{DryRunAll: true})
 		all[0], all[1] = measure(b, &n, func() error { return w.CheckDrift(ctx, id) })
 	})
 	fmt.Printf("drift check of %d objects in sync: %.1f ms/1k objects, %.4f requests/object; dry-run of every object: %.1f ms/1k, %.4f requests/object; %.1fx faster, %.0fx fewer requests\n",

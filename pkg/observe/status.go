@@ -1,10 +1,10 @@
-package inventory
+package observe
 
 import (
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 // healthRank orders kstatus from best to worst for the aggregate health.
@@ -33,14 +33,12 @@ func aggregate(statuses []string) string {
 }
 
 // objectStatus is the kstatus of a live object. Objects of a controller
-// group are InProgress until their controller observed their generation, as
-// pkg/apply judges them when it waits (kstatus alone calls a custom resource
-// without status Current, which a fresh one is before its controller saw it).
+// group are InProgress while inventory.AwaitingController, as pkg/apply
+// judges them when it waits.
 func objectStatus(u *unstructured.Unstructured, controllerGroups map[string]bool) (string, string) {
-	if controllerGroups[u.GroupVersionKind().Group] && u.GetDeletionTimestamp() == nil && u.GetGeneration() != 0 {
-		observed, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-		if err == nil && (!found || observed < u.GetGeneration()) {
-			return string(status.InProgressStatus), fmt.Sprintf("waiting for the controller to observe generation %d", u.GetGeneration())
+	if controllerGroups[u.GroupVersionKind().Group] {
+		if msg, awaiting := inventory.AwaitingController(u); awaiting {
+			return string(status.InProgressStatus), msg
 		}
 	}
 	res, err := status.Compute(u)

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"testing"
@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 func TestAggregate(t *testing.T) {
@@ -107,7 +109,7 @@ func TestDriftedFields(t *testing.T) {
 	}{
 		{name: "same image, other replicas: in sync", live: deployment("app:1", 7)},
 		{name: "image changed by kubectl-set", live: withManagers(deployment("app:2", 3), []metav1.ManagedFieldsEntry{
-			{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: owned(fieldpath.NewSet())},
+			{Manager: inventory.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: owned(fieldpath.NewSet())},
 			{Manager: "hpa", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: owned(fieldpath.NewSet(replicas))},
 			{Manager: "kubectl-set", Operation: metav1.ManagedFieldsOperationUpdate, Time: &at, FieldsV1: owned(fieldpath.NewSet(image))},
 		}), want: []DriftedField{{Path: `.spec.template.spec.containers[name="app"].image`, Manager: ptr("kubectl-set"), ChangedAt: &at.Time}}},

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
+
+	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 // managedSet is the field set the manager owns in u through server-side
@@ -39,7 +41,7 @@ func otherOwners(u *unstructured.Unstructured) []owner {
 	var out []owner
 	for _, e := range u.GetManagedFields() {
 		if e.Subresource != "" || e.FieldsV1 == nil ||
-			(e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply) {
+			(e.Manager == inventory.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply) {
 			continue
 		}
 		s := &fieldpath.Set{}

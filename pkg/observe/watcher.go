@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/cronspec"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -44,7 +46,7 @@ var (
 var ErrUnreachable = errors.New("cluster unreachable")
 
 // ErrNotRunning: RequestDriftCheck before Run.
-var ErrNotRunning = errors.New("inventory: watcher not running")
+var ErrNotRunning = errors.New("observe: watcher not running")
 
 // Options are the watcher's optional knobs; the zero value is usable.
 type Options struct {
@@ -76,8 +78,11 @@ type Options struct {
 	Corrector Corrector
 	// Notify is called after events were recorded (wakes the outbox).
 	Notify func()
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Schedules parses the records' drift schedules. Default
+	// cronspec.Parser{}: five fields, UTC, exactly what a record accepts.
+	Schedules cron.ScheduleParser
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -95,6 +100,9 @@ func (o *Options) defaults() {
 	}
 	if o.ScheduleSync <= 0 {
 		o.ScheduleSync = 30 * time.Second
+	}
+	if o.Schedules == nil {
+		o.Schedules = cronspec.Parser{}
 	}
 	if o.DryRunConcurrency <= 0 {
 		o.DryRunConcurrency = 8
@@ -125,14 +133,9 @@ type Watcher struct {
 	opts     Options
 	groups   map[string]bool
 
-	mu       sync.Mutex
-	states   map[string]*clusterState
-	runCtx   context.Context // set by Run; on-demand checks run under it
-	polling  map[string]bool
-	lastPoll map[string]time.Time
-	cron     *cron.Cron
-	entries  map[string]scheduled
-	bg       sync.WaitGroup // on-demand checks
+	mu     sync.Mutex
+	states map[string]*clusterState
+	loop   *loop // set while Run runs
 }
 
 // NewWatcher builds a watcher; Run starts its polls and schedules.
@@ -143,20 +146,24 @@ func NewWatcher(st *store.Store, cs Clusters, br Breakers, opts Options) *Watche
 		groups[g] = true
 	}
 	return &Watcher{store: st, clusters: cs, breakers: br, opts: opts, groups: groups,
-		states: map[string]*clusterState{}, polling: map[string]bool{}, lastPoll: map[string]time.Time{},
-		entries: map[string]scheduled{}}
+		states: map[string]*clusterState{}}
 }
 
-// clusterState is the watcher's memory of one cluster. It is rebuilt from
-// the cluster and the outbox after a restart: nothing here must survive one.
+// clusterState is the watcher's memory of one cluster. What must survive a
+// restart — what Odoo was last told of each application — is loaded from
+// the store's application states (state.go) and written back with the
+// events it causes; the rest is read from the cluster again.
 type clusterState struct {
 	// drift serialises drift checks of the cluster (a channel so a
 	// scheduled check can skip instead of queueing behind one running).
 	drift chan struct{}
 
 	mu     sync.Mutex
-	seeded bool
-	apps   map[inventory]*appState
+	loaded bool
+	apps   map[inventory.Key]*appState
+	// saved are the application states as last stored, so a reading that
+	// changes none of them writes nothing.
+	saved map[inventory.Key]store.ApplicationState
 	// refs are pushd's field sets of objects found in sync by a dry-run,
 	// for the managedFields pre-filter of later checks.
 	refs map[object.ObjMetadata]fieldRef
@@ -172,14 +179,19 @@ type appState struct {
 	// drift is the last drift check's verdict (DriftInSync, DriftDrifted,
 	// or DriftUnknown / "" when it could not tell or never ran), with the
 	// objects it found missing or drifted.
-	drift   string
+	drift   DriftState
 	drifted map[object.ObjMetadata]objectDrift
 	// reportedHealth and reportedDrift are what Odoo was last told
 	// (baselines for events: one per transition); correction is the job
-	// queued to correct the reported drift.
-	reportedHealth string
-	reportedDrift  string
-	correction     string
+	// queued to correct the reported drift. They, the times below and
+	// driftObjects (the reported drift's objects, encoded) are what is
+	// stored (store.ApplicationState).
+	reportedHealth  string
+	reportedDrift   DriftState
+	correction      string
+	healthChangedAt time.Time
+	driftCheckedAt  time.Time
+	driftObjects    string
 }
 
 type objectState struct {
@@ -199,33 +211,25 @@ type fieldRef struct {
 	set *fieldpath.Set
 }
 
-// state returns the cluster's state, seeded once from the outbox with what
+// state returns the cluster's state, loaded once from the store with what
 // Odoo was last told, so a restart sends no event twice.
 func (w *Watcher) state(ctx context.Context, cluster string) *clusterState {
 	w.mu.Lock()
 	st, ok := w.states[cluster]
 	if !ok {
-		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory]*appState{}, refs: map[object.ObjMetadata]fieldRef{}}
+		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory.Key]*appState{},
+			saved: map[inventory.Key]store.ApplicationState{}, refs: map[object.ObjMetadata]fieldRef{}}
 		w.states[cluster] = st
 	}
 	w.mu.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.seeded {
-		if err := w.seed(ctx, cluster, st); err != nil {
-			w.opts.Logger.Warn("read last application events", "cluster", cluster, "err", err)
+	if !st.loaded {
+		if err := w.load(ctx, cluster, st); err != nil {
+			w.opts.Logger.Warn("read application states", "cluster", cluster, "err", err)
 		} else {
-			st.seeded = true
+			st.loaded = true
 		}
 	}
 	return st
-}
-
-func (st *clusterState) app(k inventory) *appState {
-	a, ok := st.apps[k]
-	if !ok {
-		a = &appState{}
-		st.apps[k] = a
-	}
-	return a
 }

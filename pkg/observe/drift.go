@@ -1,8 +1,7 @@
-package inventory
+package observe
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -49,7 +49,7 @@ import (
 
 // appDrift is a drift check's verdict on one application.
 type appDrift struct {
-	state   string // DriftInSync, DriftDrifted or DriftUnknown
+	state   DriftState // DriftInSync, DriftDrifted or DriftUnknown
 	objects map[object.ObjMetadata]objectDrift
 }
 
@@ -83,7 +83,7 @@ func (w *Watcher) tryCheckDrift(ctx context.Context, cluster string) (ran bool, 
 
 // task is one object to check.
 type task struct {
-	app  inventory
+	app  inventory.Key
 	job  string
 	want *unstructured.Unstructured
 	id   object.ObjMetadata
@@ -108,34 +108,34 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.DriftTimeout)
 	defer cancel()
-	invs, err := listInventories(ctx, c, rec.AllowedNamespaces)
+	invs, err := inventory.List(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
-	drift := make(map[inventory]*appDrift, len(invs))
+	drift := make(map[inventory.Key]*appDrift, len(invs))
 	var tasks []task
 	var ids []object.ObjMetadata
 	for _, inv := range invs {
-		ids = append(ids, inv.ids...)
-		want, job, err := w.lastApplied(ctx, Key{Cluster: cluster, Namespace: inv.key.namespace, Application: inv.key.application})
+		ids = append(ids, inv.IDs...)
+		want, job, err := w.lastApplied(ctx, inventory.Key{Cluster: cluster, Namespace: inv.Key.Namespace, Application: inv.Key.Application})
 		if err != nil {
 			return err
 		}
 		d := &appDrift{state: DriftUnknown, objects: map[object.ObjMetadata]objectDrift{}}
-		drift[inv.key] = d
+		drift[inv.Key] = d
 		if want == nil {
 			continue // nothing pushd applied to compare with: unknown
 		}
 		for _, u := range want {
 			id := object.UnstructuredToObjMetadata(u)
-			tasks = append(tasks, task{app: inv.key, job: job, want: u, id: id})
-			if !slices.Contains(inv.ids, id) {
+			tasks = append(tasks, task{app: inv.Key, job: job, want: u, id: id})
+			if !slices.Contains(inv.IDs, id) {
 				ids = append(ids, id)
 			}
 		}
 	}
-	live, err := liveObjects(ctx, c, ids)
+	live, err := inventory.LiveObjects(ctx, c, ids)
 	if err != nil {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
@@ -157,7 +157,7 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	g.Wait()
 
 	refs := make(map[object.ObjMetadata]fieldRef, len(tasks))
-	failed := map[inventory]error{}
+	failed := map[inventory.Key]error{}
 	for i, t := range tasks {
 		r := results[i]
 		if r.err != nil {
@@ -172,15 +172,15 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 		}
 	}
 	for _, inv := range invs {
-		d := drift[inv.key]
+		d := drift[inv.Key]
 		switch {
-		case failed[inv.key] != nil:
+		case failed[inv.Key] != nil:
 			// An object that could not be checked makes the verdict unknown:
 			// never a false drifted or in sync.
 			d.state, d.objects = DriftUnknown, nil
-			w.opts.Logger.Warn("drift check incomplete", "cluster", cluster, "namespace", inv.key.namespace,
-				"application", inv.key.application, "err", failed[inv.key])
-		case !hasTasks(tasks, inv.key):
+			w.opts.Logger.Warn("drift check incomplete", "cluster", cluster, "namespace", inv.Key.Namespace,
+				"application", inv.Key.Application, "err", failed[inv.Key])
+		case !hasTasks(tasks, inv.Key):
 		case len(d.objects) > 0:
 			d.state = DriftDrifted
 		default:
@@ -195,14 +195,14 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	return w.record(ctx, rec, st, invs, live, drift, refs)
 }
 
-func hasTasks(tasks []task, app inventory) bool {
+func hasTasks(tasks []task, app inventory.Key) bool {
 	return slices.ContainsFunc(tasks, func(t task) bool { return t.app == app })
 }
 
 // lastApplied returns the objects of the application's last succeeded
 // apply job as pkg/apply wrote them, and the job's id; nil when there is no
 // such job.
-func (w *Watcher) lastApplied(ctx context.Context, key Key) ([]*unstructured.Unstructured, string, error) {
+func (w *Watcher) lastApplied(ctx context.Context, key inventory.Key) ([]*unstructured.Unstructured, string, error) {
 	job, err := w.store.LastSucceededApply(ctx, key.Cluster, key.Namespace, key.Application)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", nil
@@ -210,18 +210,12 @@ func (w *Watcher) lastApplied(ctx context.Context, key Key) ([]*unstructured.Uns
 	if err != nil {
 		return nil, "", fmt.Errorf("cluster %q: application %s/%s: last applied state: %w", key.Cluster, key.Namespace, key.Application, err)
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(job.Manifests), &raw); err != nil {
-		return nil, "", fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
+	out, err := inventory.DecodeManifests(job.Manifests)
+	if err != nil {
+		return nil, "", fmt.Errorf("job %q: %w", job.ID, err)
 	}
-	out := make([]*unstructured.Unstructured, 0, len(raw))
-	for _, m := range raw {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(m); err != nil {
-			return nil, "", fmt.Errorf("job %q: stored manifest: %w", job.ID, err)
-		}
+	for _, u := range out {
 		key.Stamp(u)
-		out = append(out, u)
 	}
 	return out, job.ID, nil
 }
@@ -233,13 +227,13 @@ func (w *Watcher) checkObject(ctx context.Context, c *clusters.Clients, t task, 
 		return result{drift: objectDrift{missing: true}}
 	}
 	if !w.opts.DryRunAll && hasRef && ref.job == t.job {
-		if own := managedSet(live, FieldManager); own != nil && own.Equals(ref.set) && resolves(live.Object, ref.set) {
+		if own := managedSet(live, inventory.FieldManager); own != nil && own.Equals(ref.set) && resolves(live.Object, ref.set) {
 			return result{ref: &ref}
 		}
 	}
 	reset := false
 	gvk := t.want.GroupVersionKind()
-	m, err := restMapping(c, gvk.GroupKind(), gvk.Version, &reset)
+	m, err := inventory.RESTMapping(c.Mapper, gvk.GroupKind(), gvk.Version, &reset)
 	if err != nil {
 		return result{err: fmt.Errorf("%s: %w", t.id, err)}
 	}
@@ -250,19 +244,19 @@ func (w *Watcher) checkObject(ctx context.Context, c *clusters.Clients, t task, 
 			return result{err: fmt.Errorf("get %s: %w", t.id, err)}
 		}
 	}
-	want, err := res.Apply(ctx, t.id.Name, t.want, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
+	want, err := res.Apply(ctx, t.id.Name, t.want, metav1.ApplyOptions{FieldManager: inventory.FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		return result{err: fmt.Errorf("dry-run apply %s: %w", t.id, err)}
 	}
-	applied := managedSet(want, FieldManager)
+	applied := managedSet(want, inventory.FieldManager)
 	if applied == nil {
-		return result{err: fmt.Errorf("dry-run apply %s: no fields of manager %q in the result", t.id, FieldManager)}
+		return result{err: fmt.Errorf("dry-run apply %s: no fields of manager %q in the result", t.id, inventory.FieldManager)}
 	}
 	if fields := driftedFields(want, live, applied); len(fields) > 0 {
 		return result{drift: objectDrift{fields: fields}}
 	}
 	r := result{}
-	if own := managedSet(live, FieldManager); own != nil {
+	if own := managedSet(live, inventory.FieldManager); own != nil {
 		r.ref = &fieldRef{job: t.job, set: own}
 	}
 	return r
@@ -275,8 +269,11 @@ func (w *Watcher) checkObject(ctx context.Context, c *clusters.Clients, t task, 
 // verdict changes nothing. In mode "correct" a drifted application gets a
 // correction job — again on later checks while it stays drifted, once the
 // previous correction is over.
-func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k inventory, a *appState, d *appDrift, now time.Time) *store.Event {
+func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k inventory.Key, a *appState, d *appDrift, now time.Time) *store.Event {
 	a.drift, a.drifted = d.state, d.objects
+	if d.state == DriftDrifted || d.state == DriftInSync {
+		a.driftCheckedAt, a.driftObjects = now, encodeDrift(d.objects)
+	}
 	correct := rec.Drift.Mode == clusters.DriftCorrect && w.opts.Corrector != nil
 	switch d.state {
 	case DriftDrifted:
@@ -295,7 +292,7 @@ func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k i
 		if mode == "" {
 			mode = clusters.DriftReport
 		}
-		return driftDetectedEvent(rec.Organization, rec.ID, k, mode, a.view(k.namespace, true), correction, now)
+		return driftDetectedEvent(rec.Organization, rec.ID, k, mode, a.view(k.Namespace, true), correction, now)
 	case DriftInSync:
 		var e *store.Event
 		if a.reportedDrift == DriftDrifted {
@@ -308,13 +305,13 @@ func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k i
 }
 
 // correct queues a correction; its failure leaves the drift reported only.
-func (w *Watcher) correct(ctx context.Context, cluster string, k inventory) string {
-	id, err := w.opts.Corrector.Correct(ctx, cluster, k.namespace, k.application)
+func (w *Watcher) correct(ctx context.Context, cluster string, k inventory.Key) string {
+	id, err := w.opts.Corrector.Correct(ctx, cluster, k.Namespace, k.Application)
 	if err != nil {
-		w.opts.Logger.Warn("drift correction not queued", "cluster", cluster, "namespace", k.namespace, "application", k.application, "err", err)
+		w.opts.Logger.Warn("drift correction not queued", "cluster", cluster, "namespace", k.Namespace, "application", k.Application, "err", err)
 		return ""
 	}
-	w.opts.Logger.Info("drift correction queued", "cluster", cluster, "namespace", k.namespace, "application", k.application, "job", id)
+	w.opts.Logger.Info("drift correction queued", "cluster", cluster, "namespace", k.Namespace, "application", k.Application, "job", id)
 	return id
 }
 

@@ -1,15 +1,12 @@
-package inventory_test
+package observe_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -19,90 +16,58 @@ import (
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/cronspec"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	bed = testbed.MustStart(testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
-	code := dbtest.Main(m)
-	bed.Stop()
-	os.Exit(code)
+	fleettest.Main(m, &bed, testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
 }
 
 // harness is pushd's job machinery and a watcher on one database, with one
 // registered cluster per test-bed cluster given, each holding a
 // bootstrapped least-privilege credential for a fresh managed namespace.
 type harness struct {
+	*fleettest.Jobs
 	store   *store.Store
 	creds   *clusters.CredentialStore
 	reg     *clusters.Registry
 	monitor *clusters.Monitor
 	svc     *jobs.Service
-	watcher *inventory.Watcher
+	watcher *observe.Watcher
 	ids     []string // cluster ids, one per test-bed cluster
 	ns      string   // the managed namespace (same name on every cluster)
 }
 
-func randomID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func newHarness(t testing.TB, db dbtest.Database, opts inventory.Options, cs ...*testbed.Cluster) *harness {
+func newHarness(t testing.TB, db dbtest.Database, opts observe.Options, cs ...*testbed.Cluster) *harness {
 	t.Helper()
 	return newHarnessWith(t, db, opts, clusters.ClientOptions{Timeout: 5 * time.Second}, cs...)
 }
 
 // newHarnessWith is newHarness with the clusters' client options.
-func newHarnessWith(t testing.TB, db dbtest.Database, opts inventory.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
+func newHarnessWith(t testing.TB, db dbtest.Database, opts observe.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	creds, err := clusters.NewCredentialStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{store: st, creds: creds, ns: "t-" + randomID()}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h.reg = clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: clientOpts})
-	h.monitor = clusters.NewMonitor(h.reg, st, clusters.MonitorOptions{})
-	for _, c := range cs {
-		fleettest.ManagedNamespace(t, c, h.ns)
-		id := c.Name + "-" + randomID()
-		h.ids = append(h.ids, id)
-		h.put(t, id, clusters.Drift{Mode: clusters.DriftReport})
-		fleettest.Enroll(t, creds, c, id, []string{h.ns})
-	}
-	runner := jobs.NewRunner(st, h.reg, h.monitor, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: log})
-	h.svc = jobs.NewService(st, h.reg, h.monitor, jobs.ServiceOptions{Notify: runner.Notify})
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { runner.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	f := fleettest.New(t, db, fleettest.Options{Clients: clientOpts})
+	h := &harness{store: f.Store, creds: f.Creds, reg: f.Registry, monitor: f.Monitor, ns: "t-" + fleettest.RandomID()}
+	h.ids = f.EnrollManaged(t, h.ns, clusters.Drift{Mode: clusters.DriftReport}, cs...)
+	h.Jobs = f.StartJobs(t)
+	h.svc = h.Service
 	if opts.Logger == nil {
-		opts.Logger = log
+		opts.Logger = f.Logger
 	}
 	opts.Corrector = h.svc
-	h.watcher = inventory.NewWatcher(st, h.reg, h.monitor, opts)
+	h.watcher = observe.NewWatcher(f.Store, f.Registry, f.Monitor, opts)
 	return h
 }
 
 // put creates or updates the cluster's record with a drift policy.
 func (h *harness) put(t testing.TB, id string, drift clusters.Drift) {
 	t.Helper()
-	if _, _, err := h.reg.Put(context.Background(), "acme", clusters.Record{
-		ID: id, AllowedNamespaces: []string{h.ns}, AllowedApplications: []string{"nextcloud", "mattermost"},
-		AllowedOperations: []clusters.Operation{{Engine: "manifest", Type: "deploy"}}, Drift: drift,
-	}); err != nil {
+	if _, _, err := h.reg.Put(context.Background(), fleettest.Org, fleettest.Record(id, h.ns, drift)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -120,33 +85,10 @@ func configMap(name string, data map[string]string) json.RawMessage {
 // deploy submits an apply job of the application and waits for it to succeed.
 func (h *harness) deploy(t testing.TB, jobID, cluster, application string, manifests ...json.RawMessage) {
 	t.Helper()
-	ctx := context.Background()
-	s := jobs.Spec{ID: jobID, Cluster: cluster, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
-		Application: application, Namespace: h.ns, Action: jobs.ActionApply, Manifests: manifests, TimeoutSeconds: 60}
-	if _, created, err := h.svc.Submit(ctx, "acme", s); err != nil || !created {
-		t.Fatalf("submit %s: created=%v err=%v", jobID, created, err)
-	}
-	if j := h.wait(t, jobID, 2*time.Minute); j.Status != store.JobSucceeded {
+	h.Submit(t, jobs.Spec{ID: jobID, Cluster: cluster, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
+		Application: application, Namespace: h.ns, Action: jobs.ActionApply, Manifests: manifests, TimeoutSeconds: 60})
+	if j := h.Wait(t, jobID, 2*time.Minute); j.Status != store.JobSucceeded {
 		t.Fatalf("job %s: %s %+v", jobID, j.Status, j.Error)
-	}
-}
-
-// wait returns the job once it is terminal.
-func (h *harness) wait(t testing.TB, id string, within time.Duration) *jobs.Job {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		j, err := h.svc.Get(context.Background(), "acme", id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.Status == store.JobSucceeded || j.Status == store.JobFailed || j.Status == store.JobCancelled {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s still %s after %s", id, j.Status, within)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -194,7 +136,7 @@ func someone(t testing.TB, c *testbed.Cluster, gvr schema.GroupVersionResource, 
 }
 
 // appOf returns the application's detail, failing the test when absent.
-func (h *harness) appOf(t testing.TB, cluster, application string) *inventory.ApplicationDetail {
+func (h *harness) appOf(t testing.TB, cluster, application string) *observe.ApplicationDetail {
 	t.Helper()
 	d, err := h.watcher.Application(context.Background(), cluster, h.ns, application)
 	if err != nil {
@@ -204,7 +146,7 @@ func (h *harness) appOf(t testing.TB, cluster, application string) *inventory.Ap
 }
 
 // objectOf finds an object of an application by kind and name.
-func objectOf(t testing.TB, d *inventory.ApplicationDetail, kind, name string) inventory.Object {
+func objectOf(t testing.TB, d *observe.ApplicationDetail, kind, name string) observe.Object {
 	t.Helper()
 	for _, o := range d.Objects {
 		if o.Kind == kind && o.Name == name {
@@ -212,5 +154,16 @@ func objectOf(t testing.TB, d *inventory.ApplicationDetail, kind, name string) i
 		}
 	}
 	t.Fatalf("no %s %s in %+v", kind, name, d.Objects)
-	return inventory.Object{}
+	return observe.Object{}
+}
+
+// everySecond accepts what a record accepts and runs it every second, so
+// tests of scheduled checks need not wait for the next minute.
+type everySecond struct{}
+
+func (everySecond) Parse(spec string) (cron.Schedule, error) {
+	if _, err := cronspec.Parse(spec); err != nil {
+		return nil, err
+	}
+	return cron.Every(time.Second), nil
 }

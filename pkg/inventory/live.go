@@ -21,22 +21,19 @@ import (
 // listPageSize bounds the objects of one LIST response.
 const listPageSize = 500
 
-// inventoryView is one inventory ConfigMap as found in the cluster.
-type inventoryView struct {
-	key inventory
-	ids []object.ObjMetadata // sorted
+// Inventory is one inventory ConfigMap as found in a cluster.
+type Inventory struct {
+	Key Key
+	IDs []object.ObjMetadata // sorted
 }
 
-// inventory names an inventory within a cluster.
-type inventory struct{ namespace, application string }
-
-// listInventories lists pushd's inventories of the cluster: one
-// label-selected LIST of ConfigMaps per allowed namespace (the credential is
-// bound in those namespaces only, so there is no cluster-wide list), each
-// parsed in cli-utils' ConfigMap inventory format (one data key per object:
-// namespace_name_group_kind).
-func listInventories(ctx context.Context, c *clusters.Clients, namespaces []string) ([]inventoryView, error) {
-	var out []inventoryView
+// List lists pushd's inventories of the cluster, ordered by namespace then
+// application: one label-selected LIST of ConfigMaps per allowed namespace
+// (the credential is bound in those namespaces only, so there is no
+// cluster-wide list), each parsed in cli-utils' ConfigMap inventory format
+// (one data key per object: namespace_name_group_kind).
+func List(ctx context.Context, c *clusters.Clients, namespaces []string) ([]Inventory, error) {
+	var out []Inventory
 	sel := Selector(c.ClusterID).String()
 	for _, ns := range namespaces {
 		opts := metav1.ListOptions{LabelSelector: sel, Limit: listPageSize}
@@ -46,20 +43,20 @@ func listInventories(ctx context.Context, c *clusters.Clients, namespaces []stri
 				return nil, fmt.Errorf("cluster %q: list inventories in namespace %q: %w", c.ClusterID, ns, err)
 			}
 			for _, cm := range list.Items {
-				app := cm.Labels[ApplicationLabel]
-				if app == "" || cm.Labels[IDLabel] != (Key{Cluster: c.ClusterID, Namespace: ns, Application: app}).ID() {
+				key := Key{Cluster: c.ClusterID, Namespace: ns, Application: cm.Labels[ApplicationLabel]}
+				if key.Application == "" || cm.Labels[IDLabel] != key.ID() {
 					continue // not an inventory pushd wrote for this key
 				}
-				v := inventoryView{key: inventory{ns, app}}
+				inv := Inventory{Key: key}
 				for k := range cm.Data {
 					id, err := object.ParseObjMetadata(k)
 					if err != nil {
 						continue
 					}
-					v.ids = append(v.ids, id)
+					inv.IDs = append(inv.IDs, id)
 				}
-				slices.SortFunc(v.ids, compareIDs)
-				out = append(out, v)
+				slices.SortFunc(inv.IDs, func(a, b object.ObjMetadata) int { return strings.Compare(a.String(), b.String()) })
+				out = append(out, inv)
 			}
 			if list.Continue == "" {
 				break
@@ -67,27 +64,24 @@ func listInventories(ctx context.Context, c *clusters.Clients, namespaces []stri
 			opts.Continue = list.Continue
 		}
 	}
-	sortViews(out)
+	Sort(out)
 	return out, nil
 }
 
-func sortViews(v []inventoryView) {
-	slices.SortFunc(v, func(a, b inventoryView) int {
-		return cmp.Or(strings.Compare(a.key.namespace, b.key.namespace), strings.Compare(a.key.application, b.key.application))
+// Sort orders inventories by namespace then application.
+func Sort(invs []Inventory) {
+	slices.SortFunc(invs, func(a, b Inventory) int {
+		return cmp.Or(strings.Compare(a.Key.Namespace, b.Key.Namespace), strings.Compare(a.Key.Application, b.Key.Application))
 	})
 }
 
-func compareIDs(a, b object.ObjMetadata) int {
-	return strings.Compare(a.String(), b.String())
-}
-
-// liveObjects reads the objects of ids from the cluster with one
+// LiveObjects reads the objects of ids from the cluster with one
 // label-selected LIST per (kind, namespace) — pushd labels everything it
 // writes with the cluster id — instead of a GET per object. The few objects
 // the lists miss (someone removed the label) are read with a GET each, so a
 // removed label is never taken for a deleted object. Absent objects are
 // absent from the map; kinds the cluster no longer serves too.
-func liveObjects(ctx context.Context, c *clusters.Clients, ids []object.ObjMetadata) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
+func LiveObjects(ctx context.Context, c *clusters.Clients, ids []object.ObjMetadata) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
 	type group struct {
 		gk schema.GroupKind
 		ns string
@@ -101,7 +95,7 @@ func liveObjects(ctx context.Context, c *clusters.Clients, ids []object.ObjMetad
 	sel := labels.SelectorFromSet(labels.Set{ClusterIDLabel: c.ClusterID}).String()
 	reset := false
 	for g, members := range groups {
-		m, err := restMapping(c, g.gk, "", &reset)
+		m, err := RESTMapping(c.Mapper, g.gk, "", &reset)
 		if meta.IsNoMatchError(err) {
 			continue // the kind is gone (a CRD deleted): its objects are too
 		}
@@ -139,21 +133,4 @@ func liveObjects(ctx context.Context, c *clusters.Clients, ids []object.ObjMetad
 		}
 	}
 	return live, nil
-}
-
-// restMapping resolves a kind (at version, or its preferred version when
-// empty), refreshing discovery once per pass when it is unknown: a CRD may
-// have been installed since discovery was cached.
-func restMapping(c *clusters.Clients, gk schema.GroupKind, version string, reset *bool) (*meta.RESTMapping, error) {
-	var versions []string
-	if version != "" {
-		versions = []string{version}
-	}
-	m, err := c.Mapper.RESTMapping(gk, versions...)
-	if meta.IsNoMatchError(err) && !*reset {
-		*reset = true
-		c.Mapper.Reset()
-		m, err = c.Mapper.RESTMapping(gk, versions...)
-	}
-	return m, err
 }

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/cli-utils/pkg/object"
 
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -51,11 +52,11 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 		return nil, err
 	}
 	st := w.state(ctx, cluster)
-	var invs []inventoryView
+	var invs []inventory.Inventory
 	reached := false
 	if c, err := w.reach(cluster); err == nil {
 		lctx, cancel := context.WithTimeout(ctx, w.opts.ViewTimeout)
-		invs, err = listInventories(lctx, c, rec.AllowedNamespaces)
+		invs, err = inventory.List(lctx, c, rec.AllowedNamespaces)
 		cancel()
 		reached = err == nil
 	}
@@ -64,21 +65,21 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 		// Unreachable: what was seen last, shown as unknown.
 		invs = invs[:0]
 		for k, a := range st.apps {
-			v := inventoryView{key: k}
+			v := inventory.Inventory{Key: k}
 			for _, o := range a.objects {
-				v.ids = append(v.ids, o.id)
+				v.IDs = append(v.IDs, o.id)
 			}
 			invs = append(invs, v)
 		}
-		sortViews(invs)
+		inventory.Sort(invs)
 	}
 	out := make([]ApplicationDetail, len(invs))
 	for i, inv := range invs {
-		d := ApplicationDetail{Namespace: inv.key.namespace, Application: inv.key.application,
+		d := ApplicationDetail{Namespace: inv.Key.Namespace, Application: inv.Key.Application,
 			Health: string(status.UnknownStatus), Drift: DriftUnknown, Objects: []Object{}}
-		a, seen := st.apps[inv.key]
+		a, seen := st.apps[inv.Key]
 		if seen {
-			d.Objects = a.view(inv.key.namespace, false)
+			d.Objects = a.view(inv.Key.Namespace, false)
 			if !a.unknown && reached {
 				d.Health = a.health
 				if a.drift == DriftInSync || a.drift == DriftDrifted {
@@ -87,11 +88,11 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 			}
 			d.CheckedAt = a.checked()
 		}
-		if !seen || !sameIDs(a, inv.ids) {
+		if !seen || !sameIDs(a, inv.IDs) {
 			// Not polled yet, or the inventory changed since: its objects
 			// as the cluster lists them, status unknown until the next poll.
-			d.Objects = make([]Object, len(inv.ids))
-			for j, id := range inv.ids {
+			d.Objects = make([]Object, len(inv.IDs))
+			for j, id := range inv.IDs {
 				d.Objects[j] = unknownObject(id)
 			}
 			d.Health, d.Drift = string(status.UnknownStatus), DriftUnknown
@@ -209,7 +210,7 @@ func (w *Watcher) Counts(cluster string) (total, drifted int) {
 	defer st.mu.Unlock()
 	for _, a := range st.apps {
 		if a.checkedAt.IsZero() {
-			continue // known from the outbox only
+			continue // known from the stored states only, not read yet
 		}
 		total++
 		if a.drift == DriftDrifted && !a.unknown {

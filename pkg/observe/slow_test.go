@@ -1,4 +1,4 @@
-package inventory_test
+package observe_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // slowTransport delays every request, as a cluster behind a bad link would.
@@ -46,7 +46,7 @@ func (c slowClusters) Clients(id string) (*clusters.Clients, error) {
 func TestSlowClusterDelaysNoOther(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		h := newHarness(t, db, inventory.Options{}, bed.Clusters...)
+		h := newHarness(t, db, observe.Options{}, bed.Clusters...)
 		fast, slow := h.ids[0], h.ids[1]
 		for _, id := range h.ids {
 			h.deploy(t, "deploy-"+id, id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"a": "1"}))
@@ -61,13 +61,13 @@ func TestSlowClusterDelaysNoOther(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := inventory.NewWatcher(h.store, slowClusters{h.reg, slow, slowClients}, h.monitor, inventory.Options{
-			PollInterval: 200 * time.Millisecond, ScheduleSync: 100 * time.Millisecond, Corrector: h.svc})
+		w := observe.NewWatcher(h.store, slowClusters{h.reg, slow, slowClients}, h.monitor, observe.Options{
+			PollInterval: 200 * time.Millisecond, ScheduleSync: 100 * time.Millisecond, Corrector: h.svc, Schedules: everySecond{}})
 		if err := w.CheckDrift(ctx, fast); err != nil { // baseline: in sync
 			t.Fatal(err)
 		}
 		for _, id := range h.ids {
-			h.put(t, id, clusters.Drift{Schedule: "@every 1s", Mode: clusters.DriftReport})
+			h.put(t, id, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
 		}
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -78,7 +78,7 @@ func TestSlowClusterDelaysNoOther(t *testing.T) {
 		start := time.Now()
 		someone(t, bed.Clusters[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "settings", "namespace": h.ns}, "data": map[string]any{"a": "2"}})
-		for len(h.events(t, fast, inventory.EventDriftDetected)) == 0 {
+		for len(h.events(t, fast, observe.EventDriftDetected)) == 0 {
 			if time.Since(start) > 5*time.Second {
 				t.Fatal("the fast cluster's drift was not reported within 5 s")
 			}

@@ -1,17 +1,23 @@
-package inventory
+package observe
 
 import (
 	"errors"
 	"time"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// Drift states of an application (DriftState in api/openapi.yaml).
+// DriftState is what a drift check found of an application (DriftState in
+// api/openapi.yaml).
+type DriftState string
+
+// Drift states.
 const (
-	DriftInSync  = "in_sync"
-	DriftDrifted = "drifted"
+	DriftInSync  DriftState = "in_sync"
+	DriftDrifted DriftState = "drifted"
 	// DriftUnknown: not checked yet, the cluster could not be reached, or
 	// there is no succeeded apply job to compare with.
-	DriftUnknown = "unknown"
+	DriftUnknown DriftState = "unknown"
 )
 
 // Event types the watcher records in the outbox.
@@ -33,7 +39,7 @@ type Application struct {
 	// Unknown > Terminating > InProgress > Current (Current when empty).
 	Health string `json:"health"`
 	// Drift is DriftInSync, DriftDrifted or DriftUnknown.
-	Drift string `json:"drift"`
+	Drift DriftState `json:"drift"`
 	// Objects is how many objects the inventory holds.
 	Objects int `json:"objects"`
 	// LastJob is the newest job of the application, whatever its status.
@@ -48,7 +54,7 @@ type ApplicationDetail struct {
 	Namespace   string     `json:"namespace"`
 	Application string     `json:"application"`
 	Health      string     `json:"health"`
-	Drift       string     `json:"drift"`
+	Drift       DriftState `json:"drift"`
 	Objects     []Object   `json:"objects"`
 	LastJob     *LastJob   `json:"last_job"`
 	CheckedAt   *time.Time `json:"checked_at"`
@@ -56,11 +62,11 @@ type ApplicationDetail struct {
 
 // LastJob is the newest job of an application.
 type LastJob struct {
-	ID         string     `json:"id"`
-	Action     string     `json:"action"`
-	Status     string     `json:"status"`
-	Trigger    string     `json:"trigger"`
-	FinishedAt *time.Time `json:"finished_at"`
+	ID         string          `json:"id"`
+	Action     string          `json:"action"`
+	Status     store.JobStatus `json:"status"`
+	Trigger    string          `json:"trigger"`
+	FinishedAt *time.Time      `json:"finished_at"`
 }
 
 // Object is one object of an inventory (ApplicationObject).

@@ -1,4 +1,4 @@
-package inventory
+package observe
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -34,16 +35,16 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.PollTimeout)
 	defer cancel()
-	invs, err := listInventories(ctx, c, rec.AllowedNamespaces)
+	invs, err := inventory.List(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	var ids []object.ObjMetadata
 	for _, inv := range invs {
-		ids = append(ids, inv.ids...)
+		ids = append(ids, inv.IDs...)
 	}
-	live, err := liveObjects(ctx, c, ids)
+	live, err := inventory.LiveObjects(ctx, c, ids)
 	if err != nil {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
@@ -76,24 +77,24 @@ func (st *clusterState) markUnknown() {
 
 // record makes a reading of the cluster its latest snapshot: statuses from
 // live, drift verdicts from drift (nil after a plain poll), and records the
-// events of every transition in one transaction. The snapshot only changes
-// once the events are stored, so a failed write is retried by the next
-// reading instead of being lost.
-func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventoryView,
-	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
+// events of every transition in one transaction with the application states
+// they change. The snapshot only changes once both are stored, so a failed
+// write is retried by the next reading instead of being lost.
+func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventory.Inventory,
+	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory.Key]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := w.opts.Now().UTC()
-	apps := make(map[inventory]*appState, len(invs))
+	apps := make(map[inventory.Key]*appState, len(invs))
 	var events []*store.Event
 	for _, inv := range invs {
 		a := &appState{}
-		if old, ok := st.apps[inv.key]; ok {
+		if old, ok := st.apps[inv.Key]; ok {
 			*a = *old
 		}
-		a.objects = make([]objectState, len(inv.ids))
-		statuses := make([]string, len(inv.ids))
-		for i, id := range inv.ids {
+		a.objects = make([]objectState, len(inv.IDs))
+		statuses := make([]string, len(inv.IDs))
+		for i, id := range inv.IDs {
 			o := objectState{id: id, status: string(status.NotFoundStatus), message: "not found in the cluster"}
 			if u, ok := live[id]; ok {
 				o.version = u.GroupVersionKind().Version
@@ -104,20 +105,20 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 		a.health, a.checkedAt, a.unknown = aggregate(statuses), now, false
 		switch {
 		case a.reportedHealth == "":
-			a.reportedHealth = a.health
+			a.reportedHealth, a.healthChangedAt = a.health, now
 		case a.reportedHealth != a.health:
-			events = append(events, healthEvent(rec.Organization, rec.ID, inv.key, a.health, a.reportedHealth, now))
-			a.reportedHealth = a.health
+			events = append(events, healthEvent(rec.Organization, rec.ID, inv.Key, a.health, a.reportedHealth, now))
+			a.reportedHealth, a.healthChangedAt = a.health, now
 		}
-		if d, ok := drift[inv.key]; ok {
-			if e := w.driftTransition(ctx, rec, inv.key, a, d, now); e != nil {
+		if d, ok := drift[inv.Key]; ok {
+			if e := w.driftTransition(ctx, rec, inv.Key, a, d, now); e != nil {
 				events = append(events, e)
 			}
 		}
-		apps[inv.key] = a
+		apps[inv.Key] = a
 	}
-	if err := w.store.AddEvents(ctx, events...); err != nil {
-		return fmt.Errorf("cluster %q: record application events: %w", rec.ID, err)
+	if err := w.save(ctx, rec.ID, st, apps, events); err != nil {
+		return fmt.Errorf("cluster %q: record application states and events: %w", rec.ID, err)
 	}
 	st.apps = apps
 	if refs != nil {

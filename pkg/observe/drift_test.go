@@ -1,4 +1,4 @@
-package inventory_test
+package observe_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
@@ -29,7 +29,7 @@ func TestDriftStory(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
 		c := bed.Clusters[0]
-		h := newHarness(t, db, inventory.Options{}, c)
+		h := newHarness(t, db, observe.Options{}, c)
 		id := h.ids[0]
 		w := h.watcher
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
@@ -44,7 +44,7 @@ func TestDriftStory(t *testing.T) {
 			}
 			return obj
 		}
-		check := func(t *testing.T, want string) *inventory.ApplicationDetail {
+		check := func(t *testing.T, want observe.DriftState) *observe.ApplicationDetail {
 			t.Helper()
 			if err := w.CheckDrift(ctx, id); err != nil {
 				t.Fatal(err)
@@ -62,7 +62,7 @@ func TestDriftStory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(apps) != 1 || apps[0].Objects != 2 || apps[0].Drift != inventory.DriftUnknown || apps[0].LastJob == nil || apps[0].LastJob.ID != "deploy-1" {
+			if len(apps) != 1 || apps[0].Objects != 2 || apps[0].Drift != observe.DriftUnknown || apps[0].LastJob == nil || apps[0].LastJob.ID != "deploy-1" {
 				t.Fatalf("before any poll: %+v", apps)
 			}
 			if err := w.Poll(ctx, id); err != nil {
@@ -72,7 +72,7 @@ func TestDriftStory(t *testing.T) {
 			if apps[0].Health != "Current" || apps[0].CheckedAt == nil {
 				t.Fatalf("after a poll: %+v", apps[0])
 			}
-			d := check(t, inventory.DriftInSync)
+			d := check(t, observe.DriftInSync)
 			if o := objectOf(t, d, "ConfigMap", "settings"); o.Status != "Current" || o.Drifted || o.Version != "v1" {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
@@ -81,12 +81,12 @@ func TestDriftStory(t *testing.T) {
 		t.Run("fields pushd never set are not drift", func(t *testing.T) {
 			someone(t, c, configMaps, cm(map[string]any{"extra": "x"}, map[string]any{
 				"labels": map[string]any{"team": "ops"}, "annotations": map[string]any{"note": "by hand"}}))
-			check(t, inventory.DriftInSync)
+			check(t, observe.DriftInSync)
 		})
 
 		t.Run("a field pushd set, changed by another manager, is drift", func(t *testing.T) {
 			someone(t, c, configMaps, cm(map[string]any{"a": "changed"}, nil))
-			d := check(t, inventory.DriftDrifted)
+			d := check(t, observe.DriftDrifted)
 			o := objectOf(t, d, "ConfigMap", "settings")
 			if !o.Drifted || o.Missing || len(o.DriftedFields) != 1 {
 				t.Fatalf("ConfigMap: %+v", o)
@@ -97,8 +97,8 @@ func TestDriftStory(t *testing.T) {
 			if o := objectOf(t, d, "Application", "nextcloud"); o.Drifted {
 				t.Fatalf("Application: %+v", o)
 			}
-			check(t, inventory.DriftDrifted) // still drifted: no second event
-			ev := h.events(t, id, inventory.EventDriftDetected)
+			check(t, observe.DriftDrifted) // still drifted: no second event
+			ev := h.events(t, id, observe.EventDriftDetected)
 			if len(ev) != 1 || ev[0].Data["mode"] != "report" || ev[0].Data["correction_job"] != nil || ev[0].Data["cluster_id"] != id {
 				t.Fatalf("drift.detected events: %+v", ev)
 			}
@@ -109,8 +109,8 @@ func TestDriftStory(t *testing.T) {
 
 		t.Run("reverting the value resolves the drift", func(t *testing.T) {
 			someone(t, c, configMaps, cm(map[string]any{"a": "1"}, nil))
-			check(t, inventory.DriftInSync)
-			ev := h.events(t, id, inventory.EventDriftResolved)
+			check(t, observe.DriftInSync)
+			ev := h.events(t, id, observe.EventDriftResolved)
 			if len(ev) != 1 || ev[0].Data["namespace"] != h.ns || ev[0].Data["application"] != "nextcloud" || ev[0].Data["correction_job"] != nil {
 				t.Fatalf("drift.resolved events: %+v", ev)
 			}
@@ -128,14 +128,14 @@ func TestDriftStory(t *testing.T) {
 				}
 			}
 			edit(func(data map[string]string) { delete(data, "b") })
-			d := check(t, inventory.DriftDrifted)
+			d := check(t, observe.DriftDrifted)
 			o := objectOf(t, d, "ConfigMap", "settings")
 			if len(o.DriftedFields) != 1 || o.DriftedFields[0].Path != ".data.b" || o.DriftedFields[0].Manager != nil {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
 			edit(func(data map[string]string) { data["b"] = "2" })
-			check(t, inventory.DriftInSync)
-			if d, r := h.events(t, id, inventory.EventDriftDetected), h.events(t, id, inventory.EventDriftResolved); len(d) != 2 || len(r) != 2 {
+			check(t, observe.DriftInSync)
+			if d, r := h.events(t, id, observe.EventDriftDetected), h.events(t, id, observe.EventDriftResolved); len(d) != 2 || len(r) != 2 {
 				t.Fatalf("%d drift.detected, %d drift.resolved events; want 2 each", len(d), len(r))
 			}
 		})
@@ -145,11 +145,11 @@ func TestDriftStory(t *testing.T) {
 			if err := kube.CoreV1().ConfigMaps(h.ns).Delete(ctx, "settings", metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			d := check(t, inventory.DriftDrifted)
+			d := check(t, observe.DriftDrifted)
 			if o := objectOf(t, d, "ConfigMap", "settings"); !o.Missing || !o.Drifted || o.Status != "NotFound" {
 				t.Fatalf("ConfigMap: %+v", o)
 			}
-			ev := h.events(t, id, inventory.EventDriftDetected)
+			ev := h.events(t, id, observe.EventDriftDetected)
 			if len(ev) != 3 || ev[2].Data["mode"] != "correct" {
 				t.Fatalf("drift.detected events: %+v", ev)
 			}
@@ -157,15 +157,15 @@ func TestDriftStory(t *testing.T) {
 			if !strings.HasPrefix(job, "drift-") {
 				t.Fatalf("correction job %q", job)
 			}
-			if j := h.wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
+			if j := h.Wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
 				t.Fatalf("correction job: %s trigger %s %+v", j.Status, j.Trigger, j.Error)
 			}
 			got, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{})
 			if err != nil || got.Data["a"] != "1" {
 				t.Fatalf("ConfigMap not restored: %v %v", got, err)
 			}
-			check(t, inventory.DriftInSync)
-			res := h.events(t, id, inventory.EventDriftResolved)
+			check(t, observe.DriftInSync)
+			res := h.events(t, id, observe.EventDriftResolved)
 			if len(res) != 3 || res[2].Data["correction_job"] != job {
 				t.Fatalf("drift.resolved events: %+v", res)
 			}
@@ -201,17 +201,17 @@ func TestDriftStory(t *testing.T) {
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			ev := h.events(t, id, inventory.EventHealthChanged)
+			ev := h.events(t, id, observe.EventHealthChanged)
 			last := ev[len(ev)-1].Data
 			// Current → InProgress (the operator saw the new generation) → Failed.
 			if last["health"] != "Failed" || last["previous_health"] != "InProgress" || last["checked_at"] == nil || last["cluster_id"] != id {
 				t.Fatalf("health_changed events: %+v", ev)
 			}
-			check(t, inventory.DriftInSync)
+			check(t, observe.DriftInSync)
 		})
 
 		t.Run("an unknown application is not found", func(t *testing.T) {
-			if _, err := w.Application(ctx, id, h.ns, "mattermost"); err != inventory.ErrNotFound {
+			if _, err := w.Application(ctx, id, h.ns, "mattermost"); err != observe.ErrNotFound {
 				t.Fatalf("err %v", err)
 			}
 			if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {

@@ -1,4 +1,4 @@
-package inventory_test
+package observe_test
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // TestUnreachableClusterIsUnknown runs the watcher on two clusters and
@@ -19,7 +20,7 @@ import (
 func TestUnreachableClusterIsUnknown(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		h := newHarness(t, db, inventory.Options{PollInterval: 300 * time.Millisecond, ScheduleSync: 200 * time.Millisecond}, bed.Clusters...)
+		h := newHarness(t, db, observe.Options{PollInterval: 300 * time.Millisecond, ScheduleSync: 200 * time.Millisecond, Schedules: everySecond{}}, bed.Clusters...)
 		live, dead := h.ids[0], h.ids[1]
 		w := h.watcher
 		for _, id := range h.ids {
@@ -27,7 +28,7 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 			if err := w.CheckDrift(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			if d := h.appOf(t, id, "nextcloud"); d.Drift != inventory.DriftInSync || d.Health != "Current" {
+			if d := h.appOf(t, id, "nextcloud"); d.Drift != observe.DriftInSync || d.Health != "Current" {
 				t.Fatalf("%s: %s %s", id, d.Drift, d.Health)
 			}
 		}
@@ -37,23 +38,15 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 		defer func() { cancel(); <-done }()
 
 		victim := bed.Clusters[1]
-		if err := victim.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		restarted := false
-		defer func() {
-			if !restarted {
-				victim.Start(context.Background())
-			}
-		}()
+		fleettest.Outage(t, victim)
 		// Schedules set after Run started are picked up without a restart.
-		h.put(t, live, clusters.Drift{Schedule: "@every 1s", Mode: clusters.DriftReport})
-		h.put(t, dead, clusters.Drift{Schedule: "@every 1s", Mode: clusters.DriftReport})
+		h.put(t, live, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
+		h.put(t, dead, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
 		someone(t, bed.Clusters[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "settings", "namespace": h.ns}, "data": map[string]any{"a": "2"}})
 
 		deadline := time.Now().Add(30 * time.Second)
-		for len(h.events(t, live, inventory.EventDriftDetected)) == 0 {
+		for len(h.events(t, live, observe.EventDriftDetected)) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatal("no drift.detected from the scheduled check of the live cluster")
 			}
@@ -66,14 +59,14 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 			t.Fatalf("on-demand check: %v", err)
 		}
 
-		if err := w.CheckDrift(ctx, dead); !errors.Is(err, inventory.ErrUnreachable) {
+		if err := w.CheckDrift(ctx, dead); !errors.Is(err, observe.ErrUnreachable) {
 			t.Fatalf("check of the stopped cluster: %v", err)
 		}
 		apps, err := w.Applications(ctx, dead)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(apps) != 1 || apps[0].Health != "Unknown" || apps[0].Drift != inventory.DriftUnknown {
+		if len(apps) != 1 || apps[0].Health != "Unknown" || apps[0].Drift != observe.DriftUnknown {
 			t.Fatalf("stopped cluster's applications: %+v", apps)
 		}
 		d := h.appOf(t, dead, "nextcloud")
@@ -82,7 +75,7 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 				t.Fatalf("object of the stopped cluster: %+v", o)
 			}
 		}
-		for _, typ := range []string{inventory.EventDriftDetected, inventory.EventDriftResolved, inventory.EventHealthChanged} {
+		for _, typ := range []string{observe.EventDriftDetected, observe.EventDriftResolved, observe.EventHealthChanged} {
 			if ev := h.events(t, dead, typ); len(ev) != 0 {
 				t.Fatalf("%s events for the stopped cluster: %+v", typ, ev)
 			}
@@ -91,19 +84,18 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 		if err := victim.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		restarted = true
 		if err := w.CheckDrift(ctx, dead); err != nil {
 			t.Fatal(err)
 		}
-		if d := h.appOf(t, dead, "nextcloud"); d.Drift != inventory.DriftInSync || d.Health != "Current" {
+		if d := h.appOf(t, dead, "nextcloud"); d.Drift != observe.DriftInSync || d.Health != "Current" {
 			t.Fatalf("after restart: %s %s", d.Drift, d.Health)
 		}
-		for _, typ := range []string{inventory.EventDriftDetected, inventory.EventDriftResolved, inventory.EventHealthChanged} {
+		for _, typ := range []string{observe.EventDriftDetected, observe.EventDriftResolved, observe.EventHealthChanged} {
 			if ev := h.events(t, dead, typ); len(ev) != 0 {
 				t.Fatalf("%s events for the restarted cluster: %+v", typ, ev)
 			}
 		}
-		if ev := h.events(t, live, inventory.EventDriftDetected); len(ev) != 1 {
+		if ev := h.events(t, live, observe.EventDriftDetected); len(ev) != 1 {
 			t.Fatalf("drift.detected of the live cluster: %d, want exactly one", len(ev))
 		}
 	})

@@ -1,0 +1,162 @@
+package fleettest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/pkg/apply"
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Org is the organization the harness registers its clusters for.
+const Org = "acme"
+
+// Fleet is pushd's cluster machinery on one test database: the store, a
+// credential store in a temporary folder, the registry over both and a
+// monitor (not started). Everything is closed when the test ends.
+type Fleet struct {
+	Store    *store.Store
+	Creds    *clusters.CredentialStore
+	Registry *clusters.Registry
+	Monitor  *clusters.Monitor
+	Logger   *slog.Logger
+}
+
+// Options tune a Fleet; the zero value is usable.
+type Options struct {
+	// Clients are the clusters' client options.
+	Clients clusters.ClientOptions
+	// Monitor tunes the monitor.
+	Monitor clusters.MonitorOptions
+	// Store tunes the store.
+	Store store.Options
+	// Logger receives the registry's and the job machinery's logs (and the
+	// monitor's, unless Monitor names a logger); warnings to stderr when nil.
+	Logger *slog.Logger
+}
+
+// New builds a Fleet on db.
+func New(t testing.TB, db dbtest.Database, opts Options) *Fleet {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if opts.Monitor.Logger == nil {
+		opts.Monitor.Logger = opts.Logger
+	}
+	st, err := store.Open(context.Background(), db.Driver, db.DSN, opts.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	creds, err := clusters.NewCredentialStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: opts.Clients, Logger: opts.Logger})
+	return &Fleet{Store: st, Creds: creds, Registry: reg, Monitor: clusters.NewMonitor(reg, st, opts.Monitor), Logger: opts.Logger}
+}
+
+// RandomID is a short random suffix for cluster ids and namespaces, so tests
+// sharing a test bed never meet.
+func RandomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Record is the identity record the harness gives an enrolled cluster: the
+// namespace ns, applications nextcloud and mattermost, operation
+// manifest/deploy, and drift.
+func Record(id, ns string, drift clusters.Drift) clusters.Record {
+	return clusters.Record{ID: id, AllowedNamespaces: []string{ns}, AllowedApplications: []string{"nextcloud", "mattermost"},
+		AllowedOperations: []clusters.Operation{{Engine: "manifest", Type: "deploy"}}, Drift: drift}
+}
+
+// EnrollManaged registers each test-bed cluster under a fresh id (its name
+// and a random suffix) with Record(id, ns, drift), creates the managed
+// namespace ns on it and stores a bootstrapped least-privilege credential.
+// It returns the ids, in the order of cs.
+func (f *Fleet) EnrollManaged(t testing.TB, ns string, drift clusters.Drift, cs ...*testbed.Cluster) []string {
+	t.Helper()
+	var ids []string
+	for _, c := range cs {
+		ManagedNamespace(t, c, ns)
+		id := c.Name + "-" + RandomID()
+		if _, _, err := f.Registry.Put(context.Background(), Org, Record(id, ns, drift)); err != nil {
+			t.Fatal(err)
+		}
+		Enroll(t, f.Creds, c, id, []string{ns})
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Jobs is the fleet's job machinery: the service and its runner, running
+// until the test ends.
+type Jobs struct {
+	Service *jobs.Service
+	Runner  *jobs.Runner
+}
+
+// StartJobs starts a runner (polling every 100ms, 5s leases) and the
+// service that wakes it.
+func (f *Fleet) StartJobs(t testing.TB) *Jobs {
+	t.Helper()
+	runner := jobs.NewRunner(f.Store, apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger}), f.Monitor, jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: f.Logger})
+	svc := jobs.NewService(f.Store, f.Registry, f.Monitor, jobs.ServiceOptions{Notify: runner.Notify})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runner.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &Jobs{Service: svc, Runner: runner}
+}
+
+// Wait returns the job of Org once it is terminal, failing the test after within.
+func (j *Jobs) Wait(t testing.TB, id string, within time.Duration) *jobs.Job {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		job, err := j.Service.Get(context.Background(), Org, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Status == store.JobSucceeded || job.Status == store.JobFailed || job.Status == store.JobCancelled {
+			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s after %s", id, job.Status, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Submit submits a job of Org, failing the test unless it was created.
+func (j *Jobs) Submit(t testing.TB, s jobs.Spec) {
+	t.Helper()
+	if _, created, err := j.Service.Submit(context.Background(), Org, s); err != nil || !created {
+		t.Fatalf("submit %s: created=%v err=%v", s.ID, created, err)
+	}
+}
+
+// Main is the TestMain of a package testing against the test bed: it starts
+// one with opts into *bed, runs the package's tests (on every database, see
+// dbtest.Main), stops the bed and exits with the tests' code.
+func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
+	*bed = testbed.MustStart(opts)
+	code := dbtest.Main(m)
+	if err := (*bed).Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop test bed:", err)
+	}
+	os.Exit(code)
+}

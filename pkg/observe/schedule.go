@@ -1,0 +1,200 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+)
+
+// scheduled is a cluster's cron entry and the schedule it was made from.
+type scheduled struct {
+	spec string
+	id   cron.EntryID
+}
+
+// loop is how RequestDriftCheck reaches a running Run.
+type loop struct {
+	requests chan string   // clusters to check now
+	stopped  chan struct{} // closed when Run returns
+}
+
+// Run polls every cluster's status on its own interval and runs each
+// cluster's drift check on its record's cron schedule and on request, until
+// ctx ends; then it waits for the polls and checks in flight, which stop
+// with ctx. Polls and checks run as clusters.Workers of this loop: a
+// cluster is never polled twice at once, and a slow one delays no other.
+//
+// The schedules are read again from the records every ScheduleSync, so a
+// changed schedule needs no restart. A cluster's check is skipped while
+// another of its checks is still running, and a panic in one poll or check
+// is logged and costs no other.
+func (w *Watcher) Run(ctx context.Context) {
+	l := &loop{requests: make(chan string), stopped: make(chan struct{})}
+	w.mu.Lock()
+	w.loop = l
+	w.mu.Unlock()
+	log := cronLogger{w.opts.Logger}
+	c := cron.New(cron.WithLogger(log), cron.WithChain(cron.Recover(log)), cron.WithParser(w.opts.Schedules), cron.WithLocation(time.UTC))
+	c.Start()
+	polls, checks := clusters.NewWorkers(), clusters.NewWorkers()
+	defer func() {
+		w.mu.Lock()
+		w.loop = nil
+		w.mu.Unlock()
+		close(l.stopped)
+		<-c.Stop().Done()
+		polls.Wait()
+		checks.Wait()
+	}()
+	tick := time.NewTicker(min(time.Second, w.opts.PollInterval))
+	defer tick.Stop()
+	entries := map[string]scheduled{}
+	var synced time.Time
+	for scan := true; ; {
+		if scan {
+			recs, err := w.clusters.List(ctx, "")
+			if err != nil && ctx.Err() == nil {
+				w.opts.Logger.Warn("list clusters", "err", err)
+			}
+			if err == nil && w.opts.Now().Sub(synced) >= w.opts.ScheduleSync {
+				w.syncSchedules(ctx, c, entries, l.requests, recs)
+				synced = w.opts.Now()
+			}
+			w.startPolls(ctx, polls, recs)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-polls.Done(): // a poll returned; the cluster's interval starts now
+			polls.Finished(id, w.opts.Now())
+			scan = false
+		case id := <-checks.Done():
+			checks.Finished(id, w.opts.Now())
+			scan = false
+		case id := <-l.requests: // a check on request or on schedule
+			checks.Go(id, func() {
+				defer w.recoverRun("drift check", id)
+				w.scheduledCheck(ctx, id)
+			})
+			scan = false
+		case <-tick.C: // intervals may have passed
+			scan = true
+		}
+	}
+}
+
+// startPolls starts a poll of every cluster of recs that is due.
+func (w *Watcher) startPolls(ctx context.Context, polls *clusters.Workers, recs []*clusters.Record) {
+	if recs != nil {
+		polls.Keep(func(id string) bool {
+			return slices.ContainsFunc(recs, func(r *clusters.Record) bool { return r.ID == id })
+		})
+	}
+	for _, rec := range recs {
+		if !polls.Due(rec.ID, w.opts.PollInterval, w.opts.Now()) {
+			continue
+		}
+		polls.Go(rec.ID, func() {
+			defer w.recoverRun("poll", rec.ID)
+			if err := w.Poll(ctx, rec.ID); err != nil && ctx.Err() == nil {
+				w.opts.Logger.Debug("status poll", "cluster", rec.ID, "err", err)
+			}
+		})
+	}
+}
+
+func (w *Watcher) recoverRun(what, cluster string) {
+	if r := recover(); r != nil {
+		w.opts.Logger.Error("panic recovered", "run", what, "cluster", cluster, "panic", fmt.Sprint(r))
+	}
+}
+
+// syncSchedules makes the cron entries match the records: one per cluster
+// with a drift schedule, replaced when the schedule changed, removed when
+// the schedule or the cluster is gone. An entry asks Run for the check on
+// requests, so scheduled checks run as Run's workers too.
+func (w *Watcher) syncSchedules(ctx context.Context, c *cron.Cron, entries map[string]scheduled, requests chan<- string, recs []*clusters.Record) {
+	want := make(map[string]string, len(recs))
+	for _, rec := range recs {
+		if rec.Drift.Schedule != "" {
+			want[rec.ID] = rec.Drift.Schedule
+		}
+	}
+	for id, e := range entries {
+		if want[id] != e.spec {
+			c.Remove(e.id)
+			delete(entries, id)
+		}
+	}
+	for id, spec := range want {
+		if _, ok := entries[id]; ok {
+			continue
+		}
+		entry, err := c.AddFunc(spec, func() {
+			select {
+			case requests <- id:
+			case <-ctx.Done():
+			}
+		})
+		if err != nil {
+			w.opts.Logger.Warn("drift schedule not usable", "cluster", id, "schedule", spec, "err", err)
+			continue
+		}
+		entries[id] = scheduled{spec: spec, id: entry}
+	}
+}
+
+func (w *Watcher) scheduledCheck(ctx context.Context, cluster string) {
+	ran, err := w.tryCheckDrift(ctx, cluster)
+	switch {
+	case !ran:
+		w.opts.Logger.Info("drift check skipped: one is still running", "cluster", cluster)
+	case err != nil && ctx.Err() == nil:
+		w.opts.Logger.Warn("drift check", "cluster", cluster, "err", err)
+	}
+}
+
+// RequestDriftCheck starts the cluster's drift check in the background and
+// returns at once with the time of the request (POST
+// /api/v1/clusters/{id}/drift-checks → 202). A check of the cluster already
+// running absorbs the request. Errors: clusters.ErrNotFound,
+// clusters.ErrNoCredentials (422 no_credentials), ErrNotRunning before Run.
+func (w *Watcher) RequestDriftCheck(ctx context.Context, cluster string) (time.Time, error) {
+	if _, err := w.clusters.Get(ctx, "", cluster); err != nil {
+		return time.Time{}, err
+	}
+	if _, err := w.clusters.Clients(cluster); err != nil {
+		return time.Time{}, err
+	}
+	w.mu.Lock()
+	l := w.loop
+	w.mu.Unlock()
+	if l == nil {
+		return time.Time{}, ErrNotRunning
+	}
+	now := w.opts.Now().UTC()
+	// The check outlives the request: Run starts it under its own context
+	// and waits for it before returning.
+	select {
+	case l.requests <- cluster:
+		return now, nil
+	case <-l.stopped:
+		return time.Time{}, ErrNotRunning
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+}
+
+// cronLogger routes cron's messages into slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
