@@ -69,13 +69,7 @@ func (s *Server) listClusters(c echo.Context) error {
 	}
 	items := make([]clusterView, 0, len(recs))
 	for _, rec := range recs {
-		st, ok := observed[rec.ID]
-		if !ok {
-			if st, err = s.Health.Observed(ctx, rec.ID); err != nil {
-				return err
-			}
-		}
-		items = append(items, s.newView(rec, st))
+		items = append(items, s.newView(rec, observed[rec.ID]))
 	}
 	page, next, err := pageOf(c, items, func(v clusterView) string { return v.ID })
 	if err != nil {

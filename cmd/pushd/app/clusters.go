@@ -114,9 +114,6 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintln(w, "ID\tORGANIZATION\tSTATE\tCHECKED\tNAMESPACES\tMESSAGE")
 			for _, r := range recs {
 				st := observed[r.ID]
-				if st.Connectivity.State == "" {
-					st, _ = env.monitor.Observed(ctx, r.ID)
-				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Organization, st.Connectivity.State, ago(st.Connectivity.CheckedAt), strings.Join(r.AllowedNamespaces, ","), st.Connectivity.Message)
 			}
 			return w.Flush()
