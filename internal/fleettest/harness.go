@@ -160,3 +160,23 @@ func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
 	}
 	os.Exit(code)
 }
+
+// Env is a Fleet with its job machinery running and test-bed clusters
+// enrolled in one fresh managed namespace: what the tests of pkg/jobs and
+// pkg/observe run on.
+type Env struct {
+	*Fleet
+	*Jobs
+	IDs []string // cluster ids, one per test-bed cluster given
+	NS  string   // the managed namespace (same name on every cluster)
+}
+
+// NewEnv builds a Fleet with opts, enrolls each of cs (EnrollManaged, with
+// drift) in a fresh namespace and starts the job machinery.
+func NewEnv(t testing.TB, db dbtest.Database, opts Options, drift clusters.Drift, cs ...*testbed.Cluster) *Env {
+	t.Helper()
+	e := &Env{Fleet: New(t, db, opts), NS: "t-" + RandomID()}
+	e.IDs = e.EnrollManaged(t, e.NS, drift, cs...)
+	e.Jobs = e.StartJobs(t)
+	return e
+}

@@ -132,3 +132,23 @@ func TestOutageIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestObservedAllIncludesNeverProbed: a cluster registered but never
+// probed is in ObservedAll like any other, as Observed reports it.
+func TestObservedAllIncludesNeverProbed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		f := fleettest.New(t, db, fleettest.Options{})
+		if _, _, err := f.Registry.Put(ctx, fleettest.Org, clusters.Record{ID: "fresh", AllowedNamespaces: []string{"default"}}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := f.Monitor.ObservedAll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, ok := all["fresh"]
+		if !ok || st.Connectivity.State != clusters.StateNoCredentials || st.Connectivity.Message != "not probed yet" {
+			t.Fatalf("ObservedAll[fresh] = %+v, %v", st.Connectivity, ok)
+		}
+	})
+}

@@ -87,3 +87,51 @@ func TestCredentialFileRotation(t *testing.T) {
 		t.Fatal("the exec command of a dropped-in kubeconfig ran")
 	}
 }
+
+// TestClientsDoNotRereadAnUnchangedCredential: while the credential file is
+// the same file with the same size and modification time, Clients answers
+// the clients it built without reading the file again — here the file was
+// overwritten in place with garbage of the same size and its time put back,
+// which a read would refuse.
+func TestClientsDoNotRereadAnUnchangedCredential(t *testing.T) {
+	c := bed.Clusters[0]
+	f := newFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")})
+	path := filepath.Join(f.creds.Dir(), c.Name+".kubeconfig")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.reg.Clients(c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := make([]byte, info.Size())
+	for i := range garbage {
+		garbage[i] = '#'
+	}
+	file, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.WriteAt(garbage, 0); err != nil {
+		t.Fatal(err)
+	}
+	file.Close()
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := f.reg.Clients(c.Name); err != nil || again != first {
+		t.Fatalf("unchanged file: clients %p (first %p), err %v", again, first, err)
+	}
+	// A new modification time makes Clients read the file again.
+	if err := os.Chtimes(path, time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.Clients(c.Name); err == nil {
+		t.Fatal("a changed file was not read again")
+	}
+}

@@ -21,7 +21,7 @@ import (
 //	go test ./pkg/jobs -run '^$' -bench DeadClusterIsolation -benchtime 5x
 func BenchmarkDeadClusterIsolation(b *testing.B) {
 	h := newHarness(b, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(b.TempDir(), "pushd.db")}, bed.Clusters...)
-	healthy, dead := h.ids[:2], h.ids[2]
+	healthy, dead := h.IDs[:2], h.IDs[2]
 	round := func(tag string, i int, withDead bool) time.Duration {
 		start := time.Now()
 		ids := append([]string(nil), healthy...)

@@ -11,7 +11,6 @@ import (
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 var bed *testbed.Bed
@@ -23,25 +22,12 @@ func TestMain(m *testing.M) {
 // harness is pushd's job machinery on one database, with one registered
 // cluster per test-bed cluster given, each holding a bootstrapped
 // least-privilege credential for a fresh managed namespace.
-type harness struct {
-	*fleettest.Jobs
-	store   *store.Store
-	reg     *clusters.Registry
-	monitor *clusters.Monitor
-	svc     *jobs.Service
-	runner  *jobs.Runner
-	ids     []string // cluster ids, one per test-bed cluster
-	ns      string   // the managed namespace (same name on every cluster)
-}
+type harness struct{ *fleettest.Env }
 
 func newHarness(t testing.TB, db dbtest.Database, cs ...*testbed.Cluster) *harness {
 	t.Helper()
-	f := fleettest.New(t, db, fleettest.Options{Monitor: clusters.MonitorOptions{Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second}})
-	h := &harness{store: f.Store, reg: f.Registry, monitor: f.Monitor, ns: "t-" + fleettest.RandomID()}
-	h.ids = f.EnrollManaged(t, h.ns, clusters.Drift{}, cs...)
-	h.Jobs = f.StartJobs(t)
-	h.svc, h.runner = h.Service, h.Runner
-	return h
+	opts := fleettest.Options{Monitor: clusters.MonitorOptions{Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second}}
+	return &harness{fleettest.NewEnv(t, db, opts, clusters.Drift{}, cs...)}
 }
 
 var manifest = fleettest.Manifest
@@ -56,13 +42,13 @@ func configMap(name string, data map[string]string) json.RawMessage {
 
 func (h *harness) spec(id, cluster, action string, manifests ...json.RawMessage) jobs.Spec {
 	return jobs.Spec{ID: id, Cluster: cluster, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
-		Application: "nextcloud", Namespace: h.ns, Action: action, Manifests: manifests, TimeoutSeconds: 30}
+		Application: "nextcloud", Namespace: h.NS, Action: action, Manifests: manifests, TimeoutSeconds: 30}
 }
 
 // statuses lists the job.status_changed events of a job, oldest first.
 func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 	t.Helper()
-	events, err := h.store.Events(context.Background(), cluster, 1000)
+	events, err := h.Store.Events(context.Background(), cluster, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +69,7 @@ func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 // firstEvent is the oldest job.status_changed event of a job, as Odoo gets it.
 func (h *harness) firstEvent(t *testing.T, cluster, id string) jobs.Job {
 	t.Helper()
-	events, err := h.store.Events(context.Background(), cluster, 1000)
+	events, err := h.Store.Events(context.Background(), cluster, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

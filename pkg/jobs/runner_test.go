@@ -27,7 +27,7 @@ func TestJobLifecycle(t *testing.T) {
 		ctx := context.Background()
 		c := bed.Clusters[0]
 		h := newHarness(t, db, c)
-		id := h.ids[0]
+		id := h.IDs[0]
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		dyn, _ := dynamic.NewForConfig(c.AdminConfig())
 
@@ -45,11 +45,11 @@ func TestJobLifecycle(t *testing.T) {
 					t.Errorf("object %s: %s/%s", o.Name, o.Action, o.Status)
 				}
 			}
-			a, err := dyn.Resource(operator.Applications).Namespace(h.ns).Get(ctx, "nextcloud", metav1.GetOptions{})
+			a, err := dyn.Resource(operator.Applications).Namespace(h.NS).Get(ctx, "nextcloud", metav1.GetOptions{})
 			if err != nil || a.GetLabels()[inventory.ClusterIDLabel] != id {
 				t.Fatalf("Application labels %v, %v", a.GetLabels(), err)
 			}
-			cms, _ := kube.CoreV1().ConfigMaps(h.ns).List(ctx, metav1.ListOptions{})
+			cms, _ := kube.CoreV1().ConfigMaps(h.NS).List(ctx, metav1.ListOptions{})
 			for _, cm := range cms.Items {
 				if cm.Name != "kube-root-ca.crt" && cm.Labels[inventory.ClusterIDLabel] != id {
 					t.Errorf("ConfigMap %s (inventory or object) lacks the cluster-id label: %v", cm.Name, cm.Labels)
@@ -68,7 +68,7 @@ func TestJobLifecycle(t *testing.T) {
 			if j := h.Wait(t, "deploy-2", time.Minute); j.Status != store.JobSucceeded {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
-			if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			if _, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 				t.Fatalf("pruned ConfigMap still there: %v", err)
 			}
 		})
@@ -80,7 +80,7 @@ func TestJobLifecycle(t *testing.T) {
 			if j.Status != store.JobFailed || j.Error.Code != "preflight_failed" {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
-			if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "fresh", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			if _, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "fresh", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 				t.Fatalf("a valid object of a refused job was written: %v", err)
 			}
 		})
@@ -110,11 +110,11 @@ func TestJobLifecycle(t *testing.T) {
 			if j := h.Wait(t, "delete-1", time.Minute); j.Status != store.JobSucceeded {
 				t.Fatalf("status %s: %+v", j.Status, j.Error)
 			}
-			list, err := dyn.Resource(operator.Applications).Namespace(h.ns).List(ctx, metav1.ListOptions{})
+			list, err := dyn.Resource(operator.Applications).Namespace(h.NS).List(ctx, metav1.ListOptions{})
 			if err != nil || len(list.Items) != 0 {
 				t.Fatalf("Applications left: %d, %v", len(list.Items), err)
 			}
-			cms, _ := kube.CoreV1().ConfigMaps(h.ns).List(ctx, metav1.ListOptions{LabelSelector: inventory.ClusterIDLabel})
+			cms, _ := kube.CoreV1().ConfigMaps(h.NS).List(ctx, metav1.ListOptions{LabelSelector: inventory.ClusterIDLabel})
 			if len(cms.Items) != 0 {
 				t.Fatalf("ConfigMaps left (inventory?): %d", len(cms.Items))
 			}
@@ -127,11 +127,11 @@ func TestJobLifecycle(t *testing.T) {
 func TestJobsOfOneApplicationRunInOrder(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		h := newHarness(t, db, bed.Clusters[1])
-		id := h.ids[0]
+		id := h.IDs[0]
 		h.Submit(t, h.spec("o-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("one", nil)))
 		h.Submit(t, h.spec("o-2", id, jobs.ActionApply, app("nextcloud", nil), configMap("two", nil)))
 		h.Submit(t, h.spec("o-3", id, jobs.ActionApply, app("nextcloud", nil), configMap("three", nil)))
-		cancelled, err := h.svc.Cancel(context.Background(), "acme", "o-3")
+		cancelled, err := h.Service.Cancel(context.Background(), "acme", "o-3")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,10 +162,10 @@ func TestDeadClusterCostsOthersNothing(t *testing.T) {
 		}
 		defer victim.Start(context.Background())
 		start := time.Now()
-		for i, id := range h.ids {
+		for i, id := range h.IDs {
 			h.Submit(t, h.spec("iso-"+id, id, jobs.ActionApply, app("nextcloud", nil), configMap("c", map[string]string{"i": string(rune('0' + i))})))
 		}
-		for i, id := range h.ids {
+		for i, id := range h.IDs {
 			j := h.Wait(t, "iso-"+id, 2*time.Minute)
 			switch {
 			case i == 2 && (j.Status != store.JobFailed || j.Error.Code != "cluster_unreachable"):
@@ -182,14 +182,14 @@ func TestDeadClusterCostsOthersNothing(t *testing.T) {
 // refused with ErrBackpressure and not stored.
 func TestBackpressure(t *testing.T) {
 	h := newHarness(t, dbtest.Database{Driver: "sqlite", DSN: t.TempDir() + "/pushd.db"}, bed.Clusters[1])
-	id := h.ids[0]
+	id := h.IDs[0]
 	s := h.spec("bp-1", id, jobs.ActionApply, app("blocker", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
 	h.Submit(t, s) // runs and hangs until its timeout
 	h.Submit(t, h.spec("bp-2", id, jobs.ActionApply, app("nextcloud", nil)))
-	narrow := jobs.NewService(h.store, h.reg, h.monitor, jobs.ServiceOptions{MaxQueuedPerCluster: 1})
+	narrow := jobs.NewService(h.Store, h.Registry, h.Monitor, jobs.ServiceOptions{MaxQueuedPerCluster: 1})
 	deadline := time.Now().Add(30 * time.Second)
 	for { // bp-1 must be running, bp-2 queued behind it
-		j, _ := h.svc.Get(context.Background(), "acme", "bp-1")
+		j, _ := h.Service.Get(context.Background(), "acme", "bp-1")
 		if j.Status == store.JobRunning {
 			break
 		}
@@ -202,10 +202,10 @@ func TestBackpressure(t *testing.T) {
 	if !errors.Is(err, jobs.ErrBackpressure) {
 		t.Fatalf("err = %v, want ErrBackpressure", err)
 	}
-	if _, err := h.svc.Get(context.Background(), "acme", "bp-3"); !errors.Is(err, jobs.ErrNotFound) {
+	if _, err := h.Service.Get(context.Background(), "acme", "bp-3"); !errors.Is(err, jobs.ErrNotFound) {
 		t.Fatalf("a refused job was stored: %v", err)
 	}
 	for _, j := range []string{"bp-1", "bp-2"} {
-		h.svc.Cancel(context.Background(), "acme", j)
+		h.Service.Cancel(context.Background(), "acme", j)
 	}
 }

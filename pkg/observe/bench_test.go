@@ -56,7 +56,7 @@ func benchSetup(b *testing.B, n *atomic.Int64) (*harness, *clusters.Clients) {
 	unthrottled := clusters.ClientOptions{QPS: 5000, Burst: 5000, Timeout: 30 * time.Second}
 	db := dbtest.Database{Driver: "sqlite", DSN: filepath.Join(b.TempDir(), "pushd.db")}
 	h := newHarnessWith(b, db, observe.Options{}, unthrottled, bed.Clusters[0])
-	id := h.ids[0]
+	id := h.IDs[0]
 	manifests := make([]json.RawMessage, benchObjects)
 	for i := range manifests {
 		manifests[i] = configMap(fmt.Sprintf("cm-%04d", i), map[string]string{"i": fmt.Sprint(i), "payload": "some configuration value"})
@@ -64,7 +64,7 @@ func benchSetup(b *testing.B, n *atomic.Int64) (*harness, *clusters.Clients) {
 	start := time.Now()
 	h.deploy(b, "bench-deploy", id, "nextcloud", manifests...)
 	b.Logf("setup: applied %d ConfigMaps through a job in %s", benchObjects, time.Since(start).Round(time.Millisecond))
-	cred, _, err := h.creds.Load(id)
+	cred, _, err := h.Creds.Load(id)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,15 +106,15 @@ func measure(b *testing.B, n *atomic.Int64, fn func() error) (msPer1k, reqPerObj
 func BenchmarkStatusPoll(b *testing.B) {
 	var n atomic.Int64
 	h, c := benchSetup(b, &n)
-	id := h.ids[0]
-	w := observe.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, observe.Options{})
+	id := h.IDs[0]
+	w := observe.NewWatcher(h.Store, countingClusters{h.Registry, id, c}, h.Monitor, observe.Options{})
 	ctx := context.Background()
 	var poll, naive [2]float64
 	b.Run("list-per-kind", func(b *testing.B) {
 		poll[0], poll[1] = measure(b, &n, func() error { return w.Poll(ctx, id) })
 	})
 	b.Run("baseline-get-per-object", func(b *testing.B) {
-		naive[0], naive[1] = measure(b, &n, func() error { return naivePoll(ctx, c, h.ns) })
+		naive[0], naive[1] = measure(b, &n, func() error { return naivePoll(ctx, c, h.NS) })
 	})
 	fmt.Printf("status poll of %d objects: %.1f ms/1k objects, %.4f requests/object; GET per object: %.1f ms/1k, %.4f requests/object; %.1fx faster, %.0fx fewer requests\n",
 		benchObjects, poll[0], poll[1], naive[0], naive[1], naive[0]/poll[0], naive[1]/poll[1])
@@ -154,15 +154,15 @@ func naivePoll(ctx context.Context, c *clusters.Clients, ns string) error {
 func BenchmarkDriftCheck(b *testing.B) {
 	var n atomic.Int64
 	h, c := benchSetup(b, &n)
-	id := h.ids[0]
+	id := h.IDs[0]
 	ctx := context.Background()
 	var pre, all [2]float64
 	b.Run("prefiltered", func(b *testing.B) {
-		w := observe.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, observe.Options{})
+		w := observe.NewWatcher(h.Store, countingClusters{h.Registry, id, c}, h.Monitor, observe.Options{})
 		pre[0], pre[1] = measure(b, &n, func() error { return w.CheckDrift(ctx, id) })
 	})
 	b.Run("baseline-dry-run-every-object", func(b *testing.B) {
-		w := observe.NewWatcher(h.store, countingClusters{h.reg, id, c}, h.monitor, observe.Options{DryRunAll: true})
+		w := observe.NewWatcher(h.Store, countingClusters{h.Registry, id, c}, h.Monitor, observe.Options{DryRunAll: true})
 		all[0], all[1] = measure(b, &n, func() error { return w.CheckDrift(ctx, id) })
 	})
 	fmt.Printf("drift check of %d objects in sync: %.1f ms/1k objects, %.4f requests/object; dry-run of every object: %.1f ms/1k, %.4f requests/object; %.1fx faster, %.0fx fewer requests\n",

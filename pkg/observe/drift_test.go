@@ -30,11 +30,11 @@ func TestDriftStory(t *testing.T) {
 		ctx := context.Background()
 		c := bed.Clusters[0]
 		h := newHarness(t, db, observe.Options{}, c)
-		id := h.ids[0]
+		id := h.IDs[0]
 		w := h.watcher
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		cm := func(data map[string]any, meta map[string]any) map[string]any {
-			m := map[string]any{"name": "settings", "namespace": h.ns}
+			m := map[string]any{"name": "settings", "namespace": h.NS}
 			for k, v := range meta {
 				m[k] = v
 			}
@@ -46,14 +46,7 @@ func TestDriftStory(t *testing.T) {
 		}
 		check := func(t *testing.T, want observe.DriftState) *observe.ApplicationDetail {
 			t.Helper()
-			if err := w.CheckDrift(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-			d := h.appOf(t, id, "nextcloud")
-			if d.Drift != want {
-				t.Fatalf("drift %s, want %s: %+v", d.Drift, want, d.Objects)
-			}
-			return d
+			return h.checkDrift(t, id, want)
 		}
 
 		t.Run("an applied application is listed from the cluster and in sync", func(t *testing.T) {
@@ -111,19 +104,19 @@ func TestDriftStory(t *testing.T) {
 			someone(t, c, configMaps, cm(map[string]any{"a": "1"}, nil))
 			check(t, observe.DriftInSync)
 			ev := h.events(t, id, observe.EventDriftResolved)
-			if len(ev) != 1 || ev[0].Data["namespace"] != h.ns || ev[0].Data["application"] != "nextcloud" || ev[0].Data["correction_job"] != nil {
+			if len(ev) != 1 || ev[0].Data["namespace"] != h.NS || ev[0].Data["application"] != "nextcloud" || ev[0].Data["correction_job"] != nil {
 				t.Fatalf("drift.resolved events: %+v", ev)
 			}
 		})
 
 		t.Run("a field pushd set, removed by an update, is drift", func(t *testing.T) {
 			edit := func(fn func(data map[string]string)) {
-				got, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{})
+				got, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "settings", metav1.GetOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				fn(got.Data)
-				if _, err := kube.CoreV1().ConfigMaps(h.ns).Update(ctx, got, metav1.UpdateOptions{FieldManager: "editor"}); err != nil {
+				if _, err := kube.CoreV1().ConfigMaps(h.NS).Update(ctx, got, metav1.UpdateOptions{FieldManager: "editor"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -142,7 +135,7 @@ func TestDriftStory(t *testing.T) {
 
 		t.Run("a deleted object is missing, and mode correct restores it", func(t *testing.T) {
 			h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect})
-			if err := kube.CoreV1().ConfigMaps(h.ns).Delete(ctx, "settings", metav1.DeleteOptions{}); err != nil {
+			if err := kube.CoreV1().ConfigMaps(h.NS).Delete(ctx, "settings", metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			d := check(t, observe.DriftDrifted)
@@ -160,7 +153,7 @@ func TestDriftStory(t *testing.T) {
 			if j := h.Wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
 				t.Fatalf("correction job: %s trigger %s %+v", j.Status, j.Trigger, j.Error)
 			}
-			got, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "settings", metav1.GetOptions{})
+			got, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "settings", metav1.GetOptions{})
 			if err != nil || got.Data["a"] != "1" {
 				t.Fatalf("ConfigMap not restored: %v %v", got, err)
 			}
@@ -181,7 +174,7 @@ func TestDriftStory(t *testing.T) {
 			// outcome annotation: not drift, but the object fails.
 			someone(t, c, operator.Applications, map[string]any{
 				"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
-				"metadata": map[string]any{"name": "nextcloud", "namespace": h.ns, "annotations": map[string]any{
+				"metadata": map[string]any{"name": "nextcloud", "namespace": h.NS, "annotations": map[string]any{
 					operator.OutcomeAnnotation: operator.OutcomeFail, operator.MessageAnnotation: "chart gone"}},
 				"spec": map[string]any{"values": map[string]any{"flip": "1"}},
 			})
@@ -211,10 +204,10 @@ func TestDriftStory(t *testing.T) {
 		})
 
 		t.Run("an unknown application is not found", func(t *testing.T) {
-			if _, err := w.Application(ctx, id, h.ns, "mattermost"); err != observe.ErrNotFound {
+			if _, err := w.Application(ctx, id, h.NS, "mattermost"); err != observe.ErrNotFound {
 				t.Fatalf("err %v", err)
 			}
-			if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			if _, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "nope", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 				t.Fatal(err)
 			}
 		})

@@ -21,9 +21,9 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
 		h := newHarness(t, db, observe.Options{PollInterval: 300 * time.Millisecond, ScheduleSync: 200 * time.Millisecond, Schedules: everySecond{}}, bed.Clusters...)
-		live, dead := h.ids[0], h.ids[1]
+		live, dead := h.IDs[0], h.IDs[1]
 		w := h.watcher
-		for _, id := range h.ids {
+		for _, id := range h.IDs {
 			h.deploy(t, "deploy-"+id, id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"a": "1"}))
 			if err := w.CheckDrift(ctx, id); err != nil {
 				t.Fatal(err)
@@ -43,7 +43,7 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 		h.put(t, live, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
 		h.put(t, dead, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
 		someone(t, bed.Clusters[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": "settings", "namespace": h.ns}, "data": map[string]any{"a": "2"}})
+			"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"a": "2"}})
 
 		deadline := time.Now().Add(30 * time.Second)
 		for len(h.events(t, live, observe.EventDriftDetected)) == 0 {

@@ -32,15 +32,8 @@ func TestMain(m *testing.M) {
 // registered cluster per test-bed cluster given, each holding a
 // bootstrapped least-privilege credential for a fresh managed namespace.
 type harness struct {
-	*fleettest.Jobs
-	store   *store.Store
-	creds   *clusters.CredentialStore
-	reg     *clusters.Registry
-	monitor *clusters.Monitor
-	svc     *jobs.Service
+	*fleettest.Env
 	watcher *observe.Watcher
-	ids     []string // cluster ids, one per test-bed cluster
-	ns      string   // the managed namespace (same name on every cluster)
 }
 
 func newHarness(t testing.TB, db dbtest.Database, opts observe.Options, cs ...*testbed.Cluster) *harness {
@@ -51,23 +44,19 @@ func newHarness(t testing.TB, db dbtest.Database, opts observe.Options, cs ...*t
 // newHarnessWith is newHarness with the clusters' client options.
 func newHarnessWith(t testing.TB, db dbtest.Database, opts observe.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
 	t.Helper()
-	f := fleettest.New(t, db, fleettest.Options{Clients: clientOpts})
-	h := &harness{store: f.Store, creds: f.Creds, reg: f.Registry, monitor: f.Monitor, ns: "t-" + fleettest.RandomID()}
-	h.ids = f.EnrollManaged(t, h.ns, clusters.Drift{Mode: clusters.DriftReport}, cs...)
-	h.Jobs = f.StartJobs(t)
-	h.svc = h.Service
+	h := &harness{Env: fleettest.NewEnv(t, db, fleettest.Options{Clients: clientOpts}, clusters.Drift{Mode: clusters.DriftReport}, cs...)}
 	if opts.Logger == nil {
-		opts.Logger = f.Logger
+		opts.Logger = h.Logger
 	}
-	opts.Corrector = h.svc
-	h.watcher = observe.NewWatcher(f.Store, f.Registry, f.Monitor, opts)
+	opts.Corrector = h.Service
+	h.watcher = observe.NewWatcher(h.Store, h.Registry, h.Monitor, opts)
 	return h
 }
 
 // put creates or updates the cluster's record with a drift policy.
 func (h *harness) put(t testing.TB, id string, drift clusters.Drift) {
 	t.Helper()
-	if _, _, err := h.reg.Put(context.Background(), fleettest.Org, fleettest.Record(id, h.ns, drift)); err != nil {
+	if _, _, err := h.Registry.Put(context.Background(), fleettest.Org, fleettest.Record(id, h.NS, drift)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -86,7 +75,7 @@ func configMap(name string, data map[string]string) json.RawMessage {
 func (h *harness) deploy(t testing.TB, jobID, cluster, application string, manifests ...json.RawMessage) {
 	t.Helper()
 	h.Submit(t, jobs.Spec{ID: jobID, Cluster: cluster, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
-		Application: application, Namespace: h.ns, Action: jobs.ActionApply, Manifests: manifests, TimeoutSeconds: 60})
+		Application: application, Namespace: h.NS, Action: jobs.ActionApply, Manifests: manifests, TimeoutSeconds: 60})
 	if j := h.Wait(t, jobID, 2*time.Minute); j.Status != store.JobSucceeded {
 		t.Fatalf("job %s: %s %+v", jobID, j.Status, j.Error)
 	}
@@ -101,7 +90,7 @@ type event struct {
 // events lists the cluster's events of the given type, oldest first.
 func (h *harness) events(t testing.TB, cluster, typ string) []event {
 	t.Helper()
-	rows, err := h.store.Events(context.Background(), cluster, 10000)
+	rows, err := h.Store.Events(context.Background(), cluster, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +124,24 @@ func someone(t testing.TB, c *testbed.Cluster, gvr schema.GroupVersionResource, 
 	}
 }
 
+// checkDrift runs the cluster's drift check and returns nextcloud's detail,
+// failing the test unless its drift is want.
+func (h *harness) checkDrift(t testing.TB, cluster string, want observe.DriftState) *observe.ApplicationDetail {
+	t.Helper()
+	if err := h.watcher.CheckDrift(context.Background(), cluster); err != nil {
+		t.Fatal(err)
+	}
+	d := h.appOf(t, cluster, "nextcloud")
+	if d.Drift != want {
+		t.Fatalf("drift %s, want %s: %+v", d.Drift, want, d.Objects)
+	}
+	return d
+}
+
 // appOf returns the application's detail, failing the test when absent.
 func (h *harness) appOf(t testing.TB, cluster, application string) *observe.ApplicationDetail {
 	t.Helper()
-	d, err := h.watcher.Application(context.Background(), cluster, h.ns, application)
+	d, err := h.watcher.Application(context.Background(), cluster, h.NS, application)
 	if err != nil {
 		t.Fatalf("application %s: %v", application, err)
 	}

@@ -20,19 +20,14 @@ func TestRestartKeepsWhatOdooWasTold(t *testing.T) {
 		ctx := context.Background()
 		c := bed.Clusters[0]
 		h := newHarness(t, db, observe.Options{}, c)
-		id := h.ids[0]
+		id := h.IDs[0]
 		settings := func(value string) map[string]any {
 			return map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-				"metadata": map[string]any{"name": "settings", "namespace": h.ns}, "data": map[string]any{"a": value}}
+				"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"a": value}}
 		}
 		check := func(t *testing.T, want observe.DriftState) {
 			t.Helper()
-			if err := h.watcher.CheckDrift(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-			if d := h.appOf(t, id, "nextcloud"); d.Drift != want {
-				t.Fatalf("drift %s, want %s", d.Drift, want)
-			}
+			h.checkDrift(t, id, want)
 		}
 
 		h.deploy(t, "deploy-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"a": "1"}))
@@ -44,10 +39,10 @@ func TestRestartKeepsWhatOdooWasTold(t *testing.T) {
 		}
 
 		// The restart: a new watcher, and an outbox with nothing in it.
-		if _, err := h.store.PruneUnsentEvents(ctx, time.Now().Add(time.Hour)); err != nil {
+		if _, err := h.Store.PruneUnsentEvents(ctx, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		h.watcher = observe.NewWatcher(h.store, h.reg, h.monitor, observe.Options{Corrector: h.svc})
+		h.watcher = observe.NewWatcher(h.Store, h.Registry, h.Monitor, observe.Options{Corrector: h.Service})
 
 		check(t, observe.DriftDrifted)
 		if ev := h.events(t, id, observe.EventDriftDetected); len(ev) != 0 {
@@ -63,7 +58,7 @@ func TestRestartKeepsWhatOdooWasTold(t *testing.T) {
 		// restart is counted from there.
 		someone(t, c, operator.Applications, map[string]any{
 			"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
-			"metadata": map[string]any{"name": "nextcloud", "namespace": h.ns, "annotations": map[string]any{
+			"metadata": map[string]any{"name": "nextcloud", "namespace": h.NS, "annotations": map[string]any{
 				operator.OutcomeAnnotation: operator.OutcomeFail}},
 			"spec": map[string]any{"values": map[string]any{"flip": "1"}},
 		})

@@ -47,11 +47,11 @@ func TestSlowClusterDelaysNoOther(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
 		h := newHarness(t, db, observe.Options{}, bed.Clusters...)
-		fast, slow := h.ids[0], h.ids[1]
-		for _, id := range h.ids {
+		fast, slow := h.IDs[0], h.IDs[1]
+		for _, id := range h.IDs {
 			h.deploy(t, "deploy-"+id, id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"a": "1"}))
 		}
-		cred, _, err := h.creds.Load(slow)
+		cred, _, err := h.Creds.Load(slow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,12 +61,12 @@ func TestSlowClusterDelaysNoOther(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := observe.NewWatcher(h.store, slowClusters{h.reg, slow, slowClients}, h.monitor, observe.Options{
-			PollInterval: 200 * time.Millisecond, ScheduleSync: 100 * time.Millisecond, Corrector: h.svc, Schedules: everySecond{}})
+		w := observe.NewWatcher(h.Store, slowClusters{h.Registry, slow, slowClients}, h.Monitor, observe.Options{
+			PollInterval: 200 * time.Millisecond, ScheduleSync: 100 * time.Millisecond, Corrector: h.Service, Schedules: everySecond{}})
 		if err := w.CheckDrift(ctx, fast); err != nil { // baseline: in sync
 			t.Fatal(err)
 		}
-		for _, id := range h.ids {
+		for _, id := range h.IDs {
 			h.put(t, id, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
 		}
 		runCtx, cancel := context.WithCancel(ctx)
@@ -77,7 +77,7 @@ func TestSlowClusterDelaysNoOther(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond) // the slow cluster's first poll and check are under way
 		start := time.Now()
 		someone(t, bed.Clusters[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": "settings", "namespace": h.ns}, "data": map[string]any{"a": "2"}})
+			"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"a": "2"}})
 		for len(h.events(t, fast, observe.EventDriftDetected)) == 0 {
 			if time.Since(start) > 5*time.Second {
 				t.Fatal("the fast cluster's drift was not reported within 5 s")
