@@ -18,8 +18,8 @@ import (
 
 // Apply makes the application's objects in the cluster match req.Objects:
 // it checks the namespace is managed, prepares the objects (namespace,
-// cluster-id label), dry-runs every one of them (preflight), then
-// server-side applies them, prunes what the inventory holds and the request
+// cluster-id label), dry-runs every one of them (preflight), ends there when
+// nothing would change (see unchanged), else server-side applies them, prunes what the inventory holds and the request
 // no longer lists, and waits until every applied object is Current, one is
 // Failed, or the timeout passes.
 //
@@ -51,9 +51,18 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	red := newRedactor(req.Objects)
-	before, err := e.preflight(ctx, targets, red)
+	dryRuns, err := e.preflight(ctx, targets, red)
 	if err != nil {
 		return preflightResult(targets, err), err
+	}
+	if res, ok := e.unchanged(ctx, key, targets, dryRuns); ok {
+		e.opts.Logger.Debug("apply finished: nothing would change, nothing written", "cluster", key.Cluster, "namespace", key.Namespace,
+			"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start))
+		return res, nil
+	}
+	before := make(map[object.ObjMetadata]string, len(dryRuns))
+	for id, u := range dryRuns {
+		before[id] = u.GetResourceVersion()
 	}
 
 	timeout := cmp.Or(req.Timeout, e.opts.Timeout)
