@@ -67,30 +67,11 @@ var ErrJobExists = errors.New("job id exists")
 var ErrFenced = errors.New("job claim is stale")
 
 // CreateJob stores a new queued job and its events in one transaction.
+// Calls that arrive while another commit is in flight wait for it and are
+// then committed together (see createBatcher): the job is durable when
+// CreateJob returns either way, but many submissions share one fsync.
 func (s *Store) CreateJob(ctx context.Context, j *Job, events ...*Event) (*Job, error) {
-	var existing Job
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error
-		if err == nil {
-			return ErrJobExists
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return err
-		}
-		if err := tx.Create(j).Error; err != nil {
-			return err
-		}
-		return addEvents(tx, events)
-	})
-	if errors.Is(err, ErrJobExists) {
-		return &existing, err
-	}
-	if err != nil && isUniqueViolation(err) {
-		if e2 := s.db.WithContext(ctx).Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error; e2 == nil {
-			return &existing, ErrJobExists
-		}
-	}
-	return j, err
+	return s.creates.create(ctx, s.db, &createCall{job: j, events: events})
 }
 
 // GetJob returns a job of an organization (any when empty), or ErrNotFound.

@@ -20,6 +20,8 @@ import (
 type Store struct {
 	db     *gorm.DB
 	driver string
+	// creates groups concurrent CreateJob calls into shared commits.
+	creates createBatcher
 }
 
 // Options are the optional knobs of Open.
