@@ -17,6 +17,39 @@ import (
 	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
+// observed is what the fast paths (unchanged, applyParallel) decide on,
+// read after the preflight: the live inventory and the live state of the
+// request's objects that exist.
+type observed struct {
+	// inventory is what the live inventory lists; hasInventory is false
+	// before the application's first apply.
+	inventory    object.ObjMetadataSet
+	hasInventory bool
+	// live holds the request's existing objects (the dry-run returned a
+	// resourceVersion).
+	live map[object.ObjMetadata]*unstructured.Unstructured
+}
+
+// observe reads the inventory with one LIST and the existing objects with
+// one label-selected LIST per kind.
+func (e *Engine) observe(ctx context.Context, key inventory.Key, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured) (*observed, error) {
+	obs := &observed{}
+	var err error
+	if obs.inventory, obs.hasInventory, err = e.inventoryObjects(ctx, key); err != nil {
+		return nil, err
+	}
+	var existing []object.ObjMetadata
+	for _, t := range targets {
+		if dryRuns[t.id].GetResourceVersion() != "" {
+			existing = append(existing, t.id)
+		}
+	}
+	if obs.live, err = inventory.LiveObjects(ctx, e.c, existing); err != nil {
+		return nil, err
+	}
+	return obs, nil
+}
+
 // unchanged ends a run right after its preflight when the run could only
 // confirm what the cluster already holds: every dry-run returned the live
 // object as it is (the server-side apply would be a no-op), the inventory
@@ -27,31 +60,21 @@ import (
 // time and then start informers to wait.
 //
 // Any doubt — an object to create, a difference, an inventory that lists
-// more or fewer, an object not yet Current, a failed LIST — answers false
-// and the run takes the full path, which decides and reports as before.
-// Ownership needs no check of its own: the dry-run sends the owning-
-// inventory annotation, so an object another inventory (or none) owns
-// differs from its dry-run and goes the full path, where PolicyMustMatch
-// refuses it.
-func (e *Engine) unchanged(ctx context.Context, key inventory.Key, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured) (*Result, bool) {
+// more or fewer, an object not yet Current — answers false and the run
+// goes on. Ownership needs no check of its own: the dry-run sends the
+// owning-inventory annotation, so an object another inventory (or none)
+// owns differs from its dry-run.
+func (e *Engine) unchanged(ctx context.Context, obs *observed, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured) (*Result, bool) {
 	ids := make(object.ObjMetadataSet, len(targets))
 	for i, t := range targets {
-		if dryRuns[t.id].GetResourceVersion() == "" {
-			return nil, false // would be created
-		}
 		ids[i] = t.id
 	}
-	held, err := e.inventoryObjects(ctx, key)
-	if err != nil || !held.Equal(ids) {
-		return nil, false
-	}
-	live, err := inventory.LiveObjects(ctx, e.c, ids)
-	if err != nil {
+	if !obs.hasInventory || !obs.inventory.Equal(ids) {
 		return nil, false
 	}
 	res := &Result{Objects: make([]ObjectResult, len(targets))}
 	for i, t := range targets {
-		l := live[t.id]
+		l := obs.live[t.id]
 		if l == nil || !sameObject(dryRuns[t.id], l) {
 			return nil, false
 		}
@@ -72,18 +95,24 @@ func (e *Engine) unchanged(ctx context.Context, key inventory.Key, targets []tar
 }
 
 // inventoryObjects is what the application's live inventory lists, read
-// the way cli-utils reads it (by its id label; more than one is an error).
-func (e *Engine) inventoryObjects(ctx context.Context, key inventory.Key) (object.ObjMetadataSet, error) {
+// the way cli-utils reads it (by its id label; more than one is an error);
+// found is false when there is none yet.
+func (e *Engine) inventoryObjects(ctx context.Context, key inventory.Key) (ids object.ObjMetadataSet, found bool, err error) {
 	sel := labels.Set{inventory.IDLabel: key.ID()}.String()
 	list, err := e.c.Dynamic.Resource(cliinventory.ConfigMapGVK.GroupVersion().WithResource("configmaps")).Namespace(key.Namespace).
 		List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return nil, fmt.Errorf("application %s/%s: list inventory: %w", key.Namespace, key.Application, err)
+		return nil, false, fmt.Errorf("application %s/%s: list inventory: %w", key.Namespace, key.Application, err)
 	}
-	if n := len(list.Items); n != 1 {
-		return nil, fmt.Errorf("application %s/%s: %d inventories, want 1", key.Namespace, key.Application, n)
+	switch n := len(list.Items); n {
+	case 0:
+		return nil, false, nil
+	case 1:
+		ids, err := cliinventory.WrapInventoryObj(&list.Items[0]).Load()
+		return ids, err == nil, err
+	default:
+		return nil, false, fmt.Errorf("application %s/%s: %d inventories, want 1", key.Namespace, key.Application, n)
 	}
-	return cliinventory.WrapInventoryObj(&list.Items[0]).Load()
 }
 
 // sameObject reports whether a dry-run returned the live object unchanged.
