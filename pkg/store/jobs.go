@@ -66,12 +66,33 @@ var ErrJobExists = errors.New("job id exists")
 // another attempt took the job over, or it was cancelled.
 var ErrFenced = errors.New("job claim is stale")
 
-// CreateJob stores a new queued job and its events in one transaction.
-// Calls that arrive while another commit is in flight wait for it and are
-// then committed together (see createBatcher): the job is durable when
-// CreateJob returns either way, but many submissions share one fsync.
+// CreateJob stores a new queued job and its events in one transaction,
+// shared with concurrent intake writes (see groupCommit): the job is durable
+// when CreateJob returns, but many submissions share one fsync.
 func (s *Store) CreateJob(ctx context.Context, j *Job, events ...*Event) (*Job, error) {
-	return s.creates.create(ctx, s.db, &createCall{job: j, events: events})
+	var existing Job
+	err := s.group.run(ctx, s.db, func(tx *gorm.DB) error {
+		err := tx.Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error
+		if err == nil {
+			return ErrJobExists
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if err := tx.Create(j).Error; err != nil {
+			return err
+		}
+		return addEvents(tx, events)
+	})
+	if errors.Is(err, ErrJobExists) {
+		return &existing, err
+	}
+	if err != nil && isUniqueViolation(err) {
+		if e2 := s.db.WithContext(ctx).Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error; e2 == nil {
+			return &existing, ErrJobExists
+		}
+	}
+	return j, err
 }
 
 // GetJob returns a job of an organization (any when empty), or ErrNotFound.

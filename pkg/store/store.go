@@ -20,8 +20,8 @@ import (
 type Store struct {
 	db     *gorm.DB
 	driver string
-	// creates groups concurrent CreateJob calls into shared commits.
-	creates createBatcher
+	// group shares commits between concurrent intake writes.
+	group groupCommit
 }
 
 // Options are the optional knobs of Open.

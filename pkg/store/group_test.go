@@ -59,12 +59,52 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 		if err != nil || len(jobs) != n-8 {
 			t.Fatalf("%d jobs listed (%v), want %d", len(jobs), err, n-8)
 		}
-		s.creates.mu.Lock()
-		commits := s.creates.commits
-		s.creates.mu.Unlock()
+		s.group.mu.Lock()
+		commits := s.group.commits
+		s.group.mu.Unlock()
 		if commits >= n {
 			t.Errorf("%d commits for %d concurrent creates: none grouped", commits, n)
 		}
 		t.Logf("%d creates in %d commits", n, commits)
+	})
+}
+
+// TestConcurrentMessagesShareCommits: messages begun and finished at once
+// share commits too, and a repeated id still answers ErrMessageExists.
+func TestConcurrentMessagesShareCommits(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		const n = 48
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				id := fmt.Sprintf("msg-%02d", i%(n-4)) // the last 4 repeat the first 4
+				if _, errs[i] = s.BeginMessage(ctx, &Message{Organization: "o", ID: id, BodyHash: "h"}); errs[i] == nil {
+					errs[i] = s.FinishMessage(ctx, "o", id, 202, "application/json", []byte(`{}`))
+				}
+			})
+		}
+		wg.Wait()
+		exists := 0
+		for _, err := range errs {
+			switch {
+			case errors.Is(err, ErrMessageExists):
+				exists++
+			case err != nil:
+				t.Error(err)
+			}
+		}
+		if exists != 4 {
+			t.Errorf("%d answered ErrMessageExists, want 4", exists)
+		}
+		s.group.mu.Lock()
+		commits := s.group.commits
+		s.group.mu.Unlock()
+		if commits >= 2*(n-4) {
+			t.Errorf("%d commits for %d begun and finished messages: none grouped", commits, 2*(n-4))
+		}
+		t.Logf("%d begins, %d finishes in %d commits", n, n-4, commits)
 	})
 }
