@@ -22,8 +22,9 @@ const (
 
 // MonitorOptions tune health probing.
 type MonitorOptions struct {
-	// Interval between probes of a healthy cluster. Default 15s. Most are
-	// light (ProbeLight: one GET per namespace); see FullInterval.
+	// Interval between probes of a healthy cluster, give or take a tenth
+	// by cluster (spread). Default 15s. Most are light (ProbeLight: one GET
+	// per namespace); see FullInterval.
 	Interval time.Duration
 	// FullInterval is the longest a cluster goes without a full Probe (its
 	// rights and identity checks); a light probe that sees any change
@@ -138,7 +139,7 @@ func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
 	}
 	probes.Keep(func(id string) bool { return slices.ContainsFunc(recs, func(r *Record) bool { return r.ID == id }) })
 	for _, rec := range recs {
-		if !probes.Due(rec.ID, m.opts.Interval, m.opts.Now()) {
+		if !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
 			continue
 		}
 		probes.Go(rec.ID, func() {
