@@ -18,8 +18,9 @@ import (
 
 // Apply makes the application's objects in the cluster match req.Objects:
 // it checks the namespace is managed, prepares the objects (namespace,
-// cluster-id label), dry-runs every one of them (preflight), then
-// server-side applies them, prunes what the inventory holds and the request
+// cluster-id label), dry-runs every one of them (preflight), ends there when
+// nothing would change (see unchanged), else server-side applies them (in
+// parallel when nothing is to be pruned, see applyParallel), prunes what the inventory holds and the request
 // no longer lists, and waits until every applied object is Current, one is
 // Failed, or the timeout passes.
 //
@@ -51,9 +52,26 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	red := newRedactor(req.Objects)
-	before, err := e.preflight(ctx, targets, red)
+	dryRuns, err := e.preflight(ctx, targets, red)
 	if err != nil {
 		return preflightResult(targets, err), err
+	}
+	// The fast paths; when they cannot decide, cli-utils' applier does.
+	if obs, err := e.observe(ctx, key, targets, dryRuns); err == nil {
+		if res, ok := e.unchanged(ctx, obs, targets, dryRuns); ok {
+			e.opts.Logger.Debug("apply finished: nothing would change, nothing written", "cluster", key.Cluster, "namespace", key.Namespace,
+				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start))
+			return res, nil
+		}
+		if res, err, out := e.applyParallel(ctx, key, obs, targets, dryRuns, red); out == writtenDone {
+			e.opts.Logger.Debug("apply finished: written in parallel", "cluster", key.Cluster, "namespace", key.Namespace,
+				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
+			return res, err
+		}
+	}
+	before := make(map[object.ObjMetadata]string, len(dryRuns))
+	for id, u := range dryRuns {
+		before[id] = u.GetResourceVersion()
 	}
 
 	timeout := cmp.Or(req.Timeout, e.opts.Timeout)

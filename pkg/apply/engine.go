@@ -33,7 +33,10 @@ type Options struct {
 	// (see controllerStatus). Nil means ["vworkspace.io"]; empty means none.
 	ControllerGroups []string
 	// PreflightConcurrency bounds the dry-run requests in flight during
-	// preflight. Default 8; the cluster's rate limit applies on top.
+	// preflight, and the writes in flight when objects are applied in
+	// parallel (applyParallel). Default 8: past that, a 2-core API server
+	// answered no faster (README, Performance); the cluster's rate limit
+	// applies on top.
 	PreflightConcurrency int
 	// OnEvent, when set, receives an object's result each time it changes
 	// during a run. It is called from the goroutine that drains cli-utils'
@@ -71,6 +74,7 @@ type Engine struct {
 	opts      Options
 	applier   *cliapply.Applier
 	destroyer *cliapply.Destroyer
+	inv       cliinventory.Client
 }
 
 // New builds the engine of the cluster c reaches. Every request it makes goes
@@ -115,7 +119,7 @@ func New(c *clusters.Clients, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: destroyer: %w", c.ClusterID, err)
 	}
-	return &Engine{c: c, opts: opts, applier: applier, destroyer: destroyer}, nil
+	return &Engine{c: c, opts: opts, applier: applier, destroyer: destroyer, inv: invClient}, nil
 }
 
 // inventoryInfo is the template of the key's inventory ConfigMap. cli-utils

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,7 +64,37 @@ type env struct {
 	admin    kubernetes.Interface
 	adminDyn dynamic.Interface
 	engine   *apply.Engine
+	// requests records every request the engine sent.
+	requests *requestLog
 }
+
+// requestLog records the requests that pass its transport.
+type requestLog struct {
+	mu   sync.Mutex
+	seen []string // "METHOD path?query"
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.seen = append(l.seen, req.Method+" "+req.URL.RequestURI())
+		l.mu.Unlock()
+		return rt.RoundTrip(req)
+	})
+}
+
+// take returns the requests recorded since the last take.
+func (l *requestLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.seen
+	l.seen = nil
+	return out
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // newEnv makes a namespace (labeled managed-by=vworkspace when managed), a
 // ServiceAccount bound there by scopedRole only, and an engine built on
@@ -96,7 +128,9 @@ func newEnvWithRules(t *testing.T, managed bool, rules []rbacv1.PolicyRule, opts
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &rest.Config{Host: c.Host, BearerToken: scopedToken(t, admin, ns.Name, rules), TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData}}
+	log := &requestLog{}
+	cfg := &rest.Config{Host: c.Host, BearerToken: scopedToken(t, admin, ns.Name, rules), TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData},
+		WrapTransport: log.wrap}
 	cl, err := clusters.NewClients(clusterID, cfg, clusters.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +140,7 @@ func newEnvWithRules(t *testing.T, managed bool, rules []rbacv1.PolicyRule, opts
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{ns: ns.Name, admin: admin, adminDyn: adminDyn, engine: eng}
+	return &env{ns: ns.Name, admin: admin, adminDyn: adminDyn, engine: eng, requests: log}
 }
 
 // scopedRole is what docs/architecture.md lists for the applier in a

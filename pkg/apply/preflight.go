@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/object"
 )
@@ -18,39 +19,39 @@ import (
 // real apply, so typos in custom resources are refused instead of silently
 // pruned.
 //
-// It returns each object's resourceVersion as the server has it before the
-// run ("" when the object does not exist yet): an apply that returns the
-// same version changed nothing.
-func (e *Engine) preflight(ctx context.Context, targets []target, red redactor) (map[object.ObjMetadata]string, error) {
-	versions := make([]string, len(targets))
+// It returns each object as the dry-run says the apply would leave it. Its
+// resourceVersion is the server's before the run ("" when the object does
+// not exist yet): an apply that returns the same version changed nothing.
+func (e *Engine) preflight(ctx context.Context, targets []target, red redactor) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
+	results := make([]*unstructured.Unstructured, len(targets))
 	failures := make([]*ObjectError, len(targets))
 	var g errgroup.Group // no shared cancel: every refused object is reported
 	g.SetLimit(e.opts.PreflightConcurrency)
 	for i, t := range targets {
 		g.Go(func() error {
-			versions[i], failures[i] = e.dryRun(ctx, t, red)
+			results[i], failures[i] = e.dryRun(ctx, t, red)
 			return nil
 		})
 	}
 	g.Wait()
 	var refused []*ObjectError
-	before := make(map[object.ObjMetadata]string, len(targets))
+	dryRuns := make(map[object.ObjMetadata]*unstructured.Unstructured, len(targets))
 	for i, t := range targets {
 		if failures[i] != nil {
 			refused = append(refused, failures[i])
 			continue
 		}
-		before[t.id] = versions[i]
+		dryRuns[t.id] = results[i]
 	}
 	if len(refused) > 0 {
 		return nil, &PreflightError{Objects: refused}
 	}
-	return before, nil
+	return dryRuns, nil
 }
 
-func (e *Engine) dryRun(ctx context.Context, t target, red redactor) (string, *ObjectError) {
-	fail := func(err error) (string, *ObjectError) {
-		return "", &ObjectError{Object: t.ref, Verb: "dry-run apply", Err: red.error(err)}
+func (e *Engine) dryRun(ctx context.Context, t target, red redactor) (*unstructured.Unstructured, *ObjectError) {
+	fail := func(err error) (*unstructured.Unstructured, *ObjectError) {
+		return nil, &ObjectError{Object: t.ref, Verb: "dry-run apply", Err: red.error(err)}
 	}
 	if t.mapping == nil {
 		return fail(fmt.Errorf("unknown kind: %w", t.mapErr))
@@ -69,5 +70,5 @@ func (e *Engine) dryRun(ctx context.Context, t target, red redactor) (string, *O
 	if err != nil {
 		return fail(classify(err))
 	}
-	return got.GetResourceVersion(), nil
+	return got, nil
 }

@@ -19,7 +19,9 @@ import (
 // ClientOptions bound what pushd asks of one cluster.
 type ClientOptions struct {
 	// QPS and Burst are the cluster's own client-side rate limit, shared by
-	// every client built from it. Defaults 50 and 100 (client-go's are 5 and 10).
+	// every client built from it. Defaults 500 and 1000 (client-go's are 5
+	// and 10): a ceiling against runaway loops; the API server's Priority
+	// and Fairness paces normal work (see config.Config.ClusterQPS).
 	QPS   float32
 	Burst int
 	// Timeout bounds each request. Default 30s.
@@ -30,10 +32,10 @@ type ClientOptions struct {
 
 func (o *ClientOptions) defaults() {
 	if o.QPS == 0 {
-		o.QPS = 50
+		o.QPS = 500
 	}
 	if o.Burst == 0 {
-		o.Burst = 100
+		o.Burst = 1000
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second

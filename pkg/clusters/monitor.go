@@ -22,8 +22,14 @@ const (
 
 // MonitorOptions tune health probing.
 type MonitorOptions struct {
-	// Interval between probes of a healthy cluster. Default 15s.
+	// Interval between probes of a healthy cluster, give or take a tenth
+	// by cluster (spread). Default 15s. Most are light (ProbeLight: one GET
+	// per namespace); see FullInterval.
 	Interval time.Duration
+	// FullInterval is the longest a cluster goes without a full Probe (its
+	// rights and identity checks); a light probe that sees any change
+	// probes fully at once. Default 5 minutes.
+	FullInterval time.Duration
 	// ProbeTimeout bounds one probe. Default 5s.
 	ProbeTimeout time.Duration
 	// Breaker tunes each cluster's circuit breaker.
@@ -39,6 +45,9 @@ type MonitorOptions struct {
 func (o *MonitorOptions) defaults() {
 	if o.Interval == 0 {
 		o.Interval = 15 * time.Second
+	}
+	if o.FullInterval == 0 {
+		o.FullInterval = 5 * time.Minute
 	}
 	if o.ProbeTimeout == 0 {
 		o.ProbeTimeout = 5 * time.Second
@@ -75,6 +84,7 @@ type health struct {
 	renewAt  time.Time // earliest next renewal attempt (backoff after a failure)
 	renewTry time.Duration
 	warned   time.Time // expiry already reported as expiring
+	fullAt   time.Time // last full Probe
 }
 
 // NewMonitor builds a monitor over the registry's clusters.
@@ -129,11 +139,11 @@ func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
 	}
 	probes.Keep(func(id string) bool { return slices.ContainsFunc(recs, func(r *Record) bool { return r.ID == id }) })
 	for _, rec := range recs {
-		if !probes.Due(rec.ID, m.opts.Interval, m.opts.Now()) {
+		if !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
 			continue
 		}
 		probes.Go(rec.ID, func() {
-			if _, err := m.Check(ctx, rec); err != nil && ctx.Err() == nil {
+			if _, err := m.check(ctx, rec, false); err != nil && ctx.Err() == nil {
 				m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
 			}
 		})
@@ -165,6 +175,12 @@ func (m *Monitor) Allow(id string) bool {
 // Check probes one cluster now (unless its breaker is open), stores the
 // result and records events for what changed.
 func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
+	return m.check(ctx, rec, true)
+}
+
+// check is Check; unless full, a light probe does when the last full one
+// is recent.
+func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, error) {
 	h := m.healthOf(rec.ID)
 	h.checking.Lock()
 	defer h.checking.Unlock()
@@ -187,7 +203,14 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 		return m.Observed(ctx, rec.ID)
 	default:
 		pctx, cancel := context.WithTimeout(ctx, m.opts.ProbeTimeout)
-		st = Probe(pctx, c, rec, now)
+		light := false
+		if !full && now.Sub(h.fullAt) < m.opts.FullInterval {
+			st, light = ProbeLight(pctx, c, rec, m.fromRow(rec.ID, prev), now)
+		}
+		if !light {
+			st = Probe(pctx, c, rec, now)
+			h.fullAt = now
+		}
 		cancel()
 		if st.Connectivity.State == StateReady {
 			h.breaker.Success()

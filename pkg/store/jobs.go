@@ -66,10 +66,12 @@ var ErrJobExists = errors.New("job id exists")
 // another attempt took the job over, or it was cancelled.
 var ErrFenced = errors.New("job claim is stale")
 
-// CreateJob stores a new queued job and its events in one transaction.
+// CreateJob stores a new queued job and its events in one transaction,
+// shared with concurrent intake writes (see groupCommit): the job is durable
+// when CreateJob returns, but many submissions share one fsync.
 func (s *Store) CreateJob(ctx context.Context, j *Job, events ...*Event) (*Job, error) {
 	var existing Job
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.group.run(ctx, s.db, func(tx *gorm.DB) error {
 		err := tx.Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error
 		if err == nil {
 			return ErrJobExists

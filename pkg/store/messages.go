@@ -30,11 +30,12 @@ const staleInProgress = 2 * time.Minute
 // stored message comes with it.
 var ErrMessageExists = errors.New("message id seen before")
 
-// BeginMessage records a message as in progress. If the id was seen before it
-// returns the stored message and ErrMessageExists, and records nothing.
+// BeginMessage records a message as in progress, in a commit shared with
+// concurrent intake writes. If the id was seen before it returns the stored
+// message and ErrMessageExists, and records nothing.
 func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) {
 	var existing Message
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.group.run(ctx, s.db, func(tx *gorm.DB) error {
 		err := tx.Where("organization = ? AND id = ?", m.Organization, m.ID).Take(&existing).Error
 		if err == nil && existing.Status == 0 && existing.CreatedAt.Before(time.Now().Add(-staleInProgress)) {
 			// Its first handler died (crash, panic) without an outcome:
@@ -63,10 +64,13 @@ func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) 
 	return nil, err
 }
 
-// FinishMessage stores the outcome of a message begun with BeginMessage.
+// FinishMessage stores the outcome of a message begun with BeginMessage, in
+// a commit shared with concurrent intake writes.
 func (s *Store) FinishMessage(ctx context.Context, organization, id string, status int, contentType string, response []byte) error {
-	return s.db.WithContext(ctx).Model(&Message{}).Where("organization = ? AND id = ?", organization, id).
-		Updates(map[string]any{"status": status, "content_type": contentType, "response": response}).Error
+	return s.group.run(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Model(&Message{}).Where("organization = ? AND id = ?", organization, id).
+			Updates(map[string]any{"status": status, "content_type": contentType, "response": response}).Error
+	})
 }
 
 // ForgetMessage drops a message whose handling failed for reasons of pushd's

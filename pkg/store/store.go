@@ -20,6 +20,8 @@ import (
 type Store struct {
 	db     *gorm.DB
 	driver string
+	// group shares commits between concurrent intake writes.
+	group groupCommit
 }
 
 // Options are the optional knobs of Open.
