@@ -33,6 +33,23 @@ type Options struct {
 // Open connects to driver ("sqlite" or "postgres") at dsn and runs every
 // pending migration before returning, so a Store is always at the current schema.
 func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error) {
+	s, err := connect(driver, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx, migrations); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect opens the database without migrating it.
+func connect(driver, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -59,16 +76,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", driver, err)
 	}
-	s := &Store{db: db, driver: driver}
-	if err := s.Ping(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.migrate(ctx, migrations); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Store{db: db, driver: driver}, nil
 }
 
 func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
