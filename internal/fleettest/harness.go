@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -152,7 +153,15 @@ func (j *Jobs) Submit(t testing.TB, s jobs.Spec) {
 // Main is the TestMain of a package testing against the test bed: it starts
 // one with opts into *bed, runs the package's tests (on every database, see
 // dbtest.Main), stops the bed and exits with the tests' code.
+//
+// A run that fuzzes (go test -run '^$' -fuzz FuzzX) starts no bed: the
+// package's fuzz targets are pure, and every fuzz worker process runs
+// TestMain again, which would start a bed per worker.
 func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(dbtest.Main(m))
+	}
 	*bed = testbed.MustStart(opts)
 	code := dbtest.Main(m)
 	if err := (*bed).Stop(); err != nil {
