@@ -90,6 +90,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clusters.RegisterGauges(reg, monitor)
 
 	// Callbacks: events are written to the outbox either way (the UI and
 	// the API show them); they are sent only when a callback URL is set.
@@ -102,6 +103,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
 		outbox.RegisterParkedGauge(reg, st)
+		outbox.RegisterBacklogGauges(reg, st, nil)
 		notifyOutbox = deliverer.Notify
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
