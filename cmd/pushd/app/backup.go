@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/vworkspace/pushd/pkg/config"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // backupCmd writes an online copy of the SQLite database, for images that
@@ -18,25 +17,15 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, i
 	fs := flag.NewFlagSet("pushd backup", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	envs := stateFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
+	if err != nil {
 		return err
 	}
-	if err := applyEnv(fs, envs, getenv); err != nil {
-		return err
-	}
+	defer env.store.Close()
 	if fs.NArg() != 1 {
 		return errors.New("usage: pushd backup FILE (FILE must not exist)")
 	}
-	db, err := config.ParseDatabaseURL(cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Backup(ctx, fs.Arg(0)); err != nil {
+	if err := env.store.Backup(ctx, fs.Arg(0)); err != nil {
 		return err
 	}
 	fmt.Fprintf(io.out, "backup written to %s\n", fs.Arg(0))

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"os"
 	"time"
-
-	"github.com/vworkspace/pushd/pkg/config"
 )
 
 // healthcheck asks the daemon configured by the same flags and environment
@@ -26,13 +24,8 @@ import (
 // certificate of --tls-cert-file, which proves the answer comes from this
 // pushd and not from whatever else holds the port.
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, io streams) error {
-	cfg := config.Default()
-	fs, _, envs := serveFlags(&cfg)
-	fs.SetOutput(io.err)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := applyEnv(fs, envs, getenv); err != nil {
+	cfg, _, _, err := parseServe(args, getenv, io)
+	if err != nil {
 		return err
 	}
 	_, port, err := net.SplitHostPort(cfg.Listen)
