@@ -154,12 +154,12 @@ func (j *Jobs) Submit(t testing.TB, s jobs.Spec) {
 // one with opts into *bed, runs the package's tests (on every database, see
 // dbtest.Main), stops the bed and exits with the tests' code.
 //
-// A run that fuzzes (go test -run '^$' -fuzz FuzzX) starts no bed: the
-// package's fuzz targets are pure, and every fuzz worker process runs
-// TestMain again, which would start a bed per worker.
+// A run that only fuzzes (go test -run '^$' -fuzz FuzzX, as hack/fuzz.sh
+// does) starts no bed: the package's fuzz targets are pure, and every fuzz
+// worker process runs TestMain again, which would start a bed per worker.
 func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
 	flag.Parse()
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+	if flagValue("test.fuzz") != "" && flagValue("test.run") == "^$" {
 		os.Exit(dbtest.Main(m))
 	}
 	*bed = testbed.MustStart(opts)
@@ -168,4 +168,11 @@ func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
 		fmt.Fprintln(os.Stderr, "stop test bed:", err)
 	}
 	os.Exit(code)
+}
+
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
