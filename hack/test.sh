@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: vet, build the test bed (cached after the first time),
-# then run every test on SQLite and PostgreSQL against real API servers.
+# then run every test on SQLite and PostgreSQL against real API servers, and
+# the concurrent packages once more under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +14,8 @@ echo "== test bed binaries"
 go run ./hack/testbed build
 echo "== go test"
 go test -count=1 -timeout 45m "$@" ./...
+# The packages whose goroutines share state (workers, leases, breakers, the
+# delivery loop) again under the race detector: about 5 minutes on 2 cores,
+# its instrumented build included.
+echo "== go test -race (concurrent packages)"
+go test -race -count=1 -timeout 30m "$@" ./pkg/outbox/ ./pkg/clusters/ ./pkg/jobs/ ./pkg/observe/

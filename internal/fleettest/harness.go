@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -152,7 +153,15 @@ func (j *Jobs) Submit(t testing.TB, s jobs.Spec) {
 // Main is the TestMain of a package testing against the test bed: it starts
 // one with opts into *bed, runs the package's tests (on every database, see
 // dbtest.Main), stops the bed and exits with the tests' code.
+//
+// A run that only fuzzes (go test -run '^$' -fuzz FuzzX, as hack/fuzz.sh
+// does) starts no bed: the package's fuzz targets are pure, and every fuzz
+// worker process runs TestMain again, which would start a bed per worker.
 func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
+	flag.Parse()
+	if flagValue("test.fuzz") != "" && flagValue("test.run") == "^$" {
+		os.Exit(dbtest.Main(m))
+	}
 	*bed = testbed.MustStart(opts)
 	code := dbtest.Main(m)
 	if err := (*bed).Stop(); err != nil {
@@ -179,4 +188,11 @@ func NewEnv(t testing.TB, db dbtest.Database, opts Options, drift clusters.Drift
 	e.IDs = e.EnrollManaged(t, e.NS, drift, cs...)
 	e.Jobs = e.StartJobs(t)
 	return e
+}
+
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }

@@ -40,6 +40,44 @@ func RegisterParkedGauge(reg prometheus.Registerer, st *store.Store) {
 	}))
 }
 
+// RegisterBacklogGauges registers pushd_callbacks_backlog, the events
+// waiting for delivery, and pushd_callbacks_oldest_age_seconds, how long
+// the oldest of them has waited (by now), both read from the store at each
+// scrape. The age is what to alert on: it grows only while nothing is
+// delivered.
+func RegisterBacklogGauges(reg prometheus.Registerer, st *store.Store, now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	backlog := func() (int64, time.Time, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a scrape has no context of its own
+		defer cancel()
+		return st.OutboxBacklog(ctx)
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pushd_callbacks_backlog",
+		Help: "Callback events waiting for delivery (neither delivered nor parked).",
+	}, func() float64 {
+		n, _, err := backlog()
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pushd_callbacks_oldest_age_seconds",
+		Help: "Age of the oldest callback event waiting for delivery; 0 when none waits.",
+	}, func() float64 {
+		_, oldest, err := backlog()
+		switch {
+		case err != nil:
+			return math.NaN()
+		case oldest.IsZero():
+			return 0
+		}
+		return now().Sub(oldest).Seconds()
+	}))
+}
+
 // NewMetrics creates the outbox's counters and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{

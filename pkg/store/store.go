@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
@@ -35,6 +35,23 @@ type Options struct {
 // Open connects to driver ("sqlite" or "postgres") at dsn and runs every
 // pending migration before returning, so a Store is always at the current schema.
 func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error) {
+	s, err := connect(driver, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx, migrations); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect opens the database without migrating it.
+func connect(driver, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -61,16 +78,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", driver, err)
 	}
-	s := &Store{db: db, driver: driver}
-	if err := s.Ping(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.migrate(ctx, migrations); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Store{db: db, driver: driver}, nil
 }
 
 func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
@@ -91,7 +99,10 @@ func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
 	// transactions take the write lock up front, so a read-then-write
 	// transaction never fails on upgrading its lock (SQLITE_BUSY_SNAPSHOT).
 	// synchronous(FULL): a job answered 202 survives a power loss too.
-	dsn := path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// _time_format=sqlite writes times as "2006-01-02 15:04:05.999999999-07:00",
+	// the text every release of pushd has stored, so time comparisons in SQL
+	// stay ordered across files written before and after a driver upgrade.
+	dsn := path + "?_txlock=immediate&_time_format=sqlite&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	db, err := gorm.Open(sqlite.Open(dsn), cfg)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = clustersCmd(ctx, rest, getenv, io)
 	case "jobs":
 		err = jobsCmd(ctx, rest, getenv, io)
+	case "backup":
+		err = backupCmd(ctx, rest, getenv, io)
+	case "healthcheck":
+		err = healthcheck(ctx, rest, getenv, io)
 	case "version":
 		fmt.Fprintln(stdout, "pushd", version())
 	case "help":
@@ -74,6 +78,8 @@ Usage:
   pushd jobs submit FILE  queue a job (the JSON POST /api/v1/jobs takes)
   pushd jobs get ID       a job with its per-object results, as JSON
   pushd jobs list         recent jobs (--cluster, --status, --request-id)
+  pushd backup FILE       online copy of the SQLite database (PostgreSQL: pg_dump)
+  pushd healthcheck       exit 0 when the local daemon answers /healthz (the image's HEALTHCHECK)
   pushd version           print the version
   pushd help              this text
 

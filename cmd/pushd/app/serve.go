@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -24,20 +25,26 @@ import (
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
-func serve(ctx context.Context, args []string, getenv func(string) string, io streams) error {
+// parseServe reads serve's flags, then the environment for what they left
+// unset (healthcheck reads the same settings).
+func parseServe(args []string, getenv func(string) string, io streams) (config.Config, *serveExtras, *flag.FlagSet, error) {
 	cfg := config.Default()
 	fs, x, envs := serveFlags(&cfg)
 	fs.SetOutput(io.err)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return cfg, nil, nil, err
 	}
-	if err := applyEnv(fs, envs, getenv); err != nil {
+	return cfg, x, fs, applyEnv(fs, envs, getenv)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, io streams) error {
+	cfg, x, fs, err := parseServe(args, getenv, io)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
-	var err error
 	if cfg.WebhookSecrets, err = config.ParseCredentials(x.webhookSecrets); err != nil {
 		return fmt.Errorf("--webhook-secrets/PUSHD_WEBHOOK_SECRETS: %w", err)
 	}
@@ -90,6 +97,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clusters.RegisterGauges(reg, monitor)
 
 	// Callbacks: events are written to the outbox either way (the UI and
 	// the API show them); they are sent only when a callback URL is set.
@@ -102,6 +110,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
 		outbox.RegisterParkedGauge(reg, st)
+		outbox.RegisterBacklogGauges(reg, st, nil)
 		notifyOutbox = deliverer.Notify
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")

@@ -1,0 +1,33 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/vworkspace/pushd/pkg/config"
+)
+
+// backupCmd writes an online copy of the SQLite database, for images that
+// have no sqlite3 tool (the distroless one has none). PostgreSQL is backed
+// up with pg_dump.
+func backupCmd(ctx context.Context, args []string, getenv func(string) string, io streams) error {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("pushd backup", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	envs := stateFlags(fs, &cfg)
+	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	if fs.NArg() != 1 {
+		return errors.New("usage: pushd backup FILE (FILE must not exist)")
+	}
+	if err := env.store.Backup(ctx, fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.out, "backup written to %s\n", fs.Arg(0))
+	return nil
+}
