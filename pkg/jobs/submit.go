@@ -57,6 +57,7 @@ type Service struct {
 	notify   func()
 	now      func() time.Time
 	maxQueue int
+	trigger  string
 }
 
 // ServiceOptions are Service's optional knobs.
@@ -71,7 +72,13 @@ type ServiceOptions struct {
 	// MaxQueuedPerCluster bounds a cluster's queued jobs; beyond it Submit
 	// answers ErrBackpressure. Default 1000.
 	MaxQueuedPerCluster int
+	// Trigger is recorded on every job Submit queues: who asked for it.
+	// Default TriggerOdoo; the CLI sets its own.
+	Trigger string
 }
+
+// TriggerOdoo marks the jobs Odoo submitted through the API.
+const TriggerOdoo = "odoo"
 
 // NewService builds an intake.
 func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) *Service {
@@ -84,10 +91,13 @@ func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Trigger == "" {
+		opts.Trigger = TriggerOdoo
+	}
 	if opts.MaxQueuedPerCluster <= 0 {
 		opts.MaxQueuedPerCluster = 1000
 	}
-	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster}
+	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster, trigger: opts.Trigger}
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -134,7 +144,7 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 	row := &store.Job{
 		Organization: org, ID: spec.ID, Cluster: spec.Cluster, Namespace: spec.Namespace, Application: spec.Application,
 		RequestID: spec.RequestID, Engine: spec.Operation.Engine, Type: spec.Operation.Type, Action: spec.Action,
-		Trigger: "odoo", Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
+		Trigger: s.trigger, Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
 		Status: store.JobQueued, Objects: "[]",
 	}
 	// Set here, not by the database, so the queued event carries it too.

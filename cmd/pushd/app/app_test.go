@@ -186,12 +186,28 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// --dev prints throw-away secrets, keeps them in the data directory (and
+// says where) so a restart keeps UI sessions and a local Odoo working, and
+// the start-up log names the UI's address.
 func TestDevPrintsThrowAwaySecrets(t *testing.T) {
 	dir := t.TempDir()
-	p := startPushd(t, []string{"--dev", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir}, nil)
+	args := []string{"--dev", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir}
+	p := startPushd(t, args, nil)
 	p.stop(t)
 	out := p.stdout.String()
-	if !strings.Contains(out, "webhook secret") || !strings.Contains(out, "whsec_") || !strings.Contains(out, "API token") {
+	kept := filepath.Join(dir, "dev-secrets")
+	if !strings.Contains(out, "webhook secret") || !strings.Contains(out, "whsec_") || !strings.Contains(out, "API token") || !strings.Contains(out, kept) {
 		t.Fatalf("dev output:\n%s", out)
+	}
+	if !strings.Contains(p.stderr.String(), "ui="+p.base+"/ui/") {
+		t.Errorf("the start-up log does not name the UI's address %s/ui/:\n%s", p.base, p.stderr)
+	}
+	if fi, err := os.Stat(kept); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev secrets file: %v %v", fi, err)
+	}
+	again := startPushd(t, args, nil)
+	again.stop(t)
+	if again.stdout.String() != out {
+		t.Errorf("a restart made new secrets:\nfirst:\n%s\nthen:\n%s", out, again.stdout)
 	}
 }
