@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/robfig/cron/v3"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -26,6 +29,10 @@ const (
 	uiClusterEvents = 25
 	// uiSummaryRunes bounds an event's one-line summary.
 	uiSummaryRunes = 200
+	// uiFleetPage is how many clusters one page of the fleet shows.
+	uiFleetPage = 50
+	// uiExpiringWithin is when a credential's expiry needs attention.
+	uiExpiringWithin = 24 * time.Hour
 )
 
 // uiJobStatuses orders job counts the same way everywhere.
@@ -38,6 +45,12 @@ type uiClusterRow struct {
 	ID, DisplayName string
 	Labels          []string // "key=value", sorted
 	State, Message  string
+	// Reason is why the cluster is not ready, in a sentence; empty when ready.
+	Reason string
+	// OverPrivileged: the credential has rights beyond what pushd needs.
+	OverPrivileged bool
+	// Expiring: the credential expires within uiExpiringWithin.
+	Expiring        bool
 	CheckedAt       string
 	Breaker         string
 	RetryAt         string
@@ -69,6 +82,7 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		State: string(st.Connectivity.State), Message: st.Connectivity.Message,
 		CheckedAt: uiTime(st.Connectivity.CheckedAt), Breaker: st.Connectivity.Breaker,
 		Subject: st.Credential.Subject, ExcessRights: len(st.Credential.ExcessRights),
+		Reason: uiReason(st.Connectivity),
 	}
 	for _, k := range slices.Sorted(maps.Keys(rec.Labels)) {
 		r.Labels = append(r.Labels, k+"="+rec.Labels[k])
@@ -88,6 +102,8 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		ns.RightsOK += b2i(n.RightsOK)
 		ns.Excess += b2i(len(n.ExcessRights) > 0)
 	}
+	r.OverPrivileged = r.ExcessRights > 0 || ns.Excess > 0
+	r.Expiring = st.Credential.Expiry != nil && time.Until(*st.Credential.Expiry) < uiExpiringWithin
 	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed && ns.Excess == 0
 	counts := map[store.JobStatus]int{}
 	for _, j := range recent {
@@ -133,24 +149,39 @@ func (u *ui) recentJobs(ctx context.Context, org, cluster string, limit int) ([]
 }
 
 type uiFleet struct {
+	Summary   uiSummary
 	Clusters  []uiClusterRow
 	JobWindow int
 	// Inventory shows the applications column.
 	Inventory bool
+	// More is the query string of the next page; empty on the last.
+	More string
 }
 
-// fleet is every cluster of the session's organization.
+// uiSummary is the fleet's attention bar: what needs a person, counted
+// over every cluster of the organization (not only this page's).
+type uiSummary struct {
+	Clusters, NotReady, OverPrivileged, Drifted, FailedJobs, Expiring int
+	// Parked is the number of parked callbacks (up to uiCallbacksPage+1);
+	// -1 when callbacks are off.
+	Parked int
+}
+
+// fleet is every cluster of the session's organization, a page at a time,
+// under a summary of what needs attention.
 func (u *ui) fleet(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
 	recs, err := u.s.Clusters.List(ctx, org)
 	if err != nil {
 		return err
 	}
+	slices.SortFunc(recs, func(a, b *clusters.Record) int { return strings.Compare(a.ID, b.ID) })
 	all, err := u.s.Health.ObservedAll(ctx)
 	if err != nil {
 		return err
 	}
-	page := uiFleet{Clusters: make([]uiClusterRow, 0, len(recs)), JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil}
+	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1}}
+	after := c.QueryParam("after")
 	for _, rec := range recs {
 		st, err := u.observed(ctx, rec, all)
 		if err != nil {
@@ -162,9 +193,33 @@ func (u *ui) fleet(c echo.Context) error {
 		}
 		row := newUIClusterRow(rec, st, recent)
 		row.Applications = u.appCounts(rec.ID)
+		sum := &page.Summary
+		sum.NotReady += b2i(row.State != string(clusters.StateReady))
+		sum.OverPrivileged += b2i(row.OverPrivileged)
+		sum.Expiring += b2i(row.Expiring)
+		for _, j := range recent {
+			sum.FailedJobs += b2i(j.Status == store.JobFailed)
+		}
+		if row.Applications != nil {
+			sum.Drifted += row.Applications.Drifted
+		}
+		if rec.ID <= after {
+			continue
+		}
+		if len(page.Clusters) == uiFleetPage {
+			page.More = "after=" + url.QueryEscape(page.Clusters[len(page.Clusters)-1].ID)
+			continue
+		}
 		page.Clusters = append(page.Clusters, row)
 	}
-	return u.render(c, http.StatusOK, "fleet", org, page)
+	if u.s.Callbacks != nil {
+		parked, err := u.s.Callbacks.Parked(ctx, org, 0, uiCallbacksPage+1)
+		if err != nil {
+			return err
+		}
+		page.Summary.Parked = len(parked)
+	}
+	return u.render(c, http.StatusOK, "fleet", page)
 }
 
 type uiCluster struct {
@@ -178,14 +233,23 @@ type uiCluster struct {
 	RenewedAt                              string
 	ExcessRights                           []string
 	Namespaces                             []clusters.NamespaceStatus
-	Applications                           *uiApplications // nil without an inventory
-	Jobs                                   []uiJobRow
-	Events                                 []uiEvent
+	// KnownAt is when the version and namespaces shown were observed, when
+	// they are the last known values of a cluster that is not ready now.
+	KnownAt string
+	// NextDriftCheck is when the drift schedule runs next; LastChecked the
+	// newest check of any of its applications.
+	NextDriftCheck, LastChecked string
+	Applications                *uiApplications // nil without an inventory
+	Jobs                        []uiJobRow
+	Events                      []uiEvent
 }
 
 type uiJobRow struct {
-	ID, Application, Namespace, Action, Status, Error string
-	Created, Started, Finished                        string
+	ID, Cluster, Application, Namespace, Action, Status, Error string
+	Trigger, RequestID, Duration                               string
+	Created, Started, Finished                                 string
+	// Reference marks the job drift is measured against (application page).
+	Reference bool
 }
 
 type uiEvent struct {
@@ -203,6 +267,7 @@ func (u *ui) cluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	knownAt := u.known.fill(rec.ID, &st)
 	recent, err := u.recentJobs(ctx, org, rec.ID, uiClusterJobs)
 	if err != nil {
 		return err
@@ -216,7 +281,19 @@ func (u *ui) cluster(c echo.Context) error {
 		AllowedNamespaces: rec.AllowedNamespaces, AllowedApplications: rec.AllowedApplications,
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, UpdatedAt: uiTime(&rec.UpdatedAt),
 		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: st.Namespaces,
-		Applications: u.applications(ctx, rec.ID),
+		Applications: u.applications(ctx, rec.ID), NextDriftCheck: uiNextRun(rec.Drift.Schedule, time.Now()),
+	}
+	if knownAt != nil {
+		page.KnownAt = uiTime(knownAt)
+	}
+	if page.Applications != nil {
+		var last *time.Time
+		for _, a := range page.Applications.Items {
+			if a.checkedAt != nil && (last == nil || a.checkedAt.After(*last)) {
+				last = a.checkedAt
+			}
+		}
+		page.LastChecked = uiTime(last)
 	}
 	if st.Credential.RenewedAt != nil {
 		page.RenewedAt = uiTime(st.Credential.RenewedAt)
@@ -233,20 +310,66 @@ func (u *ui) cluster(c echo.Context) error {
 		if e.Organization != org {
 			continue
 		}
-		page.Events = append(page.Events, uiEvent{Type: e.Type, Time: uiTime(&e.CreatedAt), Summary: uiEventSummary(e.Data)})
+		page.Events = append(page.Events, uiEvent{Type: e.Type, Time: uiTime(&e.CreatedAt), Summary: uiEventSummary(e.Type, e.Data)})
 	}
-	return u.render(c, http.StatusOK, "cluster", org, page)
+	return u.render(c, http.StatusOK, "cluster", page)
 }
 
 func newUIJobRow(j *jobs.Job) uiJobRow {
 	r := uiJobRow{
-		ID: j.ID, Application: j.Application, Namespace: j.Namespace, Action: j.Action, Status: string(j.Status),
+		ID: j.ID, Cluster: j.Cluster, Application: j.Application, Namespace: j.Namespace, Action: j.Action, Status: string(j.Status),
+		Trigger: j.Trigger, Duration: uiDuration(j.StartedAt, j.FinishedAt, time.Now()),
 		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
+	}
+	if j.RequestID != nil {
+		r.RequestID = *j.RequestID
 	}
 	if j.Error != nil {
 		r.Error = j.Error.Code + ": " + j.Error.Message
 	}
 	return r
+}
+
+// uiEventSummary is one sentence of an event's data for the known event
+// types; other types get their telling fields as key=value.
+func uiEventSummary(typ, data string) string {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(data), &m); err != nil {
+		return uiTruncate(data)
+	}
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	objects := 0
+	if objs, ok := m["objects"].([]any); ok {
+		objects = len(objs)
+	}
+	app := str("application") + " in " + str("namespace")
+	var out string
+	switch typ {
+	case jobs.EventStatusChanged:
+		out = fmt.Sprintf("Job %s (%s, %s) is %s", str("id"), app, str("action"), str("status"))
+		if e, ok := m["error"].(map[string]any); ok {
+			out += fmt.Sprintf(": %v", e["message"])
+		}
+	case clusters.EventConnectivityChanged:
+		out = fmt.Sprintf("Connectivity %s → %s", str("previous_state"), str("state"))
+		if r := uiReason(clusters.Connectivity{State: clusters.State(str("state")), Message: str("message")}); r != "" {
+			out += ": " + r
+		}
+	case clusters.EventCredentialExpiring:
+		out = "The credential of " + str("subject") + " expires " + str("expiry")
+	case observe.EventHealthChanged:
+		out = fmt.Sprintf("%s: health %s → %s", app, str("previous_health"), str("health"))
+	case observe.EventDriftDetected:
+		out = fmt.Sprintf("%s drifted: %s changed outside pushd (mode %s)", app, plural(objects, "object"), str("mode"))
+		if id := str("correction_job"); id != "" {
+			out += "; correction job " + id
+		}
+	case observe.EventDriftResolved:
+		out = app + " is in sync again"
+	default:
+		out = uiEventFields(m)
+	}
+	return uiTruncate(out)
 }
 
 // uiEventKeys are the fields of event data worth a summary, in order.
@@ -255,13 +378,9 @@ var uiEventKeys = []string{
 	"health", "previous_health", "mode", "subject", "expiry", "correction_job", "message",
 }
 
-// uiEventSummary is one line of an event's data: its telling fields, in a
-// fixed order, the error of a job, the rest left to the API.
-func uiEventSummary(data string) string {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(data), &m); err != nil {
-		return uiTruncate(data)
-	}
+// uiEventFields is the telling fields of an event of a type without a
+// sentence, in a fixed order.
+func uiEventFields(m map[string]any) string {
 	var parts []string
 	for _, k := range uiEventKeys {
 		switch v := m[k].(type) {
@@ -274,13 +393,15 @@ func uiEventSummary(data string) string {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}
 	}
-	if e, ok := m["error"].(map[string]any); ok {
-		parts = append(parts, fmt.Sprintf("error=%v: %v", e["code"], e["message"]))
+	return strings.Join(parts, " · ")
+}
+
+// plural is "1 object", "2 objects".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	if objs, ok := m["objects"].([]any); ok && len(objs) > 0 {
-		parts = append(parts, fmt.Sprintf("objects=%d", len(objs)))
-	}
-	return uiTruncate(strings.Join(parts, " · "))
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func uiTruncate(s string) string {
@@ -291,30 +412,15 @@ func uiTruncate(s string) string {
 	return string(r[:uiSummaryRunes-1]) + "…"
 }
 
-type uiJob struct {
-	*jobs.Job
-	// These shadow the Job's fields of the same name with display strings.
-	RequestID, Operation       string
-	Created, Started, Finished string
-	ErrorCode, ErrorMessage    string
-}
-
-// job is one job with its per-object results.
-func (u *ui) job(c echo.Context) error {
-	ctx, org := c.Request().Context(), organization(c)
-	j, err := u.s.Jobs.Get(ctx, org, c.Param("id"))
+// uiNextRun is when a cron schedule next runs; "" when it is off or invalid.
+func uiNextRun(schedule string, now time.Time) string {
+	if schedule == "" {
+		return ""
+	}
+	sch, err := cron.ParseStandard(schedule)
 	if err != nil {
-		return err
+		return ""
 	}
-	page := uiJob{
-		Job: j, Operation: j.Operation.Engine + "/" + j.Operation.Type,
-		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
-	}
-	if j.RequestID != nil {
-		page.RequestID = *j.RequestID
-	}
-	if j.Error != nil {
-		page.ErrorCode, page.ErrorMessage = j.Error.Code, j.Error.Message
-	}
-	return u.render(c, http.StatusOK, "job", org, page)
+	next := sch.Next(now)
+	return uiTime(&next)
 }

@@ -29,7 +29,10 @@ type uiSessions struct {
 }
 
 type uiSession struct {
-	org     string
+	org string
+	// csrf is the session's anti-forgery token: every form of the UI
+	// carries it, and every action checks it (ui_csrf.go).
+	csrf    string
 	expires time.Time
 }
 
@@ -42,9 +45,7 @@ func newUISessions(ttl time.Duration, now func() time.Time) *uiSessions {
 
 // create starts a session of org and returns its id and expiry.
 func (s *uiSessions) create(org string) (string, time.Time) {
-	var raw [32]byte
-	rand.Read(raw[:]) // never fails (crypto/rand documents it panics instead)
-	id := base64.RawURLEncoding.EncodeToString(raw[:])
+	id, csrf := randomToken(), randomToken()
 	now := s.now()
 	expires := now.Add(s.ttl)
 	s.mu.Lock()
@@ -56,27 +57,34 @@ func (s *uiSessions) create(org string) (string, time.Time) {
 			delete(s.byID, k)
 		}
 	}
-	s.byID[sha256.Sum256([]byte(id))] = uiSession{org: org, expires: expires}
+	s.byID[sha256.Sum256([]byte(id))] = uiSession{org: org, csrf: csrf, expires: expires}
 	return id, expires
 }
 
-// lookup returns the organization of a live session.
-func (s *uiSessions) lookup(id string) (string, bool) {
+// randomToken is 256 random bits, URL-safe.
+func randomToken() string {
+	var raw [32]byte
+	rand.Read(raw[:]) // never fails (crypto/rand documents it panics instead)
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// lookup returns a live session.
+func (s *uiSessions) lookup(id string) (uiSession, bool) {
 	if id == "" {
-		return "", false
+		return uiSession{}, false
 	}
 	key := sha256.Sum256([]byte(id))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.byID[key]
 	if !ok {
-		return "", false
+		return uiSession{}, false
 	}
 	if !s.now().Before(sess.expires) {
 		delete(s.byID, key)
-		return "", false
+		return uiSession{}, false
 	}
-	return sess.org, true
+	return sess, true
 }
 
 // end forgets a session; unknown ids are ignored.

@@ -16,8 +16,8 @@ func TestUISessionsExpireAndEnd(t *testing.T) {
 	if id == other || len(id) < 40 {
 		t.Fatalf("session ids must be long and unique: %q %q", id, other)
 	}
-	if org, ok := s.lookup(id); !ok || org != "acme" {
-		t.Fatalf("lookup: %q %v", org, ok)
+	if sess, ok := s.lookup(id); !ok || sess.org != "acme" || len(sess.csrf) < 40 {
+		t.Fatalf("lookup: %+v %v", sess, ok)
 	}
 	for _, bad := range []string{"", "guess", id + "x"} {
 		if _, ok := s.lookup(bad); ok {
