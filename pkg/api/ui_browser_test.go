@@ -33,10 +33,8 @@ func chromium(t *testing.T) string {
 }
 
 // screenshotDir is where the browser test writes a screenshot of every
-// page: $PUSHD_UI_SCREENSHOTS, or the test's temporary folder. The README's
-// screenshots are refreshed with
-//
-//	PUSHD_UI_SCREENSHOTS=$PWD/docs/screenshots go test -count=1 -run TestUIInBrowser ./pkg/api/
+// page (a test artifact): $PUSHD_UI_SCREENSHOTS, or the test's temporary
+// folder.
 func screenshotDir(t *testing.T) string {
 	if d := os.Getenv("PUSHD_UI_SCREENSHOTS"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -45,6 +43,14 @@ func screenshotDir(t *testing.T) string {
 		return d
 	}
 	return t.TempDir()
+}
+
+// readmeShots are the screenshots the README shows. With $PUSHD_UI_DOCS set
+// the browser test also writes them there; the README's are refreshed with
+//
+//	PUSHD_UI_DOCS=$PWD/docs/screenshots go test -count=1 -run TestUIInBrowser ./pkg/api/
+var readmeShots = map[string]bool{
+	"fleet-unreachable": true, "cluster": true, "application": true, "job": true, "request": true, "jobs": true, "fleet-390": true,
 }
 
 // browser is one headless chromium tab on a test's UI.
@@ -128,6 +134,11 @@ func (b *browser) shot(name string) {
 	}
 	if err := os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
+	}
+	if docs := os.Getenv("PUSHD_UI_DOCS"); docs != "" && readmeShots[name] {
+		if err := os.WriteFile(filepath.Join(docs, name+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
 	}
 }
 
