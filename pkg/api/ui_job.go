@@ -26,6 +26,8 @@ type uiJob struct {
 	Cancellable bool
 	// AppLink is the application's page; empty without an inventory.
 	AppLink string
+	// Waiting is why a queued job waits; empty when it does not.
+	Waiting string
 }
 
 // job is one job with its per-object results and what was submitted.
@@ -40,6 +42,7 @@ func (u *ui) job(c echo.Context) error {
 		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
 		Duration:    uiDuration(j.StartedAt, j.FinishedAt, time.Now()),
 		Cancellable: j.Status == store.JobQueued || j.Status == store.JobRunning,
+		Waiting:     uiJobWaiting(j),
 	}
 	if u.s.Inventory != nil {
 		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)

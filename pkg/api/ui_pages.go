@@ -102,7 +102,7 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		ns.RightsOK += b2i(n.RightsOK)
 		ns.Excess += b2i(len(n.ExcessRights) > 0)
 	}
-	r.OverPrivileged = r.ExcessRights > 0 || ns.Excess > 0
+	r.OverPrivileged = uiOverPrivileged(st, ns.Excess)
 	r.Expiring = st.Credential.Expiry != nil && time.Until(*st.Credential.Expiry) < uiExpiringWithin
 	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed && ns.Excess == 0
 	counts := map[store.JobStatus]int{}
@@ -162,6 +162,8 @@ type uiFleet struct {
 // over every cluster of the organization (not only this page's).
 type uiSummary struct {
 	Clusters, NotReady, OverPrivileged, Drifted, FailedJobs, Expiring int
+	// FailedApps counts applications whose health is Failed; -1 when unknown.
+	FailedApps int
 	// Parked is the number of parked callbacks (up to uiCallbacksPage+1);
 	// -1 when callbacks are off.
 	Parked int
@@ -180,7 +182,7 @@ func (u *ui) fleet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1}}
+	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1, FailedApps: -1}}
 	after := c.QueryParam("after")
 	for _, rec := range recs {
 		st, err := u.observed(ctx, rec, all)
@@ -202,6 +204,9 @@ func (u *ui) fleet(c echo.Context) error {
 		}
 		if row.Applications != nil {
 			sum.Drifted += row.Applications.Drifted
+			if n := u.uiFailedApplications(rec.ID); n >= 0 {
+				sum.FailedApps = max(sum.FailedApps, 0) + n
+			}
 		}
 		if rec.ID <= after {
 			continue
@@ -232,7 +237,7 @@ type uiCluster struct {
 	ServerVersion                          string
 	RenewedAt                              string
 	ExcessRights                           []string
-	Namespaces                             []clusters.NamespaceStatus
+	Namespaces                             []uiNamespace
 	// KnownAt is when the version and namespaces shown were observed, when
 	// they are the last known values of a cluster that is not ready now.
 	KnownAt string
@@ -250,6 +255,8 @@ type uiJobRow struct {
 	Created, Started, Finished                                 string
 	// Reference marks the job drift is measured against (application page).
 	Reference bool
+	// Waiting is why a queued job waits; empty when it does not.
+	Waiting string
 }
 
 type uiEvent struct {
@@ -280,7 +287,7 @@ func (u *ui) cluster(c echo.Context) error {
 		Row: newUIClusterRow(rec, st, recent), Mode: rec.Connectivity,
 		AllowedNamespaces: rec.AllowedNamespaces, AllowedApplications: rec.AllowedApplications,
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, UpdatedAt: uiTime(&rec.UpdatedAt),
-		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: st.Namespaces,
+		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: newUINamespaces(st.Namespaces),
 		Applications: u.applications(ctx, rec.ID), NextDriftCheck: uiNextRun(rec.Drift.Schedule, time.Now()),
 	}
 	if knownAt != nil {
@@ -324,6 +331,7 @@ func newUIJobRow(j *jobs.Job) uiJobRow {
 	if j.RequestID != nil {
 		r.RequestID = *j.RequestID
 	}
+	r.Waiting = uiJobWaiting(j)
 	if j.Error != nil {
 		r.Error = j.Error.Code + ": " + j.Error.Message
 	}
