@@ -128,6 +128,21 @@ func TestUIActions(t *testing.T) {
 			`class="id reference" href="/ui/jobs/`+d.secretJob+`"`) // the last succeeded apply is the reference
 	})
 
+	t.Run("a failed application surfaces on the fleet", func(t *testing.T) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := acme.get(t, "/ui/")
+			if strings.Contains(string(r.body), "<strong>1</strong> applications failed") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the fleet does not count forum as failed:\n%s", r.body)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		mustContain(t, "failed jobs", acme.get(t, "/ui/jobs?status=failed"), d.failed)
+	})
+
 	t.Run("callbacks off", func(t *testing.T) {
 		mustContain(t, "callbacks page", acme.get(t, "/ui/callbacks"), "Callbacks are off")
 	})

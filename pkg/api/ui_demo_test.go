@@ -32,6 +32,7 @@ type uiDemo struct {
 	down                  *forwarder
 	secretJob             string
 	running, queued, wiki string // the blocked jobs and their request
+	failed                string // forum's job, which its operator fails
 }
 
 const (
@@ -58,7 +59,7 @@ func newUIDemo(t *testing.T, e *env) uiDemo {
 
 	// prod-1 also allows a namespace that does not exist, and a second application.
 	rec := record(d.ns, missingNSName)
-	rec["allowed_applications"] = []string{"nextcloud", "wiki"}
+	rec["allowed_applications"] = []string{"nextcloud", "wiki", "forum"}
 	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 		t.Fatalf("prod-1: %d %s", r.status, r.body)
 	}
@@ -81,8 +82,11 @@ func newUIDemo(t *testing.T, e *env) uiDemo {
 	submit := func(id, app, reqID string, timeout int, manifests ...any) {
 		t.Helper()
 		j := map[string]any{
-			"id": id, "cluster": "prod-1", "request_id": reqID, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+			"id": id, "cluster": "prod-1", "operation": map[string]string{"engine": "manifest", "type": "deploy"},
 			"application": app, "namespace": d.ns, "action": "apply", "timeout_seconds": timeout, "manifests": manifests,
+		}
+		if reqID != "" {
+			j["request_id"] = reqID
 		}
 		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, mustJSON(t, j)); r.status != http.StatusAccepted {
 			t.Fatalf("job %s: %d %s", id, r.status, r.body)
@@ -103,6 +107,14 @@ func newUIDemo(t *testing.T, e *env) uiDemo {
 	submit(d.running, "wiki", d.wiki, 300, deploy)
 	waitJob(t, e, d.running, "running")
 	submit(d.queued, "wiki", d.wiki, 300, deploy)
+
+	// forum's operator fails it (the test bed's stand-in fails an
+	// Application annotated so).
+	d.failed = "forum-" + d.ns
+	submit(d.failed, "forum", "", 30, map[string]any{"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
+		"metadata": map[string]any{"name": "forum", "annotations": map[string]string{"testbed.vworkspace.io/outcome": "fail"}},
+		"spec":     map[string]any{"chart": "forum"}})
+	waitJob(t, e, d.failed, "failed")
 
 	// Bob edits the ConfigMap pushd applied.
 	kube, err := kubernetes.NewForConfig(c.AdminConfig())
@@ -131,7 +143,7 @@ func waitJob(t *testing.T, e *env, id, status string) {
 		if st == status {
 			return
 		}
-		if st == string(store.JobFailed) || time.Now().After(deadline) {
+		if st == string(store.JobFailed) && status != "failed" || time.Now().After(deadline) {
 			t.Fatalf("job %s is %v, want %s: %s", id, st, status, r.body)
 		}
 		time.Sleep(100 * time.Millisecond)

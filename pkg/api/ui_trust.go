@@ -28,9 +28,8 @@ func uiOverPrivileged(st clusters.Status, nsExcess int) bool {
 func uiNamespaceReadError(clusters.NamespaceStatus) string { return "" }
 
 // uiFailedApplications counts a cluster's applications whose health is
-// Failed, from the watcher's last results; -1 when the inventory cannot
-// say without asking the cluster. Issue 9's read model: implement
-// FailedCount on the watcher (the fleet then counts them in its summary).
+// Failed, from the watcher's last results (observe.Watcher.FailedCount);
+// -1 when the inventory cannot say without asking the cluster.
 func (u *ui) uiFailedApplications(cluster string) int {
 	if fc, ok := u.s.Inventory.(interface{ FailedCount(cluster string) int }); ok {
 		return fc.FailedCount(cluster)
