@@ -193,6 +193,14 @@ func TestUIInBrowser(t *testing.T) {
 	}
 	b.shot("fleet")
 
+	// edge-down's page while it is up, then back to the fleet.
+	b.do("edge-down page", chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/edge-down"]`)), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
+	version := js[string](b, `document.querySelector('#connection').textContent.match(/v1\.\d+\.\d+/)?.[0] || ''`)
+	if version == "" {
+		t.Fatalf("edge-down shows no server version while up:\n%s", b.text(`#connection`))
+	}
+	b.do("fleet again", chromedp.Navigate(e.url+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`)))
+
 	// edge-down goes down: the fleet shows it within a probe interval (1 s
 	// here) and a refresh (3 s), without a reload of the page.
 	js[int](b, `window.pushdNoReload = 42`)
@@ -206,6 +214,17 @@ func TestUIInBrowser(t *testing.T) {
 		t.Errorf("the reason is %q, want a sentence, not a Go error", reason)
 	}
 	b.shot("fleet-unreachable")
+
+	// Its page keeps the last known version and namespaces, dated, with the reason.
+	b.do("edge-down page, down", chromedp.Navigate(e.url+"/ui/clusters/edge-down"), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
+	if conn, ns := b.text(`#connection`), b.text(`#namespaces`); !strings.Contains(conn, version) || !strings.Contains(ns, d.ns) || strings.Contains(ns, "not been probed") {
+		t.Errorf("an unreachable cluster's page dropped what was last known (%s):\n%s\n%s", version, conn, ns)
+	}
+	if head := b.text(`#head`); !strings.Contains(head, "connection refused") {
+		t.Errorf("the unreachable cluster's page gives no reason:\n%s", head)
+	}
+	b.shot("cluster-unreachable")
+	b.do("fleet once more", chromedp.Navigate(e.url+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`)))
 
 	// The cluster, then its drifted application; a drift check from the page.
 	b.do("cluster page",

@@ -359,7 +359,10 @@ func uiEventSummary(typ, data string) string {
 			out += fmt.Sprintf(": %v", e["message"])
 		}
 	case clusters.EventConnectivityChanged:
-		out = fmt.Sprintf("Connectivity %s → %s", str("previous_state"), str("state"))
+		out = "Connectivity: " + str("state")
+		if prev := str("previous_state"); prev != "" {
+			out = fmt.Sprintf("Connectivity %s → %s", prev, str("state"))
+		}
 		if r := uiReason(clusters.Connectivity{State: clusters.State(str("state")), Message: str("message")}); r != "" {
 			out += ": " + r
 		}

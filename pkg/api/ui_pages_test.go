@@ -17,6 +17,7 @@ func TestUIEventSummary(t *testing.T) {
 			"Job j1 (nextcloud in apps, apply) is failed: boom"},
 		{"drift", "drift.detected", `{"namespace":"apps","application":"web","mode":"report","objects":[{}],"correction_job":null}`,
 			"web in apps drifted: 1 object changed outside pushd (mode report)"},
+		{"first probe", "cluster.connectivity_changed", `{"cluster_id":"c1","state":"ready","previous_state":""}`, "Connectivity: ready"},
 		{"resolved", "drift.resolved", `{"namespace":"apps","application":"web"}`, "web in apps is in sync again"},
 		{"health", "application.health_changed", `{"namespace":"apps","application":"web","health":"Failed","previous_health":"Current"}`, "web in apps: health Current → Failed"},
 		{"other type", "x.y", `{"cluster_id":"c1","state":"s"}`, "state=s"},
