@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,40 @@ func TestUIActions(t *testing.T) {
 		mustContain(t, "succeeded jobs", r, d.job, d.secretJob)
 		mustNotContain(t, "succeeded jobs", r, d.running)
 		mustContain(t, "request filter", acme.get(t, "/ui/jobs?request="+d.wiki), d.running)
+
+		// One a page: "More" leads to the next one, with the filters kept.
+		r = acme.get(t, "/ui/jobs?application=wiki&limit=1")
+		mustContain(t, "first page", r, d.queued, `class="more"`)
+		mustNotContain(t, "first page", r, d.running)
+		m := regexp.MustCompile(`class="more" href="([^"]+)"`).FindSubmatch(r.body)
+		if m == nil {
+			t.Fatal("no link to more jobs")
+		}
+		next := strings.ReplaceAll(string(m[1]), "&amp;", "&")
+		r = acme.get(t, next)
+		mustContain(t, "second page", r, d.running)
+		mustNotContain(t, "second page", r, d.queued, `class="more"`)
+	})
+
+	t.Run("fleet pages", func(t *testing.T) {
+		seen := map[string]bool{}
+		next := "/ui/?limit=1"
+		for i := 0; next != "" && i < 10; i++ {
+			r := acme.get(t, next)
+			ids := regexp.MustCompile(`<div class="sub id">([^<]+)</div>`).FindAllSubmatch(r.body, -1)
+			if len(ids) != 1 {
+				t.Fatalf("%s shows %d clusters, want 1", next, len(ids))
+			}
+			seen[string(ids[0][1])] = true
+			next = ""
+			if m := regexp.MustCompile(`class="more" href="([^"]+)"`).FindSubmatch(r.body); m != nil {
+				next = strings.ReplaceAll(string(m[1]), "&amp;", "&")
+			}
+			mustContain(t, "every page's summary", r, "<strong>1</strong> of 3 not ready") // counts every cluster
+		}
+		if len(seen) != 3 || !seen["prod-1"] || !seen["edge-down"] || !seen["canary-1"] {
+			t.Errorf("the pages showed %v, want acme's 3 clusters once each", seen)
+		}
 	})
 
 	t.Run("Secret values never shown", func(t *testing.T) {

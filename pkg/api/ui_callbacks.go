@@ -35,7 +35,7 @@ func (u *ui) callbacks(c echo.Context) error {
 	}
 	if len(events) > uiCallbacksPage {
 		events = events[:uiCallbacksPage]
-		page.More = "after=" + strconv.FormatInt(events[len(events)-1].Seq, 10)
+		page.More = "/ui/callbacks?after=" + strconv.FormatInt(events[len(events)-1].Seq, 10)
 	}
 	for _, e := range events {
 		page.Items = append(page.Items, uiParked{

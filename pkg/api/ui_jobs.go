@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,7 +14,8 @@ import (
 
 // The fleet-wide jobs list and the request page.
 
-// uiJobsPage is how many jobs one page of the jobs list shows.
+// uiJobsPage is how many jobs one page of the jobs list shows unless
+// ?limit= (1–500) asks for another number.
 const uiJobsPage = 50
 
 // uiJobFilters are the jobs list's filters, as the query string gives them.
@@ -25,7 +27,7 @@ type uiJobs struct {
 	Filters  uiJobFilters
 	Statuses []string
 	Jobs     []uiJobRow
-	// More is the query string of the next page; empty on the last.
+	// More is the link to the next page; empty on the last.
 	More string
 }
 
@@ -33,9 +35,10 @@ type uiJobs struct {
 func (u *ui) jobs(c echo.Context) error {
 	ctx, org, q := c.Request().Context(), organization(c), c.QueryParams()
 	f := uiJobFilters{Cluster: q.Get("cluster"), Application: q.Get("application"), Status: q.Get("status"), Request: q.Get("request"), Trigger: q.Get("trigger")}
+	limit := uiLimit(c, uiJobsPage)
 	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{
 		Cluster: f.Cluster, Application: f.Application, Status: store.JobStatus(f.Status), RequestID: f.Request, Trigger: f.Trigger,
-		Limit: uiJobsPage, Cursor: q.Get("cursor"),
+		Limit: limit, Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		return err
@@ -54,7 +57,10 @@ func (u *ui) jobs(c echo.Context) error {
 				next.Set(k, v)
 			}
 		}
-		page.More = next.Encode()
+		if limit != uiJobsPage {
+			next.Set("limit", strconv.Itoa(limit))
+		}
+		page.More = "/ui/jobs?" + next.Encode()
 	}
 	return u.render(c, http.StatusOK, "jobs", page)
 }
@@ -90,6 +96,14 @@ func (u *ui) request(c echo.Context) error {
 		page.Open = page.Open || j.Status == store.JobQueued || j.Status == store.JobRunning
 	}
 	return u.render(c, http.StatusOK, "request", page)
+}
+
+// uiLimit is a listing's page size: ?limit= when it is 1–500, else def.
+func uiLimit(c echo.Context, def int) int {
+	if n, err := strconv.Atoi(c.QueryParam("limit")); err == nil && n >= 1 && n <= 500 {
+		return n
+	}
+	return def
 }
 
 // uiDuration is how long a job ran (or has been running), for people.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,7 +152,7 @@ type uiFleet struct {
 	JobWindow int
 	// Inventory shows the applications column.
 	Inventory bool
-	// More is the query string of the next page; empty on the last.
+	// More is the link to the next page; empty on the last.
 	More string
 }
 
@@ -180,7 +181,7 @@ func (u *ui) fleet(c echo.Context) error {
 		return err
 	}
 	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1, FailedApps: -1}}
-	after := c.QueryParam("after")
+	after, limit := c.QueryParam("after"), uiLimit(c, uiFleetPage)
 	for _, rec := range recs {
 		st, err := u.observed(ctx, rec, all)
 		if err != nil {
@@ -208,8 +209,12 @@ func (u *ui) fleet(c echo.Context) error {
 		if rec.ID <= after {
 			continue
 		}
-		if len(page.Clusters) == uiFleetPage {
-			page.More = "after=" + url.QueryEscape(page.Clusters[len(page.Clusters)-1].ID)
+		if len(page.Clusters) == limit {
+			more := url.Values{"after": {page.Clusters[len(page.Clusters)-1].ID}}
+			if limit != uiFleetPage {
+				more.Set("limit", strconv.Itoa(limit))
+			}
+			page.More = "/ui/?" + more.Encode()
 			continue
 		}
 		page.Clusters = append(page.Clusters, row)
