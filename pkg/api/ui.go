@@ -55,7 +55,11 @@ func (s *Server) routesUI(e *echo.Echo) {
 		// The templates are embedded: this is a build defect, which web's own test catches.
 		panic(err)
 	}
-	u := &ui{s: s, pages: pages, sessions: newUISessions(uiSessionTTL, nil)}
+	var db uiSessionStore
+	if s.Store != nil { // a nil *store.Store would be a non-nil interface
+		db = s.Store
+	}
+	u := &ui{s: s, pages: pages, sessions: newUISessions(uiSessionTTL, nil, db, s.log)}
 	e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
 
 	g := e.Group("/ui", uiHeaders, u.renderErrors)
@@ -154,7 +158,7 @@ func (u *ui) sessionOf(c echo.Context) (uiSession, bool) {
 	if err != nil {
 		return uiSession{}, false
 	}
-	sess, ok := u.sessions.lookup(ck.Value)
+	sess, ok := u.sessions.lookup(c.Request().Context(), ck.Value)
 	return sess, ok && sess.org != "" // an empty organization would list every organization's clusters
 }
 
@@ -204,9 +208,9 @@ func (u *ui) login(c echo.Context) error {
 		return u.render(c, http.StatusUnauthorized, "login", uiLogin{Error: "That token is not a valid API token."})
 	}
 	if old, err := c.Cookie(uiCookie); err == nil {
-		u.sessions.end(old.Value)
+		u.sessions.end(req.Context(), old.Value)
 	}
-	id, expires := u.sessions.create(org)
+	id, expires := u.sessions.create(req.Context(), org)
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(req),
@@ -217,7 +221,7 @@ func (u *ui) login(c echo.Context) error {
 
 func (u *ui) logout(c echo.Context) error {
 	if ck, err := c.Cookie(uiCookie); err == nil {
-		u.sessions.end(ck.Value)
+		u.sessions.end(c.Request().Context(), ck.Value)
 	}
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: "", Path: "/ui", MaxAge: -1,
