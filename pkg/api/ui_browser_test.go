@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,6 +253,21 @@ func TestUIInBrowser(t *testing.T) {
 		}
 	}
 	b.shot("application")
+
+	// A page of another site (another port on this host: the same "site"
+	// to the browser, so the SameSite cookie goes along and Sec-Fetch-Site
+	// says same-site) posts a cancel: only the missing token stops it.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/ui/jobs/%s/cancel"><button id="go">win a prize</button></form>`, e.url, d.queued)
+	}))
+	t.Cleanup(evil.Close)
+	b.do("forged cancel", chromedp.Navigate(evil.URL), chromedp.Click(chromedp.CSS(`#go`)), chromedp.WaitVisible(chromedp.CSS(`section.problem`)))
+	if problem := b.text(`section.problem`); !strings.Contains(problem, "403") {
+		t.Errorf("the forged cancel was not refused:\n%s", problem)
+	}
+	if st := e.read(t, "/api/v1/jobs/"+d.queued, acmeToken).json(t)["status"]; st != "queued" {
+		t.Fatalf("a forged post cancelled the job: %v", st)
+	}
 
 	// Cancel the queued job from its page.
 	b.do("cancel a queued job",

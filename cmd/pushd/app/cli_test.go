@@ -164,8 +164,8 @@ func TestCLIMessagesNameTheirID(t *testing.T) {
 	}
 }
 
-// Job files are YAML or JSON; CLI jobs carry their own trigger.
-func TestCLIJobFilesYAMLOrJSONWithTheirTrigger(t *testing.T) {
+// Job files are YAML or JSON.
+func TestCLIJobFilesYAMLOrJSON(t *testing.T) {
 	c := newCLI(t)
 	// The admin kubeconfig has more rights than pushd needs: add stores it
 	// and fails its check, which this test does not mind.
@@ -183,9 +183,23 @@ func TestCLIJobFilesYAMLOrJSONWithTheirTrigger(t *testing.T) {
 	if code, _, errs := c.run("jobs", "submit", c.file(t, "bad.yaml", "id: x\nclustr: edge-1\n")); code == 0 || !strings.Contains(errs, `unknown field "clustr"`) {
 		t.Fatalf("a typo'd field must be named (exit %d): %s", code, errs)
 	}
-	code, out, errs := c.run("jobs", "get", "y-1")
+}
+
+// CLI jobs carry their own trigger, not Odoo's.
+func TestCLIJobsCarryTheirTrigger(t *testing.T) {
+	c := newCLI(t)
+	if _, out, errs := c.run("clusters", "add", "edge-1", "--namespaces", "team-a", "--applications", "nextcloud", "--kubeconfig", bed.Clusters[0].AdminKubeconfig); !strings.Contains(out, "cluster edge-1 created") {
+		t.Fatal(out, errs)
+	}
+	if code, _, errs := c.run("jobs", "submit", c.file(t, "j.yaml", jobFile("t-1", "edge-1"))); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := c.run("jobs", "get", "t-1")
 	if code != 0 || !strings.Contains(out, `"trigger": "cli"`) {
 		t.Fatalf("a CLI job's trigger (exit %d): %s%s", code, out, errs)
+	}
+	if code, out, _ = c.run("jobs", "list", "--cluster", "edge-1"); code != 0 || !strings.Contains(out, "t-1") {
+		t.Fatalf("jobs list: %s", out)
 	}
 }
 
