@@ -167,7 +167,7 @@ func TestUIActions(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			r := acme.get(t, "/ui/")
-			if strings.Contains(string(r.body), "<strong>1</strong> applications failed") {
+			if strings.Contains(string(r.body), "<strong>1</strong> application failed") {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -46,7 +46,7 @@ func TestUIParkedCallbackResend(t *testing.T) {
 	eventually(t, "the refused event is parked and listed", func() bool {
 		return strings.Contains(string(acme.get(t, "/ui/callbacks").body), ev.ID)
 	})
-	mustContain(t, "fleet", acme.get(t, "/ui/"), `<strong>1</strong> parked callbacks`)
+	mustContain(t, "fleet", acme.get(t, "/ui/"), `<strong>1</strong> parked callback<`)
 	mustContain(t, "callbacks page", acme.get(t, "/ui/callbacks"), `action="/ui/callbacks/`+ev.ID+`/resend"`, "400")
 
 	if r := acme.post(t, "/ui/callbacks/"+ev.ID+"/resend", nil); r.status != http.StatusForbidden {

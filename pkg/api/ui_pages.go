@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -29,6 +30,8 @@ const (
 	uiSummaryRunes = 200
 	// uiFleetPage is how many clusters one page of the fleet shows.
 	uiFleetPage = 50
+	// uiParkedCounted bounds the fleet's count of parked callbacks (one query).
+	uiParkedCounted = 500
 	// uiExpiringWithin is when a credential's expiry needs attention.
 	uiExpiringWithin = 24 * time.Hour
 )
@@ -162,9 +165,43 @@ type uiSummary struct {
 	Clusters, NotReady, OverPrivileged, Drifted, FailedJobs, Expiring int
 	// FailedApps counts applications whose health is Failed; -1 when unknown.
 	FailedApps int
-	// Parked is the number of parked callbacks (up to uiCallbacksPage+1);
+	// Parked is the number of parked callbacks (up to uiParkedCounted);
 	// -1 when callbacks are off.
 	Parked int
+}
+
+// uiSummaryItem is one entry of the attention bar.
+type uiSummaryItem struct {
+	Count int
+	Text  string // what is counted, after the number, in the number's grammar
+	Link  string // where the counted things are listed; may be empty
+	Bad   bool
+}
+
+// Items are the bar's entries; counts pushd cannot know (-1) are left out.
+func (s uiSummary) Items() []uiSummaryItem {
+	item := func(n int, one, many, link string) uiSummaryItem {
+		text := many
+		if n == 1 {
+			text = one
+		}
+		return uiSummaryItem{Count: n, Text: text, Link: link, Bad: n > 0}
+	}
+	out := []uiSummaryItem{
+		item(s.NotReady, fmt.Sprintf("of %d not ready", s.Clusters), fmt.Sprintf("of %d not ready", s.Clusters), ""),
+		item(s.OverPrivileged, "over-privileged", "over-privileged", ""),
+		item(s.Drifted, "application drifted", "applications drifted", ""),
+	}
+	if s.FailedApps >= 0 {
+		out = append(out, item(s.FailedApps, "application failed", "applications failed", ""))
+	}
+	out = append(out,
+		item(s.FailedJobs, "failed job", "failed jobs", "/ui/jobs?status=failed"),
+		item(s.Expiring, "credential expiring within a day", "credentials expiring within a day", ""))
+	if s.Parked >= 0 {
+		out = append(out, item(s.Parked, "parked callback", "parked callbacks", "/ui/callbacks"))
+	}
+	return out
 }
 
 // fleet is every cluster of the session's organization, a page at a time,
@@ -220,7 +257,7 @@ func (u *ui) fleet(c echo.Context) error {
 		page.Clusters = append(page.Clusters, row)
 	}
 	if u.s.Callbacks != nil {
-		parked, err := u.s.Callbacks.Parked(ctx, org, 0, uiCallbacksPage+1)
+		parked, err := u.s.Callbacks.Parked(ctx, org, 0, uiParkedCounted)
 		if err != nil {
 			return err
 		}
