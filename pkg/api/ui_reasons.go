@@ -1,45 +1,19 @@
 package api
 
 import (
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
-// uiReason says in a sentence why a cluster is not ready, for people: the
-// raw error (a Go error with URLs and dial details) stays on the cluster
-// page, behind the reason.
+// uiReason says in a sentence why a cluster is not ready, for people
+// (clusters.Connectivity.Reason), and when pushd tries again: the raw error
+// (a Go error with URLs and dial details) stays on the cluster page,
+// behind the reason.
 func uiReason(st clusters.Connectivity) string {
-	msg := strings.ToLower(st.Message)
-	var r string
-	switch st.State {
-	case clusters.StateReady, "":
-		return ""
-	case clusters.StateNoCredentials:
-		return "No credential yet: store its kubeconfig or run pushd clusters bootstrap."
-	case clusters.StateUnauthorized:
-		return "The cluster refused the credential (expired or revoked): renew it or bootstrap again."
-	case clusters.StateUnreachable:
-		switch {
-		case strings.Contains(msg, "connection refused"):
-			r = "Nothing answers at the API server's address (connection refused): the cluster or its API server is down."
-		case strings.Contains(msg, "no such host"):
-			r = "The API server's host name does not resolve."
-		case strings.Contains(msg, "timeout") || strings.Contains(msg, "deadline exceeded"):
-			r = "The API server did not answer in time."
-		case strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
-			r = "The API server's TLS certificate is not the one its kubeconfig trusts."
-		case strings.Contains(msg, "circuit") || strings.Contains(msg, "breaker"):
-			r = "Recent probes failed: pushd waits before it tries again."
-		default:
-			r = "The API server could not be reached."
-		}
-	default:
-		r = "Not ready: " + string(st.State) + "."
-	}
-	if st.Breaker == "open" && st.RetryAt != nil {
+	r := st.Reason()
+	if r != "" && st.Breaker == "open" && st.RetryAt != nil {
 		r += " Next try " + uiTime(st.RetryAt) + "."
 	}
 	return r

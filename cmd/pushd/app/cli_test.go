@@ -247,6 +247,10 @@ func TestCLINoClientGoNoise(t *testing.T) {
 	if lines := strings.Count(strings.TrimRight(errs, "\n"), "\n") + 1; lines > 2 {
 		t.Errorf("the error takes %d lines:\n%s", lines, errs)
 	}
+	// The list says why, in a sentence, not in a Go error.
+	if code, out, _ := c.run("clusters", "list"); code != 0 || !strings.Contains(out, "Nothing answers at the API server's address") || strings.Contains(out, "dial tcp") {
+		t.Errorf("clusters list (exit %d):\n%s", code, out)
+	}
 }
 
 // `serve` binds its port before anything else starts: a second pushd on a

@@ -156,10 +156,10 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 				return err
 			}
 			w := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tORGANIZATION\tSTATE\tCHECKED\tNAMESPACES\tMESSAGE")
+			fmt.Fprintln(w, "ID\tORGANIZATION\tSTATE\tCHECKED\tNAMESPACES\tREASON")
 			for _, r := range recs {
 				st := observed[r.ID]
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Organization, st.Connectivity.State, ago(st.Connectivity.CheckedAt), strings.Join(r.AllowedNamespaces, ","), st.Connectivity.Message)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Organization, st.Connectivity.State, ago(st.Connectivity.CheckedAt), strings.Join(r.AllowedNamespaces, ","), st.Connectivity.Reason())
 			}
 			return w.Flush()
 		}
