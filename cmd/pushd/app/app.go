@@ -90,7 +90,7 @@ Usage:
   pushd [serve] [flags]   run the daemon (the default)
   pushd clusters add ID [--namespaces a,b --applications x --kubeconfig F]
                           create a cluster record, or change what the flags name
-  pushd clusters list     every cluster with its last observed state
+  pushd clusters list     every cluster with its last observed state and, if not ready, why
   pushd clusters show ID  a record and what pushd observes, as JSON
   pushd clusters check ID probe now; non-zero exit unless ready with every right
   pushd clusters bootstrap --admin-kubeconfig F --cluster ID

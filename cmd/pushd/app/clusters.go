@@ -47,7 +47,7 @@ func openAdmin(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 // clustersUsage lists the clusters subcommands.
 const clustersUsage = `Usage:
   pushd clusters add ID [flags]        create a cluster record, or change what the flags name
-  pushd clusters list                  every cluster with its last observed state
+  pushd clusters list                  every cluster with its last observed state and, if not ready, why
   pushd clusters show ID               a record and what pushd observes, as JSON
   pushd clusters check ID              probe now; non-zero exit unless ready with every right
   pushd clusters bootstrap --admin-kubeconfig FILE --cluster ID
