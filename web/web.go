@@ -6,7 +6,11 @@
 // states. html/template escapes everything they print.
 //
 // Each page (templates/<page>.html) defines "title" and "content" and is
-// rendered inside templates/layout.html. A page that should grow a section
+// rendered inside templates/layout.html; "title" gets the page's own data,
+// "content" the whole page (.Data, .CSRF for action forms). Files named
+// templates/_*.html are not pages but pieces every page may use (the jobs
+// table). static/live.js is the one script: it refreshes the sections a
+// page marks data-live. A page that should grow a section
 // later defines it as a {{block}} so the section can be filled without
 // restructuring the page.
 package web
@@ -39,10 +43,10 @@ func ParsePages() (*Pages, error) {
 	}
 	p := &Pages{byName: map[string]*template.Template{}}
 	for _, name := range names {
-		if name == layout {
+		if name == layout || strings.HasPrefix(path.Base(name), "_") {
 			continue
 		}
-		t, err := template.ParseFS(files, layout, name)
+		t, err := template.ParseFS(files, layout, "templates/_*.html", name)
 		if err != nil {
 			return nil, fmt.Errorf("web: page %s: %w", name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -48,8 +49,38 @@ func (o *ListenOptions) defaults() {
 	}
 }
 
-// ListenAndServe serves until ctx ends, then drains for up to ShutdownTimeout.
+// ListenAndServe listens on o.Addr and serves until ctx ends.
 func (s *Server) ListenAndServe(ctx context.Context, o ListenOptions) error {
+	ln, err := Listen(o, s.log)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln, o)
+}
+
+// Listen binds o.Addr (with TLS when o names a certificate). The daemon
+// binds before it starts anything else, so a second pushd on a busy port
+// fails before it touches the shared database or the clusters.
+// log hears of certificate reloads.
+func Listen(o ListenOptions, log *slog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if o.TLSCertFile != "" || o.TLSKeyFile != "" {
+		certs, err := newCertReloader(o.TLSCertFile, o.TLSKeyFile, log)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get})
+	}
+	return ln, nil
+}
+
+// Serve serves on ln (from Listen) until ctx ends, then drains for up to
+// o.ShutdownTimeout. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, o ListenOptions) error {
 	o.defaults()
 	srv := &http.Server{
 		Handler:           s,
@@ -59,19 +90,6 @@ func (s *Server) ListenAndServe(ctx context.Context, o ListenOptions) error {
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slogErrorLog(s.log),
-	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return err
-	}
-	if o.TLSCertFile != "" || o.TLSKeyFile != "" {
-		certs, err := newCertReloader(o.TLSCertFile, o.TLSKeyFile, s.log)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
-		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())

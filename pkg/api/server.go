@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	openapi "github.com/vworkspace/pushd/api"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -116,11 +117,13 @@ func New(deps Deps, opts Options) *Server {
 		},
 	}))
 
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/") })
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
 
 	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.OpenAPI) })
 	read, write := s.requireToken, s.requireSignature
 	v1.GET("/clusters", s.listClusters, read)
 	v1.GET("/clusters/:id", s.getCluster, read)

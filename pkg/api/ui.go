@@ -10,8 +10,16 @@ import (
 	"github.com/vworkspace/pushd/web"
 )
 
-// The web UI: server-rendered, read-only pages of the organization's fleet
-// (templates and CSS in web/, no JavaScript).
+// The web UI: server-rendered pages of the organization's fleet (templates,
+// CSS and one small script in web/), and a few actions: run a drift check,
+// cancel a job or a request, re-send a parked callback.
+//
+// Live pages: a page whose content changes (the fleet, a cluster, a job, a
+// request, an application) marks its changing sections with data-live and
+// an id. /ui/static/live.js, the only script, fetches the same page every
+// few seconds and swaps the sections whose HTML changed: no full reload, no
+// flicker, and the CSP stays strict (script-src 'self', no inline script,
+// no eval). Without JavaScript the pages work; they just do not refresh.
 //
 // Authentication: the login form takes one of the API read tokens
 // (--api-tokens) and answers with a cookie holding a random session id that
@@ -20,11 +28,11 @@ import (
 // reads with that organization, through the same registry and job service
 // as the API, so another organization's cluster or job is a 404 here too.
 //
-// CSRF: the cookie is SameSite=Strict, so browsers do not send it on
-// requests started by another site, and the only state-changing requests
-// (login, logout) are POSTs; every page is a GET that changes nothing. That
-// is enough here without CSRF tokens. As defence in depth a POST a browser
-// marks as cross-site (Sec-Fetch-Site) is refused.
+// CSRF: every POST but the login carries the session's anti-forgery token
+// (a hidden form field, compared in constant time; ui_csrf.go); the cookie
+// is SameSite=Strict; and a POST a browser marks as cross-site
+// (Sec-Fetch-Site) is refused. GETs change nothing. Every action is logged
+// with the organization, the action and its subject.
 
 const (
 	uiCookie = "pushd_ui_session"
@@ -37,6 +45,7 @@ type ui struct {
 	s        *Server
 	pages    *web.Pages
 	sessions *uiSessions
+	known    uiLastKnown
 }
 
 // routesUI registers the web UI under /ui.
@@ -46,7 +55,11 @@ func (s *Server) routesUI(e *echo.Echo) {
 		// The templates are embedded: this is a build defect, which web's own test catches.
 		panic(err)
 	}
-	u := &ui{s: s, pages: pages, sessions: newUISessions(uiSessionTTL, nil)}
+	var db uiSessionStore
+	if s.Store != nil { // a nil *store.Store would be a non-nil interface
+		db = s.Store
+	}
+	u := &ui{s: s, pages: pages, sessions: newUISessions(uiSessionTTL, nil, db, s.log)}
 	e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
 
 	g := e.Group("/ui", uiHeaders, u.renderErrors)
@@ -54,12 +67,20 @@ func (s *Server) routesUI(e *echo.Echo) {
 	g.GET("/static/*", echo.WrapHandler(static))
 	g.GET("/login", u.loginForm)
 	g.POST("/login", u.login)
-	g.POST("/logout", u.logout)
 
-	session := u.requireSession
+	session, csrf := u.requireSession, u.requireCSRF
+	g.POST("/logout", u.logout, session, csrf)
 	g.GET("/", u.fleet, session)
 	g.GET("/clusters/:id", u.cluster, session)
+	g.GET("/clusters/:id/applications/:namespace/:application", u.application, session)
+	g.GET("/jobs", u.jobs, session)
 	g.GET("/jobs/:id", u.job, session)
+	g.GET("/requests/:request_id", u.request, session)
+	g.GET("/callbacks", u.callbacks, session)
+	g.POST("/clusters/:id/drift-check", u.driftCheck, session, csrf)
+	g.POST("/jobs/:id/cancel", u.cancelJob, session, csrf)
+	g.POST("/requests/:request_id/cancel", u.cancelRequest, session, csrf)
+	g.POST("/callbacks/:id/resend", u.resendCallback, session, csrf)
 	g.Any("/*", func(echo.Context) error { return echo.ErrNotFound }, session)
 }
 
@@ -67,7 +88,7 @@ func (s *Server) routesUI(e *echo.Echo) {
 func uiHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
@@ -93,8 +114,7 @@ func (u *ui) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			u.s.log.Debug("ui request refused", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
 		}
-		org, _ := u.session(c)
-		return u.render(c, e.Status, "error", org, uiError{Status: e.Status, StatusText: http.StatusText(e.Status), Message: e.Message})
+		return u.render(c, e.Status, "error", uiError{Status: e.Status, StatusText: http.StatusText(e.Status), Message: e.Message})
 	}
 }
 
@@ -104,32 +124,48 @@ type uiError struct {
 	Message    string
 }
 
-// uiPage is what the layout gets: the organization logged in (empty on
-// the login page) and the page's own data.
+// uiPage is what the layout gets: the organization logged in and the
+// session's anti-forgery token (both empty on the login page), the page's
+// own data, and what the last action did (Notice).
 type uiPage struct {
-	Org  string
-	Data any
+	Org, CSRF string
+	Notice    string
+	// Refresh is how often live.js refreshes the page's live sections, in seconds.
+	Refresh int
+	Data    any
 }
+
+// uiRefreshSeconds is how often live pages refresh: well inside the default
+// probe interval (15s), so a cluster that goes down shows within one.
+const uiRefreshSeconds = 3
 
 // render executes page into a buffer first, so a template error becomes an
 // error page instead of half a page.
-func (u *ui) render(c echo.Context, status int, page, org string, data any) error {
+func (u *ui) render(c echo.Context, status int, page string, data any) error {
 	var buf bytes.Buffer
-	if err := u.pages.Execute(&buf, page, uiPage{Org: org, Data: data}); err != nil {
+	sess, _ := u.sessionOf(c)
+	p := uiPage{Org: sess.org, CSRF: sess.csrf, Notice: uiNotices[c.QueryParam("done")], Refresh: uiRefreshSeconds, Data: data}
+	if err := u.pages.Execute(&buf, page, p); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// session returns the organization of the request's session cookie.
-func (u *ui) session(c echo.Context) (string, bool) {
+// sessionOf returns the live session of the request's cookie.
+func (u *ui) sessionOf(c echo.Context) (uiSession, bool) {
 	ck, err := c.Cookie(uiCookie)
 	if err != nil {
-		return "", false
+		return uiSession{}, false
 	}
-	org, ok := u.sessions.lookup(ck.Value)
-	return org, ok && org != "" // an empty organization would list every organization's clusters
+	sess, ok := u.sessions.lookup(c.Request().Context(), ck.Value)
+	return sess, ok && sess.org != "" // an empty organization would list every organization's clusters
+}
+
+// session returns the organization of the request's session cookie.
+func (u *ui) session(c echo.Context) (string, bool) {
+	sess, ok := u.sessionOf(c)
+	return sess.org, ok
 }
 
 // requireSession sends visitors without a live session to the login form.
@@ -152,7 +188,7 @@ func (u *ui) loginForm(c echo.Context) error {
 	if _, ok := u.session(c); ok {
 		return c.Redirect(http.StatusSeeOther, "/ui/")
 	}
-	return u.render(c, http.StatusOK, "login", "", uiLogin{})
+	return u.render(c, http.StatusOK, "login", uiLogin{})
 }
 
 // login exchanges an API token for a session cookie. The token is checked
@@ -169,12 +205,12 @@ func (u *ui) login(c echo.Context) error {
 	if !ok {
 		u.s.authFailed(c)
 		u.s.log.Info("ui login refused", "remote", req.RemoteAddr)
-		return u.render(c, http.StatusUnauthorized, "login", "", uiLogin{Error: "That token is not a valid API token."})
+		return u.render(c, http.StatusUnauthorized, "login", uiLogin{Error: "That token is not a valid API token."})
 	}
 	if old, err := c.Cookie(uiCookie); err == nil {
-		u.sessions.end(old.Value)
+		u.sessions.end(req.Context(), old.Value)
 	}
-	id, expires := u.sessions.create(org)
+	id, expires := u.sessions.create(req.Context(), org)
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(req),
@@ -185,7 +221,7 @@ func (u *ui) login(c echo.Context) error {
 
 func (u *ui) logout(c echo.Context) error {
 	if ck, err := c.Cookie(uiCookie); err == nil {
-		u.sessions.end(ck.Value)
+		u.sessions.end(c.Request().Context(), ck.Value)
 	}
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: "", Path: "/ui", MaxAge: -1,

@@ -2,8 +2,16 @@ package api
 
 import (
 	"context"
+	"net/http"
+	"net/url"
+	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // The UI's view of the inventory: application counts in the fleet, and the
@@ -40,6 +48,9 @@ type uiApplication struct {
 	LastJobAction          string
 	LastJobStatus          string
 	CheckedAt              string
+	// Link is the application's page.
+	Link      string
+	checkedAt *time.Time
 }
 
 // applications reads the cluster's applications. The inventory asks the
@@ -57,18 +68,144 @@ func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
 	}
 	out := &uiApplications{Items: make([]uiApplication, 0, len(apps))}
 	for _, a := range apps {
-		out.Items = append(out.Items, newUIApplication(a))
+		out.Items = append(out.Items, newUIApplication(cluster, a))
 	}
 	return out
 }
 
-func newUIApplication(a observe.Application) uiApplication {
+func newUIApplication(cluster string, a observe.Application) uiApplication {
 	v := uiApplication{
 		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: string(a.Drift),
-		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt),
+		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt), checkedAt: a.CheckedAt,
+		Link: uiAppPath(cluster, a.Namespace, a.Application),
 	}
 	if a.LastJob != nil {
 		v.LastJobID, v.LastJobAction, v.LastJobStatus = a.LastJob.ID, a.LastJob.Action, string(a.LastJob.Status)
 	}
 	return v
+}
+
+// uiAppPath is an application's page.
+func uiAppPath(cluster, namespace, application string) string {
+	return "/ui/clusters/" + url.PathEscape(cluster) + "/applications/" + url.PathEscape(namespace) + "/" + url.PathEscape(application)
+}
+
+// uiAppJobs is how many of an application's newest jobs its page lists.
+const uiAppJobs = 25
+
+// uiAppPage is one application: its tiles, objects, drifted fields with
+// the desired and live values of each, and its jobs.
+type uiAppPage struct {
+	Cluster, ClusterName, Namespace, Application string
+	Health, Drift, CheckedAt                     string
+	// DriftWhy explains a drift of unknown; empty otherwise.
+	DriftWhy string
+	// DriftSchedule is the cluster's; CanCheck offers "check drift now".
+	DriftSchedule, DriftMode string
+	CanCheck                 bool
+	Objects                  []uiAppObject
+	Fields                   []uiDriftedField
+	Jobs                     []uiJobRow
+	// ReferenceID is the job whose manifests drift is measured against:
+	// the application's last succeeded apply job.
+	ReferenceID string
+}
+
+type uiAppObject struct {
+	Kind, Name, Status, Message string
+	Drifted, Missing            bool
+}
+
+// uiDriftedField is a field pushd applied that now has another value, who
+// changed it and when, and the difference.
+type uiDriftedField struct {
+	Object, Path, Manager, ChangedAt string
+	// Desired is the value in the reference job's manifest; Live the
+	// cluster's now. Either is "" when it could not be read, "(removed)"
+	// when the field is gone.
+	Desired, Live string
+}
+
+// application is one application of a cluster.
+func (u *ui) application(c echo.Context) error {
+	ctx, org := c.Request().Context(), organization(c)
+	if u.s.Inventory == nil {
+		return echo.ErrNotFound
+	}
+	rec, err := u.s.Clusters.Get(ctx, org, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ns, name := c.Param("namespace"), c.Param("application")
+	a, err := u.s.Inventory.Application(ctx, rec.ID, ns, name)
+	if err != nil {
+		return err
+	}
+	page := uiAppPage{
+		Cluster: rec.ID, ClusterName: rec.DisplayName, Namespace: ns, Application: name,
+		Health: a.Health, Drift: string(a.Drift), CheckedAt: uiTime(a.CheckedAt),
+		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, CanCheck: true,
+	}
+	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Limit: uiAppJobs})
+	if err != nil {
+		return err
+	}
+	for _, j := range p.Items {
+		row := newUIJobRow(j.Job)
+		if page.ReferenceID == "" && j.Action == jobs.ActionApply && j.Status == store.JobSucceeded {
+			page.ReferenceID, row.Reference = j.ID, true
+		}
+		page.Jobs = append(page.Jobs, row)
+	}
+	var reference map[string]map[string]any // "Kind/name" → desired object
+	if page.ReferenceID != "" {
+		if row, err := u.s.Store.GetJob(ctx, org, page.ReferenceID); err == nil {
+			reference = uiObjectsByKey(row.Manifests)
+		}
+	}
+	st, err := u.observed(ctx, rec, nil)
+	if err != nil {
+		return err
+	}
+	if a.Drift == observe.DriftUnknown {
+		page.DriftWhy = uiDriftUnknownWhy(page.ReferenceID != "", st, rec.Drift.Schedule, a.CheckedAt)
+	}
+	for _, o := range a.Objects {
+		key := o.Kind + "/" + o.Name
+		page.Objects = append(page.Objects, uiAppObject{Kind: o.Kind, Name: o.Name, Status: o.Status, Message: o.Message, Drifted: o.Drifted, Missing: o.Missing})
+		if len(o.DriftedFields) == 0 {
+			continue
+		}
+		live := u.liveObject(ctx, rec.ID, o)
+		for _, f := range o.DriftedFields {
+			df := uiDriftedField{Object: key, Path: f.Path, Manager: "(nobody: the field was removed)", ChangedAt: uiTime(f.ChangedAt)}
+			if f.Manager != nil {
+				df.Manager = *f.Manager
+			}
+			if d, ok := reference[key]; ok {
+				df.Desired = uiFieldValue(d, f.Path)
+			}
+			if live != nil {
+				df.Live = uiFieldValue(live, f.Path)
+			}
+			page.Fields = append(page.Fields, df)
+		}
+	}
+	return u.render(c, http.StatusOK, "application", page)
+}
+
+// uiDriftUnknownWhy says why an application's drift is unknown, most
+// fundamental reason first.
+func uiDriftUnknownWhy(applied bool, st clusters.Status, schedule string, checked *time.Time) string {
+	switch {
+	case !applied:
+		return "No successful apply yet: drift is measured against the last applied state, and there is none."
+	case st.Connectivity.State != clusters.StateReady:
+		return "The cluster is " + string(st.Connectivity.State) + ": its objects cannot be read."
+	case checked == nil:
+		return "Not checked yet since pushd started: run a drift check now."
+	case schedule == "":
+		return "Drift checks are off for this cluster (no drift schedule); run one now."
+	}
+	return "The last drift check could not compare every object."
 }

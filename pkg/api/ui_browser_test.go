@@ -2,9 +2,13 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,16 +35,37 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestUIInBrowser drives headless chromium through the UI as a person
-// would: log in through the form, read the fleet table, click through to a
-// cluster and one of its jobs, log out. It proves the pages work in a real
-// browser with no JavaScript of ours, that the session cookie is invisible
-// to scripts (HttpOnly), and leaves a screenshot of the fleet.
-func TestUIInBrowser(t *testing.T) {
-	exe := chromium(t)
-	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")})
-	f := newUIFleet(t, e)
+// screenshotDir is where the browser test writes a screenshot of every
+// page (a test artifact): $PUSHD_UI_SCREENSHOTS, or the test's temporary
+// folder.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("PUSHD_UI_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
 
+// readmeShots are the screenshots the README shows. With $PUSHD_UI_DOCS set
+// the browser test also writes them there; the README's are refreshed with
+//
+//	PUSHD_UI_DOCS=$PWD/docs/screenshots go test -count=1 -run TestUIInBrowser ./pkg/api/
+var readmeShots = map[string]bool{
+	"fleet-unreachable": true, "cluster": true, "application": true, "job": true, "request": true, "jobs": true, "fleet-390": true,
+}
+
+// browser is one headless chromium tab on a test's UI.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	exe := chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -55,44 +80,107 @@ func TestUIInBrowser(t *testing.T) {
 		chromedp.WindowSize(1440, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancelBrowser)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: ctx, base: base, dir: screenshotDir(t)}
+	t.Logf("screenshots: %s", b.dir)
+	return b
+}
 
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
 	}
-	location := func() string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Location())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
 	}
+	return v
+}
+
+// js evaluates expr in the page (through the DevTools protocol, which the
+// page's CSP does not govern).
+func js[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// until waits for expr to be true in the page.
+func (b *browser) until(what, expr string, within time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	for !js[bool](b, expr) {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: not within %s (%s)", what, within, expr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	if docs := os.Getenv("PUSHD_UI_DOCS"); docs != "" && readmeShots[name] {
+		if err := os.WriteFile(filepath.Join(docs, name+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+}
+
+// fits fails when the page scrolls sideways at the current width.
+func (b *browser) fits(page string) {
+	b.t.Helper()
+	if over := js[int](b, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+		wide := js[[]string](b, `[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth && !e.closest('.scroll')).slice(0, 4).map(e => e.tagName + '.' + e.className + ': ' + e.textContent.slice(0, 60))`)
+		b.t.Errorf("%s spills %d px out of a %d px window: %q", page, over, js[int](b, `window.innerWidth`), wide)
+	}
+}
+
+// TestUIInBrowser drives headless chromium through the UI on the demo
+// fleet as a platform engineer would: sign in; see a cluster go down on
+// the fleet without a reload; open a drifted application, see the field
+// and the manager, run a drift check from the page; cancel a queued job;
+// open a request; every page at a laptop's 900 px and a phone's width.
+// Hostile names stay text. It writes a screenshot of every page.
+func TestUIInBrowser(t *testing.T) {
+	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, withFastMonitor(time.Second))
+	d := newUIDemo(t, e)
+	b := newBrowser(t, e.url)
 
 	// Not logged in: the login form; a wrong token is refused in the page.
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/ui/"),
+	b.do("login form",
+		chromedp.Navigate(e.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), "wrong-token"),
 		chromedp.Click(chromedp.CSS(`section.login button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`p.error`)),
+	)
+	b.shot("login")
+	b.do("log in",
 		chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), acmeToken),
 		chromedp.Click(chromedp.CSS(`section.login button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.fleet`)),
-	); err != nil {
-		t.Fatalf("log in: %v", err)
-	}
-	fleet := text(`table.fleet`)
-	for _, want := range []string{"Production 1", "prod-1", "canary-1", `<script>alert("x")</script> Staging`, "ready", "unauthorized", "1 succeeded"} {
+	)
+	fleet := b.text(`table.fleet`)
+	for _, want := range []string{"Production 1", "prod-1", "canary-1", `<script>alert("x")</script> Staging`, hostileName, "ready", "unauthorized", "succeeded"} {
 		if !strings.Contains(fleet, want) {
 			t.Errorf("fleet table lacks %q:\n%s", want, fleet)
 		}
@@ -100,58 +188,127 @@ func TestUIInBrowser(t *testing.T) {
 	if strings.Contains(fleet, "globex") {
 		t.Errorf("fleet table shows globex's cluster:\n%s", fleet)
 	}
-	cookie, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
-	if err != nil {
-		t.Fatal(err)
+	if n := js[int](b, `document.querySelectorAll('img, script:not([src="/ui/static/live.js"])').length`); n != 0 {
+		t.Errorf("a hostile name became %d elements", n)
 	}
-	if cookie != "" {
+	if cookie := js[string](b, `document.cookie`); cookie != "" {
 		t.Errorf("scripts can read cookies %q: the session cookie must be HttpOnly", cookie)
 	}
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{filepath.Join(t.TempDir(), "fleet.png"), "/tmp/pushd-ui-fleet.png"} {
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("fleet screenshot: /tmp/pushd-ui-fleet.png (%d bytes)", len(shot))
+	b.shot("fleet")
 
-	// Click through to the cluster, then to its job.
-	if err := chromedp.Do(ctx,
+	// edge-down's page while it is up, then back to the fleet.
+	b.do("edge-down page", chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/edge-down"]`)), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
+	version := js[string](b, `document.querySelector('#connection').textContent.match(/v1\.\d+\.\d+/)?.[0] || ''`)
+	if version == "" {
+		t.Fatalf("edge-down shows no server version while up:\n%s", b.text(`#connection`))
+	}
+	b.do("fleet again", chromedp.Navigate(e.url+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`)))
+
+	// edge-down goes down: the fleet shows it within a probe interval (1 s
+	// here) and a refresh (3 s), without a reload of the page.
+	js[int](b, `window.pushdNoReload = 42`)
+	d.down.stop()
+	row := `[...document.querySelectorAll('table.fleet tbody tr')].find(r => r.textContent.includes('edge-down'))`
+	b.until("edge-down shown unreachable", row+`.querySelector('.state-unreachable') !== null`, 20*time.Second)
+	if js[int](b, `window.pushdNoReload || 0`) != 42 {
+		t.Error("the page was reloaded to show the change")
+	}
+	if reason := js[string](b, row+`.querySelector('.reason').textContent`); !strings.Contains(reason, "connection refused") || strings.Contains(reason, "dial tcp") {
+		t.Errorf("the reason is %q, want a sentence, not a Go error", reason)
+	}
+	b.shot("fleet-unreachable")
+
+	// Its page keeps the last known version and namespaces, dated, with the reason.
+	b.do("edge-down page, down", chromedp.Navigate(e.url+"/ui/clusters/edge-down"), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
+	if conn, ns := b.text(`#connection`), b.text(`#namespaces`); !strings.Contains(conn, version) || !strings.Contains(ns, d.ns) || strings.Contains(ns, "not been probed") {
+		t.Errorf("an unreachable cluster's page dropped what was last known (%s):\n%s\n%s", version, conn, ns)
+	}
+	if head := b.text(`#head`); !strings.Contains(head, "connection refused") {
+		t.Errorf("the unreachable cluster's page gives no reason:\n%s", head)
+	}
+	b.shot("cluster-unreachable")
+	b.do("fleet once more", chromedp.Navigate(e.url+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`)))
+
+	// The cluster, then its drifted application; a drift check from the page.
+	b.do("cluster page",
 		chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/prod-1"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.namespaces`)),
-	); err != nil {
-		t.Fatalf("cluster page: %v", err)
+	)
+	if ns := b.text(`table.namespaces`); !strings.Contains(ns, d.ns) || !strings.Contains(ns, missingNSName+"\tdoes not exist") && !strings.Contains(ns, "does not exist: create it") {
+		t.Errorf("namespaces table:\n%s", ns)
 	}
-	if ns := text(`table.namespaces`); !strings.Contains(ns, f.ns) {
-		t.Errorf("namespaces table lacks %s:\n%s", f.ns, ns)
+	b.shot("cluster")
+	app := "/ui/clusters/prod-1/applications/" + d.ns + "/nextcloud"
+	b.do("application page",
+		chromedp.Click(chromedp.CSS(`table.applications a[href="`+app+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.tiles`)),
+		chromedp.Click(chromedp.CSS(`form.action button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+	)
+	b.until("the drift check's result", `document.body.textContent.includes('`+driftManager+`')`, 30*time.Second)
+	drifted := b.text(`table.drifted`)
+	for _, want := range []string{"ConfigMap/settings", ".data.k", driftManager, `"v"`, `"bobs-value"`} {
+		if !strings.Contains(drifted, want) {
+			t.Errorf("drifted fields lack %q:\n%s", want, drifted)
+		}
 	}
-	if apps := text(`table.applications`); !strings.Contains(apps, "nextcloud") || !strings.Contains(apps, f.ns) {
-		t.Errorf("applications table lacks nextcloud in %s:\n%s", f.ns, apps)
+	b.shot("application")
+
+	// A page of another site (another port on this host: the same "site"
+	// to the browser, so the SameSite cookie goes along and Sec-Fetch-Site
+	// says same-site) posts a cancel: only the missing token stops it.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/ui/jobs/%s/cancel"><button id="go">win a prize</button></form>`, e.url, d.queued)
+	}))
+	t.Cleanup(evil.Close)
+	b.do("forged cancel", chromedp.Navigate(evil.URL), chromedp.Click(chromedp.CSS(`#go`)), chromedp.WaitVisible(chromedp.CSS(`section.problem`)))
+	if problem := b.text(`section.problem`); !strings.Contains(problem, "403") {
+		t.Errorf("the forged cancel was not refused:\n%s", problem)
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`table.jobs a[href="/ui/jobs/`+f.job+`"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`table.objects`)),
-	); err != nil {
-		t.Fatalf("job page: %v", err)
-	}
-	objects := text(`table.objects`)
-	if loc := location(); loc != e.url+"/ui/jobs/"+f.job || !strings.Contains(objects, "ConfigMap") || !strings.Contains(objects, f.ns+"/settings") {
-		t.Errorf("job page %s objects:\n%s", loc, objects)
+	if st := e.read(t, "/api/v1/jobs/"+d.queued, acmeToken).json(t)["status"]; st != "queued" {
+		t.Fatalf("a forged post cancelled the job: %v", st)
 	}
 
+	// Cancel the queued job from its page.
+	b.do("cancel a queued job",
+		chromedp.Navigate(e.url+"/ui/jobs/"+d.queued),
+		chromedp.WaitVisible(chromedp.CSS(`h1 .status-queued`)),
+		chromedp.Click(chromedp.CSS(`form.action button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`h1 .status-cancelled`)),
+	)
+	b.shot("job")
+
+	// The request, the jobs list, the parked callbacks.
+	b.do("request page", chromedp.Navigate(e.url+"/ui/requests/"+d.wiki), chromedp.WaitVisible(chromedp.CSS(`table.jobs`)))
+	if req := b.text(`#request`); !strings.Contains(req, d.running) || !strings.Contains(req, "cancelled") {
+		t.Errorf("request page:\n%s", req)
+	}
+	b.shot("request")
+	b.do("jobs list", chromedp.Navigate(e.url+"/ui/jobs?cluster=prod-1"), chromedp.WaitVisible(chromedp.CSS(`table.jobs`)))
+	b.shot("jobs")
+	b.do("callbacks", chromedp.Navigate(e.url+"/ui/callbacks"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	b.shot("callbacks")
+
+	// A laptop at 900 px and a phone: nothing spills out of the page, ids do not wrap.
+	for _, w := range []int64{900, 390} {
+		b.do("resize", chromedp.EmulateViewport(w, 900))
+		for _, p := range []struct{ name, path string }{{"fleet", "/ui/"}, {"cluster", "/ui/clusters/prod-1"}, {"application", app}, {"jobs", "/ui/jobs"}, {"job", "/ui/jobs/" + d.job}} {
+			b.do(p.name, chromedp.Navigate(e.url+p.path), chromedp.WaitVisible(chromedp.CSS(`main`)))
+			b.fits(p.name + " at " + strconv.Itoa(int(w)) + " px")
+			b.shot(p.name + "-" + strconv.Itoa(int(w)))
+		}
+		if wrapped := js[int](b, `[...document.querySelectorAll('.id')].filter(e => e.getClientRects().length > 1).length`); wrapped > 0 {
+			t.Errorf("%d ids wrap at %d px", wrapped, w)
+		}
+	}
+	b.do("resize back", chromedp.EmulateViewport(1440, 900))
+
 	// Log out: the session is over, pages lead to the login form again.
-	if err := chromedp.Do(ctx,
+	b.do("log out",
+		chromedp.Navigate(e.url+"/ui/"),
 		chromedp.Click(chromedp.CSS(`form.logout button`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
 		chromedp.Navigate(e.url+"/ui/clusters/prod-1"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
-	); err != nil {
-		t.Fatalf("log out: %v", err)
-	}
-	if loc := location(); loc != e.url+"/ui/login" {
-		t.Errorf("after logout a cluster page led to %s, want the login form", loc)
-	}
+	)
 }

@@ -2,15 +2,17 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/robfig/cron/v3"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -26,6 +28,12 @@ const (
 	uiClusterEvents = 25
 	// uiSummaryRunes bounds an event's one-line summary.
 	uiSummaryRunes = 200
+	// uiFleetPage is how many clusters one page of the fleet shows.
+	uiFleetPage = 50
+	// uiParkedCounted bounds the fleet's count of parked callbacks (one query).
+	uiParkedCounted = 500
+	// uiExpiringWithin is when a credential's expiry needs attention.
+	uiExpiringWithin = 24 * time.Hour
 )
 
 // uiJobStatuses orders job counts the same way everywhere.
@@ -38,6 +46,12 @@ type uiClusterRow struct {
 	ID, DisplayName string
 	Labels          []string // "key=value", sorted
 	State, Message  string
+	// Reason is why the cluster is not ready, in a sentence; empty when ready.
+	Reason string
+	// OverPrivileged: the credential has rights beyond what pushd needs.
+	OverPrivileged bool
+	// Expiring: the credential expires within uiExpiringWithin.
+	Expiring        bool
 	CheckedAt       string
 	Breaker         string
 	RetryAt         string
@@ -69,6 +83,7 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		State: string(st.Connectivity.State), Message: st.Connectivity.Message,
 		CheckedAt: uiTime(st.Connectivity.CheckedAt), Breaker: st.Connectivity.Breaker,
 		Subject: st.Credential.Subject, ExcessRights: len(st.Credential.ExcessRights),
+		Reason: uiReason(st.Connectivity),
 	}
 	for _, k := range slices.Sorted(maps.Keys(rec.Labels)) {
 		r.Labels = append(r.Labels, k+"="+rec.Labels[k])
@@ -88,6 +103,8 @@ func newUIClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Sum
 		ns.RightsOK += b2i(n.RightsOK)
 		ns.Excess += b2i(len(n.ExcessRights) > 0)
 	}
+	r.OverPrivileged = uiOverPrivileged(st, ns.Excess)
+	r.Expiring = st.Credential.Expiry != nil && time.Until(*st.Credential.Expiry) < uiExpiringWithin
 	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed && ns.Excess == 0
 	counts := map[store.JobStatus]int{}
 	for _, j := range recent {
@@ -133,24 +150,75 @@ func (u *ui) recentJobs(ctx context.Context, org, cluster string, limit int) ([]
 }
 
 type uiFleet struct {
+	Summary   uiSummary
 	Clusters  []uiClusterRow
 	JobWindow int
 	// Inventory shows the applications column.
 	Inventory bool
+	// More is the link to the next page; empty on the last.
+	More string
 }
 
-// fleet is every cluster of the session's organization.
+// uiSummary is the fleet's attention bar: what needs a person, counted
+// over every cluster of the organization (not only this page's).
+type uiSummary struct {
+	Clusters, NotReady, OverPrivileged, Drifted, FailedJobs, Expiring int
+	// FailedApps counts applications whose health is Failed; -1 when unknown.
+	FailedApps int
+	// Parked is the number of parked callbacks (up to uiParkedCounted);
+	// -1 when callbacks are off.
+	Parked int
+}
+
+// uiSummaryItem is one entry of the attention bar.
+type uiSummaryItem struct {
+	Count int
+	Text  string // what is counted, after the number, in the number's grammar
+	Link  string // where the counted things are listed; may be empty
+	Bad   bool
+}
+
+// Items are the bar's entries; counts pushd cannot know (-1) are left out.
+func (s uiSummary) Items() []uiSummaryItem {
+	item := func(n int, one, many, link string) uiSummaryItem {
+		text := many
+		if n == 1 {
+			text = one
+		}
+		return uiSummaryItem{Count: n, Text: text, Link: link, Bad: n > 0}
+	}
+	out := []uiSummaryItem{
+		item(s.NotReady, fmt.Sprintf("of %d not ready", s.Clusters), fmt.Sprintf("of %d not ready", s.Clusters), ""),
+		item(s.OverPrivileged, "over-privileged", "over-privileged", ""),
+		item(s.Drifted, "application drifted", "applications drifted", ""),
+	}
+	if s.FailedApps >= 0 {
+		out = append(out, item(s.FailedApps, "application failed", "applications failed", ""))
+	}
+	out = append(out,
+		item(s.FailedJobs, "failed job", "failed jobs", "/ui/jobs?status=failed"),
+		item(s.Expiring, "credential expiring within a day", "credentials expiring within a day", ""))
+	if s.Parked >= 0 {
+		out = append(out, item(s.Parked, "parked callback", "parked callbacks", "/ui/callbacks"))
+	}
+	return out
+}
+
+// fleet is every cluster of the session's organization, a page at a time,
+// under a summary of what needs attention.
 func (u *ui) fleet(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
 	recs, err := u.s.Clusters.List(ctx, org)
 	if err != nil {
 		return err
 	}
+	slices.SortFunc(recs, func(a, b *clusters.Record) int { return strings.Compare(a.ID, b.ID) })
 	all, err := u.s.Health.ObservedAll(ctx)
 	if err != nil {
 		return err
 	}
-	page := uiFleet{Clusters: make([]uiClusterRow, 0, len(recs)), JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil}
+	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1, FailedApps: -1}}
+	after, limit := c.QueryParam("after"), uiLimit(c, uiFleetPage)
 	for _, rec := range recs {
 		st, err := u.observed(ctx, rec, all)
 		if err != nil {
@@ -162,9 +230,40 @@ func (u *ui) fleet(c echo.Context) error {
 		}
 		row := newUIClusterRow(rec, st, recent)
 		row.Applications = u.appCounts(rec.ID)
+		sum := &page.Summary
+		sum.NotReady += b2i(row.State != string(clusters.StateReady))
+		sum.OverPrivileged += b2i(row.OverPrivileged)
+		sum.Expiring += b2i(row.Expiring)
+		for _, j := range recent {
+			sum.FailedJobs += b2i(j.Status == store.JobFailed)
+		}
+		if row.Applications != nil {
+			sum.Drifted += row.Applications.Drifted
+			if n := u.uiFailedApplications(rec.ID); n >= 0 {
+				sum.FailedApps = max(sum.FailedApps, 0) + n
+			}
+		}
+		if rec.ID <= after {
+			continue
+		}
+		if len(page.Clusters) == limit {
+			more := url.Values{"after": {page.Clusters[len(page.Clusters)-1].ID}}
+			if limit != uiFleetPage {
+				more.Set("limit", strconv.Itoa(limit))
+			}
+			page.More = "/ui/?" + more.Encode()
+			continue
+		}
 		page.Clusters = append(page.Clusters, row)
 	}
-	return u.render(c, http.StatusOK, "fleet", org, page)
+	if u.s.Callbacks != nil {
+		parked, err := u.s.Callbacks.Parked(ctx, org, 0, uiParkedCounted)
+		if err != nil {
+			return err
+		}
+		page.Summary.Parked = len(parked)
+	}
+	return u.render(c, http.StatusOK, "fleet", page)
 }
 
 type uiCluster struct {
@@ -177,15 +276,26 @@ type uiCluster struct {
 	ServerVersion                          string
 	RenewedAt                              string
 	ExcessRights                           []string
-	Namespaces                             []clusters.NamespaceStatus
-	Applications                           *uiApplications // nil without an inventory
-	Jobs                                   []uiJobRow
-	Events                                 []uiEvent
+	Namespaces                             []uiNamespace
+	// KnownAt is when the version and namespaces shown were observed, when
+	// they are the last known values of a cluster that is not ready now.
+	KnownAt string
+	// NextDriftCheck is when the drift schedule runs next; LastChecked the
+	// newest check of any of its applications.
+	NextDriftCheck, LastChecked string
+	Applications                *uiApplications // nil without an inventory
+	Jobs                        []uiJobRow
+	Events                      []uiEvent
 }
 
 type uiJobRow struct {
-	ID, Application, Namespace, Action, Status, Error string
-	Created, Started, Finished                        string
+	ID, Cluster, Application, Namespace, Action, Status, Error string
+	Trigger, RequestID, Duration                               string
+	Created, Started, Finished                                 string
+	// Reference marks the job drift is measured against (application page).
+	Reference bool
+	// Waiting is why a queued job waits; empty when it does not.
+	Waiting string
 }
 
 type uiEvent struct {
@@ -203,6 +313,7 @@ func (u *ui) cluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	knownAt := u.known.fill(rec.ID, &st)
 	recent, err := u.recentJobs(ctx, org, rec.ID, uiClusterJobs)
 	if err != nil {
 		return err
@@ -215,8 +326,20 @@ func (u *ui) cluster(c echo.Context) error {
 		Row: newUIClusterRow(rec, st, recent), Mode: rec.Connectivity,
 		AllowedNamespaces: rec.AllowedNamespaces, AllowedApplications: rec.AllowedApplications,
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, UpdatedAt: uiTime(&rec.UpdatedAt),
-		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: st.Namespaces,
-		Applications: u.applications(ctx, rec.ID),
+		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: newUINamespaces(st.Namespaces),
+		Applications: u.applications(ctx, rec.ID), NextDriftCheck: uiNextRun(rec.Drift.Schedule, time.Now()),
+	}
+	if knownAt != nil {
+		page.KnownAt = uiTime(knownAt)
+	}
+	if page.Applications != nil {
+		var last *time.Time
+		for _, a := range page.Applications.Items {
+			if a.checkedAt != nil && (last == nil || a.checkedAt.After(*last)) {
+				last = a.checkedAt
+			}
+		}
+		page.LastChecked = uiTime(last)
 	}
 	if st.Credential.RenewedAt != nil {
 		page.RenewedAt = uiTime(st.Credential.RenewedAt)
@@ -233,88 +356,36 @@ func (u *ui) cluster(c echo.Context) error {
 		if e.Organization != org {
 			continue
 		}
-		page.Events = append(page.Events, uiEvent{Type: e.Type, Time: uiTime(&e.CreatedAt), Summary: uiEventSummary(e.Data)})
+		page.Events = append(page.Events, uiEvent{Type: e.Type, Time: uiTime(&e.CreatedAt), Summary: uiEventSummary(e.Type, e.Data)})
 	}
-	return u.render(c, http.StatusOK, "cluster", org, page)
+	return u.render(c, http.StatusOK, "cluster", page)
 }
 
 func newUIJobRow(j *jobs.Job) uiJobRow {
 	r := uiJobRow{
-		ID: j.ID, Application: j.Application, Namespace: j.Namespace, Action: j.Action, Status: string(j.Status),
+		ID: j.ID, Cluster: j.Cluster, Application: j.Application, Namespace: j.Namespace, Action: j.Action, Status: string(j.Status),
+		Trigger: j.Trigger, Duration: uiDuration(j.StartedAt, j.FinishedAt, time.Now()),
 		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
 	}
+	if j.RequestID != nil {
+		r.RequestID = *j.RequestID
+	}
+	r.Waiting = uiJobWaiting(j)
 	if j.Error != nil {
 		r.Error = j.Error.Code + ": " + j.Error.Message
 	}
 	return r
 }
 
-// uiEventKeys are the fields of event data worth a summary, in order.
-var uiEventKeys = []string{
-	"id", "application", "namespace", "action", "status", "state", "previous_state",
-	"health", "previous_health", "mode", "subject", "expiry", "correction_job", "message",
-}
-
-// uiEventSummary is one line of an event's data: its telling fields, in a
-// fixed order, the error of a job, the rest left to the API.
-func uiEventSummary(data string) string {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(data), &m); err != nil {
-		return uiTruncate(data)
+// uiNextRun is when a cron schedule next runs; "" when it is off or invalid.
+func uiNextRun(schedule string, now time.Time) string {
+	if schedule == "" {
+		return ""
 	}
-	var parts []string
-	for _, k := range uiEventKeys {
-		switch v := m[k].(type) {
-		case nil:
-		case string:
-			if v != "" {
-				parts = append(parts, k+"="+v)
-			}
-		case float64, bool:
-			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
-		}
-	}
-	if e, ok := m["error"].(map[string]any); ok {
-		parts = append(parts, fmt.Sprintf("error=%v: %v", e["code"], e["message"]))
-	}
-	if objs, ok := m["objects"].([]any); ok && len(objs) > 0 {
-		parts = append(parts, fmt.Sprintf("objects=%d", len(objs)))
-	}
-	return uiTruncate(strings.Join(parts, " · "))
-}
-
-func uiTruncate(s string) string {
-	r := []rune(s)
-	if len(r) <= uiSummaryRunes {
-		return s
-	}
-	return string(r[:uiSummaryRunes-1]) + "…"
-}
-
-type uiJob struct {
-	*jobs.Job
-	// These shadow the Job's fields of the same name with display strings.
-	RequestID, Operation       string
-	Created, Started, Finished string
-	ErrorCode, ErrorMessage    string
-}
-
-// job is one job with its per-object results.
-func (u *ui) job(c echo.Context) error {
-	ctx, org := c.Request().Context(), organization(c)
-	j, err := u.s.Jobs.Get(ctx, org, c.Param("id"))
+	sch, err := cron.ParseStandard(schedule)
 	if err != nil {
-		return err
+		return ""
 	}
-	page := uiJob{
-		Job: j, Operation: j.Operation.Engine + "/" + j.Operation.Type,
-		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
-	}
-	if j.RequestID != nil {
-		page.RequestID = *j.RequestID
-	}
-	if j.Error != nil {
-		page.ErrorCode, page.ErrorMessage = j.Error.Code, j.Error.Message
-	}
-	return u.render(c, http.StatusOK, "job", org, page)
+	next := sch.Next(now)
+	return uiTime(&next)
 }

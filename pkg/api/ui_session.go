@@ -1,50 +1,73 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // uiSessionTTL is how long a UI login lasts. It is absolute, not sliding: a
 // stolen session id is worth at most this long, and a token removed from
-// --api-tokens stops working in the UI at the latest this long after (and
-// at the next restart, since sessions are kept in memory only).
+// --api-tokens stops working in the UI at the latest this long after.
 const uiSessionTTL = 12 * time.Hour
 
-// uiSessions maps UI session ids to organizations, in memory.
+// uiSessions maps UI session ids to organizations: in memory, and in the
+// database when there is one, so a restart of pushd keeps people logged in.
 //
 // The cookie holds a random id, never the API token: the token stays in the
-// login form's POST only, and the id is useless once it expires, the user
-// logs out, or pushd restarts. The map is keyed by the id's SHA-256, so
-// neither the map nor a lookup's timing depends on the secret id itself.
+// login form's POST only, and the id is useless once it expires or the user
+// logs out. The map and the table are keyed by the id's SHA-256, so neither
+// they nor a lookup's timing depend on the secret id itself.
 type uiSessions struct {
 	ttl time.Duration
 	now func() time.Time
+	// db keeps sessions across restarts; nil keeps them in memory only.
+	db  uiSessionStore
+	log *slog.Logger
 
 	mu   sync.Mutex
 	byID map[[sha256.Size]byte]uiSession
 }
 
+// uiSessionStore is what the sessions need of the database.
+type uiSessionStore interface {
+	SaveUISession(ctx context.Context, s *store.UISession) error
+	UISessionByHash(ctx context.Context, idHash string, now time.Time) (*store.UISession, error)
+	DeleteUISession(ctx context.Context, idHash string) error
+}
+
+var _ uiSessionStore = (*store.Store)(nil)
+
 type uiSession struct {
-	org     string
+	org string
+	// csrf is the session's anti-forgery token: every form of the UI
+	// carries it, and every action checks it (ui_csrf.go).
+	csrf    string
 	expires time.Time
 }
 
-func newUISessions(ttl time.Duration, now func() time.Time) *uiSessions {
+func newUISessions(ttl time.Duration, now func() time.Time, db uiSessionStore, log *slog.Logger) *uiSessions {
 	if now == nil {
 		now = time.Now
 	}
-	return &uiSessions{ttl: ttl, now: now, byID: map[[sha256.Size]byte]uiSession{}}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &uiSessions{ttl: ttl, now: now, db: db, log: log, byID: map[[sha256.Size]byte]uiSession{}}
 }
 
-// create starts a session of org and returns its id and expiry.
-func (s *uiSessions) create(org string) (string, time.Time) {
-	var raw [32]byte
-	rand.Read(raw[:]) // never fails (crypto/rand documents it panics instead)
-	id := base64.RawURLEncoding.EncodeToString(raw[:])
+// create starts a session of org and returns its id and expiry. A session
+// the database could not keep still works until pushd restarts.
+func (s *uiSessions) create(ctx context.Context, org string) (string, time.Time) {
+	id, csrf := randomToken(), randomToken()
 	now := s.now()
 	expires := now.Add(s.ttl)
 	s.mu.Lock()
@@ -56,33 +79,66 @@ func (s *uiSessions) create(org string) (string, time.Time) {
 			delete(s.byID, k)
 		}
 	}
-	s.byID[sha256.Sum256([]byte(id))] = uiSession{org: org, expires: expires}
+	key := sha256.Sum256([]byte(id))
+	s.byID[key] = uiSession{org: org, csrf: csrf, expires: expires}
+	if s.db != nil {
+		row := &store.UISession{IDHash: hex.EncodeToString(key[:]), Organization: org, CSRF: csrf, ExpiresAt: expires.UTC()}
+		if err := s.db.SaveUISession(ctx, row); err != nil {
+			s.log.Warn("ui session not saved: it ends when pushd restarts", "organization", org, "err", err)
+		}
+	}
 	return id, expires
 }
 
-// lookup returns the organization of a live session.
-func (s *uiSessions) lookup(id string) (string, bool) {
+// randomToken is 256 random bits, URL-safe.
+func randomToken() string {
+	var raw [32]byte
+	rand.Read(raw[:]) // never fails (crypto/rand documents it panics instead)
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// lookup returns a live session: from memory, or from the database for a
+// session started before pushd (re)started.
+func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 	if id == "" {
-		return "", false
+		return uiSession{}, false
 	}
 	key := sha256.Sum256([]byte(id))
+	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	sess, ok := s.byID[key]
-	if !ok {
-		return "", false
-	}
-	if !s.now().Before(sess.expires) {
+	if ok && !now.Before(sess.expires) {
 		delete(s.byID, key)
-		return "", false
+		s.mu.Unlock()
+		return uiSession{}, false
 	}
-	return sess.org, true
+	s.mu.Unlock()
+	if ok || s.db == nil {
+		return sess, ok
+	}
+	row, err := s.db.UISessionByHash(ctx, hex.EncodeToString(key[:]), now)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("ui session lookup failed", "err", err)
+		}
+		return uiSession{}, false
+	}
+	sess = uiSession{org: row.Organization, csrf: row.CSRF, expires: row.ExpiresAt}
+	s.mu.Lock()
+	s.byID[key] = sess
+	s.mu.Unlock()
+	return sess, true
 }
 
 // end forgets a session; unknown ids are ignored.
-func (s *uiSessions) end(id string) {
+func (s *uiSessions) end(ctx context.Context, id string) {
 	key := sha256.Sum256([]byte(id))
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.byID, key)
+	s.mu.Unlock()
+	if s.db != nil {
+		if err := s.db.DeleteUISession(ctx, hex.EncodeToString(key[:])); err != nil {
+			s.log.Warn("ui session not deleted", "err", err)
+		}
+	}
 }

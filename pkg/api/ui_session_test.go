@@ -3,42 +3,83 @@ package api
 import (
 	"testing"
 	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 func TestUISessionsExpireAndEnd(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := newUISessions(12*time.Hour, func() time.Time { return now })
-	id, expires := s.create("acme")
+	s := newUISessions(12*time.Hour, func() time.Time { return now }, nil, nil)
+	ctx := t.Context()
+	id, expires := s.create(ctx, "acme")
 	if want := now.Add(12 * time.Hour); !expires.Equal(want) {
 		t.Fatalf("expires %v, want %v", expires, want)
 	}
-	other, _ := s.create("acme")
+	other, _ := s.create(ctx, "acme")
 	if id == other || len(id) < 40 {
 		t.Fatalf("session ids must be long and unique: %q %q", id, other)
 	}
-	if org, ok := s.lookup(id); !ok || org != "acme" {
-		t.Fatalf("lookup: %q %v", org, ok)
+	if sess, ok := s.lookup(ctx, id); !ok || sess.org != "acme" || len(sess.csrf) < 40 {
+		t.Fatalf("lookup: %+v %v", sess, ok)
 	}
 	for _, bad := range []string{"", "guess", id + "x"} {
-		if _, ok := s.lookup(bad); ok {
+		if _, ok := s.lookup(ctx, bad); ok {
 			t.Fatalf("id %q must not be a session", bad)
 		}
 	}
 	now = now.Add(12*time.Hour - time.Second)
-	if _, ok := s.lookup(id); !ok {
+	if _, ok := s.lookup(ctx, id); !ok {
 		t.Fatal("a session must live its whole TTL")
 	}
 	now = now.Add(time.Second)
-	if _, ok := s.lookup(id); ok {
+	if _, ok := s.lookup(ctx, id); ok {
 		t.Fatal("a session must end after its TTL")
 	}
-	s.create("globex") // sweeps the expired one
+	s.create(ctx, "globex") // sweeps the expired one
 	if len(s.byID) != 1 {
 		t.Fatalf("expired sessions are kept: %d", len(s.byID))
 	}
-	id, _ = s.create("globex")
-	s.end(id)
-	if _, ok := s.lookup(id); ok {
+	id, _ = s.create(ctx, "globex")
+	s.end(ctx, id)
+	if _, ok := s.lookup(ctx, id); ok {
 		t.Fatal("an ended session must be gone")
 	}
+}
+
+// A restart of pushd keeps UI sessions (a new uiSessions on the same
+// database knows them, anti-forgery token included); expiry and logout
+// hold there too, and the database never holds the session id.
+func TestUISessionsSurviveARestart(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := t.Context()
+		st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		now := time.Now()
+		clock := func() time.Time { return now }
+		before := newUISessions(time.Hour, clock, st, nil)
+		id, _ := before.create(ctx, "acme")
+		want, _ := before.lookup(ctx, id)
+
+		after := newUISessions(time.Hour, clock, st, nil) // pushd restarted
+		got, ok := after.lookup(ctx, id)
+		if !ok || got.org != "acme" || got.csrf != want.csrf {
+			t.Fatalf("after a restart: %+v %v, want %+v", got, ok, want)
+		}
+		if _, err := st.UISessionByHash(ctx, id, now); err == nil {
+			t.Fatal("the database is keyed by the session id itself")
+		}
+		after.end(ctx, id)
+		if _, ok := newUISessions(time.Hour, clock, st, nil).lookup(ctx, id); ok {
+			t.Fatal("a logged-out session survives a restart")
+		}
+		old, _ := after.create(ctx, "acme")
+		now = now.Add(time.Hour)
+		if _, ok := newUISessions(time.Hour, clock, st, nil).lookup(ctx, old); ok {
+			t.Fatal("an expired session survives a restart")
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,17 @@ func (u *uiClient) post(t *testing.T, path string, form url.Values) response {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return u.do(t, req)
+}
+
+// csrf is the session's anti-forgery token, as the fleet page's forms carry it.
+func (u *uiClient) csrf(t *testing.T) string {
+	t.Helper()
+	r := u.get(t, "/ui/")
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no anti-forgery token in the fleet page (%d):\n%s", r.status, r.body)
+	}
+	return string(m[1])
 }
 
 func (u *uiClient) login(t *testing.T, token string) response {
@@ -213,11 +225,11 @@ func TestUIPages(t *testing.T) {
 			}
 			mustContain(t, "cluster page", r,
 				f.ns, "nextcloud", "manifest/deploy", "*/10 * * * *", "report", // the record
-				`class="namespaces"`, `<td class="mono">`+f.ns+`</td>`, // observed namespaces
+				`class="namespaces"`, `<td class="id">`+f.ns+`</td>`, // observed namespaces
 				`<div class="mono bad">`,                        // the fixture's admin credential has excess rights
 				`href="/ui/jobs/`+f.job+`"`, "status-succeeded", // its jobs
-				"job.status_changed", "status=succeeded", "cluster.connectivity_changed", // its events
-				`class="applications"`, "<td>nextcloud</td>", `<a class="mono" href="/ui/jobs/`+f.job+`"`) // its applications
+				"job.status_changed", "is succeeded", "cluster.connectivity_changed", // its events
+				`class="applications"`, `/applications/`+f.ns+`/nextcloud">nextcloud</a>`, `<a class="id" href="/ui/jobs/`+f.job+`"`) // its applications
 		})
 
 		t.Run("job", func(t *testing.T) {
@@ -226,7 +238,7 @@ func TestUIPages(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("job: %d %s", r.status, r.body)
 			}
-			mustContain(t, "job page", r, f.job, `class="objects"`, "<td>ConfigMap</td>", f.ns+"/settings", "kstatus-Current", "req-"+f.ns)
+			mustContain(t, "job page", r, f.job, `class="objects"`, "<td>ConfigMap<div", f.ns+"/settings", "kstatus-Current", "req-"+f.ns)
 		})
 
 		t.Run("unauthorized cluster", func(t *testing.T) {
@@ -270,7 +282,7 @@ func TestUIPages(t *testing.T) {
 		})
 
 		t.Run("logout ends the session", func(t *testing.T) {
-			r := acme.post(t, "/ui/logout", nil)
+			r := acme.post(t, "/ui/logout", url.Values{"csrf": {acme.csrf(t)}})
 			if r.status != http.StatusSeeOther || r.header.Get("Location") != "/ui/login" {
 				t.Fatalf("logout: %d %v", r.status, r.header)
 			}

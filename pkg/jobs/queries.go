@@ -24,7 +24,9 @@ func (s *Service) Get(ctx context.Context, org, id string) (*Job, error) {
 // ListOptions filter and page a job listing.
 type ListOptions struct {
 	Cluster, RequestID string
-	Status             store.JobStatus
+	// Namespace, Application and Trigger narrow the listing further.
+	Namespace, Application, Trigger string
+	Status                          store.JobStatus
 	// Limit is the page size (1-500); 0 means 100.
 	Limit int
 	// Cursor continues a listing from the previous page's NextCursor.
@@ -65,7 +67,8 @@ func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, e
 		}
 		before = n
 	}
-	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: o.Cluster, RequestID: o.RequestID, Status: o.Status, BeforeSeq: before, Limit: o.Limit + 1})
+	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: o.Cluster, RequestID: o.RequestID, Status: o.Status,
+		Namespace: o.Namespace, Application: o.Application, Trigger: o.Trigger, BeforeSeq: before, Limit: o.Limit + 1})
 	if err != nil {
 		return nil, err
 	}

@@ -35,17 +35,14 @@ type Breakers interface {
 }
 
 // DefaultAllowedKinds are the kinds a job may write unless configured
-// otherwise: the namespaced kinds bootstrap grants rights on. Privilege-
-// bearing kinds (RBAC, ServiceAccounts, Namespaces, CRDs, webhooks) are not
-// among them.
+// otherwise: clusters.ManagedKinds, the namespaced kinds bootstrap grants
+// rights on.
 func DefaultAllowedKinds() []schema.GroupKind {
-	return []schema.GroupKind{
-		{Kind: "ConfigMap"}, {Kind: "Secret"}, {Kind: "Service"}, {Kind: "PersistentVolumeClaim"},
-		{Group: "apps", Kind: "Deployment"}, {Group: "apps", Kind: "StatefulSet"},
-		{Group: "batch", Kind: "Job"}, {Group: "batch", Kind: "CronJob"},
-		{Group: "networking.k8s.io", Kind: "Ingress"},
-		{Group: "vworkspace.io", Kind: "Application"}, {Group: "vworkspace.io", Kind: "Operation"},
+	out := make([]schema.GroupKind, len(clusters.ManagedKinds))
+	for i, k := range clusters.ManagedKinds {
+		out[i] = k.GroupKind
 	}
+	return out
 }
 
 // Service takes jobs in (checking and queueing them) and answers for them.
@@ -57,6 +54,7 @@ type Service struct {
 	notify   func()
 	now      func() time.Time
 	maxQueue int
+	trigger  string
 }
 
 // ServiceOptions are Service's optional knobs.
@@ -71,7 +69,13 @@ type ServiceOptions struct {
 	// MaxQueuedPerCluster bounds a cluster's queued jobs; beyond it Submit
 	// answers ErrBackpressure. Default 1000.
 	MaxQueuedPerCluster int
+	// Trigger is recorded on every job Submit queues: who asked for it.
+	// Default TriggerOdoo; the CLI sets its own.
+	Trigger string
 }
+
+// TriggerOdoo marks the jobs Odoo submitted through the API.
+const TriggerOdoo = "odoo"
 
 // NewService builds an intake.
 func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) *Service {
@@ -84,10 +88,13 @@ func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Trigger == "" {
+		opts.Trigger = TriggerOdoo
+	}
 	if opts.MaxQueuedPerCluster <= 0 {
 		opts.MaxQueuedPerCluster = 1000
 	}
-	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster}
+	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster, trigger: opts.Trigger}
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -134,7 +141,7 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 	row := &store.Job{
 		Organization: org, ID: spec.ID, Cluster: spec.Cluster, Namespace: spec.Namespace, Application: spec.Application,
 		RequestID: spec.RequestID, Engine: spec.Operation.Engine, Type: spec.Operation.Type, Action: spec.Action,
-		Trigger: "odoo", Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
+		Trigger: s.trigger, Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
 		Status: store.JobQueued, Objects: "[]",
 	}
 	// Set here, not by the database, so the queued event carries it too.

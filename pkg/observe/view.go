@@ -219,3 +219,23 @@ func (w *Watcher) Counts(cluster string) (total, drifted int) {
 	}
 	return total, drifted
 }
+
+// FailedCount is how many of the cluster's applications were Failed at the
+// latest poll, without asking the cluster (the UI's fleet summary).
+func (w *Watcher) FailedCount(cluster string) int {
+	w.mu.Lock()
+	st, ok := w.states[cluster]
+	w.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for _, a := range st.apps {
+		if !a.checkedAt.IsZero() && !a.unknown && a.health == string(status.FailedStatus) {
+			n++
+		}
+	}
+	return n
+}

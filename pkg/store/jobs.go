@@ -113,7 +113,9 @@ func (s *Store) GetJob(ctx context.Context, organization, id string) (*Job, erro
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
 type JobFilter struct {
 	Organization, Cluster, RequestID string
-	Status                           JobStatus
+	// Namespace, Application and Trigger narrow further (the UI's filters).
+	Namespace, Application, Trigger string
+	Status                          JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
 	Limit     int
@@ -122,7 +124,8 @@ type JobFilter struct {
 // ListJobs returns jobs newest first.
 func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(f.Limit)
-	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": string(f.Status)} {
+	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": string(f.Status),
+		"namespace": f.Namespace, "application": f.Application, "trigger": f.Trigger} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
 		}

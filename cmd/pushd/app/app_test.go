@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -186,12 +188,54 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// --dev prints throw-away secrets, keeps them in the data directory (and
+// says where) so a restart keeps UI sessions and a local Odoo working, and
+// the start-up log names the UI's address.
 func TestDevPrintsThrowAwaySecrets(t *testing.T) {
 	dir := t.TempDir()
-	p := startPushd(t, []string{"--dev", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir}, nil)
+	args := []string{"--dev", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir}
+	p := startPushd(t, args, nil)
+	// Log in to the UI with the printed token.
+	m := regexp.MustCompile(`API token \(organization "default"\): (\S+)`).FindStringSubmatch(p.stdout.String())
+	if m == nil {
+		t.Fatalf("no API token printed:\n%s", p.stdout)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm(p.base+"/ui/login", url.Values{"token": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookie := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != http.StatusSeeOther || cookie == "" {
+		t.Fatalf("login: %d %q", resp.StatusCode, cookie)
+	}
 	p.stop(t)
 	out := p.stdout.String()
-	if !strings.Contains(out, "webhook secret") || !strings.Contains(out, "whsec_") || !strings.Contains(out, "API token") {
+	kept := filepath.Join(dir, "dev-secrets")
+	if !strings.Contains(out, "webhook secret") || !strings.Contains(out, "whsec_") || !strings.Contains(out, "API token") || !strings.Contains(out, kept) {
 		t.Fatalf("dev output:\n%s", out)
+	}
+	if !strings.Contains(p.stderr.String(), "ui="+p.base+"/ui/") {
+		t.Errorf("the start-up log does not name the UI's address %s/ui/:\n%s", p.base, p.stderr)
+	}
+	if fi, err := os.Stat(kept); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev secrets file: %v %v", fi, err)
+	}
+	again := startPushd(t, args, nil)
+	req, _ := http.NewRequest(http.MethodGet, again.base+"/ui/", nil)
+	req.Header.Set("Cookie", strings.SplitN(cookie, ";", 2)[0])
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<h1>Fleet</h1>") {
+		t.Errorf("after a restart the UI session is gone: %d", resp.StatusCode)
+	}
+	again.stop(t)
+	if again.stdout.String() != out {
+		t.Errorf("a restart made new secrets:\nfirst:\n%s\nthen:\n%s", out, again.stdout)
 	}
 }

@@ -15,15 +15,14 @@ import (
 func backupCmd(ctx context.Context, args []string, getenv func(string) string, io streams) error {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("pushd backup", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	envs := stateFlags(fs, &cfg)
-	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
+	envs := bindSettings(fs, scopeState, &cfg, nil)
+	env, err := parseAdmin(ctx, fs, "pushd backup FILE [flags]", args, envs, getenv, &cfg, io)
 	if err != nil {
 		return err
 	}
 	defer env.store.Close()
 	if fs.NArg() != 1 {
-		return errors.New("usage: pushd backup FILE (FILE must not exist)")
+		return hint(errors.New("backup: one file name is required"), "usage: pushd backup FILE (FILE must not exist)")
 	}
 	if err := env.store.Backup(ctx, fs.Arg(0)); err != nil {
 		return err

@@ -44,44 +44,88 @@ func openAdmin(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 	return &adminEnv{store: st, registry: reg, monitor: clusters.NewMonitor(reg, st, clusters.MonitorOptions{})}, nil
 }
 
+// clustersUsage lists the clusters subcommands.
+const clustersUsage = `Usage:
+  pushd clusters add ID [flags]        create a cluster record, or change what the flags name
+  pushd clusters list                  every cluster with its last observed state and, if not ready, why
+  pushd clusters show ID               a record and what pushd observes, as JSON
+  pushd clusters check ID              probe now; non-zero exit unless ready with every right
+  pushd clusters bootstrap --admin-kubeconfig FILE --cluster ID
+                                       mint a least-privilege ServiceAccount credential
+
+Run 'pushd clusters CMD --help' for a command's flags.
+`
+
 func clustersCmd(ctx context.Context, args []string, getenv func(string) string, io streams) error {
-	if len(args) == 0 {
-		return errors.New("usage: pushd clusters add|list|show|check|bootstrap [flags]")
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(io.out, clustersUsage)
+		if len(args) == 0 {
+			return hint(errors.New("clusters: a command is required"), "run 'pushd clusters --help' for the commands")
+		}
+		return flag.ErrHelp
 	}
 	cmd, args := args[0], args[1:]
 	cfg := config.Default()
 	fs := flag.NewFlagSet("pushd clusters "+cmd, flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	envs := stateFlags(fs, &cfg)
+	envs := bindSettings(fs, scopeState, &cfg, nil)
 	var run func(ctx context.Context, env *adminEnv) error
+	synopsis := "pushd clusters " + cmd + " ID [flags]"
 	switch cmd {
 	case "add":
-		rec := clusters.Record{}
-		var namespaces, apps, ops, kubeconfig string
+		var namespaces, apps, ops, kubeconfig, displayName, schedule, mode string
 		org := fs.String("organization", config.DefaultOrganization, "the organization the cluster belongs to")
-		fs.StringVar(&rec.DisplayName, "display-name", "", "human name (default: the id)")
+		fs.StringVar(&displayName, "display-name", "", "human name (default: the id)")
 		fs.StringVar(&namespaces, "namespaces", "", "comma-separated allowed namespaces")
 		fs.StringVar(&apps, "applications", "", "comma-separated allowed applications")
 		fs.StringVar(&ops, "operations", "manifest/deploy", "comma-separated allowed engine/type operations")
-		fs.StringVar(&rec.Drift.Schedule, "drift-schedule", "", "cron expression for drift checks (empty: none)")
-		fs.StringVar(&rec.Drift.Mode, "drift-mode", "report", "report or correct")
+		fs.StringVar(&schedule, "drift-schedule", "", "cron expression for drift checks (empty: none)")
+		fs.StringVar(&mode, "drift-mode", "report", "report or correct")
 		fs.StringVar(&kubeconfig, "kubeconfig", "", "scoped kubeconfig file to store as the cluster's credential")
 		run = func(ctx context.Context, env *adminEnv) error {
 			if fs.NArg() != 1 {
-				return errors.New("usage: pushd clusters add ID [flags]")
+				return hint(errors.New("clusters add: one cluster id is required"), "usage: "+synopsis)
 			}
-			rec.ID = fs.Arg(0)
-			rec.AllowedNamespaces, rec.AllowedApplications = splitList(namespaces), splitList(apps)
-			for _, op := range splitList(ops) {
-				engine, typ, ok := strings.Cut(op, "/")
-				if !ok {
-					return fmt.Errorf("--operations %q: want engine/type", op)
+			id := fs.Arg(0)
+			// On an existing record only the flags given change it: re-running
+			// add with --drift-schedule must not empty its namespaces.
+			rec := clusters.Record{ID: id, Drift: clusters.Drift{Mode: mode}}
+			existing, err := env.registry.Get(ctx, *org, id)
+			switch {
+			case err == nil:
+				rec = *existing
+			case !errors.Is(err, clusters.ErrNotFound):
+				return fmt.Errorf("cluster %q: %w", id, err)
+			}
+			given := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+			set := func(name string, apply func()) {
+				if given[name] || existing == nil {
+					apply()
 				}
-				rec.AllowedOperations = append(rec.AllowedOperations, clusters.Operation{Engine: engine, Type: typ})
+			}
+			set("display-name", func() { rec.DisplayName = displayName })
+			set("namespaces", func() { rec.AllowedNamespaces = splitList(namespaces) })
+			set("applications", func() { rec.AllowedApplications = splitList(apps) })
+			set("drift-schedule", func() { rec.Drift.Schedule = schedule })
+			set("drift-mode", func() { rec.Drift.Mode = mode })
+			var opErr error
+			set("operations", func() {
+				rec.AllowedOperations = nil
+				for _, op := range splitList(ops) {
+					engine, typ, ok := strings.Cut(op, "/")
+					if !ok {
+						opErr = fmt.Errorf("--operations %q: want engine/type", op)
+						return
+					}
+					rec.AllowedOperations = append(rec.AllowedOperations, clusters.Operation{Engine: engine, Type: typ})
+				}
+			})
+			if opErr != nil {
+				return opErr
 			}
 			out, created, err := env.registry.Put(ctx, *org, rec)
 			if err != nil {
-				return err
+				return fmt.Errorf("cluster %q: %w", id, err)
 			}
 			verb := "updated"
 			if created {
@@ -96,11 +140,12 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 				return err
 			}
 			if err := env.registry.SetKubeconfig(ctx, *org, out.ID, data); err != nil {
-				return err
+				return fmt.Errorf("cluster %q: %w", out.ID, err)
 			}
 			return check(ctx, env, out, io)
 		}
 	case "list":
+		synopsis = "pushd clusters list [flags]"
 		run = func(ctx context.Context, env *adminEnv) error {
 			recs, err := env.registry.List(ctx, "")
 			if err != nil {
@@ -111,10 +156,10 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 				return err
 			}
 			w := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tORGANIZATION\tSTATE\tCHECKED\tNAMESPACES\tMESSAGE")
+			fmt.Fprintln(w, "ID\tORGANIZATION\tSTATE\tCHECKED\tNAMESPACES\tREASON")
 			for _, r := range recs {
 				st := observed[r.ID]
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Organization, st.Connectivity.State, ago(st.Connectivity.CheckedAt), strings.Join(r.AllowedNamespaces, ","), st.Connectivity.Message)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Organization, st.Connectivity.State, ago(st.Connectivity.CheckedAt), strings.Join(r.AllowedNamespaces, ","), st.Connectivity.Reason())
 			}
 			return w.Flush()
 		}
@@ -141,6 +186,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			return check(ctx, env, rec, io)
 		}
 	case "bootstrap":
+		synopsis = "pushd clusters bootstrap --admin-kubeconfig FILE --cluster ID [flags]"
 		var adminKubeconfig, clusterID, namespaces, saNamespace string
 		var ttl time.Duration
 		fs.StringVar(&adminKubeconfig, "admin-kubeconfig", "", "an administrator's kubeconfig, used once to create pushd's ServiceAccount and RBAC")
@@ -150,7 +196,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 		fs.DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the minted token; pushd renews it before it expires")
 		run = func(ctx context.Context, env *adminEnv) error {
 			if adminKubeconfig == "" || clusterID == "" {
-				return errors.New("usage: pushd clusters bootstrap --admin-kubeconfig FILE --cluster ID [--namespaces a,b]")
+				return hint(errors.New("clusters bootstrap: --admin-kubeconfig and --cluster are required"), "usage: "+synopsis)
 			}
 			rec, err := env.registry.Get(ctx, "", clusterID)
 			if err != nil {
@@ -186,9 +232,9 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			return check(ctx, env, rec, io)
 		}
 	default:
-		return fmt.Errorf("unknown command %q: want add, list, show, check or bootstrap", "clusters "+cmd)
+		return hint(fmt.Errorf("unknown command %q", "clusters "+cmd), "run 'pushd clusters --help' for the commands")
 	}
-	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
+	env, err := parseAdmin(ctx, fs, synopsis, args, envs, getenv, &cfg, io)
 	if err != nil {
 		return err
 	}
@@ -199,13 +245,14 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 // parseAdmin parses an admin command's flags — the id may come before them
 // (pushd clusters add ID --namespaces …), where the flag package would stop —
 // applies the environment, and opens the store and credentials.
-func parseAdmin(ctx context.Context, fs *flag.FlagSet, args []string, envs map[string]string, getenv func(string) string, cfg *config.Config) (*adminEnv, error) {
+func parseAdmin(ctx context.Context, fs *flag.FlagSet, synopsis string, args []string, envs map[string]string, getenv func(string) string, cfg *config.Config, io streams) (*adminEnv, error) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:len(args):len(args)], args[0])
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, synopsis, args, io); err != nil {
 		return nil, err
 	}
+	quietKlog()
 	if err := applyEnv(fs, envs, getenv); err != nil {
 		return nil, err
 	}
@@ -214,7 +261,7 @@ func parseAdmin(ctx context.Context, fs *flag.FlagSet, args []string, envs map[s
 
 func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters.Record, error) {
 	if fs.NArg() != 1 {
-		return nil, errors.New("usage: pushd clusters " + strings.TrimPrefix(fs.Name(), "pushd clusters ") + " ID")
+		return nil, hint(errors.New(strings.TrimPrefix(fs.Name(), "pushd ")+": one cluster id is required"), "usage: "+fs.Name()+" ID")
 	}
 	rec, err := env.registry.Get(ctx, "", fs.Arg(0))
 	if err != nil {
@@ -224,62 +271,71 @@ func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters
 }
 
 // check probes a cluster now, prints what it found, and fails unless the
-// cluster is ready with every right it needs.
+// cluster is ready with every right it needs. The first line is the verdict
+// (never "ready" above a list of problems); each problem says how to fix it.
 func check(ctx context.Context, env *adminEnv, rec *clusters.Record, io streams) error {
 	st, err := env.monitor.Check(ctx, rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("cluster %q: %w", rec.ID, err)
 	}
 	c := st.Connectivity
-	fmt.Fprintf(io.out, "%s: %s (%s)\n", rec.ID, c.State, c.Message)
+	var lines []string
 	if st.Credential.Subject != "" {
 		exp := "never"
 		if st.Credential.Expiry != nil {
 			exp = st.Credential.Expiry.Format(time.RFC3339)
 		}
-		fmt.Fprintf(io.out, "  credential  %s, expires %s\n", st.Credential.Subject, exp)
+		lines = append(lines, fmt.Sprintf("  credential  %s, expires %s", st.Credential.Subject, exp))
 	}
 	problems := 0
-	for _, e := range st.Credential.ExcessRights {
-		fmt.Fprintf(io.out, "  EXCESS      %s\n", e)
+	problem := func(format string, a ...any) {
+		lines = append(lines, fmt.Sprintf(format, a...))
 		problems++
+	}
+	for _, e := range st.Credential.ExcessRights {
+		problem("  EXCESS      %s", e)
 	}
 	for _, ns := range st.Namespaces {
 		switch {
 		case !ns.Exists:
-			fmt.Fprintf(io.out, "  namespace   %s: does not exist (or cannot be read)\n", ns.Name)
-			problems++
+			problem("  namespace   %s: does not exist: create it, label it %s=%s, then run pushd clusters bootstrap", ns.Name, clusters.ManagedNamespaceLabel, clusters.ManagedNamespaceValue)
 		case !ns.Labeled:
-			fmt.Fprintf(io.out, "  namespace   %s: not labeled %s=%s\n", ns.Name, clusters.ManagedNamespaceLabel, clusters.ManagedNamespaceValue)
-			problems++
+			problem("  namespace   %s: not labeled %s=%s", ns.Name, clusters.ManagedNamespaceLabel, clusters.ManagedNamespaceValue)
 		case !ns.RightsOK:
-			fmt.Fprintf(io.out, "  namespace   %s: missing %d rights, e.g. %s\n", ns.Name, len(ns.MissingRights), ns.MissingRights[0])
-			problems++
+			problem("  namespace   %s: missing %d rights, e.g. %s", ns.Name, len(ns.MissingRights), ns.MissingRights[0])
 		default:
-			fmt.Fprintf(io.out, "  namespace   %s: ok\n", ns.Name)
+			lines = append(lines, fmt.Sprintf("  namespace   %s: ok", ns.Name))
 		}
 		for _, e := range ns.ExcessRights {
-			fmt.Fprintf(io.out, "  EXCESS      %s in %s\n", e, ns.Name)
-			problems++
+			problem("  EXCESS      %s in %s", e, ns.Name)
 		}
 	}
+	verdict := string(c.State)
+	if c.State == clusters.StateReady && problems > 0 {
+		verdict = plural(problems, "problem")
+	}
+	if c.Message != "" {
+		verdict += " (" + c.Message + ")"
+	}
+	fmt.Fprintf(io.out, "%s: %s\n", rec.ID, verdict)
+	for _, l := range lines {
+		fmt.Fprintln(io.out, l)
+	}
 	if c.State != clusters.StateReady {
-		return fmt.Errorf("cluster %s is %s", rec.ID, c.State)
+		return fmt.Errorf("cluster %q is %s", rec.ID, c.State)
 	}
 	if problems > 0 {
-		return fmt.Errorf("cluster %s: %d problems", rec.ID, problems)
+		return fmt.Errorf("cluster %q: %s", rec.ID, plural(problems, "problem"))
 	}
 	return nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
+// plural is "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	return out
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func ago(t *time.Time) string {

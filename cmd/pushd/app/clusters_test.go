@@ -40,7 +40,7 @@ func TestClustersCLI(t *testing.T) {
 	}
 
 	code, out := run("clusters", "add", "edge-1", "--namespaces", ns.Name, "--applications", "nextcloud", "--kubeconfig", c.AdminKubeconfig)
-	if code == 0 || !strings.Contains(out, "edge-1: ready") || !strings.Contains(out, "EXCESS") {
+	if code == 0 || !strings.Contains(out, "edge-1: 6 problems") || !strings.Contains(out, "EXCESS") {
 		t.Fatalf("add with an admin kubeconfig must store it, probe ready and fail on excess rights (exit %d):\n%s", code, out)
 	}
 	code, out = run("clusters", "bootstrap", "--admin-kubeconfig", c.AdminKubeconfig, "--cluster", "edge-1", "--token-ttl", "1h")

@@ -1,60 +1,108 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/jobs"
 )
 
-// serveFlags binds every setting to a flag and the environment variable
-// beside it (see applyEnv): a flag wins over the environment, the environment
-// over the built-in default.
+// Every setting is one row of the settings table: its flag, the environment
+// variable beside it, its help, which commands take it, and the field it
+// sets. A flag wins over the environment, the environment over the built-in
+// default (applyEnv). Binding from one table keeps a flag's name, variable
+// and help from drifting apart, and lets each command show only its own.
+
+// scope says which commands take a setting.
+type scope uint8
+
+const (
+	scopeServe  scope = 1 << iota // pushd serve
+	scopeState                    // every command that opens the database and credentials
+	scopeSubmit                   // commands that check jobs against the allowed kinds
+)
+
+// setting is one row of the table. value returns the flag.Value bound to
+// the field of cfg or x that the setting fills.
+type setting struct {
+	name, env, usage string
+	scope            scope
+	value            func(cfg *config.Config, x *serveExtras) flag.Value
+}
+
+var settings = []setting{
+	{"listen", "PUSHD_LISTEN", "address to serve HTTP on", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.Listen })},
+	{"tls-cert-file", "PUSHD_TLS_CERT_FILE", "PEM certificate (chain) to serve HTTPS with; re-read when it changes", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.TLSCertFile })},
+	{"tls-key-file", "PUSHD_TLS_KEY_FILE", "PEM private key of --tls-cert-file", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.TLSKeyFile })},
+	{"trusted-proxies", "PUSHD_TRUSTED_PROXIES", "comma-separated CIDRs of TLS-terminating proxies whose X-Forwarded-For/-Proto are believed", scopeServe, parsed(func(c *config.Config, _ *serveExtras, v string) error {
+		p, err := config.ParseCIDRs(v)
+		c.TrustedProxies = p
+		return err
+	})},
+	{"insecure-http", "PUSHD_INSECURE_HTTP", "serve plain HTTP on a non-loopback address without a trusted proxy (credentials in clear)", scopeServe, boolean(func(c *config.Config, _ *serveExtras) *bool { return &c.InsecureHTTP })},
+	{"read-header-timeout", "PUSHD_READ_HEADER_TIMEOUT", "longest time to read a request's headers", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.ReadHeaderTimeout })},
+	{"read-timeout", "PUSHD_READ_TIMEOUT", "longest time to read a whole request, body included", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.ReadTimeout })},
+	{"write-timeout", "PUSHD_WRITE_TIMEOUT", "longest time to handle a request and write its answer", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.WriteTimeout })},
+	{"idle-timeout", "PUSHD_IDLE_TIMEOUT", "idle keep-alive connections are closed after this", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.IdleTimeout })},
+	{"max-header-bytes", "PUSHD_MAX_HEADER_BYTES", "largest accepted request headers in bytes", scopeServe, integer(func(c *config.Config, _ *serveExtras) *int { return &c.MaxHeaderBytes })},
+	{"max-concurrent-requests", "PUSHD_MAX_CONCURRENT_REQUESTS", "requests handled at once; more get 503", scopeServe, integer(func(c *config.Config, _ *serveExtras) *int { return &c.MaxConcurrentRequests })},
+	{"database-url", "PUSHD_DATABASE_URL", "sqlite://PATH or postgres://…", scopeServe | scopeState, str(func(c *config.Config, _ *serveExtras) *string { return &c.DatabaseURL })},
+	{"kubeconfig-dir", "PUSHD_KUBECONFIG_DIR", "folder of <cluster-id>.kubeconfig files", scopeServe | scopeState, str(func(c *config.Config, _ *serveExtras) *string { return &c.KubeconfigDir })},
+	{"webhook-secrets", "PUSHD_WEBHOOK_SECRETS", "space-separated [org=]whsec_… secrets that verify signed writes", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.webhookSecrets })},
+	{"api-tokens", "PUSHD_API_TOKENS", "space-separated [org=]token bearer tokens for reads", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.apiTokens })},
+	{"callback-url", "PUSHD_CALLBACK_URL", "where signed events are POSTed; empty: no callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackURL })},
+	{"callback-secret", "PUSHD_CALLBACK_SECRET", "whsec_… secret that signs callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackSecret })},
+	{"max-body-bytes", "PUSHD_MAX_BODY_BYTES", "largest accepted request body in bytes", scopeServe, i64(func(c *config.Config, _ *serveExtras) *int64 { return &c.MaxBodyBytes })},
+	{"probe-interval", "PUSHD_PROBE_INTERVAL", "how often each cluster is probed", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.ProbeInterval })},
+	{"cluster-qps", "PUSHD_CLUSTER_QPS", "requests per second pushd makes to one cluster (its own token bucket)", scopeServe, f64(func(c *config.Config, _ *serveExtras) *float64 { return &c.ClusterQPS })},
+	{"cluster-burst", "PUSHD_CLUSTER_BURST", "burst above --cluster-qps", scopeServe, integer(func(c *config.Config, _ *serveExtras) *int { return &c.ClusterBurst })},
+	{"allowed-kinds", "PUSHD_ALLOWED_KINDS", "comma-separated Kind or Kind.group a job may write (default: " + defaultKinds() + ")", scopeServe | scopeSubmit, parsed(func(c *config.Config, _ *serveExtras, v string) error {
+		c.AllowedKinds = splitList(v)
+		return nil
+	})},
+	{"status-interval", "PUSHD_STATUS_INTERVAL", "how often each cluster's applications are polled for their status", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.StatusInterval })},
+	{"job-lease", "PUSHD_JOB_LEASE", "how long a crashed worker's job stays claimed before it is taken up again", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.JobLease })},
+	{"jobs-per-cluster", "PUSHD_JOBS_PER_CLUSTER", "jobs running at once on one cluster", scopeServe, integer(func(c *config.Config, _ *serveExtras) *int { return &c.JobsPerCluster })},
+	{"shutdown-timeout", "PUSHD_SHUTDOWN_TIMEOUT", "graceful drain on SIGTERM/SIGINT", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.ShutdownTimeout })},
+	{"log-level", "PUSHD_LOG_LEVEL", "debug, info, warn or error", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.logLevel })},
+	{"log-format", "PUSHD_LOG_FORMAT", "text or json", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.LogFormat })},
+	{"dev", "", "generate throw-away secrets when none are set and keep them in the database's folder across restarts (local tries only)", scopeServe, boolean(func(_ *config.Config, x *serveExtras) *bool { return &x.dev })},
+}
+
+// bindSettings binds the settings of scope s on fs and returns the
+// environment variable of each flag bound (for applyEnv).
+func bindSettings(fs *flag.FlagSet, s scope, cfg *config.Config, x *serveExtras) map[string]string {
+	if x == nil {
+		x = &serveExtras{}
+	}
+	envs := map[string]string{}
+	for _, st := range settings {
+		if st.scope&s == 0 {
+			continue
+		}
+		usage := st.usage
+		if st.env != "" {
+			usage += " [" + st.env + "]"
+			envs[st.name] = st.env
+		}
+		fs.Var(st.value(cfg, x), st.name, usage)
+	}
+	return envs
+}
+
+// serveFlags binds every setting of `pushd serve`.
 func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]string) {
 	fs := flag.NewFlagSet("pushd serve", flag.ContinueOnError)
 	x := &serveExtras{logLevel: "info"}
-	envs := map[string]string{}
-	bind := func(name, env string) { envs[name] = env }
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve HTTP on [PUSHD_LISTEN]")
-	bind("listen", "PUSHD_LISTEN")
-	bindHTTPFlags(fs, cfg, bind)
-	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
-	bind("database-url", "PUSHD_DATABASE_URL")
-	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
-	bind("kubeconfig-dir", "PUSHD_KUBECONFIG_DIR")
-	fs.StringVar(&x.webhookSecrets, "webhook-secrets", "", "space-separated [org=]whsec_… secrets that verify signed writes [PUSHD_WEBHOOK_SECRETS]")
-	bind("webhook-secrets", "PUSHD_WEBHOOK_SECRETS")
-	fs.StringVar(&x.apiTokens, "api-tokens", "", "space-separated [org=]token bearer tokens for reads [PUSHD_API_TOKENS]")
-	bind("api-tokens", "PUSHD_API_TOKENS")
-	fs.StringVar(&cfg.CallbackURL, "callback-url", "", "where signed events are POSTed; empty: no callbacks [PUSHD_CALLBACK_URL]")
-	bind("callback-url", "PUSHD_CALLBACK_URL")
-	fs.StringVar(&cfg.CallbackSecret, "callback-secret", "", "whsec_… secret that signs callbacks [PUSHD_CALLBACK_SECRET]")
-	bind("callback-secret", "PUSHD_CALLBACK_SECRET")
-	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body in bytes [PUSHD_MAX_BODY_BYTES]")
-	bind("max-body-bytes", "PUSHD_MAX_BODY_BYTES")
-	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", cfg.ProbeInterval, "how often each cluster is probed [PUSHD_PROBE_INTERVAL]")
-	bind("probe-interval", "PUSHD_PROBE_INTERVAL")
-	fs.Float64Var(&cfg.ClusterQPS, "cluster-qps", cfg.ClusterQPS, "requests per second pushd makes to one cluster (its own token bucket) [PUSHD_CLUSTER_QPS]")
-	bind("cluster-qps", "PUSHD_CLUSTER_QPS")
-	fs.IntVar(&cfg.ClusterBurst, "cluster-burst", cfg.ClusterBurst, "burst above --cluster-qps [PUSHD_CLUSTER_BURST]")
-	bind("cluster-burst", "PUSHD_CLUSTER_BURST")
-	bindAllowedKinds(fs, cfg, envs)
-	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "how often each cluster's applications are polled for their status [PUSHD_STATUS_INTERVAL]")
-	bind("status-interval", "PUSHD_STATUS_INTERVAL")
-	fs.DurationVar(&cfg.JobLease, "job-lease", cfg.JobLease, "how long a crashed worker's job stays claimed before it is taken up again [PUSHD_JOB_LEASE]")
-	bind("job-lease", "PUSHD_JOB_LEASE")
-	fs.IntVar(&cfg.JobsPerCluster, "jobs-per-cluster", cfg.JobsPerCluster, "jobs running at once on one cluster [PUSHD_JOBS_PER_CLUSTER]")
-	bind("jobs-per-cluster", "PUSHD_JOBS_PER_CLUSTER")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful drain on SIGTERM/SIGINT [PUSHD_SHUTDOWN_TIMEOUT]")
-	bind("shutdown-timeout", "PUSHD_SHUTDOWN_TIMEOUT")
-	fs.StringVar(&x.logLevel, "log-level", x.logLevel, "debug, info, warn or error [PUSHD_LOG_LEVEL]")
-	bind("log-level", "PUSHD_LOG_LEVEL")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json [PUSHD_LOG_FORMAT]")
-	bind("log-format", "PUSHD_LOG_FORMAT")
-	fs.BoolVar(&x.dev, "dev", false, "generate and print throw-away secrets when none are set (local tries only)")
-	return fs, x, envs
+	return fs, x, bindSettings(fs, scopeServe, cfg, x)
 }
 
 // applyEnv sets each flag not given on the command line from its environment
@@ -78,24 +126,46 @@ type serveExtras struct {
 	dev                                 bool
 }
 
-// stateFlags binds --database-url and --kubeconfig-dir (and their variables).
-func stateFlags(fs *flag.FlagSet, cfg *config.Config) map[string]string {
-	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "sqlite://PATH or postgres://… [PUSHD_DATABASE_URL]")
-	fs.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", cfg.KubeconfigDir, "folder of <cluster-id>.kubeconfig files [PUSHD_KUBECONFIG_DIR]")
-	return map[string]string{"database-url": "PUSHD_DATABASE_URL", "kubeconfig-dir": "PUSHD_KUBECONFIG_DIR"}
+// parseFlags parses a command's flags quietly: -h/--help prints the
+// command's synopsis and its own flags to standard output; a bad flag is an
+// error of one line with a hint, never a page of usage before it.
+func parseFlags(fs *flag.FlagSet, synopsis string, args []string, io streams) error {
+	fs.SetOutput(io.discard())
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printFlags(io.out, fs, synopsis)
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return hint(err, "run '"+fs.Name()+" --help' for its flags")
+	}
+	return nil
 }
 
-// bindAllowedKinds binds --allowed-kinds: serve and `jobs submit` must check
-// jobs against the same list.
-func bindAllowedKinds(fs *flag.FlagSet, cfg *config.Config, envs map[string]string) {
-	fs.Func("allowed-kinds", "comma-separated Kind or Kind.group a job may write (default: ConfigMap, Secret, Service, PersistentVolumeClaim, Deployment.apps, StatefulSet.apps, Job.batch, CronJob.batch, Ingress.networking.k8s.io, Application.vworkspace.io, Operation.vworkspace.io) [PUSHD_ALLOWED_KINDS]", func(v string) error {
-		cfg.AllowedKinds = splitList(v)
-		return nil
-	})
-	envs["allowed-kinds"] = "PUSHD_ALLOWED_KINDS"
+// printFlags writes a command's synopsis and flags.
+func printFlags(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprintf(w, "Usage:\n  %s\n", synopsis)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
 }
 
 // groupKinds parses "Kind" or "Kind.group" entries; nil means the default list.
+// defaultKinds lists jobs.DefaultAllowedKinds for the flag's help.
+func defaultKinds() string {
+	var names []string
+	for _, gk := range jobs.DefaultAllowedKinds() {
+		names = append(names, gk.String())
+	}
+	return strings.Join(names, ", ")
+}
+
 func groupKinds(kinds []string) []schema.GroupKind {
 	var out []schema.GroupKind
 	for _, k := range kinds {
@@ -104,30 +174,96 @@ func groupKinds(kinds []string) []schema.GroupKind {
 	return out
 }
 
-// bindHTTPFlags binds the transport's settings: TLS, proxies, limits.
-func bindHTTPFlags(fs *flag.FlagSet, cfg *config.Config, bind func(name, env string)) {
-	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "PEM certificate (chain) to serve HTTPS with; re-read when it changes [PUSHD_TLS_CERT_FILE]")
-	bind("tls-cert-file", "PUSHD_TLS_CERT_FILE")
-	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "PEM private key of --tls-cert-file [PUSHD_TLS_KEY_FILE]")
-	bind("tls-key-file", "PUSHD_TLS_KEY_FILE")
-	fs.Func("trusted-proxies", "comma-separated CIDRs of TLS-terminating proxies whose X-Forwarded-For/-Proto are believed [PUSHD_TRUSTED_PROXIES]", func(v string) error {
-		p, err := config.ParseCIDRs(v)
-		cfg.TrustedProxies = p
-		return err
-	})
-	bind("trusted-proxies", "PUSHD_TRUSTED_PROXIES")
-	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP on a non-loopback address without a trusted proxy (credentials in clear) [PUSHD_INSECURE_HTTP]")
-	bind("insecure-http", "PUSHD_INSECURE_HTTP")
-	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", cfg.ReadHeaderTimeout, "longest time to read a request's headers [PUSHD_READ_HEADER_TIMEOUT]")
-	bind("read-header-timeout", "PUSHD_READ_HEADER_TIMEOUT")
-	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included [PUSHD_READ_TIMEOUT]")
-	bind("read-timeout", "PUSHD_READ_TIMEOUT")
-	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time to handle a request and write its answer [PUSHD_WRITE_TIMEOUT]")
-	bind("write-timeout", "PUSHD_WRITE_TIMEOUT")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "idle keep-alive connections are closed after this [PUSHD_IDLE_TIMEOUT]")
-	bind("idle-timeout", "PUSHD_IDLE_TIMEOUT")
-	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest accepted request headers in bytes [PUSHD_MAX_HEADER_BYTES]")
-	bind("max-header-bytes", "PUSHD_MAX_HEADER_BYTES")
-	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", cfg.MaxConcurrentRequests, "requests handled at once; more get 503 [PUSHD_MAX_CONCURRENT_REQUESTS]")
-	bind("max-concurrent-requests", "PUSHD_MAX_CONCURRENT_REQUESTS")
+// The settings' flag values, each over a field of the configuration.
+
+type funcValue struct {
+	set func(string) error
+	get func() string
+	b   bool
+}
+
+func (v funcValue) Set(s string) error { return v.set(s) }
+func (v funcValue) String() string {
+	if v.get == nil {
+		return ""
+	}
+	return v.get()
+}
+func (v funcValue) IsBoolFlag() bool { return v.b }
+
+type field[T any] func(*config.Config, *serveExtras) *T
+
+func str(f field[string]) func(*config.Config, *serveExtras) flag.Value {
+	return func(c *config.Config, x *serveExtras) flag.Value {
+		p := f(c, x)
+		return funcValue{set: func(s string) error { *p = s; return nil }, get: func() string { return *p }}
+	}
+}
+
+func parsed(set func(*config.Config, *serveExtras, string) error) func(*config.Config, *serveExtras) flag.Value {
+	return func(c *config.Config, x *serveExtras) flag.Value {
+		return funcValue{set: func(s string) error { return set(c, x, s) }}
+	}
+}
+
+// number binds a field through parse and format.
+func number[T any](f field[T], parse func(string) (T, error), format func(T) string) func(*config.Config, *serveExtras) flag.Value {
+	return func(c *config.Config, x *serveExtras) flag.Value {
+		p := f(c, x)
+		return funcValue{
+			set: func(s string) error {
+				v, err := parse(s)
+				if err != nil {
+					return errors.New("invalid value") // the flag package adds the flag and the text
+				}
+				*p = v
+				return nil
+			},
+			get: func() string { return format(*p) },
+		}
+	}
+}
+
+func dur(f field[time.Duration]) func(*config.Config, *serveExtras) flag.Value {
+	return number(f, time.ParseDuration, time.Duration.String)
+}
+
+func integer(f field[int]) func(*config.Config, *serveExtras) flag.Value {
+	return number(f, strconv.Atoi, strconv.Itoa)
+}
+
+func i64(f field[int64]) func(*config.Config, *serveExtras) flag.Value {
+	return number(f, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, func(v int64) string { return strconv.FormatInt(v, 10) })
+}
+
+func f64(f field[float64]) func(*config.Config, *serveExtras) flag.Value {
+	return number(f, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) },
+		func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) })
+}
+
+func boolean(f field[bool]) func(*config.Config, *serveExtras) flag.Value {
+	return func(c *config.Config, x *serveExtras) flag.Value {
+		p := f(c, x)
+		// false prints as "" so that help shows no "(default false)".
+		format := func(b bool) string {
+			if b {
+				return "true"
+			}
+			return ""
+		}
+		v := number(func(*config.Config, *serveExtras) *bool { return p }, strconv.ParseBool, format)(c, x).(funcValue)
+		v.b = true
+		return v
+	}
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -1,15 +1,18 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 
+	"sigs.k8s.io/yaml"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -19,22 +22,29 @@ import (
 // terminal. Jobs submitted here are checked by the same rules and run by the
 // pushd serve that shares the database.
 func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io streams) error {
-	if len(args) == 0 {
-		return errors.New("usage: pushd jobs submit FILE|- | get ID | list [--cluster C] [--status S] [--request-id R]")
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprint(io.out, jobsUsage)
+		if len(args) == 0 {
+			return hint(errors.New("jobs: a command is required"), "run 'pushd jobs --help' for the commands")
+		}
+		return flag.ErrHelp
 	}
 	cmd, args := args[0], args[1:]
 	cfg := config.Default()
 	fs := flag.NewFlagSet("pushd jobs "+cmd, flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	envs := stateFlags(fs, &cfg)
+	envs := bindSettings(fs, scopeState, &cfg, nil)
 	org := fs.String("organization", config.DefaultOrganization, "the organization the job belongs to")
-	bindAllowedKinds(fs, &cfg, envs)
 	var run func(ctx context.Context, svc *jobs.Service) error
+	var synopsis string
 	switch cmd {
 	case "submit":
+		synopsis = "pushd jobs submit FILE [flags]   (YAML or JSON, as POST /api/v1/jobs takes it; - reads standard input)"
+		for k, v := range bindSettings(fs, scopeSubmit, &cfg, nil) {
+			envs[k] = v
+		}
 		run = func(ctx context.Context, svc *jobs.Service) error {
 			if fs.NArg() != 1 {
-				return errors.New("usage: pushd jobs submit FILE (a job as POST /api/v1/jobs takes it; - reads standard input)")
+				return hint(errors.New("jobs submit: one job file is required"), "usage: "+synopsis)
 			}
 			path := fs.Arg(0)
 			if path == "-" {
@@ -44,19 +54,20 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 			if err != nil {
 				return err
 			}
-			var spec jobs.Spec
-			dec := json.NewDecoder(strings.NewReader(string(data)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&spec); err != nil {
+			spec, err := decodeJobFile(data)
+			if err != nil {
 				return fmt.Errorf("%s: not a job: %w", fs.Arg(0), err)
 			}
 			row, created, err := svc.Submit(ctx, *org, spec)
 			if err != nil {
 				var re *jobs.RuleError
-				if errors.As(err, &re) {
-					return fmt.Errorf("refused (%s): %s", re.Code, re.Message)
+				switch {
+				case errors.As(err, &re):
+					return fmt.Errorf("job %q: refused (%s): %s", spec.ID, re.Code, re.Message)
+				case errors.Is(err, clusters.ErrNotFound):
+					return hint(fmt.Errorf("job %q: cluster %q: %w", spec.ID, spec.Cluster, err), "run 'pushd clusters list' for the registered clusters")
 				}
-				return err
+				return fmt.Errorf("job %q: %w", spec.ID, err)
 			}
 			if created {
 				fmt.Fprintf(io.out, "job %s queued on %s (pushd serve runs it)\n", row.ID, row.Cluster)
@@ -66,9 +77,10 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 			return nil
 		}
 	case "get":
+		synopsis = "pushd jobs get ID [flags]"
 		run = func(ctx context.Context, svc *jobs.Service) error {
 			if fs.NArg() != 1 {
-				return errors.New("usage: pushd jobs get ID")
+				return hint(errors.New("jobs get: one job id is required"), "usage: "+synopsis)
 			}
 			j, err := svc.Get(ctx, *org, fs.Arg(0))
 			if err != nil {
@@ -79,6 +91,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 			return enc.Encode(j)
 		}
 	case "list":
+		synopsis = "pushd jobs list [flags]"
 		var o jobs.ListOptions
 		fs.StringVar(&o.Cluster, "cluster", "", "only this cluster's jobs")
 		fs.Func("status", "only jobs in this status", func(v string) error { o.Status = store.JobStatus(v); return nil })
@@ -101,12 +114,39 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 			return w.Flush()
 		}
 	default:
-		return fmt.Errorf("unknown command %q: want submit, get or list", "jobs "+cmd)
+		return hint(fmt.Errorf("unknown command %q", "jobs "+cmd), "run 'pushd jobs --help' for the commands")
 	}
-	env, err := parseAdmin(ctx, fs, args, envs, getenv, &cfg)
+	env, err := parseAdmin(ctx, fs, synopsis, args, envs, getenv, &cfg, io)
 	if err != nil {
 		return err
 	}
 	defer env.store.Close()
-	return run(ctx, jobs.NewService(env.store, env.registry, env.monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds)}))
+	return run(ctx, jobs.NewService(env.store, env.registry, env.monitor, jobs.ServiceOptions{
+		AllowedKinds: groupKinds(cfg.AllowedKinds), Trigger: TriggerCLI,
+	}))
+}
+
+// TriggerCLI marks the jobs submitted with `pushd jobs submit`.
+const TriggerCLI = "cli"
+
+const jobsUsage = `Usage:
+  pushd jobs submit FILE   queue a job (YAML or JSON, as POST /api/v1/jobs takes it; - reads standard input)
+  pushd jobs get ID        a job with its per-object results, as JSON
+  pushd jobs list          recent jobs (--cluster, --status, --request-id)
+
+Run 'pushd jobs CMD --help' for a command's flags.
+`
+
+// decodeJobFile reads a job written as JSON or YAML; unknown fields are
+// refused either way, so a typo'd field is named rather than ignored.
+func decodeJobFile(data []byte) (jobs.Spec, error) {
+	var spec jobs.Spec
+	js, err := yaml.YAMLToJSON(data) // JSON is YAML: a JSON file comes back as it was
+	if err != nil {
+		return spec, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(&spec)
+	return spec, err
 }

@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -30,8 +27,7 @@ import (
 func parseServe(args []string, getenv func(string) string, io streams) (config.Config, *serveExtras, *flag.FlagSet, error) {
 	cfg := config.Default()
 	fs, x, envs := serveFlags(&cfg)
-	fs.SetOutput(io.err)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "pushd [serve] [flags]", args, io); err != nil {
 		return cfg, nil, nil, err
 	}
 	return cfg, x, fs, applyEnv(fs, envs, getenv)
@@ -43,7 +39,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, io st
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+		return hint(fmt.Errorf("serve: unexpected arguments %q", fs.Args()), "run 'pushd help' for the commands")
 	}
 	if cfg.WebhookSecrets, err = config.ParseCredentials(x.webhookSecrets); err != nil {
 		return fmt.Errorf("--webhook-secrets/PUSHD_WEBHOOK_SECRETS: %w", err)
@@ -55,7 +51,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, io st
 		return fmt.Errorf("--log-level/PUSHD_LOG_LEVEL: %w", err)
 	}
 	if x.dev {
-		devSecrets(&cfg, io)
+		if err := devSecrets(&cfg, io); err != nil {
+			return err
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -64,8 +62,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, io st
 	return runServer(ctx, cfg, log)
 }
 
-// runServer wires the daemon from cfg and serves until ctx ends.
+// runServer wires the daemon from cfg and serves until ctx ends. It binds
+// its port first: a second pushd on a busy port must fail before it starts
+// workers and probes against the shared database.
 func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	listen := api.ListenOptions{
+		Addr: cfg.Listen, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+		MaxHeaderBytes: cfg.MaxHeaderBytes, ShutdownTimeout: cfg.ShutdownTimeout,
+	}
+	ln, err := api.Listen(listen, log.With("component", "api"))
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
 	db, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -154,34 +164,14 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.InsecureHTTP && cfg.TLSCertFile == "" {
 		log.Warn("--insecure-http: tokens, signatures and kubeconfigs cross the network in clear")
 	}
-	err = srv.ListenAndServe(ctx, api.ListenOptions{
-		Addr: cfg.Listen, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
-		MaxHeaderBytes: cfg.MaxHeaderBytes, ShutdownTimeout: cfg.ShutdownTimeout,
-		Ready: func(addr string) { log.Info("serving", "addr", addr) },
-	})
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "ui", scheme+"://"+ln.Addr().String()+"/ui/")
+	err = srv.Serve(ctx, ln, listen)
 	log.Info("pushd stopped")
 	return err
-}
-
-// devSecrets fills unset secrets with throw-away ones and prints them, for a
-// local try; never for production (they change on every start).
-func devSecrets(cfg *config.Config, io streams) {
-	if len(cfg.WebhookSecrets) == 0 {
-		key := make([]byte, 32)
-		rand.Read(key)
-		s := "whsec_" + base64.StdEncoding.EncodeToString(key)
-		cfg.WebhookSecrets = []config.Credential{{Organization: config.DefaultOrganization, Value: s}}
-		fmt.Fprintf(io.out, "dev: webhook secret (organization %q): %s\n", config.DefaultOrganization, s)
-	}
-	if len(cfg.APITokens) == 0 {
-		tok := make([]byte, 24)
-		rand.Read(tok)
-		t := hex.EncodeToString(tok)
-		cfg.APITokens = []config.Credential{{Organization: config.DefaultOrganization, Value: t}}
-		fmt.Fprintf(io.out, "dev: API token (organization %q): %s\n", config.DefaultOrganization, t)
-	}
-	fmt.Fprintln(io.out, "dev: these secrets are throw-away; set --webhook-secrets and --api-tokens for real use")
 }
 
 // janitor prunes remembered webhook-ids (the contract keeps them at least

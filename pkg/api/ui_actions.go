@@ -1,0 +1,116 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// The UI's actions. Each is a POST behind the session and its anti-forgery
+// token (requireCSRF), does what the API's signed endpoint of the same name
+// does for the session's organization, is logged with who and what, and
+// answers with a redirect to the page it came from (post/redirect/get),
+// which shows a notice naming what was done.
+
+// uiNotices are the notices an action's redirect may ask for (?done=…):
+// fixed texts, so the query string cannot put words in pushd's mouth.
+var uiNotices = map[string]string{
+	"drift-check":       "Drift check requested: the page updates when it has run.",
+	"cancel":            "Cancel requested: a queued job is cancelled now, a running one stops waiting shortly.",
+	"cancel-request":    "Cancel requested for every queued or running job of this request.",
+	"resend":            "The callback is queued for delivery again.",
+	"nothing-to-cancel": "Nothing to cancel: every job of this request has finished.",
+}
+
+// uiAction logs an action of the session's organization.
+func (u *ui) uiAction(c echo.Context, action string, attrs ...any) {
+	u.s.log.Info("ui action", append([]any{"action", action, "organization", organization(c), "remote", c.Request().RemoteAddr}, attrs...)...)
+}
+
+// back redirects to the form's "back" page when it is a UI path, else to fallback.
+func back(c echo.Context, fallback, done string) error {
+	to := fallback
+	if b := c.FormValue("back"); strings.HasPrefix(b, "/ui/") && !strings.HasPrefix(b, "//") && !strings.Contains(b, "\\") {
+		to = b
+	}
+	if i := strings.IndexByte(to, '?'); i >= 0 {
+		to = to[:i]
+	}
+	return c.Redirect(http.StatusSeeOther, to+"?done="+url.QueryEscape(done))
+}
+
+func (u *ui) driftCheck(c echo.Context) error {
+	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
+	if u.s.Inventory == nil {
+		return echo.ErrNotFound
+	}
+	if _, err := u.s.Clusters.Get(ctx, org, id); err != nil {
+		return err
+	}
+	if _, err := u.s.Inventory.RequestDriftCheck(ctx, id); err != nil {
+		return err
+	}
+	u.uiAction(c, "drift-check", "cluster", id)
+	return back(c, "/ui/clusters/"+url.PathEscape(id), "drift-check")
+}
+
+func (u *ui) cancelJob(c echo.Context) error {
+	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
+	j, err := u.s.Jobs.Cancel(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	u.uiAction(c, "cancel-job", "job", id, "cluster", j.Cluster, "status", j.Status)
+	return back(c, "/ui/jobs/"+url.PathEscape(id), "cancel")
+}
+
+// cancelRequest cancels every job of a request that has not finished.
+func (u *ui) cancelRequest(c echo.Context) error {
+	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
+	v, err := u.s.Jobs.Request(ctx, org, rid)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	n := 0
+	for _, j := range v.Jobs {
+		if j.Status != store.JobQueued && j.Status != store.JobRunning {
+			continue
+		}
+		if _, err := u.s.Jobs.Cancel(ctx, org, j.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	u.uiAction(c, "cancel-request", "request", rid, "jobs", n)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	done := "cancel-request"
+	if n == 0 {
+		done = "nothing-to-cancel"
+	}
+	return back(c, "/ui/requests/"+url.PathEscape(rid), done)
+}
+
+func (u *ui) resendCallback(c echo.Context) error {
+	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
+	if u.s.Callbacks == nil {
+		return echo.ErrNotFound
+	}
+	e, err := u.s.Callbacks.Resend(ctx, org, id)
+	if errors.Is(err, store.ErrEventNotParked) {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such parked callback"}
+	}
+	if err != nil {
+		return err
+	}
+	u.uiAction(c, "resend-callback", "event", id, "type", e.Type, "cluster", e.Cluster)
+	return back(c, "/ui/callbacks", "resend")
+}

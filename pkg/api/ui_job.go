@@ -1,0 +1,91 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+type uiJob struct {
+	*jobs.Job
+	// These shadow the Job's fields of the same name with display strings.
+	RequestID, Operation       string
+	Created, Started, Finished string
+	Duration                   string
+	ErrorCode, ErrorMessage    string
+	// Manifests are the submitted objects as YAML, Secret values hidden.
+	Manifests string
+	// Cancellable: queued or running.
+	Cancellable bool
+	// AppLink is the application's page; empty without an inventory.
+	AppLink string
+	// Waiting is why a queued job waits; empty when it does not.
+	Waiting string
+}
+
+// job is one job with its per-object results and what was submitted.
+func (u *ui) job(c echo.Context) error {
+	ctx, org := c.Request().Context(), organization(c)
+	j, err := u.s.Jobs.Get(ctx, org, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	page := uiJob{
+		Job: j, Operation: j.Operation.Engine + "/" + j.Operation.Type,
+		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
+		Duration:    uiDuration(j.StartedAt, j.FinishedAt, time.Now()),
+		Cancellable: j.Status == store.JobQueued || j.Status == store.JobRunning,
+		Waiting:     uiJobWaiting(j),
+	}
+	if u.s.Inventory != nil {
+		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)
+	}
+	if j.RequestID != nil {
+		page.RequestID = *j.RequestID
+	}
+	if j.Error != nil {
+		page.ErrorCode, page.ErrorMessage = j.Error.Code, j.Error.Message
+	}
+	if row, err := u.s.Store.GetJob(ctx, org, j.ID); err == nil {
+		page.Manifests = uiManifests(row.Manifests)
+	}
+	return u.render(c, http.StatusOK, "job", page)
+}
+
+// uiHidden replaces every value of a Secret on the job page.
+const uiHidden = "(hidden)"
+
+// uiManifests renders a job's stored objects (a JSON array) as YAML
+// documents. The values of Secrets are replaced, key by key: the page shows
+// which keys a Secret has, never what they hold.
+func uiManifests(stored string) string {
+	var objs []map[string]any
+	if err := json.Unmarshal([]byte(stored), &objs); err != nil {
+		return ""
+	}
+	docs := make([]string, 0, len(objs))
+	for _, o := range objs {
+		if o["kind"] == "Secret" {
+			for _, field := range []string{"data", "stringData"} {
+				if m, ok := o[field].(map[string]any); ok {
+					for k := range m {
+						m[k] = uiHidden
+					}
+				}
+			}
+		}
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			continue
+		}
+		docs = append(docs, string(b))
+	}
+	return strings.Join(docs, "---\n")
+}

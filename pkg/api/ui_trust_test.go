@@ -1,0 +1,111 @@
+package api
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/web"
+)
+
+// render executes a page of the real templates with data.
+func renderPage(t *testing.T, page string, data any) string {
+	t.Helper()
+	pages, err := web.ParsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := pages.Execute(&b, page, uiPage{Org: "acme", CSRF: "tok", Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestUITrustPlaces: the places that show what issue 9 adds render their
+// value as soon as it is set (waiting jobs, namespace read errors, failed
+// applications), and are absent while it is not.
+func TestUITrustPlaces(t *testing.T) {
+	job := &jobs.Job{ID: "j-1", Cluster: "c-1", Status: "queued", CreatedAt: time.Now()}
+	for _, tt := range []struct {
+		page       string
+		data       any
+		with, none string
+	}{
+		{"job", uiJob{Job: job, Waiting: "the cluster is unreachable"}, "Waiting: the cluster is unreachable", `class="waiting"`},
+		{"jobs", uiJobs{Jobs: []uiJobRow{{ID: "j-1", Status: "queued", Waiting: "the cluster is unreachable"}}}, `<div class="sub waiting">the cluster is unreachable</div>`, `class="sub waiting"`},
+		{"cluster", uiCluster{Namespaces: []uiNamespace{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps"}, ReadError: "forbidden: list configmaps"}}},
+			"could not be read</span>: forbidden: list configmaps", "could not be read"},
+		{"fleet", uiFleet{Summary: uiSummary{FailedApps: 2, Parked: -1}}, "<strong>2</strong> applications failed", "applications failed"},
+	} {
+		if got := renderPage(t, tt.page, tt.data); !strings.Contains(got, tt.with) {
+			t.Errorf("%s page with the value lacks %q", tt.page, tt.with)
+		}
+		empty := map[string]any{
+			"job": uiJob{Job: job}, "jobs": uiJobs{Jobs: []uiJobRow{{ID: "j-1", Status: "queued"}}},
+			"cluster": uiCluster{Namespaces: []uiNamespace{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps", Exists: true}}}},
+			"fleet":   uiFleet{Summary: uiSummary{FailedApps: -1, Parked: -1}},
+		}[tt.page]
+		if got := renderPage(t, tt.page, empty); strings.Contains(got, tt.none) {
+			t.Errorf("%s page without the value shows %q", tt.page, tt.none)
+		}
+	}
+	if uiJobWaiting(job) != "" || uiNamespaceReadError(clusters.NamespaceStatus{}) != "" {
+		t.Error("a trust place reports a value before issue 9 provides one")
+	}
+}
+
+func TestUIReason(t *testing.T) {
+	retry := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		c    clusters.Connectivity
+		want string
+	}{
+		{clusters.Connectivity{State: clusters.StateReady}, ""},
+		{clusters.Connectivity{State: clusters.StateUnreachable, Message: `Get "https://127.0.0.1:46281/version?timeout=30s": dial tcp 127.0.0.1:46281: connect: connection refused`},
+			"Nothing answers at the API server's address (connection refused): the cluster or its API server is down."},
+		{clusters.Connectivity{State: clusters.StateUnreachable, Message: "context deadline exceeded", Breaker: "open", RetryAt: &retry},
+			"The API server did not answer in time. Next try 2026-01-01 00:00:00 UTC."},
+		{clusters.Connectivity{State: clusters.StateUnreachable, Message: "x509: certificate signed by unknown authority"}, "The API server's TLS certificate is not the one its kubeconfig trusts."},
+		{clusters.Connectivity{State: clusters.StateUnauthorized, Message: "401"}, "The cluster refused the credential (expired or revoked): renew it or bootstrap again."},
+	} {
+		if got := uiReason(tt.c); got != tt.want {
+			t.Errorf("uiReason(%s, %q) = %q, want %q", tt.c.State, tt.c.Message, got, tt.want)
+		}
+	}
+}
+
+func TestUIFieldValue(t *testing.T) {
+	obj := map[string]any{"kind": "Deployment", "data": map[string]any{"domain": "a.example"},
+		"spec": map[string]any{"replicas": float64(2), "containers": []any{
+			map[string]any{"name": "side", "image": "side:1"}, map[string]any{"name": "app", "image": "app:2"}}}}
+	for path, want := range map[string]string{
+		".data.domain": `"a.example"`, ".spec.replicas": "2", `.spec.containers[name="app"].image`: `"app:2"`,
+		".data.gone": "(removed)", `.spec.containers[name="nope"].image`: "(removed)", ".data.domain.x": "",
+	} {
+		if got := uiFieldValue(obj, path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	if got := uiFieldValue(map[string]any{"kind": "Secret", "data": map[string]any{"p": "c2VjcmV0"}}, ".data.p"); got != uiHidden {
+		t.Errorf("a Secret's value shown: %q", got)
+	}
+}
+
+func TestUIManifestsHideSecretValues(t *testing.T) {
+	got := uiManifests(`[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"password":"aHVudGVyMg=="},"stringData":{"token":"plain-secret"}},
+		{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"k":"v"}}]`)
+	for _, bad := range []string{"aHVudGVyMg==", "plain-secret"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("manifests show a Secret value %q:\n%s", bad, got)
+		}
+	}
+	for _, want := range []string{"password: (hidden)", "token: (hidden)", "k: v", "---\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("manifests lack %q:\n%s", want, got)
+		}
+	}
+}
