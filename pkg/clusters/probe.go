@@ -55,6 +55,22 @@ type CredentialInfo struct {
 	ExcessRights []string `json:"excess_rights"`
 }
 
+// OverPrivileged tells whether the probe found rights the credential should
+// not have: cluster-wide, in namespaces the record does not allow, or
+// beyond what pushd needs in an allowed one. Jobs of an over-privileged
+// cluster are refused unless its record accepts it (AcceptExcessRights).
+func (s Status) OverPrivileged() bool {
+	if len(s.Credential.ExcessRights) > 0 {
+		return true
+	}
+	for _, ns := range s.Namespaces {
+		if len(ns.ExcessRights) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // NamespaceStatus is one allowed namespace as pushd sees it.
 type NamespaceStatus struct {
 	Name          string   `json:"name"`

@@ -231,7 +231,7 @@ func toRow(rec *Record) (*store.Cluster, error) {
 		Labels: string(labels), Connectivity: rec.Connectivity,
 		AllowedNamespaces: string(ns), AllowedApplications: string(apps), AllowedOperations: string(ops),
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, PublicKey: rec.PublicKey,
-		RequirePodSecurity: rec.RequirePodSecurity,
+		RequirePodSecurity: rec.RequirePodSecurity, AcceptExcessRights: rec.AcceptExcessRights,
 	}, nil
 }
 
@@ -239,8 +239,8 @@ func fromRow(row *store.Cluster) (*Record, error) {
 	rec := &Record{
 		ID: row.ID, Organization: row.Organization, DisplayName: row.DisplayName, Connectivity: row.Connectivity,
 		Drift: Drift{Schedule: row.DriftSchedule, Mode: row.DriftMode}, PublicKey: row.PublicKey,
-		RequirePodSecurity: row.RequirePodSecurity,
-		CreatedAt:          row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		RequirePodSecurity: row.RequirePodSecurity, AcceptExcessRights: row.AcceptExcessRights, UID: row.UID,
+		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	fields := []struct {
 		json string

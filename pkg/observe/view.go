@@ -27,7 +27,7 @@ func (w *Watcher) Applications(ctx context.Context, cluster string) ([]Applicati
 	out := make([]Application, len(views))
 	for i, v := range views {
 		out[i] = Application{Namespace: v.Namespace, Application: v.Application, Health: v.Health, Drift: v.Drift,
-			Objects: len(v.Objects), LastJob: v.LastJob, CheckedAt: v.CheckedAt}
+			Objects: len(v.Objects), LastJob: v.LastJob, ReferenceJob: v.ReferenceJob, CheckedAt: v.CheckedAt}
 	}
 	return out, nil
 }
@@ -106,15 +106,21 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 	}
 	st.mu.Unlock()
 	for i := range out {
-		if out[i].LastJob, err = w.lastJob(ctx, cluster, out[i].Namespace, out[i].Application); err != nil {
+		if out[i].LastJob, err = w.lastJob(ctx, w.store.LatestJob, rec.UID, out[i].Namespace, out[i].Application); err != nil {
+			return nil, err
+		}
+		if out[i].ReferenceJob, err = w.lastJob(ctx, w.store.LatestIntent, rec.UID, out[i].Namespace, out[i].Application); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func (w *Watcher) lastJob(ctx context.Context, cluster, namespace, application string) (*LastJob, error) {
-	j, err := w.store.LatestJob(ctx, cluster, namespace, application)
+// lastJob summarises the job newest finds of the application in the
+// record's generation uid; nil when there is none.
+func (w *Watcher) lastJob(ctx context.Context, newest func(ctx context.Context, uid, namespace, application string) (*store.Job, error),
+	uid, namespace, application string) (*LastJob, error) {
+	j, err := newest(ctx, uid, namespace, application)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -125,6 +131,9 @@ func (w *Watcher) lastJob(ctx context.Context, cluster, namespace, application s
 	if j.FinishedAt != nil {
 		t := j.FinishedAt.UTC()
 		lj.FinishedAt = &t
+	}
+	if j.Status == store.JobFailed && j.ErrorCode != "" {
+		lj.Error = &LastJobError{Code: j.ErrorCode, Message: j.ErrorMessage}
 	}
 	return lj, nil
 }

@@ -106,9 +106,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
 	}
-	runner := jobs.NewRunner(st, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
+	runner := jobs.NewRunner(st, registry, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
-		Metrics: jobs.NewMetrics(reg),
+		Metrics: jobs.NewMetrics(reg), AllowedKinds: groupKinds(cfg.AllowedKinds),
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
