@@ -51,12 +51,12 @@ func addEvent(tx *gorm.DB, e *Event) error {
 
 // Events lists the newest events of a cluster (all clusters when empty),
 // newest first. A cluster's events are those of its record's current
-// generation: an id deleted and registered again shows none of the old
-// record's.
+// generation (without a record, those bound to none): an id deleted and
+// registered again shows none of the old record's.
 func (s *Store) Events(ctx context.Context, cluster string, limit int) ([]Event, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(limit)
 	if cluster != "" {
-		q = q.Where("cluster = ? AND cluster_uid = (SELECT uid FROM clusters WHERE id = ?)", cluster, cluster)
+		q = q.Where("cluster = ? AND COALESCE(cluster_uid, '') = COALESCE((SELECT uid FROM clusters WHERE id = ?), '')", cluster, cluster)
 	}
 	var es []Event
 	return es, q.Find(&es).Error
