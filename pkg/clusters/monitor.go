@@ -187,7 +187,7 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 		return m.Observed(ctx, rec.ID)
 	default:
 		pctx, cancel := context.WithTimeout(ctx, m.opts.ProbeTimeout)
-		st = Probe(pctx, c, rec, now)
+		st = Probe(pctx, c, rec, m.neighbours(ctx, rec, c), now)
 		cancel()
 		if st.Connectivity.State == StateReady {
 			h.breaker.Success()

@@ -89,9 +89,10 @@ type NamespaceStatus struct {
 // version, who the credential is (SelfSubjectReview), and per allowed
 // namespace whether it exists, carries the managed-by label, and whether the
 // credential has exactly the rights pushd needs there (SelfSubjectRulesReview).
-// A few SelfSubjectAccessReviews look for rights it should not have elsewhere.
-// ctx bounds the whole probe.
-func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
+// A few SelfSubjectAccessReviews look for rights it should not have elsewhere,
+// among them in neighbours: namespaces other records on the same API server
+// allow and rec does not. ctx bounds the whole probe.
+func Probe(ctx context.Context, c *Clients, rec *Record, neighbours []string, now time.Time) Status {
 	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
 	if err != nil {
@@ -109,7 +110,7 @@ func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
 	for _, ns := range rec.AllowedNamespaces {
 		st.Namespaces = append(st.Namespaces, probeNamespace(ctx, c, ns))
 	}
-	st.Credential.ExcessRights = clusterExcess(ctx, c, rec)
+	st.Credential.ExcessRights = append(clusterExcess(ctx, c, rec), neighbourExcess(ctx, c, neighbours)...)
 	return st
 }
 
