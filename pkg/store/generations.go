@@ -120,6 +120,11 @@ func (s *Store) newestJob(ctx context.Context, q *gorm.DB, uid, namespace, appli
 	return &j, nil
 }
 
+// DeletedManifestRetention is how long the manifests of a deleted
+// record's jobs are kept (for an operator's forensics) before
+// ForgetManifests empties them.
+const DeletedManifestRetention = 7 * 24 * time.Hour
+
 // ForgetManifests empties the manifests of jobs whose record generation no
 // longer exists and that finished before before: once a record is deleted
 // its stored manifests (which may hold Secret values) are kept only for the

@@ -176,7 +176,8 @@ func devSecrets(cfg *config.Config, io streams) {
 }
 
 // janitor prunes remembered webhook-ids (the contract keeps them at least
-// 24 hours; pushd keeps them 48) and, when no callback URL is set, events
+// 24 hours; pushd keeps them 48), empties the manifests of deleted records'
+// jobs after store.DeletedManifestRetention and, when no callback URL is set, events
 // older than a week (nothing will deliver them; the outbox prunes delivered
 // ones itself).
 func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.Logger) {
@@ -187,6 +188,11 @@ func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.
 			log.Warn("prune webhook ids", "err", err)
 		} else if n > 0 {
 			log.Debug("pruned webhook ids", "count", n)
+		}
+		if n, err := st.ForgetManifests(ctx, time.Now().Add(-store.DeletedManifestRetention)); err != nil && ctx.Err() == nil {
+			log.Warn("forget deleted records' manifests", "err", err)
+		} else if n > 0 {
+			log.Debug("forgot deleted records' manifests", "jobs", n)
 		}
 		if callbacksOff {
 			if n, err := st.PruneUnsentEvents(ctx, time.Now().Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
