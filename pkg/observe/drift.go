@@ -115,10 +115,10 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.DriftTimeout)
 	defer cancel()
-	invs, err := inventory.List(ctx, c, rec.AllowedNamespaces)
+	invs, unreadable, err := listInventories(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
 		st.markUnknown()
-		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return err
 	}
 	drift := make(map[inventory.Key]*appDrift, len(invs))
 	var tasks []task
@@ -199,7 +199,7 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 		st.markUnknown()
 		return fmt.Errorf("cluster %q: drift check: %w", cluster, err)
 	}
-	return w.record(ctx, rec, st, invs, live, drift, refs)
+	return w.record(ctx, rec, st, invs, unreadable, live, drift, refs)
 }
 
 func hasTasks(tasks []task, app inventory.Key) bool {

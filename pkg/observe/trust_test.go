@@ -219,6 +219,16 @@ func TestDriftReferenceIsLatestIntent(t *testing.T) {
 		if err != nil || cm.Data["v"] != "2" {
 			t.Fatalf("corrected settings: %v %v (want the upgrade's v=2)", cm.Data, err)
 		}
+		// The next poll re-checks the corrected application at once.
+		if err := h.watcher.Poll(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if resolved := h.events(t, id, observe.EventDriftResolved); len(resolved) != 1 || resolved[0].Data["correction_job"] != correction {
+			t.Fatalf("drift.resolved after the correction: %+v", resolved)
+		}
+		if d := h.appOf(t, id, "nextcloud"); d.Drift != observe.DriftInSync {
+			t.Fatalf("after the correction: drift %s", d.Drift)
+		}
 
 		// A delete that fails after it started: never re-created.
 		held := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
@@ -248,6 +258,37 @@ func TestDriftReferenceIsLatestIntent(t *testing.T) {
 			if j.Trigger == jobs.TriggerDrift && j.ID != correction {
 				t.Fatalf("a correction was queued after the delete: %s", j.ID)
 			}
+		}
+	})
+}
+
+// TestUnreadableNamespaceIsPartial: a record allowing a namespace that does
+// not exist still lists the applications of the others, and names the
+// namespace it could not read, with the reason.
+func TestUnreadableNamespaceIsPartial(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		h := newHarness(t, db, observe.Options{}, bed.Clusters[1])
+		id := h.ids[0]
+		h.deploy(t, "p-1", id, "nextcloud", app("nextcloud"))
+		missing := "missing-" + fleettest.RandomID()
+		rec := fleettest.Record(id, h.ns, clusters.Drift{})
+		rec.AllowedNamespaces = append(rec.AllowedNamespaces, missing)
+		if _, _, err := h.reg.Put(ctx, fleettest.Org, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.watcher.Poll(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		l, err := h.watcher.ApplicationList(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) != 1 || l.Items[0].Application != "nextcloud" || l.Items[0].Health != "Current" {
+			t.Fatalf("applications with one unreadable namespace: %+v", l.Items)
+		}
+		if len(l.UnreadableNamespaces) != 1 || l.UnreadableNamespaces[0].Namespace != missing || l.UnreadableNamespaces[0].Reason == "" {
+			t.Fatalf("unreadable namespaces: %+v", l.UnreadableNamespaces)
 		}
 	})
 }
