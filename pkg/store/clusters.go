@@ -103,9 +103,15 @@ func (s *Store) ListClusters(ctx context.Context, organization string) ([]Cluste
 }
 
 // DeleteCluster removes a record, its observed status and its
-// applications' states.
-func (s *Store) DeleteCluster(ctx context.Context, organization, id string) error {
+// applications' states, and appends events (cluster.deleted) in the same
+// transaction. The record's generation goes with it: its jobs and events
+// stay (for Odoo's history and delivery) but are reachable through no
+// record any more.
+func (s *Store) DeleteCluster(ctx context.Context, organization, id string, events ...*Event) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := addEvents(tx, events); err != nil {
+			return err
+		}
 		res := tx.Where("id = ? AND organization = ?", id, organization).Delete(&Cluster{})
 		if res.Error != nil {
 			return res.Error
