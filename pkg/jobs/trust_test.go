@@ -133,66 +133,55 @@ func TestRetriedRunSaysWhat(t *testing.T) {
 	})
 }
 
-// TestNarrowedRecordFailsQueuedJob queues a job behind a running one of
-// the same application, then narrows the record: when claimed, the job
-// fails with the rule's code and writes nothing.
-func TestNarrowedRecordFailsQueuedJob(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters[0]
-		h := newHarness(t, db, c)
-		id := h.ids[0]
-		blocker := h.spec("n-1", id, jobs.ActionApply, app("nextcloud", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
-		blocker.TimeoutSeconds = 5
-		h.Submit(t, blocker)
-		h.Submit(t, h.spec("n-2", id, jobs.ActionApply, configMap("narrowed", map[string]string{"a": "1"})))
-		rec := fleettest.Record(id, h.ns, clusters.Drift{})
-		rec.AllowedApplications = []string{"mattermost"}
-		if _, _, err := h.reg.Put(ctx, fleettest.Org, rec); err != nil {
-			t.Fatal(err)
-		}
-		h.Wait(t, "n-1", time.Minute)
-		j := h.Wait(t, "n-2", time.Minute)
-		if j.Status != store.JobFailed || j.Error.Code != "application_not_allowed" {
-			t.Fatalf("narrowed job: %s %+v", j.Status, j.Error)
-		}
-		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
-		if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "narrowed", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Fatalf("the refused job wrote its ConfigMap: %v", err)
-		}
-	})
-}
-
-// TestRecreatedRecordFailsOldJob: a job queued for a record that is
-// deleted and created again under the same id never runs against the new
-// record.
-func TestRecreatedRecordFailsOldJob(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters[0]
-		h := newHarness(t, db, c)
-		id := h.ids[0]
-		blocker := h.spec("g-1", id, jobs.ActionApply, app("nextcloud", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
-		blocker.TimeoutSeconds = 5
-		h.Submit(t, blocker)
-		h.Submit(t, h.spec("g-2", id, jobs.ActionApply, configMap("old-generation", map[string]string{"a": "1"})))
-		// Deleted and registered again behind the API's back: only the
-		// generation tells the records apart.
-		if err := h.store.DeleteCluster(ctx, fleettest.Org, id); err != nil {
-			t.Fatal(err)
-		}
-		if _, created, err := h.reg.Put(ctx, fleettest.Org, fleettest.Record(id, h.ns, clusters.Drift{})); err != nil || !created {
-			t.Fatalf("re-create: %v %v", created, err)
-		}
-		j := h.Wait(t, "g-2", time.Minute)
-		if j.Status != store.JobFailed || j.Error.Code != string(jobs.RuleRecordChanged) {
-			t.Fatalf("job of the old generation: %s %+v", j.Status, j.Error)
-		}
-		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
-		if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(ctx, "old-generation", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Fatalf("the old generation's job wrote: %v", err)
-		}
-	})
+// TestQueuedJobRecheckedAtClaim queues a job behind a running one of the
+// same application, then changes the record under it: narrowed (the
+// application no longer allowed), or deleted and created again under the
+// same id behind the API's back (only the generation tells the records
+// apart). When claimed, the job fails with the rule's code and writes
+// nothing.
+func TestQueuedJobRecheckedAtClaim(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, h *harness, id string)
+		code   string
+	}{
+		{"narrowed", func(t *testing.T, h *harness, id string) {
+			rec := fleettest.Record(id, h.ns, clusters.Drift{})
+			rec.AllowedApplications = []string{"mattermost"}
+			if _, _, err := h.reg.Put(context.Background(), fleettest.Org, rec); err != nil {
+				t.Fatal(err)
+			}
+		}, "application_not_allowed"},
+		{"recreated", func(t *testing.T, h *harness, id string) {
+			if err := h.store.DeleteCluster(context.Background(), fleettest.Org, id); err != nil {
+				t.Fatal(err)
+			}
+			if _, created, err := h.reg.Put(context.Background(), fleettest.Org, fleettest.Record(id, h.ns, clusters.Drift{})); err != nil || !created {
+				t.Fatalf("re-create: %v %v", created, err)
+			}
+		}, string(jobs.RuleRecordChanged)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+				c := bed.Clusters[0]
+				h := newHarness(t, db, c)
+				id := h.ids[0]
+				blocker := h.spec("c-1", id, jobs.ActionApply, app("nextcloud", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
+				blocker.TimeoutSeconds = 5
+				h.Submit(t, blocker)
+				h.Submit(t, h.spec("c-2", id, jobs.ActionApply, configMap("rechecked", map[string]string{"a": "1"})))
+				tc.change(t, h, id)
+				j := h.Wait(t, "c-2", time.Minute)
+				if j.Status != store.JobFailed || j.Error.Code != tc.code {
+					t.Fatalf("job after the record changed: %s %+v, want %s", j.Status, j.Error, tc.code)
+				}
+				kube, _ := kubernetes.NewForConfig(c.AdminConfig())
+				if _, err := kube.CoreV1().ConfigMaps(h.ns).Get(context.Background(), "rechecked", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Fatalf("the refused job wrote its ConfigMap: %v", err)
+				}
+			})
+		})
+	}
 }
 
 // TestOverPrivilegedCredentialRefused stores an admin kubeconfig for a
