@@ -241,7 +241,8 @@ func TestKillNineLosesNothing(t *testing.T) {
 
 		rec, _ := json.Marshal(map[string]any{
 			"allowed_namespaces": []string{ns.Name}, "allowed_applications": []string{"app-0", "app-1", "app-2"},
-			"allowed_operations": []map[string]string{{"engine": "manifest", "type": "deploy"}},
+			"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
+			"accept_excess_rights": true, // the kubeconfig below is the test bed's admin token
 		})
 		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/edge", rec); code != 201 {
 			t.Fatalf("cluster: %d %s", code, b)

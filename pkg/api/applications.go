@@ -15,6 +15,7 @@ import (
 // Inventory is what the API needs of the application watcher (*observe.Watcher).
 type Inventory interface {
 	Applications(ctx context.Context, cluster string) ([]observe.Application, error)
+	ApplicationList(ctx context.Context, cluster string) (*observe.ApplicationList, error)
 	Application(ctx context.Context, cluster, namespace, application string) (*observe.ApplicationDetail, error)
 	RequestDriftCheck(ctx context.Context, cluster string) (time.Time, error)
 	Counts(cluster string) (total, drifted int)
@@ -53,10 +54,11 @@ func (s *Server) listApplications(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	apps, err := s.Inventory.Applications(c.Request().Context(), id)
+	list, err := s.Inventory.ApplicationList(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
+	apps := list.Items
 	if apps == nil {
 		apps = []observe.Application{}
 	}
@@ -65,7 +67,7 @@ func (s *Server) listApplications(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next})
+	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next, "unreadable_namespaces": list.UnreadableNamespaces})
 }
 
 func (s *Server) getApplication(c echo.Context) error {

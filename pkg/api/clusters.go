@@ -46,10 +46,14 @@ type clusterView struct {
 	Connectivity     clusters.Connectivity `json:"connectivity"`
 	ConnectivityMode string                `json:"connectivity_mode"`
 	Applications     *appCounts            `json:"applications,omitempty"`
+	// OverPrivileged: the last probe found excess rights; jobs are
+	// refused unless the record accepts them.
+	OverPrivileged bool `json:"over_privileged"`
 }
 
 func (s *Server) newView(rec *clusters.Record, st clusters.Status) clusterView {
-	return clusterView{Record: rec, Status: st, Connectivity: st.Connectivity, ConnectivityMode: rec.Connectivity, Applications: s.counts(rec.ID)}
+	return clusterView{Record: rec, Status: st, Connectivity: st.Connectivity, ConnectivityMode: rec.Connectivity,
+		Applications: s.counts(rec.ID), OverPrivileged: st.OverPrivileged()}
 }
 
 func (s *Server) view(ctx context.Context, rec *clusters.Record) (clusterView, error) {

@@ -34,6 +34,7 @@ func jobFixture(t *testing.T, e *env) (ns string, job func(edit func(map[string]
 	ns = n.Name
 	rec := record(ns)
 	rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
+	rec["accept_excess_rights"] = true // the kubeconfig below is the test bed's admin token
 	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
 		t.Fatalf("cluster: %d %s", r.status, r.body)
 	}
@@ -169,6 +170,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		rec := record(ns)
 		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
 		rec["require_pod_security"] = true
+		rec["accept_excess_rights"] = true // the test bed's admin token, as in jobFixture
 		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("record: %d %s", r.status, r.body)
 		}
@@ -274,6 +276,72 @@ func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
+		}
+	})
+}
+
+// waitFinal polls a job until it is final and returns its answer.
+func (e *env) waitFinal(t *testing.T, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j := e.read(t, "/api/v1/jobs/"+id, acmeToken).json(t)
+		if st := j["status"]; st == "succeeded" || st == "failed" || st == "cancelled" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s did not finish: %v", id, j)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRequestIsExact: a job of a request fails and is resubmitted under a
+// new id; the fleet view shows the cluster once, with its newest job. A
+// whole request is cancelled in one signed call.
+func TestRequestIsExact(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, job := jobFixture(t, e)
+		bad := job(withManifest(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}, "data": map[string]any{"n": 1}}))
+		good := job(nil)
+		var ids []string
+		for _, b := range [][]byte{bad, good} {
+			r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, b)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("submit: %d %s", r.status, r.body)
+			}
+			id := r.json(t)["id"].(string)
+			ids = append(ids, id)
+			e.waitFinal(t, id)
+		}
+		v := e.read(t, "/api/v1/requests/req-"+ns, acmeToken).json(t)
+		counts := v["counts"].(map[string]any)
+		entries := v["jobs"].([]any)
+		if v["total"] != float64(1) || len(entries) != 1 || counts["succeeded"] != float64(1) || counts["failed"] != float64(0) ||
+			entries[0].(map[string]any)["id"] != ids[1] {
+			t.Fatalf("fleet view after a resubmission: %v", v)
+		}
+
+		hang := job(func(j map[string]any) {
+			j["request_id"] = "stop-" + ns
+			j["manifests"] = []any{map[string]any{"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
+				"metadata": map[string]any{"name": "slow", "annotations": map[string]string{"testbed.vworkspace.io/outcome": "hang"}}, "spec": map[string]any{}}}
+		})
+		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, hang)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("submit: %d %s", r.status, r.body)
+		}
+		id := r.json(t)["id"].(string)
+		r = e.write(t, http.MethodPost, "/api/v1/requests/stop-"+ns+"/cancel", acmeSecret, nil)
+		if r.status != http.StatusOK && r.status != http.StatusAccepted {
+			t.Fatalf("cancel request: %d %s", r.status, r.body)
+		}
+		if j := e.waitFinal(t, id); j["status"] != "cancelled" {
+			t.Fatalf("job of the cancelled request: %v", j)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/requests/nothing-"+ns+"/cancel", acmeSecret, nil); r.status != http.StatusNotFound {
+			t.Fatalf("cancel an unknown request: %d %s", r.status, r.body)
 		}
 	})
 }

@@ -135,6 +135,7 @@ func New(deps Deps, opts Options) *Server {
 	v1.GET("/jobs/:id", s.getJob, read)
 	v1.POST("/jobs/:id/cancel", s.cancelJob, write)
 	v1.GET("/requests/:request_id", s.getRequest, read)
+	v1.POST("/requests/:request_id/cancel", s.cancelRequest, write)
 	if deps.Inventory != nil {
 		v1.GET("/clusters/:id/applications", s.listApplications, read)
 		v1.GET("/clusters/:id/applications/:namespace/:application", s.getApplication, read)

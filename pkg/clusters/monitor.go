@@ -208,7 +208,7 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 			st, light = ProbeLight(pctx, c, rec, m.fromRow(rec.ID, prev), now)
 		}
 		if !light {
-			st = Probe(pctx, c, rec, now)
+			st = Probe(pctx, c, rec, m.neighbours(ctx, rec, c), now)
 			h.fullAt = now
 		}
 		cancel()
@@ -239,10 +239,15 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 			"state": st.Connectivity.State, "previous_state": previous, "message": st.Connectivity.Message, "checked_at": now,
 		}))
 	}
+	if st.Connectivity.State == StateReady && State(prev.State) == StateReady {
+		events = append(events, namespaceEvents(rec, m.fromRow(rec.ID, prev).Namespaces, st.Namespaces)...)
+	}
 	if st.Connectivity.State == StateReady && c != nil {
-		if renewed, ev := m.renew(ctx, rec, c, h, now); renewed != nil {
+		renewed, ev := m.renew(ctx, rec, c, h, now)
+		if renewed != nil {
 			st.Credential.Expiry, st.Credential.RenewedAt = renewed, &now
-		} else if ev != nil {
+		}
+		if ev != nil {
 			events = append(events, ev)
 		}
 	}

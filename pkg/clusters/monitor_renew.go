@@ -11,7 +11,7 @@ import (
 // with the credential itself. A failure backs off exponentially (no retry
 // storms against a cluster that refuses) and, once the token is close to
 // expiry, records credential.expiring once for that token. It returns the new
-// expiry, or the event to record.
+// expiry (with its credential.changed event), or the event to record.
 func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health, now time.Time) (*time.Time, *store.Event) {
 	cred, err := m.reg.Credential(rec.ID)
 	if err != nil {
@@ -31,7 +31,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 		h.renewTry, h.renewAt = 0, time.Time{}
 		fc, _ := fresh.Claims()
 		m.opts.Logger.Info("token renewed", "cluster", rec.ID, "subject", fc.Subject, "expiry", fc.Expiry)
-		return &fc.Expiry, nil
+		return &fc.Expiry, credentialEvent(rec, CredentialRenewed, fresh)
 	}
 	h.renewTry = min(max(2*h.renewTry, time.Minute), time.Hour)
 	h.renewAt = now.Add(h.renewTry)

@@ -55,6 +55,22 @@ type CredentialInfo struct {
 	ExcessRights []string `json:"excess_rights"`
 }
 
+// OverPrivileged tells whether the probe found rights the credential should
+// not have: cluster-wide, in namespaces the record does not allow, or
+// beyond what pushd needs in an allowed one. Jobs of an over-privileged
+// cluster are refused unless its record accepts it (AcceptExcessRights).
+func (s Status) OverPrivileged() bool {
+	if len(s.Credential.ExcessRights) > 0 {
+		return true
+	}
+	for _, ns := range s.Namespaces {
+		if len(ns.ExcessRights) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // NamespaceStatus is one allowed namespace as pushd sees it.
 type NamespaceStatus struct {
 	Name          string   `json:"name"`
@@ -73,9 +89,10 @@ type NamespaceStatus struct {
 // version, who the credential is (SelfSubjectReview), and per allowed
 // namespace whether it exists, carries the managed-by label, and whether the
 // credential has exactly the rights pushd needs there (SelfSubjectRulesReview).
-// A few SelfSubjectAccessReviews look for rights it should not have elsewhere.
-// ctx bounds the whole probe.
-func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
+// A few SelfSubjectAccessReviews look for rights it should not have elsewhere,
+// among them in neighbours: namespaces other records on the same API server
+// allow and rec does not. ctx bounds the whole probe.
+func Probe(ctx context.Context, c *Clients, rec *Record, neighbours []string, now time.Time) Status {
 	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
 	if err != nil {
@@ -93,7 +110,7 @@ func Probe(ctx context.Context, c *Clients, rec *Record, now time.Time) Status {
 	for _, ns := range rec.AllowedNamespaces {
 		st.Namespaces = append(st.Namespaces, probeNamespace(ctx, c, ns))
 	}
-	st.Credential.ExcessRights = clusterExcess(ctx, c, rec)
+	st.Credential.ExcessRights = append(clusterExcess(ctx, c, rec), neighbourExcess(ctx, c, neighbours)...)
 	return st
 }
 

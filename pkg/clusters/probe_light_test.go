@@ -41,7 +41,7 @@ func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	}
 	t.Cleanup(cl.Close)
 	rec := &clusters.Record{ID: c.Name, AllowedNamespaces: []string{ns}}
-	full := clusters.Probe(ctx, cl, rec, time.Now())
+	full := clusters.Probe(ctx, cl, rec, nil, time.Now())
 	if full.Connectivity.State != clusters.StateReady || len(full.Namespaces) != 1 || !full.Namespaces[0].Labeled {
 		t.Fatalf("full probe: %+v", full)
 	}

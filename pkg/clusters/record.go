@@ -30,6 +30,16 @@ type Record struct {
 	// RequirePodSecurity refuses jobs into a namespace that does not carry
 	// pod-security.kubernetes.io/enforce (Pod Security admission).
 	RequirePodSecurity bool `json:"require_pod_security"`
+
+	// UID is the record's generation, set by pushd when the record is
+	// created and never reused: a record deleted and created again under
+	// the same id has a new one and none of the old one's jobs, events or
+	// application states. Ignored in a PUT body.
+	UID string `json:"uid"`
+	// AcceptExcessRights lets jobs run although the probe found the
+	// credential over-privileged (Status.OverPrivileged). Off by default:
+	// an operator sets it knowingly.
+	AcceptExcessRights bool `json:"accept_excess_rights"`
 }
 
 // Operation is an (engine, type) pair a cluster accepts, e.g. (manifest, deploy).

@@ -134,7 +134,13 @@ func (r *Registry) List(ctx context.Context, org string) ([]*Record, error) {
 
 // Delete forgets the cluster and its credential; objects in the cluster stay.
 func (r *Registry) Delete(ctx context.Context, org, id string) error {
-	if err := r.store.DeleteCluster(ctx, org, id); errors.Is(err, store.ErrNotFound) {
+	rec, err := r.Get(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	ev := newEvent(EventRecordDeleted, rec, map[string]any{"uid": rec.UID})
+	ev.ClusterUID = rec.UID
+	if err := r.store.DeleteCluster(ctx, org, id, ev); errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("cluster %q: %w", id, err)
@@ -231,7 +237,7 @@ func toRow(rec *Record) (*store.Cluster, error) {
 		Labels: string(labels), Connectivity: rec.Connectivity,
 		AllowedNamespaces: string(ns), AllowedApplications: string(apps), AllowedOperations: string(ops),
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, PublicKey: rec.PublicKey,
-		RequirePodSecurity: rec.RequirePodSecurity,
+		RequirePodSecurity: rec.RequirePodSecurity, AcceptExcessRights: rec.AcceptExcessRights,
 	}, nil
 }
 
@@ -239,8 +245,8 @@ func fromRow(row *store.Cluster) (*Record, error) {
 	rec := &Record{
 		ID: row.ID, Organization: row.Organization, DisplayName: row.DisplayName, Connectivity: row.Connectivity,
 		Drift: Drift{Schedule: row.DriftSchedule, Mode: row.DriftMode}, PublicKey: row.PublicKey,
-		RequirePodSecurity: row.RequirePodSecurity,
-		CreatedAt:          row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
+		RequirePodSecurity: row.RequirePodSecurity, AcceptExcessRights: row.AcceptExcessRights, UID: row.UID,
+		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC(),
 	}
 	fields := []struct {
 		json string
@@ -263,7 +269,8 @@ func fromRow(row *store.Cluster) (*Record, error) {
 // SetKubeconfig sanitises an uploaded kubeconfig and stores it as the
 // cluster's credential (a *KubeconfigError says why one is refused).
 func (r *Registry) SetKubeconfig(ctx context.Context, org, id string, kubeconfig []byte) error {
-	if _, err := r.Get(ctx, org, id); err != nil {
+	rec, err := r.Get(ctx, org, id)
+	if err != nil {
 		return err
 	}
 	cred, err := ParseKubeconfig(kubeconfig)
@@ -274,5 +281,8 @@ func (r *Registry) SetKubeconfig(ctx context.Context, org, id string, kubeconfig
 		return err
 	}
 	r.opts.Logger.Info("credential stored", "cluster", id, "credential", cred)
+	if err := r.store.AddEvent(ctx, credentialEvent(rec, CredentialReplaced, cred)); err != nil {
+		return fmt.Errorf("cluster %q: credential event: %w", id, err)
+	}
 	return nil
 }

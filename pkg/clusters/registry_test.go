@@ -37,7 +37,7 @@ func TestCredentialFileRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := clusters.Probe(ctx, cl, rec, time.Now())
+		st := clusters.Probe(ctx, cl, rec, nil, time.Now())
 		return st.Credential.Subject
 	}
 	if got := whoami(); got != "testbed-admin" {

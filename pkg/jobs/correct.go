@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,13 +18,16 @@ import (
 // TriggerDrift marks the jobs pushd queues itself to correct drift.
 const TriggerDrift = "drift"
 
-// ErrNothingApplied: a correction was asked for an application without a
-// succeeded apply job, so there is no last applied state to put back.
-var ErrNothingApplied = errors.New("no succeeded apply job to re-apply")
+// ErrNothingApplied: a correction was asked for an application whose latest
+// intent is not an apply (there is none, or Odoo asked to delete it), so
+// there is no desired state to put back.
+var ErrNothingApplied = errors.New("no apply intent to re-apply")
 
-// Correct queues a re-apply of the application's last applied state: a new
-// job with trigger "drift" and the manifests of the last succeeded apply job
-// of (cluster, namespace, application). It is queued behind Odoo's jobs of
+// Correct queues a re-apply of the application's latest intent: a new job
+// with trigger "drift" and the manifests of the newest job of (cluster,
+// namespace, application) that passed its preflight, in the record's
+// current generation. An application whose latest intent is a delete is
+// never re-created. It is queued behind Odoo's jobs of
 // the same application like any other, and announced with a
 // job.status_changed event in the same transaction. It answers the new
 // job's id ("drift-…").
@@ -35,10 +39,10 @@ func (s *Service) Correct(ctx context.Context, cluster, namespace, application s
 	if err != nil {
 		return "", fmt.Errorf("cluster %q: %w", cluster, err)
 	}
-	last, err := s.store.LastSucceededApply(ctx, cluster, namespace, application)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && last.Organization != rec.Organization) {
-		// A cluster id forgotten and registered again by another
-		// organization never gets the old organization's manifests.
+	// Bound to the record's generation: a cluster id forgotten and
+	// registered again never gets the old record's manifests.
+	last, err := s.store.LatestIntent(ctx, rec.UID, namespace, application)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && last.Action != ActionApply) {
 		return "", fmt.Errorf("cluster %q: application %s/%s: %w", cluster, namespace, application, ErrNothingApplied)
 	}
 	if err != nil {
@@ -53,11 +57,14 @@ func (s *Service) Correct(ctx context.Context, cluster, namespace, application s
 	id := "drift-" + uuid.NewString()
 	sum := sha256.Sum256([]byte(TriggerDrift + "\x00" + last.Manifests))
 	row := &store.Job{
-		Organization: last.Organization, ID: id, Cluster: cluster, Namespace: namespace, Application: application,
+		Organization: last.Organization, ID: id, Cluster: cluster, ClusterUID: rec.UID, Namespace: namespace, Application: application,
 		Engine: last.Engine, Type: last.Type, Action: ActionApply, Trigger: TriggerDrift,
 		Manifests: last.Manifests, ContentHash: hex.EncodeToString(sum[:]), TimeoutSeconds: last.TimeoutSeconds,
 		Status: store.JobQueued, Objects: "[]",
 	}
+	// Set here, not by the database, so the queued event carries it too.
+	row.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	row.UpdatedAt = row.CreatedAt
 	if _, err := s.store.CreateJob(ctx, row, statusEvent(row)); err != nil {
 		return "", fmt.Errorf("cluster %q: job %q: %w", cluster, id, err)
 	}

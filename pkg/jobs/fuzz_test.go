@@ -35,6 +35,8 @@ type allowAll struct{}
 
 func (allowAll) Allow(string) bool { return true }
 
+func (allowAll) Observed(context.Context, string) (clusters.Status, error) { return clusters.Status{}, nil }
+
 // resettable is a static mapper with the Reset a cached discovery mapper has.
 type resettable struct{ *meta.DefaultRESTMapper }
 
@@ -56,7 +58,7 @@ func fuzzService() *Service {
 		m.Add(gvk, meta.RESTScopeRoot)
 	}
 	cs := fuzzClusters{clients: &clusters.Clients{ClusterID: fuzzRecord.ID, Mapper: resettable{m}}}
-	return &Service{clusters: cs, breakers: allowAll{}, allowed: DefaultAllowedKinds()}
+	return &Service{scope: scope{clusters: cs, monitor: allowAll{}, allowed: DefaultAllowedKinds()}}
 }
 
 // FuzzIntake feeds arbitrary bodies through what runs before a job is

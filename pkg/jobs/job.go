@@ -63,6 +63,19 @@ type Job struct {
 	FinishedAt     *time.Time           `json:"finished_at"`
 	Error          *Error               `json:"error"`
 	Objects        []apply.ObjectResult `json:"objects"`
+	// Waiting is set while a queued job waits for its cluster to be
+	// reachable again; nil otherwise.
+	Waiting *Waiting `json:"waiting"`
+	// Retries are the transient failures its run retried, oldest first.
+	Retries []Retry `json:"retries"`
+}
+
+// Waiting says why a queued job does not run yet, since when, and until
+// when it waits before it fails.
+type Waiting struct {
+	Reason   string    `json:"reason"`
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"deadline"`
 }
 
 // FromRow renders a stored job.
@@ -82,6 +95,13 @@ func FromRow(r *store.Job) *Job {
 	}
 	if r.Objects != "" {
 		json.Unmarshal([]byte(r.Objects), &j.Objects)
+	}
+	j.Retries = []Retry{}
+	if r.Retries != "" {
+		json.Unmarshal([]byte(r.Retries), &j.Retries)
+	}
+	if r.Status == store.JobQueued && r.WaitReason != "" && r.WaitingSince != nil {
+		j.Waiting = &Waiting{Reason: r.WaitReason, Since: r.WaitingSince.UTC(), Deadline: deadline(r).UTC()}
 	}
 	return j
 }

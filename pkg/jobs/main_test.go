@@ -45,14 +45,25 @@ func (h *harness) spec(id, cluster, action string, manifests ...json.RawMessage)
 		Application: "nextcloud", Namespace: h.NS, Action: action, Manifests: manifests, TimeoutSeconds: 30}
 }
 
-// statuses lists the job.status_changed events of a job, oldest first.
+// statuses lists the statuses the job.status_changed events of a job
+// announced, oldest first.
 func (h *harness) statuses(t *testing.T, cluster, id string) []string {
+	t.Helper()
+	var out []string
+	for _, j := range h.jobEvents(t, cluster, id) {
+		out = append(out, string(j.Status))
+	}
+	return out
+}
+
+// jobEvents lists the job.status_changed events of a job, oldest first.
+func (h *harness) jobEvents(t *testing.T, cluster, id string) []jobs.Job {
 	t.Helper()
 	events, err := h.Store.Events(context.Background(), cluster, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []jobs.Job
 	for i := len(events) - 1; i >= 0; i-- {
 		if events[i].Type != jobs.EventStatusChanged {
 			continue
@@ -60,7 +71,7 @@ func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 		var j jobs.Job
 		json.Unmarshal([]byte(events[i].Data), &j)
 		if j.ID == id {
-			out = append(out, string(j.Status))
+			out = append(out, j)
 		}
 	}
 	return out

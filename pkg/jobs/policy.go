@@ -30,7 +30,7 @@ const (
 // checkPodSecurity refuses a job into a namespace without Pod Security
 // enforcement when the cluster's record requires it. The live namespace is
 // read now: a label seen by the last probe may have been removed since.
-func (s *Service) checkPodSecurity(ctx context.Context, rec *clusters.Record, namespace string) error {
+func (s *scope) checkPodSecurity(ctx context.Context, rec *clusters.Record, namespace string) error {
 	if !rec.RequirePodSecurity {
 		return nil
 	}

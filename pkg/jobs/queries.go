@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -100,7 +102,9 @@ type RequestJob struct {
 	Error   *Error          `json:"error"`
 }
 
-// Request returns the per-cluster jobs of one request_id.
+// Request returns the fleet view of one request_id: one entry per cluster,
+// its newest job of the request (a resubmission under a new job id
+// replaces the earlier one), ordered by cluster; counts count the entries.
 func (s *Service) Request(ctx context.Context, org, requestID string) (*RequestView, error) {
 	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, RequestID: requestID, Limit: 10000})
 	if err != nil {
@@ -112,13 +116,40 @@ func (s *Service) Request(ctx context.Context, org, requestID string) (*RequestV
 	v := &RequestView{RequestID: requestID, Jobs: []RequestJob{}, Counts: map[store.JobStatus]int{
 		store.JobQueued: 0, store.JobRunning: 0, store.JobSucceeded: 0, store.JobFailed: 0, store.JobCancelled: 0,
 	}}
-	for i := len(rows) - 1; i >= 0; i-- { // oldest first
+	seen := map[string]bool{}
+	for i := range rows { // newest first: the first job of a cluster is its newest
+		if seen[rows[i].Cluster] {
+			continue
+		}
+		seen[rows[i].Cluster] = true
 		j := FromRow(&rows[i])
 		v.Counts[j.Status]++
 		v.Jobs = append(v.Jobs, RequestJob{ID: j.ID, Cluster: j.Cluster, Status: j.Status, Error: j.Error})
 	}
+	slices.SortFunc(v.Jobs, func(a, b RequestJob) int { return strings.Compare(a.Cluster, b.Cluster) })
 	v.Total = len(v.Jobs)
 	return v, nil
+}
+
+// CancelRequest cancels every entry of a request's fleet view that has not
+// finished, as Cancel does each, and returns the view as it is then.
+func (s *Service) CancelRequest(ctx context.Context, org, requestID string) (*RequestView, error) {
+	v, err := s.Request(ctx, org, requestID)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, j := range v.Jobs {
+		if j.Status == store.JobQueued || j.Status == store.JobRunning {
+			if _, err := s.Cancel(ctx, org, j.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("request %q: %w", requestID, err)
+	}
+	return s.Request(ctx, org, requestID)
 }
 
 // Cancel cancels a queued job, or asks a running one to stop waiting.

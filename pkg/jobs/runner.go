@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -41,8 +42,14 @@ type RunnerOptions struct {
 	Notify func()
 	// Metrics, when set, counts finished jobs and their durations.
 	Metrics *Metrics
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// AllowedKinds a job may write, checked again when it is claimed;
+	// DefaultAllowedKinds when nil (as ServiceOptions.AllowedKinds).
+	AllowedKinds []schema.GroupKind
+	// RetryBackoff is the first wait before a transient failure is retried;
+	// it doubles up to RetryBackoff*16. Default 1s.
+	RetryBackoff time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 func (o *RunnerOptions) defaults() {
@@ -68,22 +75,29 @@ func (o *RunnerOptions) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AllowedKinds == nil {
+		o.AllowedKinds = DefaultAllowedKinds()
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = time.Second
+	}
 }
 
 // Runner claims queued jobs and runs them, each cluster's on its own workers.
 type Runner struct {
-	store    *store.Store
-	engines  Engines
-	breakers Breakers
-	opts     RunnerOptions
-	wake     chan struct{}
-	started  atomic.Bool
+	scope
+	store   *store.Store
+	engines Engines
+	opts    RunnerOptions
+	wake    chan struct{}
+	started atomic.Bool
 }
 
-// NewRunner builds a runner.
-func NewRunner(st *store.Store, engines Engines, breakers Breakers, opts RunnerOptions) *Runner {
+// NewRunner builds a runner; cs and mon are the records and the monitor
+// each claimed job is checked against again.
+func NewRunner(st *store.Store, cs Clusters, engines Engines, mon Monitor, opts RunnerOptions) *Runner {
 	opts.defaults()
-	return &Runner{store: st, engines: engines, breakers: breakers, opts: opts, wake: make(chan struct{}, 1)}
+	return &Runner{scope: scope{clusters: cs, monitor: mon, allowed: opts.AllowedKinds}, store: st, engines: engines, opts: opts, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the runner: a job was queued.
@@ -139,6 +153,13 @@ func (r *Runner) dispatch(ctx context.Context, running *clusters.Workers) {
 		return
 	}
 	for _, cluster := range cs {
+		if !r.monitor.Allow(cluster) {
+			r.hold(ctx, cluster) // its jobs wait, and those past their deadline fail
+			continue
+		}
+		if err := r.store.ClearWaiting(ctx, cluster); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("clear waiting jobs", "cluster", cluster, "err", err)
+		}
 		for running.Running(cluster) < r.opts.PerCluster {
 			job, err := r.store.ClaimJob(ctx, cluster, r.opts.Owner, r.opts.Now(), r.opts.Lease)
 			if err != nil {
@@ -171,7 +192,7 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	defer cancel(nil)
 	var hb sync.WaitGroup
 	hb.Go(func() { r.heartbeat(runCtx, job, cancel) })
-	res, err := r.run(runCtx, job)
+	res, retries, err := r.runRetrying(runCtx, job)
 	cancel(nil)
 	hb.Wait()
 	if ctx.Err() != nil {
@@ -196,8 +217,14 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 	b, _ := json.Marshal(objects)
 	final.Objects = string(b)
+	final.Intent = isIntent(res, err)
+	if len(retries) > 0 {
+		b, _ = json.Marshal(retries)
+		final.Retries = string(b)
+	}
 	err = r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
-		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now}, statusEvent(&final))
+		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now,
+		Intent: final.Intent, Retries: final.Retries}, statusEvent(&final))
 	if err != nil {
 		log.Warn("job result not recorded", "err", err)
 		return
@@ -244,9 +271,9 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 // claimOf is the runner's claim on a job it claimed.
 func claimOf(job *store.Job) store.Claim { return store.Claim{Seq: job.Seq, Attempt: job.Attempt} }
 
-// run does the job's work on its cluster.
+// run does the job's work on its cluster, once.
 func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error) {
-	if !r.breakers.Allow(job.Cluster) {
+	if !r.monitor.Allow(job.Cluster) {
 		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
 	}
 	engine, err := r.engines.Engine(job.Cluster)
@@ -273,7 +300,10 @@ func errorCode(err error) string {
 		owned      *apply.OwnershipError
 		timeout    *apply.TimeoutError
 	)
+	var rule *RuleError
 	switch {
+	case errors.As(err, &rule):
+		return string(rule.Code)
 	case errors.Is(err, clusters.ErrNoCredentials):
 		return "no_credentials"
 	case errors.Is(err, apply.ErrUnreachable):

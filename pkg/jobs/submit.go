@@ -29,9 +29,12 @@ type Clusters interface {
 	Clients(id string) (*clusters.Clients, error)
 }
 
-// Breakers tells whether a cluster may be called now (its breaker is not open).
-type Breakers interface {
+// Monitor is what jobs need of the cluster monitor: whether a cluster may
+// be called now (its breaker is not open), and what its last probe found
+// of its credential's rights.
+type Monitor interface {
 	Allow(cluster string) bool
+	Observed(ctx context.Context, id string) (clusters.Status, error)
 }
 
 // DefaultAllowedKinds are the kinds a job may write unless configured
@@ -47,10 +50,8 @@ func DefaultAllowedKinds() []schema.GroupKind {
 
 // Service takes jobs in (checking and queueing them) and answers for them.
 type Service struct {
+	scope
 	store    *store.Store
-	clusters Clusters
-	breakers Breakers
-	allowed  []schema.GroupKind
 	notify   func()
 	now      func() time.Time
 	maxQueue int
@@ -78,7 +79,7 @@ type ServiceOptions struct {
 const TriggerOdoo = "odoo"
 
 // NewService builds an intake.
-func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) *Service {
+func NewService(st *store.Store, cs Clusters, mon Monitor, opts ServiceOptions) *Service {
 	if opts.AllowedKinds == nil {
 		opts.AllowedKinds = DefaultAllowedKinds()
 	}
@@ -94,7 +95,7 @@ func NewService(st *store.Store, cs Clusters, br Breakers, opts ServiceOptions) 
 	if opts.MaxQueuedPerCluster <= 0 {
 		opts.MaxQueuedPerCluster = 1000
 	}
-	return &Service{store: st, clusters: cs, breakers: br, allowed: opts.AllowedKinds, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster, trigger: opts.Trigger}
+	return &Service{scope: scope{clusters: cs, monitor: mon, allowed: opts.AllowedKinds}, store: st, notify: opts.Notify, now: opts.Now, maxQueue: opts.MaxQueuedPerCluster, trigger: opts.Trigger}
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -122,11 +123,8 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 	if err != nil {
 		return nil, false, err
 	}
-	objs, err := s.checkScope(rec, &spec)
+	objs, err := s.check(ctx, rec, &spec)
 	if err != nil {
-		return nil, false, err
-	}
-	if err := s.checkPodSecurity(ctx, rec, spec.Namespace); err != nil {
 		return nil, false, err
 	}
 	if n, err := s.store.CountQueued(ctx, spec.Cluster); err != nil {
@@ -139,7 +137,7 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 		return nil, false, err
 	}
 	row := &store.Job{
-		Organization: org, ID: spec.ID, Cluster: spec.Cluster, Namespace: spec.Namespace, Application: spec.Application,
+		Organization: org, ID: spec.ID, Cluster: spec.Cluster, ClusterUID: rec.UID, Namespace: spec.Namespace, Application: spec.Application,
 		RequestID: spec.RequestID, Engine: spec.Operation.Engine, Type: spec.Operation.Type, Action: spec.Action,
 		Trigger: s.trigger, Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
 		Status: store.JobQueued, Objects: "[]",
@@ -203,7 +201,7 @@ func contentHash(s Spec) string {
 
 // checkScope applies every rule of the cluster's record to the job and
 // returns its objects as pushd will write them (namespace filled in).
-func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Unstructured, error) {
+func (s *scope) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Unstructured, error) {
 	if !rec.AllowsApplication(spec.Application) {
 		return nil, withValue(refuse(apply.RuleApplicationNotAllowed, "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications)), spec.Application)
 	}
@@ -258,8 +256,8 @@ func (s *Service) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.
 // clusterScoped asks the cluster's (cached) discovery whether gvk is
 // cluster-scoped. When the cluster cannot be asked, the kind allowlist —
 // namespaced kinds only — is what refuses cluster-scoped objects.
-func (s *Service) clusterScoped(c *clusters.Clients, cluster string, gvk schema.GroupVersionKind) bool {
-	if !s.breakers.Allow(cluster) {
+func (s *scope) clusterScoped(c *clusters.Clients, cluster string, gvk schema.GroupVersionKind) bool {
+	if !s.monitor.Allow(cluster) {
 		return false
 	}
 	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)

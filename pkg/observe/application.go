@@ -44,6 +44,10 @@ type Application struct {
 	Objects int `json:"objects"`
 	// LastJob is the newest job of the application, whatever its status.
 	LastJob *LastJob `json:"last_job"`
+	// ReferenceJob is the application's latest intent — the newest job
+	// that passed its preflight — which drift is measured against; nil
+	// when there is none.
+	ReferenceJob *LastJob `json:"reference_job"`
 	// CheckedAt is the last status poll or drift check that reached the cluster.
 	CheckedAt *time.Time `json:"checked_at"`
 }
@@ -51,13 +55,14 @@ type Application struct {
 // ApplicationDetail is one inventory with its objects (Application in
 // api/openapi.yaml).
 type ApplicationDetail struct {
-	Namespace   string     `json:"namespace"`
-	Application string     `json:"application"`
-	Health      string     `json:"health"`
-	Drift       DriftState `json:"drift"`
-	Objects     []Object   `json:"objects"`
-	LastJob     *LastJob   `json:"last_job"`
-	CheckedAt   *time.Time `json:"checked_at"`
+	Namespace    string     `json:"namespace"`
+	Application  string     `json:"application"`
+	Health       string     `json:"health"`
+	Drift        DriftState `json:"drift"`
+	Objects      []Object   `json:"objects"`
+	LastJob      *LastJob   `json:"last_job"`
+	ReferenceJob *LastJob   `json:"reference_job"`
+	CheckedAt    *time.Time `json:"checked_at"`
 }
 
 // LastJob is the newest job of an application.
@@ -67,6 +72,14 @@ type LastJob struct {
 	Status     store.JobStatus `json:"status"`
 	Trigger    string          `json:"trigger"`
 	FinishedAt *time.Time      `json:"finished_at"`
+	// Error is why the job failed; nil unless its status is failed.
+	Error *LastJobError `json:"error"`
+}
+
+// LastJobError is a failed job's reason.
+type LastJobError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Object is one object of an inventory (ApplicationObject).

@@ -19,8 +19,13 @@ import (
 
 // How drift is detected, and why this way.
 //
-// The reference is the application's last applied state: the manifests of
-// its last succeeded apply job, stamped as pkg/apply stamps them (Key.Stamp).
+// The reference is Odoo's latest intent for the application: the newest job
+// of the record's generation that passed its preflight (store.LatestIntent)
+// — succeeded or not, since a job that timed out or failed on one object
+// still wrote the others. An apply's manifests are compared, stamped as
+// pkg/apply stamps them (Key.Stamp); nothing older ever is. When the latest
+// intent is a delete, or there is none, the application has no desired
+// state to drift from: its drift is unknown and it is never corrected.
 // Only what pushd set can drift: fields it never set, defaults the API
 // server filled in, and fields other managers own that pushd did not set
 // (an autoscaler's replicas, an annotation added by hand) are not drift.
@@ -51,6 +56,8 @@ import (
 type appDrift struct {
 	state   DriftState // DriftInSync, DriftDrifted or DriftUnknown
 	objects map[object.ObjMetadata]objectDrift
+	// reference is the job whose manifests were compared.
+	reference string
 }
 
 // CheckDrift runs the cluster's drift check now and returns when it is done;
@@ -108,21 +115,21 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.DriftTimeout)
 	defer cancel()
-	invs, err := inventory.List(ctx, c, rec.AllowedNamespaces)
+	invs, unreadable, err := listInventories(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
 		st.markUnknown()
-		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return err
 	}
 	drift := make(map[inventory.Key]*appDrift, len(invs))
 	var tasks []task
 	var ids []object.ObjMetadata
 	for _, inv := range invs {
 		ids = append(ids, inv.IDs...)
-		want, job, err := w.lastApplied(ctx, inventory.Key{Cluster: cluster, Namespace: inv.Key.Namespace, Application: inv.Key.Application})
+		want, job, err := w.latestIntent(ctx, rec.UID, inventory.Key{Cluster: cluster, Namespace: inv.Key.Namespace, Application: inv.Key.Application})
 		if err != nil {
 			return err
 		}
-		d := &appDrift{state: DriftUnknown, objects: map[object.ObjMetadata]objectDrift{}}
+		d := &appDrift{state: DriftUnknown, objects: map[object.ObjMetadata]objectDrift{}, reference: job}
 		drift[inv.Key] = d
 		if want == nil {
 			continue // nothing pushd applied to compare with: unknown
@@ -192,23 +199,26 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 		st.markUnknown()
 		return fmt.Errorf("cluster %q: drift check: %w", cluster, err)
 	}
-	return w.record(ctx, rec, st, invs, live, drift, refs)
+	return w.record(ctx, rec, st, invs, unreadable, live, drift, refs)
 }
 
 func hasTasks(tasks []task, app inventory.Key) bool {
 	return slices.ContainsFunc(tasks, func(t task) bool { return t.app == app })
 }
 
-// lastApplied returns the objects of the application's last succeeded
-// apply job as pkg/apply wrote them, and the job's id; nil when there is no
-// such job.
-func (w *Watcher) lastApplied(ctx context.Context, key inventory.Key) ([]*unstructured.Unstructured, string, error) {
-	job, err := w.store.LastSucceededApply(ctx, key.Cluster, key.Namespace, key.Application)
+// latestIntent returns the objects of the application's latest intent as
+// pkg/apply wrote them, and the job's id; nil when there is none or it is
+// a delete.
+func (w *Watcher) latestIntent(ctx context.Context, uid string, key inventory.Key) ([]*unstructured.Unstructured, string, error) {
+	job, err := w.store.LatestIntent(ctx, uid, key.Namespace, key.Application)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", nil
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("cluster %q: application %s/%s: last applied state: %w", key.Cluster, key.Namespace, key.Application, err)
+		return nil, "", fmt.Errorf("cluster %q: application %s/%s: latest intent: %w", key.Cluster, key.Namespace, key.Application, err)
+	}
+	if job.Action != "apply" {
+		return nil, job.ID, nil
 	}
 	out, err := inventory.DecodeManifests(job.Manifests)
 	if err != nil {
@@ -292,11 +302,11 @@ func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k i
 		if mode == "" {
 			mode = clusters.DriftReport
 		}
-		return driftDetectedEvent(rec.Organization, rec.ID, k, mode, a.view(k.Namespace, true), correction, now)
+		return driftDetectedEvent(rec.Organization, rec.ID, k, mode, a.view(k.Namespace, true), correction, d.reference, now)
 	case DriftInSync:
 		var e *store.Event
 		if a.reportedDrift == DriftDrifted {
-			e = driftResolvedEvent(rec.Organization, rec.ID, k, a.correction, now)
+			e = driftResolvedEvent(rec.Organization, rec.ID, k, a.correction, d.reference, now)
 		}
 		a.reportedDrift, a.correction = DriftInSync, ""
 		return e

@@ -25,17 +25,19 @@ func healthEvent(org, cluster string, k inventory.Key, health, previous string, 
 	})
 }
 
-func driftDetectedEvent(org, cluster string, k inventory.Key, mode string, objects []Object, correction string, at time.Time) *store.Event {
+// Drift events name their reference: the job whose manifests were
+// compared (Odoo's latest intent for the application).
+func driftDetectedEvent(org, cluster string, k inventory.Key, mode string, objects []Object, correction, reference string, at time.Time) *store.Event {
 	return newEvent(EventDriftDetected, org, cluster, map[string]any{
 		"namespace": k.Namespace, "application": k.Application, "mode": mode,
-		"checked_at": at.UTC(), "objects": objects, "correction_job": nullable(correction),
+		"checked_at": at.UTC(), "objects": objects, "correction_job": nullable(correction), "reference_job": reference,
 	})
 }
 
-func driftResolvedEvent(org, cluster string, k inventory.Key, correction string, at time.Time) *store.Event {
+func driftResolvedEvent(org, cluster string, k inventory.Key, correction, reference string, at time.Time) *store.Event {
 	return newEvent(EventDriftResolved, org, cluster, map[string]any{
 		"namespace": k.Namespace, "application": k.Application,
-		"checked_at": at.UTC(), "correction_job": nullable(correction),
+		"checked_at": at.UTC(), "correction_job": nullable(correction), "reference_job": reference,
 	})
 }
 

@@ -33,12 +33,13 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 		st.markUnknown()
 		return err
 	}
+	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, w.opts.PollTimeout)
 	defer cancel()
-	invs, err := inventory.List(ctx, c, rec.AllowedNamespaces)
+	invs, failed, err := listInventories(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
 		st.markUnknown()
-		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return err
 	}
 	var ids []object.ObjMetadata
 	for _, inv := range invs {
@@ -49,7 +50,35 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
-	return w.record(ctx, rec, st, invs, live, nil, nil)
+	if err := w.record(ctx, rec, st, invs, failed, live, nil, nil); err != nil {
+		return err
+	}
+	if w.correctionFinished(ctx, rec, st) {
+		// Odoo hears drift.resolved now, not at the next scheduled check.
+		if _, err := w.tryCheckDrift(outer, cluster); err != nil {
+			return fmt.Errorf("cluster %q: drift check after a correction: %w", cluster, err)
+		}
+	}
+	return nil
+}
+
+// correctionFinished tells whether an application reported drifted has a
+// correction job that has finished: its drift is to be checked again.
+func (w *Watcher) correctionFinished(ctx context.Context, rec *clusters.Record, st *clusterState) bool {
+	st.mu.Lock()
+	var pending []string
+	for _, a := range st.apps {
+		if a.reportedDrift == DriftDrifted && a.correction != "" {
+			pending = append(pending, a.correction)
+		}
+	}
+	st.mu.Unlock()
+	for _, id := range pending {
+		if j, err := w.store.GetJob(ctx, rec.Organization, id); err == nil && j.Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 // reach returns the cluster's clients unless its breaker is open or it has
@@ -76,17 +105,26 @@ func (st *clusterState) markUnknown() {
 }
 
 // record makes a reading of the cluster its latest snapshot: statuses from
-// live, drift verdicts from drift (nil after a plain poll), and records the
+// live, drift verdicts from drift (nil after a plain poll); the
+// applications of namespaces that could not be read (failed) stay as they
+// were, shown unknown. It records the
 // events of every transition in one transaction with the application states
 // they change. The snapshot only changes once both are stored, so a failed
 // write is retried by the next reading instead of being lost.
-func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventory.Inventory,
+func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventory.Inventory, failed map[string]error,
 	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory.Key]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := w.opts.Now().UTC()
 	apps := make(map[inventory.Key]*appState, len(invs))
 	var events []*store.Event
+	for k, old := range st.apps {
+		if _, ok := failed[k.Namespace]; ok {
+			a := *old
+			a.unknown = true
+			apps[k] = &a
+		}
+	}
 	for _, inv := range invs {
 		a := &appState{}
 		if old, ok := st.apps[inv.Key]; ok {

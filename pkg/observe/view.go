@@ -20,21 +20,32 @@ import (
 // cluster cannot be read, the applications last seen are listed as unknown.
 // An unknown cluster id is clusters.ErrNotFound.
 func (w *Watcher) Applications(ctx context.Context, cluster string) ([]Application, error) {
-	views, err := w.views(ctx, cluster)
+	l, err := w.ApplicationList(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Application, len(views))
+	return l.Items, nil
+}
+
+// ApplicationList is Applications with the namespaces that could not be
+// read: their applications last seen are listed as unknown, the others'
+// as usual.
+func (w *Watcher) ApplicationList(ctx context.Context, cluster string) (*ApplicationList, error) {
+	views, unreadable, err := w.views(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	out := &ApplicationList{Items: make([]Application, len(views)), UnreadableNamespaces: unreadable}
 	for i, v := range views {
-		out[i] = Application{Namespace: v.Namespace, Application: v.Application, Health: v.Health, Drift: v.Drift,
-			Objects: len(v.Objects), LastJob: v.LastJob, CheckedAt: v.CheckedAt}
+		out.Items[i] = Application{Namespace: v.Namespace, Application: v.Application, Health: v.Health, Drift: v.Drift,
+			Objects: len(v.Objects), LastJob: v.LastJob, ReferenceJob: v.ReferenceJob, CheckedAt: v.CheckedAt}
 	}
 	return out, nil
 }
 
 // Application returns one inventory with its objects, or ErrNotFound.
 func (w *Watcher) Application(ctx context.Context, cluster, namespace, application string) (*ApplicationDetail, error) {
-	views, err := w.views(ctx, cluster)
+	views, _, err := w.views(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -46,33 +57,39 @@ func (w *Watcher) Application(ctx context.Context, cluster, namespace, applicati
 	return nil, ErrNotFound
 }
 
-func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetail, error) {
+func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetail, []NamespaceError, error) {
 	rec, err := w.clusters.Get(ctx, "", cluster)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st := w.state(ctx, cluster)
-	var invs []inventory.Inventory
-	reached := false
+	var (
+		invs    []inventory.Inventory
+		failed  map[string]error
+		reached = false
+	)
 	if c, err := w.reach(cluster); err == nil {
 		lctx, cancel := context.WithTimeout(ctx, w.opts.ViewTimeout)
-		invs, err = inventory.List(lctx, c, rec.AllowedNamespaces)
+		invs, failed, err = listInventories(lctx, c, rec.AllowedNamespaces)
 		cancel()
 		reached = err == nil
 	}
 	st.mu.Lock()
-	if !reached {
-		// Unreachable: what was seen last, shown as unknown.
-		invs = invs[:0]
-		for k, a := range st.apps {
-			v := inventory.Inventory{Key: k}
-			for _, o := range a.objects {
-				v.IDs = append(v.IDs, o.id)
-			}
-			invs = append(invs, v)
+	// Unreachable, or a namespace that could not be read: what was seen
+	// last there, shown as unknown.
+	lastSeen := map[inventory.Key]bool{}
+	for k, a := range st.apps {
+		if _, ok := failed[k.Namespace]; reached && !ok {
+			continue
 		}
-		inventory.Sort(invs)
+		v := inventory.Inventory{Key: k}
+		for _, o := range a.objects {
+			v.IDs = append(v.IDs, o.id)
+		}
+		invs = append(invs, v)
+		lastSeen[k] = true
 	}
+	inventory.Sort(invs)
 	out := make([]ApplicationDetail, len(invs))
 	for i, inv := range invs {
 		d := ApplicationDetail{Namespace: inv.Key.Namespace, Application: inv.Key.Application,
@@ -97,7 +114,8 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 			}
 			d.Health, d.Drift = string(status.UnknownStatus), DriftUnknown
 		}
-		if !reached || (seen && a.unknown) {
+		if !reached || lastSeen[inv.Key] || (seen && a.unknown) {
+			d.Health, d.Drift = string(status.UnknownStatus), DriftUnknown
 			for j := range d.Objects {
 				d.Objects[j].Status, d.Objects[j].Message = string(status.UnknownStatus), "the cluster could not be reached"
 			}
@@ -106,15 +124,21 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 	}
 	st.mu.Unlock()
 	for i := range out {
-		if out[i].LastJob, err = w.lastJob(ctx, cluster, out[i].Namespace, out[i].Application); err != nil {
-			return nil, err
+		if out[i].LastJob, err = w.lastJob(ctx, w.store.LatestJob, rec.UID, out[i].Namespace, out[i].Application); err != nil {
+			return nil, nil, err
+		}
+		if out[i].ReferenceJob, err = w.lastJob(ctx, w.store.LatestIntent, rec.UID, out[i].Namespace, out[i].Application); err != nil {
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, namespaceErrors(rec.AllowedNamespaces, failed), nil
 }
 
-func (w *Watcher) lastJob(ctx context.Context, cluster, namespace, application string) (*LastJob, error) {
-	j, err := w.store.LatestJob(ctx, cluster, namespace, application)
+// lastJob summarises the job newest finds of the application in the
+// record's generation uid; nil when there is none.
+func (w *Watcher) lastJob(ctx context.Context, newest func(ctx context.Context, uid, namespace, application string) (*store.Job, error),
+	uid, namespace, application string) (*LastJob, error) {
+	j, err := newest(ctx, uid, namespace, application)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -125,6 +149,9 @@ func (w *Watcher) lastJob(ctx context.Context, cluster, namespace, application s
 	if j.FinishedAt != nil {
 		t := j.FinishedAt.UTC()
 		lj.FinishedAt = &t
+	}
+	if j.Status == store.JobFailed && j.ErrorCode != "" {
+		lj.Error = &LastJobError{Code: j.ErrorCode, Message: j.ErrorMessage}
 	}
 	return lj, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -27,8 +28,15 @@ type Cluster struct {
 	DriftMode           string `gorm:"size:16"`
 	PublicKey           string `gorm:"type:text"`
 	RequirePodSecurity  bool   `gorm:"not null;default:false"`
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// UID is the record's generation: set when the record is created, never
+	// changed, never reused. Jobs carry it (Job.ClusterUID), so a record
+	// deleted and created again under the same id starts empty.
+	UID string `gorm:"size:36"`
+	// AcceptExcessRights lets jobs run with a credential the probe found
+	// over-privileged; an operator sets it knowingly.
+	AcceptExcessRights bool `gorm:"not null;default:false"`
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // ClusterStatus is what pushd last observed of a cluster. It is a row of its
@@ -53,6 +61,7 @@ func (s *Store) PutCluster(ctx context.Context, c *Cluster) (created bool, err e
 		switch err := tx.Where("id = ?", c.ID).Take(&existing).Error; {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			created = true
+			c.UID = uuid.NewString()
 			return tx.Create(c).Error
 		case err != nil:
 			return err
@@ -61,7 +70,7 @@ func (s *Store) PutCluster(ctx context.Context, c *Cluster) (created bool, err e
 			// for one id cannot overwrite each other's record.
 			return ErrNotFound
 		default:
-			c.CreatedAt = existing.CreatedAt
+			c.CreatedAt, c.UID = existing.CreatedAt, existing.UID
 			return tx.Save(c).Error
 		}
 	})
@@ -94,9 +103,15 @@ func (s *Store) ListClusters(ctx context.Context, organization string) ([]Cluste
 }
 
 // DeleteCluster removes a record, its observed status and its
-// applications' states.
-func (s *Store) DeleteCluster(ctx context.Context, organization, id string) error {
+// applications' states, and appends events (cluster.deleted) in the same
+// transaction. The record's generation goes with it: its jobs and events
+// stay (for Odoo's history and delivery) but are reachable through no
+// record any more.
+func (s *Store) DeleteCluster(ctx context.Context, organization, id string, events ...*Event) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := addEvents(tx, events); err != nil {
+			return err
+		}
 		res := tx.Where("id = ? AND organization = ?", id, organization).Delete(&Cluster{})
 		if res.Error != nil {
 			return res.Error

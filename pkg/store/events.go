@@ -16,8 +16,11 @@ type Event struct {
 	Type         string `gorm:"size:64;not null"`
 	Organization string `gorm:"size:128;not null"`
 	Cluster      string `gorm:"index;size:63"`
-	Data         string `gorm:"type:text"` // JSON
-	CreatedAt    time.Time
+	// ClusterUID is the generation of the cluster's record the event is
+	// about; addEvent fills it from the record when the producer did not.
+	ClusterUID string `gorm:"size:36"`
+	Data       string `gorm:"type:text"` // JSON
+	CreatedAt  time.Time
 	// Delivery state.
 	DeliveredAt   *time.Time `gorm:"index"`
 	Attempts      int
@@ -34,14 +37,26 @@ func addEvent(tx *gorm.DB, e *Event) error {
 	if e.NextAttemptAt.IsZero() {
 		e.NextAttemptAt = time.Now().UTC()
 	}
+	if e.Cluster != "" && e.ClusterUID == "" {
+		var uids []string
+		if err := tx.Model(&Cluster{}).Where("id = ? AND organization = ?", e.Cluster, e.Organization).Pluck("uid", &uids).Error; err != nil {
+			return err
+		}
+		if len(uids) == 1 {
+			e.ClusterUID = uids[0]
+		}
+	}
 	return tx.Create(e).Error
 }
 
-// Events lists the newest events of a cluster (all clusters when empty), newest first.
+// Events lists the newest events of a cluster (all clusters when empty),
+// newest first. A cluster's events are those of its record's current
+// generation (without a record, those bound to none): an id deleted and
+// registered again shows none of the old record's.
 func (s *Store) Events(ctx context.Context, cluster string, limit int) ([]Event, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(limit)
 	if cluster != "" {
-		q = q.Where("cluster = ?", cluster)
+		q = q.Where("cluster = ? AND COALESCE(cluster_uid, '') = COALESCE((SELECT uid FROM clusters WHERE id = ?), '')", cluster, cluster)
 	}
 	var es []Event
 	return es, q.Find(&es).Error

@@ -23,10 +23,14 @@ const (
 // Job is one unit of work on one application of one cluster. Seq orders jobs
 // by submission; (Organization, ID) is Odoo's id for it.
 type Job struct {
-	Seq             int64  `gorm:"primaryKey;autoIncrement"`
-	Organization    string `gorm:"uniqueIndex:idx_jobs_org_id;size:128;not null"`
-	ID              string `gorm:"uniqueIndex:idx_jobs_org_id;size:128;not null"`
-	Cluster         string `gorm:"index:idx_jobs_claim,priority:1;size:63;not null"`
+	Seq          int64  `gorm:"primaryKey;autoIncrement"`
+	Organization string `gorm:"uniqueIndex:idx_jobs_org_id;size:128;not null"`
+	ID           string `gorm:"uniqueIndex:idx_jobs_org_id;size:128;not null"`
+	Cluster      string `gorm:"index:idx_jobs_claim,priority:1;size:63;not null"`
+	// ClusterUID is the generation of the cluster's record the job was
+	// accepted for (Cluster.UID): what a job, its drift reference and its
+	// application view belong to.
+	ClusterUID      string `gorm:"index;size:36"`
 	Namespace       string `gorm:"size:63;not null"`
 	Application     string `gorm:"size:63;not null"`
 	RequestID       string `gorm:"index;size:128"`
@@ -42,6 +46,15 @@ type Job struct {
 	ErrorMessage    string    `gorm:"type:text"`
 	Objects         string    `gorm:"type:text"` // JSON array of per-object results
 	CancelRequested bool
+	// Intent is set when the job passed its preflight: it may have written,
+	// so it is Odoo's latest intent for its application (LatestIntent).
+	Intent bool `gorm:"not null;default:false"`
+	// WaitReason says why a queued job is not running (its cluster is
+	// unreachable), since WaitingSince; empty when it is not waiting.
+	WaitReason   string `gorm:"type:text"`
+	WaitingSince *time.Time
+	// Retries (JSON) are the transient failures a run retried.
+	Retries string `gorm:"type:text"`
 	// Attempt fences workers: each claim increments it, and a worker may
 	// only write a job whose attempt is still the one it claimed.
 	Attempt        int
@@ -157,7 +170,8 @@ func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Ti
 		}
 		for _, c := range candidates {
 			expires := now.Add(lease)
-			updates := map[string]any{"status": JobRunning, "attempt": c.Attempt + 1, "lease_owner": owner, "lease_expires_at": expires, "updated_at": now}
+			updates := map[string]any{"status": JobRunning, "attempt": c.Attempt + 1, "lease_owner": owner, "lease_expires_at": expires,
+				"updated_at": now, "wait_reason": "", "waiting_since": nil}
 			if c.StartedAt == nil {
 				updates["started_at"] = now
 			}
@@ -206,6 +220,10 @@ type Outcome struct {
 	ErrorMessage string
 	Objects      string // JSON array of per-object results
 	At           time.Time
+	// Intent: the job passed its preflight (Job.Intent).
+	Intent bool
+	// Retries (JSON) are the transient failures the run retried.
+	Retries string
 }
 
 // StartJob records that the claimed job started, with its events.
@@ -223,7 +241,7 @@ func (s *Store) RenewLease(ctx context.Context, c Claim, until time.Time) error 
 func (s *Store) FinishJob(ctx context.Context, c Claim, o Outcome, events ...*Event) error {
 	return s.updateClaimed(ctx, c, map[string]any{
 		"status": o.Status, "error_code": o.ErrorCode, "error_message": o.ErrorMessage, "objects": o.Objects,
-		"finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
+		"intent": o.Intent, "retries": o.Retries, "finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
 	}, events)
 }
 
@@ -244,18 +262,10 @@ func (s *Store) updateClaimed(ctx context.Context, c Claim, updates map[string]a
 // outcome's error code and message) and its events; ok is false when the
 // job was no longer queued.
 func (s *Store) CancelQueued(ctx context.Context, seq int64, why Outcome, events ...*Event) (ok bool, err error) {
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Updates(map[string]any{
-			"status": JobCancelled, "finished_at": why.At, "updated_at": why.At, "cancel_requested": true,
-			"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
-		})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
-		}
-		ok = true
-		return addEvents(tx, events)
-	})
-	return ok, err
+	return s.updateQueued(ctx, "TRUE", seq, map[string]any{
+		"status": JobCancelled, "finished_at": why.At, "updated_at": why.At, "cancel_requested": true,
+		"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
+	}, events)
 }
 
 // RequestCancel marks a running job so its worker stops waiting.

@@ -125,9 +125,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
 	}
-	runner := jobs.NewRunner(st, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
+	runner := jobs.NewRunner(st, registry, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
-		Metrics: jobs.NewMetrics(reg),
+		Metrics: jobs.NewMetrics(reg), AllowedKinds: groupKinds(cfg.AllowedKinds),
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
@@ -175,7 +175,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 }
 
 // janitor prunes remembered webhook-ids (the contract keeps them at least
-// 24 hours; pushd keeps them 48) and, when no callback URL is set, events
+// 24 hours; pushd keeps them 48), empties the manifests of deleted records'
+// jobs after store.DeletedManifestRetention and, when no callback URL is set, events
 // older than a week (nothing will deliver them; the outbox prunes delivered
 // ones itself).
 func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.Logger) {
@@ -186,6 +187,11 @@ func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.
 			log.Warn("prune webhook ids", "err", err)
 		} else if n > 0 {
 			log.Debug("pruned webhook ids", "count", n)
+		}
+		if n, err := st.ForgetManifests(ctx, time.Now().Add(-store.DeletedManifestRetention)); err != nil && ctx.Err() == nil {
+			log.Warn("forget deleted records' manifests", "err", err)
+		} else if n > 0 {
+			log.Debug("forgot deleted records' manifests", "jobs", n)
 		}
 		if callbacksOff {
 			if n, err := st.PruneUnsentEvents(ctx, time.Now().Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+)
+
+// TestGenerationsSeparateReusedIDs deletes a record and creates another
+// under the same id: it has a new generation, the old generation's jobs
+// and events are not its own, and the old manifests are emptied once the
+// retention passed — those of a live record stay.
+func TestGenerationsSeparateReusedIDs(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		old := &Cluster{ID: "shared-1", Organization: "acme"}
+		if _, err := s.PutCluster(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		live := &Cluster{ID: "other-1", Organization: "acme"}
+		if _, err := s.PutCluster(ctx, live); err != nil {
+			t.Fatal(err)
+		}
+		done := time.Now().UTC().Add(-time.Hour)
+		job := func(id string, c *Cluster) *Job {
+			return &Job{Organization: "acme", ID: id, Cluster: c.ID, ClusterUID: c.UID, Namespace: "ns", Application: "app",
+				Action: "apply", Manifests: `[{"kind":"Secret"}]`, Status: JobSucceeded, Intent: true, FinishedAt: &done}
+		}
+		for _, j := range []*Job{job("a-1", old), job("l-1", live)} {
+			if _, err := s.CreateJob(ctx, j, &Event{ID: "evt_" + j.ID, Type: "job.status_changed", Organization: "acme", Cluster: j.Cluster, Data: "{}"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteCluster(ctx, "acme", "shared-1"); err != nil {
+			t.Fatal(err)
+		}
+		reused := &Cluster{ID: "shared-1", Organization: "globex"}
+		if created, err := s.PutCluster(ctx, reused); err != nil || !created {
+			t.Fatalf("reuse: %v %v", created, err)
+		}
+		if reused.UID == "" || reused.UID == old.UID {
+			t.Fatalf("generations: old %q, new %q", old.UID, reused.UID)
+		}
+		if _, err := s.LatestIntent(ctx, reused.UID, "ns", "app"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the new record's latest intent: %v", err)
+		}
+		if es, err := s.Events(ctx, "shared-1", 10); err != nil || len(es) != 0 {
+			t.Fatalf("the new record's events: %+v %v", es, err)
+		}
+		if n, err := s.ForgetManifests(ctx, time.Now()); err != nil || n != 1 {
+			t.Fatalf("forget manifests: %d %v", n, err)
+		}
+		if j, _ := s.GetJob(ctx, "acme", "a-1"); j.Manifests != "" {
+			t.Fatalf("deleted record's manifests kept: %q", j.Manifests)
+		}
+		if j, _ := s.GetJob(ctx, "acme", "l-1"); j.Manifests == "" {
+			t.Fatal("a live record's manifests were emptied")
+		}
+	})
+}
