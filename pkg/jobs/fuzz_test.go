@@ -35,7 +35,9 @@ type allowAll struct{}
 
 func (allowAll) Allow(string) bool { return true }
 
-func (allowAll) Observed(context.Context, string) (clusters.Status, error) { return clusters.Status{}, nil }
+func (allowAll) Observed(context.Context, string) (clusters.Status, error) {
+	return clusters.Status{}, nil
+}
 
 // resettable is a static mapper with the Reset a cached discovery mapper has.
 type resettable struct{ *meta.DefaultRESTMapper }
