@@ -160,7 +160,7 @@ func TestUIActions(t *testing.T) {
 		}
 		mustContain(t, "application page", r, "drift-drifted", "ConfigMap/settings", ".data.k", driftManager,
 			`<code class="good">&#34;v&#34;</code>`, `<code class="bad">&#34;bobs-value&#34;</code>`, // desired and live
-			`class="id reference" href="/ui/jobs/`+d.secretJob+`"`) // the last succeeded apply is the reference
+			`class="id reference" href="/ui/jobs/`+d.secretJob+`"`) // the latest intent is the reference
 	})
 
 	t.Run("a failed application surfaces on the fleet", func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // The UI's view of the inventory: application counts in the fleet, and the
@@ -37,6 +36,9 @@ type uiApplications struct {
 	Items []uiApplication
 	// Unavailable is why the list could not be read (a public message).
 	Unavailable string
+	// Unreadable are the namespaces whose applications could not be read;
+	// the others' are listed.
+	Unreadable []observe.NamespaceError
 }
 
 type uiApplication struct {
@@ -60,14 +62,14 @@ func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
 	if u.s.Inventory == nil {
 		return nil
 	}
-	apps, err := u.s.Inventory.Applications(ctx, cluster)
+	list, err := u.s.Inventory.ApplicationList(ctx, cluster)
 	if err != nil {
 		e := toAPIError(err)
 		u.s.log.Warn("ui: cluster applications unavailable", "cluster", cluster, "code", e.Code, "err", err)
 		return &uiApplications{Unavailable: e.Message}
 	}
-	out := &uiApplications{Items: make([]uiApplication, 0, len(apps))}
-	for _, a := range apps {
+	out := &uiApplications{Items: make([]uiApplication, 0, len(list.Items)), Unreadable: list.UnreadableNamespaces}
+	for _, a := range list.Items {
 		out.Items = append(out.Items, newUIApplication(cluster, a))
 	}
 	return out
@@ -107,7 +109,7 @@ type uiAppPage struct {
 	Fields                   []uiDriftedField
 	Jobs                     []uiJobRow
 	// ReferenceID is the job whose manifests drift is measured against:
-	// the application's last succeeded apply job.
+	// the application's latest intent (observe's reference job).
 	ReferenceID string
 }
 
@@ -150,11 +152,12 @@ func (u *ui) application(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.ReferenceJob != nil {
+		page.ReferenceID = a.ReferenceJob.ID
+	}
 	for _, j := range p.Items {
 		row := newUIJobRow(j.Job)
-		if page.ReferenceID == "" && j.Action == jobs.ActionApply && j.Status == store.JobSucceeded {
-			page.ReferenceID, row.Reference = j.ID, true
-		}
+		row.Reference = j.ID == page.ReferenceID
 		page.Jobs = append(page.Jobs, row)
 	}
 	var reference map[string]map[string]any // "Kind/name" → desired object

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -326,9 +327,14 @@ func (u *ui) cluster(c echo.Context) error {
 		Row: newUIClusterRow(rec, st, recent), Mode: rec.Connectivity,
 		AllowedNamespaces: rec.AllowedNamespaces, AllowedApplications: rec.AllowedApplications,
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, UpdatedAt: uiTime(&rec.UpdatedAt),
-		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights, Namespaces: newUINamespaces(st.Namespaces),
+		ServerVersion: st.ServerVersion, ExcessRights: st.Credential.ExcessRights,
 		Applications: u.applications(ctx, rec.ID), NextDriftCheck: uiNextRun(rec.Drift.Schedule, time.Now()),
 	}
+	var unreadable []observe.NamespaceError
+	if page.Applications != nil {
+		unreadable = page.Applications.Unreadable
+	}
+	page.Namespaces = newUINamespaces(st.Namespaces, unreadable)
 	if knownAt != nil {
 		page.KnownAt = uiTime(knownAt)
 	}

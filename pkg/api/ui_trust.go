@@ -3,29 +3,39 @@ package api
 import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 )
 
-// The places where the UI shows what the trust work (issue 9) adds to the
-// packages below it. Each is one function here, called where its page is
-// built, and its template already renders the value when it is not empty;
-// until the fields exist, each returns what can be known without them.
-// After the merge, each function's body becomes a field read.
+// Where the UI shows the trust model: why a queued job waits, whether a
+// credential is over-privileged, and which namespaces could not be read.
 
-// uiJobWaiting is why a queued job waits (e.g. "the cluster is
-// unreachable: waiting for it to come back"); "" when it does not.
-// Issue 9: return the job's wait reason.
-func uiJobWaiting(*jobs.Job) string { return "" }
-
-// uiOverPrivileged is whether a cluster's credential has rights beyond
-// what pushd needs. Issue 9: also true for the over_privileged state.
-func uiOverPrivileged(st clusters.Status, nsExcess int) bool {
-	return len(st.Credential.ExcessRights) > 0 || nsExcess > 0
+// uiJobWaiting is why a queued job waits (its cluster is unreachable, say);
+// "" when it does not.
+func uiJobWaiting(j *jobs.Job) string {
+	if j.Waiting == nil {
+		return ""
+	}
+	return j.Waiting.Reason
 }
 
-// uiNamespaceReadError is why pushd could not read a namespace's state
-// (so "does not exist" is not claimed of a namespace it merely could not
-// read). Issue 9: return the namespace's read error.
-func uiNamespaceReadError(clusters.NamespaceStatus) string { return "" }
+// uiOverPrivileged is whether a cluster's credential has rights beyond
+// what pushd needs (its jobs are then refused unless the record accepts
+// it); nsExcess counts the namespaces with excess rights.
+func uiOverPrivileged(st clusters.Status, nsExcess int) bool {
+	return st.OverPrivileged() || nsExcess > 0
+}
+
+// uiNamespaceReadError is why pushd could not read a namespace's
+// applications (so "does not exist" is not claimed of a namespace it merely
+// could not read); "" when it could.
+func uiNamespaceReadError(ns clusters.NamespaceStatus, unreadable []observe.NamespaceError) string {
+	for _, e := range unreadable {
+		if e.Namespace == ns.Name {
+			return e.Reason
+		}
+	}
+	return ""
+}
 
 // uiFailedApplications counts a cluster's applications whose health is
 // Failed, from the watcher's last results (observe.Watcher.FailedCount);
@@ -43,10 +53,10 @@ type uiNamespace struct {
 	ReadError string
 }
 
-func newUINamespaces(nss []clusters.NamespaceStatus) []uiNamespace {
+func newUINamespaces(nss []clusters.NamespaceStatus, unreadable []observe.NamespaceError) []uiNamespace {
 	out := make([]uiNamespace, 0, len(nss))
 	for _, n := range nss {
-		out = append(out, uiNamespace{NamespaceStatus: n, ReadError: uiNamespaceReadError(n)})
+		out = append(out, uiNamespace{NamespaceStatus: n, ReadError: uiNamespaceReadError(n, unreadable)})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/web"
 )
 
@@ -25,9 +26,9 @@ func renderPage(t *testing.T, page string, data any) string {
 	return b.String()
 }
 
-// TestUITrustPlaces: the places that show what issue 9 adds render their
-// value as soon as it is set (waiting jobs, namespace read errors, failed
-// applications), and are absent while it is not.
+// TestUITrustPlaces: the places that show the trust model render their
+// value when it is set (waiting jobs, namespace read errors, failed
+// applications), and are absent while it is not; each reads its field.
 func TestUITrustPlaces(t *testing.T) {
 	job := &jobs.Job{ID: "j-1", Cluster: "c-1", Status: "queued", CreatedAt: time.Now()}
 	for _, tt := range []struct {
@@ -53,8 +54,23 @@ func TestUITrustPlaces(t *testing.T) {
 			t.Errorf("%s page without the value shows %q", tt.page, tt.none)
 		}
 	}
-	if uiJobWaiting(job) != "" || uiNamespaceReadError(clusters.NamespaceStatus{}) != "" {
-		t.Error("a trust place reports a value before issue 9 provides one")
+	waiting := &jobs.Job{ID: "j-2", Status: "queued", Waiting: &jobs.Waiting{Reason: "cluster \"c-1\" is unreachable"}}
+	if got := uiJobWaiting(waiting); got != waiting.Waiting.Reason {
+		t.Errorf("uiJobWaiting = %q, want the job's wait reason", got)
+	}
+	if uiJobWaiting(job) != "" {
+		t.Error("a job that does not wait is shown waiting")
+	}
+	unreadable := []observe.NamespaceError{{Namespace: "apps", Reason: "forbidden"}}
+	if got := uiNamespaceReadError(clusters.NamespaceStatus{Name: "apps"}, unreadable); got != "forbidden" {
+		t.Errorf("uiNamespaceReadError(apps) = %q", got)
+	}
+	if got := uiNamespaceReadError(clusters.NamespaceStatus{Name: "web"}, unreadable); got != "" {
+		t.Errorf("uiNamespaceReadError(web) = %q, want none", got)
+	}
+	over := clusters.Status{Namespaces: []clusters.NamespaceStatus{{Name: "apps", ExcessRights: []string{"create configmaps in other"}}}}
+	if !uiOverPrivileged(over, 0) || uiOverPrivileged(clusters.Status{}, 0) {
+		t.Error("uiOverPrivileged does not follow Status.OverPrivileged")
 	}
 }
 
