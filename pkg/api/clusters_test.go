@@ -352,3 +352,50 @@ func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 		}
 	})
 }
+
+// TestOverPrivilegedAndReusedID: an admin kubeconfig makes a cluster
+// over_privileged and its jobs are refused (422 over_privileged) until the
+// record accepts it. Deleted and registered again by another
+// organization, the id has a new uid and shows none of the old record's
+// jobs or applications.
+func TestOverPrivilegedAndReusedID(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, job := jobFixture(t, e) // prod-1, accepting the admin token
+		rec := record(ns)
+		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+			t.Fatalf("record without acceptance: %d %s", r.status, r.body)
+		}
+		got := e.read(t, "/api/v1/clusters/prod-1", acmeToken).json(t)
+		if got["over_privileged"] != true || got["accept_excess_rights"] != false || got["uid"] == "" {
+			t.Fatalf("cluster: %v", got)
+		}
+		oldUID := got["uid"]
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil)); r.status != http.StatusUnprocessableEntity || r.code(t) != "over_privileged" {
+			t.Fatalf("job on an over-privileged cluster: %d %s", r.status, r.body)
+		}
+		rec["accept_excess_rights"] = true
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+			t.Fatalf("accept: %d %s", r.status, r.body)
+		}
+		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil))
+		if r.status != http.StatusAccepted {
+			t.Fatalf("job once accepted: %d %s", r.status, r.body)
+		}
+		e.waitFinal(t, r.json(t)["id"].(string))
+
+		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", r.status, r.body)
+		}
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", globexSecret, mustJSON(t, record(ns))); r.status != http.StatusCreated {
+			t.Fatalf("globex registers the id: %d %s", r.status, r.body)
+		}
+		if got := e.read(t, "/api/v1/clusters/prod-1", globexToken).json(t); got["uid"] == oldUID {
+			t.Fatalf("the id kept its generation: %v", got["uid"])
+		}
+		if r := e.read(t, "/api/v1/jobs?cluster=prod-1", globexToken); len(r.json(t)["items"].([]any)) != 0 {
+			t.Fatalf("globex sees jobs of the old record: %s", r.body)
+		}
+	})
+}

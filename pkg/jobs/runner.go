@@ -91,13 +91,17 @@ type Runner struct {
 	opts    RunnerOptions
 	wake    chan struct{}
 	started atomic.Bool
+	// held are the clusters whose jobs were marked waiting; only the
+	// dispatch loop touches it.
+	held map[string]bool
 }
 
 // NewRunner builds a runner; cs and mon are the records and the monitor
 // each claimed job is checked against again.
 func NewRunner(st *store.Store, cs Clusters, engines Engines, mon Monitor, opts RunnerOptions) *Runner {
 	opts.defaults()
-	return &Runner{scope: scope{clusters: cs, monitor: mon, allowed: opts.AllowedKinds}, store: st, engines: engines, opts: opts, wake: make(chan struct{}, 1)}
+	return &Runner{scope: scope{clusters: cs, monitor: mon, allowed: opts.AllowedKinds}, store: st, engines: engines, opts: opts,
+		wake: make(chan struct{}, 1), held: map[string]bool{}}
 }
 
 // Notify wakes the runner: a job was queued.
@@ -157,9 +161,7 @@ func (r *Runner) dispatch(ctx context.Context, running *clusters.Workers) {
 			r.hold(ctx, cluster) // its jobs wait, and those past their deadline fail
 			continue
 		}
-		if err := r.store.ClearWaiting(ctx, cluster); err != nil && ctx.Err() == nil {
-			r.opts.Logger.Warn("clear waiting jobs", "cluster", cluster, "err", err)
-		}
+		r.release(ctx, cluster)
 		for running.Running(cluster) < r.opts.PerCluster {
 			job, err := r.store.ClaimJob(ctx, cluster, r.opts.Owner, r.opts.Now(), r.opts.Lease)
 			if err != nil {

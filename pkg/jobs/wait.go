@@ -39,8 +39,10 @@ func deadline(job *store.Job) time.Time {
 }
 
 // hold marks the queued jobs of an unreachable cluster waiting, and fails
-// those past their deadline; each change comes with its event.
+// those past their deadline; each change comes with its event. The cluster
+// is remembered as held until release.
 func (r *Runner) hold(ctx context.Context, cluster string) {
+	r.held[cluster] = true
 	queued, err := r.store.QueuedJobs(ctx, cluster)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -71,6 +73,22 @@ func (r *Runner) hold(ctx context.Context, cluster string) {
 	if changed {
 		r.opts.Notify()
 	}
+}
+
+// release unmarks the waiting jobs of a cluster that was held: it can be
+// reached again. A job still marked (by another replica) loses its mark
+// when it is claimed.
+func (r *Runner) release(ctx context.Context, cluster string) {
+	if !r.held[cluster] {
+		return
+	}
+	if err := r.store.ClearWaiting(ctx, cluster); err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Warn("clear waiting jobs", "cluster", cluster, "err", err)
+		}
+		return
+	}
+	delete(r.held, cluster)
 }
 
 // runRetrying checks the job against its record as it is now, then runs
@@ -128,8 +146,8 @@ func isIntent(res *apply.Result, err error) bool {
 		errors.Is(err, clusters.ErrNoCredentials) || errors.Is(err, apply.ErrUnauthorized) {
 		return false
 	}
-	if transient(err) {
-		return wrote(res)
+	if transient(err) || errors.Is(err, context.Canceled) {
+		return wrote(res) // stopped early: an intent only if it got to write
 	}
 	return true
 }
