@@ -243,7 +243,7 @@ func kubectlApply(ctx context.Context, c *testbed.Cluster, dir string, batches [
 		if err != nil {
 			return 0, err
 		}
-		files[i] = filepath.Join(dir, fmt.Sprintf("kubectl-%s-%d.json", randomHex(4), i))
+		files[i] = filepath.Join(dir, fmt.Sprintf("kubectl-%s-%d.json", testbed.RandomHex(4), i))
 		if err := os.WriteFile(files[i], data, 0o644); err != nil {
 			return 0, err
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+
+	"github.com/vworkspace/pushd/internal/testbed"
 )
 
 // postgres is a throw-away PostgreSQL on loopback, started the way
@@ -60,7 +62,7 @@ func startPostgres() (*postgres, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, tail(out, 300))
 	}
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		return nil, err
 	}

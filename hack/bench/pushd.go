@@ -7,12 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,13 +19,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vworkspace/pushd/internal/testbed"
 )
 
 // signRequest signs one write the way Odoo does (Standard Webhooks over the
 // bound payload: HMAC-SHA256 of "id.timestamp.METHOD /path?query\nbody"). It
 // is the only place in the benchmark that knows the signature scheme.
 func signRequest(req *http.Request, key []byte, body []byte) {
-	id := "msg_" + randomHex(12)
+	id := "msg_" + testbed.RandomHex(12)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	mac := hmac.New(sha256.New, key)
 	io.WriteString(mac, id+"."+ts+".")
@@ -68,7 +68,7 @@ func newPushd(name, bin, dir, dbURL string, extra []string, progress func(string
 	}
 	return &pushd{
 		name: name, bin: bin, dir: dir, dbURL: dbURL, kubeDir: filepath.Join(dir, "kubeconfigs"),
-		key: key, secret: "whsec_" + base64.StdEncoding.EncodeToString(key), token: randomHex(16),
+		key: key, secret: "whsec_" + base64.StdEncoding.EncodeToString(key), token: testbed.RandomHex(16),
 		extra: extra, progress: progress,
 		http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}, nil
@@ -94,7 +94,7 @@ func (p *pushd) cli(ctx context.Context, args ...string) (string, error) {
 
 // start runs `pushd serve` on a free loopback port and waits for /readyz.
 func (p *pushd) start(ctx context.Context) error {
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		return err
 	}
@@ -320,21 +320,6 @@ func procRSS(pid int) (float64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func tail(b []byte, n int) string {

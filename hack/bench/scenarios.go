@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vworkspace/pushd/internal/testbed"
 )
 
 // Namespaces and applications of the job pushd (the "main" instance).
@@ -73,7 +75,7 @@ func (b *bench) startMain(ctx context.Context) error {
 // ends, polling GET /api/v1/requests/{request_id}; it returns the submit
 // start and each job's record.
 func (b *bench) runJobs(ctx context.Context, p *pushd, jobs []jobSpec, timeout time.Duration) (time.Time, map[string]jobView, error) {
-	rid := "req-" + randomHex(6)
+	rid := "req-" + testbed.RandomHex(6)
 	for i := range jobs {
 		jobs[i].RequestID = rid
 	}
@@ -199,7 +201,7 @@ func (b *bench) single(ctx context.Context) error {
 	objs := configMaps("bench-single", "cm", n, "v1")
 	cnt = api.begin(ctx)
 	start := time.Now()
-	id := "single-" + randomHex(4)
+	id := "single-" + testbed.RandomHex(4)
 	if err := b.main.submit(ctx, newJob(id, c.Name, "bench-single", "single", objs)); err != nil {
 		return err
 	}
@@ -231,7 +233,7 @@ func (b *bench) single(ctx context.Context) error {
 	b.progress("reapply: the same job again, unchanged")
 	cnt = api.begin(ctx)
 	start = time.Now()
-	id = "reapply-" + randomHex(4)
+	id = "reapply-" + testbed.RandomHex(4)
 	if err := b.main.submit(ctx, newJob(id, c.Name, "bench-single", "single", objs)); err != nil {
 		return err
 	}
@@ -282,7 +284,7 @@ func (b *bench) multi(ctx context.Context) error {
 	var jobs []jobSpec
 	for i := range A {
 		app := fmt.Sprintf("multi-%d", i)
-		jobs = append(jobs, newJob(app+"-"+randomHex(4), c.Name, "bench-multi", app, configMaps("bench-multi", app, M, "v1")))
+		jobs = append(jobs, newJob(app+"-"+testbed.RandomHex(4), c.Name, "bench-multi", app, configMaps("bench-multi", app, M, "v1")))
 	}
 	b.progress("multi: %d pushd jobs at once", A)
 	cnt := api.begin(ctx)
@@ -315,7 +317,7 @@ func (b *bench) fleet(ctx context.Context) error {
 		for _, c := range b.bed.Clusters[:3] {
 			for i := range J {
 				app := fmt.Sprintf("fleet-%d", i)
-				jobs = append(jobs, newJob(fmt.Sprintf("%s-%s-r%d-%s", c.Name, app, r, randomHex(3)), c.Name, "bench-fleet", app,
+				jobs = append(jobs, newJob(fmt.Sprintf("%s-%s-r%d-%s", c.Name, app, r, testbed.RandomHex(3)), c.Name, "bench-fleet", app,
 					configMaps("bench-fleet", app, K, fmt.Sprintf("round-%d", r))))
 			}
 		}
@@ -361,7 +363,7 @@ func (b *bench) fleet(ctx context.Context) error {
 	}
 	defer resume()
 	jobs = round(2)
-	rid := "req-" + randomHex(6)
+	rid := "req-" + testbed.RandomHex(6)
 	for i := range jobs {
 		jobs[i].RequestID = rid
 	}
@@ -443,7 +445,7 @@ func (b *bench) small(ctx context.Context) error {
 	var seq []time.Duration
 	for i := range N {
 		app := fmt.Sprintf("seq-%d", i)
-		id := app + "-" + randomHex(4)
+		id := app + "-" + testbed.RandomHex(4)
 		if err := b.main.submit(ctx, newJob(id, c.Name, "bench-small", app, configMaps("bench-small", app, 1, "v1"))); err != nil {
 			return err
 		}
@@ -460,7 +462,7 @@ func (b *bench) small(ctx context.Context) error {
 	var jobs []jobSpec
 	for i := range B {
 		app := fmt.Sprintf("burst-%d", i)
-		jobs = append(jobs, newJob(app+"-"+randomHex(4), c.Name, "bench-small", app, configMaps("bench-small", app, 1, "v1")))
+		jobs = append(jobs, newJob(app+"-"+testbed.RandomHex(4), c.Name, "bench-small", app, configMaps("bench-small", app, 1, "v1")))
 	}
 	_, views, err := b.runJobs(ctx, b.main, jobs, 5*time.Minute)
 	if err != nil {

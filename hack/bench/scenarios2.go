@@ -20,6 +20,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vworkspace/pushd/internal/testbed"
 )
 
 type appView struct {
@@ -64,7 +66,7 @@ func (b *bench) drift(ctx context.Context) error {
 	var jobs []jobSpec
 	for i := range driftApps {
 		app := fmt.Sprintf("drift-%d", i)
-		jobs = append(jobs, newJob(app+"-"+randomHex(4), c.Name, "bench-drift", app, configMaps("bench-drift", app, per, "v1")))
+		jobs = append(jobs, newJob(app+"-"+testbed.RandomHex(4), c.Name, "bench-drift", app, configMaps("bench-drift", app, per, "v1")))
 	}
 	b.progress("drift: applying %d objects in %d applications on %s", per*driftApps, driftApps, c.Name)
 	if _, _, err := b.runJobs(ctx, b.main, jobs, 10*time.Minute); err != nil {
@@ -223,7 +225,7 @@ func (b *bench) intakeOn(ctx context.Context, db string) error {
 		}
 	}
 	body := func(cl, app string, k int) []byte {
-		j := newJob(fmt.Sprintf("%s-%d-%s", cl, k, randomHex(3)), cl, ns, app, configMaps(ns, app, 1, fmt.Sprintf("v%d", k)))
+		j := newJob(fmt.Sprintf("%s-%d-%s", cl, k, testbed.RandomHex(3)), cl, ns, app, configMaps(ns, app, 1, fmt.Sprintf("v%d", k)))
 		data, _ := json.Marshal(j)
 		return data
 	}

@@ -141,11 +141,11 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 }
 
 func (b *Bed) startEtcd(ctx context.Context) error {
-	client, err := freePort()
+	client, err := FreePort()
 	if err != nil {
 		return err
 	}
-	peer, err := freePort()
+	peer, err := FreePort()
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (b *Bed) newCluster(name string, timeout time.Duration) (*Cluster, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (b *Bed) newCluster(name string, timeout time.Duration) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	token := randomHex(24)
+	token := RandomHex(24)
 	tokens := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(token+`,testbed-admin,testbed-admin,"system:masters"`+"\n"), 0o600); err != nil {
 		return nil, err
@@ -369,7 +369,9 @@ func waitHTTP(ctx context.Context, p *process, hc *http.Client, url, token strin
 	}
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port free on loopback now (another process may take it
+// before the caller binds it; the test bed retries where that matters).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -378,7 +380,8 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func randomHex(n int) string {
+// RandomHex is n random bytes, hex-encoded.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
