@@ -21,23 +21,9 @@ import (
 // Another organization neither sees nor re-sends it.
 func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		var status atomic.Int32
-		status.Store(http.StatusBadRequest)
-		odoo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(int(status.Load()))
-		}))
-		t.Cleanup(odoo.Close)
-		secret, err := webhook.ParseSecret(acmeSecret)
-		if err != nil {
-			t.Fatal(err)
-		}
+		odoo := newRefusingOdoo(t)
 		var st *store.Store
-		e := newEnv(t, db, func(ctx context.Context, deps *api.Deps) {
-			st = deps.Store
-			d := outbox.New(deps.Store, odoo.URL, secret, outbox.Options{ParkAfter: 1, PollInterval: 20 * time.Millisecond})
-			go d.Run(ctx)
-			deps.Callbacks = d
-		})
+		e := newEnv(t, db, odoo.deliverer(t, &st))
 		ev := &store.Event{ID: "evt_refused_" + strings.ReplaceAll(t.Name(), "/", "_"), Type: "job.status_changed", Organization: "acme", Cluster: "prod-1", Data: `{"id":"job-x"}`}
 		if err := st.AddEvent(t.Context(), ev); err != nil {
 			t.Fatal(err)
@@ -62,7 +48,7 @@ func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 			t.Errorf("globex re-sends acme's callback: %d %s", r.status, r.body)
 		}
 
-		status.Store(http.StatusNoContent)
+		odoo.status.Store(http.StatusNoContent)
 		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusAccepted {
 			t.Fatalf("resend: %d %s", r.status, r.body)
 		}
@@ -88,5 +74,37 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// refusingOdoo is a callback receiver that answers status (400 at first:
+// every event is refused for good, so the outbox parks it).
+type refusingOdoo struct {
+	status atomic.Int32
+	url    string
+}
+
+func newRefusingOdoo(t *testing.T) *refusingOdoo {
+	o := &refusingOdoo{}
+	o.status.Store(http.StatusBadRequest)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(o.status.Load())) }))
+	t.Cleanup(srv.Close)
+	o.url = srv.URL
+	return o
+}
+
+// deliverer is an env option that runs an outbox delivering to o, parking
+// after one refused attempt, and serves its parked callbacks; *st is set to
+// the env's store.
+func (o *refusingOdoo) deliverer(t *testing.T, st **store.Store) envOption {
+	secret, err := webhook.ParseSecret(acmeSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ctx context.Context, deps *api.Deps) {
+		*st = deps.Store
+		d := outbox.New(deps.Store, o.url, secret, outbox.Options{ParkAfter: 1, PollInterval: 20 * time.Millisecond})
+		go d.Run(ctx)
+		deps.Callbacks = d
 	}
 }

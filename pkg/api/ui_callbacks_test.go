@@ -1,42 +1,23 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
-	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
-	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
 // A callback Odoo refused is parked; the fleet counts it, the callbacks
 // page lists it, and its Re-send button (with the session's token) sends it
 // again, logged; Odoo now takes it and it leaves the list.
 func TestUIParkedCallbackResend(t *testing.T) {
-	var status atomic.Int32
-	status.Store(http.StatusBadRequest)
-	odoo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(status.Load())) }))
-	t.Cleanup(odoo.Close)
-	secret, err := webhook.ParseSecret(acmeSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	odoo := newRefusingOdoo(t)
 	var st *store.Store
-	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, func(ctx context.Context, deps *api.Deps) {
-		st = deps.Store
-		d := outbox.New(deps.Store, odoo.URL, secret, outbox.Options{ParkAfter: 1, PollInterval: 20 * time.Millisecond})
-		go d.Run(ctx)
-		deps.Callbacks = d
-	})
+	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, odoo.deliverer(t, &st))
 	ev := &store.Event{ID: "evt_ui_refused", Type: "job.status_changed", Organization: "acme", Cluster: "prod-1", Data: `{"id":"job-x"}`}
 	if err := st.AddEvent(t.Context(), ev); err != nil {
 		t.Fatal(err)
@@ -52,7 +33,7 @@ func TestUIParkedCallbackResend(t *testing.T) {
 	if r := acme.post(t, "/ui/callbacks/"+ev.ID+"/resend", nil); r.status != http.StatusForbidden {
 		t.Fatalf("re-send without the token: %d", r.status)
 	}
-	status.Store(http.StatusNoContent)
+	odoo.status.Store(http.StatusNoContent)
 	r := acme.post(t, "/ui/callbacks/"+ev.ID+"/resend", url.Values{"csrf": {acme.csrf(t)}})
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/ui/callbacks?done=resend" {
 		t.Fatalf("re-send: %d %v %s", r.status, r.header, r.body)
