@@ -2,21 +2,14 @@ package api_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,6 +20,8 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+
+	"github.com/vworkspace/pushd/internal/tlstest"
 )
 
 // listening starts a bare server (authentication only) with ListenAndServe,
@@ -71,46 +66,11 @@ func TestSlowClientsAreCut(t *testing.T) {
 	}
 }
 
-// writePair writes a fresh self-signed certificate for 127.0.0.1 and its key.
-func writePair(t *testing.T, dir string, serial int64) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "pushd"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Replace atomically, as cert-manager and Kubernetes volumes do.
-	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: kder}} {
-		tmp := filepath.Join(dir, name+".tmp")
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return cert
-}
-
 // TLS: the handshake presents the configured certificate, and a renewed one
 // once the files change, without a restart.
 func TestTLSServesAndReloadsCertificate(t *testing.T) {
 	dir := t.TempDir()
-	first := writePair(t, dir, 1)
+	first := tlstest.WritePair(t, dir, 1, "127.0.0.1")
 	addr := listening(t, api.Options{}, api.ListenOptions{TLSCertFile: filepath.Join(dir, "tls.crt"), TLSKeyFile: filepath.Join(dir, "tls.key")})
 	handshake := func(trust *x509.Certificate) (*x509.Certificate, error) {
 		pool := x509.NewCertPool()
@@ -130,7 +90,7 @@ func TestTLSServesAndReloadsCertificate(t *testing.T) {
 	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
 		t.Fatal("plain HTTP answered on the TLS listener")
 	}
-	second := writePair(t, dir, 2)
+	second := tlstest.WritePair(t, dir, 2, "127.0.0.1")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got, err := handshake(second)

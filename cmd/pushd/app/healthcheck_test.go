@@ -3,19 +3,15 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/vworkspace/pushd/internal/tlstest"
 )
 
 // TestHealthcheckTrustsOnlyItsOwnCertificate answers /healthz from a TLS
@@ -39,19 +35,12 @@ func TestHealthcheckTrustsOnlyItsOwnCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another certificate (httptest's servers all share one).
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	foreign := filepath.Join(dir, "foreign.crt")
-	if err := os.WriteFile(foreign, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tlstest.WritePair(t, other, 2, "localhost")
+	foreign := filepath.Join(other, "tls.crt")
 	run := func(cert string) (int, string) {
 		env := map[string]string{"PUSHD_LISTEN": "0.0.0.0:" + port, "PUSHD_TLS_CERT_FILE": cert, "PUSHD_TLS_KEY_FILE": "unused"}
 		var out, errw bytes.Buffer
