@@ -131,15 +131,19 @@ func (s *Service) Request(ctx context.Context, org, requestID string) (*RequestV
 	return v, nil
 }
 
-// CancelRequest cancels every entry of a request's fleet view that has not
-// finished, as Cancel does each, and returns the view as it is then.
+// CancelRequest cancels every job of a request that has not finished — a
+// job a resubmission superseded in the fleet view too, since it may still
+// write — as Cancel does each, and returns the view as it is then.
 func (s *Service) CancelRequest(ctx context.Context, org, requestID string) (*RequestView, error) {
-	v, err := s.Request(ctx, org, requestID)
+	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, RequestID: requestID, Limit: 10000})
 	if err != nil {
 		return nil, err
 	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
 	var errs []error
-	for _, j := range v.Jobs {
+	for _, j := range rows {
 		if j.Status == store.JobQueued || j.Status == store.JobRunning {
 			if _, err := s.Cancel(ctx, org, j.ID); err != nil {
 				errs = append(errs, err)
