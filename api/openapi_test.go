@@ -53,6 +53,7 @@ var contract = []struct {
 	{http.MethodGet, "/api/v1/jobs", bearer, []string{"200", "400", "401", "503"}},
 	{http.MethodPost, "/api/v1/jobs/{id}/cancel", signed, []string{"200", "202", "401", "404", "409", "503"}},
 	{http.MethodGet, "/api/v1/requests/{request_id}", bearer, []string{"200", "401", "404", "503"}},
+	{http.MethodPost, "/api/v1/requests/{request_id}/cancel", signed, []string{"200", "202", "401", "404", "409", "503"}},
 	{http.MethodGet, "/api/v1/clusters/{id}/applications", bearer, []string{"200", "400", "401", "404", "503"}},
 	{http.MethodGet, "/api/v1/clusters/{id}/applications/{namespace}/{application}", bearer, []string{"200", "401", "404", "503"}},
 	{http.MethodPost, "/api/v1/clusters/{id}/drift-checks", signed, []string{"202", "401", "404", "409", "422", "503"}},
@@ -190,7 +191,7 @@ func TestEnumsOfTheContract(t *testing.T) {
 		"ConnectivityState": {"ready", "unreachable", "unauthorized", "no_credentials"},
 		"DriftState":        {"in_sync", "drifted", "unknown"},
 		"EventType": {"job.status_changed", "application.health_changed", "drift.detected", "drift.resolved",
-			"cluster.connectivity_changed", "credential.expiring"},
+			"cluster.connectivity_changed", "credential.expiring", "cluster.deleted", "credential.changed", "cluster.namespace_changed"},
 	} {
 		if got := enum(doc, name); !slices.Equal(got, want) {
 			t.Errorf("%s enum %v, want %v", name, got, want)

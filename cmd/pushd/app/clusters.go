@@ -81,6 +81,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 		fs.StringVar(&schedule, "drift-schedule", "", "cron expression for drift checks (empty: none)")
 		fs.StringVar(&mode, "drift-mode", "report", "report or correct")
 		fs.StringVar(&kubeconfig, "kubeconfig", "", "scoped kubeconfig file to store as the cluster's credential")
+		acceptExcess := fs.Bool("accept-excess-rights", false, "run jobs even when the credential holds rights beyond the record's (off: such a cluster's jobs are refused as over_privileged)")
 		run = func(ctx context.Context, env *adminEnv) error {
 			if fs.NArg() != 1 {
 				return hint(errors.New("clusters add: one cluster id is required"), "usage: "+synopsis)
@@ -108,6 +109,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			set("applications", func() { rec.AllowedApplications = splitList(apps) })
 			set("drift-schedule", func() { rec.Drift.Schedule = schedule })
 			set("drift-mode", func() { rec.Drift.Mode = mode })
+			set("accept-excess-rights", func() { rec.AcceptExcessRights = *acceptExcess })
 			var opErr error
 			set("operations", func() {
 				rec.AllowedOperations = nil
