@@ -18,6 +18,7 @@ type JobService interface {
 	Submit(ctx context.Context, org string, spec jobs.Spec) (*jobs.Job, bool, error)
 	Get(ctx context.Context, org, id string) (*jobs.Job, error)
 	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
+	RecentByCluster(ctx context.Context, org string, n int) (map[string][]jobs.Summary, error)
 	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
 	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)

@@ -166,7 +166,7 @@ func (u *ui) application(c echo.Context) error {
 			reference = uiObjectsByKey(row.Manifests)
 		}
 	}
-	st, err := u.observed(ctx, rec, nil)
+	st, err := u.s.Health.Observed(ctx, rec.ID)
 	if err != nil {
 		return err
 	}

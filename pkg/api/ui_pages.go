@@ -134,14 +134,6 @@ func uiTime(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// observed is what the monitor last saw of rec, from all if it is there.
-func (u *ui) observed(ctx context.Context, rec *clusters.Record, all map[string]clusters.Status) (clusters.Status, error) {
-	if st, ok := all[rec.ID]; ok {
-		return st, nil
-	}
-	return u.s.Health.Observed(ctx, rec.ID)
-}
-
 func (u *ui) recentJobs(ctx context.Context, org, cluster string, limit int) ([]jobs.Summary, error) {
 	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{Cluster: cluster, Limit: limit})
 	if err != nil {
@@ -219,17 +211,14 @@ func (u *ui) fleet(c echo.Context) error {
 		return err
 	}
 	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1, FailedApps: -1}}
+	recentAll, err := u.s.Jobs.RecentByCluster(ctx, org, uiJobWindow)
+	if err != nil {
+		return err
+	}
 	after, limit := c.QueryParam("after"), uiLimit(c, uiFleetPage)
 	for _, rec := range recs {
-		st, err := u.observed(ctx, rec, all)
-		if err != nil {
-			return err
-		}
-		recent, err := u.recentJobs(ctx, org, rec.ID, uiJobWindow)
-		if err != nil {
-			return err
-		}
-		row := newUIClusterRow(rec, st, recent)
+		recent := recentAll[rec.ID]
+		row := newUIClusterRow(rec, all[rec.ID], recent)
 		row.Applications = u.appCounts(rec.ID)
 		sum := &page.Summary
 		sum.NotReady += b2i(row.State != string(clusters.StateReady))
@@ -310,7 +299,7 @@ func (u *ui) cluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := u.observed(ctx, rec, nil)
+	st, err := u.s.Health.Observed(ctx, rec.ID)
 	if err != nil {
 		return err
 	}

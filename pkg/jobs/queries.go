@@ -86,6 +86,20 @@ func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, e
 	return p, nil
 }
 
+// RecentByCluster returns the newest n jobs of each of an organization's
+// clusters, newest first, by cluster id (one query for the whole fleet).
+func (s *Service) RecentByCluster(ctx context.Context, org string, n int) (map[string][]Summary, error) {
+	rows, err := s.store.RecentJobs(ctx, org, n)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Summary{}
+	for i := range rows {
+		out[rows[i].Cluster] = append(out[rows[i].Cluster], Summary{Job: FromRow(&rows[i])})
+	}
+	return out, nil
+}
+
 // RequestView is the fleet view of one request_id.
 type RequestView struct {
 	RequestID string                  `json:"request_id"`

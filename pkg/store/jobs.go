@@ -150,6 +150,18 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	return jobs, q.Find(&jobs).Error
 }
 
+// RecentJobs returns, in one query, the newest perCluster jobs of each of an
+// organization's clusters, newest first within a cluster: what a fleet view
+// needs without a query per cluster.
+func (s *Store) RecentJobs(ctx context.Context, organization string, perCluster int) ([]Job, error) {
+	db := s.db.WithContext(ctx)
+	ranked := db.Table("jobs").Select("seq, ROW_NUMBER() OVER (PARTITION BY cluster ORDER BY seq DESC) AS rn").
+		Where("organization = ?", organization)
+	newest := db.Table("(?) AS ranked", ranked).Select("seq").Where("rn <= ?", perCluster)
+	var jobs []Job
+	return jobs, db.Where("seq IN (?)", newest).Order("cluster, seq DESC").Find(&jobs).Error
+}
+
 // ClaimJob takes the oldest runnable job of cluster for owner, or returns nil.
 // A job is runnable when it is queued, or running with an expired lease (its
 // worker died), and no older job of the same application is still queued or

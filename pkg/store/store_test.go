@@ -220,3 +220,36 @@ func TestClaimSkipsBlockedApplications(t *testing.T) {
 		}
 	})
 }
+
+// TestRecentJobs: one query gives each cluster's newest jobs, newest first,
+// however busy another cluster is, and only the organization's own.
+func TestRecentJobs(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		add := func(org, cluster, id string) {
+			t.Helper()
+			if _, err := s.CreateJob(ctx, &Job{Organization: org, ID: id, Cluster: cluster, Namespace: "ns", Application: "app", Action: "apply", Status: JobQueued}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add("o", "quiet", "q-0")
+		add("o", "quiet", "q-1")
+		for i := range 10 {
+			add("o", "busy", fmt.Sprintf("b-%d", i))
+		}
+		add("other", "theirs", "t-0")
+		jobs, err := s.RecentJobs(ctx, "o", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, j := range jobs {
+			got = append(got, j.Cluster+"/"+j.ID)
+		}
+		want := []string{"busy/b-9", "busy/b-8", "busy/b-7", "quiet/q-1", "quiet/q-0"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("RecentJobs = %v, want %v", got, want)
+		}
+	})
+}
