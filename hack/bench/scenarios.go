@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,33 +98,45 @@ func (b *bench) runJobs(ctx context.Context, p *pushd, jobs []jobSpec, timeout t
 	return start, out, err
 }
 
-type requestView struct {
-	Total  int            `json:"total"`
-	Counts map[string]int `json:"counts"`
-	Jobs   []struct {
-		ID      string `json:"id"`
-		Cluster string `json:"cluster"`
-		Status  string `json:"status"`
-	} `json:"jobs"`
+// jobPage is one page of GET /api/v1/jobs.
+type jobPage struct {
+	Items []struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"items"`
+	NextCursor *string `json:"next_cursor"`
 }
 
-// waitRequest polls until n jobs of the request ended.
+// waitRequest polls until n jobs of the request ended. It lists the jobs
+// (GET /api/v1/jobs?request_id=): the request's fleet view shows one entry
+// per cluster, and a request may hold several jobs of one cluster.
 func (p *pushd) waitRequest(ctx context.Context, rid string, n int) error {
 	for {
-		var r requestView
-		if _, err := p.read(ctx, "/api/v1/requests/"+rid, &r); err != nil {
-			return err
+		counts := map[string]int{}
+		path := "/api/v1/jobs?limit=500&request_id=" + url.QueryEscape(rid)
+		for next := path; next != ""; {
+			var page jobPage
+			if _, err := p.read(ctx, next, &page); err != nil {
+				return err
+			}
+			for _, j := range page.Items {
+				counts[j.Status]++
+			}
+			next = ""
+			if page.NextCursor != nil {
+				next = path + "&cursor=" + url.QueryEscape(*page.NextCursor)
+			}
 		}
-		done := r.Counts["succeeded"] + r.Counts["failed"] + r.Counts["cancelled"]
+		done := counts["succeeded"] + counts["failed"] + counts["cancelled"]
 		if done >= n {
-			if r.Counts["succeeded"] < n {
-				return fmt.Errorf("request %s: %v", rid, r.Counts)
+			if counts["succeeded"] < n {
+				return fmt.Errorf("request %s: %v", rid, counts)
 			}
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("request %s: %v: %w", rid, r.Counts, ctx.Err())
+			return fmt.Errorf("request %s: %v: %w", rid, counts, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
