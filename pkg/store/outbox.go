@@ -132,11 +132,18 @@ func (s *Store) MarkEventDelivered(ctx context.Context, seq int64, at time.Time)
 // reports whether it did (if not, the lease lapsed and another deliverer
 // took the event over and records its own outcome).
 func (s *Store) MarkEventFailed(ctx context.Context, seq int64, owner string, next time.Time, lastError string) (owned bool, err error) {
+	return s.endFailedAttempt(ctx, seq, owner, lastError, "next_attempt_at", next)
+}
+
+// endFailedAttempt records a failed attempt of the event owner holds — its
+// count and error, then column set to at (its next attempt, or when it was
+// parked) — and ends the claim; owned reports whether owner still held it.
+func (s *Store) endFailedAttempt(ctx context.Context, seq int64, owner, lastError, column string, at time.Time) (owned bool, err error) {
 	res := s.db.WithContext(ctx).Table("events").
 		Where("seq = ? AND claim_owner = ? AND delivered_at IS NULL", seq, owner).
 		Updates(map[string]any{
 			"attempts":         gorm.Expr("attempts + 1"),
-			"next_attempt_at":  next.UTC(),
+			column:             at.UTC(),
 			"last_error":       lastError,
 			"claim_owner":      "",
 			"claim_expires_at": nil,

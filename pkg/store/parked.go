@@ -58,16 +58,7 @@ var ErrEventNotParked = errors.New("no such parked event")
 // the event is set aside (no next attempt) and the claim ends. Like
 // MarkEventFailed it applies only while owner still holds the claim.
 func (s *Store) MarkEventParked(ctx context.Context, seq int64, owner string, at time.Time, lastError string) (owned bool, err error) {
-	res := s.db.WithContext(ctx).Table("events").
-		Where("seq = ? AND claim_owner = ? AND delivered_at IS NULL", seq, owner).
-		Updates(map[string]any{
-			"attempts":         gorm.Expr("attempts + 1"),
-			"parked_at":        at.UTC(),
-			"last_error":       lastError,
-			"claim_owner":      "",
-			"claim_expires_at": nil,
-		})
-	return res.RowsAffected == 1, res.Error
+	return s.endFailedAttempt(ctx, seq, owner, lastError, "parked_at", at)
 }
 
 // ParkedEvents lists an organization's parked events, oldest first, after
