@@ -24,7 +24,7 @@ func TestApplicationEndpoints(t *testing.T) {
 		deadline := time.Now().Add(time.Minute)
 		var apps []any
 		for {
-			r := e.read(t, "/api/v1/clusters/prod-1/applications", acmeToken)
+			r := e.read(t, "/api/v1/clusters/acme-prod-1/applications", acmeToken)
 			if r.status != http.StatusOK {
 				t.Fatalf("applications: %d %s", r.status, r.body)
 			}
@@ -41,22 +41,22 @@ func TestApplicationEndpoints(t *testing.T) {
 		if app["namespace"] != ns || app["application"] != "nextcloud" || app["objects"] != float64(1) {
 			t.Fatalf("application: %v", app)
 		}
-		if r := e.read(t, "/api/v1/clusters/prod-1", acmeToken); r.json(t)["applications"].(map[string]any)["total"] != float64(1) {
+		if r := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken); r.json(t)["applications"].(map[string]any)["total"] != float64(1) {
 			t.Fatalf("cluster counts: %s", r.body)
 		}
-		r := e.read(t, "/api/v1/clusters/prod-1/applications/"+ns+"/nextcloud", acmeToken)
+		r := e.read(t, "/api/v1/clusters/acme-prod-1/applications/"+ns+"/nextcloud", acmeToken)
 		if r.status != http.StatusOK || len(r.json(t)["objects"].([]any)) != 1 {
 			t.Fatalf("detail: %d %s", r.status, r.body)
 		}
-		if r := e.read(t, "/api/v1/clusters/prod-1/applications/"+ns+"/nope", acmeToken); r.status != http.StatusNotFound {
+		if r := e.read(t, "/api/v1/clusters/acme-prod-1/applications/"+ns+"/nope", acmeToken); r.status != http.StatusNotFound {
 			t.Fatalf("unknown application: %d %s", r.status, r.body)
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/clusters/prod-1/drift-checks", acmeSecret, nil); r.status != http.StatusAccepted {
+		if r := e.write(t, http.MethodPost, "/api/v1/clusters/acme-prod-1/drift-checks", acmeSecret, nil); r.status != http.StatusAccepted {
 			t.Fatalf("drift check: %d %s", r.status, r.body)
 		}
 		for _, r := range []response{
-			e.read(t, "/api/v1/clusters/prod-1/applications", globexToken),
-			e.write(t, http.MethodPost, "/api/v1/clusters/prod-1/drift-checks", globexSecret, nil),
+			e.read(t, "/api/v1/clusters/acme-prod-1/applications", globexToken),
+			e.write(t, http.MethodPost, "/api/v1/clusters/acme-prod-1/drift-checks", globexSecret, nil),
 		} {
 			if r.status != http.StatusNotFound {
 				t.Fatalf("another organization: %d %s", r.status, r.body)

@@ -24,6 +24,7 @@ import (
 type Authenticator struct {
 	verifiers []orgVerifier
 	tokens    []config.Credential
+	ids       idSpace // which organization may create which cluster id
 }
 
 type orgVerifier struct {
@@ -45,7 +46,11 @@ func NewAuthenticator(secrets, tokens []config.Credential, now func() time.Time)
 		}
 		byOrg[s.Organization] = append(byOrg[s.Organization], sec)
 	}
-	a := &Authenticator{tokens: tokens}
+	ids, err := newIDSpace(orgs)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{tokens: tokens, ids: ids}
 	for _, org := range orgs {
 		a.verifiers = append(a.verifiers, orgVerifier{org: org, verifier: webhook.NewVerifier(byOrg[org], now)})
 	}

@@ -23,25 +23,25 @@ import (
 func TestSignedWriteCannotBeReaimed(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
 			t.Fatalf("create: %d %s", r.status, r.body)
 		}
 		key, _ := webhook.ParseSecret(acmeSecret)
 		seen := http.Header{}
 		key.SetHeaders(seen, "msg-cancel-7", time.Now(), webhook.Bound(http.MethodPost, "/api/v1/jobs/job-7/cancel", nil))
 
-		req, _ := http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/prod-1", nil)
+		req, _ := http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/acme-prod-1", nil)
 		req.Header = seen.Clone()
 		if r := do(t, req); r.status != http.StatusUnauthorized || r.code(t) != "bad_signature" {
 			t.Fatalf("re-aimed DELETE: %d %s, want 401 bad_signature", r.status, r.body)
 		}
-		if r := e.read(t, "/api/v1/clusters/prod-1", acmeToken); r.status != http.StatusOK {
+		if r := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken); r.status != http.StatusOK {
 			t.Fatalf("the cluster is gone after a re-aimed write: %d %s", r.status, r.body)
 		}
 
 		unbound := http.Header{}
 		key.SetHeaders(unbound, "msg-unbound", time.Now(), nil)
-		req, _ = http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/prod-1", nil)
+		req, _ = http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/acme-prod-1", nil)
 		req.Header = unbound
 		r := do(t, req)
 		if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "method and path") {
@@ -102,11 +102,11 @@ func TestWebhookIDIsBounded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		id := strings.Repeat("x", 200<<10)
-		r := e.signed(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, id, time.Now(), mustJSON(t, record("nextcloud")))
+		r := e.signed(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, id, time.Now(), mustJSON(t, record("nextcloud")))
 		if r.status != http.StatusBadRequest || r.code(t) != "invalid_webhook_id" {
 			t.Fatalf("200 KB webhook-id: %d %s, want 400 invalid_webhook_id", r.status, r.body)
 		}
-		r = e.signed(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, strings.Repeat("x", webhook.MaxIDLength), time.Now(), mustJSON(t, record("nextcloud")))
+		r = e.signed(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, strings.Repeat("x", webhook.MaxIDLength), time.Now(), mustJSON(t, record("nextcloud")))
 		if r.status != http.StatusCreated {
 			t.Fatalf("longest webhook-id: %d %s", r.status, r.body)
 		}
@@ -155,9 +155,9 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 		signed := func(c *http.Client, secret string) *http.Response {
 			key, _ := webhook.ParseSecret(secret)
 			body := mustJSON(t, record("nextcloud"))
-			req, _ := http.NewRequest(http.MethodPut, e.url+"/api/v1/clusters/prod-1", bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPut, e.url+"/api/v1/clusters/acme-prod-1", bytes.NewReader(body))
 			msgSeq++
-			key.SetHeaders(req.Header, "rl-"+time.Now().Format(time.RFC3339Nano), time.Now(), webhook.Bound(http.MethodPut, "/api/v1/clusters/prod-1", body))
+			key.SetHeaders(req.Header, "rl-"+time.Now().Format(time.RFC3339Nano), time.Now(), webhook.Bound(http.MethodPut, "/api/v1/clusters/acme-prod-1", body))
 			return send(c, req)
 		}
 		for _, tt := range []struct {

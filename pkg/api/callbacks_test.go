@@ -24,7 +24,7 @@ func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 		odoo := newRefusingOdoo(t)
 		var st *store.Store
 		e := newEnv(t, db, odoo.deliverer(t, &st))
-		ev := &store.Event{ID: "evt_refused_" + strings.ReplaceAll(t.Name(), "/", "_"), Type: "job.status_changed", Organization: "acme", Cluster: "prod-1", Data: `{"id":"job-x"}`}
+		ev := &store.Event{ID: "evt_refused_" + strings.ReplaceAll(t.Name(), "/", "_"), Type: "job.status_changed", Organization: "acme", Cluster: "acme-prod-1", Data: `{"id":"job-x"}`}
 		if err := st.AddEvent(t.Context(), ev); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 			return r.status == http.StatusOK && len(items) == 1
 		})
 		got := items[0].(map[string]any)
-		if got["id"] != ev.ID || got["cluster"] != "prod-1" || !strings.Contains(got["last_error"].(string), "400") {
+		if got["id"] != ev.ID || got["cluster"] != "acme-prod-1" || !strings.Contains(got["last_error"].(string), "400") {
 			t.Errorf("parked callback %v", got)
 		}
 		if _, ok := got["data"]; ok {
@@ -53,7 +53,7 @@ func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 			t.Fatalf("resend: %d %s", r.status, r.body)
 		}
 		eventually(t, "the re-sent event is delivered", func() bool {
-			es, err := st.Events(t.Context(), "prod-1", 10)
+			es, err := st.Events(t.Context(), "acme-prod-1", 10)
 			return err == nil && len(es) == 1 && es[0].DeliveredAt != nil
 		})
 		if r := e.read(t, "/api/v1/callbacks/parked", acmeToken); len(r.json(t)["items"].([]any)) != 0 {

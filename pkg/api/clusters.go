@@ -102,12 +102,24 @@ func (s *Server) putCluster(c echo.Context) error {
 	if rec.ID != "" && rec.ID != c.Param("id") {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: "id in the body differs from the path"}
 	}
+	ctx, org := c.Request().Context(), organization(c)
 	rec.ID = c.Param("id")
-	out, created, err := s.Clusters.Put(c.Request().Context(), organization(c), rec)
+	// A malformed record is a 400 before the id's space is looked at.
+	if err := rec.Normalize(); err != nil {
+		return err
+	}
+	_, err := s.Clusters.Get(ctx, org, rec.ID)
+	if err != nil && !errors.Is(err, clusters.ErrNotFound) {
+		return err
+	}
+	if e := s.Auth.ids.admits(org, rec.ID, err == nil); e != nil {
+		return e
+	}
+	out, created, err := s.Clusters.Put(ctx, org, rec)
 	if err != nil {
 		return err
 	}
-	v, err := s.view(c.Request().Context(), out)
+	v, err := s.view(ctx, out)
 	if err != nil {
 		return err
 	}

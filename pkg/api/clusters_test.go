@@ -29,12 +29,12 @@ func record(namespaces ...string) map[string]any {
 func TestClusterRecordLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, record("nextcloud")))
+		r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record("nextcloud")))
 		if r.status != http.StatusCreated {
 			t.Fatalf("create: %d %s", r.status, r.body)
 		}
 		got := r.json(t)
-		if got["organization"] != "acme" || got["id"] != "prod-1" {
+		if got["organization"] != "acme" || got["id"] != "acme-prod-1" {
 			t.Fatalf("organization must default to the caller's: %s", r.body)
 		}
 		if conn := got["connectivity"].(map[string]any); conn["state"] != "no_credentials" {
@@ -42,10 +42,10 @@ func TestClusterRecordLifecycle(t *testing.T) {
 		}
 		rec := record("nextcloud", "mattermost")
 		rec["organization"] = "acme"
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("update: %d %s", r.status, r.body)
 		}
-		r = e.read(t, "/api/v1/clusters/prod-1", acmeToken)
+		r = e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken)
 		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"allowed_namespaces":["mattermost","nextcloud"]`) {
 			t.Fatalf("get: %d %s", r.status, r.body)
 		}
@@ -54,7 +54,7 @@ func TestClusterRecordLifecycle(t *testing.T) {
 			t.Fatalf("list: %s", r.body)
 		}
 		// Two more records, read one page at a time.
-		for _, id := range []string{"prod-0", "prod-2"} {
+		for _, id := range []string{"acme-prod-0", "acme-prod-2"} {
 			if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
 				t.Fatalf("create %s: %d", id, r.status)
 			}
@@ -71,19 +71,19 @@ func TestClusterRecordLifecycle(t *testing.T) {
 			}
 			path = "/api/v1/clusters?limit=2&cursor=" + next
 		}
-		if strings.Join(seen, ",") != "prod-0,prod-1,prod-2" {
+		if strings.Join(seen, ",") != "acme-prod-0,acme-prod-1,acme-prod-2" {
 			t.Fatalf("paged listing: %v", seen)
 		}
 		if r := e.read(t, "/api/v1/clusters?cursor=!!", acmeToken); r.status != http.StatusBadRequest {
 			t.Fatalf("bad cursor: %d", r.status)
 		}
-		for _, id := range []string{"prod-0", "prod-2"} {
+		for _, id := range []string{"acme-prod-0", "acme-prod-2"} {
 			e.write(t, http.MethodDelete, "/api/v1/clusters/"+id, acmeSecret, nil)
 		}
-		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
+		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", r.status, r.body)
 		}
-		if r := e.read(t, "/api/v1/clusters/prod-1", acmeToken); r.status != http.StatusNotFound || r.code(t) != "not_found" {
+		if r := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken); r.status != http.StatusNotFound || r.code(t) != "not_found" {
 			t.Fatalf("after delete: %d %s", r.status, r.body)
 		}
 	})
@@ -105,21 +105,21 @@ func TestClusterRecordValidation(t *testing.T) {
 			code   string
 		}{
 			{"id not a DNS label", "/api/v1/clusters/Prod_1", mustJSON(t, record()), 400, "invalid_field"},
-			{"bad cron", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "every tuesday"}), 422, "invalid_drift_schedule"},
+			{"bad cron", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "every tuesday"}), 422, "invalid_drift_schedule"},
 			// robfig/cron panics on these; they must be refused, not crash the handler.
-			{"cron TZ=", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "TZ="}), 422, "invalid_drift_schedule"},
-			{"cron CRON_TZ=UTC", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "CRON_TZ=UTC"}), 422, "invalid_drift_schedule"},
-			{"cron with a zone", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "CRON_TZ=Europe/Paris 0 3 * * *"}), 422, "invalid_drift_schedule"},
-			{"cron every second", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "@every 1s"}), 422, "invalid_drift_schedule"},
-			{"cron six fields", "/api/v1/clusters/c1", with("drift", map[string]string{"schedule": "* * * * * *"}), 422, "invalid_drift_schedule"},
-			{"bad drift mode", "/api/v1/clusters/c1", with("drift", map[string]string{"mode": "fix"}), 400, "invalid_field"},
-			{"pull connectivity", "/api/v1/clusters/c1", with("connectivity", "pull"), 422, "connectivity_not_supported"},
-			{"bad namespace", "/api/v1/clusters/c1", with("allowed_namespaces", []string{"Not OK"}), 400, "invalid_field"},
-			{"operation without type", "/api/v1/clusters/c1", with("allowed_operations", []map[string]string{{"engine": "manifest"}}), 400, "invalid_field"},
-			{"unknown field", "/api/v1/clusters/c1", with("allowed_namespacez", []string{"x"}), 400, "malformed_json"},
-			{"malformed JSON", "/api/v1/clusters/c1", []byte(`{"display_name":`), 400, "malformed_json"},
-			{"another organization", "/api/v1/clusters/c1", with("organization", "globex"), 403, "organization_mismatch"},
-			{"body too large", "/api/v1/clusters/c1", with("public_key", strings.Repeat("k", 70<<10)), 413, "body_too_large"},
+			{"cron TZ=", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "TZ="}), 422, "invalid_drift_schedule"},
+			{"cron CRON_TZ=UTC", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "CRON_TZ=UTC"}), 422, "invalid_drift_schedule"},
+			{"cron with a zone", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "CRON_TZ=Europe/Paris 0 3 * * *"}), 422, "invalid_drift_schedule"},
+			{"cron every second", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "@every 1s"}), 422, "invalid_drift_schedule"},
+			{"cron six fields", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "* * * * * *"}), 422, "invalid_drift_schedule"},
+			{"bad drift mode", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"mode": "fix"}), 400, "invalid_field"},
+			{"pull connectivity", "/api/v1/clusters/acme-c1", with("connectivity", "pull"), 422, "connectivity_not_supported"},
+			{"bad namespace", "/api/v1/clusters/acme-c1", with("allowed_namespaces", []string{"Not OK"}), 400, "invalid_field"},
+			{"operation without type", "/api/v1/clusters/acme-c1", with("allowed_operations", []map[string]string{{"engine": "manifest"}}), 400, "invalid_field"},
+			{"unknown field", "/api/v1/clusters/acme-c1", with("allowed_namespacez", []string{"x"}), 400, "malformed_json"},
+			{"malformed JSON", "/api/v1/clusters/acme-c1", []byte(`{"display_name":`), 400, "malformed_json"},
+			{"another organization", "/api/v1/clusters/acme-c1", with("organization", "globex"), 403, "organization_mismatch"},
+			{"body too large", "/api/v1/clusters/acme-c1", with("public_key", strings.Repeat("k", 70<<10)), 413, "body_too_large"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +140,7 @@ func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
 		e := newEnv(t, db)
 		body := mustJSON(t, record("nextcloud"))
 		now := time.Now()
-		path := "/api/v1/clusters/prod-1"
+		path := "/api/v1/clusters/acme-prod-1"
 		refused := []struct {
 			name   string
 			secret string
@@ -193,13 +193,16 @@ func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
 func TestOrganizationsAreIsolated(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		path := "/api/v1/clusters/prod-1"
+		path := "/api/v1/clusters/acme-prod-1"
 		if r := e.write(t, http.MethodPut, path, acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
 			t.Fatalf("create: %d %s", r.status, r.body)
 		}
+		// The id is in acme's space: globex cannot create it, held or not.
+		if r := e.write(t, http.MethodPut, path, globexSecret, mustJSON(t, record("other"))); r.status != http.StatusUnprocessableEntity || r.code(t) != "cluster_id_outside_organization" {
+			t.Errorf("globex writes acme's id: %d %s", r.status, r.body)
+		}
 		checks := []response{
 			e.read(t, path, globexToken),
-			e.write(t, http.MethodPut, path, globexSecret, mustJSON(t, record("other"))),
 			e.write(t, http.MethodPut, path+"/kubeconfig", globexSecret, []byte("apiVersion: v1\nkind: Config\n")),
 			e.write(t, http.MethodDelete, path, globexSecret, nil),
 		}
@@ -208,7 +211,7 @@ func TestOrganizationsAreIsolated(t *testing.T) {
 				t.Errorf("check %d: %d %s, want 404 as if it did not exist", i, r.status, r.body)
 			}
 		}
-		if r := e.read(t, "/api/v1/clusters", globexToken); strings.Contains(string(r.body), "prod-1") {
+		if r := e.read(t, "/api/v1/clusters", globexToken); strings.Contains(string(r.body), "acme-prod-1") {
 			t.Fatalf("globex lists acme's cluster: %s", r.body)
 		}
 		if r := e.read(t, path, acmeToken); !strings.Contains(string(r.body), `"allowed_namespaces":["nextcloud"]`) {
@@ -240,7 +243,7 @@ func kubeconfig(t *testing.T, token string, mutate func(*clientcmdapi.Config)) [
 func TestKubeconfigRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
 			t.Fatal(r.status)
 		}
 		marker := filepath.Join(t.TempDir(), "exec-ran")
@@ -273,7 +276,7 @@ func TestKubeconfigRefusals(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, tt.body)
+				r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, tt.body)
 				if r.status != http.StatusUnprocessableEntity || r.code(t) != "kubeconfig_rejected" {
 					t.Fatalf("got %d %s, want 422 kubeconfig_rejected", r.status, r.body)
 				}
@@ -289,7 +292,7 @@ func TestKubeconfigRefusals(t *testing.T) {
 		if _, err := os.Stat(marker); !os.IsNotExist(err) {
 			t.Fatal("the exec command of a refused kubeconfig ran")
 		}
-		if v, _ := e.creds.Version("prod-1"); v != "" {
+		if v, _ := e.creds.Version("acme-prod-1"); v != "" {
 			t.Fatal("a refused kubeconfig was stored")
 		}
 	})
@@ -301,7 +304,7 @@ func TestKubeconfigRefusals(t *testing.T) {
 func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		path := "/api/v1/clusters/prod-1"
+		path := "/api/v1/clusters/acme-prod-1"
 		if r := e.write(t, http.MethodPut, path, acmeSecret, mustJSON(t, record("default", "missing-ns"))); r.status != http.StatusCreated {
 			t.Fatal(r.status)
 		}
@@ -361,13 +364,13 @@ func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 func TestOverPrivilegedAndReusedID(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		ns, job := jobFixture(t, e) // prod-1, accepting the admin token
+		ns, job := jobFixture(t, e) // acme-prod-1, accepting the admin token
 		rec := record(ns)
 		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("record without acceptance: %d %s", r.status, r.body)
 		}
-		got := e.read(t, "/api/v1/clusters/prod-1", acmeToken).json(t)
+		got := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken).json(t)
 		if got["over_privileged"] != true || got["accept_excess_rights"] != false || got["uid"] == "" {
 			t.Fatalf("cluster: %v", got)
 		}
@@ -376,7 +379,7 @@ func TestOverPrivilegedAndReusedID(t *testing.T) {
 			t.Fatalf("job on an over-privileged cluster: %d %s", r.status, r.body)
 		}
 		rec["accept_excess_rights"] = true
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("accept: %d %s", r.status, r.body)
 		}
 		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil))
@@ -385,17 +388,20 @@ func TestOverPrivilegedAndReusedID(t *testing.T) {
 		}
 		e.waitFinal(t, r.json(t)["id"].(string))
 
-		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
+		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", r.status, r.body)
 		}
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", globexSecret, mustJSON(t, record(ns))); r.status != http.StatusCreated {
-			t.Fatalf("globex registers the id: %d %s", r.status, r.body)
+		// The id is in acme's space, so only acme can register it again
+		// (another organization reusing an id is TestReusedIDStartsEmpty's,
+		// in pkg/observe): the new record starts empty.
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record(ns))); r.status != http.StatusCreated {
+			t.Fatalf("acme registers the id again: %d %s", r.status, r.body)
 		}
-		if got := e.read(t, "/api/v1/clusters/prod-1", globexToken).json(t); got["uid"] == oldUID {
+		if got := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken).json(t); got["uid"] == oldUID {
 			t.Fatalf("the id kept its generation: %v", got["uid"])
 		}
-		if r := e.read(t, "/api/v1/jobs?cluster=prod-1", globexToken); len(r.json(t)["items"].([]any)) != 0 {
-			t.Fatalf("globex sees jobs of the old record: %s", r.body)
+		if r := e.read(t, "/api/v1/clusters/acme-prod-1/applications", acmeToken); r.status != http.StatusOK || len(r.json(t)["items"].([]any)) != 0 {
+			t.Fatalf("the new record shows the old record's application: %s", r.body)
 		}
 	})
 }

@@ -35,17 +35,17 @@ func jobFixture(t *testing.T, e *env) (ns string, job func(edit func(map[string]
 	rec := record(ns)
 	rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
 	rec["accept_excess_rights"] = true // the kubeconfig below is the test bed's admin token
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
 		t.Fatalf("cluster: %d %s", r.status, r.body)
 	}
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, kubeconfig(t, c.AdminToken, nil)); r.status != http.StatusOK {
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, c.AdminToken, nil)); r.status != http.StatusOK {
 		t.Fatalf("kubeconfig: %d %s", r.status, r.body)
 	}
 	seq := 0
 	return ns, func(edit func(map[string]any)) []byte {
 		seq++
 		j := map[string]any{
-			"id": "job-" + ns + "-" + string(rune('a'+seq)), "cluster": "prod-1", "request_id": "req-" + ns,
+			"id": "job-" + ns + "-" + string(rune('a'+seq)), "cluster": "acme-prod-1", "request_id": "req-" + ns,
 			"operation":   map[string]string{"engine": "manifest", "type": "deploy"},
 			"application": "nextcloud", "namespace": ns, "action": "apply", "timeout_seconds": 30,
 			"manifests": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}, "data": map[string]string{"k": "v"}}},
@@ -84,7 +84,7 @@ func TestJobRefusals(t *testing.T) {
 			{"service account not allowed", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "sa"}})), 422, "kind_not_allowed"},
 			{"cluster-scoped object", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "evil"}})), 422, "cluster_scoped_object"},
 			{"namespace mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "namespace": "default"}))), 422, "namespace_mismatch"},
-			{"cluster-id mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "labels": map[string]string{"app.vworkspace.io/cluster-id": "prod-2"}}))), 422, "cluster_id_mismatch"},
+			{"cluster-id mismatch", acmeSecret, job(withManifest(cm(map[string]any{"name": "x", "labels": map[string]string{"app.vworkspace.io/cluster-id": "acme-prod-2"}}))), 422, "cluster_id_mismatch"},
 			{"service-account token Secret", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
 				"metadata": map[string]any{"name": "tok", "annotations": map[string]string{"kubernetes.io/service-account.name": "default"}}})), 422, "secret_type_not_allowed"},
 			{"Service with externalIPs", acmeSecret, job(withManifest(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "svc"},
@@ -118,10 +118,10 @@ func TestJobRefusals(t *testing.T) {
 		}
 		// No credentials: the same job on a cluster without a kubeconfig.
 		rec := record(ns)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/bare", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-bare", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
 			t.Fatal(r.status)
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(func(j map[string]any) { j["cluster"] = "bare" })); r.status != 422 || r.code(t) != "no_credentials" {
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(func(j map[string]any) { j["cluster"] = "acme-bare" })); r.status != 422 || r.code(t) != "no_credentials" {
 			t.Fatalf("no credentials: %d %s", r.status, r.body)
 		}
 
@@ -143,7 +143,7 @@ func TestJobResubmittedInAnotherKeyOrder(t *testing.T) {
 		e := newEnv(t, db)
 		ns, _ := jobFixture(t, e)
 		job := func(manifest string) []byte {
-			return []byte(`{"id":"job-order","cluster":"prod-1","operation":{"engine":"manifest","type":"deploy"},"application":"nextcloud",` +
+			return []byte(`{"id":"job-order","cluster":"acme-prod-1","operation":{"engine":"manifest","type":"deploy"},"application":"nextcloud",` +
 				`"namespace":"` + ns + `","action":"apply","manifests":[` + manifest + `]}`)
 		}
 		first := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1","b":"2"}}`))
@@ -171,7 +171,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
 		rec["require_pod_security"] = true
 		rec["accept_excess_rights"] = true // the test bed's admin token, as in jobFixture
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("record: %d %s", r.status, r.body)
 		}
 		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil))
@@ -186,12 +186,12 @@ func TestPodSecurityRequired(t *testing.T) {
 		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil)); r.status != http.StatusAccepted {
 			t.Fatalf("namespace enforcing restricted: %d %s", r.status, r.body)
 		}
-		r = e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil))
+		r = e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil))
 		nss, _ := r.json(t)["namespaces"].([]any)
 		if len(nss) != 1 || nss[0].(map[string]any)["pod_security_enforce"] != "restricted" {
 			t.Fatalf("probe: %s", r.body)
 		}
-		if got := e.read(t, "/api/v1/clusters/prod-1", acmeToken).json(t)["require_pod_security"]; got != true {
+		if got := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken).json(t)["require_pod_security"]; got != true {
 			t.Fatalf("require_pod_security not kept: %v", got)
 		}
 	})
@@ -239,7 +239,7 @@ func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
 		if r := e.read(t, "/api/v1/requests/req-"+ns, acmeToken); r.status != 200 || r.json(t)["counts"].(map[string]any)["succeeded"] != float64(1) {
 			t.Fatalf("request view: %d %s", r.status, r.body)
 		}
-		if r := e.read(t, "/api/v1/jobs?cluster=prod-1&status=succeeded&limit=1", acmeToken); r.status != 200 || len(r.json(t)["items"].([]any)) != 1 {
+		if r := e.read(t, "/api/v1/jobs?cluster=acme-prod-1&status=succeeded&limit=1", acmeToken); r.status != 200 || len(r.json(t)["items"].([]any)) != 1 {
 			t.Fatalf("list: %d %s", r.status, r.body)
 		}
 		if r := e.read(t, "/api/v1/jobs?limit=0", acmeToken); r.status != 400 {
@@ -261,7 +261,7 @@ func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
 				t.Fatalf("submit: %d %s", r.status, r.body)
 			}
 		}
-		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
+		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
 			t.Fatalf("delete cluster: %d %s", r.status, r.body)
 		}
 		for _, id := range []string{hs["id"].(string), qs["id"].(string)} {

@@ -43,7 +43,7 @@ func TestUIActions(t *testing.T) {
 				t.Errorf("cancel with %v: %d, want 403", form, r.status)
 			}
 		}
-		if r := acme.post(t, "/ui/clusters/prod-1/drift-check", nil); r.status != http.StatusForbidden {
+		if r := acme.post(t, "/ui/clusters/acme-prod-1/drift-check", nil); r.status != http.StatusForbidden {
 			t.Errorf("drift check without a token: %d", r.status)
 		}
 		other := newUIClient(t, e) // a token of another session is no good either
@@ -85,7 +85,7 @@ func TestUIActions(t *testing.T) {
 		r := acme.get(t, "/ui/jobs?application=wiki")
 		mustContain(t, "wiki jobs", r, d.running, d.queued)
 		mustNotContain(t, "wiki jobs", r, d.job)
-		r = acme.get(t, "/ui/jobs?status=succeeded&trigger=odoo&cluster=prod-1")
+		r = acme.get(t, "/ui/jobs?status=succeeded&trigger=odoo&cluster=acme-prod-1")
 		mustContain(t, "succeeded jobs", r, d.job, d.secretJob)
 		mustNotContain(t, "succeeded jobs", r, d.running)
 		mustContain(t, "request filter", acme.get(t, "/ui/jobs?request="+d.wiki), d.running)
@@ -120,7 +120,7 @@ func TestUIActions(t *testing.T) {
 			}
 			mustContain(t, "every page's summary", r, "<strong>1</strong> of 3 not ready") // counts every cluster
 		}
-		if len(seen) != 3 || !seen["prod-1"] || !seen["edge-down"] || !seen["canary-1"] {
+		if len(seen) != 3 || !seen["acme-prod-1"] || !seen["acme-edge-down"] || !seen["acme-canary-1"] {
 			t.Errorf("the pages showed %v, want acme's 3 clusters once each", seen)
 		}
 	})
@@ -132,7 +132,7 @@ func TestUIActions(t *testing.T) {
 	})
 
 	t.Run("a missing namespace is one line with its fix", func(t *testing.T) {
-		r := acme.get(t, "/ui/clusters/prod-1")
+		r := acme.get(t, "/ui/clusters/acme-prod-1")
 		mustContain(t, "cluster page", r, `<td class="id">`+missingNSName+`</td>`, "does not exist</span>: create it, label it")
 		row := string(r.body)[strings.Index(string(r.body), `<td class="id">`+missingNSName):]
 		row = row[:strings.Index(row, "</tr>")]
@@ -142,8 +142,8 @@ func TestUIActions(t *testing.T) {
 	})
 
 	t.Run("drift check from the page shows the field, its manager and the values", func(t *testing.T) {
-		app := "/ui/clusters/prod-1/applications/" + d.ns + "/nextcloud"
-		r := acme.post(t, "/ui/clusters/prod-1/drift-check", url.Values{"csrf": {token}, "back": {app}})
+		app := "/ui/clusters/acme-prod-1/applications/" + d.ns + "/nextcloud"
+		r := acme.post(t, "/ui/clusters/acme-prod-1/drift-check", url.Values{"csrf": {token}, "back": {app}})
 		if r.status != http.StatusSeeOther || r.header.Get("Location") != app+"?done=drift-check" {
 			t.Fatalf("drift check: %d %v %s", r.status, r.header, r.body)
 		}

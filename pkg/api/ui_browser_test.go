@@ -180,7 +180,7 @@ func TestUIInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`table.fleet`)),
 	)
 	fleet := b.text(`table.fleet`)
-	for _, want := range []string{"Production 1", "prod-1", "canary-1", `<script>alert("x")</script> Staging`, hostileName, "ready", "unauthorized", "succeeded"} {
+	for _, want := range []string{"Production 1", "acme-prod-1", "acme-canary-1", `<script>alert("x")</script> Staging`, hostileName, "ready", "unauthorized", "succeeded"} {
 		if !strings.Contains(fleet, want) {
 			t.Errorf("fleet table lacks %q:\n%s", want, fleet)
 		}
@@ -196,20 +196,20 @@ func TestUIInBrowser(t *testing.T) {
 	}
 	b.shot("fleet")
 
-	// edge-down's page while it is up, then back to the fleet.
-	b.do("edge-down page", chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/edge-down"]`)), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
+	// acme-edge-down's page while it is up, then back to the fleet.
+	b.do("acme-edge-down page", chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/acme-edge-down"]`)), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
 	version := js[string](b, `document.querySelector('#connection').textContent.match(/v1\.\d+\.\d+/)?.[0] || ''`)
 	if version == "" {
-		t.Fatalf("edge-down shows no server version while up:\n%s", b.text(`#connection`))
+		t.Fatalf("acme-edge-down shows no server version while up:\n%s", b.text(`#connection`))
 	}
 	b.do("fleet again", chromedp.Navigate(e.url+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`)))
 
-	// edge-down goes down: the fleet shows it within a probe interval (1 s
+	// acme-edge-down goes down: the fleet shows it within a probe interval (1 s
 	// here) and a refresh (3 s), without a reload of the page.
 	js[int](b, `window.pushdNoReload = 42`)
 	d.down.stop()
-	row := `[...document.querySelectorAll('table.fleet tbody tr')].find(r => r.textContent.includes('edge-down'))`
-	b.until("edge-down shown unreachable", row+`.querySelector('.state-unreachable') !== null`, 20*time.Second)
+	row := `[...document.querySelectorAll('table.fleet tbody tr')].find(r => r.textContent.includes('acme-edge-down'))`
+	b.until("acme-edge-down shown unreachable", row+`.querySelector('.state-unreachable') !== null`, 20*time.Second)
 	if js[int](b, `window.pushdNoReload || 0`) != 42 {
 		t.Error("the page was reloaded to show the change")
 	}
@@ -219,7 +219,7 @@ func TestUIInBrowser(t *testing.T) {
 	b.shot("fleet-unreachable")
 
 	// Its page keeps the last known version and namespaces, dated, with the reason.
-	b.do("edge-down page, down", chromedp.Navigate(e.url+"/ui/clusters/edge-down"), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
+	b.do("acme-edge-down page, down", chromedp.Navigate(e.url+"/ui/clusters/acme-edge-down"), chromedp.WaitVisible(chromedp.CSS(`#connection`)))
 	if conn, ns := b.text(`#connection`), b.text(`#namespaces`); !strings.Contains(conn, version) || !strings.Contains(ns, d.ns) || strings.Contains(ns, "not been probed") {
 		t.Errorf("an unreachable cluster's page dropped what was last known (%s):\n%s\n%s", version, conn, ns)
 	}
@@ -231,14 +231,14 @@ func TestUIInBrowser(t *testing.T) {
 
 	// The cluster, then its drifted application; a drift check from the page.
 	b.do("cluster page",
-		chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/prod-1"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/ui/clusters/acme-prod-1"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.namespaces`)),
 	)
 	if ns := b.text(`table.namespaces`); !strings.Contains(ns, d.ns) || !strings.Contains(ns, missingNSName+"\tdoes not exist") && !strings.Contains(ns, "does not exist: create it") {
 		t.Errorf("namespaces table:\n%s", ns)
 	}
 	b.shot("cluster")
-	app := "/ui/clusters/prod-1/applications/" + d.ns + "/nextcloud"
+	app := "/ui/clusters/acme-prod-1/applications/" + d.ns + "/nextcloud"
 	b.do("application page",
 		chromedp.Click(chromedp.CSS(`table.applications a[href="`+app+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.tiles`)),
@@ -284,7 +284,7 @@ func TestUIInBrowser(t *testing.T) {
 		t.Errorf("request page:\n%s", req)
 	}
 	b.shot("request")
-	b.do("jobs list", chromedp.Navigate(e.url+"/ui/jobs?cluster=prod-1"), chromedp.WaitVisible(chromedp.CSS(`table.jobs`)))
+	b.do("jobs list", chromedp.Navigate(e.url+"/ui/jobs?cluster=acme-prod-1"), chromedp.WaitVisible(chromedp.CSS(`table.jobs`)))
 	b.shot("jobs")
 	b.do("callbacks", chromedp.Navigate(e.url+"/ui/callbacks"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
 	b.shot("callbacks")
@@ -292,7 +292,7 @@ func TestUIInBrowser(t *testing.T) {
 	// A laptop at 900 px and a phone: nothing spills out of the page, ids do not wrap.
 	for _, w := range []int64{900, 390} {
 		b.do("resize", chromedp.EmulateViewport(w, 900))
-		for _, p := range []struct{ name, path string }{{"fleet", "/ui/"}, {"cluster", "/ui/clusters/prod-1"}, {"application", app}, {"jobs", "/ui/jobs"}, {"job", "/ui/jobs/" + d.job}} {
+		for _, p := range []struct{ name, path string }{{"fleet", "/ui/"}, {"cluster", "/ui/clusters/acme-prod-1"}, {"application", app}, {"jobs", "/ui/jobs"}, {"job", "/ui/jobs/" + d.job}} {
 			b.do(p.name, chromedp.Navigate(e.url+p.path), chromedp.WaitVisible(chromedp.CSS(`main`)))
 			b.fits(p.name + " at " + strconv.Itoa(int(w)) + " px")
 			b.shot(p.name + "-" + strconv.Itoa(int(w)))
@@ -308,7 +308,7 @@ func TestUIInBrowser(t *testing.T) {
 		chromedp.Navigate(e.url+"/ui/"),
 		chromedp.Click(chromedp.CSS(`form.logout button`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
-		chromedp.Navigate(e.url+"/ui/clusters/prod-1"),
+		chromedp.Navigate(e.url+"/ui/clusters/acme-prod-1"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
 	)
 }

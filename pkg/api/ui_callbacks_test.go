@@ -18,7 +18,7 @@ func TestUIParkedCallbackResend(t *testing.T) {
 	odoo := newRefusingOdoo(t)
 	var st *store.Store
 	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, odoo.deliverer(t, &st))
-	ev := &store.Event{ID: "evt_ui_refused", Type: "job.status_changed", Organization: "acme", Cluster: "prod-1", Data: `{"id":"job-x"}`}
+	ev := &store.Event{ID: "evt_ui_refused", Type: "job.status_changed", Organization: "acme", Cluster: "acme-prod-1", Data: `{"id":"job-x"}`}
 	if err := st.AddEvent(t.Context(), ev); err != nil {
 		t.Fatal(err)
 	}

@@ -57,34 +57,34 @@ func newUIDemo(t *testing.T, e *env) uiDemo {
 	d := uiDemo{uiFleet: newUIFleet(t, e)}
 	c := bed.Clusters[0]
 
-	// prod-1 also allows a namespace that does not exist, and a second application.
+	// acme-prod-1 also allows a namespace that does not exist, and a second application.
 	rec := record(d.ns, missingNSName)
 	rec["allowed_applications"] = []string{"nextcloud", "wiki", "forum"}
 	rec["accept_excess_rights"] = true // its kubeconfig is the test bed's admin token
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
-		t.Fatalf("prod-1: %d %s", r.status, r.body)
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+		t.Fatalf("acme-prod-1: %d %s", r.status, r.body)
 	}
 	// Storing the credential again probes now, with the new namespaces.
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/prod-1/kubeconfig", acmeSecret, kubeconfig(t, c.AdminToken, nil)); r.status != http.StatusOK {
-		t.Fatalf("prod-1 kubeconfig: %d %s", r.status, r.body)
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, c.AdminToken, nil)); r.status != http.StatusOK {
+		t.Fatalf("acme-prod-1 kubeconfig: %d %s", r.status, r.body)
 	}
 
 	d.down = newForwarder(t, strings.TrimPrefix(c.Host, "https://"))
 	edge := record(d.ns)
 	edge["display_name"] = hostileName
 	edge["accept_excess_rights"] = true // the admin token again
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/edge-down", acmeSecret, mustJSON(t, edge)); r.status != http.StatusCreated {
-		t.Fatalf("edge-down: %d %s", r.status, r.body)
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-edge-down", acmeSecret, mustJSON(t, edge)); r.status != http.StatusCreated {
+		t.Fatalf("acme-edge-down: %d %s", r.status, r.body)
 	}
 	kc := kubeconfig(t, c.AdminToken, func(cfg *clientcmdapi.Config) { cfg.Clusters["c"].Server = "https://" + d.down.addr })
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/edge-down/kubeconfig", acmeSecret, kc); r.status != http.StatusOK {
-		t.Fatalf("edge-down kubeconfig: %d %s", r.status, r.body)
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-edge-down/kubeconfig", acmeSecret, kc); r.status != http.StatusOK {
+		t.Fatalf("acme-edge-down kubeconfig: %d %s", r.status, r.body)
 	}
 
 	submit := func(id, app, reqID string, timeout int, manifests ...any) {
 		t.Helper()
 		j := map[string]any{
-			"id": id, "cluster": "prod-1", "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+			"id": id, "cluster": "acme-prod-1", "operation": map[string]string{"engine": "manifest", "type": "deploy"},
 			"application": app, "namespace": d.ns, "action": "apply", "timeout_seconds": timeout, "manifests": manifests,
 		}
 		if reqID != "" {

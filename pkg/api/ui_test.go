@@ -81,8 +81,8 @@ func (u *uiClient) login(t *testing.T, token string) response {
 	return u.post(t, "/ui/login", url.Values{"token": {token}})
 }
 
-// uiFleet is what the UI tests look at: acme's ready cluster prod-1 (with a
-// namespace and a succeeded job), acme's cluster canary-1 whose stored
+// uiFleet is what the UI tests look at: acme's ready cluster acme-prod-1 (with a
+// namespace and a succeeded job), acme's cluster acme-canary-1 whose stored
 // kubeconfig carries a canary token the API server refuses, and globex's
 // cluster globex-1.
 type uiFleet struct {
@@ -105,10 +105,10 @@ func newUIFleet(t *testing.T, e *env) uiFleet {
 	canary := record("nextcloud")
 	canary["display_name"] = `<script>alert("x")</script> Staging`
 	canary["labels"] = map[string]string{"env": "staging", "tier": "canary"}
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/canary-1", acmeSecret, mustJSON(t, canary)); r.status != http.StatusCreated {
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-canary-1", acmeSecret, mustJSON(t, canary)); r.status != http.StatusCreated {
 		t.Fatalf("canary cluster: %d %s", r.status, r.body)
 	}
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/canary-1/kubeconfig", acmeSecret, kubeconfig(t, f.canary, nil)); r.status != http.StatusOK {
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-canary-1/kubeconfig", acmeSecret, kubeconfig(t, f.canary, nil)); r.status != http.StatusOK {
 		t.Fatalf("canary kubeconfig: %d %s", r.status, r.body)
 	}
 	globex := record("nextcloud")
@@ -163,7 +163,7 @@ func TestUIPages(t *testing.T) {
 		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/ui/login" {
 			t.Fatalf("unauthenticated fleet: %d %v, want a redirect to the login form", r.status, r.header)
 		}
-		for _, path := range []string{"/ui/clusters/prod-1", "/ui/jobs/" + f.job, "/ui/nowhere"} {
+		for _, path := range []string{"/ui/clusters/acme-prod-1", "/ui/jobs/" + f.job, "/ui/nowhere"} {
 			if r := acme.get(t, path); r.status != http.StatusSeeOther || r.header.Get("Location") != "/ui/login" {
 				t.Errorf("unauthenticated %s: %d, want a redirect to the login form", path, r.status)
 			}
@@ -210,15 +210,15 @@ func TestUIPages(t *testing.T) {
 				t.Fatalf("fleet: %d %v", r.status, r.header)
 			}
 			mustContain(t, "fleet", r,
-				`href="/ui/clusters/prod-1"`, "Production 1", "env=production", "state-ready",
-				`href="/ui/clusters/canary-1"`, "state-unauthorized", "tier=canary",
+				`href="/ui/clusters/acme-prod-1"`, "Production 1", "env=production", "state-ready",
+				`href="/ui/clusters/acme-canary-1"`, "state-unauthorized", "tier=canary",
 				"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Staging", // escaped, not run
 				"1 succeeded", "1 allowed", "<th>Applications</th>", "organization <strong>acme</strong>")
 			mustNotContain(t, "fleet", r, "globex-1", "Globex Main", "<script>")
 		})
 
 		t.Run("cluster", func(t *testing.T) {
-			r := acme.get(t, "/ui/clusters/prod-1")
+			r := acme.get(t, "/ui/clusters/acme-prod-1")
 			pages = append(pages, r)
 			if r.status != http.StatusOK {
 				t.Fatalf("cluster: %d %s", r.status, r.body)
@@ -242,7 +242,7 @@ func TestUIPages(t *testing.T) {
 		})
 
 		t.Run("unauthorized cluster", func(t *testing.T) {
-			r := acme.get(t, "/ui/clusters/canary-1")
+			r := acme.get(t, "/ui/clusters/acme-canary-1")
 			pages = append(pages, r)
 			mustContain(t, "canary cluster page", r, "state-unauthorized", "&lt;script&gt;")
 			mustNotContain(t, "canary cluster page", r, "<script>")
@@ -264,8 +264,8 @@ func TestUIPages(t *testing.T) {
 			r := globex.get(t, "/ui/")
 			pages = append(pages, r)
 			mustContain(t, "globex fleet", r, "globex-1", "Globex Main")
-			mustNotContain(t, "globex fleet", r, "prod-1", "canary-1")
-			for _, path := range []string{"/ui/clusters/prod-1", "/ui/jobs/" + f.job} {
+			mustNotContain(t, "globex fleet", r, "acme-prod-1", "acme-canary-1")
+			for _, path := range []string{"/ui/clusters/acme-prod-1", "/ui/jobs/" + f.job} {
 				if r := globex.get(t, path); r.status != http.StatusNotFound {
 					t.Errorf("globex reads acme's %s: %d", path, r.status)
 				}
