@@ -33,7 +33,6 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 		st.markUnknown()
 		return err
 	}
-	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, w.opts.PollTimeout)
 	defer cancel()
 	invs, failed, err := listInventories(ctx, c, rec.AllowedNamespaces)
@@ -50,35 +49,7 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 		st.markUnknown()
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
-	if err := w.record(ctx, rec, st, invs, failed, live, nil, nil); err != nil {
-		return err
-	}
-	if w.correctionFinished(ctx, rec, st) {
-		// Odoo hears drift.resolved now, not at the next scheduled check.
-		if _, err := w.tryCheckDrift(outer, cluster); err != nil {
-			return fmt.Errorf("cluster %q: drift check after a correction: %w", cluster, err)
-		}
-	}
-	return nil
-}
-
-// correctionFinished tells whether an application reported drifted has a
-// correction job that has finished: its drift is to be checked again.
-func (w *Watcher) correctionFinished(ctx context.Context, rec *clusters.Record, st *clusterState) bool {
-	st.mu.Lock()
-	var pending []string
-	for _, a := range st.apps {
-		if a.reportedDrift == DriftDrifted && a.correction != "" {
-			pending = append(pending, a.correction)
-		}
-	}
-	st.mu.Unlock()
-	for _, id := range pending {
-		if j, err := w.store.GetJob(ctx, rec.Organization, id); err == nil && j.Terminal() {
-			return true
-		}
-	}
-	return false
+	return w.record(ctx, rec, st, invs, failed, live, nil, nil)
 }
 
 // reach returns the cluster's clients unless its breaker is open or it has

@@ -25,7 +25,8 @@ type loop struct {
 }
 
 // Run polls every cluster's status on its own interval and runs each
-// cluster's drift check on its record's cron schedule and on request, until
+// cluster's drift check on its record's cron schedule, on request and when a
+// correction it queued ended (checked every second), until
 // ctx ends; then it waits for the polls and checks in flight, which stop
 // with ctx. Polls and checks run as clusters.Workers of this loop: a
 // cluster is never polled twice at once, and a slow one delays no other.
@@ -55,6 +56,7 @@ func (w *Watcher) Run(ctx context.Context) {
 	tick := time.NewTicker(min(time.Second, w.opts.PollInterval))
 	defer tick.Stop()
 	entries := map[string]scheduled{}
+	corrections := map[string]bool{} // ended corrections already answered with a check
 	var synced time.Time
 	for scan := true; ; {
 		if scan {
@@ -83,7 +85,13 @@ func (w *Watcher) Run(ctx context.Context) {
 				w.scheduledCheck(ctx, id)
 			})
 			scan = false
-		case <-tick.C: // intervals may have passed
+		case <-tick.C: // intervals may have passed, corrections ended
+			for _, id := range w.endedCorrections(ctx, corrections) {
+				checks.Go(id, func() {
+					defer w.recoverRun("drift check after a correction", id)
+					w.scheduledCheck(ctx, id)
+				})
+			}
 			scan = true
 		}
 	}

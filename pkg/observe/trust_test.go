@@ -219,8 +219,7 @@ func TestDriftReferenceIsLatestIntent(t *testing.T) {
 		if err != nil || cm.Data["v"] != "2" {
 			t.Fatalf("corrected settings: %v %v (want the upgrade's v=2)", cm.Data, err)
 		}
-		// The next poll re-checks the corrected application at once.
-		if err := h.watcher.Poll(ctx, id); err != nil {
+		if err := h.watcher.CheckDrift(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		if resolved := h.events(t, id, observe.EventDriftResolved); len(resolved) != 1 || resolved[0].Data["correction_job"] != correction {
@@ -291,4 +290,55 @@ func TestUnreadableNamespaceIsPartial(t *testing.T) {
 			t.Fatalf("unreadable namespaces: %+v", l.UnreadableNamespaces)
 		}
 	})
+}
+
+// TestEndedCorrectionIsCheckedAtOnce: once a drift correction ends, the
+// application's drift is checked again without waiting for a poll or the
+// schedule (both an hour away here), so drift.resolved names the correction.
+func TestEndedCorrectionIsCheckedAtOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx, cancel := context.WithCancel(context.Background())
+		c := bed.Clusters[0]
+		h := newHarness(t, db, observe.Options{PollInterval: time.Hour}, c)
+		id := h.IDs[0]
+		h.deploy(t, "up-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"v": "1"}))
+		h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect, Schedule: "0 0 1 1 *"})
+		done := make(chan struct{})
+		go func() { h.watcher.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+
+		someone(t, c, configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"v": "someone"}})
+		if _, err := h.watcher.RequestDriftCheck(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		var correction string
+		waitFor(t, "drift.detected with a correction", func() bool {
+			d := h.events(t, id, observe.EventDriftDetected)
+			if len(d) == 1 {
+				correction, _ = d[0].Data["correction_job"].(string)
+			}
+			return correction != ""
+		})
+		if j := h.Wait(t, correction, time.Minute); j.Status != store.JobSucceeded {
+			t.Fatalf("correction %s: %s %+v", correction, j.Status, j.Error)
+		}
+		waitFor(t, "drift.resolved naming the correction", func() bool {
+			r := h.events(t, id, observe.EventDriftResolved)
+			return len(r) == 1 && r[0].Data["correction_job"] == correction
+		})
+		if d := h.appOf(t, id, "nextcloud"); d.Drift != observe.DriftInSync {
+			t.Fatalf("after the correction: drift %s", d.Drift)
+		}
+	})
+}
+
+// waitFor polls cond for up to 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+	}
 }
