@@ -14,6 +14,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
+
+	"github.com/vworkspace/pushd/pkg/store/sealed"
 )
 
 // Store is an open, migrated database.
@@ -22,6 +24,8 @@ type Store struct {
 	driver string
 	// group shares commits between concurrent intake writes.
 	group groupCommit
+	// manifestKeys seal and open jobs' manifests (crypt.go).
+	manifestKeys *sealed.Keyring
 }
 
 // Options are the optional knobs of Open.
@@ -30,6 +34,10 @@ type Options struct {
 	Logger *slog.Logger
 	// SlowQuery is the duration above which a query is logged at warn level.
 	SlowQuery time.Duration
+	// ManifestKeys seal the manifests of jobs as they are stored (crypt.go);
+	// nil stores them plain. Rows sealed with a key absent from it fail to
+	// read, naming the key.
+	ManifestKeys *sealed.Keyring
 }
 
 // Open connects to driver ("sqlite" or "postgres") at dsn and runs every
@@ -78,7 +86,10 @@ func connect(driver, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", driver, err)
 	}
-	return &Store{db: db, driver: driver}, nil
+	if err := registerSealing(db, opts.ManifestKeys); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{db: db, driver: driver, manifestKeys: opts.ManifestKeys}, nil
 }
 
 func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
