@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/vworkspace/pushd/pkg/store/sealed"
 )
 
 // DefaultOrganization owns every secret or token configured without an "org=" prefix.
@@ -87,6 +90,20 @@ type Config struct {
 	JobsPerCluster int
 	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration
+	// JobRetention is how long a finished job is kept before the hourly
+	// sweep prunes it (store.PruneJobs keeps, however old, each
+	// application's latest intent and jobs Odoo has not heard the end of).
+	// Delivered events older than it are pruned too. Default 720h (30
+	// days); at least 1h.
+	JobRetention time.Duration
+	// ManifestKeys are the keys that seal stored manifests: space- or
+	// newline-separated "id=base64" entries of 32 random bytes each, the
+	// first sealing, every one opening (rotation). It is a secret; empty
+	// (and no ManifestKeyFile) stores manifests plain.
+	ManifestKeys string
+	// ManifestKeyFile is a file holding ManifestKeys, for keys mounted from
+	// a secret store; set it or ManifestKeys, not both.
+	ManifestKeyFile string
 	// LogLevel is the minimum level logged; client-go's klog is routed into the same logger.
 	LogLevel slog.Level
 	// LogFormat is "text" or "json".
@@ -122,6 +139,7 @@ func Default() Config {
 		ClusterBurst:          1000,
 		JobLease:              30 * time.Second,
 		JobsPerCluster:        16,
+		JobRetention:          720 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
 		LogLevel:              slog.LevelInfo,
 		LogFormat:             "text",
@@ -200,10 +218,37 @@ func (c Config) Validate() error {
 	if c.JobsPerCluster < 1 {
 		errs = append(errs, fmt.Errorf("jobs-per-cluster %d: must be at least 1", c.JobsPerCluster))
 	}
+	if c.JobRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("job-retention %s: must be at least 1h", c.JobRetention))
+	}
+	if c.ManifestKeys != "" && c.ManifestKeyFile != "" {
+		errs = append(errs, errors.New("manifest-keys and manifest-key-file: set one, not both"))
+	}
+	if _, err := sealed.ParseKeys(c.ManifestKeys); err != nil {
+		errs = append(errs, fmt.Errorf("manifest-keys: %w", err))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log-format %q: must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// ManifestKeyring returns the keys that seal stored manifests, read from
+// ManifestKeyFile when it is set; nil when none is configured.
+func (c Config) ManifestKeyring() (*sealed.Keyring, error) {
+	raw := c.ManifestKeys
+	if c.ManifestKeyFile != "" {
+		b, err := os.ReadFile(c.ManifestKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("manifest-key-file: %w", err)
+		}
+		raw = string(b)
+	}
+	keys, err := sealed.ParseKeys(raw)
+	if err != nil {
+		return nil, fmt.Errorf("manifest keys: %w", err)
+	}
+	return sealed.New(keys)
 }
 
 // MinTokenLength is the shortest API token accepted: 32 characters hold

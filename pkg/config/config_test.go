@@ -1,9 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -171,5 +176,37 @@ func TestParseCIDRs(t *testing.T) {
 	}
 	if _, err := ParseCIDRs("10.0.0.0/33"); err == nil {
 		t.Error("bad CIDR accepted")
+	}
+}
+
+// TestManifestKeyring reads keys from the setting or from a file, refuses
+// both at once, and never echoes a key in an error.
+func TestManifestKeyring(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	c := Default()
+	c.ManifestKeys = "k2=" + b64 + " k1=" + b64
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := c.ManifestKeyring(); err != nil || k.Current() != "k2" {
+		t.Fatalf("%v %v", k, err)
+	}
+	file := filepath.Join(t.TempDir(), "keys")
+	os.WriteFile(file, []byte("kf="+b64+"\n"), 0o600)
+	c.ManifestKeyFile = file
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("both set: %v", err)
+	}
+	c.ManifestKeys = ""
+	if k, err := c.ManifestKeyring(); err != nil || k.Current() != "kf" {
+		t.Fatalf("from the file: %v %v", k, err)
+	}
+	c.ManifestKeyFile, c.ManifestKeys = "", "k="+b64[:30]
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), b64[:30]) {
+		t.Fatalf("a short key: %v", err)
+	}
+	c.ManifestKeys, c.JobRetention = "", time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "job-retention") {
+		t.Fatalf("a retention of a minute: %v", err)
 	}
 }

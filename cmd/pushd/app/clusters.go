@@ -31,7 +31,11 @@ func openAdmin(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
+	keys, err := cfg.ManifestKeyring()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{ManifestKeys: keys})
 	if err != nil {
 		return nil, err
 	}

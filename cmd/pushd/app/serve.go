@@ -80,7 +80,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log.With("component", "store")})
+	keys, err := cfg.ManifestKeyring()
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log.With("component", "store"), ManifestKeys: keys})
 	if err != nil {
 		return err
 	}
@@ -156,7 +160,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
 	wg.Go(func() { watcher.Run(ctx) })
-	wg.Go(func() { janitor(ctx, st, deliverer == nil, log) })
+	sweep := newSweeper(st, cfg.JobRetention, reg, log.With("component", "retention"))
+	wg.Go(func() { janitor(ctx, st, deliverer == nil, sweep, log) })
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
@@ -178,8 +183,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // 24 hours; pushd keeps them 48), empties the manifests of deleted records'
 // jobs after store.DeletedManifestRetention and, when no callback URL is set, events
 // older than a week (nothing will deliver them; the outbox prunes delivered
-// ones itself).
-func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.Logger) {
+// ones itself), and runs the retention sweep.
+func janitor(ctx context.Context, st *store.Store, callbacksOff bool, sweep *sweeper, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -200,6 +205,7 @@ func janitor(ctx context.Context, st *store.Store, callbacksOff bool, log *slog.
 				log.Debug("pruned events", "count", n)
 			}
 		}
+		sweep.sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return
