@@ -89,6 +89,10 @@ type RekeyResult struct {
 	Key string
 	// Resealed counts the manifests sealed again (or for the first time).
 	Resealed int64
+	// Left counts the manifests still not sealed with Key when it ended
+	// (written meanwhile by a process with other keys); 0 means older keys
+	// can be dropped.
+	Left int64
 }
 
 // RekeyManifests seals every stored manifest not yet sealed with the
@@ -113,7 +117,11 @@ func (s *Store) RekeyManifests(ctx context.Context) (RekeyResult, error) {
 		err := s.db.WithContext(ctx).Table("jobs").Select("seq, id, manifests").
 			Where("seq > ? AND manifests <> '' AND manifests NOT LIKE ?", after, current).
 			Order("seq").Limit(200).Scan(&rows).Error
-		if err != nil || len(rows) == 0 {
+		if err != nil {
+			return res, err
+		}
+		if len(rows) == 0 {
+			err := s.db.WithContext(ctx).Table("jobs").Where("manifests <> '' AND manifests NOT LIKE ?", current).Count(&res.Left).Error
 			return res, err
 		}
 		for _, r := range rows {

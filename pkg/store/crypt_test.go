@@ -106,7 +106,7 @@ func TestManifestsSealedAtRest(t *testing.T) {
 			t.Fatalf("read with the old key second: %v", err)
 		}
 		res, err := both.RekeyManifests(ctx)
-		if err != nil || res.Resealed != 2 || res.Key != "new" {
+		if err != nil || res.Resealed != 2 || res.Key != "new" || res.Left != 0 {
 			t.Fatalf("rekey: %+v %v", res, err)
 		}
 		for _, v := range rawManifests(t, both) {

@@ -60,6 +60,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = jobsCmd(ctx, rest, getenv, io)
 	case "backup":
 		err = backupCmd(ctx, rest, getenv, io)
+	case "manifests":
+		err = manifestsCmd(ctx, rest, getenv, io)
 	case "healthcheck":
 		err = healthcheck(ctx, rest, getenv, io)
 	case "version":
@@ -102,6 +104,7 @@ Usage:
   pushd jobs submit FILE  queue a job (YAML or JSON, as POST /api/v1/jobs takes it)
   pushd jobs get ID       a job with its per-object results, as JSON
   pushd jobs list         recent jobs (--cluster, --status, --request-id)
+  pushd manifests rekey   seal stored manifests with the first --manifest-keys key (key rotation)
   pushd backup FILE       online copy of the SQLite database (PostgreSQL: pg_dump)
   pushd healthcheck       exit 0 when the local daemon answers /healthz (the image's HEALTHCHECK)
   pushd version           print the version
