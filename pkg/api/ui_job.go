@@ -62,6 +62,10 @@ func (u *ui) job(c echo.Context) error {
 // uiHidden replaces every value of a Secret on the job page.
 const uiHidden = "(hidden)"
 
+// uiLastApplied is the annotation in which kubectl apply keeps a copy of
+// the whole object: on a Secret, its values.
+const uiLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 // uiManifests renders a job's stored objects (a JSON array) as YAML
 // documents. The values of Secrets are replaced, key by key: the page shows
 // which keys a Secret has, never what they hold.
@@ -79,6 +83,11 @@ func uiManifests(stored string) string {
 						m[k] = uiHidden
 					}
 				}
+			}
+			// kubectl apply's copy of the whole object, values included.
+			meta, _ := o["metadata"].(map[string]any)
+			if a, ok := meta["annotations"].(map[string]any); ok && a[uiLastApplied] != nil {
+				a[uiLastApplied] = uiHidden
 			}
 		}
 		b, err := yaml.Marshal(o)
