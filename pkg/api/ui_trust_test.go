@@ -112,9 +112,9 @@ func TestUIFieldValue(t *testing.T) {
 }
 
 func TestUIManifestsHideSecretValues(t *testing.T) {
-	got := uiManifests(`[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"password":"aHVudGVyMg=="},"stringData":{"token":"plain-secret"}},
+	got := uiManifests(`[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"bGFzdC1hcHBsaWVk\"}}"}},"data":{"password":"aHVudGVyMg=="},"stringData":{"token":"plain-secret"}},
 		{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"k":"v"}}]`)
-	for _, bad := range []string{"aHVudGVyMg==", "plain-secret"} {
+	for _, bad := range []string{"aHVudGVyMg==", "plain-secret", "bGFzdC1hcHBsaWVk"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("manifests show a Secret value %q:\n%s", bad, got)
 		}
