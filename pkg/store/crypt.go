@@ -20,7 +20,10 @@ import (
 // the job and the key, never returning the envelope as if it were JSON.
 //
 // Only Job values are touched; SQL that reads the column into something
-// else (RekeyManifests, the tests' raw reads) sees what is stored.
+// else (RekeyManifests, the tests' raw reads) sees what is stored. Jobs'
+// manifests are written by CreateJob only (ForgetManifests empties them,
+// RekeyManifests writes envelopes itself): an update that set them from a
+// Job would have to seal them the same way.
 
 var jobType = reflect.TypeFor[Job]()
 
@@ -29,8 +32,10 @@ var jobType = reflect.TypeFor[Job]()
 func registerSealing(db *gorm.DB, keys *sealed.Keyring) error {
 	seal := func(j *Job) error {
 		v, err := keys.Seal(j.Manifests)
-		j.Manifests = v
-		return err
+		if err == nil {
+			j.Manifests = v
+		}
+		return err // gorm:create then writes nothing
 	}
 	open := func(j *Job) error {
 		v, err := keys.Open(j.Manifests)
@@ -106,7 +111,9 @@ func (s *Store) RekeyManifests(ctx context.Context) (RekeyResult, error) {
 	if keys == nil {
 		return res, fmt.Errorf("store: rekey: no manifest key configured")
 	}
-	current := "enc:v1:" + keys.Current() + ":%"
+	// A prefix comparison, not LIKE: a key id may hold "_", a wildcard.
+	current := "enc:v1:" + keys.Current() + ":"
+	notCurrent := "manifests <> '' AND SUBSTR(manifests, 1, ?) <> ?"
 	type row struct {
 		Seq       int64
 		ID        string
@@ -115,13 +122,13 @@ func (s *Store) RekeyManifests(ctx context.Context) (RekeyResult, error) {
 	for after := int64(0); ; {
 		var rows []row
 		err := s.db.WithContext(ctx).Table("jobs").Select("seq, id, manifests").
-			Where("seq > ? AND manifests <> '' AND manifests NOT LIKE ?", after, current).
+			Where("seq > ?", after).Where(notCurrent, len(current), current).
 			Order("seq").Limit(200).Scan(&rows).Error
 		if err != nil {
 			return res, err
 		}
 		if len(rows) == 0 {
-			err := s.db.WithContext(ctx).Table("jobs").Where("manifests <> '' AND manifests NOT LIKE ?", current).Count(&res.Left).Error
+			err := s.db.WithContext(ctx).Table("jobs").Where(notCurrent, len(current), current).Count(&res.Left).Error
 			return res, err
 		}
 		for _, r := range rows {

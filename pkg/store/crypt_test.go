@@ -62,8 +62,9 @@ func rawManifests(t *testing.T, s *Store) []string {
 func TestManifestsSealedAtRest(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		_, oldKeys := keyring(t, "old")
-		_, newKeys := keyring(t, "new")
+		// "k_1" would match "kx1" as a LIKE pattern: rekey must not take one for the other.
+		_, oldKeys := keyring(t, "kx1")
+		_, newKeys := keyring(t, "k_1")
 
 		plain := openWith(t, db, nil)
 		c := &Cluster{ID: "c-1", Organization: "acme"}
@@ -84,7 +85,7 @@ func TestManifestsSealedAtRest(t *testing.T) {
 			t.Fatalf("create gives back the plain manifests: %q %v", created.Manifests, err)
 		}
 		raw := rawManifests(t, s)
-		if raw[0] != secretManifest || !strings.HasPrefix(raw[1], "enc:v1:old:") || strings.Contains(raw[1], "canary") {
+		if raw[0] != secretManifest || !strings.HasPrefix(raw[1], "enc:v1:kx1:") || strings.Contains(raw[1], "canary") {
 			t.Fatalf("stored column: %q", raw)
 		}
 		got, err := s.GetJob(ctx, "acme", "sealed-1")
@@ -106,11 +107,11 @@ func TestManifestsSealedAtRest(t *testing.T) {
 			t.Fatalf("read with the old key second: %v", err)
 		}
 		res, err := both.RekeyManifests(ctx)
-		if err != nil || res.Resealed != 2 || res.Key != "new" || res.Left != 0 {
+		if err != nil || res.Resealed != 2 || res.Key != "k_1" || res.Left != 0 {
 			t.Fatalf("rekey: %+v %v", res, err)
 		}
 		for _, v := range rawManifests(t, both) {
-			if !strings.HasPrefix(v, "enc:v1:new:") {
+			if !strings.HasPrefix(v, "enc:v1:k_1:") {
 				t.Fatalf("after rekey: %q", v)
 			}
 		}
@@ -124,7 +125,7 @@ func TestManifestsSealedAtRest(t *testing.T) {
 		}
 		onlyOld := openWith(t, db, oldKeys)
 		_, err = onlyOld.GetJob(ctx, "acme", "sealed-1")
-		if !errors.Is(err, sealed.ErrUnknownKey) || !strings.Contains(err.Error(), `"new"`) || !strings.Contains(err.Error(), "sealed-1") {
+		if !errors.Is(err, sealed.ErrUnknownKey) || !strings.Contains(err.Error(), `"k_1"`) || !strings.Contains(err.Error(), "sealed-1") {
 			t.Fatalf("a missing key: %v", err)
 		}
 		if _, err := plain.LatestJob(ctx, c.UID, "ns", "app"); !errors.Is(err, sealed.ErrUnknownKey) {
