@@ -2,12 +2,14 @@ package inventory
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
@@ -105,8 +107,10 @@ func (k Key) Labels() map[string]string {
 // before it applies): in the key's namespace when it names none, labeled
 // with the cluster id, annotated with the owning inventory. A drift dry-run
 // must send exactly what the apply sent, or it would drop the label and the
-// annotation from pushd's fields and see them as drift.
+// annotation from pushd's fields and see them as drift. A Secret's
+// stringData is folded into data (foldStringData).
 func (k Key) Stamp(obj *unstructured.Unstructured) {
+	foldStringData(obj)
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(k.Namespace)
 	}
@@ -164,4 +168,35 @@ func clean(s string, max int) string {
 func digest(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// foldStringData writes a core Secret's stringData into data, as the API
+// server does when it stores one, and drops it. stringData is write-only:
+// applied as is, pushd would own .stringData.<key>, a field no stored
+// object has, so a value changed in the cluster (in .data) would be no
+// field of pushd's and never drift. Applied folded, pushd owns
+// .data.<key>. A value that is not a string is left for the API server to
+// refuse.
+func foldStringData(obj *unstructured.Unstructured) {
+	if obj.GroupVersionKind().GroupKind() != (schema.GroupKind{Kind: "Secret"}) {
+		return
+	}
+	str, ok := obj.Object["stringData"].(map[string]any)
+	if !ok {
+		return
+	}
+	for _, v := range str {
+		if _, ok := v.(string); !ok {
+			return
+		}
+	}
+	data, _ := obj.Object["data"].(map[string]any)
+	if data == nil {
+		data = map[string]any{}
+	}
+	for k, v := range str {
+		data[k] = base64.StdEncoding.EncodeToString([]byte(v.(string)))
+	}
+	obj.Object["data"] = data
+	delete(obj.Object, "stringData")
 }

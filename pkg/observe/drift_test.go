@@ -2,6 +2,8 @@ package observe_test
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +213,36 @@ func TestDriftStory(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	})
+}
+
+var secrets = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+
+// TestSecretStringDataDrifts: a Secret Odoo sends with stringData (a
+// write-only field: the API server folds it into data) drifts when its
+// value is changed in the cluster, and in sync again once put back.
+func TestSecretStringDataDrifts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		c := bed.Clusters[0]
+		h := newHarness(t, db, observe.Options{}, c)
+		id := h.IDs[0]
+		secret := manifest("v1", "Secret", "db", nil, map[string]any{"stringData": map[string]any{"password": "from-odoo"}})
+		h.deploy(t, "s-1", id, "nextcloud", app("nextcloud"), secret)
+		h.checkDrift(t, id, observe.DriftInSync)
+
+		changed := map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "db", "namespace": h.NS},
+			"data": map[string]any{"password": base64.StdEncoding.EncodeToString([]byte("changed"))}}
+		someone(t, c, secrets, changed)
+		d := h.checkDrift(t, id, observe.DriftDrifted)
+		o := objectOf(t, d, "Secret", "db")
+		if !o.Drifted || len(o.DriftedFields) != 1 || o.DriftedFields[0].Path != ".data.password" {
+			t.Fatalf("Secret: %+v", o)
+		}
+		if strings.Contains(fmt.Sprint(o), "changed") || strings.Contains(fmt.Sprint(o), "from-odoo") {
+			t.Fatalf("the drift report shows a Secret value: %+v", o)
+		}
+		changed["data"] = map[string]any{"password": base64.StdEncoding.EncodeToString([]byte("from-odoo"))}
+		someone(t, c, secrets, changed)
+		h.checkDrift(t, id, observe.DriftInSync)
 	})
 }
