@@ -39,9 +39,9 @@ type uiSessions struct {
 
 // uiSessionStore is what the sessions need of the database.
 type uiSessionStore interface {
-	SaveUISession(ctx context.Context, s *store.UISession) error
+	SaveUISession(ctx context.Context, s *store.UISession, audit *store.AuditEntry) error
 	UISessionByHash(ctx context.Context, idHash string, now time.Time) (*store.UISession, error)
-	DeleteUISession(ctx context.Context, idHash string) error
+	DeleteUISession(ctx context.Context, idHash string, audit *store.AuditEntry) error
 }
 
 var _ uiSessionStore = (*store.Store)(nil)
@@ -83,7 +83,7 @@ func (s *uiSessions) create(ctx context.Context, org string) (string, time.Time)
 	s.byID[key] = uiSession{org: org, csrf: csrf, expires: expires}
 	if s.db != nil {
 		row := &store.UISession{IDHash: hex.EncodeToString(key[:]), Organization: org, CSRF: csrf, ExpiresAt: expires.UTC()}
-		if err := s.db.SaveUISession(ctx, row); err != nil {
+		if err := s.db.SaveUISession(ctx, row, nil); err != nil {
 			s.log.Warn("ui session not saved: it ends when pushd restarts", "organization", org, "err", err)
 		}
 	}
@@ -137,7 +137,7 @@ func (s *uiSessions) end(ctx context.Context, id string) {
 	delete(s.byID, key)
 	s.mu.Unlock()
 	if s.db != nil {
-		if err := s.db.DeleteUISession(ctx, hex.EncodeToString(key[:])); err != nil {
+		if err := s.db.DeleteUISession(ctx, hex.EncodeToString(key[:]), nil); err != nil {
 			s.log.Warn("ui session not deleted", "err", err)
 		}
 	}

@@ -23,14 +23,21 @@ type UISession struct {
 // addUISessions is migration 8.
 func addUISessions(tx *gorm.DB) error { return tx.Migrator().CreateTable(&UISession{}) }
 
-// SaveUISession records a session and forgets every expired one (only
-// logins create sessions, so this keeps the table bounded).
-func (s *Store) SaveUISession(ctx context.Context, sess *UISession) error {
+// SaveUISession records a session, and the login in the audit log when
+// audit is not nil, in one transaction; it forgets every expired session
+// (only logins create sessions, so this keeps the table bounded).
+func (s *Store) SaveUISession(ctx context.Context, sess *UISession, audit *AuditEntry) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("expires_at <= ?", time.Now().UTC()).Delete(&UISession{}).Error; err != nil {
 			return err
 		}
-		return tx.Create(sess).Error
+		if err := tx.Create(sess).Error; err != nil {
+			return err
+		}
+		if audit == nil {
+			return nil
+		}
+		return appendAudit(tx, audit)
 	})
 }
 
@@ -44,7 +51,17 @@ func (s *Store) UISessionByHash(ctx context.Context, idHash string, now time.Tim
 	return &sess, err
 }
 
-// DeleteUISession forgets a session (logout); an unknown one is no error.
-func (s *Store) DeleteUISession(ctx context.Context, idHash string) error {
-	return s.db.WithContext(ctx).Where("id_hash = ?", idHash).Delete(&UISession{}).Error
+// DeleteUISession forgets a session (logout), and records the logout in the
+// audit log when audit is not nil, in one transaction; an unknown session
+// is no error.
+func (s *Store) DeleteUISession(ctx context.Context, idHash string, audit *AuditEntry) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("id_hash = ?", idHash).Delete(&UISession{}).Error; err != nil {
+			return err
+		}
+		if audit == nil {
+			return nil
+		}
+		return appendAudit(tx, audit)
+	})
 }

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+)
+
+// The audit log keeps entries in order, per organization, and filters them
+// by time, cluster and action, one page at a time.
+func TestAuditEntriesFilterAndPage(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+		add := func(org string, min int, action AuditAction, cluster, outcome string) {
+			t.Helper()
+			e := &AuditEntry{At: t0.Add(time.Duration(min) * time.Minute), Organization: org, ActorKind: ActorWebhook, ActorID: "0a1b2c3d",
+				Action: action, Cluster: cluster, Outcome: outcome, Status: 200}
+			if err := s.AppendAudit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Seq == 0 {
+				t.Fatal("AppendAudit did not set Seq")
+			}
+		}
+		add("acme", 0, AuditRecordWritten, "acme-1", AuditOK)
+		add("globex", 1, AuditRecordWritten, "globex-1", AuditOK)
+		add("acme", 2, AuditJobSubmitted, "acme-1", "kind_not_allowed")
+		add("acme", 3, AuditJobSubmitted, "acme-2", AuditOK)
+		add("acme", 4, AuditRecordDeleted, "acme-2", AuditOK)
+
+		actions := func(es []AuditEntry) string {
+			var out []string
+			for _, e := range es {
+				out = append(out, string(e.Action)+"@"+e.Cluster)
+			}
+			return strings.Join(out, ",")
+		}
+		for _, tc := range []struct {
+			name string
+			f    AuditFilter
+			want string
+		}{
+			{"all of acme, oldest first", AuditFilter{}, "record.written@acme-1,job.submitted@acme-1,job.submitted@acme-2,record.deleted@acme-2"},
+			{"one cluster", AuditFilter{Cluster: "acme-2"}, "job.submitted@acme-2,record.deleted@acme-2"},
+			{"one action", AuditFilter{Action: AuditJobSubmitted}, "job.submitted@acme-1,job.submitted@acme-2"},
+			{"since is inclusive, until exclusive", AuditFilter{Since: t0.Add(2 * time.Minute), Until: t0.Add(4 * time.Minute)}, "job.submitted@acme-1,job.submitted@acme-2"},
+		} {
+			got, err := s.AuditEntries(ctx, "acme", tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := actions(got); a != tc.want {
+				t.Errorf("%s: got %s, want %s", tc.name, a, tc.want)
+			}
+		}
+		var pages []string
+		for after := int64(0); ; {
+			page, err := s.AuditEntries(ctx, "acme", AuditFilter{After: after, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			pages = append(pages, actions(page))
+			after = page[len(page)-1].Seq
+		}
+		if len(pages) != 2 || !strings.HasPrefix(pages[1], "record.deleted") {
+			t.Errorf("pages of 3: %q", pages)
+		}
+		got, err := s.AuditEntries(ctx, "globex", AuditFilter{})
+		if err != nil || actions(got) != "record.written@globex-1" {
+			t.Errorf("globex sees %s, %v", actions(got), err)
+		}
+		if !got[0].At.Equal(t0.Add(time.Minute)) || got[0].Outcome != AuditOK || got[0].ActorID != "0a1b2c3d" {
+			t.Errorf("entry read back: %+v", got[0])
+		}
+	})
+}
+
+// A login and its audit entry are one transaction: a session that cannot
+// be saved leaves no entry claiming it was.
+func TestUISessionAuditIsOneTransaction(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		sess := &UISession{IDHash: strings.Repeat("ab", 32), Organization: "acme", CSRF: "x", ExpiresAt: time.Now().Add(time.Hour)}
+		login := func() *AuditEntry {
+			return &AuditEntry{Organization: "acme", ActorKind: ActorUI, ActorID: "abababab", Action: AuditUILogin, Outcome: AuditOK}
+		}
+		if err := s.SaveUISession(ctx, sess, login()); err != nil {
+			t.Fatal(err)
+		}
+		dup := *sess
+		if err := s.SaveUISession(ctx, &dup, login()); err == nil {
+			t.Fatal("a second session with the same id was saved")
+		}
+		if err := s.DeleteUISession(ctx, sess.IDHash, &AuditEntry{Organization: "acme", ActorKind: ActorUI, ActorID: "abababab", Action: AuditUILogout, Outcome: AuditOK}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AuditEntries(ctx, "acme", AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Action != AuditUILogin || got[1].Action != AuditUILogout {
+			t.Fatalf("entries %+v, want one login (the failed save left none) and one logout", got)
+		}
+	})
+}
+
+// The log is append-only: the store's only verbs on it add and read.
+func TestAuditLogHasNoUpdateOrDelete(t *testing.T) {
+	var verbs []string
+	st := reflect.TypeFor[*Store]()
+	for i := range st.NumMethod() {
+		if name := st.Method(i).Name; strings.Contains(name, "Audit") {
+			verbs = append(verbs, name)
+		}
+	}
+	if want := []string{"AppendAudit", "AuditEntries"}; !slices.Equal(verbs, want) {
+		t.Errorf("the store's audit verbs are %v, want only %v", verbs, want)
+	}
+}
