@@ -78,18 +78,26 @@ func Check(t testing.TB, req *http.Request, status int, header http.Header, body
 // It may be called from any goroutine (t.Errorf is safe there).
 func CheckEvent(t testing.TB, body []byte) {
 	t.Helper()
+	CheckSchema(t, "Event", body)
+}
+
+// CheckSchema validates one JSON value against the document's schema of
+// that name: a callback, or one line of a JSON lines answer, which the
+// document can only describe per line. It may be called from any goroutine.
+func CheckSchema(t testing.TB, name string, body []byte) {
+	t.Helper()
 	router(t) // loads the document
-	schema := contract.doc.Components.Schemas["Event"]
+	schema := contract.doc.Components.Schemas[name]
 	if schema == nil {
-		t.Errorf("api/openapi.yaml has no Event schema")
+		t.Errorf("api/openapi.yaml has no %s schema", name)
 		return
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		t.Errorf("contract: callback is not JSON: %v", err)
+		t.Errorf("contract: %s is not JSON: %v", name, err)
 		return
 	}
 	if err := schema.Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
-		t.Errorf("contract: callback disagrees with the Event schema of api/openapi.yaml:\n%v\nbody: %.500s", err, body)
+		t.Errorf("contract: %s disagrees with its schema in api/openapi.yaml:\n%v\nbody: %.500s", name, err, body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,33 +28,51 @@ type Authenticator struct {
 	ids       idSpace // which organization may create which cluster id
 }
 
+// orgVerifier checks signatures with one webhook secret, so that a match
+// names the secret (by its fingerprint) as well as the organization.
 type orgVerifier struct {
-	org      string
-	verifier *webhook.Verifier
+	org         string
+	fingerprint string
+	verifier    *webhook.Verifier
+}
+
+// caller is who sent a request, as the audit log names them.
+type caller struct {
+	org  string
+	kind store.AuditActorKind
+	// id is the fingerprint of the credential or UI session, never the
+	// credential itself.
+	id string
+}
+
+// fingerprint names a credential without revealing it: the first 8 hex
+// digits of its SHA-256 (32 bits: enough to tell an organization's few
+// credentials apart, far too few to find the credential from).
+func fingerprint(credential string) string {
+	sum := sha256.Sum256([]byte(credential))
+	return hex.EncodeToString(sum[:4])
 }
 
 // NewAuthenticator builds an authenticator; now may be nil for the wall clock.
 func NewAuthenticator(secrets, tokens []config.Credential, now func() time.Time) (*Authenticator, error) {
-	byOrg := map[string][]webhook.Secret{}
+	a := &Authenticator{tokens: tokens}
 	var orgs []string
 	for _, s := range secrets {
 		sec, err := webhook.ParseSecret(s.Value)
 		if err != nil {
 			return nil, fmt.Errorf("webhook secret of organization %q: %w", s.Organization, err)
 		}
-		if _, ok := byOrg[s.Organization]; !ok {
+		if !slices.Contains(orgs, s.Organization) {
 			orgs = append(orgs, s.Organization)
 		}
-		byOrg[s.Organization] = append(byOrg[s.Organization], sec)
+		a.verifiers = append(a.verifiers, orgVerifier{org: s.Organization, fingerprint: fingerprint(s.Value),
+			verifier: webhook.NewVerifier([]webhook.Secret{sec}, now)})
 	}
 	ids, err := newIDSpace(orgs)
 	if err != nil {
 		return nil, err
 	}
-	a := &Authenticator{tokens: tokens, ids: ids}
-	for _, org := range orgs {
-		a.verifiers = append(a.verifiers, orgVerifier{org: org, verifier: webhook.NewVerifier(byOrg[org], now)})
-	}
+	a.ids = ids
 	return a, nil
 }
 
@@ -66,39 +85,42 @@ func (a *Authenticator) parse(h http.Header) (webhook.Message, error) {
 	return a.verifiers[0].verifier.Parse(h)
 }
 
-// match returns the organization whose secret signed payload.
-func (a *Authenticator) match(msg webhook.Message, payload []byte) (string, error) {
+// match returns the caller whose secret signed payload.
+func (a *Authenticator) match(msg webhook.Message, payload []byte) (caller, error) {
 	for _, v := range a.verifiers {
 		if err := v.verifier.Match(msg, payload); err == nil {
-			return v.org, nil
+			return caller{org: v.org, kind: store.ActorWebhook, id: v.fingerprint}, nil
 		}
 	}
-	return "", webhook.ErrNoMatch
+	return caller{}, webhook.ErrNoMatch
 }
 
-// token returns the organization of a bearer token. Tokens are compared by
+// token returns the caller of a bearer token. Tokens are compared by
 // their SHA-256, in constant time, against every configured token, so neither
 // a token's length nor which one matched shows in the timing.
-func (a *Authenticator) token(h http.Header) (string, bool) {
+func (a *Authenticator) token(h http.Header) (caller, bool) {
 	tok, ok := strings.CutPrefix(h.Get(echo.HeaderAuthorization), "Bearer ")
 	if !ok || tok == "" {
-		return "", false
+		return caller{}, false
 	}
 	got := sha256.Sum256([]byte(tok))
-	org := ""
+	var who caller
 	for _, t := range a.tokens {
 		want := sha256.Sum256([]byte(t.Value))
-		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && org == "" {
-			org = t.Organization
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && who.org == "" {
+			who = caller{org: t.Organization, kind: store.ActorToken, id: hex.EncodeToString(want[:4])}
 		}
 	}
-	return org, org != ""
+	return who, who.org != ""
 }
 
-const orgKey = "pushd.organization"
+const callerKey = "pushd.caller"
 
 // organization is the authenticated caller's organization.
-func organization(c echo.Context) string { s, _ := c.Get(orgKey).(string); return s }
+func organization(c echo.Context) string { return callerOf(c).org }
+
+// callerOf is the authenticated caller.
+func callerOf(c echo.Context) caller { who, _ := c.Get(callerKey).(caller); return who }
 
 var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "missing or invalid bearer token"}
 
@@ -108,12 +130,12 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := s.tooManyFailures(c); err != nil {
 			return err
 		}
-		org, ok := s.Auth.token(c.Request().Header)
+		who, ok := s.Auth.token(c.Request().Header)
 		if !ok {
 			s.authFailed(c)
 			return errUnauthenticated
 		}
-		c.Set(orgKey, org)
+		c.Set(callerKey, who)
 		return next(c)
 	}
 }
@@ -148,7 +170,7 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 			return &Error{Status: http.StatusBadRequest, Code: "bad_body", Message: "could not read the request body", Err: err}
 		}
 		target := webhook.Bound(req.Method, req.URL.RequestURI(), body)
-		org, err := s.Auth.match(msg, target)
+		who, err := s.Auth.match(msg, target)
 		if err != nil {
 			s.authFailed(c)
 			why := err.Error()
@@ -157,7 +179,8 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + why}
 		}
-		c.Set(orgKey, org)
+		c.Set(callerKey, who)
+		org := who.org
 		req.Body = io.NopCloser(bytes.NewReader(body))
 
 		sum := sha256.Sum256(target)

@@ -36,21 +36,9 @@ type parkedCallback struct {
 }
 
 func (s *Server) listParkedCallbacks(c echo.Context) error {
-	limit := 100
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: "limit: must be a number between 1 and 500", Details: []any{map[string]string{"field": "limit"}}}
-		}
-		limit = n
-	}
-	var after int64
-	if cur := c.QueryParam("cursor"); cur != "" {
-		n, err := strconv.ParseInt(cur, 10, 64)
-		if err != nil || n < 0 {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: "cursor: not a cursor this listing gave out", Details: []any{map[string]string{"field": "cursor"}}}
-		}
-		after = n
+	after, limit, err := seqPage(c)
+	if err != nil {
+		return err
 	}
 	events, err := s.Callbacks.Parked(c.Request().Context(), organization(c), after, limit+1)
 	if err != nil {
@@ -80,6 +68,7 @@ func (s *Server) resendCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	auditNote(c).Cluster = e.Cluster
 	return c.JSON(http.StatusAccepted, map[string]any{
 		"id": e.ID, "type": e.Type, "organization": e.Organization, "cluster": e.Cluster,
 		"created_at": e.CreatedAt.UTC(), "status": "pending",

@@ -132,9 +132,11 @@ func (s *Server) putCluster(c echo.Context) error {
 
 func (s *Server) deleteCluster(c echo.Context) error {
 	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
-	if _, err := s.Clusters.Get(ctx, org, id); err != nil {
+	rec, err := s.Clusters.Get(ctx, org, id)
+	if err != nil {
 		return err
 	}
+	auditNote(c).ClusterUID = rec.UID // the generation deleted
 	// Jobs for a cluster pushd will no longer know cannot run: cancel them
 	// first, while a running one still has its credential to stop with.
 	if err := s.Jobs.CancelCluster(ctx, org, id); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/web"
 )
 
@@ -68,7 +69,7 @@ func (s *Server) routesUI(e *echo.Echo) {
 	g.GET("/login", u.loginForm)
 	g.POST("/login", u.login)
 
-	session, csrf := u.requireSession, u.requireCSRF
+	session, csrf, audit := u.requireSession, u.requireCSRF, s.audited
 	g.POST("/logout", u.logout, session, csrf)
 	g.GET("/", u.fleet, session)
 	g.GET("/clusters/:id", u.cluster, session)
@@ -77,10 +78,13 @@ func (s *Server) routesUI(e *echo.Echo) {
 	g.GET("/jobs/:id", u.job, session)
 	g.GET("/requests/:request_id", u.request, session)
 	g.GET("/callbacks", u.callbacks, session)
-	g.POST("/clusters/:id/drift-check", u.driftCheck, session, csrf)
-	g.POST("/jobs/:id/cancel", u.cancelJob, session, csrf)
-	g.POST("/requests/:request_id/cancel", u.cancelRequest, session, csrf)
-	g.POST("/callbacks/:id/resend", u.resendCallback, session, csrf)
+	g.GET("/audit", u.audit, session)
+	// audit before csrf: a post with a forged or stale token is a refused
+	// attempt of the session, and the audit log shows those too.
+	g.POST("/clusters/:id/drift-check", u.driftCheck, session, audit(store.AuditDriftCheckRequested, clusterInPath), csrf)
+	g.POST("/jobs/:id/cancel", u.cancelJob, session, audit(store.AuditJobCancelled, subjectInPath), csrf)
+	g.POST("/requests/:request_id/cancel", u.cancelRequest, session, audit(store.AuditRequestCancelled, requestInPath), csrf)
+	g.POST("/callbacks/:id/resend", u.resendCallback, session, audit(store.AuditCallbackResent, subjectInPath), csrf)
 	g.Any("/*", func(echo.Context) error { return echo.ErrNotFound }, session)
 }
 
@@ -162,20 +166,14 @@ func (u *ui) sessionOf(c echo.Context) (uiSession, bool) {
 	return sess, ok && sess.org != "" // an empty organization would list every organization's clusters
 }
 
-// session returns the organization of the request's session cookie.
-func (u *ui) session(c echo.Context) (string, bool) {
-	sess, ok := u.sessionOf(c)
-	return sess.org, ok
-}
-
 // requireSession sends visitors without a live session to the login form.
 func (u *ui) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		org, ok := u.session(c)
+		sess, ok := u.sessionOf(c)
 		if !ok {
 			return c.Redirect(http.StatusSeeOther, "/ui/login")
 		}
-		c.Set(orgKey, org)
+		c.Set(callerKey, sess.caller())
 		return next(c)
 	}
 }
@@ -185,7 +183,7 @@ type uiLogin struct {
 }
 
 func (u *ui) loginForm(c echo.Context) error {
-	if _, ok := u.session(c); ok {
+	if _, ok := u.sessionOf(c); ok {
 		return c.Redirect(http.StatusSeeOther, "/ui/")
 	}
 	return u.render(c, http.StatusOK, "login", uiLogin{})
@@ -201,16 +199,20 @@ func (u *ui) login(c echo.Context) error {
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, uiLoginBodyBytes)
 	h := http.Header{}
 	h.Set(echo.HeaderAuthorization, "Bearer "+strings.TrimSpace(c.FormValue("token")))
-	org, ok := u.s.Auth.token(h)
+	who, ok := u.s.Auth.token(h)
 	if !ok {
 		u.s.authFailed(c)
 		u.s.log.Info("ui login refused", "remote", req.RemoteAddr)
 		return u.render(c, http.StatusUnauthorized, "login", uiLogin{Error: "That token is not a valid API token."})
 	}
+	org := who.org
 	if old, err := c.Cookie(uiCookie); err == nil {
-		u.sessions.end(req.Context(), old.Value)
+		u.sessions.end(req.Context(), old.Value, nil)
 	}
-	id, expires := u.sessions.create(req.Context(), org)
+	// The entry names the new session, which create fills in: that is who
+	// the UI's later entries name.
+	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Outcome: store.AuditOK, Status: http.StatusSeeOther}
+	id, expires := u.sessions.create(req.Context(), org, login)
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(req),
@@ -221,7 +223,9 @@ func (u *ui) login(c echo.Context) error {
 
 func (u *ui) logout(c echo.Context) error {
 	if ck, err := c.Cookie(uiCookie); err == nil {
-		u.sessions.end(c.Request().Context(), ck.Value)
+		who := callerOf(c)
+		u.sessions.end(c.Request().Context(), ck.Value, &store.AuditEntry{Organization: who.org, ActorKind: who.kind, ActorID: who.id,
+			Action: store.AuditUILogout, Outcome: store.AuditOK, Status: http.StatusSeeOther})
 	}
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: "", Path: "/ui", MaxAge: -1,

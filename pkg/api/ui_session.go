@@ -48,10 +48,17 @@ var _ uiSessionStore = (*store.Store)(nil)
 
 type uiSession struct {
 	org string
+	// fingerprint names the session in the audit log (fingerprint of its id).
+	fingerprint string
 	// csrf is the session's anti-forgery token: every form of the UI
 	// carries it, and every action checks it (ui_csrf.go).
 	csrf    string
 	expires time.Time
+}
+
+// caller is who the session's requests come from.
+func (s uiSession) caller() caller {
+	return caller{org: s.org, kind: store.ActorUI, id: s.fingerprint}
 }
 
 func newUISessions(ttl time.Duration, now func() time.Time, db uiSessionStore, log *slog.Logger) *uiSessions {
@@ -64,9 +71,11 @@ func newUISessions(ttl time.Duration, now func() time.Time, db uiSessionStore, l
 	return &uiSessions{ttl: ttl, now: now, db: db, log: log, byID: map[[sha256.Size]byte]uiSession{}}
 }
 
-// create starts a session of org and returns its id and expiry. A session
-// the database could not keep still works until pushd restarts.
-func (s *uiSessions) create(ctx context.Context, org string) (string, time.Time) {
+// create starts a session of org and returns its id and expiry; audit, when
+// not nil, is completed with the session's fingerprint and written with the
+// session in one transaction. A session the database could not keep still
+// works until pushd restarts.
+func (s *uiSessions) create(ctx context.Context, org string, audit *store.AuditEntry) (string, time.Time) {
 	id, csrf := randomToken(), randomToken()
 	now := s.now()
 	expires := now.Add(s.ttl)
@@ -80,10 +89,14 @@ func (s *uiSessions) create(ctx context.Context, org string) (string, time.Time)
 		}
 	}
 	key := sha256.Sum256([]byte(id))
-	s.byID[key] = uiSession{org: org, csrf: csrf, expires: expires}
+	fp := hex.EncodeToString(key[:4])
+	s.byID[key] = uiSession{org: org, fingerprint: fp, csrf: csrf, expires: expires}
+	if audit != nil {
+		audit.ActorID = fp
+	}
 	if s.db != nil {
 		row := &store.UISession{IDHash: hex.EncodeToString(key[:]), Organization: org, CSRF: csrf, ExpiresAt: expires.UTC()}
-		if err := s.db.SaveUISession(ctx, row, nil); err != nil {
+		if err := s.db.SaveUISession(ctx, row, audit); err != nil {
 			s.log.Warn("ui session not saved: it ends when pushd restarts", "organization", org, "err", err)
 		}
 	}
@@ -123,21 +136,22 @@ func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 		}
 		return uiSession{}, false
 	}
-	sess = uiSession{org: row.Organization, csrf: row.CSRF, expires: row.ExpiresAt}
+	sess = uiSession{org: row.Organization, fingerprint: hex.EncodeToString(key[:4]), csrf: row.CSRF, expires: row.ExpiresAt}
 	s.mu.Lock()
 	s.byID[key] = sess
 	s.mu.Unlock()
 	return sess, true
 }
 
-// end forgets a session; unknown ids are ignored.
-func (s *uiSessions) end(ctx context.Context, id string) {
+// end forgets a session, and writes audit (when not nil) with the deletion
+// in one transaction; unknown ids are ignored.
+func (s *uiSessions) end(ctx context.Context, id string, audit *store.AuditEntry) {
 	key := sha256.Sum256([]byte(id))
 	s.mu.Lock()
 	delete(s.byID, key)
 	s.mu.Unlock()
 	if s.db != nil {
-		if err := s.db.DeleteUISession(ctx, hex.EncodeToString(key[:]), nil); err != nil {
+		if err := s.db.DeleteUISession(ctx, hex.EncodeToString(key[:]), audit); err != nil {
 			s.log.Warn("ui session not deleted", "err", err)
 		}
 	}

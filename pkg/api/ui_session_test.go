@@ -12,11 +12,11 @@ func TestUISessionsExpireAndEnd(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := newUISessions(12*time.Hour, func() time.Time { return now }, nil, nil)
 	ctx := t.Context()
-	id, expires := s.create(ctx, "acme")
+	id, expires := s.create(ctx, "acme", nil)
 	if want := now.Add(12 * time.Hour); !expires.Equal(want) {
 		t.Fatalf("expires %v, want %v", expires, want)
 	}
-	other, _ := s.create(ctx, "acme")
+	other, _ := s.create(ctx, "acme", nil)
 	if id == other || len(id) < 40 {
 		t.Fatalf("session ids must be long and unique: %q %q", id, other)
 	}
@@ -36,12 +36,12 @@ func TestUISessionsExpireAndEnd(t *testing.T) {
 	if _, ok := s.lookup(ctx, id); ok {
 		t.Fatal("a session must end after its TTL")
 	}
-	s.create(ctx, "globex") // sweeps the expired one
+	s.create(ctx, "globex", nil) // sweeps the expired one
 	if len(s.byID) != 1 {
 		t.Fatalf("expired sessions are kept: %d", len(s.byID))
 	}
-	id, _ = s.create(ctx, "globex")
-	s.end(ctx, id)
+	id, _ = s.create(ctx, "globex", nil)
+	s.end(ctx, id, nil)
 	if _, ok := s.lookup(ctx, id); ok {
 		t.Fatal("an ended session must be gone")
 	}
@@ -61,7 +61,7 @@ func TestUISessionsSurviveARestart(t *testing.T) {
 		now := time.Now()
 		clock := func() time.Time { return now }
 		before := newUISessions(time.Hour, clock, st, nil)
-		id, _ := before.create(ctx, "acme")
+		id, _ := before.create(ctx, "acme", nil)
 		want, _ := before.lookup(ctx, id)
 
 		after := newUISessions(time.Hour, clock, st, nil) // pushd restarted
@@ -72,11 +72,11 @@ func TestUISessionsSurviveARestart(t *testing.T) {
 		if _, err := st.UISessionByHash(ctx, id, now); err == nil {
 			t.Fatal("the database is keyed by the session id itself")
 		}
-		after.end(ctx, id)
+		after.end(ctx, id, nil)
 		if _, ok := newUISessions(time.Hour, clock, st, nil).lookup(ctx, id); ok {
 			t.Fatal("a logged-out session survives a restart")
 		}
-		old, _ := after.create(ctx, "acme")
+		old, _ := after.create(ctx, "acme", nil)
 		now = now.Add(time.Hour)
 		if _, ok := newUISessions(time.Hour, clock, st, nil).lookup(ctx, old); ok {
 			t.Fatal("an expired session survives a restart")

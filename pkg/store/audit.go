@@ -54,6 +54,13 @@ const (
 	AuditUILogout            AuditAction = "ui.logout"
 )
 
+// AuditActions lists every action, in the order the UI offers them.
+var AuditActions = []AuditAction{
+	AuditRecordWritten, AuditRecordDeleted, AuditCredentialReplaced, AuditCredentialBootstrap, AuditCredentialRenewed,
+	AuditJobSubmitted, AuditJobCancelled, AuditRequestCancelled, AuditDriftCheckRequested, AuditDriftCorrection,
+	AuditCallbackResent, AuditUILogin, AuditUILogout,
+}
+
 // AuditOK is the outcome of an action that was done.
 const AuditOK = "ok"
 

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Recording the audit log. Every route that changes state — the signed
+// writes and the UI's actions — runs behind audited, which writes one entry
+// per request of a known caller: the caller (organization, credential or
+// session fingerprint), the action, its subject, and how it ended (ok, or
+// the error code with its status, so refused attempts are there too).
+//
+// The entry is written right after the handler, not in the transaction of
+// the change: the change is written by pkg/clusters, pkg/jobs, pkg/outbox or
+// pkg/observe through store verbs that know nothing of who asked, and only
+// pkg/api knows the caller and the answer; a refusal writes nothing to join.
+// So a crash between a change and its entry can lose the entry (never the
+// reverse). The changes pkg/api writes itself, UI logins and logouts, are
+// written with their entry in one transaction (ui_session.go).
+//
+// A request that fails authentication has no organization whose log it
+// could go to: it is in pushd's log only (authFailed).
+
+const auditKey = "pushd.audit"
+
+// auditSubject says where a route's path names its subject.
+type auditSubject func(c echo.Context, e *store.AuditEntry)
+
+var (
+	// clusterInPath: the :id of /clusters/:id/….
+	clusterInPath auditSubject = func(c echo.Context, e *store.AuditEntry) { e.Cluster = c.Param("id") }
+	// subjectInPath: the :id of /jobs/:id/… or /callbacks/:id/….
+	subjectInPath auditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("id") }
+	// requestInPath: the :request_id of /requests/:request_id/….
+	requestInPath auditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("request_id") }
+	// subjectInBody: the handler names it (auditNote).
+	subjectInBody auditSubject = func(echo.Context, *store.AuditEntry) {}
+)
+
+// audited records action for every request of an authenticated caller that
+// reaches it; it runs after the authentication middleware.
+func (s *Server) audited(action store.AuditAction, subject auditSubject) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			who := callerOf(c)
+			e := &store.AuditEntry{Organization: who.org, ActorKind: who.kind, ActorID: who.id, Action: action}
+			subject(c, e)
+			c.Set(auditKey, e)
+			err := next(c)
+			e.Outcome, e.Status = store.AuditOK, c.Response().Status
+			if err != nil {
+				apiErr := toAPIError(err)
+				e.Outcome, e.Status = apiErr.Code, apiErr.Status
+			}
+			s.recordAudit(c.Request().Context(), e)
+			return err
+		}
+	}
+}
+
+// auditNote is the entry of the request being handled, for the handler to
+// complete with what only it knows (a job's cluster, a record's
+// generation); a throw-away entry on routes that are not audited.
+func auditNote(c echo.Context) *store.AuditEntry {
+	if e, ok := c.Get(auditKey).(*store.AuditEntry); ok {
+		return e
+	}
+	return &store.AuditEntry{}
+}
+
+// recordAudit writes e. It completes the generation of e's cluster when the
+// handler did not name it (the record as it is after the change). A failure
+// is logged: the change it records is done and its answer decided.
+func (s *Server) recordAudit(ctx context.Context, e *store.AuditEntry) {
+	if s.Store == nil || e.Organization == "" {
+		return
+	}
+	// The request may have been cancelled; its entry must still be kept.
+	ctx = context.WithoutCancel(ctx)
+	if e.Cluster != "" && e.ClusterUID == "" && s.Clusters != nil {
+		if rec, err := s.Clusters.Get(ctx, e.Organization, e.Cluster); err == nil {
+			e.ClusterUID = rec.UID
+		}
+	}
+	if err := s.Store.AppendAudit(ctx, e); err != nil {
+		s.log.Error("audit entry not written", "organization", e.Organization, "action", e.Action, "cluster", e.Cluster, "subject", e.Subject, "outcome", e.Outcome, "err", err)
+	}
+}

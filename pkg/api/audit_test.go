@@ -1,0 +1,283 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vworkspace/pushd/internal/contracttest"
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// fingerprint is how the audit log names a credential: the first 8 hex
+// digits of its SHA-256.
+func fingerprint(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:4])
+}
+
+// auditLine is what the test compares of an audit entry.
+type auditLine struct {
+	actorKind, actor, action, cluster, subject, outcome string
+	status                                              int
+}
+
+func (l auditLine) String() string {
+	return fmt.Sprintf("%s:%s %s %s/%s → %s (%d)", l.actorKind, l.actor, l.action, l.cluster, l.subject, l.outcome, l.status)
+}
+
+func auditLines(t *testing.T, items []any) []auditLine {
+	t.Helper()
+	var out []auditLine
+	for _, it := range items {
+		m := it.(map[string]any)
+		s := func(k string) string { v, _ := m[k].(string); return v }
+		status, _ := m["status"].(float64)
+		out = append(out, auditLine{s("actor_kind"), s("actor"), s("action"), s("cluster"), s("subject"), s("outcome"), int(status)})
+	}
+	return out
+}
+
+// readAudit pages through GET /api/v1/audit with query q, limit 3 a page.
+func readAudit(t *testing.T, e *env, token, q string) []any {
+	t.Helper()
+	var all []any
+	path := "/api/v1/audit?limit=3&" + q
+	for {
+		r := e.read(t, path, token)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		page := r.json(t)
+		all = append(all, page["items"].([]any)...)
+		next, ok := page["next_cursor"].(string)
+		if !ok {
+			return all
+		}
+		path = "/api/v1/audit?limit=3&cursor=" + url.QueryEscape(next) + "&" + q
+	}
+}
+
+// TestAuditLogOfAScriptedSession: a scripted session of acme — signed
+// writes that create a record, upload its kubeconfig, submit a job (one
+// refused, one accepted), cancel it, ask a drift check and re-send a parked
+// callback, then a UI session that logs in, asks a drift check and logs
+// out — is in acme's audit log in order, each with its actor (the webhook
+// secret's or the UI session's fingerprint), subject and outcome, the
+// refusal with its code; through the paged API, its filters, the JSON lines
+// export and the UI page. globex sees only its own refused attempt.
+func TestAuditLogOfAScriptedSession(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		odoo := newRefusingOdoo(t)
+		var st *store.Store
+		e := newEnv(t, db, odoo.deliverer(t, &st))
+		const id = "acme-audit-1"
+		kube, err := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			GenerateName: "audit-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now().Add(-time.Second)
+		hook, ok := fingerprint(acmeSecret), store.AuditOK
+
+		rec := record(ns.Name)
+		rec["accept_excess_rights"] = true // the test bed's admin token
+		r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, rec))
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		uid := r.json(t)["uid"].(string)
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil)); r.status != http.StatusOK {
+			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+		}
+		job := func(jobID, kind string) []byte {
+			return mustJSON(t, map[string]any{
+				"id": jobID, "cluster": id, "request_id": "req-" + ns.Name, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+				"application": "nextcloud", "namespace": ns.Name, "action": "apply", "timeout_seconds": 30,
+				"manifests": []any{map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": "x"}}},
+			})
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job("job-refused-"+ns.Name, "Namespace")); r.status != http.StatusUnprocessableEntity {
+			t.Fatalf("a cluster-scoped object was accepted: %d %s", r.status, r.body)
+		}
+		jobID := "job-" + ns.Name
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(jobID, "ConfigMap")); r.status != http.StatusAccepted {
+			t.Fatalf("submit: %d %s", r.status, r.body)
+		}
+		// The job may be queued, running or done by now: the log must hold
+		// whatever the answer was.
+		cancel := e.write(t, http.MethodPost, "/api/v1/jobs/"+jobID+"/cancel", acmeSecret, nil)
+		cancelOutcome := ok
+		if cancel.status >= 300 {
+			cancelOutcome = cancel.code(t)
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/clusters/"+id+"/drift-checks", acmeSecret, nil); r.status != http.StatusAccepted {
+			t.Fatalf("drift check: %d %s", r.status, r.body)
+		}
+		ev := &store.Event{ID: "evt_audit_" + db.Driver, Type: "job.status_changed", Organization: "acme", Cluster: id, Data: `{"id":"x"}`}
+		if err := st.AddEvent(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the refused event is parked", func() bool {
+			items, _ := e.read(t, "/api/v1/callbacks/parked?limit=500", acmeToken).json(t)["items"].([]any)
+			for _, it := range items {
+				if it.(map[string]any)["id"] == ev.ID {
+					return true
+				}
+			}
+			return false
+		})
+		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusAccepted {
+			t.Fatalf("resend: %d %s", r.status, r.body)
+		}
+		// globex tries to run a job on acme's cluster: refused as if there
+		// were no such cluster, and in globex's log only.
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", globexSecret, job("job-globex-"+ns.Name, "ConfigMap")); r.status != http.StatusNotFound {
+			t.Fatalf("globex submitted to acme's cluster: %d %s", r.status, r.body)
+		}
+
+		ui := newUIClient(t, e)
+		if r := ui.login(t, acmeToken); r.status != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.status)
+		}
+		u, _ := url.Parse(e.url + "/ui/")
+		var session string
+		for _, c := range ui.c.Jar.Cookies(u) {
+			if c.Name == "pushd_ui_session" {
+				session = fingerprint(c.Value)
+			}
+		}
+		if session == "" {
+			t.Fatal("no session cookie")
+		}
+		csrf := ui.csrf(t)
+		if r := ui.post(t, "/ui/clusters/"+id+"/drift-check", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
+			t.Fatalf("ui drift check: %d %s", r.status, r.body)
+		}
+		if r := ui.post(t, "/ui/clusters/"+id+"/drift-check", url.Values{"csrf": {"forged"}}); r.status != http.StatusForbidden {
+			t.Fatalf("forged ui drift check: %d", r.status)
+		}
+		auditPage := ui.get(t, "/ui/audit")
+		if r := ui.post(t, "/ui/logout", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
+			t.Fatalf("logout: %d", r.status)
+		}
+
+		want := []auditLine{
+			{"webhook", hook, "record.written", id, "", ok, 201},
+			{"webhook", hook, "credential.replaced", id, "", ok, 200},
+			{"webhook", hook, "job.submitted", id, "job-refused-" + ns.Name, "cluster_scoped_object", 422},
+			{"webhook", hook, "job.submitted", id, jobID, ok, 202},
+			{"webhook", hook, "job.cancelled", id, jobID, cancelOutcome, cancel.status},
+			{"webhook", hook, "drift_check.requested", id, "", ok, 202},
+			{"webhook", hook, "callback.resent", id, ev.ID, ok, 202},
+			{"ui", session, "ui.login", "", "", ok, 303},
+			{"ui", session, "drift_check.requested", id, "", ok, 303},
+			{"ui", session, "drift_check.requested", id, "", "csrf", 403},
+			{"ui", session, "ui.logout", "", "", ok, 303},
+		}
+		items := readAudit(t, e, acmeToken, "")
+		if got := auditLines(t, items); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("acme's audit log:\n%s\nwant:\n%s", strings.Join(strs(got), "\n"), strings.Join(strs(want), "\n"))
+		}
+		for _, it := range items {
+			m := it.(map[string]any)
+			if m["organization"] != "acme" {
+				t.Errorf("entry of another organization: %v", m)
+			}
+			if m["cluster"] == id && m["action"] != "record.written" && m["cluster_uid"] != uid {
+				t.Errorf("entry without the record's generation %s: %v", uid, m)
+			}
+		}
+		if strings.Contains(fmt.Sprint(items), acmeSecret) || strings.Contains(fmt.Sprint(items), acmeToken) {
+			t.Fatal("a credential is in the audit log")
+		}
+
+		t.Run("filters", func(t *testing.T) {
+			if got := readAudit(t, e, acmeToken, "action=job.submitted"); len(got) != 2 {
+				t.Errorf("action filter: %d entries", len(got))
+			}
+			if got := readAudit(t, e, acmeToken, "cluster="+id); len(got) != len(want)-2 {
+				t.Errorf("cluster filter: %d entries, want every one but login and logout", len(got))
+			}
+			if got := readAudit(t, e, acmeToken, "until="+url.QueryEscape(start.Format(time.RFC3339Nano))); len(got) != 0 {
+				t.Errorf("until before the session: %d entries", len(got))
+			}
+			if got := readAudit(t, e, acmeToken, "since="+url.QueryEscape(start.Format(time.RFC3339Nano))); len(got) != len(want) {
+				t.Errorf("since the session's start: %d entries", len(got))
+			}
+			if r := e.read(t, "/api/v1/audit?since=yesterday", acmeToken); r.status != http.StatusBadRequest || r.code(t) != "invalid_field" {
+				t.Errorf("bad since: %d %s", r.status, r.body)
+			}
+			if r := e.read(t, "/api/v1/audit", ""); r.status != http.StatusUnauthorized {
+				t.Errorf("without a token: %d", r.status)
+			}
+		})
+
+		t.Run("JSON lines export", func(t *testing.T) {
+			r := e.read(t, "/api/v1/audit/export", acmeToken)
+			if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/x-ndjson" {
+				t.Fatalf("export: %d %s", r.status, r.header.Get("Content-Type"))
+			}
+			var lines []any
+			sc := bufio.NewScanner(bytes.NewReader(r.body))
+			for sc.Scan() {
+				contracttest.CheckSchema(t, "AuditEntry", sc.Bytes())
+				var m map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+					t.Fatalf("line %q: %v", sc.Text(), err)
+				}
+				lines = append(lines, m)
+			}
+			if fmt.Sprint(lines) != fmt.Sprint(items) {
+				t.Errorf("the export differs from the listing:\n%s", r.body)
+			}
+			if r := e.read(t, "/api/v1/audit/export?action=ui.login", acmeToken); bytes.Count(r.body, []byte("\n")) != 1 {
+				t.Errorf("filtered export: %s", r.body)
+			}
+		})
+
+		t.Run("UI page", func(t *testing.T) {
+			mustContain(t, "audit page", auditPage, "record.written", "credential.replaced", "cluster_scoped_object", jobID, ev.ID, hook, session, `href="/ui/audit"`)
+			mustNotContain(t, "audit page", auditPage, "globex")
+		})
+
+		t.Run("another organization", func(t *testing.T) {
+			got := auditLines(t, readAudit(t, e, globexToken, ""))
+			if len(got) != 1 || got[0].action != "job.submitted" || got[0].outcome != "not_found" || got[0].status != 404 || got[0].actor != fingerprint(globexSecret) {
+				t.Errorf("globex's audit log: %v", got)
+			}
+			if r := e.read(t, "/api/v1/audit/export", globexToken); strings.Contains(string(r.body), `"acme"`) {
+				t.Errorf("globex's export holds acme's entries: %s", r.body)
+			}
+			g := newUIClient(t, e)
+			g.login(t, globexToken)
+			mustNotContain(t, "globex's audit page", g.get(t, "/ui/audit"), hook, jobID, ev.ID)
+		})
+	})
+}
+
+func strs[T fmt.Stringer](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
+	}
+	return out
+}

@@ -1,0 +1,72 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// uiAuditPage is how many audit entries one page shows.
+const uiAuditPage = 100
+
+// uiAuditFilters are the audit page's filters, as the query string gives them.
+type uiAuditFilters struct {
+	Since, Until, Cluster, Action string
+}
+
+type uiAudit struct {
+	Filters uiAuditFilters
+	Actions []string
+	Items   []uiAuditRow
+	// More is the link to the next page; empty on the last.
+	More string
+}
+
+type uiAuditRow struct {
+	At, Actor, Action, Cluster, ClusterUID, Subject, Outcome string
+	Status                                                   int
+	OK                                                       bool
+}
+
+// audit lists the organization's audit log, oldest first, filtered, a page
+// at a time: the same entries and filters as GET /api/v1/audit.
+func (u *ui) audit(c echo.Context) error {
+	q := c.QueryParams()
+	f, err := auditFilter(c)
+	if err != nil {
+		return err
+	}
+	f.After, _ = strconv.ParseInt(q.Get("after"), 10, 64)
+	f.Limit = uiAuditPage + 1
+	entries, err := u.s.Store.AuditEntries(c.Request().Context(), organization(c), f)
+	if err != nil {
+		return err
+	}
+	page := uiAudit{Filters: uiAuditFilters{Since: q.Get("since"), Until: q.Get("until"), Cluster: q.Get("cluster"), Action: q.Get("action")}}
+	for _, a := range store.AuditActions {
+		page.Actions = append(page.Actions, string(a))
+	}
+	if len(entries) > uiAuditPage {
+		entries = entries[:uiAuditPage]
+		next := url.Values{}
+		for k, v := range map[string]string{"since": page.Filters.Since, "until": page.Filters.Until, "cluster": f.Cluster, "action": string(f.Action)} {
+			if v != "" {
+				next.Set(k, v)
+			}
+		}
+		next.Set("after", strconv.FormatInt(entries[len(entries)-1].Seq, 10))
+		page.More = "/ui/audit?" + next.Encode()
+	}
+	for i := range entries {
+		e := &entries[i]
+		page.Items = append(page.Items, uiAuditRow{
+			At: uiTime(&e.At), Actor: string(e.ActorKind) + " " + e.ActorID, Action: string(e.Action),
+			Cluster: e.Cluster, ClusterUID: e.ClusterUID, Subject: e.Subject, Outcome: e.Outcome, Status: e.Status, OK: e.Outcome == store.AuditOK,
+		})
+	}
+	return u.render(c, http.StatusOK, "audit", page)
+}
