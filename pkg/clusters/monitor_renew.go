@@ -31,11 +31,13 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 		h.renewTry, h.renewAt = 0, time.Time{}
 		fc, _ := fresh.Claims()
 		m.opts.Logger.Info("token renewed", "cluster", rec.ID, "subject", fc.Subject, "expiry", fc.Expiry)
+		m.audit(ctx, rec, now, store.AuditOK)
 		return &fc.Expiry, credentialEvent(rec, CredentialRenewed, fresh)
 	}
 	h.renewTry = min(max(2*h.renewTry, time.Minute), time.Hour)
 	h.renewAt = now.Add(h.renewTry)
 	m.opts.Logger.Warn("token renewal failed", "cluster", rec.ID, "retry_in", h.renewTry, "err", err)
+	m.audit(ctx, rec, now, "renewal_failed")
 	if claims.Expiry.Sub(now) < m.opts.ExpiryWarning && !h.warned.Equal(claims.Expiry) {
 		h.warned = claims.Expiry
 		return nil, newEvent(EventCredentialExpiring, rec, map[string]any{
@@ -43,4 +45,16 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 		})
 	}
 	return nil, nil
+}
+
+// audit records a renewal attempt, by pushd, in the record's organization's
+// audit log. It is written right after the credential file (not a database
+// row, so there is no transaction to share) and its failure is logged only:
+// the renewal happened either way.
+func (m *Monitor) audit(ctx context.Context, rec *Record, now time.Time, outcome string) {
+	err := m.store.AppendAudit(ctx, &store.AuditEntry{At: now, Organization: rec.Organization, ActorKind: store.ActorPushd,
+		Action: store.AuditCredentialRenewed, Cluster: rec.ID, ClusterUID: rec.UID, Outcome: outcome})
+	if err != nil {
+		m.opts.Logger.Error("audit entry of a token renewal not written", "cluster", rec.ID, "err", err)
+	}
 }

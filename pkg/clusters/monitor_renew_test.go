@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // TestMonitorRenewsTokensDue runs the monitor with a clock 45 minutes ahead:
@@ -61,6 +62,15 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 		// The new token is the one the next probe uses.
 		if st, _ := mon.Check(ctx, rec); st.Connectivity.State != clusters.StateReady {
 			t.Fatalf("after renewal: %+v", st.Connectivity)
+		}
+		// The renewal is in acme's audit log, done by pushd itself (the
+		// second probe, still 45 minutes ahead, renewed again).
+		audit, err := f.store.AuditEntries(ctx, "acme", store.AuditFilter{Action: store.AuditCredentialRenewed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(audit) == 0 || audit[0].ActorKind != store.ActorPushd || audit[0].Cluster != c.Name || audit[0].ClusterUID != rec.UID || audit[0].Outcome != store.AuditOK {
+			t.Fatalf("audit entries of the renewal: %+v", audit)
 		}
 	})
 }

@@ -289,13 +289,13 @@ func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k i
 	case DriftDrifted:
 		if a.reportedDrift == DriftDrifted {
 			if correct && w.correctionOver(ctx, rec.Organization, a.correction) {
-				a.correction = w.correct(ctx, rec.ID, k)
+				a.correction = w.correct(ctx, rec, k, now)
 			}
 			return nil
 		}
 		correction := ""
 		if correct {
-			correction = w.correct(ctx, rec.ID, k)
+			correction = w.correct(ctx, rec, k, now)
 		}
 		a.reportedDrift, a.correction = DriftDrifted, correction
 		mode := rec.Drift.Mode
@@ -315,13 +315,23 @@ func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k i
 }
 
 // correct queues a correction; its failure leaves the drift reported only.
-func (w *Watcher) correct(ctx context.Context, cluster string, k inventory.Key) string {
+func (w *Watcher) correct(ctx context.Context, rec *clusters.Record, k inventory.Key, now time.Time) string {
+	cluster := rec.ID
 	id, err := w.opts.Corrector.Correct(ctx, cluster, k.Namespace, k.Application)
+	outcome := store.AuditOK
 	if err != nil {
 		w.opts.Logger.Warn("drift correction not queued", "cluster", cluster, "namespace", k.Namespace, "application", k.Application, "err", err)
-		return ""
+		id, outcome = "", "correction_not_queued"
+	} else {
+		w.opts.Logger.Info("drift correction queued", "cluster", cluster, "namespace", k.Namespace, "application", k.Application, "job", id)
 	}
-	w.opts.Logger.Info("drift correction queued", "cluster", cluster, "namespace", k.Namespace, "application", k.Application, "job", id)
+	// Right after the job's own transaction, which pkg/jobs writes: the
+	// Corrector interface does not carry who asked.
+	err = w.store.AppendAudit(ctx, &store.AuditEntry{At: now, Organization: rec.Organization, ActorKind: store.ActorPushd,
+		Action: store.AuditDriftCorrection, Cluster: cluster, ClusterUID: rec.UID, Subject: id, Outcome: outcome})
+	if err != nil {
+		w.opts.Logger.Error("audit entry of a drift correction not written", "cluster", cluster, "err", err)
+	}
 	return id
 }
 

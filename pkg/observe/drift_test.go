@@ -15,9 +15,11 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
@@ -154,6 +156,14 @@ func TestDriftStory(t *testing.T) {
 			}
 			if j := h.Wait(t, job, time.Minute); j.Status != "succeeded" || j.Trigger != jobs.TriggerDrift {
 				t.Fatalf("correction job: %s trigger %s %+v", j.Status, j.Trigger, j.Error)
+			}
+			// pushd asked for it: the audit log says so, naming the job.
+			audit, err := h.Store.AuditEntries(ctx, fleettest.Org, store.AuditFilter{Action: store.AuditDriftCorrection})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(audit) != 1 || audit[0].ActorKind != store.ActorPushd || audit[0].Cluster != id || audit[0].Subject != job || audit[0].ClusterUID == "" || audit[0].Outcome != store.AuditOK {
+				t.Fatalf("audit entries of the correction: %+v", audit)
 			}
 			got, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "settings", metav1.GetOptions{})
 			if err != nil || got.Data["a"] != "1" {
