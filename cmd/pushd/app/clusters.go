@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -24,6 +25,9 @@ type adminEnv struct {
 	store    *store.Store
 	registry *clusters.Registry
 	monitor  *clusters.Monitor
+	// user names the person at the terminal in the audit log (audit.go).
+	user   string
+	stderr io.Writer
 }
 
 func openAdmin(ctx context.Context, cfg config.Config) (*adminEnv, error) {
@@ -130,6 +134,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 				return opErr
 			}
 			out, created, err := env.registry.Put(ctx, *org, rec)
+			env.audit(ctx, *org, store.AuditRecordWritten, id, "", err)
 			if err != nil {
 				return fmt.Errorf("cluster %q: %w", id, err)
 			}
@@ -145,7 +150,9 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			if err := env.registry.SetKubeconfig(ctx, *org, out.ID, data); err != nil {
+			err = env.registry.SetKubeconfig(ctx, *org, out.ID, data)
+			env.audit(ctx, *org, store.AuditCredentialReplaced, out.ID, "", err)
+			if err != nil {
 				return fmt.Errorf("cluster %q: %w", out.ID, err)
 			}
 			return check(ctx, env, out, io)
@@ -223,6 +230,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 				ClusterID: rec.ID, Namespaces: nss, ServiceAccountNamespace: saNamespace, TokenTTL: ttl,
 			})
 			if err != nil {
+				env.audit(ctx, rec.Organization, store.AuditCredentialBootstrap, rec.ID, "", err)
 				return err
 			}
 			for _, ns := range res.Granted {
@@ -231,7 +239,9 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			for _, s := range res.Skipped {
 				fmt.Fprintf(io.out, "skipped   %s: %s\n", s.Name, s.Reason)
 			}
-			if err := env.registry.Credentials().Save(rec.ID, res.Credential); err != nil {
+			err = env.registry.Credentials().Save(rec.ID, res.Credential)
+			env.audit(ctx, rec.Organization, store.AuditCredentialBootstrap, rec.ID, "", err)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(io.out, "credential stored for %s (token expires %s; pushd renews it)\n", rec.ID, res.Expiry.Format(time.RFC3339))
@@ -262,7 +272,12 @@ func parseAdmin(ctx context.Context, fs *flag.FlagSet, synopsis string, args []s
 	if err := applyEnv(fs, envs, getenv); err != nil {
 		return nil, err
 	}
-	return openAdmin(ctx, *cfg)
+	env, err := openAdmin(ctx, *cfg)
+	if err != nil {
+		return nil, err
+	}
+	env.user, env.stderr = localUser(getenv), io.err
+	return env, nil
 }
 
 func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters.Record, error) {

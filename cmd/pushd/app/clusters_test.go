@@ -11,6 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // TestClustersCLI drives the admin commands the way a person at a terminal
@@ -32,6 +35,7 @@ func TestClustersCLI(t *testing.T) {
 	environ := env(map[string]string{
 		"PUSHD_DATABASE_URL":   "sqlite://" + filepath.Join(dir, "pushd.db"),
 		"PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
+		"USER":                 "alice",
 	})
 	run := func(args ...string) (int, string) {
 		var out bytes.Buffer
@@ -80,7 +84,7 @@ func TestClustersCLI(t *testing.T) {
 	var narrow bytes.Buffer
 	code = Run(ctx, []string{"jobs", "submit", job("cli-3", ns.Name)}, env(map[string]string{
 		"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "pushd.db"), "PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
-		"PUSHD_ALLOWED_KINDS": "Secret",
+		"PUSHD_ALLOWED_KINDS": "Secret", "USER": "alice",
 	}), &narrow, &narrow)
 	if code == 0 || !strings.Contains(narrow.String(), "kind_not_allowed") {
 		t.Fatalf("jobs submit with a narrower --allowed-kinds (exit %d):\n%s", code, narrow.String())
@@ -90,5 +94,29 @@ func TestClustersCLI(t *testing.T) {
 	}
 	if code, out = run("jobs", "get", "cli-1"); code != 0 || !strings.Contains(out, `"status": "queued"`) {
 		t.Fatalf("jobs get (exit %d):\n%s", code, out)
+	}
+
+	// Every change made from the terminal is in the organization's audit
+	// log, by alice through the CLI, refusals with their codes.
+	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "pushd.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.AuditEntries(ctx, config.DefaultOrganization, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.ActorKind != store.ActorCLI || e.ActorID != "alice" || e.Cluster != "edge-1" || e.ClusterUID == "" {
+			t.Errorf("entry %+v: want alice through the CLI on edge-1 with its generation", e)
+		}
+		got = append(got, string(e.Action)+" "+e.Subject+" "+e.Outcome)
+	}
+	want := []string{"record.written  ok", "credential.replaced  ok", "credential.bootstrapped  ok",
+		"job.submitted cli-1 ok", "job.submitted cli-2 namespace_not_allowed", "job.submitted cli-3 kind_not_allowed"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log of the CLI session:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -34,7 +34,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 	fs := flag.NewFlagSet("pushd jobs "+cmd, flag.ContinueOnError)
 	envs := bindSettings(fs, scopeState, &cfg, nil)
 	org := fs.String("organization", config.DefaultOrganization, "the organization the job belongs to")
-	var run func(ctx context.Context, svc *jobs.Service) error
+	var run func(ctx context.Context, env *adminEnv, svc *jobs.Service) error
 	var synopsis string
 	switch cmd {
 	case "submit":
@@ -42,7 +42,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 		for k, v := range bindSettings(fs, scopeSubmit, &cfg, nil) {
 			envs[k] = v
 		}
-		run = func(ctx context.Context, svc *jobs.Service) error {
+		run = func(ctx context.Context, env *adminEnv, svc *jobs.Service) error {
 			if fs.NArg() != 1 {
 				return hint(errors.New("jobs submit: one job file is required"), "usage: "+synopsis)
 			}
@@ -59,6 +59,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 				return fmt.Errorf("%s: not a job: %w", fs.Arg(0), err)
 			}
 			row, created, err := svc.Submit(ctx, *org, spec)
+			env.audit(ctx, *org, store.AuditJobSubmitted, spec.Cluster, spec.ID, err)
 			if err != nil {
 				var re *jobs.RuleError
 				switch {
@@ -78,7 +79,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 		}
 	case "get":
 		synopsis = "pushd jobs get ID [flags]"
-		run = func(ctx context.Context, svc *jobs.Service) error {
+		run = func(ctx context.Context, env *adminEnv, svc *jobs.Service) error {
 			if fs.NArg() != 1 {
 				return hint(errors.New("jobs get: one job id is required"), "usage: "+synopsis)
 			}
@@ -97,7 +98,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 		fs.Func("status", "only jobs in this status", func(v string) error { o.Status = store.JobStatus(v); return nil })
 		fs.StringVar(&o.RequestID, "request-id", "", "only the jobs of this request")
 		fs.IntVar(&o.Limit, "limit", 50, "at most this many, newest first")
-		run = func(ctx context.Context, svc *jobs.Service) error {
+		run = func(ctx context.Context, env *adminEnv, svc *jobs.Service) error {
 			page, err := svc.List(ctx, *org, o)
 			if err != nil {
 				return err
@@ -121,7 +122,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 		return err
 	}
 	defer env.store.Close()
-	return run(ctx, jobs.NewService(env.store, env.registry, env.monitor, jobs.ServiceOptions{
+	return run(ctx, env, jobs.NewService(env.store, env.registry, env.monitor, jobs.ServiceOptions{
 		AllowedKinds: groupKinds(cfg.AllowedKinds), Trigger: TriggerCLI,
 	}))
 }
