@@ -229,6 +229,13 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			if r := e.read(t, "/api/v1/audit", ""); r.status != http.StatusUnauthorized {
 				t.Errorf("without a token: %d", r.status)
 			}
+			// A write no secret signed belongs to no organization: pushd's log only.
+			if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, "whsec_bm90LWNvbmZpZ3VyZWQ=", mustJSON(t, rec)); r.status != http.StatusUnauthorized {
+				t.Errorf("unsigned write: %d", r.status)
+			}
+			if !strings.Contains(e.logs.String(), "authentication failed") {
+				t.Error("failed authentication is not logged")
+			}
 		})
 
 		t.Run("JSON lines export", func(t *testing.T) {

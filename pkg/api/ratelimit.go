@@ -106,5 +106,10 @@ func (s *Server) tooManyFailures(c echo.Context) error {
 		Message: "too many failed authentication attempts from this client; retry after " + strconv.Itoa(secs) + " s"}
 }
 
-// authFailed counts a failed authentication of the request's client.
-func (s *Server) authFailed(c echo.Context) { s.limiter.fail(clientKey(c.RealIP())) }
+// authFailed counts a failed authentication of the request's client and
+// logs it: it belongs to no organization, so this log line is its only
+// audit record. The rate limit bounds how often one client can write it.
+func (s *Server) authFailed(c echo.Context) {
+	s.log.Info("authentication failed", "client", c.RealIP(), "method", c.Request().Method, "path", c.Request().URL.Path)
+	s.limiter.fail(clientKey(c.RealIP()))
+}
