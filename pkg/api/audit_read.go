@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,31 +58,6 @@ func auditFilter(c echo.Context) (store.AuditFilter, error) {
 	return f, nil
 }
 
-func invalidField(field, msg string) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: field + ": " + msg, Details: []any{map[string]string{"field": field}}}
-}
-
-// seqPage reads limit (1–500, default 100) and cursor for the listings
-// whose cursor is the sequence number of the last item of the previous page.
-func seqPage(c echo.Context) (after int64, limit int, err error) {
-	limit = 100
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return 0, 0, invalidField("limit", "must be a number between 1 and 500")
-		}
-		limit = n
-	}
-	if cur := c.QueryParam("cursor"); cur != "" {
-		n, err := strconv.ParseInt(cur, 10, 64)
-		if err != nil || n < 0 {
-			return 0, 0, invalidField("cursor", "not a cursor this listing gave out")
-		}
-		after = n
-	}
-	return after, limit, nil
-}
-
 func (s *Server) listAudit(c echo.Context) error {
 	f, err := auditFilter(c)
 	if err != nil {
@@ -98,12 +72,7 @@ func (s *Server) listAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var next *string
-	if len(entries) > limit {
-		entries = entries[:limit]
-		n := strconv.FormatInt(entries[limit-1].Seq, 10)
-		next = &n
-	}
+	entries, next := seqCut(entries, limit, func(e store.AuditEntry) int64 { return e.Seq })
 	items := make([]auditView, 0, len(entries))
 	for i := range entries {
 		items = append(items, newAuditView(&entries[i]))

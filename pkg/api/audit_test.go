@@ -3,7 +3,6 @@ package api_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,12 +13,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -86,19 +82,12 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		var st *store.Store
 		e := newEnv(t, db, odoo.deliverer(t, &st))
 		const id = "acme-audit-1"
-		kube, err := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			GenerateName: "audit-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ns := "audit-" + fleettest.RandomID()
+		fleettest.ManagedNamespace(t, bed.Clusters[0], ns)
 		start := time.Now().Add(-time.Second)
 		hook, ok := fingerprint(acmeSecret), store.AuditOK
 
-		rec := record(ns.Name)
+		rec := record(ns)
 		rec["accept_excess_rights"] = true // the test bed's admin token
 		r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, rec))
 		if r.status != http.StatusCreated {
@@ -110,15 +99,15 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		}
 		job := func(jobID, kind string) []byte {
 			return mustJSON(t, map[string]any{
-				"id": jobID, "cluster": id, "request_id": "req-" + ns.Name, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
-				"application": "nextcloud", "namespace": ns.Name, "action": "apply", "timeout_seconds": 30,
+				"id": jobID, "cluster": id, "request_id": "req-" + ns, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+				"application": "nextcloud", "namespace": ns, "action": "apply", "timeout_seconds": 30,
 				"manifests": []any{map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": "x"}}},
 			})
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job("job-refused-"+ns.Name, "Namespace")); r.status != http.StatusUnprocessableEntity {
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job("job-refused-"+ns, "Namespace")); r.status != http.StatusUnprocessableEntity {
 			t.Fatalf("a cluster-scoped object was accepted: %d %s", r.status, r.body)
 		}
-		jobID := "job-" + ns.Name
+		jobID := "job-" + ns
 		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(jobID, "ConfigMap")); r.status != http.StatusAccepted {
 			t.Fatalf("submit: %d %s", r.status, r.body)
 		}
@@ -150,7 +139,7 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		}
 		// globex tries to run a job on acme's cluster: refused as if there
 		// were no such cluster, and in globex's log only.
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", globexSecret, job("job-globex-"+ns.Name, "ConfigMap")); r.status != http.StatusNotFound {
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", globexSecret, job("job-globex-"+ns, "ConfigMap")); r.status != http.StatusNotFound {
 			t.Fatalf("globex submitted to acme's cluster: %d %s", r.status, r.body)
 		}
 
@@ -183,7 +172,7 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		want := []auditLine{
 			{"webhook", hook, "record.written", id, "", ok, 201},
 			{"webhook", hook, "credential.replaced", id, "", ok, 200},
-			{"webhook", hook, "job.submitted", id, "job-refused-" + ns.Name, "cluster_scoped_object", 422},
+			{"webhook", hook, "job.submitted", id, "job-refused-" + ns, "cluster_scoped_object", 422},
 			{"webhook", hook, "job.submitted", id, jobID, ok, 202},
 			{"webhook", hook, "job.cancelled", id, jobID, cancelOutcome, cancel.status},
 			{"webhook", hook, "drift_check.requested", id, "", ok, 202},

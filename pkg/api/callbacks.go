@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -44,12 +43,7 @@ func (s *Server) listParkedCallbacks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var next *string
-	if len(events) > limit {
-		events = events[:limit]
-		n := strconv.FormatInt(events[limit-1].Seq, 10)
-		next = &n
-	}
+	events, next := seqCut(events, limit, func(e store.ParkedEvent) int64 { return e.Seq })
 	items := make([]parkedCallback, 0, len(events))
 	for _, e := range events {
 		items = append(items, parkedCallback{
