@@ -65,6 +65,7 @@ func (u *ui) cancelJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	auditNote(c).Cluster = j.Cluster
 	u.uiAction(c, "cancel-job", "job", id, "cluster", j.Cluster, "status", j.Status)
 	return back(c, "/ui/jobs/"+url.PathEscape(id), "cancel")
 }
@@ -111,6 +112,7 @@ func (u *ui) resendCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	auditNote(c).Cluster = e.Cluster
 	u.uiAction(c, "resend-callback", "event", id, "type", e.Type, "cluster", e.Cluster)
 	return back(c, "/ui/callbacks", "resend")
 }
