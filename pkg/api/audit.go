@@ -25,7 +25,11 @@ import (
 // A request that fails authentication has no organization whose log it
 // could go to: it is in pushd's log only (authFailed).
 
-const auditKey = "pushd.audit"
+const (
+	auditKey = "pushd.audit"
+	// errorCodeKey holds the code of the error an answer was rendered from.
+	errorCodeKey = "pushd.error_code"
+)
 
 // auditSubject says where a route's path names its subject.
 type auditSubject func(c echo.Context, e *store.AuditEntry)
@@ -41,20 +45,31 @@ var (
 	subjectInBody auditSubject = func(echo.Context, *store.AuditEntry) {}
 )
 
-// audited records action for every request of an authenticated caller that
-// reaches it; it runs after the authentication middleware.
+// audited records action for every request of a known caller that
+// reaches it. It runs outside the authentication middleware and reads the
+// caller it found once the request is answered, so a refusal there (a
+// webhook-id reused with another body) is recorded too; a request that
+// failed authentication has no caller and is not. A replay of a remembered
+// answer changes nothing and is not recorded again.
 func (s *Server) audited(action store.AuditAction, subject auditSubject) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			who := callerOf(c)
-			e := &store.AuditEntry{Organization: who.org, ActorKind: who.kind, ActorID: who.id, Action: action}
+			e := &store.AuditEntry{Action: action}
 			subject(c, e)
 			c.Set(auditKey, e)
 			err := next(c)
+			who := callerOf(c)
+			if who.org == "" || c.Response().Header().Get(replayedHeader) != "" {
+				return err
+			}
+			e.Organization, e.ActorKind, e.ActorID = who.org, who.kind, who.id
 			e.Outcome, e.Status = store.AuditOK, c.Response().Status
-			if err != nil {
+			switch code, _ := c.Get(errorCodeKey).(string); {
+			case err != nil:
 				apiErr := toAPIError(err)
 				e.Outcome, e.Status = apiErr.Code, apiErr.Status
+			case code != "": // answered already (requireSignature renders the handler's error)
+				e.Outcome = code
 			}
 			s.recordAudit(c.Request().Context(), e)
 			return err

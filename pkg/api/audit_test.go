@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,8 +119,17 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		if cancel.status >= 300 {
 			cancelOutcome = cancel.code(t)
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/clusters/"+id+"/drift-checks", acmeSecret, nil); r.status != http.StatusAccepted {
+		drift, driftID := "/api/v1/clusters/"+id+"/drift-checks", "msg-audit-drift-"+ns
+		if r := e.signed(t, http.MethodPost, drift, acmeSecret, driftID, time.Now(), nil); r.status != http.StatusAccepted {
 			t.Fatalf("drift check: %d %s", r.status, r.body)
+		}
+		// Odoo's retry is answered from memory: no second entry. The same
+		// webhook-id with another body is refused, and that is audited.
+		if r := e.signed(t, http.MethodPost, drift, acmeSecret, driftID, time.Now(), nil); r.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry of the drift check: %d %v", r.status, r.header)
+		}
+		if r := e.signed(t, http.MethodPost, drift, acmeSecret, driftID, time.Now(), []byte("{}")); r.status != http.StatusConflict {
+			t.Fatalf("reused webhook-id: %d %s", r.status, r.body)
 		}
 		ev := &store.Event{ID: "evt_audit_" + db.Driver, Type: "job.status_changed", Organization: "acme", Cluster: id, Data: `{"id":"x"}`}
 		if err := st.AddEvent(t.Context(), ev); err != nil {
@@ -176,6 +186,7 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			{"webhook", hook, "job.submitted", id, jobID, ok, 202},
 			{"webhook", hook, "job.cancelled", id, jobID, cancelOutcome, cancel.status},
 			{"webhook", hook, "drift_check.requested", id, "", ok, 202},
+			{"webhook", hook, "drift_check.requested", id, "", "webhook_id_reused", 409},
 			{"webhook", hook, "callback.resent", id, ev.ID, ok, 202},
 			{"ui", session, "ui.login", "", "", ok, 303},
 			{"ui", session, "drift_check.requested", id, "", ok, 303},
@@ -251,6 +262,18 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		})
 
 		t.Run("UI page", func(t *testing.T) {
+			// The page was read before the logout: every entry but the last, in order.
+			rows := regexp.MustCompile(`<td class="mono">(\w+) ([0-9a-f]*)</td><td class="mono">([\w.]+)</td>`).FindAllStringSubmatch(string(auditPage.body), -1)
+			var page, wantPage []string
+			for _, m := range rows {
+				page = append(page, m[1]+":"+m[2]+" "+m[3])
+			}
+			for _, l := range want[:len(want)-1] {
+				wantPage = append(wantPage, l.actorKind+":"+l.actor+" "+l.action)
+			}
+			if strings.Join(page, "\n") != strings.Join(wantPage, "\n") {
+				t.Errorf("audit page rows:\n%s\nwant:\n%s", strings.Join(page, "\n"), strings.Join(wantPage, "\n"))
+			}
 			mustContain(t, "audit page", auditPage, "record.written", "credential.replaced", "cluster_scoped_object", jobID, ev.ID, hook, session, `href="/ui/audit"`)
 			mustNotContain(t, "audit page", auditPage, "globex")
 		})

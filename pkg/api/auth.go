@@ -116,6 +116,9 @@ func (a *Authenticator) token(h http.Header) (caller, bool) {
 
 const callerKey = "pushd.caller"
 
+// replayedHeader marks an answer given from memory for a webhook-id seen before.
+const replayedHeader = "Idempotent-Replayed"
+
 // organization is the authenticated caller's organization.
 func organization(c echo.Context) string { return callerOf(c).org }
 
@@ -195,7 +198,7 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 			if prior.Status == 0 {
 				return &Error{Status: http.StatusConflict, Code: "request_in_progress", Message: fmt.Sprintf("webhook-id %q is still being handled; retry later", msg.ID)}
 			}
-			c.Response().Header().Set("Idempotent-Replayed", "true")
+			c.Response().Header().Set(replayedHeader, "true")
 			replayLocation(c, prior.Status, prior.Response)
 			return c.Blob(prior.Status, prior.ContentType, prior.Response)
 		case err != nil:

@@ -53,6 +53,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		s.log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", apiErr.Code, "err", err)
 	}
+	c.Set(errorCodeKey, apiErr.Code)
 	details := apiErr.Details
 	if details == nil {
 		details = []any{}

@@ -125,28 +125,30 @@ func New(deps Deps, opts Options) *Server {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.OpenAPI) })
 	read, write := s.requireToken, s.requireSignature
+	// audit runs outside write: it records what write refuses of a known
+	// caller too, and reads the caller write found.
 	audit := s.audited
 	v1.GET("/clusters", s.listClusters, read)
 	v1.GET("/clusters/:id", s.getCluster, read)
-	v1.PUT("/clusters/:id", s.putCluster, write, audit(store.AuditRecordWritten, clusterInPath))
-	v1.DELETE("/clusters/:id", s.deleteCluster, write, audit(store.AuditRecordDeleted, clusterInPath))
-	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, write, audit(store.AuditCredentialReplaced, clusterInPath))
-	v1.POST("/jobs", s.submitJob, write, audit(store.AuditJobSubmitted, subjectInBody))
+	v1.PUT("/clusters/:id", s.putCluster, audit(store.AuditRecordWritten, clusterInPath), write)
+	v1.DELETE("/clusters/:id", s.deleteCluster, audit(store.AuditRecordDeleted, clusterInPath), write)
+	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, audit(store.AuditCredentialReplaced, clusterInPath), write)
+	v1.POST("/jobs", s.submitJob, audit(store.AuditJobSubmitted, subjectInBody), write)
 	v1.GET("/jobs", s.listJobs, read)
 	v1.GET("/jobs/:id", s.getJob, read)
-	v1.POST("/jobs/:id/cancel", s.cancelJob, write, audit(store.AuditJobCancelled, subjectInPath))
+	v1.POST("/jobs/:id/cancel", s.cancelJob, audit(store.AuditJobCancelled, subjectInPath), write)
 	v1.GET("/requests/:request_id", s.getRequest, read)
-	v1.POST("/requests/:request_id/cancel", s.cancelRequest, write, audit(store.AuditRequestCancelled, requestInPath))
+	v1.POST("/requests/:request_id/cancel", s.cancelRequest, audit(store.AuditRequestCancelled, requestInPath), write)
 	v1.GET("/audit", s.listAudit, read)
 	v1.GET("/audit/export", s.exportAudit, read)
 	if deps.Inventory != nil {
 		v1.GET("/clusters/:id/applications", s.listApplications, read)
 		v1.GET("/clusters/:id/applications/:namespace/:application", s.getApplication, read)
-		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, write, audit(store.AuditDriftCheckRequested, clusterInPath))
+		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, audit(store.AuditDriftCheckRequested, clusterInPath), write)
 	}
 	if deps.Callbacks != nil {
 		v1.GET("/callbacks/parked", s.listParkedCallbacks, read)
-		v1.POST("/callbacks/:id/resend", s.resendCallback, write, audit(store.AuditCallbackResent, subjectInPath))
+		v1.POST("/callbacks/:id/resend", s.resendCallback, audit(store.AuditCallbackResent, subjectInPath), write)
 	}
 	s.routesUI(e)
 	return s
