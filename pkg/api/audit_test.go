@@ -188,7 +188,7 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			{"webhook", hook, "drift_check.requested", id, "", ok, 202},
 			{"webhook", hook, "drift_check.requested", id, "", "webhook_id_reused", 409},
 			{"webhook", hook, "callback.resent", id, ev.ID, ok, 202},
-			{"ui", session, "ui.login", "", "", ok, 303},
+			{"ui", session, "ui.login", "", "token:" + fingerprint(acmeToken), ok, 303},
 			{"ui", session, "drift_check.requested", id, "", ok, 303},
 			{"ui", session, "drift_check.requested", id, "", "csrf", 403},
 			{"ui", session, "ui.logout", "", "", ok, 303},

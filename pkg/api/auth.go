@@ -48,10 +48,10 @@ type caller struct {
 // fingerprint names a credential without revealing it: the first 8 hex
 // digits of its SHA-256 (32 bits: enough to tell an organization's few
 // credentials apart, far too few to find the credential from).
-func fingerprint(credential string) string {
-	sum := sha256.Sum256([]byte(credential))
-	return hex.EncodeToString(sum[:4])
-}
+func fingerprint(credential string) string { return fingerprintOf(sha256.Sum256([]byte(credential))) }
+
+// fingerprintOf is the fingerprint of a credential whose SHA-256 is sum.
+func fingerprintOf(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:4]) }
 
 // NewAuthenticator builds an authenticator; now may be nil for the wall clock.
 func NewAuthenticator(secrets, tokens []config.Credential, now func() time.Time) (*Authenticator, error) {
@@ -108,7 +108,7 @@ func (a *Authenticator) token(h http.Header) (caller, bool) {
 	for _, t := range a.tokens {
 		want := sha256.Sum256([]byte(t.Value))
 		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && who.org == "" {
-			who = caller{org: t.Organization, kind: store.ActorToken, id: hex.EncodeToString(want[:4])}
+			who = caller{org: t.Organization, kind: store.ActorToken, id: fingerprintOf(want)}
 		}
 	}
 	return who, who.org != ""

@@ -210,8 +210,9 @@ func (u *ui) login(c echo.Context) error {
 		u.sessions.end(req.Context(), old.Value, nil)
 	}
 	// The entry names the new session, which create fills in: that is who
-	// the UI's later entries name.
-	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Outcome: store.AuditOK, Status: http.StatusSeeOther}
+	// the UI's later entries name; its subject is the token it was opened with.
+	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Subject: "token:" + who.id,
+		Outcome: store.AuditOK, Status: http.StatusSeeOther}
 	id, expires := u.sessions.create(req.Context(), org, login)
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),

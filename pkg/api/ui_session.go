@@ -89,7 +89,7 @@ func (s *uiSessions) create(ctx context.Context, org string, audit *store.AuditE
 		}
 	}
 	key := sha256.Sum256([]byte(id))
-	fp := hex.EncodeToString(key[:4])
+	fp := fingerprintOf(key)
 	s.byID[key] = uiSession{org: org, fingerprint: fp, csrf: csrf, expires: expires}
 	if audit != nil {
 		audit.ActorID = fp
@@ -136,7 +136,7 @@ func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 		}
 		return uiSession{}, false
 	}
-	sess = uiSession{org: row.Organization, fingerprint: hex.EncodeToString(key[:4]), csrf: row.CSRF, expires: row.ExpiresAt}
+	sess = uiSession{org: row.Organization, fingerprint: fingerprintOf(key), csrf: row.CSRF, expires: row.ExpiresAt}
 	s.mu.Lock()
 	s.byID[key] = sess
 	s.mu.Unlock()

@@ -24,8 +24,8 @@ const (
 	// ActorWebhook: a signed write; ActorID is the fingerprint of the
 	// organization's webhook secret that signed it.
 	ActorWebhook AuditActorKind = "webhook"
-	// ActorToken: a bearer-token read that changes state (none today; kept
-	// so a token's fingerprint has its kind).
+	// ActorToken: a bearer token, which only reads today; a UI login names
+	// the token it used in its subject.
 	ActorToken AuditActorKind = "token"
 	// ActorUI: a web UI session; ActorID is the fingerprint of its id.
 	ActorUI AuditActorKind = "ui"
@@ -86,7 +86,8 @@ type AuditEntry struct {
 	// did not exist).
 	Cluster    string `gorm:"size:253;not null"`
 	ClusterUID string `gorm:"size:64;not null"`
-	// Subject is the job, request or event id the action was about.
+	// Subject is the job, request or event id the action was about; for a
+	// UI login, "token:" and the fingerprint of the API token it used.
 	Subject string `gorm:"size:255;not null"`
 	// Outcome is "ok" or the error code of the refusal or failure, and
 	// Status its HTTP status (0 for actions that are not a request).
