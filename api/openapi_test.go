@@ -59,6 +59,8 @@ var contract = []struct {
 	{http.MethodPost, "/api/v1/clusters/{id}/drift-checks", signed, []string{"202", "401", "404", "409", "422", "503"}},
 	{http.MethodGet, "/api/v1/callbacks/parked", bearer, []string{"200", "400", "401", "503"}},
 	{http.MethodPost, "/api/v1/callbacks/{id}/resend", signed, []string{"202", "401", "404", "409", "503"}},
+	{http.MethodGet, "/api/v1/audit", bearer, []string{"200", "400", "401", "503"}},
+	{http.MethodGet, "/api/v1/audit/export", bearer, []string{"200", "400", "401", "503"}},
 	{http.MethodGet, "/api/v1/openapi.yaml", noAuth, []string{"200"}},
 	{http.MethodGet, "/healthz", noAuth, []string{"200"}},
 	{http.MethodGet, "/readyz", noAuth, []string{"200", "503"}},
