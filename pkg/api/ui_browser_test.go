@@ -53,7 +53,7 @@ func screenshotDir(t *testing.T) string {
 //
 //	PUSHD_UI_DOCS=$PWD/docs/screenshots go test -count=1 -run TestUIInBrowser ./pkg/api/
 var readmeShots = map[string]bool{
-	"fleet-unreachable": true, "cluster": true, "application": true, "job": true, "request": true, "jobs": true, "fleet-390": true,
+	"fleet-unreachable": true, "cluster": true, "application": true, "job": true, "request": true, "jobs": true, "fleet-390": true, "audit": true,
 }
 
 // browser is one headless chromium tab on a test's UI.
@@ -288,11 +288,16 @@ func TestUIInBrowser(t *testing.T) {
 	b.shot("jobs")
 	b.do("callbacks", chromedp.Navigate(e.url+"/ui/callbacks"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
 	b.shot("callbacks")
+	b.do("audit log", chromedp.Navigate(e.url+"/ui/audit"), chromedp.WaitVisible(chromedp.CSS(`table.audit`)))
+	if log := b.text(`table.audit`); !strings.Contains(log, "record.written") || !strings.Contains(log, "ui.login") || !strings.Contains(log, "acme-edge-down") {
+		t.Errorf("audit page:\n%s", log)
+	}
+	b.shot("audit")
 
 	// A laptop at 900 px and a phone: nothing spills out of the page, ids do not wrap.
 	for _, w := range []int64{900, 390} {
 		b.do("resize", chromedp.EmulateViewport(w, 900))
-		for _, p := range []struct{ name, path string }{{"fleet", "/ui/"}, {"cluster", "/ui/clusters/acme-prod-1"}, {"application", app}, {"jobs", "/ui/jobs"}, {"job", "/ui/jobs/" + d.job}} {
+		for _, p := range []struct{ name, path string }{{"fleet", "/ui/"}, {"cluster", "/ui/clusters/acme-prod-1"}, {"application", app}, {"jobs", "/ui/jobs"}, {"job", "/ui/jobs/" + d.job}, {"audit", "/ui/audit"}} {
 			b.do(p.name, chromedp.Navigate(e.url+p.path), chromedp.WaitVisible(chromedp.CSS(`main`)))
 			b.fits(p.name + " at " + strconv.Itoa(int(w)) + " px")
 			b.shot(p.name + "-" + strconv.Itoa(int(w)))
