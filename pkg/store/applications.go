@@ -43,6 +43,9 @@ func (s *Store) ApplicationStates(ctx context.Context, cluster string) ([]Applic
 // caused to the outbox, in one transaction.
 func (s *Store) SaveApplicationStates(ctx context.Context, cluster string, states []ApplicationState, events ...*Event) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkFence(ctx, tx); err != nil {
+			return err
+		}
 		if err := tx.Where("cluster = ?", cluster).Delete(&ApplicationState{}).Error; err != nil {
 			return err
 		}

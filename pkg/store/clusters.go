@@ -52,6 +52,12 @@ type ClusterStatus struct {
 	CredentialRenewed *time.Time
 	Namespaces        string `gorm:"type:text"` // JSON array of namespace reports
 	ExcessRights      string `gorm:"type:text"` // JSON array
+	// Breaker is the prober's circuit breaker after the probe (closed,
+	// open, half-open; empty before migration 10) and BreakerRetryAt when
+	// an open one lets a call through again: what replicas that do not
+	// probe the cluster go by.
+	Breaker        string `gorm:"size:16"`
+	BreakerRetryAt *time.Time
 }
 
 // PutCluster creates or replaces a record; created reports which.
@@ -130,6 +136,9 @@ func (s *Store) DeleteCluster(ctx context.Context, organization, id string, even
 // transaction, appends the events it caused to the outbox.
 func (s *Store) SaveClusterStatus(ctx context.Context, st *ClusterStatus, events ...*Event) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkFence(ctx, tx); err != nil {
+			return err
+		}
 		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(st).Error; err != nil {
 			return err
 		}

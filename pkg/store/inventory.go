@@ -16,5 +16,10 @@ func (s *Store) AddEvents(ctx context.Context, events ...*Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return addEvents(tx, events) })
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkFence(ctx, tx); err != nil {
+			return err
+		}
+		return addEvents(tx, events)
+	})
 }

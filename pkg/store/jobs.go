@@ -85,6 +85,9 @@ var ErrFenced = errors.New("job claim is stale")
 func (s *Store) CreateJob(ctx context.Context, j *Job, events ...*Event) (*Job, error) {
 	var existing Job
 	err := s.group.run(ctx, s.db, func(tx *gorm.DB) error {
+		if err := checkFence(ctx, tx); err != nil { // a correction asked for under a cluster lease
+			return err
+		}
 		err := tx.Where("organization = ? AND id = ?", j.Organization, j.ID).Take(&existing).Error
 		if err == nil {
 			return ErrJobExists

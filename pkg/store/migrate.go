@@ -41,6 +41,7 @@ var migrations = []migration{
 	{version: 7, name: "application states", up: func(tx *gorm.DB) error { return tx.Migrator().CreateTable(&ApplicationState{}) }},
 	{version: 8, name: "ui sessions", up: addUISessions},
 	{version: 9, name: "record generations, latest intent, waiting jobs", up: addRecordGenerations},
+	{version: 10, name: "cluster leases, replicas, stored breakers", up: addClusterLeases},
 	{version: 11, name: "audit log", up: addAuditLog},
 }
 
