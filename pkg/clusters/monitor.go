@@ -37,7 +37,12 @@ type MonitorOptions struct {
 	// ExpiryWarning: a credential expiring sooner than this is reported
 	// (credential.expiring, once per token). Default 2h.
 	ExpiryWarning time.Duration
-	Logger        *slog.Logger
+	// Leases, when set, limit the probes to the clusters whose leases this
+	// replica holds, each probe's writes fenced by its lease; the other
+	// clusters' breakers are read from their holders' stored probes. Nil:
+	// every cluster is probed here (a single process without leases).
+	Leases *Leases
+	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -73,6 +78,15 @@ type Monitor struct {
 
 	mu     sync.Mutex
 	health map[string]*health
+	// remote are the breakers of clusters another replica probes, as
+	// their last stored probes left them (refreshed by Run).
+	remote map[string]storedBreaker
+}
+
+// storedBreaker is a breaker as the prober stored it.
+type storedBreaker struct {
+	state string
+	retry *time.Time
 }
 
 // health is the monitor's memory of one cluster.
@@ -90,7 +104,7 @@ type health struct {
 // NewMonitor builds a monitor over the registry's clusters.
 func NewMonitor(reg *Registry, st *store.Store, opts MonitorOptions) *Monitor {
 	opts.defaults()
-	return &Monitor{reg: reg, store: st, opts: opts, health: map[string]*health{}}
+	return &Monitor{reg: reg, store: st, opts: opts, health: map[string]*health{}, remote: map[string]storedBreaker{}}
 }
 
 func (m *Monitor) healthOf(id string) *health {
@@ -138,16 +152,68 @@ func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
 		return
 	}
 	probes.Keep(func(id string) bool { return slices.ContainsFunc(recs, func(r *Record) bool { return r.ID == id }) })
+	m.refreshRemote(ctx)
 	for _, rec := range recs {
-		if !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
+		if _, mine := m.mine(rec.ID); !mine || !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
 			continue
 		}
 		probes.Go(rec.ID, func() {
-			if _, err := m.check(ctx, rec, false); err != nil && ctx.Err() == nil {
+			_, err := m.check(ctx, rec, false)
+			if err != nil && ctx.Err() == nil && (m.opts.Leases == nil || !m.opts.Leases.Dropped(err, "probe", rec.ID)) {
 				m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
 			}
 		})
 	}
+}
+
+// mine tells whether this replica probes the cluster: it holds its lease,
+// or there are no leases.
+func (m *Monitor) mine(id string) (store.Lease, bool) {
+	if m.opts.Leases == nil {
+		return store.Lease{}, true
+	}
+	return m.opts.Leases.Lease(id)
+}
+
+// refreshRemote reads the breakers of the clusters other replicas probe,
+// for Allow: one query a scan, only with leases.
+func (m *Monitor) refreshRemote(ctx context.Context) {
+	if m.opts.Leases == nil {
+		return
+	}
+	rows, err := m.store.ClusterStatuses(ctx, nil)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.opts.Logger.Warn("read stored breakers", "err", err)
+		}
+		return
+	}
+	remote := make(map[string]storedBreaker, len(rows))
+	for id, r := range rows {
+		remote[id] = storedBreaker{state: r.Breaker, retry: r.BreakerRetryAt}
+	}
+	m.mu.Lock()
+	m.remote = remote
+	m.mu.Unlock()
+}
+
+// breaker is the cluster's breaker state as this replica goes by: its own
+// when it probes the cluster (or without leases), otherwise the prober's as
+// last stored (closed when none is).
+func (m *Monitor) breaker(id string) (state string, retry time.Time) {
+	if _, mine := m.mine(id); mine {
+		return m.healthOf(id).breaker.State()
+	}
+	m.mu.Lock()
+	b, ok := m.remote[id]
+	m.mu.Unlock()
+	if !ok || b.state == "" {
+		return BreakerClosed, time.Time{}
+	}
+	if b.retry != nil {
+		retry = *b.retry
+	}
+	return b.state, retry
 }
 
 // Reset closes the cluster's breaker: its credential was just replaced, so
@@ -168,7 +234,7 @@ func (m *Monitor) Forget(id string) {
 // not open), without changing the breaker (see Breaker.Admit). Jobs, polls
 // and drift checks use it to fail fast on a cluster known to be down.
 func (m *Monitor) Allow(id string) bool {
-	st, retry := m.healthOf(id).breaker.State()
+	st, retry := m.breaker(id)
 	return st != BreakerOpen || !m.opts.Now().Before(retry)
 }
 
@@ -181,6 +247,12 @@ func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
 // check is Check; unless full, a light probe does when the last full one
 // is recent.
 func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, error) {
+	if l, mine := m.mine(rec.ID); mine && m.opts.Leases != nil {
+		// What this probe stores is dropped if the lease is lost meanwhile.
+		// A probe asked through another replica (a new credential) is
+		// stored unfenced: it is one probe per request, not per replica.
+		ctx = store.WithFence(ctx, l)
+	}
 	h := m.healthOf(rec.ID)
 	h.checking.Lock()
 	defer h.checking.Unlock()
@@ -251,7 +323,7 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 			events = append(events, ev)
 		}
 	}
-	return st, m.save(ctx, rec.ID, st, events)
+	return st, m.save(ctx, rec.ID, prev, st, events)
 }
 
 // previous is the last stored observation (empty state when none).
@@ -263,17 +335,27 @@ func (m *Monitor) previous(ctx context.Context, id string) (store.ClusterStatus,
 	return all[id], nil
 }
 
-func (m *Monitor) save(ctx context.Context, id string, st Status, events []*store.Event) error {
+func (m *Monitor) save(ctx context.Context, id string, prev store.ClusterStatus, st Status, events []*store.Event) error {
 	ns, err := json.Marshal(st.Namespaces)
 	if err != nil {
 		return err
 	}
 	excess, _ := json.Marshal(st.Credential.ExcessRights)
-	return m.store.SaveClusterStatus(ctx, &store.ClusterStatus{
+	row := &store.ClusterStatus{
 		ClusterID: id, State: string(st.Connectivity.State), Message: st.Connectivity.Message, CheckedAt: *st.Connectivity.CheckedAt,
 		ServerVersion: st.ServerVersion, CredentialSubject: st.Credential.Subject, CredentialExpiry: st.Credential.Expiry,
 		CredentialRenewed: st.Credential.RenewedAt, Namespaces: string(ns), ExcessRights: string(excess),
-	}, events...)
+		Breaker: prev.Breaker, BreakerRetryAt: prev.BreakerRetryAt,
+	}
+	if _, mine := m.mine(id); mine {
+		// The breaker other replicas go by (Allow) is the prober's.
+		state, retry := m.healthOf(id).breaker.State()
+		row.Breaker, row.BreakerRetryAt = state, nil
+		if state != BreakerClosed {
+			row.BreakerRetryAt = &retry
+		}
+	}
+	return m.store.SaveClusterStatus(ctx, row, events...)
 }
 
 // Observed returns the last stored observation of a cluster, with its breaker state.
@@ -322,7 +404,7 @@ func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 	}
 	json.Unmarshal([]byte(row.Namespaces), &st.Namespaces)
 	json.Unmarshal([]byte(row.ExcessRights), &st.Credential.ExcessRights)
-	state, retry := m.healthOf(id).breaker.State()
+	state, retry := m.breaker(id)
 	st.Connectivity.Breaker = state
 	if state != BreakerClosed {
 		st.Connectivity.RetryAt = &retry
