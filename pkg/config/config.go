@@ -82,6 +82,11 @@ type Config struct {
 	// JobLease is how long a job stays claimed by a worker that stopped
 	// renewing it (it crashed) before another takes the job up again.
 	JobLease time.Duration
+	// ClusterLease is how long a replica's hold on a cluster's probes,
+	// polls and drift checks outlives its last renewal (renewed every
+	// third of it): a dead replica's clusters are taken over within
+	// ClusterLease plus a third of it.
+	ClusterLease time.Duration
 	// JobsPerCluster bounds the jobs running at once on one cluster.
 	// Default 16: a job spends most of its time waiting on round trips
 	// (cli-utils applies one object at a time), so 16 jobs keep a cluster's
@@ -138,6 +143,7 @@ func Default() Config {
 		ClusterQPS:            500,
 		ClusterBurst:          1000,
 		JobLease:              30 * time.Second,
+		ClusterLease:          15 * time.Second,
 		JobsPerCluster:        16,
 		JobRetention:          720 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
@@ -214,6 +220,9 @@ func (c Config) Validate() error {
 	}
 	if c.JobLease < 3*time.Second {
 		errs = append(errs, fmt.Errorf("job-lease %s: must be at least 3s", c.JobLease))
+	}
+	if c.ClusterLease < 3*time.Second {
+		errs = append(errs, fmt.Errorf("cluster-lease %s: must be at least 3s", c.ClusterLease))
 	}
 	if c.JobsPerCluster < 1 {
 		errs = append(errs, fmt.Errorf("jobs-per-cluster %d: must be at least 1", c.JobsPerCluster))

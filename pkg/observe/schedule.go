@@ -58,6 +58,10 @@ func (w *Watcher) Run(ctx context.Context) {
 	entries := map[string]scheduled{}
 	corrections := map[string]bool{} // ended corrections already answered with a check
 	var synced time.Time
+	var leaseRequests <-chan string // nil without leases: never ready
+	if w.opts.Leases != nil {
+		leaseRequests = w.opts.Leases.Requests()
+	}
 	for scan := true; ; {
 		if scan {
 			recs, err := w.clusters.List(ctx, "")
@@ -80,10 +84,10 @@ func (w *Watcher) Run(ctx context.Context) {
 			checks.Finished(id, w.opts.Now())
 			scan = false
 		case id := <-l.requests: // a check on request or on schedule
-			checks.Go(id, func() {
-				defer w.recoverRun("drift check", id)
-				w.scheduledCheck(ctx, id)
-			})
+			w.startCheck(ctx, checks, id)
+			scan = false
+		case id := <-leaseRequests: // a check asked through another replica
+			w.startCheck(ctx, checks, id)
 			scan = false
 		case <-tick.C: // intervals may have passed, corrections ended
 			for _, id := range w.endedCorrections(ctx, corrections) {
@@ -108,13 +112,31 @@ func (w *Watcher) startPolls(ctx context.Context, polls *clusters.Workers, recs 
 		if !polls.Due(rec.ID, w.opts.PollInterval, w.opts.Now()) {
 			continue
 		}
+		pctx, mine := w.leased(ctx, rec.ID)
+		if !mine {
+			continue
+		}
 		polls.Go(rec.ID, func() {
 			defer w.recoverRun("poll", rec.ID)
-			if err := w.Poll(ctx, rec.ID); err != nil && ctx.Err() == nil {
-				w.opts.Logger.Debug("status poll", "cluster", rec.ID, "err", err)
+			if err := w.Poll(pctx, rec.ID); err != nil && ctx.Err() == nil {
+				w.logged(err, "status poll", rec.ID, w.opts.Logger.Debug)
 			}
 		})
 	}
+}
+
+// startCheck starts the cluster's drift check as a worker of Run, if this
+// replica observes the cluster (a scheduled check of another replica's
+// cluster runs there).
+func (w *Watcher) startCheck(ctx context.Context, checks *clusters.Workers, cluster string) {
+	cctx, mine := w.leased(ctx, cluster)
+	if !mine {
+		return
+	}
+	checks.Go(cluster, func() {
+		defer w.recoverRun("drift check", cluster)
+		w.scheduledCheck(cctx, cluster)
+	})
 }
 
 func (w *Watcher) recoverRun(what, cluster string) {
@@ -164,7 +186,7 @@ func (w *Watcher) scheduledCheck(ctx context.Context, cluster string) {
 	case !ran:
 		w.opts.Logger.Info("drift check skipped: one is still running", "cluster", cluster)
 	case err != nil && ctx.Err() == nil:
-		w.opts.Logger.Warn("drift check", "cluster", cluster, "err", err)
+		w.logged(err, "drift check", cluster, w.opts.Logger.Warn)
 	}
 }
 
@@ -185,6 +207,9 @@ func (w *Watcher) RequestDriftCheck(ctx context.Context, cluster string) (time.T
 	w.mu.Unlock()
 	if l == nil {
 		return time.Time{}, ErrNotRunning
+	}
+	if _, mine := w.leased(ctx, cluster); !mine {
+		return w.forward(ctx, cluster)
 	}
 	now := w.opts.Now().UTC()
 	// The check outlives the request: Run starts it under its own context

@@ -36,9 +36,23 @@ type Corrector interface {
 	Correct(ctx context.Context, cluster, namespace, application string) (jobID string, err error)
 }
 
+// Leases tells which clusters this replica observes (*clusters.Leases):
+// the watcher polls and drift-checks only those, each under its lease.
+type Leases interface {
+	// Lease returns the cluster's lease when this replica holds it.
+	Lease(cluster string) (store.Lease, bool)
+	// Requests receives clusters held here whose drift check was asked
+	// through another replica.
+	Requests() <-chan string
+	// Dropped tells (and counts) whether err is a write dropped because
+	// the lease was lost.
+	Dropped(err error, what, cluster string) bool
+}
+
 var (
 	_ Clusters = (*clusters.Registry)(nil)
 	_ Breakers = (*clusters.Monitor)(nil)
+	_ Leases   = (*clusters.Leases)(nil)
 )
 
 // ErrUnreachable: the cluster could not be read (its breaker is open, it has
@@ -78,6 +92,11 @@ type Options struct {
 	Corrector Corrector
 	// Notify is called after events were recorded (wakes the outbox).
 	Notify func()
+	// Leases, when set, limit polls and drift checks to the clusters whose
+	// leases this replica holds, their writes fenced by the lease (lease.go);
+	// a check requested here of another replica's cluster is passed to it.
+	// Nil: every cluster is observed here.
+	Leases Leases
 	// Schedules parses the records' drift schedules. Default
 	// cronspec.Parser{}: five fields, UTC, exactly what a record accepts.
 	Schedules cron.ScheduleParser
@@ -136,6 +155,9 @@ type Watcher struct {
 	mu     sync.Mutex
 	states map[string]*clusterState
 	loop   *loop // set while Run runs
+	// tokens are the lease tokens the states were loaded under: a new
+	// token means another replica observed the cluster meanwhile.
+	tokens map[string]int64
 }
 
 // NewWatcher builds a watcher; Run starts its polls and schedules.
@@ -146,7 +168,7 @@ func NewWatcher(st *store.Store, cs Clusters, br Breakers, opts Options) *Watche
 		groups[g] = true
 	}
 	return &Watcher{store: st, clusters: cs, breakers: br, opts: opts, groups: groups,
-		states: map[string]*clusterState{}}
+		states: map[string]*clusterState{}, tokens: map[string]int64{}}
 }
 
 // clusterState is the watcher's memory of one cluster. What must survive a

@@ -70,6 +70,7 @@ var settings = []setting{
 	})},
 	{"status-interval", "PUSHD_STATUS_INTERVAL", "how often each cluster's applications are polled for their status", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.StatusInterval })},
 	{"job-lease", "PUSHD_JOB_LEASE", "how long a crashed worker's job stays claimed before it is taken up again", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.JobLease })},
+	{"cluster-lease", "PUSHD_CLUSTER_LEASE", "how long a dead replica keeps its clusters' probes, polls and drift checks before another replica takes them over (renewed every third of it)", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.ClusterLease })},
 	{"jobs-per-cluster", "PUSHD_JOBS_PER_CLUSTER", "jobs running at once on one cluster", scopeServe, integer(func(c *config.Config, _ *serveExtras) *int { return &c.JobsPerCluster })},
 	{"job-retention", "PUSHD_JOB_RETENTION", "finished jobs are pruned after this (each application's latest intent and jobs with undelivered events are kept)", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.JobRetention })},
 	{"manifest-keys", "PUSHD_MANIFEST_KEYS", "space-separated id=base64 32-byte keys that seal stored manifests; the first seals, all open", scopeServe | scopeState, str(func(c *config.Config, _ *serveExtras) *string { return &c.ManifestKeys })},

@@ -84,6 +84,14 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if db.Driver == "sqlite" && db.DSN != ":memory:" {
+		// One pushd per SQLite file: a second one stops here, naming the first.
+		lock, err := store.LockSQLite(db.DSN)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+	}
 	st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{Logger: log.With("component", "store"), ManifestKeys: keys})
 	if err != nil {
 		return err
@@ -107,11 +115,16 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Logger:  log.With("component", "clusters"),
 		Clients: clusters.ClientOptions{QPS: float32(cfg.ClusterQPS), Burst: cfg.ClusterBurst},
 	})
-	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Logger: log.With("component", "monitor")})
+	// Replicas on one PostgreSQL share the clusters' probes, polls and
+	// drift checks through leases; on SQLite the one process holds them all.
+	leases := clusters.NewLeases(st, registry, clusters.LeaseOptions{Duration: cfg.ClusterLease, Logger: log.With("component", "leases")})
+	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Leases: leases, Logger: log.With("component", "monitor")})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clusters.RegisterGauges(reg, monitor)
+	clusters.RegisterLeaseGauges(reg, leases)
+	jobs.RegisterQueueGauges(reg, st)
 
 	// Callbacks: events are written to the outbox either way (the UI and
 	// the API show them); they are sent only when a callback URL is set.
@@ -135,7 +148,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
-		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Logger: log.With("component", "observe"),
+		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Leases: leases, Logger: log.With("component", "observe"),
 	})
 
 	deps := api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}
@@ -157,6 +170,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	wg.Go(func() { leases.Run(ctx) })
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
 	wg.Go(func() { watcher.Run(ctx) })
@@ -165,7 +179,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
-	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "tls", cfg.TLSCertFile != "", "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir)
+	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "tls", cfg.TLSCertFile != "", "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir,
+		"replica", leases.Replica())
 	if cfg.InsecureHTTP && cfg.TLSCertFile == "" {
 		log.Warn("--insecure-http: tokens, signatures and kubeconfigs cross the network in clear")
 	}

@@ -1,0 +1,49 @@
+package observe
+
+import (
+	"context"
+	"time"
+
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// leased tells whether this replica observes the cluster, and returns the
+// context its poll or check runs with: fenced by the cluster's lease, so
+// what it writes is dropped once another replica took the lease over.
+// When the lease is new to this replica (a takeover, or one given back and
+// taken again), what the watcher remembered of the cluster is forgotten:
+// the holder meanwhile told Odoo things this memory does not know, and
+// they are read back from the application states.
+func (w *Watcher) leased(ctx context.Context, cluster string) (context.Context, bool) {
+	if w.opts.Leases == nil {
+		return ctx, true
+	}
+	l, ok := w.opts.Leases.Lease(cluster)
+	if !ok {
+		return ctx, false
+	}
+	w.mu.Lock()
+	if w.tokens[cluster] != l.Token {
+		delete(w.states, cluster)
+		w.tokens[cluster] = l.Token
+	}
+	w.mu.Unlock()
+	return store.WithFence(ctx, l), true
+}
+
+// forward passes a drift check of a cluster this replica does not observe
+// to the replica that does, through the database; it runs there within a
+// lease renewal period.
+func (w *Watcher) forward(ctx context.Context, cluster string) (time.Time, error) {
+	now := w.opts.Now().UTC()
+	return now, w.store.RequestCheck(ctx, cluster, now)
+}
+
+// logged reports a poll's or check's failure: a write dropped by its fence
+// at debug level (Leases counts it), anything else as given.
+func (w *Watcher) logged(err error, what, cluster string, log func(msg string, args ...any)) {
+	if w.opts.Leases != nil && w.opts.Leases.Dropped(err, what, cluster) {
+		return
+	}
+	log(what, "cluster", cluster, "err", err)
+}
