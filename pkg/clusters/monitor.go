@@ -299,7 +299,33 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 			}
 		}
 	}
-	st.Credential.RenewedAt = prev.CredentialRenewed
+	var renewed *time.Time
+	var renewal *store.Event
+	if st.Connectivity.State == StateReady && c != nil {
+		renewed, renewal = m.renew(ctx, rec, c, h, now)
+		if renewed != nil {
+			st.Credential.Expiry, st.Credential.RenewedAt = renewed, &now
+		}
+	}
+	// The events are counted from the status as stored when this probe's
+	// is written: another replica may have probed meanwhile.
+	err = m.store.UpdateClusterStatus(ctx, rec.ID, func(prev store.ClusterStatus) (*store.ClusterStatus, []*store.Event, error) {
+		if renewed == nil {
+			st.Credential.RenewedAt = prev.CredentialRenewed
+		}
+		events := m.transitions(rec, prev, st, now)
+		if renewal != nil {
+			events = append(events, renewal)
+		}
+		row, err := m.row(rec.ID, prev, st)
+		return row, events, err
+	})
+	return st, err
+}
+
+// transitions are the events of what changed between the stored status and
+// a new one.
+func (m *Monitor) transitions(rec *Record, prev store.ClusterStatus, st Status, now time.Time) []*store.Event {
 	var events []*store.Event
 	if st.Connectivity.State != State(prev.State) {
 		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
@@ -314,16 +340,7 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 	if st.Connectivity.State == StateReady && State(prev.State) == StateReady {
 		events = append(events, namespaceEvents(rec, m.fromRow(rec.ID, prev).Namespaces, st.Namespaces)...)
 	}
-	if st.Connectivity.State == StateReady && c != nil {
-		renewed, ev := m.renew(ctx, rec, c, h, now)
-		if renewed != nil {
-			st.Credential.Expiry, st.Credential.RenewedAt = renewed, &now
-		}
-		if ev != nil {
-			events = append(events, ev)
-		}
-	}
-	return st, m.save(ctx, rec.ID, prev, st, events)
+	return events
 }
 
 // previous is the last stored observation (empty state when none).
@@ -335,10 +352,11 @@ func (m *Monitor) previous(ctx context.Context, id string) (store.ClusterStatus,
 	return all[id], nil
 }
 
-func (m *Monitor) save(ctx context.Context, id string, prev store.ClusterStatus, st Status, events []*store.Event) error {
+// row is what is stored of st.
+func (m *Monitor) row(id string, prev store.ClusterStatus, st Status) (*store.ClusterStatus, error) {
 	ns, err := json.Marshal(st.Namespaces)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	excess, _ := json.Marshal(st.Credential.ExcessRights)
 	row := &store.ClusterStatus{
@@ -355,7 +373,7 @@ func (m *Monitor) save(ctx context.Context, id string, prev store.ClusterStatus,
 			row.BreakerRetryAt = &retry
 		}
 	}
-	return m.store.SaveClusterStatus(ctx, row, events...)
+	return row, nil
 }
 
 // Observed returns the last stored observation of a cluster, with its breaker state.

@@ -151,6 +151,37 @@ func (s *Store) SaveClusterStatus(ctx context.Context, st *ClusterStatus, events
 	})
 }
 
+// UpdateClusterStatus stores a probe's observation made against the stored
+// one. update gets the row as stored (zero when none), read inside the
+// transaction under a lock of the cluster's status, and returns the new row
+// and the events the change causes. Two probes of one cluster in different
+// replicas — its lease holder's, and one asked through the API of another
+// (a new credential) — take turns, so a transition is recorded once.
+func (s *Store) UpdateClusterStatus(ctx context.Context, id string, update func(prev ClusterStatus) (*ClusterStatus, []*Event, error)) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkFence(ctx, tx); err != nil {
+			return err
+		}
+		if s.driver == "postgres" { // SQLite's single writer serialises by itself
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(7301165, hashtext(?))", id).Error; err != nil {
+				return err
+			}
+		}
+		var prev ClusterStatus
+		if err := tx.Where("cluster_id = ?", id).Limit(1).Find(&prev).Error; err != nil {
+			return err
+		}
+		row, events, err := update(prev)
+		if err != nil {
+			return err
+		}
+		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(row).Error; err != nil {
+			return err
+		}
+		return addEvents(tx, events)
+	})
+}
+
 // ClusterStatuses returns the observed status of the given clusters (all when ids is nil), by cluster id.
 func (s *Store) ClusterStatuses(ctx context.Context, ids []string) (map[string]ClusterStatus, error) {
 	q := s.db.WithContext(ctx)
