@@ -38,7 +38,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	bed = testbed.MustStart(testbed.Options{Clusters: 1, OperatorDelay: 300 * time.Millisecond})
+	bed = testbed.MustStart(testbed.Options{Clusters: 3, OperatorDelay: 300 * time.Millisecond})
 	dir, _ := os.MkdirTemp("", "pushd-e2e-")
 	binary = filepath.Join(dir, "pushd")
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {

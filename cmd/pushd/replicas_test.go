@@ -1,0 +1,329 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/internal/testbed/operator"
+)
+
+// clusterLease and the renewal (a third of it) bound a takeover: a dead
+// replica's leases expire, and its heartbeat ages out, at most clusterLease
+// after its last renewal; the survivors' next round, at most a renewal
+// later, takes them.
+const (
+	clusterLease  = 3 * time.Second
+	takeoverBound = clusterLease + clusterLease/3
+)
+
+// TestReplicasShareClusters runs three pushd processes on one PostgreSQL
+// database with three clusters: each cluster is observed by one replica
+// (the leases spread, and each connectivity change reaches Odoo once); one
+// replica is killed with SIGKILL while it holds a lease and jobs run, its
+// cluster moves to a survivor within the bound, that cluster's drift check
+// goes on and is reported once, and every job ends exactly once.
+func TestReplicasShareClusters(t *testing.T) {
+	db := dbtest.Postgres(t)
+	ctx := context.Background()
+	recv := newReceiver(t)
+	dir := t.TempDir()
+	env := []string{
+		"PUSHD_DATABASE_URL=" + db.DSN, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
+		"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
+		"PUSHD_CALLBACK_URL=" + recv.srv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
+		"PUSHD_JOB_LEASE=3s", "PUSHD_CLUSTER_LEASE=" + clusterLease.String(),
+		"PUSHD_PROBE_INTERVAL=1s", "PUSHD_STATUS_INTERVAL=1s", "PUSHD_LOG_LEVEL=debug",
+	}
+	replicas := make([]*daemon, 3)
+	for i := range replicas {
+		replicas[i] = startDaemon(t, freeAddr(t), env)
+	}
+	defer func() {
+		for _, d := range replicas {
+			if d != nil {
+				d.stop()
+			}
+		}
+	}()
+
+	// Three clusters, each registered through another replica.
+	ids := make([]string, len(bed.Clusters))
+	namespaces := make([]string, len(bed.Clusters))
+	for i, c := range bed.Clusters {
+		ids[i] = fmt.Sprintf("ha-%d", i)
+		namespaces[i] = managedNamespace(t, c)
+		d := replicas[i%len(replicas)]
+		rec, _ := json.Marshal(map[string]any{
+			"allowed_namespaces": []string{namespaces[i]}, "allowed_applications": []string{"app-0", "app-1"},
+			"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
+			"accept_excess_rights": true, // the kubeconfig below is the test bed's admin token
+		})
+		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/"+ids[i], rec); code != 201 {
+			t.Fatalf("cluster %s: %d %s", ids[i], code, b)
+		}
+		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/"+ids[i]+"/kubeconfig", adminKubeconfig(c)); code != 200 {
+			t.Fatalf("kubeconfig %s: %d %s", ids[i], code, b)
+		}
+	}
+
+	// The leases spread: with three replicas live, each holds one.
+	holders := waitFor(t, 30*time.Second, "every cluster leased once, by three replicas", func() (map[string]int, bool) {
+		h, ok := leaseHolders(replicas)
+		if !ok || len(h) != len(ids) {
+			return h, false
+		}
+		per := map[int]int{}
+		for _, r := range h {
+			per[r]++
+		}
+		return h, len(per) == len(replicas)
+	})
+	t.Logf("lease holders (cluster → replica): %v", holders)
+	waitFor(t, 30*time.Second, "each cluster's ready connectivity delivered", func() (map[string]int, bool) {
+		n := recv.count("cluster.connectivity_changed", `"state":"ready"`)
+		return n, len(n) == len(ids)
+	})
+
+	// Jobs on every cluster, sent to every replica; each Application takes
+	// a second to become Ready, so some run when a replica dies.
+	var jobIDs []string
+	submit := func(round int) {
+		for i, id := range ids {
+			for a := range 2 {
+				jobID := fmt.Sprintf("ha-%s-%d-%d", id, a, round)
+				d := liveOne(replicas, i+a)
+				body := applicationJob(jobID, id, namespaces[i], fmt.Sprintf("app-%d", a), round)
+				if code, b := d.write(t, http.MethodPost, "/api/v1/jobs", body); code != 202 {
+					t.Fatalf("submit %s: %d %s", jobID, code, b)
+				}
+				jobIDs = append(jobIDs, jobID)
+			}
+		}
+	}
+	submit(0)
+	waitFor(t, 30*time.Second, "a job running", func() (string, bool) {
+		for _, id := range jobIDs {
+			if st, _ := replicas[0].job(t, id); st == "running" {
+				return id, true
+			}
+		}
+		return "", false
+	})
+
+	// Kill the replica holding ha-0's lease.
+	moved := ids[0]
+	victim := holders[moved]
+	replicas[victim].kill9()
+	killed := time.Now()
+	replicas[victim] = nil
+	t.Logf("killed replica %d, holder of %s", victim, moved)
+	submit(1)
+
+	// Its lease moves to a survivor within the bound.
+	after := waitFor(t, 3*takeoverBound, "the dead replica's cluster leased again", func() (map[string]int, bool) {
+		h, ok := leaseHolders(replicas)
+		return h, ok && len(h) == len(ids)
+	})
+	took := time.Since(killed)
+	t.Logf("lease of %s moved to replica %d after %s (bound %s, plus this test's polling)", moved, after[moved], took.Round(10*time.Millisecond), takeoverBound)
+	if took > takeoverBound+time.Second {
+		t.Errorf("takeover took %s; the documented bound is %s", took, takeoverBound)
+	}
+
+	// Every job, before and after the kill, ends once.
+	for _, id := range jobIDs {
+		waitFor(t, 2*time.Minute, "job "+id+" terminal", func() (string, bool) {
+			st, err := liveOne(replicas, 0).job(t, id)
+			return st, err == nil && (st == "succeeded" || st == "failed" || st == "cancelled")
+		})
+	}
+
+	// The moved cluster's drift check goes on: an edit of its Application
+	// by someone else is found, asked through a replica that does not hold
+	// the lease (it is passed on), and reported once.
+	dyn, _ := dynamic.NewForConfig(bed.Clusters[0].AdminConfig())
+	apps := dyn.Resource(schema.GroupVersionResource{Group: "vworkspace.io", Version: "v1alpha1", Resource: "applications"}).Namespace(namespaces[0])
+	app, err := apps.Get(ctx, "app-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Object["spec"] = map[string]any{"round": int64(99)}
+	if _, err := apps.Update(ctx, app, metav1.UpdateOptions{FieldManager: "editor"}); err != nil {
+		t.Fatal(err)
+	}
+	asker := -1
+	for i, d := range replicas {
+		if d != nil && i != after[moved] {
+			asker = i
+		}
+	}
+	if code, b := replicas[asker].write(t, http.MethodPost, "/api/v1/clusters/"+moved+"/drift-checks", []byte("{}")); code != 202 {
+		t.Fatalf("drift check: %d %s", code, b)
+	}
+	waitFor(t, 30*time.Second, "drift.detected of "+moved, func() (map[string]int, bool) {
+		n := recv.count("drift.detected", "")
+		return n, n[moved] > 0
+	})
+
+	// What reached Odoo, once everything is done: one event per change.
+	for cluster, n := range recv.count("cluster.connectivity_changed", `"state":"ready"`) {
+		if n != 1 {
+			t.Errorf("cluster %s: %d connectivity_changed (ready) callbacks, want 1", cluster, n)
+		}
+	}
+	if n := recv.count("drift.detected", ""); n[moved] != 1 {
+		t.Errorf("cluster %s: %d drift.detected callbacks, want 1", moved, n[moved])
+	}
+	_, byID := recv.jobEvents()
+	for _, id := range jobIDs {
+		terminal := 0
+		for _, st := range []string{"succeeded", "failed", "cancelled"} {
+			terminal += len(byID[id+"/"+st])
+		}
+		if terminal != 1 {
+			t.Errorf("job %s: %d distinct terminal callbacks, want 1", id, terminal)
+		}
+	}
+	if recv.bad > 0 {
+		t.Errorf("%d callbacks with bad signatures", recv.bad)
+	}
+}
+
+// managedNamespace creates a namespace pushd may manage in c.
+func managedNamespace(t *testing.T, c *testbed.Cluster) string {
+	t.Helper()
+	kube, _ := kubernetes.NewForConfig(c.AdminConfig())
+	ns, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "ha-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// adminKubeconfig is a kubeconfig with the test bed's admin token.
+func adminKubeconfig(c *testbed.Cluster) []byte {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: c.AdminToken}
+	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	kcb, _ := clientcmd.Write(*kc)
+	return kcb
+}
+
+// applicationJob is a job applying one Application that becomes Ready a
+// second after it is written.
+func applicationJob(id, cluster, namespace, application string, round int) []byte {
+	body, _ := json.Marshal(map[string]any{
+		"id": id, "cluster": cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+		"application": application, "namespace": namespace, "action": "apply", "timeout_seconds": 60,
+		"manifests": []any{map[string]any{
+			"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
+			"metadata": map[string]any{"name": application, "annotations": map[string]string{operator.DelayAnnotation: "1s"}},
+			"spec":     map[string]any{"round": round},
+		}},
+	})
+	return body
+}
+
+// liveOne is a replica still running, from the i-th on.
+func liveOne(replicas []*daemon, i int) *daemon {
+	for k := range replicas {
+		if d := replicas[(i+k)%len(replicas)]; d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// leaseHolders reads pushd_cluster_lease_held from every live replica's
+// /metrics: cluster → replica index. ok is false when a cluster is
+// reported by two replicas at once (a handover in flight) or a scrape
+// failed.
+func leaseHolders(replicas []*daemon) (map[string]int, bool) {
+	out := map[string]int{}
+	for i, d := range replicas {
+		if d == nil {
+			continue
+		}
+		resp, err := http.Get(d.base + "/metrics")
+		if err != nil {
+			return out, false
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, `pushd_cluster_lease_held{cluster="`) || !strings.HasSuffix(line, " 1") {
+				continue
+			}
+			cluster := strings.TrimPrefix(line, `pushd_cluster_lease_held{cluster="`)
+			cluster = cluster[:strings.IndexByte(cluster, '"')]
+			if _, dup := out[cluster]; dup {
+				resp.Body.Close()
+				return out, false
+			}
+			out[cluster] = i
+		}
+		resp.Body.Close()
+	}
+	return out, true
+}
+
+// count counts the events of type typ whose data contains has, by
+// cluster: distinct webhook-ids, since a delivery retried (its sender died
+// before the answer was recorded) keeps its id.
+func (r *receiver) count(typ, has string) map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	seen := map[string]bool{}
+	for _, cb := range r.got {
+		if seen[cb.webhookID] {
+			continue
+		}
+		seen[cb.webhookID] = true
+		if cb.Type != typ || !strings.Contains(string(cb.Data), has) {
+			continue
+		}
+		var d struct {
+			ClusterID string `json:"cluster_id"`
+		}
+		json.Unmarshal(cb.Data, &d)
+		out[d.ClusterID]++
+	}
+	return out
+}
+
+// waitFor polls cond every 100ms until it holds, failing the test after
+// within; it returns cond's last value.
+func waitFor[T any](t *testing.T, within time.Duration, what string, cond func() (T, bool)) T {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		v, ok := cond()
+		if ok {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s (last: %v)", what, within, v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
