@@ -191,6 +191,17 @@ func TestReplicasShareClusters(t *testing.T) {
 	if n := recv.count("drift.detected", ""); n[moved] != 1 {
 		t.Errorf("cluster %s: %d drift.detected callbacks, want 1", moved, n[moved])
 	}
+	// One observer per cluster: each application's health events form one
+	// chain (each starts from the health the one before reported); two
+	// replicas polling one cluster would each report the same transition.
+	for app, chain := range recv.healthChains() {
+		for i := 1; i < len(chain); i++ {
+			if chain[i][0] != chain[i-1][1] {
+				t.Errorf("application %s: health events %v: event %d starts from %s, the one before reported %s", app, chain, i, chain[i][0], chain[i-1][1])
+				break
+			}
+		}
+	}
 	_, byID := recv.jobEvents()
 	for _, id := range jobIDs {
 		terminal := 0
@@ -307,6 +318,33 @@ func (r *receiver) count(typ, has string) map[string]int {
 		}
 		json.Unmarshal(cb.Data, &d)
 		out[d.ClusterID]++
+	}
+	return out
+}
+
+// healthChains are the (previous_health, health) pairs of each
+// application's health events, in the order they arrived (each cluster's
+// events are delivered in order), by cluster/namespace/application.
+func (r *receiver) healthChains() map[string][][2]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][][2]string{}
+	seen := map[string]bool{}
+	for _, cb := range r.got {
+		if cb.Type != "application.health_changed" || seen[cb.webhookID] {
+			continue
+		}
+		seen[cb.webhookID] = true
+		var d struct {
+			Cluster  string `json:"cluster_id"`
+			NS       string `json:"namespace"`
+			App      string `json:"application"`
+			Health   string `json:"health"`
+			Previous string `json:"previous_health"`
+		}
+		json.Unmarshal(cb.Data, &d)
+		k := d.Cluster + "/" + d.NS + "/" + d.App
+		out[k] = append(out[k], [2]string{d.Previous, d.Health})
 	}
 	return out
 }
