@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -364,4 +366,28 @@ func waitFor[T any](t *testing.T, within time.Duration, what string, cond func()
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestSecondProcessOnSQLiteRefused starts pushd on a SQLite file, then a
+// second pushd on the same file: the second exits at once, naming the file
+// and the first process.
+func TestSecondProcessOnSQLiteRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pushd.db")
+	env := []string{"PUSHD_DATABASE_URL=sqlite://" + file, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
+		"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken}
+	first := startDaemon(t, freeAddr(t), env)
+	defer first.stop()
+
+	second := exec.Command(binary, "serve", "--listen", freeAddr(t))
+	second.Env = append(os.Environ(), env...)
+	out, err := second.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second pushd on %s started:\n%s", file, out)
+	}
+	want := fmt.Sprintf("pid %d", first.cmd.Process.Pid)
+	if !strings.Contains(string(out), file) || !strings.Contains(string(out), want) {
+		t.Fatalf("second pushd's error does not name the file and %q:\n%s", want, out)
+	}
+	t.Logf("second pushd refused: %s", strings.TrimSpace(string(out)))
 }
