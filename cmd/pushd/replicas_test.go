@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -184,6 +185,27 @@ func TestReplicasShareClusters(t *testing.T) {
 		return n, n[moved] > 0
 	})
 
+	// Every replica answers the application views, holder or not.
+	for i, d := range replicas {
+		if d == nil {
+			continue
+		}
+		for c, id := range ids {
+			waitFor(t, 30*time.Second, fmt.Sprintf("replica %d: %s's applications Current", i, id), func() (string, bool) {
+				var l struct {
+					Items []struct{ Application, Health string }
+				}
+				b := d.read(t, "/api/v1/clusters/"+id+"/applications")
+				json.Unmarshal(b, &l)
+				ok := len(l.Items) == 2
+				for _, a := range l.Items {
+					ok = ok && a.Health == "Current"
+				}
+				return fmt.Sprintf("%s (%s)", b, namespaces[c]), ok
+			})
+		}
+	}
+
 	// What reached Odoo, once everything is done: one event per change.
 	for cluster, n := range recv.count("cluster.connectivity_changed", `"state":"ready"`) {
 		if n != 1 {
@@ -217,6 +239,19 @@ func TestReplicasShareClusters(t *testing.T) {
 	if recv.bad > 0 {
 		t.Errorf("%d callbacks with bad signatures", recv.bad)
 	}
+}
+
+// read GETs path with the read token.
+func (d *daemon) read(t *testing.T, path string) []byte {
+	req, _ := http.NewRequest(http.MethodGet, d.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b
 }
 
 // managedNamespace creates a namespace pushd may manage in c.

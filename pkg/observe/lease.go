@@ -2,8 +2,10 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -46,4 +48,24 @@ func (w *Watcher) logged(err error, what, cluster string, log func(msg string, a
 		return
 	}
 	log(what, "cluster", cluster, "err", err)
+}
+
+// viewState is the state a view of the cluster is built from. This
+// replica's own when it observes the cluster; otherwise a snapshot read
+// now — what the holder last reported (health baselines, drift verdicts)
+// from the store, the objects' status from the cluster — that records
+// nothing, so every replica answers the same view.
+func (w *Watcher) viewState(ctx context.Context, rec *clusters.Record) *clusterState {
+	if _, mine := w.leased(ctx, rec.ID); mine {
+		return w.state(ctx, rec.ID)
+	}
+	st := newClusterState()
+	st.snapshot, st.loaded = true, true
+	if err := w.load(ctx, rec.ID, st); err != nil {
+		w.opts.Logger.Warn("read application states", "cluster", rec.ID, "err", err)
+	}
+	if err := w.read(ctx, rec, st, w.opts.ViewTimeout); err != nil && !errors.Is(err, ErrUnreachable) {
+		w.opts.Logger.Debug("view of another replica's cluster", "cluster", rec.ID, "err", err)
+	}
+	return st
 }

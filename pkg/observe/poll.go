@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -28,12 +29,18 @@ func (w *Watcher) Poll(ctx context.Context, cluster string) error {
 		return err
 	}
 	st := w.state(ctx, cluster)
-	c, err := w.reach(cluster)
+	return w.read(ctx, rec, st, w.opts.PollTimeout)
+}
+
+// read reads the cluster's inventories and their objects' status within
+// timeout and records them in st (see record).
+func (w *Watcher) read(ctx context.Context, rec *clusters.Record, st *clusterState, timeout time.Duration) error {
+	c, err := w.reach(rec.ID)
 	if err != nil {
 		st.markUnknown()
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.opts.PollTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	invs, failed, err := listInventories(ctx, c, rec.AllowedNamespaces)
 	if err != nil {
@@ -125,6 +132,10 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 			}
 		}
 		apps[inv.Key] = a
+	}
+	if st.snapshot {
+		st.apps = apps // a view's reading of another replica's cluster: nothing is recorded
+		return nil
 	}
 	if err := w.save(ctx, rec.ID, st, apps, events); err != nil {
 		return fmt.Errorf("cluster %q: record application states and events: %w", rec.ID, err)

@@ -62,7 +62,7 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 	if err != nil {
 		return nil, nil, err
 	}
-	st := w.state(ctx, cluster)
+	st := w.viewState(ctx, rec)
 	var (
 		invs    []inventory.Inventory
 		failed  map[string]error

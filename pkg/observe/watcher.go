@@ -182,7 +182,10 @@ type clusterState struct {
 
 	mu     sync.Mutex
 	loaded bool
-	apps   map[inventory.Key]*appState
+	// snapshot: a reading of another replica's cluster for a view
+	// (lease.go); it records nothing.
+	snapshot bool
+	apps     map[inventory.Key]*appState
 	// saved are the application states as last stored, so a reading that
 	// changes none of them writes nothing.
 	saved map[inventory.Key]store.ApplicationState
@@ -233,14 +236,18 @@ type fieldRef struct {
 	set *fieldpath.Set
 }
 
+func newClusterState() *clusterState {
+	return &clusterState{drift: make(chan struct{}, 1), apps: map[inventory.Key]*appState{},
+		saved: map[inventory.Key]store.ApplicationState{}, refs: map[object.ObjMetadata]fieldRef{}}
+}
+
 // state returns the cluster's state, loaded once from the store with what
 // Odoo was last told, so a restart sends no event twice.
 func (w *Watcher) state(ctx context.Context, cluster string) *clusterState {
 	w.mu.Lock()
 	st, ok := w.states[cluster]
 	if !ok {
-		st = &clusterState{drift: make(chan struct{}, 1), apps: map[inventory.Key]*appState{},
-			saved: map[inventory.Key]store.ApplicationState{}, refs: map[object.ObjMetadata]fieldRef{}}
+		st = newClusterState()
 		w.states[cluster] = st
 	}
 	w.mu.Unlock()
