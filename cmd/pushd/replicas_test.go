@@ -146,7 +146,11 @@ func TestReplicasShareClusters(t *testing.T) {
 	})
 	took := time.Since(killed)
 	t.Logf("lease of %s moved to replica %d after %s (bound %s, plus this test's polling)", moved, after[moved], took.Round(10*time.Millisecond), takeoverBound)
-	if took > takeoverBound+time.Second {
+	// The bound holds by construction (lease expiry, then the next round);
+	// the margin is for a loaded test machine delaying tickers and scrapes,
+	// not for pushd: a takeover that waits for anything else (a second
+	// expiry, a restart) takes at least twice the bound.
+	if took > 2*takeoverBound {
 		t.Errorf("takeover took %s; the documented bound is %s", took, takeoverBound)
 	}
 
