@@ -91,10 +91,7 @@ func (w *Watcher) Run(ctx context.Context) {
 			scan = false
 		case <-tick.C: // intervals may have passed, corrections ended
 			for _, id := range w.endedCorrections(ctx, corrections) {
-				checks.Go(id, func() {
-					defer w.recoverRun("drift check after a correction", id)
-					w.scheduledCheck(ctx, id)
-				})
+				w.startCheck(ctx, checks, id)
 			}
 			scan = true
 		}
