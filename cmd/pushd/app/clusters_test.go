@@ -89,7 +89,7 @@ func TestClustersCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(narrow.String(), "kind_not_allowed") {
 		t.Fatalf("jobs submit with a narrower --allowed-kinds (exit %d):\n%s", code, narrow.String())
 	}
-	if code, out = run("jobs", "list", "--cluster", "edge-1"); code != 0 || !strings.Contains(out, "cli-1") || strings.Contains(out, "cli-2") || !strings.Contains(out, "queued") {
+	if code, out = run("jobs", "list", "--cluster", "edge-1"); code != 0 || !strings.Contains(out, "\ncli-1 ") || strings.Contains(out, "\ncli-2 ") || !strings.Contains(out, "queued") {
 		t.Fatalf("jobs list (exit %d):\n%s", code, out)
 	}
 	if code, out = run("jobs", "get", "cli-1"); code != 0 || !strings.Contains(out, `"status": "queued"`) {
