@@ -92,8 +92,7 @@ var (
 	once     sync.Once
 	adminURL string
 	startErr error
-	proc     *exec.Cmd
-	dataDir  string
+	shared   *pgServer // the server start ran, if any
 )
 
 func server() (string, error) {
@@ -108,81 +107,111 @@ func server() (string, error) {
 }
 
 func stop() {
-	if proc == nil {
+	if shared == nil {
 		return
 	}
-	proc.Process.Signal(syscall.SIGINT) // fast shutdown
-	done := make(chan struct{})
-	go func() { proc.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		proc.Process.Kill()
-		<-done
-	}
-	os.RemoveAll(dataDir)
+	shared.stop()
+	os.RemoveAll(shared.dir)
 }
 
-// start runs initdb and postgres on a free loopback port. PostgreSQL refuses
-// to run as root, so as root it runs as the postgres (or nobody) user.
+// start runs the package's shared server.
 func start() (string, error) {
+	srv, err := newServer()
+	if err != nil {
+		return "", err
+	}
+	shared = srv
+	return srv.url, nil
+}
+
+// pgServer is one PostgreSQL: initdb'd into a folder of its own, run on a
+// free loopback port, and startable again on that port and data.
+type pgServer struct {
+	postgres string // the binary
+	dir      string // holds data/ and the socket
+	cred     *syscall.Credential
+	port     int
+	url      string // the admin URL, database postgres
+	proc     *exec.Cmd
+	done     chan struct{}
+}
+
+// newServer runs initdb and postgres on a free loopback port. PostgreSQL
+// refuses to run as root, so as root it runs as the postgres (or nobody) user.
+func newServer() (*pgServer, error) {
 	initdb, err := findBinary("initdb")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	postgres := filepath.Join(filepath.Dir(initdb), "postgres")
-	dir, err := os.MkdirTemp("", "pushd-pg-")
-	if err != nil {
-		return "", err
+	s := &pgServer{postgres: filepath.Join(filepath.Dir(initdb), "postgres")}
+	if s.dir, err = os.MkdirTemp("", "pushd-pg-"); err != nil {
+		return nil, err
 	}
-	dataDir = dir
-	cred, err := unprivileged()
-	if err != nil {
-		return "", err
+	if s.cred, err = unprivileged(); err != nil {
+		return nil, err
 	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return "", err
+	if s.cred != nil {
+		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			return nil, err
 		}
 	}
-	data := filepath.Join(dir, "data")
-	cmd := exec.Command(initdb, "-D", data, "-U", "pushd", "--auth=trust", "-E", "UTF8", "--no-sync")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd := exec.Command(initdb, "-D", filepath.Join(s.dir, "data"), "-U", "pushd", "--auth=trust", "-E", "UTF8", "--no-sync")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("initdb: %v: %s", err, out)
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		return "", err
+	if s.port, err = freePort(); err != nil {
+		return nil, err
 	}
-	proc = exec.Command(postgres, "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+	s.url = fmt.Sprintf("postgres://pushd@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+	return s, s.start()
+}
+
+// start runs postgres on the server's port and data and waits until it
+// answers.
+func (s *pgServer) start() error {
+	s.proc = exec.Command(s.postgres, "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200")
-	proc.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
+	s.proc.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return "", err
+		return err
 	}
-	proc.Stdout, proc.Stderr = logFile, logFile
-	if err := proc.Start(); err != nil {
-		return "", fmt.Errorf("start postgres: %w", err)
+	defer logFile.Close() // the child has its own descriptor
+	s.proc.Stdout, s.proc.Stderr = logFile, logFile
+	if err := s.proc.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
 	}
-	u := fmt.Sprintf("postgres://pushd@127.0.0.1:%d/postgres?sslmode=disable", port)
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(s.proc, s.done)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		db, err := sql.Open("pgx", u)
+		db, err := sql.Open("pgx", s.url)
 		if err == nil {
 			err = db.Ping()
 			db.Close()
 		}
 		if err == nil {
-			return u, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logFile.Name())
-			return "", fmt.Errorf("postgres did not come up: %v\n%s", err, log)
+			return fmt.Errorf("postgres did not come up: %v\n%s", err, log)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop shuts the server down fast (SIGINT: sessions are ended, data kept)
+// and waits until it is gone.
+func (s *pgServer) stop() {
+	s.proc.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.proc.Process.Kill()
+		<-s.done
 	}
 }
 
