@@ -15,7 +15,8 @@
 //   - the outbox is drained: every event the store holds was delivered (or
 //     is parked), and the receiver got it; nothing arrived that the store
 //     does not hold;
-//   - per cluster, events first arrived in the order the store wrote them;
+//   - per cluster, the events about one subject (a job, an application, the
+//     cluster itself) first arrived in the order the store wrote them;
 //   - on each cluster, each application's objects are those of its latest
 //     intent when that job succeeded (every field the manifest sets has the
 //     manifest's value, so no object carries a superseded job's manifest),

@@ -1,0 +1,384 @@
+package fault
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/vworkspace/pushd/internal/contracttest"
+	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/faultcheck"
+	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/logbuf"
+	"github.com/vworkspace/pushd/internal/pushdproc"
+	"github.com/vworkspace/pushd/internal/testbed"
+	"github.com/vworkspace/pushd/internal/testbed/operator"
+	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+const (
+	webhookSecret  = "whsec_ZmF1bHQtd2ViaG9vay1zZWNyZXQta2V5LTEyMzQ1"
+	callbackSecret = "whsec_ZmF1bHQtY2FsbGJhY2stc2VjcmV0LWtleS0xMjM0"
+	readToken      = "fault-read-token-0123456789abcdefgh"
+)
+
+// apps are the applications every run's records allow; "app-x" is not
+// allowed, so a job for it is a refusal.
+var apps = []string{"app-0", "app-1", "app-2"}
+
+// run is one pushd on one database, started again as often as a suite
+// kills it, with the test-bed clusters enrolled under ids fault-1, fault-2…
+// It remembers every answer pushd gave, for faultcheck.
+type run struct {
+	t        *testing.T
+	db       dbtest.Database
+	opts     pushdproc.Options
+	proc     *pushdproc.Proc
+	client   *pushdproc.Client
+	recv     *faultcheck.Receiver
+	ns       string                     // the run's namespace, on every cluster
+	clusters map[string]*testbed.Cluster // pushd id → test-bed cluster
+
+	msgs atomic.Int64 // webhook-ids sent
+
+	mu      sync.Mutex
+	acked   map[faultcheck.JobRef][]json.RawMessage
+	refused []faultcheck.JobRef
+	answers map[int]int // status → count
+	// inProgress counts the 409 request_in_progress answers: a kill while
+	// pushd handled the request.
+	inProgress int
+}
+
+// newRun starts pushd on db with the clusters cs enrolled; env adds to (or
+// overrides) the run's PUSHD_* settings.
+func newRun(t *testing.T, db dbtest.Database, cs []*testbed.Cluster, env ...string) *run {
+	t.Helper()
+	recv, err := faultcheck.NewReceiver(callbackSecret, func(body []byte) { contracttest.CheckEvent(t, body) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(recv.Close)
+	url := db.DSN
+	if db.Driver == "sqlite" {
+		url = "sqlite://" + db.DSN
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r := &run{
+		t: t, db: db, recv: recv, ns: "fault-" + fleettest.RandomID(), clusters: map[string]*testbed.Cluster{},
+		acked: map[faultcheck.JobRef][]json.RawMessage{}, answers: map[int]int{},
+		opts: pushdproc.Options{Binary: binary, Addr: addr, Log: &logbuf.Buffer{}, Env: append([]string{
+			"PUSHD_DATABASE_URL=" + url, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(t.TempDir(), "kubeconfigs"),
+			"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
+			"PUSHD_CALLBACK_URL=" + recv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
+			"PUSHD_JOB_LEASE=3s", "PUSHD_LOG_LEVEL=info",
+		}, env...)},
+		client: &pushdproc.Client{Base: "http://" + addr, Secret: webhookSecret, Token: readToken},
+	}
+	t.Cleanup(func() {
+		if r.proc != nil {
+			r.proc.Kill9()
+		}
+		if t.Failed() {
+			t.Logf("pushd's log, last lines:\n%s", tail(r.opts.Log.String(), 150))
+		}
+	})
+	r.start()
+	for i, c := range cs {
+		id := fmt.Sprintf("fault-%d", i+1)
+		fleettest.ManagedNamespace(t, c, r.ns)
+		r.enroll(id, c)
+		r.clusters[id] = c
+	}
+	return r
+}
+
+func freePort(t *testing.T) int {
+	p, err := testbed.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// enroll creates cluster id's record through the API and gives it the test
+// bed's admin token as its credential (the record accepts the excess rights).
+func (r *run) enroll(id string, c *testbed.Cluster) {
+	r.t.Helper()
+	rec, _ := json.Marshal(map[string]any{
+		"allowed_namespaces": []string{r.ns}, "allowed_applications": apps,
+		"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
+		"accept_excess_rights": true,
+	})
+	ctx := context.Background()
+	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id, rec); resp == nil || resp.Status != http.StatusCreated {
+		r.t.Fatalf("cluster %s: %+v", id, resp)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: c.AdminToken}
+	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	kcb, _ := clientcmd.Write(*kc)
+	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", kcb); resp == nil || resp.Status != http.StatusOK {
+		r.t.Fatalf("cluster %s: kubeconfig: %+v", id, resp)
+	}
+}
+
+// start starts pushd (again) on the run's address and database.
+func (r *run) start() {
+	r.t.Helper()
+	p, err := pushdproc.Start(r.opts)
+	if err != nil {
+		r.t.Fatalf("%v\n%s", err, tail(r.opts.Log.String(), 100))
+	}
+	r.proc = p
+}
+
+// kill9 kills pushd with SIGKILL.
+func (r *run) kill9() { r.proc.Kill9(); r.proc = nil }
+
+// write sends a signed write under a new webhook-id and, as Odoo does,
+// sends it again under the same id while pushd cannot answer (no
+// connection) or asks for a retry (429, 503), until ctx ends (an error,
+// and nil). A pushd killed while handling a request leaves its webhook-id
+// in progress (409 request_in_progress) until store.staleInProgress lets a
+// retry take it over; rather than wait minutes, write sends it again under
+// a new webhook-id, which the job id (or the record's id) keeps idempotent.
+// Every answer is checked against the contract; 500 never is one. Safe from
+// any goroutine.
+func (r *run) write(ctx context.Context, method, path string, body []byte) *pushdproc.Response {
+	id := r.newMessageID()
+	for {
+		resp, err := r.client.Write(ctx, method, path, id, body)
+		if err == nil && resp.Status == http.StatusConflict && strings.Contains(string(resp.Body), `"request_in_progress"`) {
+			r.mu.Lock()
+			r.inProgress++
+			r.mu.Unlock()
+			id = r.newMessageID()
+			continue
+		}
+		if err == nil {
+			contracttest.Check(r.t, resp.Request, resp.Status, resp.Header, resp.Body)
+			r.mu.Lock()
+			r.answers[resp.Status]++
+			r.mu.Unlock()
+			if resp.Status >= 500 && resp.Status != http.StatusServiceUnavailable {
+				r.t.Errorf("%s %s answered %d: %s", method, path, resp.Status, resp.Body)
+			}
+			if resp.Status != http.StatusTooManyRequests && resp.Status != http.StatusServiceUnavailable {
+				return resp
+			}
+		}
+		select {
+		case <-ctx.Done():
+			r.t.Errorf("%s %s (webhook-id %s) never answered: %v", method, path, id, err)
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (r *run) newMessageID() string { return fmt.Sprintf("msg-%s-%d", r.ns, r.msgs.Add(1)) }
+
+// jobSpec is one job the suites submit.
+type jobSpec struct {
+	id, cluster, app string
+	// extra adds a second ConfigMap, so jobs without it prune it.
+	extra bool
+	// delay is how long the stand-in operator takes to make the
+	// Application Ready (kstatus waits for it).
+	delay   time.Duration
+	timeout int // timeout_seconds; 300 when 0
+}
+
+// manifests are the job's objects; each carries the job's id, so an object
+// left from a superseded job shows.
+func (s jobSpec) manifests() []json.RawMessage {
+	out := []json.RawMessage{
+		fleettest.Manifest("vworkspace.io/v1alpha1", "Application", s.app,
+			map[string]string{operator.DelayAnnotation: s.delay.String()}, map[string]any{"spec": map[string]any{"job": s.id}}),
+		fleettest.Manifest("v1", "ConfigMap", s.app+"-cfg", nil, map[string]any{"data": map[string]any{"job": s.id}}),
+	}
+	if s.extra {
+		out = append(out, fleettest.Manifest("v1", "ConfigMap", s.app+"-extra", nil, map[string]any{"data": map[string]any{"job": s.id}}))
+	}
+	return out
+}
+
+// submit sends the job and records pushd's answer: 2xx acknowledged, 4xx
+// refused.
+func (r *run) submit(ctx context.Context, s jobSpec) int {
+	if s.timeout == 0 {
+		s.timeout = 300
+	}
+	ms := s.manifests()
+	body, _ := json.Marshal(map[string]any{
+		"id": s.id, "cluster": s.cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+		"application": s.app, "namespace": r.ns, "action": "apply", "timeout_seconds": s.timeout, "manifests": ms,
+	})
+	resp := r.write(ctx, http.MethodPost, "/api/v1/jobs", body)
+	if resp == nil {
+		return 0
+	}
+	ref := faultcheck.JobRef{Organization: config.DefaultOrganization, ID: s.id}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case resp.Status < 300:
+		r.acked[ref] = ms
+	case resp.Status < 500:
+		r.refused = append(r.refused, ref)
+	}
+	return resp.Status
+}
+
+// cancel asks pushd to cancel a job.
+func (r *run) cancel(ctx context.Context, id string) int {
+	resp := r.write(ctx, http.MethodPost, "/api/v1/jobs/"+id+"/cancel", []byte("{}"))
+	if resp == nil {
+		return 0
+	}
+	if resp.Status != http.StatusOK && resp.Status != http.StatusAccepted {
+		r.t.Errorf("cancel %s: %d %s", id, resp.Status, resp.Body)
+	}
+	return resp.Status
+}
+
+// ackedIDs lists the acknowledged jobs' ids.
+func (r *run) ackedIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.acked))
+	for ref := range r.acked {
+		ids = append(ids, ref.ID)
+	}
+	return ids
+}
+
+// waitTerminal waits until every acknowledged job is terminal, reading
+// through the API, and returns each one's status.
+func (r *run) waitTerminal(ctx context.Context) map[string]string {
+	r.t.Helper()
+	out := map[string]string{}
+	for _, id := range r.ackedIDs() {
+		for {
+			st, err := r.client.JobStatus(ctx, id)
+			if err == nil && (st == string(store.JobSucceeded) || st == string(store.JobFailed) || st == string(store.JobCancelled)) {
+				out[id] = st
+				break
+			}
+			select {
+			case <-ctx.Done():
+				r.t.Fatalf("job %s still %q (%v)", id, st, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return out
+}
+
+var backlogLine = regexp.MustCompile(`(?m)^pushd_callbacks_backlog (\S+)$`)
+
+// drain waits until the outbox is empty (pushd_callbacks_backlog is 0).
+func (r *run) drain(ctx context.Context) {
+	r.t.Helper()
+	for {
+		n := -1.0
+		if resp, err := r.client.Read(ctx, "/metrics"); err == nil {
+			if m := backlogLine.FindSubmatch(resp.Body); m != nil {
+				n, _ = strconv.ParseFloat(string(m[1]), 64)
+			}
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			r.t.Fatalf("outbox not drained: backlog %v", n)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// check stops pushd (SIGTERM: a clean drain), opens its database and runs
+// the invariant checker; every problem fails the test.
+func (r *run) check(ctx context.Context) *faultcheck.Report {
+	r.t.Helper()
+	if r.proc != nil {
+		r.proc.Stop()
+		r.proc = nil
+	}
+	st, err := store.Open(ctx, r.db.Driver, r.db.DSN, store.Options{})
+	if err != nil {
+		r.t.Fatalf("open the run's store: %v", err)
+	}
+	defer st.Close()
+	cfgs := map[string]*rest.Config{}
+	for id, c := range r.clusters {
+		cfgs[id] = c.AdminConfig()
+	}
+	r.mu.Lock()
+	in := faultcheck.Input{Store: st, Deliveries: r.recv.Deliveries(), Acked: r.acked, Refused: r.refused, Clusters: cfgs}
+	rep, err := faultcheck.Check(ctx, in)
+	r.mu.Unlock()
+	if err != nil {
+		r.t.Fatalf("invariant checker: %v", err)
+	}
+	r.t.Logf("checked: %d jobs %v, %d events (%d first delivered after a later one of another subject), %d deliveries, %d live objects compared, %d verified pruned; answers %v, %d of them 409 request_in_progress",
+		rep.Jobs, rep.Statuses, rep.Events, rep.Reordered, rep.Deliveries, rep.Objects, rep.Pruned, r.answerCounts(), r.inProgress)
+	for _, p := range rep.Problems {
+		r.t.Error(p)
+	}
+	if n := r.recv.BadSignatures(); n > 0 {
+		r.t.Errorf("%d callbacks with bad signatures", n)
+	}
+	return rep
+}
+
+func (r *run) answerCounts() map[int]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range r.answers {
+		out[k] = v
+	}
+	return out
+}
+
+// seed is PUSHD_FAULT_SEED when set (a replay), else a new one; it is logged
+// either way, so a failing run can be replayed.
+func seed(t *testing.T) uint64 {
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("PUSHD_FAULT_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("PUSHD_FAULT_SEED: %v", err)
+		}
+		s = n
+	}
+	t.Logf("seed %d (replay: PUSHD_FAULT_SEED=%d go test -run '^%s$' ./test/fault/)", s, s, t.Name())
+	return s
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
