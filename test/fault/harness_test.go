@@ -51,7 +51,7 @@ type run struct {
 	proc     *pushdproc.Proc
 	client   *pushdproc.Client
 	recv     *faultcheck.Receiver
-	ns       string                     // the run's namespace, on every cluster
+	ns       string                      // the run's namespace, on every cluster
 	clusters map[string]*testbed.Cluster // pushd id → test-bed cluster
 
 	msgs atomic.Int64 // webhook-ids sent
