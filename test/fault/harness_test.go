@@ -195,6 +195,16 @@ func (r *run) write(ctx context.Context, method, path string, body []byte) *push
 
 func (r *run) newMessageID() string { return fmt.Sprintf("msg-%s-%d", r.ns, r.msgs.Add(1)) }
 
+// get reads path without retrying; a failed connection is status 0.
+func (r *run) get(ctx context.Context, path string) *pushdproc.Response {
+	resp, err := r.client.Read(ctx, path)
+	if err != nil {
+		return &pushdproc.Response{}
+	}
+	contracttest.Check(r.t, resp.Request, resp.Status, resp.Header, resp.Body)
+	return resp
+}
+
 // jobSpec is one job the suites submit.
 type jobSpec struct {
 	id, cluster, app string
