@@ -1,20 +1,15 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,10 +21,10 @@ import (
 
 	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
-	"github.com/vworkspace/pushd/internal/logbuf"
+	"github.com/vworkspace/pushd/internal/faultcheck"
+	"github.com/vworkspace/pushd/internal/pushdproc"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
-	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
 var (
@@ -40,9 +35,9 @@ var (
 func TestMain(m *testing.M) {
 	bed = testbed.MustStart(testbed.Options{Clusters: 3, OperatorDelay: 300 * time.Millisecond})
 	dir, _ := os.MkdirTemp("", "pushd-e2e-")
-	binary = filepath.Join(dir, "pushd")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build pushd: %v\n%s", err, out)
+	var err error
+	if binary, err = pushdproc.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		bed.Stop()
 		os.Exit(1)
 	}
@@ -58,54 +53,23 @@ const (
 	readToken      = "e2e-read-token-0123456789abcdefgh"
 )
 
-// callback is one delivery pushd made.
-type callback struct {
-	webhookID string
-	Type      string          `json:"type"`
-	Data      json.RawMessage `json:"data"`
-}
-
-// receiver is Odoo's callback endpoint: it verifies every signature and
-// records what arrived.
-type receiver struct {
-	mu   sync.Mutex
-	got  []callback
-	bad  int
-	srv  *httptest.Server
-	verf *webhook.Verifier
-}
-
-func newReceiver(t *testing.T) *receiver {
-	s, _ := webhook.ParseSecret(callbackSecret)
-	r := &receiver{verf: webhook.NewVerifier([]webhook.Secret{s}, nil)}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		msg, err := r.verf.Verify(req.Header, body)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if err != nil {
-			r.bad++
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		contracttest.CheckEvent(t, body)
-		var cb callback
-		json.Unmarshal(body, &cb)
-		cb.webhookID = msg.ID
-		r.got = append(r.got, cb)
-	}))
-	t.Cleanup(r.srv.Close)
+// newReceiver is Odoo's callback endpoint, checking every callback
+// against the contract.
+func newReceiver(t *testing.T) *faultcheck.Receiver {
+	r, err := faultcheck.NewReceiver(callbackSecret, func(body []byte) { contracttest.CheckEvent(t, body) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
 	return r
 }
 
 // jobEvents returns, per job id, the statuses of its job.status_changed
 // callbacks, and per (job, status) the distinct webhook-ids that carried it.
-func (r *receiver) jobEvents() (map[string][]string, map[string]map[string]bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func jobEvents(r *faultcheck.Receiver) (map[string][]string, map[string]map[string]bool) {
 	seq := map[string][]string{}
 	ids := map[string]map[string]bool{}
-	for _, cb := range r.got {
+	for _, cb := range r.Deliveries() {
 		if cb.Type != "job.status_changed" {
 			continue
 		}
@@ -116,17 +80,15 @@ func (r *receiver) jobEvents() (map[string][]string, map[string]map[string]bool)
 		if ids[k] == nil {
 			ids[k] = map[string]bool{}
 		}
-		ids[k][cb.webhookID] = true
+		ids[k][cb.WebhookID] = true
 	}
 	return seq, ids
 }
 
-// daemon is a pushd process.
+// daemon is a pushd process and Odoo's client of it.
 type daemon struct {
-	cmd    *exec.Cmd
-	base   string
-	log    *logbuf.Buffer
-	exited chan struct{}
+	*pushdproc.Proc
+	client *pushdproc.Client
 }
 
 func freeAddr(t *testing.T) string {
@@ -140,72 +102,32 @@ func freeAddr(t *testing.T) string {
 
 func startDaemon(t *testing.T, addr string, env []string) *daemon {
 	t.Helper()
-	d := &daemon{base: "http://" + addr, log: &logbuf.Buffer{}}
-	d.cmd = exec.Command(binary, "serve", "--listen", addr)
-	d.cmd.Env = append(os.Environ(), env...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := d.cmd.Start(); err != nil {
+	p, err := pushdproc.Start(pushdproc.Options{Binary: binary, Addr: addr, Env: env})
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	d.exited = exited
-	go func() { d.cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("pushd exited:\n%s", d.log)
-		default:
-		}
-		if resp, err := http.Get(d.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return d
-			}
-		}
-		if time.Now().After(deadline) {
-			d.kill9()
-			t.Fatalf("pushd not ready:\n%s", d.log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return &daemon{Proc: p, client: &pushdproc.Client{Base: p.Base, Secret: webhookSecret, Token: readToken}}
 }
 
-// kill9 and stop end the process; startDaemon's goroutine reaps it.
-func (d *daemon) kill9() { d.cmd.Process.Signal(syscall.SIGKILL); <-d.exited }
+func (d *daemon) kill9() { d.Kill9() }
 
-func (d *daemon) stop() { d.cmd.Process.Signal(syscall.SIGTERM); <-d.exited }
+func (d *daemon) stop() { d.Stop() }
 
 var msgSeq int
 
 func (d *daemon) write(t *testing.T, method, path string, body []byte) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, d.base+path, bytes.NewReader(body))
-	s, _ := webhook.ParseSecret(webhookSecret)
 	msgSeq++
-	s.SetHeaders(req.Header, fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), msgSeq), time.Now(), webhook.Bound(method, req.URL.RequestURI(), body))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client.Write(context.Background(), method, path, fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), msgSeq), body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
-	return resp.StatusCode, b
+	contracttest.Check(t, resp.Request, resp.Status, resp.Header, resp.Body)
+	return resp.Status, resp.Body
 }
 
 func (d *daemon) job(t *testing.T, id string) (status string, err error) {
-	req, _ := http.NewRequest(http.MethodGet, d.base+"/api/v1/jobs/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+readToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var j struct{ Status string }
-	json.NewDecoder(resp.Body).Decode(&j)
-	return j.Status, nil
+	return d.client.JobStatus(context.Background(), id)
 }
 
 // TestKillNineLosesNothing submits jobs to a real pushd process, kills it
@@ -232,7 +154,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 		env := []string{
 			"PUSHD_DATABASE_URL=" + url, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
 			"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
-			"PUSHD_CALLBACK_URL=" + recv.srv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
+			"PUSHD_CALLBACK_URL=" + recv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
 			"PUSHD_JOB_LEASE=3s", "PUSHD_LOG_LEVEL=debug",
 		}
 		addr := freeAddr(t)
@@ -286,7 +208,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no job started:\n%s", d.log)
+				t.Fatalf("no job started:\n%s", d.Log)
 			}
 		}
 		d.kill9()
@@ -304,7 +226,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("job %s still %s:\n%s", id, st, d.log)
+					t.Fatalf("job %s still %s:\n%s", id, st, d.Log)
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -313,7 +235,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 		// keep their webhook-id).
 		deadline = time.Now().Add(time.Minute)
 		for {
-			seq, byID := recv.jobEvents()
+			seq, byID := jobEvents(recv)
 			missing := 0
 			for _, id := range ids {
 				if len(byID[id+"/succeeded"]) == 0 || len(byID[id+"/queued"]) == 0 {
@@ -337,7 +259,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		resp, err := http.Get(d.base + "/metrics")
+		resp, err := http.Get(d.Base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,10 +268,10 @@ func TestKillNineLosesNothing(t *testing.T) {
 		if !strings.Contains(string(metrics), `pushd_jobs_finished_total{action="apply",cluster="edge",code="",status="succeeded"}`) {
 			t.Errorf("/metrics does not count the finished jobs")
 		}
-		if recv.bad > 0 {
-			t.Errorf("%d callbacks with bad signatures", recv.bad)
+		if n := recv.BadSignatures(); n > 0 {
+			t.Errorf("%d callbacks with bad signatures", n)
 		}
-		if strings.Contains(d.log.String(), c.AdminToken) {
+		if strings.Contains(d.Log.String(), c.AdminToken) {
 			t.Error("the credential reached pushd's log")
 		}
 	})
