@@ -49,6 +49,11 @@ type Report struct {
 	Jobs, Events, Deliveries int
 	// Objects counts the live objects compared; Pruned those verified gone.
 	Objects, Pruned int
+	// Resumed counts the jobs whose last attempt is not their first: a
+	// claim was taken over (its worker died). Redelivered counts the
+	// deliveries of an event already received (at least once). Both show
+	// that the faults hit where it matters.
+	Resumed, Redelivered int
 	// Reordered counts events that first arrived after a later-written
 	// event of their cluster about another subject (see checkOrder).
 	Reordered int
@@ -147,6 +152,9 @@ func checkIntake(rep *Report, in Input, jobs []store.Job) {
 	for i := range jobs {
 		j := &jobs[i]
 		byRef[JobRef{j.Organization, j.ID}] = j
+		if j.Attempt > 1 {
+			rep.Resumed++
+		}
 		if j.Terminal() {
 			rep.Statuses[j.Status]++
 		} else {
@@ -236,6 +244,9 @@ func checkTerminalOnce(rep *Report, in Input, jobs []store.Job, events []store.E
 func checkOutbox(rep *Report, in Input, events []store.Event, parked map[string]bool) {
 	received := map[string]bool{}
 	for _, d := range in.Deliveries {
+		if received[d.WebhookID] {
+			rep.Redelivered++
+		}
 		received[d.WebhookID] = true
 	}
 	held := map[string]bool{}
