@@ -42,8 +42,10 @@ func killLoop(t *testing.T, db dbtest.Database, kills int) {
 	}
 	submitted := stop()
 	t.Logf("%d kills in %s; %d jobs submitted", kills, time.Since(start).Round(time.Second), submitted)
+	start = time.Now()
 	final := r.finalJobs(ctx, "final", 100*time.Millisecond)
 	statuses := r.waitTerminal(ctx)
+	t.Logf("every job terminal %s after the last kill", time.Since(start).Round(time.Second))
 	for _, id := range final {
 		if statuses[id] != "succeeded" {
 			t.Errorf("final job %s ended %s", id, statuses[id])
@@ -55,5 +57,6 @@ func killLoop(t *testing.T, db dbtest.Database, kills int) {
 		}
 	}
 	r.drain(ctx)
+	t.Logf("outbox drained %s after the last kill", time.Since(start).Round(time.Second))
 	r.check(ctx)
 }
