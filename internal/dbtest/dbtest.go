@@ -53,11 +53,39 @@ func Postgres(t *testing.T) Database {
 	t.Helper()
 	admin, err := server()
 	if err != nil {
-		if os.Getenv("CI") == "true" || os.Getenv("PUSHD_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL is required here: %v", err)
-		}
-		t.Skipf("PostgreSQL not available (%v): install postgresql or set PUSHD_TEST_POSTGRES_URL", err)
+		unavailable(t, err, "install postgresql or set PUSHD_TEST_POSTGRES_URL")
 	}
+	db := createDatabase(t, admin)
+	t.Cleanup(func() {
+		conn, err := sql.Open("pgx", admin)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Exec("DROP DATABASE IF EXISTS " + db.name + " WITH (FORCE)")
+	})
+	return db.Database
+}
+
+// unavailable ends a test that has no PostgreSQL: skipped with the reason,
+// or failed under CI=true or PUSHD_REQUIRE_POSTGRES=1.
+func unavailable(t *testing.T, err error, hint string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" || os.Getenv("PUSHD_REQUIRE_POSTGRES") == "1" {
+		t.Fatalf("PostgreSQL is required here: %v", err)
+	}
+	t.Skipf("PostgreSQL not available (%v): %s", err, hint)
+}
+
+// created is a database createDatabase made, and its name.
+type created struct {
+	Database
+	name string
+}
+
+// createDatabase creates a new, empty database on the server at admin.
+func createDatabase(t *testing.T, admin string) created {
+	t.Helper()
 	name := "pushd_test_" + randomHex(6)
 	db, err := sql.Open("pgx", admin)
 	if err != nil {
@@ -69,15 +97,7 @@ func Postgres(t *testing.T) Database {
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", admin)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	return Database{Driver: "postgres", DSN: withDatabase(admin, name)}
+	return created{Database{Driver: "postgres", DSN: withDatabase(admin, name)}, name}
 }
 
 // Main wraps testing.M.Run so a server this package started is stopped when

@@ -1,11 +1,8 @@
 package dbtest
 
 import (
-	"context"
-	"database/sql"
 	"os"
 	"testing"
-	"time"
 )
 
 // Server is a PostgreSQL server a test has to itself, so it may stop it and
@@ -26,10 +23,7 @@ func OwnPostgres(t *testing.T) *Server {
 		if srv != nil {
 			os.RemoveAll(srv.dir)
 		}
-		if os.Getenv("CI") == "true" || os.Getenv("PUSHD_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL is required here: %v", err)
-		}
-		t.Skipf("PostgreSQL not available (%v): install postgresql", err)
+		unavailable(t, err, "install postgresql")
 	}
 	t.Cleanup(func() {
 		srv.stop()
@@ -38,21 +32,10 @@ func OwnPostgres(t *testing.T) *Server {
 	return &Server{srv: srv}
 }
 
-// Database creates a new, empty database on the server.
+// Database creates a new, empty database on the server (removed with it).
 func (s *Server) Database(t *testing.T) Database {
 	t.Helper()
-	name := "pushd_test_" + randomHex(6)
-	db, err := sql.Open("pgx", s.srv.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	return Database{Driver: "postgres", DSN: withDatabase(s.srv.url, name)}
+	return createDatabase(t, s.srv.url).Database
 }
 
 // Stop shuts the server down (its sessions end, its data stays) and waits
