@@ -159,6 +159,18 @@ func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string) error
 		Updates(map[string]any{"claim_owner": "", "claim_expires_at": nil}).Error
 }
 
+// ReleaseEventClaims ends every claim on undelivered events without
+// recording an attempt, and returns how many it ended. Only a process that
+// is the database's one deliverer may call it, as it starts: pushd on
+// SQLite, where every claim it finds is one a killed predecessor left, which
+// would otherwise hold its cluster's events back until the lease ran out.
+func (s *Store) ReleaseEventClaims(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Table("events").
+		Where("delivered_at IS NULL AND claim_owner <> ''").
+		Updates(map[string]any{"claim_owner": "", "claim_expires_at": nil})
+	return res.RowsAffected, res.Error
+}
+
 // PruneEvents deletes events delivered before before; it returns how many.
 // Undelivered events are never pruned.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error) {

@@ -136,6 +136,18 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("callback-secret: %w", err)
 		}
 		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
+		if st.Driver() == "sqlite" {
+			// One process per SQLite file: a claim found now is a killed
+			// predecessor's, and would hold its cluster's events back for
+			// the whole delivery lease.
+			n, err := st.ReleaseEventClaims(ctx)
+			if err != nil {
+				return fmt.Errorf("release the callback claims of a previous run: %w", err)
+			}
+			if n > 0 {
+				log.Info("released callback claims a previous run left", "events", n)
+			}
+		}
 		outbox.RegisterParkedGauge(reg, st)
 		outbox.RegisterBacklogGauges(reg, st, nil)
 		notifyOutbox = deliverer.Notify
