@@ -59,6 +59,8 @@ type Report struct {
 	Reordered int
 	// Statuses counts the jobs by terminal status.
 	Statuses map[store.JobStatus]int
+	// Notes describe what was seen and is no problem (each reordering).
+	Notes []string
 	// Problems lists every broken invariant; empty when all hold.
 	Problems []string
 }
@@ -293,8 +295,10 @@ func checkOrder(rep *Report, in Input, events []store.Event, parked map[string]b
 			continue
 		}
 		seen[d.WebhookID] = true
-		if e.Seq < cluster[d.Cluster].seq {
+		if l := cluster[d.Cluster]; e.Seq < l.seq {
 			rep.Reordered++
+			rep.Notes = append(rep.Notes, fmt.Sprintf("cluster %q: %s event %s about the %s (seq %d) first arrived after %s (seq %d, about the %s): committed after it",
+				d.Cluster, e.Type, e.ID, subject(e), e.Seq, l.id, l.seq, subject(bySeq[l.id])))
 		} else {
 			cluster[d.Cluster] = last{e.Seq, e.ID}
 		}

@@ -351,6 +351,9 @@ func (r *run) check(ctx context.Context) *faultcheck.Report {
 	}
 	r.t.Logf("checked: %d jobs %v (%d resumed after a lost claim), %d events (%d first delivered after a later one of another subject), %d deliveries (%d again), %d live objects compared, %d verified pruned; answers %v, %d of them 409 request_in_progress",
 		rep.Jobs, rep.Statuses, rep.Resumed, rep.Events, rep.Reordered, rep.Deliveries, rep.Redelivered, rep.Objects, rep.Pruned, r.answerCounts(), r.inProgress)
+	for _, n := range rep.Notes {
+		r.t.Log(n)
+	}
 	for _, p := range rep.Problems {
 		r.t.Error(p)
 	}
