@@ -278,9 +278,9 @@ func checkOutbox(rep *Report, in Input, events []store.Event, parked map[string]
 // of their sequence numbers: those inversions are counted (Reordered), not
 // reported.
 func checkOrder(rep *Report, in Input, events []store.Event, parked map[string]bool) {
-	bySeq := map[string]store.Event{}
+	byID := map[string]store.Event{}
 	for _, e := range events {
-		bySeq[e.ID] = e
+		byID[e.ID] = e
 	}
 	type last struct {
 		seq int64
@@ -290,7 +290,7 @@ func checkOrder(rep *Report, in Input, events []store.Event, parked map[string]b
 	cluster := map[string]last{}
 	seen := map[string]bool{}
 	for _, d := range in.Deliveries {
-		e, ok := bySeq[d.WebhookID]
+		e, ok := byID[d.WebhookID]
 		if !ok || seen[d.WebhookID] || parked[d.WebhookID] {
 			continue
 		}
@@ -298,7 +298,7 @@ func checkOrder(rep *Report, in Input, events []store.Event, parked map[string]b
 		if l := cluster[d.Cluster]; e.Seq < l.seq {
 			rep.Reordered++
 			rep.Notes = append(rep.Notes, fmt.Sprintf("cluster %q: %s event %s about the %s (seq %d) first arrived after %s (seq %d, about the %s): committed after it",
-				d.Cluster, e.Type, e.ID, subject(e), e.Seq, l.id, l.seq, subject(bySeq[l.id])))
+				d.Cluster, e.Type, e.ID, subject(e), e.Seq, l.id, l.seq, subject(byID[l.id])))
 		} else {
 			cluster[d.Cluster] = last{e.Seq, e.ID}
 		}
