@@ -79,6 +79,16 @@ func (s *Store) ForgetMessage(ctx context.Context, organization, id string) erro
 	return s.db.WithContext(ctx).Where("organization = ? AND id = ?", organization, id).Delete(&Message{}).Error
 }
 
+// ForgetUnfinishedMessages drops every message still in progress, so the
+// sender's retry is acted on, and returns how many it dropped. Only a
+// process that is the database's one user may call it, as it starts (pushd
+// on SQLite): then no message is still being handled, each is one a killed
+// predecessor began.
+func (s *Store) ForgetUnfinishedMessages(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Where("status = 0").Delete(&Message{})
+	return res.RowsAffected, res.Error
+}
+
 // PruneMessages deletes messages older than before; it returns how many.
 func (s *Store) PruneMessages(ctx context.Context, before time.Time) (int64, error) {
 	res := s.db.WithContext(ctx).Where("created_at < ?", before).Delete(&Message{})

@@ -155,9 +155,10 @@ func (r *run) kill9() { r.proc.Kill9(); r.proc = nil }
 // write sends a signed write under a new webhook-id and, as Odoo does,
 // sends it again under the same id while pushd cannot answer (no
 // connection) or asks for a retry (429, 503), until ctx ends (an error,
-// and nil). A pushd killed while handling a request leaves its webhook-id
-// in progress (409 request_in_progress) until store.staleInProgress lets a
-// retry take it over; rather than wait minutes, write sends it again under
+// and nil). A pushd on PostgreSQL killed while handling a request leaves
+// its webhook-id in progress (409 request_in_progress) until the mark is two
+// minutes old and a retry takes it over (on SQLite the restarted pushd
+// forgets such marks); rather than wait minutes, write sends it again under
 // a new webhook-id, which the job id (or the record's id) keeps idempotent.
 // Every answer is checked against the contract; 500 never is one. Safe from
 // any goroutine.
@@ -230,6 +231,15 @@ func (s jobSpec) manifests() []json.RawMessage {
 	return out
 }
 
+// body is the job's request body, for namespace ns.
+func (s jobSpec) body(ns string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"id": s.id, "cluster": s.cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
+		"application": s.app, "namespace": ns, "action": "apply", "timeout_seconds": s.timeout, "manifests": s.manifests(),
+	})
+	return b
+}
+
 // submit sends the job and records pushd's answer: 2xx acknowledged, 4xx
 // refused.
 func (r *run) submit(ctx context.Context, s jobSpec) int {
@@ -237,11 +247,7 @@ func (r *run) submit(ctx context.Context, s jobSpec) int {
 		s.timeout = 300
 	}
 	ms := s.manifests()
-	body, _ := json.Marshal(map[string]any{
-		"id": s.id, "cluster": s.cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
-		"application": s.app, "namespace": r.ns, "action": "apply", "timeout_seconds": s.timeout, "manifests": ms,
-	})
-	resp := r.write(ctx, http.MethodPost, "/api/v1/jobs", body)
+	resp := r.write(ctx, http.MethodPost, "/api/v1/jobs", s.body(r.ns))
 	if resp == nil {
 		return 0
 	}

@@ -34,12 +34,8 @@ func TestPostgresRestart(t *testing.T) {
 	if ready.Status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during the outage: %d %s, want 503", ready.Status, ready.Body)
 	}
-	spec := jobSpec{id: "during-outage", cluster: "fault-1", app: "app-0", delay: time.Second}
-	body, _ := json.Marshal(map[string]any{
-		"id": spec.id, "cluster": spec.cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
-		"application": spec.app, "namespace": r.ns, "action": "apply", "manifests": spec.manifests(),
-	})
-	resp, err := r.client.Write(ctx, http.MethodPost, "/api/v1/jobs", r.newMessageID(), body)
+	spec := jobSpec{id: "during-outage", cluster: "fault-1", app: "app-0", delay: time.Second, timeout: 60}
+	resp, err := r.client.Write(ctx, http.MethodPost, "/api/v1/jobs", r.newMessageID(), spec.body(r.ns))
 	if err != nil {
 		t.Fatalf("submit during the outage: %v", err)
 	}

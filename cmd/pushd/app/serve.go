@@ -97,6 +97,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	if st.Driver() == "sqlite" {
+		if err := endDeadRun(ctx, st, log); err != nil {
+			return err
+		}
+	}
 	creds, err := clusters.NewCredentialStore(cfg.KubeconfigDir)
 	if err != nil {
 		return err
@@ -136,18 +141,6 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("callback-secret: %w", err)
 		}
 		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
-		if st.Driver() == "sqlite" {
-			// One process per SQLite file: a claim found now is a killed
-			// predecessor's, and would hold its cluster's events back for
-			// the whole delivery lease.
-			n, err := st.ReleaseEventClaims(ctx)
-			if err != nil {
-				return fmt.Errorf("release the callback claims of a previous run: %w", err)
-			}
-			if n > 0 {
-				log.Info("released callback claims a previous run left", "events", n)
-			}
-		}
 		outbox.RegisterParkedGauge(reg, st)
 		outbox.RegisterBacklogGauges(reg, st, nil)
 		notifyOutbox = deliverer.Notify
@@ -204,6 +197,29 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	err = srv.Serve(ctx, ln, listen)
 	log.Info("pushd stopped")
 	return err
+}
+
+// endDeadRun voids what a killed previous run left in progress. Only one
+// process uses a SQLite file, so whatever is marked in progress as this one
+// starts is a dead process's: its callback claims, which would hold each
+// cluster's later callbacks back for the whole delivery lease, and its
+// signed writes, whose retries would be answered 409 request_in_progress
+// until the mark is two minutes old. (Jobs it claimed are taken up again
+// after their short lease, PUSHD_JOB_LEASE.)
+func endDeadRun(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	claims, err := st.ReleaseEventClaims(ctx)
+	if err != nil {
+		return fmt.Errorf("release the callback claims of a previous run: %w", err)
+	}
+	writes, err := st.ForgetUnfinishedMessages(ctx)
+	if err != nil {
+		return fmt.Errorf("forget the unfinished writes of a previous run: %w", err)
+	}
+	if claims > 0 || writes > 0 {
+		log.Info("a previous run was killed: its callback claims are released and its unfinished writes will be acted on when retried",
+			"callback_claims", claims, "unfinished_writes", writes)
+	}
+	return nil
 }
 
 // janitor prunes remembered webhook-ids (the contract keeps them at least
