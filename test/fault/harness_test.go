@@ -335,6 +335,25 @@ func (r *run) drain(ctx context.Context) {
 // the invariant checker; every problem fails the test.
 func (r *run) check(ctx context.Context) *faultcheck.Report {
 	r.t.Helper()
+	rep := r.report(ctx)
+	r.t.Logf("checked: %d jobs %v (%d resumed after a lost claim), %d events (%d first delivered after a later one of another subject), %d deliveries (%d again), %d live objects compared, %d verified pruned; answers %v, %d of them 409 request_in_progress",
+		rep.Jobs, rep.Statuses, rep.Resumed, rep.Events, rep.Reordered, rep.Deliveries, rep.Redelivered, rep.Objects, rep.Pruned, r.answerCounts(), r.inProgress)
+	for _, n := range rep.Notes {
+		r.t.Log(n)
+	}
+	for _, p := range rep.Problems {
+		r.t.Error(p)
+	}
+	if n := r.recv.BadSignatures(); n > 0 {
+		r.t.Errorf("%d callbacks with bad signatures", n)
+	}
+	return rep
+}
+
+// report stops pushd (SIGTERM: a clean drain), opens its database and
+// returns what the invariant checker found.
+func (r *run) report(ctx context.Context) *faultcheck.Report {
+	r.t.Helper()
 	if r.proc != nil {
 		r.proc.Stop()
 		r.proc = nil
@@ -354,17 +373,6 @@ func (r *run) check(ctx context.Context) *faultcheck.Report {
 	r.mu.Unlock()
 	if err != nil {
 		r.t.Fatalf("invariant checker: %v", err)
-	}
-	r.t.Logf("checked: %d jobs %v (%d resumed after a lost claim), %d events (%d first delivered after a later one of another subject), %d deliveries (%d again), %d live objects compared, %d verified pruned; answers %v, %d of them 409 request_in_progress",
-		rep.Jobs, rep.Statuses, rep.Resumed, rep.Events, rep.Reordered, rep.Deliveries, rep.Redelivered, rep.Objects, rep.Pruned, r.answerCounts(), r.inProgress)
-	for _, n := range rep.Notes {
-		r.t.Log(n)
-	}
-	for _, p := range rep.Problems {
-		r.t.Error(p)
-	}
-	if n := r.recv.BadSignatures(); n > 0 {
-		r.t.Errorf("%d callbacks with bad signatures", n)
 	}
 	return rep
 }
