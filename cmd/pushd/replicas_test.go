@@ -23,6 +23,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/faultcheck"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 )
@@ -50,7 +51,7 @@ func TestReplicasShareClusters(t *testing.T) {
 	env := []string{
 		"PUSHD_DATABASE_URL=" + db.DSN, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
 		"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
-		"PUSHD_CALLBACK_URL=" + recv.srv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
+		"PUSHD_CALLBACK_URL=" + recv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
 		"PUSHD_JOB_LEASE=3s", "PUSHD_CLUSTER_LEASE=" + clusterLease.String(),
 		"PUSHD_PROBE_INTERVAL=1s", "PUSHD_STATUS_INTERVAL=1s", "PUSHD_LOG_LEVEL=debug",
 	}
@@ -100,7 +101,7 @@ func TestReplicasShareClusters(t *testing.T) {
 	})
 	t.Logf("lease holders (cluster → replica): %v", holders)
 	waitFor(t, 30*time.Second, "each cluster's ready connectivity delivered", func() (map[string]int, bool) {
-		n := recv.count("cluster.connectivity_changed", `"state":"ready"`)
+		n := countEvents(recv, "cluster.connectivity_changed", `"state":"ready"`)
 		return n, len(n) == len(ids)
 	})
 
@@ -185,7 +186,7 @@ func TestReplicasShareClusters(t *testing.T) {
 		t.Fatalf("drift check: %d %s", code, b)
 	}
 	waitFor(t, 30*time.Second, "drift.detected of "+moved, func() (map[string]int, bool) {
-		n := recv.count("drift.detected", "")
+		n := countEvents(recv, "drift.detected", "")
 		return n, n[moved] > 0
 	})
 
@@ -211,18 +212,18 @@ func TestReplicasShareClusters(t *testing.T) {
 	}
 
 	// What reached Odoo, once everything is done: one event per change.
-	for cluster, n := range recv.count("cluster.connectivity_changed", `"state":"ready"`) {
+	for cluster, n := range countEvents(recv, "cluster.connectivity_changed", `"state":"ready"`) {
 		if n != 1 {
 			t.Errorf("cluster %s: %d connectivity_changed (ready) callbacks, want 1", cluster, n)
 		}
 	}
-	if n := recv.count("drift.detected", ""); n[moved] != 1 {
+	if n := countEvents(recv, "drift.detected", ""); n[moved] != 1 {
 		t.Errorf("cluster %s: %d drift.detected callbacks, want 1", moved, n[moved])
 	}
 	// One observer per cluster: each application's health events form one
 	// chain (each starts from the health the one before reported); two
 	// replicas polling one cluster would each report the same transition.
-	for app, chain := range recv.healthChains() {
+	for app, chain := range healthChains(recv) {
 		for i := 1; i < len(chain); i++ {
 			if chain[i][0] != chain[i-1][1] {
 				t.Errorf("application %s: health events %v: event %d starts from %s, the one before reported %s", app, chain, i, chain[i][0], chain[i-1][1])
@@ -230,7 +231,7 @@ func TestReplicasShareClusters(t *testing.T) {
 			}
 		}
 	}
-	_, byID := recv.jobEvents()
+	_, byID := jobEvents(recv)
 	for _, id := range jobIDs {
 		terminal := 0
 		for _, st := range []string{"succeeded", "failed", "cancelled"} {
@@ -240,14 +241,14 @@ func TestReplicasShareClusters(t *testing.T) {
 			t.Errorf("job %s: %d distinct terminal callbacks, want 1", id, terminal)
 		}
 	}
-	if recv.bad > 0 {
-		t.Errorf("%d callbacks with bad signatures", recv.bad)
+	if recv.BadSignatures() > 0 {
+		t.Errorf("%d callbacks with bad signatures", recv.BadSignatures())
 	}
 }
 
 // read GETs path with the read token.
 func (d *daemon) read(t *testing.T, path string) []byte {
-	req, _ := http.NewRequest(http.MethodGet, d.base+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, d.Base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+readToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -315,7 +316,7 @@ func leaseHolders(replicas []*daemon) (map[string]int, bool) {
 		if d == nil {
 			continue
 		}
-		resp, err := http.Get(d.base + "/metrics")
+		resp, err := http.Get(d.Base + "/metrics")
 		if err != nil {
 			return out, false
 		}
@@ -341,16 +342,14 @@ func leaseHolders(replicas []*daemon) (map[string]int, bool) {
 // count counts the events of type typ whose data contains has, by
 // cluster: distinct webhook-ids, since a delivery retried (its sender died
 // before the answer was recorded) keeps its id.
-func (r *receiver) count(typ, has string) map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func countEvents(r *faultcheck.Receiver, typ, has string) map[string]int {
 	out := map[string]int{}
 	seen := map[string]bool{}
-	for _, cb := range r.got {
-		if seen[cb.webhookID] {
+	for _, cb := range r.Deliveries() {
+		if seen[cb.WebhookID] {
 			continue
 		}
-		seen[cb.webhookID] = true
+		seen[cb.WebhookID] = true
 		if cb.Type != typ || !strings.Contains(string(cb.Data), has) {
 			continue
 		}
@@ -366,16 +365,14 @@ func (r *receiver) count(typ, has string) map[string]int {
 // healthChains are the (previous_health, health) pairs of each
 // application's health events, in the order they arrived (each cluster's
 // events are delivered in order), by cluster/namespace/application.
-func (r *receiver) healthChains() map[string][][2]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func healthChains(r *faultcheck.Receiver) map[string][][2]string {
 	out := map[string][][2]string{}
 	seen := map[string]bool{}
-	for _, cb := range r.got {
-		if cb.Type != "application.health_changed" || seen[cb.webhookID] {
+	for _, cb := range r.Deliveries() {
+		if cb.Type != "application.health_changed" || seen[cb.WebhookID] {
 			continue
 		}
-		seen[cb.webhookID] = true
+		seen[cb.WebhookID] = true
 		var d struct {
 			Cluster  string `json:"cluster_id"`
 			NS       string `json:"namespace"`
@@ -424,7 +421,7 @@ func TestSecondProcessOnSQLiteRefused(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a second pushd on %s started:\n%s", file, out)
 	}
-	want := fmt.Sprintf("pid %d", first.cmd.Process.Pid)
+	want := fmt.Sprintf("pid %d", first.Pid())
 	if !strings.Contains(string(out), file) || !strings.Contains(string(out), want) {
 		t.Fatalf("second pushd's error does not name the file and %q:\n%s", want, out)
 	}
