@@ -210,8 +210,8 @@ current-context: x
 			{name: "retry of the same id", secret: key, ts: now, body: body, want: http.StatusNoContent},
 			{name: "tampered body", secret: key, ts: now, body: bytes.Replace(body, []byte("prod-1"), []byte("prod-2"), 1), want: http.StatusUnauthorized},
 			{name: "another secret", secret: other, ts: now, body: body, want: http.StatusUnauthorized},
-			{name: "stale", secret: key, ts: now.Add(-301 * time.Second), body: body, want: http.StatusUnauthorized},
-			{name: "from the future", secret: key, ts: now.Add(301 * time.Second), body: body, want: http.StatusUnauthorized},
+			{name: "stale", secret: key, ts: now.Add(-310 * time.Second), body: body, want: http.StatusUnauthorized},
+			{name: "from the future", secret: key, ts: now.Add(310 * time.Second), body: body, want: http.StatusUnauthorized},
 		}
 		for _, tt := range tests {
 			req, _ := http.NewRequest(http.MethodPost, recv.url, bytes.NewReader(tt.body))
