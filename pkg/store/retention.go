@@ -65,8 +65,10 @@ func prunable(q *gorm.DB, before time.Time) *gorm.DB {
 			AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.cluster_uid = jobs.cluster_uid AND n.namespace = jobs.namespace
 				AND n.application = jobs.application AND n.intent = ? AND n.seq > jobs.seq))`, true, true).
 		// No undelivered event about it: a job's events carry its JSON,
-		// whose "id" is the job's (ids are [A-Za-z0-9._:-], so neither
-		// JSON escaping nor LIKE's wildcards get in the way).
+		// whose "id" is the job's (ids are [A-Za-z0-9._:-], so JSON does
+		// not escape them; a "_" in an id is LIKE's one-character
+		// wildcard, which can only match more events: a job is kept
+		// longer, never pruned early).
 		Where(`NOT EXISTS (SELECT 1 FROM events WHERE events.delivered_at IS NULL AND events.cluster = jobs.cluster
 			AND events.organization = jobs.organization AND events.data LIKE '%"id":"' || jobs.id || '"%')`)
 }
