@@ -20,6 +20,10 @@ const (
 	JobCancelled JobStatus = "cancelled"
 )
 
+// TriggerDrift is the trigger of the jobs pushd queues itself to correct
+// drift (Job.Trigger).
+const TriggerDrift = "drift"
+
 // Job is one unit of work on one application of one cluster. Seq orders jobs
 // by submission; (Organization, ID) is Odoo's id for it.
 type Job struct {
@@ -55,6 +59,9 @@ type Job struct {
 	WaitingSince *time.Time
 	// Retries (JSON) are the transient failures a run retried.
 	Retries string `gorm:"type:text"`
+	// NextAttemptAt is when a queued job put back after a transient
+	// failure is claimed again; nil when it may be claimed now.
+	NextAttemptAt *time.Time
 	// Attempt fences workers: each claim increments it, and a worker may
 	// only write a job whose attempt is still the one it claimed.
 	Attempt        int
@@ -176,7 +183,8 @@ func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Ti
 		// Only jobs no older job of their application waits before: a long
 		// backlog of one application never hides another's runnable job.
 		var candidates []Job
-		err := tx.Where("cluster = ? AND (status = ? OR (status = ? AND lease_expires_at < ?))", cluster, JobQueued, JobRunning, now).
+		err := tx.Where("cluster = ? AND ((status = ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)) OR (status = ? AND lease_expires_at < ?))",
+			cluster, JobQueued, now, JobRunning, now).
 			Where(`NOT EXISTS (SELECT 1 FROM jobs o WHERE o.cluster = jobs.cluster AND o.namespace = jobs.namespace
 				AND o.application = jobs.application AND o.seq < jobs.seq AND o.status IN ?)`, []JobStatus{JobQueued, JobRunning}).
 			Order("seq").Limit(8).Find(&candidates).Error
@@ -186,7 +194,7 @@ func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Ti
 		for _, c := range candidates {
 			expires := now.Add(lease)
 			updates := map[string]any{"status": JobRunning, "attempt": c.Attempt + 1, "lease_owner": owner, "lease_expires_at": expires,
-				"updated_at": now, "wait_reason": "", "waiting_since": nil}
+				"updated_at": now, "wait_reason": "", "waiting_since": nil, "next_attempt_at": nil}
 			if c.StartedAt == nil {
 				updates["started_at"] = now
 			}
@@ -208,7 +216,7 @@ func (s *Store) ClaimJob(ctx context.Context, cluster, owner string, now time.Ti
 func (s *Store) ClustersWithWork(ctx context.Context, now time.Time) ([]string, error) {
 	var out []string
 	err := s.db.WithContext(ctx).Model(&Job{}).
-		Where("status = ? OR (status = ? AND lease_expires_at < ?)", JobQueued, JobRunning, now).
+		Where("(status = ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)) OR (status = ? AND lease_expires_at < ?)", JobQueued, now, JobRunning, now).
 		Distinct("cluster").Pluck("cluster", &out).Error
 	return out, err
 }
@@ -256,7 +264,7 @@ func (s *Store) RenewLease(ctx context.Context, c Claim, until time.Time) error 
 func (s *Store) FinishJob(ctx context.Context, c Claim, o Outcome, events ...*Event) error {
 	return s.updateClaimed(ctx, c, map[string]any{
 		"status": o.Status, "error_code": o.ErrorCode, "error_message": o.ErrorMessage, "objects": o.Objects,
-		"intent": o.Intent, "retries": o.Retries, "finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
+		"intent": gorm.Expr("intent OR ?", o.Intent), "retries": o.Retries, "finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
 	}, events)
 }
 

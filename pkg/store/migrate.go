@@ -43,6 +43,7 @@ var migrations = []migration{
 	{version: 9, name: "record generations, latest intent, waiting jobs", up: addRecordGenerations},
 	{version: 10, name: "cluster leases, replicas, stored breakers", up: addClusterLeases},
 	{version: 11, name: "audit log", up: addAuditLog},
+	{version: 12, name: "job progress: next attempt of a retried job", up: addJobProgress},
 }
 
 // migrate runs every migration newer than the database's version, each in its

@@ -48,7 +48,9 @@ func (s *Store) updateQueued(ctx context.Context, cond string, seq int64, update
 }
 
 // ClearWaiting unmarks the cluster's waiting jobs: it can be reached again.
+// A job put back after a transient failure keeps its mark until it is
+// claimed again.
 func (s *Store) ClearWaiting(ctx context.Context, cluster string) error {
-	return s.db.WithContext(ctx).Model(&Job{}).Where("cluster = ? AND status = ? AND wait_reason <> ''", cluster, JobQueued).
+	return s.db.WithContext(ctx).Model(&Job{}).Where("cluster = ? AND status = ? AND wait_reason <> '' AND next_attempt_at IS NULL", cluster, JobQueued).
 		Updates(map[string]any{"wait_reason": "", "waiting_since": nil}).Error
 }
