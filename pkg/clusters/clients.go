@@ -28,6 +28,9 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// Logger receives the API server's warnings; discarded when nil.
 	Logger *slog.Logger
+	// WrapTransport, when set, wraps the transport of every request to a
+	// cluster (given its id): for tracing, or a test's injected faults.
+	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
 }
 
 func (o *ClientOptions) defaults() {
@@ -73,6 +76,9 @@ func NewClients(clusterID string, cfg *rest.Config, opts ClientOptions) (*Client
 	cfg.Timeout = opts.Timeout
 	cfg.UserAgent = "pushd"
 	cfg.WarningHandler = warningLogger{log: opts.Logger.With("cluster", clusterID)}
+	if wrap := opts.WrapTransport; wrap != nil {
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return wrap(clusterID, rt) })
+	}
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", clusterID, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // Event types the monitor records (and the outbox delivers to Odoo).
@@ -124,7 +125,7 @@ func (m *Monitor) healthOf(id string) *health {
 func (m *Monitor) Run(ctx context.Context) {
 	tick := time.NewTicker(min(time.Second, m.opts.Interval))
 	defer tick.Stop()
-	probes := NewWorkers()
+	probes := workers.New("probe", m.opts.Logger)
 	defer probes.Wait()
 	for scan := true; ; {
 		if scan {
@@ -133,8 +134,8 @@ func (m *Monitor) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-probes.Done(): // a probe returned; its cluster's interval starts now
-			probes.Finished(id, m.opts.Now())
+		case f := <-probes.Done(): // a probe returned; its cluster's interval starts now
+			probes.Finished(f, m.opts.Now())
 			scan = false
 		case <-tick.C: // intervals may have passed
 			scan = true
@@ -143,7 +144,7 @@ func (m *Monitor) Run(ctx context.Context) {
 }
 
 // startProbes starts a probe of every cluster that is due.
-func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
+func (m *Monitor) startProbes(ctx context.Context, probes *workers.Set) {
 	recs, err := m.reg.List(ctx, "")
 	if err != nil {
 		if ctx.Err() == nil {
@@ -162,7 +163,7 @@ func (m *Monitor) startProbes(ctx context.Context, probes *Workers) {
 			if err != nil && ctx.Err() == nil && (m.opts.Leases == nil || !m.opts.Leases.Dropped(err, "probe", rec.ID)) {
 				m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
 			}
-		})
+		}, nil)
 	}
 }
 

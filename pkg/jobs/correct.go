@@ -16,7 +16,7 @@ import (
 )
 
 // TriggerDrift marks the jobs pushd queues itself to correct drift.
-const TriggerDrift = "drift"
+const TriggerDrift = store.TriggerDrift
 
 // ErrNothingApplied: a correction was asked for an application whose latest
 // intent is not an apply (there is none, or Odoo asked to delete it), so

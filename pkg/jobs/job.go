@@ -68,14 +68,26 @@ type Job struct {
 	Waiting *Waiting `json:"waiting"`
 	// Retries are the transient failures its run retried, oldest first.
 	Retries []Retry `json:"retries"`
+	// Cancellation says why a cancelled job was; nil otherwise.
+	Cancellation *Cancellation `json:"cancellation"`
 }
 
-// Waiting says why a queued job does not run yet, since when, and until
-// when it waits before it fails.
+// Waiting says why a queued job does not run yet, since when, when it is
+// tried again, and until when it waits before it fails.
 type Waiting struct {
-	Reason   string    `json:"reason"`
-	Since    time.Time `json:"since"`
-	Deadline time.Time `json:"deadline"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	// NextAttemptAt is when a job put back after a transient failure is
+	// tried again; nil while it waits for its cluster's breaker to close.
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	Deadline      time.Time  `json:"deadline"`
+}
+
+// Cancellation is why a job was cancelled: CancelRequested or
+// CancelSuperseded, with a sentence.
+type Cancellation struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
 }
 
 // FromRow renders a stored job.
@@ -101,7 +113,13 @@ func FromRow(r *store.Job) *Job {
 		json.Unmarshal([]byte(r.Retries), &j.Retries)
 	}
 	if r.Status == store.JobQueued && r.WaitReason != "" && r.WaitingSince != nil {
-		j.Waiting = &Waiting{Reason: r.WaitReason, Since: r.WaitingSince.UTC(), Deadline: deadline(r).UTC()}
+		j.Waiting = &Waiting{Reason: r.WaitReason, Since: r.WaitingSince.UTC(), NextAttemptAt: utc(r.NextAttemptAt), Deadline: deadline(r).UTC()}
+	}
+	if r.Status == store.JobCancelled {
+		j.Cancellation = &Cancellation{Reason: CancelRequested, Message: r.ErrorMessage}
+		if r.ErrorCode == CancelSuperseded {
+			j.Cancellation.Reason = CancelSuperseded
+		}
 	}
 	return j
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // Engines gives the runner a cluster's apply engine (*apply.Engines).
@@ -48,8 +49,11 @@ type RunnerOptions struct {
 	// RetryBackoff is the first wait before a transient failure is retried;
 	// it doubles up to RetryBackoff*16. Default 1s.
 	RetryBackoff time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// ProgressInterval bounds how often a running job's progress (its
+	// objects so far) is written to the store. Default 1s.
+	ProgressInterval time.Duration
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 func (o *RunnerOptions) defaults() {
@@ -80,6 +84,9 @@ func (o *RunnerOptions) defaults() {
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = time.Second
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = time.Second
 	}
 }
 
@@ -119,7 +126,7 @@ func (r *Runner) Notify() {
 func (r *Runner) Run(ctx context.Context) {
 	r.started.Store(true)
 	defer r.started.Store(false)
-	running := clusters.NewWorkers()
+	running := workers.New("job", r.opts.Logger)
 	defer running.Wait()
 	tick := time.NewTicker(r.opts.Poll)
 	defer tick.Stop()
@@ -128,8 +135,8 @@ func (r *Runner) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case cluster := <-running.Done(): // a slot is free, and the application's next job may be runnable
-			running.Finished(cluster, r.opts.Now())
+		case f := <-running.Done(): // a slot is free, and the application's next job may be runnable
+			running.Finished(f, r.opts.Now())
 		case <-tick.C: // leases of other processes' jobs may have expired
 		case <-r.wake: // a job was queued
 		}
@@ -147,7 +154,7 @@ func (r *Runner) Started(context.Context) error {
 // dispatch claims as many jobs as each cluster has free slots for. Claims
 // are quick database transactions; the cluster is only touched by the job
 // goroutines, so a slow cluster never holds up another's dispatch.
-func (r *Runner) dispatch(ctx context.Context, running *clusters.Workers) {
+func (r *Runner) dispatch(ctx context.Context, running *workers.Set) {
 	now := r.opts.Now()
 	cs, err := r.store.ClustersWithWork(ctx, now)
 	if err != nil {
@@ -173,17 +180,23 @@ func (r *Runner) dispatch(ctx context.Context, running *clusters.Workers) {
 			if job == nil {
 				break
 			}
-			running.Go(cluster, func() { r.execute(ctx, job) })
+			running.Go(cluster, func() { r.execute(ctx, job) }, func(p any) { r.failPanicked(ctx, job, p) })
 		}
 	}
 }
 
 // execute runs one claimed job to its terminal state, unless its claim is
-// taken over (fenced) or the process stops first.
+// taken over (fenced), a transient failure puts it back in the queue to be
+// tried again (requeue), or the process stops first.
 func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	log := r.opts.Logger.With("cluster", job.Cluster, "job", job.ID, "attempt", job.Attempt)
 	log.Info("job started", "namespace", job.Namespace, "application", job.Application, "action", job.Action)
-	if err := r.store.StartJob(ctx, claimOf(job), r.opts.Now(), statusEvent(job)); err != nil {
+	prior := priorRetries(job)
+	var started []*store.Event
+	if len(prior) == 0 { // a retry's start was announced by its first attempt
+		started = append(started, statusEvent(job))
+	}
+	if err := r.store.StartJob(ctx, claimOf(job), r.opts.Now(), started...); err != nil {
 		log.Warn("job claim lost before it started", "err", err)
 		return
 	}
@@ -193,12 +206,22 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var hb sync.WaitGroup
-	hb.Go(func() { r.heartbeat(runCtx, job, cancel) })
-	res, retries, err := r.runRetrying(runCtx, job)
+	hb.Go(func() {
+		workers.Guard(r.opts.Logger, "job", job.Cluster, func() { r.heartbeat(runCtx, job, cancel) }, nil)
+	})
+	prog := r.startProgress(runCtx, job)
+	defer prog.stop()
+	res, err := r.attempt(runCtx, job, prog, len(prior))
 	cancel(nil)
 	hb.Wait()
+	prog.stop()
 	if ctx.Err() != nil {
 		log.Info("job interrupted by shutdown; it resumes after its lease expires")
+		return
+	}
+	var again *retryLater
+	if errors.As(err, &again) {
+		r.requeue(ctx, job, res, prior, again)
 		return
 	}
 
@@ -206,23 +229,28 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	now := r.opts.Now().UTC().Truncate(time.Microsecond) // as PostgreSQL keeps it, so event and row agree
 	final.FinishedAt = &now
 	final.Status, final.ErrorCode, final.ErrorMessage = store.JobSucceeded, "", ""
-	if err != nil {
+	var superseded *supersededError
+	switch {
+	case errors.As(err, &superseded):
+		final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, CancelSuperseded, err.Error()
+	case err != nil:
 		final.Status = store.JobFailed
 		final.ErrorCode, final.ErrorMessage = errorCode(err), err.Error()
 		if errors.Is(context.Cause(runCtx), errCancelled) || r.cancelRequested(ctx, job) {
-			final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, "cancelled", "cancelled while running: pushd stopped waiting; what was applied stays"
+			final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, CancelRequested, "cancelled while running: pushd stopped waiting; what was applied stays"
 		}
 	}
 	objects := []apply.ObjectResult{}
 	if res != nil {
 		objects = res.Objects
+	} else if last := prog.last(); last != nil {
+		objects = last
 	}
 	b, _ := json.Marshal(objects)
 	final.Objects = string(b)
 	final.Intent = isIntent(res, err)
-	if len(retries) > 0 {
-		b, _ = json.Marshal(retries)
-		final.Retries = string(b)
+	if len(prior) > 0 {
+		final.Retries = job.Retries
 	}
 	err = r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
 		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now,
@@ -234,6 +262,30 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	r.opts.Notify()
 	r.opts.Metrics.observe(job.Cluster, job.Action, final.Status, final.ErrorCode, time.Since(claimed))
 	log.Info("job finished", "status", final.Status, "error", final.ErrorCode)
+}
+
+// failPanicked ends a job whose run panicked (workers.Guard logged and
+// counted it): failed with internal_error, announced once — the claim
+// fences a second ending.
+func (r *Runner) failPanicked(ctx context.Context, job *store.Job, p any) {
+	final := *job
+	now := r.opts.Now().UTC().Truncate(time.Microsecond)
+	final.Status, final.FinishedAt = store.JobFailed, &now
+	final.ErrorCode = "internal_error"
+	final.ErrorMessage = "pushd hit an internal error running the job (a bug: its stack is in pushd's log); what was applied before it stays"
+	final.Objects = "[]"
+	if cur, err := r.store.GetJob(context.WithoutCancel(ctx), job.Organization, job.ID); err == nil && cur.Objects != "" {
+		final.Objects = cur.Objects // what its progress recorded
+	}
+	err := r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
+		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now, Retries: job.Retries},
+		statusEvent(&final))
+	if err != nil {
+		r.opts.Logger.Warn("result of a job that panicked not recorded", "cluster", job.Cluster, "job", job.ID, "err", err)
+		return
+	}
+	r.opts.Notify()
+	r.opts.Metrics.observe(job.Cluster, job.Action, final.Status, final.ErrorCode, 0)
 }
 
 var errCancelled = errors.New("cancel requested")
@@ -273,8 +325,8 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 // claimOf is the runner's claim on a job it claimed.
 func claimOf(job *store.Job) store.Claim { return store.Claim{Seq: job.Seq, Attempt: job.Attempt} }
 
-// run does the job's work on its cluster, once.
-func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error) {
+// run does the job's work on its cluster, once, reporting its progress.
+func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*apply.Result, error) {
 	if !r.monitor.Allow(job.Cluster) {
 		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
 	}
@@ -282,7 +334,8 @@ func (r *Runner) run(ctx context.Context, job *store.Job) (*apply.Result, error)
 	if err != nil {
 		return nil, err
 	}
-	req := apply.Request{Namespace: job.Namespace, Application: job.Application, Timeout: time.Duration(job.TimeoutSeconds) * time.Second}
+	req := apply.Request{Namespace: job.Namespace, Application: job.Application, Timeout: time.Duration(job.TimeoutSeconds) * time.Second,
+		Progress: prog.update}
 	if job.Action == ActionDelete {
 		return engine.Destroy(ctx, req)
 	}

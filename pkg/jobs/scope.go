@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -60,7 +61,7 @@ func (s *scope) checkPrivileges(ctx context.Context, rec *clusters.Record) error
 	}
 	st, err := s.monitor.Observed(ctx, rec.ID)
 	if err != nil {
-		return fmt.Errorf("cluster %q: observed status: %w", rec.ID, err)
+		return &unreadError{fmt.Errorf("cluster %q: observed status: %w", rec.ID, err)}
 	}
 	if st.OverPrivileged() {
 		return refuse(RuleOverPrivileged, "cluster", "cluster %q: its credential holds rights it should not (see the cluster's excess_rights); replace it with a least-privilege one, or set accept_excess_rights on the record", rec.ID)
@@ -68,12 +69,22 @@ func (s *scope) checkPrivileges(ctx context.Context, rec *clusters.Record) error
 	return nil
 }
 
+// unreadError: a rule could not be checked because the store could not be
+// read; it says nothing of the job, which may be checked again.
+type unreadError struct{ err error }
+
+func (e *unreadError) Error() string { return e.err.Error() }
+func (e *unreadError) Unwrap() error { return e.err }
+
 // recheck holds a claimed job to its cluster's record as it is now: the
 // same generation and organization, and every rule a submission passes.
 func (s *scope) recheck(ctx context.Context, job *store.Job) error {
 	rec, err := s.clusters.Get(ctx, job.Organization, job.Cluster)
-	if err != nil || rec.UID != job.ClusterUID {
+	if errors.Is(err, clusters.ErrNotFound) || (err == nil && rec.UID != job.ClusterUID) {
 		return refuse(RuleRecordChanged, "cluster", "cluster %q: the record the job was accepted for no longer exists; nothing was written", job.Cluster)
+	}
+	if err != nil {
+		return &unreadError{err}
 	}
 	spec := Spec{ID: job.ID, Cluster: job.Cluster, Operation: Operation{Engine: job.Engine, Type: job.Type},
 		Application: job.Application, Namespace: job.Namespace, Action: job.Action}

@@ -108,7 +108,9 @@ func (h *harness) firstWaiting(t *testing.T, cluster, id string) *jobs.Waiting {
 
 // TestRetriedRunSaysWhat: a job claimed while its API server is down (the
 // breaker has not seen it yet) retries within its deadline, succeeds once
-// the server is back, and lists what it retried.
+// the server is back, and lists what it retried. Between attempts it is
+// queued, waiting, with the time of its next attempt, and each attempt so
+// far in its retries; its first wait is announced once.
 func TestRetriedRunSaysWhat(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
@@ -120,15 +122,36 @@ func TestRetriedRunSaysWhat(t *testing.T) {
 		s.TimeoutSeconds = 120
 		h.Submit(t, s)
 		time.Sleep(4 * time.Second)
+		j, err := h.Service.Get(ctx, fleettest.Org, "r-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != store.JobQueued || j.Waiting == nil || j.Waiting.Reason != jobs.WaitUnreachable || j.Waiting.NextAttemptAt == nil ||
+			len(j.Retries) < 2 || j.Retries[0].Error == "" {
+			t.Fatalf("during the outage: %s, waiting %+v, %d retries (want queued, waiting for cluster_unreachable with a next attempt, each retry listed)",
+				j.Status, j.Waiting, len(j.Retries))
+		}
+		if !j.Waiting.Since.Equal(j.Retries[0].At) || !j.Waiting.NextAttemptAt.After(j.Retries[len(j.Retries)-1].At) {
+			t.Fatalf("waiting %+v does not follow the retries %+v", j.Waiting, j.Retries)
+		}
 		if err := c.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		j := h.Wait(t, "r-1", time.Minute)
+		j = h.Wait(t, "r-1", time.Minute)
 		if j.Status != store.JobSucceeded {
 			t.Fatalf("status %s %+v", j.Status, j.Error)
 		}
 		if len(j.Retries) == 0 || j.Retries[0].Error == "" {
 			t.Fatalf("retries not reported: %+v", j.Retries)
+		}
+		waits := 0
+		for _, e := range h.jobEvents(t, id, "r-1") {
+			if e.Status == store.JobQueued && e.Waiting != nil {
+				waits++
+			}
+		}
+		if waits != 1 {
+			t.Fatalf("%d events announced r-1 waiting, want 1", waits)
 		}
 	})
 }

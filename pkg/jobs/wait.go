@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -91,31 +92,156 @@ func (r *Runner) release(ctx context.Context, cluster string) {
 	delete(r.held, cluster)
 }
 
-// runRetrying checks the job against its record as it is now, then runs
-// it, again after each transient failure while its deadline allows.
-func (r *Runner) runRetrying(ctx context.Context, job *store.Job) (*apply.Result, []Retry, error) {
-	if err := r.recheck(ctx, job); err != nil {
-		return nil, nil, err
+// attempt checks the job against its record as it is now — a drift
+// correction also against its application's latest intent — then runs it
+// once. A transient failure with time left before the deadline comes back
+// as a *retryLater: the job goes back in the queue, waiting, and is claimed
+// again after a backoff that doubles with each retry (tried is how many
+// came before).
+func (r *Runner) attempt(ctx context.Context, job *store.Job, prog *progress, tried int) (*apply.Result, error) {
+	if err := r.recheckRetrying(ctx, job); err != nil {
+		return nil, err
 	}
-	var retries []Retry
+	if job.Trigger == TriggerDrift {
+		if err := r.stillLatest(ctx, job); err != nil {
+			return nil, err
+		}
+	}
+	res, err := r.run(ctx, job, prog)
+	if err == nil || !transient(err) || ctx.Err() != nil {
+		return res, err
+	}
+	wait := r.opts.RetryBackoff << min(tried, 4) // at most 16×
+	if r.opts.Now().Add(wait).After(deadline(job)) {
+		return res, err
+	}
+	return res, &retryLater{err: err, wait: wait}
+}
+
+// retryLater: the run failed on something transient and is tried again
+// after wait.
+type retryLater struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *retryLater) Error() string { return e.err.Error() }
+func (e *retryLater) Unwrap() error { return e.err }
+
+// WaitClusterError is the wait reason of a job whose run the cluster's API
+// server answered with a transient failure (429, 5xx, a server timeout).
+const WaitClusterError = "cluster_error"
+
+// requeue puts the job back in the queue after a transient failure: queued,
+// waiting with the reason since its first retry, its next attempt due after
+// the backoff, every failure so far in its retries. The first retry is
+// announced (status queued, waiting set); later ones are only recorded.
+func (r *Runner) requeue(ctx context.Context, job *store.Job, res *apply.Result, prior []Retry, again *retryLater) {
+	now := r.opts.Now().UTC().Truncate(time.Microsecond)
+	retries := append(prior, Retry{At: now, Error: again.err.Error()})
+	b, _ := json.Marshal(retries)
+	reason := WaitClusterError
+	if errors.Is(again.err, apply.ErrUnreachable) {
+		reason = WaitUnreachable
+	}
+	objects := "[]"
+	if res != nil {
+		ob, _ := json.Marshal(res.Objects)
+		objects = string(ob)
+	}
+	row := *job
+	next := now.Add(again.wait)
+	row.Status, row.StartedAt = store.JobQueued, job.StartedAt
+	row.WaitReason, row.WaitingSince, row.NextAttemptAt = reason, &retries[0].At, &next
+	row.Retries, row.Objects = string(b), objects
+	var events []*store.Event
+	if len(prior) == 0 {
+		events = append(events, statusEvent(&row))
+	}
+	err := r.store.RequeueJob(context.WithoutCancel(ctx), claimOf(job), store.Retry{Reason: reason, At: next, Since: retries[0].At,
+		Objects: objects, Retries: row.Retries, Now: now}, events...)
+	if err != nil {
+		r.opts.Logger.Warn("job not put back after a transient failure; it is taken up again when its lease expires", "cluster", job.Cluster, "job", job.ID, "err", err)
+		return
+	}
+	r.opts.Notify()
+	r.opts.Logger.Info("transient failure; the job waits and is tried again", "cluster", job.Cluster, "job", job.ID,
+		"retry", len(retries), "at", next, "err", again.err)
+}
+
+// priorRetries are the transient failures earlier attempts of the job
+// retried.
+func priorRetries(job *store.Job) []Retry {
+	var out []Retry
+	if job.Retries != "" {
+		json.Unmarshal([]byte(job.Retries), &out)
+	}
+	return out
+}
+
+// recheckRetrying is recheck, tried again while the store fails: a
+// database that cannot be read says nothing about the record, so the job
+// waits for it (its lease expires if this process cannot renew it) rather
+// than fail for good.
+func (r *Runner) recheckRetrying(ctx context.Context, job *store.Job) error {
 	wait := r.opts.RetryBackoff
 	for {
-		res, err := r.run(ctx, job)
-		if err == nil || !transient(err) || ctx.Err() != nil {
-			return res, retries, err
+		err := r.recheck(ctx, job)
+		var unread *unreadError
+		if !errors.As(err, &unread) {
+			return err
 		}
-		now := r.opts.Now()
-		if now.Add(wait).After(deadline(job)) {
-			return res, retries, err
-		}
-		retries = append(retries, Retry{At: now.UTC().Truncate(time.Microsecond), Error: err.Error()})
-		r.opts.Logger.Info("transient failure; retrying", "cluster", job.Cluster, "job", job.ID, "in", wait, "err", err)
+		r.opts.Logger.Warn("job not checked against its record: the store could not be read; trying again", "cluster", job.Cluster,
+			"job", job.ID, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
-			return res, retries, err
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 16*r.opts.RetryBackoff)
+	}
+}
+
+// Reasons a job was cancelled (its error code, shown in Job.Cancellation).
+const (
+	// CancelRequested: Odoo, the UI or the CLI asked.
+	CancelRequested = "cancelled"
+	// CancelSuperseded: a drift correction found, when claimed, that its
+	// application's latest intent is no longer the one it was to put back.
+	CancelSuperseded = "superseded"
+)
+
+// supersededError: a correction's intent was replaced while it was queued.
+type supersededError struct{ newer string }
+
+func (e *supersededError) Error() string {
+	if e.newer == "" {
+		return "superseded: the application has no apply intent any more; the correction wrote nothing"
+	}
+	return fmt.Sprintf("superseded: job %q is the application's latest intent now; the correction wrote nothing", e.newer)
+}
+
+// stillLatest tells whether a drift correction's manifests are still its
+// application's latest intent; a *supersededError when a newer job (Odoo's
+// apply or delete) replaced it while the correction waited.
+func (r *Runner) stillLatest(ctx context.Context, job *store.Job) error {
+	for wait := r.opts.RetryBackoff; ; wait = min(2*wait, 16*r.opts.RetryBackoff) {
+		latest, err := r.store.LatestIntent(ctx, job.ClusterUID, job.Namespace, job.Application)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return &supersededError{}
+		case err == nil && (latest.Action != ActionApply || latest.Manifests != job.Manifests):
+			return &supersededError{newer: latest.ID}
+		case err == nil:
+			return nil
+		}
+		r.opts.Logger.Warn("correction not checked against the latest intent: the store could not be read; trying again",
+			"cluster", job.Cluster, "job", job.ID, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 }
 
@@ -141,8 +267,10 @@ func isIntent(res *apply.Result, err error) bool {
 		notManaged *apply.NamespaceNotManagedError
 		refused    *apply.RefusedError
 		preflight  *apply.PreflightError
+		superseded *supersededError
+		unread     *unreadError
 	)
-	if errors.As(err, &rule) || errors.As(err, &notManaged) || errors.As(err, &refused) || errors.As(err, &preflight) ||
+	if errors.As(err, &superseded) || errors.As(err, &unread) || errors.As(err, &rule) || errors.As(err, &notManaged) || errors.As(err, &refused) || errors.As(err, &preflight) ||
 		errors.Is(err, clusters.ErrNoCredentials) || errors.Is(err, apply.ErrUnauthorized) {
 		return false
 	}

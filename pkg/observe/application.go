@@ -15,10 +15,40 @@ type DriftState string
 const (
 	DriftInSync  DriftState = "in_sync"
 	DriftDrifted DriftState = "drifted"
-	// DriftUnknown: not checked yet, the cluster could not be reached, or
-	// there is no succeeded apply job to compare with.
+	// DriftUnknown: not checked yet, the cluster could not be reached, a
+	// job of the application is in progress, or there is no apply intent
+	// to compare with. DriftReason says which.
 	DriftUnknown DriftState = "unknown"
 )
+
+// Why an application's drift is unknown (DriftReason.Code).
+const (
+	// DriftReasonJobInProgress: a job of the application (other than a
+	// drift correction) is queued or running; it brings a newer intent, so
+	// nothing is measured against the one it replaces. Checked again once
+	// the job ends.
+	DriftReasonJobInProgress = "job_in_progress"
+	// DriftReasonNoIntent: no apply is the application's latest intent
+	// (none passed its preflight, or the latest is a delete).
+	DriftReasonNoIntent = "no_intent"
+	// DriftReasonNotChecked: no drift check has run since the application
+	// was first seen or its inventory changed.
+	DriftReasonNotChecked = "not_checked"
+	// DriftReasonUnreachable: the cluster, or the application's namespace,
+	// could not be read.
+	DriftReasonUnreachable = "unreachable"
+	// DriftReasonIncomplete: an object could not be checked (the last
+	// check's log says why).
+	DriftReasonIncomplete = "check_incomplete"
+)
+
+// DriftReason says why an application's drift is unknown.
+type DriftReason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Job is the job in progress (job_in_progress); empty otherwise.
+	Job string `json:"job,omitempty"`
+}
 
 // Event types the watcher records in the outbox.
 const (
@@ -40,6 +70,8 @@ type Application struct {
 	Health string `json:"health"`
 	// Drift is DriftInSync, DriftDrifted or DriftUnknown.
 	Drift DriftState `json:"drift"`
+	// DriftReason says why Drift is unknown; nil otherwise.
+	DriftReason *DriftReason `json:"drift_reason"`
 	// Objects is how many objects the inventory holds.
 	Objects int `json:"objects"`
 	// LastJob is the newest job of the application, whatever its status.
@@ -55,14 +87,15 @@ type Application struct {
 // ApplicationDetail is one inventory with its objects (Application in
 // api/openapi.yaml).
 type ApplicationDetail struct {
-	Namespace    string     `json:"namespace"`
-	Application  string     `json:"application"`
-	Health       string     `json:"health"`
-	Drift        DriftState `json:"drift"`
-	Objects      []Object   `json:"objects"`
-	LastJob      *LastJob   `json:"last_job"`
-	ReferenceJob *LastJob   `json:"reference_job"`
-	CheckedAt    *time.Time `json:"checked_at"`
+	Namespace    string       `json:"namespace"`
+	Application  string       `json:"application"`
+	Health       string       `json:"health"`
+	Drift        DriftState   `json:"drift"`
+	DriftReason  *DriftReason `json:"drift_reason"`
+	Objects      []Object     `json:"objects"`
+	LastJob      *LastJob     `json:"last_job"`
+	ReferenceJob *LastJob     `json:"reference_job"`
+	CheckedAt    *time.Time   `json:"checked_at"`
 }
 
 // LastJob is the newest job of an application.
@@ -107,7 +140,8 @@ type DriftedField struct {
 	// .spec.containers[name="app"].image.
 	Path string `json:"path"`
 	// Manager is the field manager that owns the field now (from
-	// metadata.managedFields); nil when nobody does (the field was removed).
+	// metadata.managedFields) — pushd's own when it wrote the live value
+	// since; nil only when nobody does (the field was removed).
 	Manager   *string    `json:"manager"`
 	ChangedAt *time.Time `json:"changed_at"`
 }

@@ -6,10 +6,12 @@ import (
 )
 
 // endedCorrections returns the clusters that have an application reported
-// drifted whose correction job has ended and was not answered yet: Run
+// drifted whose correction job has ended and was not answered yet, or one
+// whose last check was skipped for a job in progress that has ended: Run
 // checks their drift again at once, so Odoo hears drift.resolved (or of the
 // next correction) when the correction ends, not at the next scheduled
-// check. asked holds the corrections already answered with a check; it is
+// check, and an application skipped during Odoo's job is measured against
+// the intent it brought. asked holds the corrections already answered with a check; it is
 // trimmed to the ones still pending, so a correction is answered once even
 // when its check cannot run (the cluster's schedule takes over then). Cost:
 // one read of a job per pending correction.
@@ -21,6 +23,9 @@ func (w *Watcher) endedCorrections(ctx context.Context, asked map[string]bool) [
 		for _, a := range st.apps {
 			if a.reportedDrift == DriftDrifted && a.correction != "" {
 				pending[a.correction] = cluster
+			}
+			if r := a.driftReason; a.drift == DriftUnknown && r != nil && r.Code == DriftReasonJobInProgress {
+				pending[r.Job] = cluster
 			}
 		}
 		st.mu.Unlock()

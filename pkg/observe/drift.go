@@ -15,6 +15,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // How drift is detected, and why this way.
@@ -51,6 +52,17 @@ import (
 // entry identical — is caught with Options.DryRunAll. The live objects come
 // from the same label-selected LISTs as the status poll, so a check of an
 // application in sync costs no request per object at all.
+//
+// Newest intent only: an application with a job in progress (queued or
+// running, other than a drift correction) is not checked — the job brings
+// a newer intent than the reference, and its writes would read as drift
+// from the older one. Its drift is unknown (DriftReasonJobInProgress), no
+// event is sent and no correction queued; it is checked again once the job
+// ends. The jobs in progress and the latest intents are read again after
+// the comparison, so a job that started or ended meanwhile makes that
+// verdict unknown too. A correction already queued re-reads the latest
+// intent when it is claimed and ends itself, superseded, if a newer one
+// replaced its own (pkg/jobs).
 
 // appDrift is a drift check's verdict on one application.
 type appDrift struct {
@@ -58,6 +70,8 @@ type appDrift struct {
 	objects map[object.ObjMetadata]objectDrift
 	// reference is the job whose manifests were compared.
 	reference string
+	// reason says why the state is unknown (nil when it is not).
+	reason *DriftReason
 }
 
 // CheckDrift runs the cluster's drift check now and returns when it is done;
@@ -120,11 +134,19 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 		st.markUnknown()
 		return err
 	}
+	active, err := w.jobsInProgress(ctx, rec.UID)
+	if err != nil {
+		return err
+	}
 	drift := make(map[inventory.Key]*appDrift, len(invs))
 	var tasks []task
 	var ids []object.ObjMetadata
 	for _, inv := range invs {
 		ids = append(ids, inv.IDs...)
+		if j, ok := active[appOf(inv.Key)]; ok {
+			drift[inv.Key] = &appDrift{state: DriftUnknown, reason: inProgress(j)}
+			continue
+		}
 		want, job, err := w.latestIntent(ctx, rec.UID, inventory.Key{Cluster: cluster, Namespace: inv.Key.Namespace, Application: inv.Key.Application})
 		if err != nil {
 			return err
@@ -132,7 +154,9 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 		d := &appDrift{state: DriftUnknown, objects: map[object.ObjMetadata]objectDrift{}, reference: job}
 		drift[inv.Key] = d
 		if want == nil {
-			continue // nothing pushd applied to compare with: unknown
+			// Nothing pushd applied to compare with: unknown.
+			d.reason = &DriftReason{Code: DriftReasonNoIntent, Message: "the application's latest intent is not an apply (none passed its preflight, or it is a delete)"}
+			continue
 		}
 		for _, u := range want {
 			id := object.UnstructuredToObjMetadata(u)
@@ -157,11 +181,17 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	for i, t := range tasks {
 		g.Go(func() error {
 			ref, ok := oldRefs[t.id]
-			results[i] = w.checkObject(gctx, c, t, live[t.id], ref, ok)
+			workers.Guard(w.opts.Logger, "drift", cluster, func() { results[i] = w.checkObject(gctx, c, t, live[t.id], ref, ok) },
+				func(p any) { results[i] = result{err: fmt.Errorf("%s: internal error: %v", t.id, p)} })
 			return nil
 		})
 	}
 	g.Wait()
+	// A job that started or ended while the objects were compared: the
+	// verdict may mix two intents.
+	if err := w.stillReference(ctx, rec.UID, drift); err != nil {
+		return err
+	}
 
 	refs := make(map[object.ObjMetadata]fieldRef, len(tasks))
 	failed := map[inventory.Key]error{}
@@ -181,10 +211,13 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 	for _, inv := range invs {
 		d := drift[inv.Key]
 		switch {
+		case d.reason != nil:
+			d.objects = nil
 		case failed[inv.Key] != nil:
 			// An object that could not be checked makes the verdict unknown:
 			// never a false drifted or in sync.
 			d.state, d.objects = DriftUnknown, nil
+			d.reason = &DriftReason{Code: DriftReasonIncomplete, Message: "an object could not be checked; pushd's log says why"}
 			w.opts.Logger.Warn("drift check incomplete", "cluster", cluster, "namespace", inv.Key.Namespace,
 				"application", inv.Key.Application, "err", failed[inv.Key])
 		case !hasTasks(tasks, inv.Key):
@@ -200,6 +233,61 @@ func (w *Watcher) checkDrift(ctx context.Context, cluster string, st *clusterSta
 		return fmt.Errorf("cluster %q: drift check: %w", cluster, err)
 	}
 	return w.record(ctx, rec, st, invs, unreadable, live, drift, refs)
+}
+
+// appKey is an application of a record: (namespace, application).
+type appKey struct{ namespace, application string }
+
+func appOf(k inventory.Key) appKey { return appKey{k.Namespace, k.Application} }
+
+// jobsInProgress are the record's applications with a job queued or
+// running other than a drift correction, each with its oldest such job.
+func (w *Watcher) jobsInProgress(ctx context.Context, uid string) (map[appKey]store.ActiveJob, error) {
+	jobs, err := w.store.ActiveJobs(ctx, uid, store.TriggerDrift)
+	if err != nil {
+		return nil, fmt.Errorf("jobs in progress: %w", err)
+	}
+	out := make(map[appKey]store.ActiveJob, len(jobs))
+	for _, j := range jobs {
+		k := appKey{j.Namespace, j.Application}
+		if _, ok := out[k]; !ok {
+			out[k] = j
+		}
+	}
+	return out, nil
+}
+
+func inProgress(j store.ActiveJob) *DriftReason {
+	return &DriftReason{Code: DriftReasonJobInProgress, Job: j.ID,
+		Message: fmt.Sprintf("job %q of the application is %s: it brings a newer intent; drift is checked against it once it ends", j.ID, j.Status)}
+}
+
+// stillReference makes unknown every verdict of drift whose application
+// got a job in progress, or another latest intent, since its reference was
+// read.
+func (w *Watcher) stillReference(ctx context.Context, uid string, drift map[inventory.Key]*appDrift) error {
+	active, err := w.jobsInProgress(ctx, uid)
+	if err != nil {
+		return err
+	}
+	for k, d := range drift {
+		if d.reason != nil {
+			continue
+		}
+		if j, ok := active[appOf(k)]; ok {
+			d.state, d.reason = DriftUnknown, inProgress(j)
+			continue
+		}
+		latest, err := w.store.LatestIntent(ctx, uid, k.Namespace, k.Application)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("application %s/%s: latest intent: %w", k.Namespace, k.Application, err)
+		}
+		if (latest == nil && d.reference != "") || (latest != nil && latest.ID != d.reference) {
+			d.state = DriftUnknown
+			d.reason = &DriftReason{Code: DriftReasonNotChecked, Message: "a job ended while the drift check ran; the next check measures against it"}
+		}
+	}
+	return nil
 }
 
 func hasTasks(tasks []task, app inventory.Key) bool {
@@ -280,7 +368,7 @@ func (w *Watcher) checkObject(ctx context.Context, c *clusters.Clients, t task, 
 // correction job — again on later checks while it stays drifted, once the
 // previous correction is over.
 func (w *Watcher) driftTransition(ctx context.Context, rec *clusters.Record, k inventory.Key, a *appState, d *appDrift, now time.Time) *store.Event {
-	a.drift, a.drifted = d.state, d.objects
+	a.drift, a.drifted, a.driftReason = d.state, d.objects, d.reason
 	if d.state == DriftDrifted || d.state == DriftInSync {
 		a.driftCheckedAt, a.driftObjects = now, encodeDrift(d.objects)
 	}

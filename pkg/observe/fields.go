@@ -8,8 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
-
-	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 // managedSet is the field set the manager owns in u through server-side
@@ -36,12 +34,12 @@ type owner struct {
 	set     *fieldpath.Set
 }
 
-// otherOwners are the managedFields entries of u other than pushd's applies.
-func otherOwners(u *unstructured.Unstructured) []owner {
+// owners are the managedFields entries of u, pushd's own among them: a
+// field pushd wrote since the reference's dry-run is pushd's.
+func owners(u *unstructured.Unstructured) []owner {
 	var out []owner
 	for _, e := range u.GetManagedFields() {
-		if e.Subresource != "" || e.FieldsV1 == nil ||
-			(e.Manager == inventory.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply) {
+		if e.Subresource != "" || e.FieldsV1 == nil {
 			continue
 		}
 		s := &fieldpath.Set{}
@@ -61,21 +59,23 @@ func otherOwners(u *unstructured.Unstructured) []owner {
 // driftedFields compares want (pushd's applied state, a dry-run result) with
 // live on the leaf fields of applied, the set pushd owns in want: only
 // fields pushd set can drift. Each differing field is attributed to the
-// manager that owns it in live now (the newest, when several share it).
+// manager that owns it in live now (the newest, when several share it),
+// pushd included: with a job in progress nothing is checked, so a field
+// pushd owns that differs was written by a job newer than the reference.
 func driftedFields(want, live *unstructured.Unstructured, applied *fieldpath.Set) []DriftedField {
 	var out []DriftedField
-	var owners []owner
+	var os []owner
 	applied.Leaves().Iterate(func(p fieldpath.Path) {
 		a, aok := lookup(want.Object, p)
 		b, bok := lookup(live.Object, p)
 		if aok == bok && (!aok || value.Equals(value.NewValueInterface(a), value.NewValueInterface(b))) {
 			return
 		}
-		if owners == nil {
-			owners = otherOwners(live)
+		if os == nil {
+			os = owners(live)
 		}
 		f := DriftedField{Path: p.String()}
-		for _, o := range owners {
+		for _, o := range os {
 			if !o.set.Has(p) || (f.ChangedAt != nil && o.time != nil && o.time.Before(*f.ChangedAt)) {
 				continue
 			}

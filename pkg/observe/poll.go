@@ -89,13 +89,19 @@ func (st *clusterState) markUnknown() {
 // events of every transition in one transaction with the application states
 // they change. The snapshot only changes once both are stored, so a failed
 // write is retried by the next reading instead of being lost.
+//
+// Recordings of the cluster take turns (st.write); the state lock st.mu is
+// held only to copy and install the snapshot, never across a database
+// write, so views and polls of the cluster do not wait on the store.
 func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterState, invs []inventory.Inventory, failed map[string]error,
 	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory.Key]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.write.Lock()
+	defer st.write.Unlock()
 	now := w.opts.Now().UTC()
 	apps := make(map[inventory.Key]*appState, len(invs))
 	var events []*store.Event
+	st.mu.Lock()
+	snapshot := st.snapshot
 	for k, old := range st.apps {
 		if _, ok := failed[k.Namespace]; ok {
 			a := *old
@@ -108,6 +114,12 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 		if old, ok := st.apps[inv.Key]; ok {
 			*a = *old
 		}
+		apps[inv.Key] = a
+	}
+	st.mu.Unlock()
+
+	for _, inv := range invs {
+		a := apps[inv.Key]
 		a.objects = make([]objectState, len(inv.IDs))
 		statuses := make([]string, len(inv.IDs))
 		for i, id := range inv.IDs {
@@ -126,25 +138,24 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 			events = append(events, healthEvent(rec.Organization, rec.ID, inv.Key, a.health, a.reportedHealth, now))
 			a.reportedHealth, a.healthChangedAt = a.health, now
 		}
-		if d, ok := drift[inv.Key]; ok {
+		if d, ok := drift[inv.Key]; ok && !snapshot {
 			if e := w.driftTransition(ctx, rec, inv.Key, a, d, now); e != nil {
 				events = append(events, e)
 			}
 		}
-		apps[inv.Key] = a
 	}
-	if st.snapshot {
-		st.apps = apps // a view's reading of another replica's cluster: nothing is recorded
-		return nil
+	if !snapshot {
+		if err := w.save(ctx, rec.ID, st, apps, events); err != nil {
+			return fmt.Errorf("cluster %q: record application states and events: %w", rec.ID, err)
+		}
 	}
-	if err := w.save(ctx, rec.ID, st, apps, events); err != nil {
-		return fmt.Errorf("cluster %q: record application states and events: %w", rec.ID, err)
-	}
-	st.apps = apps
+	st.mu.Lock()
+	st.apps = apps // a view's reading of another replica's cluster (snapshot): nothing is recorded
 	if refs != nil {
 		st.refs = refs
 	}
-	if len(events) > 0 {
+	st.mu.Unlock()
+	if len(events) > 0 && !snapshot {
 		w.opts.Notify()
 	}
 	return nil

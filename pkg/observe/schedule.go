@@ -2,7 +2,6 @@ package observe
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // scheduled is a cluster's cron entry and the schedule it was made from.
@@ -43,7 +43,7 @@ func (w *Watcher) Run(ctx context.Context) {
 	log := cronLogger{w.opts.Logger}
 	c := cron.New(cron.WithLogger(log), cron.WithChain(cron.Recover(log)), cron.WithParser(w.opts.Schedules), cron.WithLocation(time.UTC))
 	c.Start()
-	polls, checks := clusters.NewWorkers(), clusters.NewWorkers()
+	polls, checks := workers.New("poll", w.opts.Logger), workers.New("drift", w.opts.Logger)
 	defer func() {
 		w.mu.Lock()
 		w.loop = nil
@@ -77,11 +77,11 @@ func (w *Watcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-polls.Done(): // a poll returned; the cluster's interval starts now
-			polls.Finished(id, w.opts.Now())
+		case f := <-polls.Done(): // a poll returned; the cluster's interval starts now
+			polls.Finished(f, w.opts.Now())
 			scan = false
-		case id := <-checks.Done():
-			checks.Finished(id, w.opts.Now())
+		case f := <-checks.Done():
+			checks.Finished(f, w.opts.Now())
 			scan = false
 		case id := <-l.requests: // a check on request or on schedule
 			w.startCheck(ctx, checks, id)
@@ -99,7 +99,7 @@ func (w *Watcher) Run(ctx context.Context) {
 }
 
 // startPolls starts a poll of every cluster of recs that is due.
-func (w *Watcher) startPolls(ctx context.Context, polls *clusters.Workers, recs []*clusters.Record) {
+func (w *Watcher) startPolls(ctx context.Context, polls *workers.Set, recs []*clusters.Record) {
 	if recs != nil {
 		polls.Keep(func(id string) bool {
 			return slices.ContainsFunc(recs, func(r *clusters.Record) bool { return r.ID == id })
@@ -114,32 +114,22 @@ func (w *Watcher) startPolls(ctx context.Context, polls *clusters.Workers, recs 
 			continue
 		}
 		polls.Go(rec.ID, func() {
-			defer w.recoverRun("poll", rec.ID)
 			if err := w.Poll(pctx, rec.ID); err != nil && ctx.Err() == nil {
 				w.logged(err, "status poll", rec.ID, w.opts.Logger.Debug)
 			}
-		})
+		}, nil)
 	}
 }
 
 // startCheck starts the cluster's drift check as a worker of Run, if this
 // replica observes the cluster (a scheduled check of another replica's
 // cluster runs there).
-func (w *Watcher) startCheck(ctx context.Context, checks *clusters.Workers, cluster string) {
+func (w *Watcher) startCheck(ctx context.Context, checks *workers.Set, cluster string) {
 	cctx, mine := w.leased(ctx, cluster)
 	if !mine {
 		return
 	}
-	checks.Go(cluster, func() {
-		defer w.recoverRun("drift check", cluster)
-		w.scheduledCheck(cctx, cluster)
-	})
-}
-
-func (w *Watcher) recoverRun(what, cluster string) {
-	if r := recover(); r != nil {
-		w.opts.Logger.Error("panic recovered", "run", what, "cluster", cluster, "panic", fmt.Sprint(r))
-	}
+	checks.Go(cluster, func() { w.scheduledCheck(cctx, cluster) }, nil)
 }
 
 // syncSchedules makes the cron entries match the records: one per cluster

@@ -38,7 +38,7 @@ func (w *Watcher) ApplicationList(ctx context.Context, cluster string) (*Applica
 	out := &ApplicationList{Items: make([]Application, len(views)), UnreadableNamespaces: unreadable}
 	for i, v := range views {
 		out.Items[i] = Application{Namespace: v.Namespace, Application: v.Application, Health: v.Health, Drift: v.Drift,
-			Objects: len(v.Objects), LastJob: v.LastJob, ReferenceJob: v.ReferenceJob, CheckedAt: v.CheckedAt}
+			DriftReason: v.DriftReason, Objects: len(v.Objects), LastJob: v.LastJob, ReferenceJob: v.ReferenceJob, CheckedAt: v.CheckedAt}
 	}
 	return out, nil
 }
@@ -114,11 +114,15 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 			}
 			d.Health, d.Drift = string(status.UnknownStatus), DriftUnknown
 		}
-		if !reached || lastSeen[inv.Key] || (seen && a.unknown) {
+		unreachable := !reached || lastSeen[inv.Key] || (seen && a.unknown)
+		if unreachable {
 			d.Health, d.Drift = string(status.UnknownStatus), DriftUnknown
 			for j := range d.Objects {
 				d.Objects[j].Status, d.Objects[j].Message = string(status.UnknownStatus), "the cluster could not be reached"
 			}
+		}
+		if d.Drift == DriftUnknown {
+			d.DriftReason = unknownDrift(a, unreachable, seen && sameIDs(a, inv.IDs))
 		}
 		out[i] = d
 	}
@@ -132,6 +136,20 @@ func (w *Watcher) views(ctx context.Context, cluster string) ([]ApplicationDetai
 		}
 	}
 	return out, namespaceErrors(rec.AllowedNamespaces, failed), nil
+}
+
+// unknownDrift says why an application's drift is unknown: the cluster
+// could not be read, the last check said why, or no check ran since the
+// inventory was first seen or changed.
+func unknownDrift(a *appState, unreachable, current bool) *DriftReason {
+	switch {
+	case unreachable:
+		return &DriftReason{Code: DriftReasonUnreachable, Message: "the cluster, or the application's namespace, could not be read"}
+	case current && a.driftReason != nil:
+		r := *a.driftReason
+		return &r
+	}
+	return &DriftReason{Code: DriftReasonNotChecked, Message: "no drift check has run since the application's inventory was first seen or changed"}
 }
 
 // lastJob summarises the job newest finds of the application in the

@@ -179,6 +179,10 @@ type clusterState struct {
 	// drift serialises drift checks of the cluster (a channel so a
 	// scheduled check can skip instead of queueing behind one running).
 	drift chan struct{}
+	// write serialises the recording of readings (record): the state's
+	// copy, the database writes, the new state's install. It is taken
+	// before mu, and mu is never held across a database write.
+	write sync.Mutex
 
 	mu     sync.Mutex
 	loaded bool
@@ -217,6 +221,9 @@ type appState struct {
 	healthChangedAt time.Time
 	driftCheckedAt  time.Time
 	driftObjects    string
+	// driftReason says why drift is unknown after the last check (nil
+	// when it is not, or no check ran).
+	driftReason *DriftReason
 }
 
 type objectState struct {
@@ -251,6 +258,14 @@ func (w *Watcher) state(ctx context.Context, cluster string) *clusterState {
 		w.states[cluster] = st
 	}
 	w.mu.Unlock()
+	st.mu.Lock()
+	loaded := st.loaded
+	st.mu.Unlock()
+	if loaded {
+		return st
+	}
+	st.write.Lock() // no recording while the baselines are read
+	defer st.write.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if !st.loaded {

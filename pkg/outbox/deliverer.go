@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // Options are the optional knobs of a Deliverer; zero values take the
@@ -217,8 +218,10 @@ func (d *Deliverer) Run(ctx context.Context) {
 			for _, e := range d.claim(ctx, free, nil, busy) {
 				busy[e.Cluster] = true
 				go func() {
-					d.drain(ctx, e)
-					done <- e.Cluster
+					defer func() { done <- e.Cluster }()
+					// A panic is recovered there; the event's claim lapses and
+					// it is sent again, the cluster's others wait behind it.
+					workers.Guard(d.opts.Logger, "callback", e.Cluster, func() { d.drain(ctx, e) }, nil)
 				}()
 			}
 		}

@@ -1,67 +1,150 @@
-package clusters
+// Package workers runs pushd's per-cluster and per-job goroutines — probes,
+// status polls, drift checks, jobs, callback deliveries — and is the one
+// place a panic in one of them is recovered: logged with its stack, counted
+// in pushd_panics_total, handed to the caller's recovery (a job fails with
+// internal_error), and the cluster's next worker of that kind held back by
+// a backoff. A bug hit by one cluster's work never ends the process, and
+// every other cluster carries on.
+package workers
 
-import "time"
+import (
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
 
-// Workers are the goroutines one loop runs for clusters — probes, status
-// polls, jobs — each cluster's apart from the others', so a slow cluster
-// holds up no other. It is the shape of all of pushd's per-cluster
-// background work: the loop that starts the workers owns this value (it has
-// no lock; nothing else may call it), each worker reports on Done when it
-// returns, and the loop hands what it receives to Finished. Before
-// returning, the loop calls Wait.
-type Workers struct {
-	running map[string]int
-	last    map[string]time.Time
-	done    chan string
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Panics counts the panics recovered, by kind of work (probe, poll, drift,
+// job, callback, …). Register it once with the process's registry.
+var Panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "pushd_panics_total",
+	Help: "Panics recovered in pushd's per-cluster and per-job goroutines, by kind of work; each is logged with its stack.",
+}, []string{"kind"})
+
+// Backoff bounds how long a cluster's next worker of a kind waits after a
+// panic: 1s after the first, doubling per panic in a row, at most MaxBackoff.
+const (
+	FirstBackoff = time.Second
+	MaxBackoff   = time.Minute
+)
+
+// Guard runs fn, recovering a panic: it is logged with its stack (kind and
+// cluster say whose work it was), counted in Panics, and passed to
+// recovered when that is set. It reports whether fn panicked. Every
+// goroutine pushd starts for a cluster or a job runs under Guard, most of
+// them as a Set's workers.
+func Guard(log *slog.Logger, kind, cluster string, fn func(), recovered func(p any)) (panicked bool) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		panicked = true
+		Panics.WithLabelValues(kind).Inc()
+		if log != nil {
+			log.Error("panic recovered; the cluster's other work and every other cluster carry on", "kind", kind, "cluster", cluster,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+		if recovered != nil {
+			recovered(p)
+		}
+	}()
+	fn()
+	return false
 }
 
-// NewWorkers returns an empty set of workers.
-func NewWorkers() *Workers {
-	return &Workers{running: map[string]int{}, last: map[string]time.Time{}, done: make(chan string)}
+// Set is the goroutines one loop runs for clusters, each cluster's apart
+// from the others', so a slow cluster holds up no other. It is the shape of
+// all of pushd's per-cluster background work: the loop that starts the
+// workers owns the Set (it has no lock; nothing else may call it), each
+// worker reports on Done when it returns, and the loop hands what it
+// receives to Finished. Before returning, the loop calls Wait.
+type Set struct {
+	kind    string
+	log     *slog.Logger
+	running map[string]int
+	last    map[string]time.Time
+	// held: after a panic, the cluster's next worker waits until then;
+	// strikes counts the panics in a row that set it.
+	held    map[string]time.Time
+	strikes map[string]int
+	done    chan Finish
+}
+
+// Finish is a worker's report that it returned.
+type Finish struct {
+	Cluster  string
+	panicked bool
+}
+
+// New returns an empty set of workers of one kind; log receives recovered
+// panics.
+func New(kind string, log *slog.Logger) *Set {
+	return &Set{kind: kind, log: log, running: map[string]int{}, last: map[string]time.Time{},
+		held: map[string]time.Time{}, strikes: map[string]int{}, done: make(chan Finish)}
 }
 
 // Running is how many of the cluster's workers are running.
-func (w *Workers) Running(cluster string) int { return w.running[cluster] }
+func (w *Set) Running(cluster string) int { return w.running[cluster] }
 
-// Due tells whether the cluster has no worker running and its last one
-// finished at least interval before now (or never ran).
-func (w *Workers) Due(cluster string, interval time.Duration, now time.Time) bool {
-	return w.running[cluster] == 0 && now.Sub(w.last[cluster]) >= interval
+// Held tells whether the cluster's workers are held back after a panic.
+func (w *Set) Held(cluster string, now time.Time) bool { return now.Before(w.held[cluster]) }
+
+// Due tells whether the cluster has no worker running, is not held back
+// after a panic, and its last worker finished at least interval before now
+// (or none ever ran).
+func (w *Set) Due(cluster string, interval time.Duration, now time.Time) bool {
+	return w.running[cluster] == 0 && !w.Held(cluster, now) && now.Sub(w.last[cluster]) >= interval
 }
 
-// Go runs fn in a worker of the cluster.
-func (w *Workers) Go(cluster string, fn func()) {
+// Go runs fn in a worker of the cluster, under Guard; recovered (may be
+// nil) is called with a recovered panic.
+func (w *Set) Go(cluster string, fn func(), recovered func(p any)) {
 	w.running[cluster]++
 	go func() {
-		defer func() { w.done <- cluster }()
-		fn()
+		f := Finish{Cluster: cluster}
+		defer func() { w.done <- f }()
+		f.panicked = Guard(w.log, w.kind, cluster, fn, recovered)
 	}()
 }
 
-// Done receives the cluster of each worker that returned; pass it to
+// Done receives the report of each worker that returned; pass it to
 // Finished.
-func (w *Workers) Done() <-chan string { return w.done }
+func (w *Set) Done() <-chan Finish { return w.done }
 
-// Finished records that a worker of the cluster returned at now.
-func (w *Workers) Finished(cluster string, now time.Time) {
-	if w.running[cluster]--; w.running[cluster] <= 0 {
-		delete(w.running, cluster)
+// Finished records that a worker returned at now. After a panic the
+// cluster is held back for a backoff that doubles with each panic in a row.
+func (w *Set) Finished(f Finish, now time.Time) {
+	c := f.Cluster
+	if w.running[c]--; w.running[c] <= 0 {
+		delete(w.running, c)
 	}
-	w.last[cluster] = now
+	w.last[c] = now
+	if !f.panicked {
+		delete(w.strikes, c)
+		return
+	}
+	wait := FirstBackoff << min(w.strikes[c], 6)
+	w.strikes[c]++
+	w.held[c] = now.Add(min(wait, MaxBackoff))
 }
 
 // Keep forgets the clusters keep does not name and that have no worker
 // running, so the set does not grow with clusters long gone.
-func (w *Workers) Keep(keep func(cluster string) bool) {
+func (w *Set) Keep(keep func(cluster string) bool) {
 	for c := range w.last {
 		if !keep(c) && w.running[c] == 0 {
 			delete(w.last, c)
+			delete(w.held, c)
+			delete(w.strikes, c)
 		}
 	}
 }
 
 // Wait waits for every running worker to return.
-func (w *Workers) Wait() {
+func (w *Set) Wait() {
 	for len(w.running) > 0 {
 		w.Finished(<-w.done, time.Time{})
 	}

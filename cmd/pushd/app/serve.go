@@ -20,6 +20,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // parseServe reads serve's flags, then the environment for what they left
@@ -130,6 +131,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	clusters.RegisterGauges(reg, monitor)
 	clusters.RegisterLeaseGauges(reg, leases)
 	jobs.RegisterQueueGauges(reg, st)
+	reg.MustRegister(workers.Panics)
 
 	// Callbacks: events are written to the outbox either way (the UI and
 	// the API show them); they are sent only when a callback URL is set.
