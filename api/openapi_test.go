@@ -275,6 +275,11 @@ func TestSchemasAcceptAndRefuse(t *testing.T) {
 		}
 		return c
 	}
+	// A manifest is a whole object: fields and metadata beyond those the
+	// schema names are part of it.
+	wholeConfigMap := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "x", "labels": map[string]any{"app": "x"}, "annotations": map[string]any{"note": "y"}, "finalizers": []any{"example.org/keep"}},
+		"data":     map[string]any{"k": "v"}, "immutable": true}
 	errBody := func(code string) map[string]any {
 		return map[string]any{"error": map[string]any{"code": code, "message": "m", "details": []any{}}}
 	}
@@ -295,6 +300,10 @@ func TestSchemasAcceptAndRefuse(t *testing.T) {
 		{"job id of 129 chars", schema("JobRequest"), with(job, "id", strings.Repeat("a", 129)), false},
 		{"job without cluster", schema("JobRequest"), with(job, "cluster", nil), false},
 		{"job with unknown action", schema("JobRequest"), with(job, "action", "patch"), false},
+		{"whole object", schema("Manifest"), wholeConfigMap, true},
+		{"object without metadata.name", schema("Manifest"), map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{}}, false},
+		{"label that is not a string", schema("Manifest"), with(wholeConfigMap, "metadata", map[string]any{"name": "x", "labels": map[string]any{"replicas": 3}}), false},
+		{"annotation that is not a string", schema("Manifest"), with(wholeConfigMap, "metadata", map[string]any{"name": "x", "annotations": map[string]any{"on": true}}), false},
 		{"422 rule code", unprocessable, errBody("namespace_not_allowed"), true},
 		{"422 unknown code", unprocessable, errBody("made_up"), false},
 		{"error without details", schema("Error"), map[string]any{"error": map[string]any{"code": "x", "message": "m"}}, false},
