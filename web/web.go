@@ -10,7 +10,8 @@
 // "content" the whole page (.Data, .CSRF for action forms). Files named
 // templates/_*.html are not pages but pieces every page may use (the jobs
 // table). static/live.js is the one script: it refreshes the sections a
-// page marks data-live. A page that should grow a section
+// page marks data-live, until none is left (a section rendered without
+// data-live stops refreshing). A page that should grow a section
 // later defines it as a {{block}} so the section can be filled without
 // restructuring the page.
 package web

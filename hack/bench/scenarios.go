@@ -109,7 +109,8 @@ type jobPage struct {
 
 // waitRequest polls until n jobs of the request ended. It lists the jobs
 // (GET /api/v1/jobs?request_id=): the request's fleet view shows one entry
-// per cluster, and a request may hold several jobs of one cluster.
+// per cluster and application (its newest job), and a request may hold
+// several jobs of one application.
 func (p *pushd) waitRequest(ctx context.Context, rid string, n int) error {
 	for {
 		counts := map[string]int{}

@@ -19,7 +19,6 @@ type JobService interface {
 	Get(ctx context.Context, org, id string) (*jobs.Job, error)
 	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
 	RecentByCluster(ctx context.Context, org string, n int) (map[string][]jobs.Summary, error)
-	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
 	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	CancelCluster(ctx context.Context, org, cluster string) error
@@ -74,14 +73,6 @@ func (s *Server) listJobs(c echo.Context) error {
 	return c.JSON(http.StatusOK, p)
 }
 
-func (s *Server) getRequest(c echo.Context) error {
-	v, err := s.Jobs.Request(c.Request().Context(), organization(c), c.Param("request_id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, v)
-}
-
 func (s *Server) cancelJob(c echo.Context) error {
 	j, err := s.Jobs.Cancel(c.Request().Context(), organization(c), c.Param("id"))
 	if err != nil {
@@ -92,19 +83,6 @@ func (s *Server) cancelJob(c echo.Context) error {
 		return c.JSON(http.StatusAccepted, j) // it stops waiting shortly
 	}
 	return c.JSON(http.StatusOK, j)
-}
-
-// cancelRequest cancels every cluster's job of a request in one call: 200
-// when all are final now, 202 when some were running and are stopping.
-func (s *Server) cancelRequest(c echo.Context) error {
-	v, err := s.Jobs.CancelRequest(c.Request().Context(), organization(c), c.Param("request_id"))
-	if err != nil {
-		return err
-	}
-	if v.Counts[store.JobRunning] > 0 {
-		return c.JSON(http.StatusAccepted, v)
-	}
-	return c.JSON(http.StatusOK, v)
 }
 
 // jobError maps the jobs package's errors to answers.

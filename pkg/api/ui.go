@@ -20,7 +20,11 @@ import (
 // an id. /ui/static/live.js, the only script, fetches the same page every
 // few seconds and swaps the sections whose HTML changed: no full reload, no
 // flicker, and the CSP stays strict (script-src 'self', no inline script,
-// no eval). Without JavaScript the pages work; they just do not refresh.
+// no eval). A section that is done changing is rendered without data-live
+// (a final job's page): the refresh that brings it is the last one. A
+// running job's objects and their kstatus, its waiting and retries, are
+// persisted as they change, so its page shows them within a refresh.
+// Without JavaScript the pages work; they just do not refresh.
 //
 // Authentication: the login form takes one of the API read tokens
 // (--api-tokens) and answers with a cookie holding a random session id that

@@ -70,31 +70,27 @@ func (u *ui) cancelJob(c echo.Context) error {
 	return back(c, "/ui/jobs/"+url.PathEscape(id), "cancel")
 }
 
-// cancelRequest cancels every job of a request that has not finished.
+// cancelRequest cancels every job of a request that has not finished, as
+// POST /requests/{id}/cancel does.
 func (u *ui) cancelRequest(c echo.Context) error {
 	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
-	v, err := u.s.Jobs.Request(ctx, org, rid)
+	js, err := u.s.requestJobs(ctx, org, rid)
 	if err != nil {
 		return err
 	}
-	var errs []error
-	n := 0
-	for _, j := range v.Jobs {
-		if j.Status != store.JobQueued && j.Status != store.JobRunning {
-			continue
+	open := 0
+	for _, j := range js {
+		if j.Status == store.JobQueued || j.Status == store.JobRunning {
+			open++
 		}
-		if _, err := u.s.Jobs.Cancel(ctx, org, j.ID); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
 	}
-	u.uiAction(c, "cancel-request", "request", rid, "jobs", n)
-	if err := errors.Join(errs...); err != nil {
+	_, err = u.s.Jobs.CancelRequest(ctx, org, rid)
+	u.uiAction(c, "cancel-request", "request", rid, "jobs", open)
+	if err != nil {
 		return err
 	}
 	done := "cancel-request"
-	if n == 0 {
+	if open == 0 {
 		done = "nothing-to-cancel"
 	}
 	return back(c, "/ui/requests/"+url.PathEscape(rid), done)

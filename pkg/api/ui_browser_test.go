@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +15,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/libtnb/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/apply"
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // chromium finds Debian's headless-capable chromium. Without one the
@@ -316,4 +323,102 @@ func TestUIInBrowser(t *testing.T) {
 		chromedp.Navigate(e.url+"/ui/clusters/acme-prod-1"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
 	)
+}
+
+// login signs the browser in as acme.
+func (b *browser) login() {
+	b.t.Helper()
+	b.do("log in",
+		chromedp.Navigate(b.base+"/ui/login"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), acmeToken),
+		chromedp.Click(chromedp.CSS(`section.login button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+	)
+}
+
+// TestUIJobPageIsLive: a running job's page, opened before the job wrote
+// anything, shows each object and its kstatus, and the run's retries, as
+// the job's row records them — without a reload — and once the job is
+// final it stops refreshing: a later change of the row never shows.
+func TestUIJobPageIsLive(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "pushd.db")
+	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: dsn})
+	ctx := context.Background()
+	started := time.Now()
+	lease := started.Add(time.Hour) // the test holds the job: no worker of this pushd claims it
+	row, err := e.store.CreateJob(ctx, &store.Job{Organization: "acme", ID: "live-1", Cluster: "acme-prod-1", Namespace: "apps",
+		Application: "nextcloud", Engine: "manifest", Type: "deploy", Action: "apply", Trigger: "odoo", TimeoutSeconds: 300,
+		Status: store.JobRunning, Attempt: 1, LeaseOwner: "test", LeaseExpiresAt: &lease, StartedAt: &started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The running job's progress, as the runner persists it while it runs
+	// (its objects and retries columns), written beside pushd's own
+	// connection.
+	raw, err := gorm.Open(sqlite.Open(dsn+"?_pragma=busy_timeout(10000)"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := raw.DB(); err == nil {
+			db.Close()
+		}
+	})
+	asJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	progress := func(objects []apply.ObjectResult, retries []jobs.Retry) {
+		t.Helper()
+		if err := raw.Exec("UPDATE jobs SET objects = ?, retries = ? WHERE seq = ?", asJSON(objects), asJSON(retries), row.Seq).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	object := func(kind, name, status string) apply.ObjectResult {
+		return apply.ObjectResult{ObjectRef: apply.ObjectRef{Version: "v1", Kind: kind, Namespace: "apps", Name: name}, Action: apply.ActionCreated, Status: status}
+	}
+
+	b := newBrowser(t, e.url)
+	b.login()
+	b.do("the running job's page",
+		chromedp.Navigate(e.url+"/ui/jobs/live-1"),
+		chromedp.WaitVisible(chromedp.CSS(`h1 .status-running`)),
+	)
+	if got := b.text(`#job`); !strings.Contains(got, "No object results yet") {
+		t.Fatalf("a job that wrote nothing shows objects:\n%s", got)
+	}
+	js[int](b, `window.pushdNoReload = 7`)
+	objects := `(document.querySelector('#job table.objects')?.textContent || '')`
+
+	// The first object is written; its kstatus is InProgress.
+	progress([]apply.ObjectResult{object("ConfigMap", "settings", "InProgress")}, nil)
+	b.until("the first object", objects+`.includes('apps/settings') && !!document.querySelector('#job .kstatus-InProgress')`, 15*time.Second)
+
+	// It becomes Current, a second one is written, and a write was retried.
+	retried := []jobs.Retry{{At: time.Now(), Error: "the API server answered 503: retried"}}
+	progress([]apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "InProgress")}, retried)
+	b.until("the kstatus change, the second object and the retry",
+		objects+`.includes('apps/web') && document.querySelectorAll('#job .kstatus-Current').length === 1 && `+
+			`(document.querySelector('#job table.retries')?.textContent || '').includes('answered 503')`, 15*time.Second)
+	if js[int](b, `window.pushdNoReload || 0`) != 7 {
+		t.Fatal("the page was reloaded to show the progress")
+	}
+	b.shot("job-live")
+
+	// The job ends: the page shows it, then stops refreshing.
+	done := []apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "Current")}
+	if err := e.store.FinishJob(ctx, store.Claim{Seq: row.Seq, Attempt: 1}, store.Outcome{Status: store.JobSucceeded, Objects: asJSON(done), Retries: asJSON(retried), At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b.until("the job's end", `!!document.querySelector('h1 .status-succeeded') && document.querySelectorAll('#job .kstatus-Current').length === 2`, 15*time.Second)
+	if n := js[int](b, `document.querySelectorAll('[data-live]').length`); n != 0 {
+		t.Errorf("a final job's page still has %d live sections", n)
+	}
+	last := js[string](b, `document.documentElement.dataset.refreshed || ''`)
+	progress(append(done, object("Secret", "late", "InProgress")), retried) // nothing in pushd writes a final job: the test does, to see no refresh shows it
+	time.Sleep(3*time.Second + 3*time.Second + time.Second)                 // two refresh intervals (3 s) and some
+	if now := js[string](b, `document.documentElement.dataset.refreshed || ''`); now != last || strings.Contains(b.text(`#job`), "apps/late") {
+		t.Errorf("the final job's page still refreshes (last refresh %s, then %s):\n%s", last, now, b.text(`#job`))
+	}
+	if js[int](b, `window.pushdNoReload || 0`) != 7 {
+		t.Error("the page was reloaded")
+	}
 }

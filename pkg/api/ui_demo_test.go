@@ -108,8 +108,8 @@ func newUIDemo(t *testing.T, e *env) uiDemo {
 				"spec": map[string]any{"containers": []any{map[string]any{"name": "wiki", "image": "wiki:1"}}}}}}
 	submit(d.running, "wiki", d.wiki, 300, deploy)
 	waitJob(t, e, d.running, "running")
-	// Not in d.wiki: a request's view shows each cluster's newest job, and
-	// the request page is about the running one.
+	// Not in d.wiki: a request's view shows the newest job of each cluster
+	// and application, and the request page is about the running one.
 	submit(d.queued, "wiki", "", 300, deploy)
 
 	// forum's operator fails it (the test bed's stand-in fails an

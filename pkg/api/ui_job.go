@@ -26,8 +26,23 @@ type uiJob struct {
 	Cancellable bool
 	// AppLink is the application's page; empty without an inventory.
 	AppLink string
-	// Waiting is why a queued job waits; empty when it does not.
-	Waiting string
+	// Waiting is why, since when and until when a queued job waits for its
+	// cluster; nil when it does not.
+	Waiting *uiWaiting
+	// Retries are the transient failures its run retried, oldest first.
+	Retries []uiRetry
+	// Live: the job is not final, so its page refreshes (live.js) until it is.
+	Live bool
+}
+
+// uiWaiting is a waiting job's jobs.Waiting, for people.
+type uiWaiting struct {
+	Reason, Since, Deadline string
+}
+
+// uiRetry is one retried failure of a job's run.
+type uiRetry struct {
+	At, Error string
 }
 
 // job is one job with its per-object results and what was submitted.
@@ -37,15 +52,25 @@ func (u *ui) job(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	page := newUIJob(j, time.Now())
+	if u.s.Inventory != nil {
+		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)
+	}
+	if row, err := u.s.Store.GetJob(ctx, org, j.ID); err == nil {
+		page.Manifests = uiManifests(row.Manifests)
+	}
+	return u.render(c, http.StatusOK, "job", page)
+}
+
+// newUIJob is what the job page shows of j at now, but for the links and
+// manifests, which need more than the job.
+func newUIJob(j *jobs.Job, now time.Time) uiJob {
+	final := j.Status != store.JobQueued && j.Status != store.JobRunning
 	page := uiJob{
 		Job: j, Operation: j.Operation.Engine + "/" + j.Operation.Type,
 		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
-		Duration:    uiDuration(j.StartedAt, j.FinishedAt, time.Now()),
-		Cancellable: j.Status == store.JobQueued || j.Status == store.JobRunning,
-		Waiting:     uiJobWaiting(j),
-	}
-	if u.s.Inventory != nil {
-		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)
+		Duration:    uiDuration(j.StartedAt, j.FinishedAt, now),
+		Cancellable: !final, Live: !final,
 	}
 	if j.RequestID != nil {
 		page.RequestID = *j.RequestID
@@ -53,10 +78,13 @@ func (u *ui) job(c echo.Context) error {
 	if j.Error != nil {
 		page.ErrorCode, page.ErrorMessage = j.Error.Code, j.Error.Message
 	}
-	if row, err := u.s.Store.GetJob(ctx, org, j.ID); err == nil {
-		page.Manifests = uiManifests(row.Manifests)
+	if w := j.Waiting; w != nil {
+		page.Waiting = &uiWaiting{Reason: w.Reason, Since: uiTime(&w.Since), Deadline: uiTime(&w.Deadline)}
 	}
-	return u.render(c, http.StatusOK, "job", page)
+	for _, r := range j.Retries {
+		page.Retries = append(page.Retries, uiRetry{At: uiTime(&r.At), Error: r.Error})
+	}
+	return page
 }
 
 // uiHidden replaces every value of a Secret on the job page.

@@ -74,24 +74,22 @@ type uiRequest struct {
 	Open bool
 }
 
-// request is one request: each cluster's job and how it ended.
+// request is one request: each of its jobs (one per cluster and
+// application, as GET /requests/{id} lists them) and how it ended.
 func (u *ui) request(c echo.Context) error {
 	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
-	v, err := u.s.Jobs.Request(ctx, org, rid)
+	js, err := u.s.requestJobs(ctx, org, rid)
 	if err != nil {
 		return err
 	}
+	v := newRequestView(rid, js)
 	page := uiRequest{ID: v.RequestID, Total: v.Total}
 	for _, s := range uiJobStatuses {
 		if n := v.Counts[s]; n > 0 {
 			page.Counts = append(page.Counts, uiCount{Status: string(s), Count: n})
 		}
 	}
-	for _, rj := range v.Jobs {
-		j, err := u.s.Jobs.Get(ctx, org, rj.ID)
-		if err != nil {
-			return err
-		}
+	for _, j := range js {
 		page.Jobs = append(page.Jobs, newUIJobRow(j))
 		page.Open = page.Open || j.Status == store.JobQueued || j.Status == store.JobRunning
 	}

@@ -36,7 +36,7 @@ func TestUITrustPlaces(t *testing.T) {
 		data       any
 		with, none string
 	}{
-		{"job", uiJob{Job: job, Waiting: "the cluster is unreachable"}, "Waiting: the cluster is unreachable", `class="waiting"`},
+		{"job", uiJob{Job: job, Waiting: &uiWaiting{Reason: "the cluster is unreachable"}}, "<dt>Waiting</dt><dd>the cluster is unreachable</dd>", `class="waiting"`},
 		{"jobs", uiJobs{Jobs: []uiJobRow{{ID: "j-1", Status: "queued", Waiting: "the cluster is unreachable"}}}, `<div class="sub waiting">the cluster is unreachable</div>`, `class="sub waiting"`},
 		{"cluster", uiCluster{Namespaces: []uiNamespace{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps"}, ReadError: "forbidden: list configmaps"}}},
 			"could not be read</span>: forbidden: list configmaps", "could not be read"},

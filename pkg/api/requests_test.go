@@ -1,0 +1,113 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vworkspace/pushd/internal/dbtest"
+)
+
+// TestRequestShowsEveryJob: one request, three jobs — two applications on
+// one cluster and one on another. The fleet view has one entry per job,
+// its counts add up to three, and the same job id sent again (Odoo's retry
+// of the same content) is the same job, not a fourth entry. The UI's
+// request page shows the same three jobs.
+func TestRequestShowsEveryJob(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		ns, job := jobFixture(t, e)
+		rid := "req-" + ns
+		rec := record(ns)
+		rec["allowed_applications"] = []string{"nextcloud", "wiki", "forum"}
+		rec["accept_excess_rights"] = true // the test bed's admin token
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
+			t.Fatalf("acme-prod-1: %d %s", r.status, r.body)
+		}
+		for _, r := range []response{
+			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2", acmeSecret, mustJSON(t, rec)),
+			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil)),
+		} {
+			if r.status != http.StatusCreated && r.status != http.StatusOK {
+				t.Fatalf("acme-prod-2: %d %s", r.status, r.body)
+			}
+		}
+
+		// Each application writes a ConfigMap of its own name: no object is
+		// in two inventories.
+		on := func(cluster, app string) []byte {
+			return job(func(j map[string]any) {
+				j["id"] = "job-" + ns + "-" + cluster + "-" + app
+				j["cluster"], j["application"] = cluster, app
+				j["manifests"] = []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": app}, "data": map[string]string{"k": "v"}}}
+			})
+		}
+		bodies := [][]byte{on("acme-prod-1", "nextcloud"), on("acme-prod-1", "wiki"), on("acme-prod-2", "forum")}
+		var ids []string
+		for _, b := range bodies {
+			r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, b)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("submit: %d %s", r.status, r.body)
+			}
+			ids = append(ids, r.json(t)["id"].(string))
+		}
+		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, bodies[1]); r.status != http.StatusOK || r.json(t)["id"] != ids[1] {
+			t.Fatalf("the same job again: %d %s", r.status, r.body)
+		}
+		for _, id := range ids {
+			if j := e.waitFinal(t, id); j["status"] != "succeeded" {
+				t.Fatalf("job %s: %v", id, j)
+			}
+		}
+
+		r := e.read(t, "/api/v1/requests/"+rid, acmeToken)
+		if r.status != http.StatusOK {
+			t.Fatalf("request: %d %s", r.status, r.body)
+		}
+		var v struct {
+			Total  int            `json:"total"`
+			Counts map[string]int `json:"counts"`
+			Jobs   []struct {
+				ID, Cluster, Namespace, Application, Status string
+			} `json:"jobs"`
+		}
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		sum := 0
+		for _, n := range v.Counts {
+			sum += n
+		}
+		var got []string
+		for _, j := range v.Jobs {
+			got = append(got, j.Cluster+"/"+j.Namespace+"/"+j.Application+"="+j.ID)
+		}
+		want := []string{ // ordered by cluster, then namespace and application
+			"acme-prod-1/" + ns + "/nextcloud=" + ids[0],
+			"acme-prod-1/" + ns + "/wiki=" + ids[1],
+			"acme-prod-2/" + ns + "/forum=" + ids[2],
+		}
+		if v.Total != 3 || sum != 3 || v.Counts["succeeded"] != 3 || !slices.Equal(got, want) {
+			t.Fatalf("request view: total %d, counts %v, entries %q; want 3 entries %q:\n%s", v.Total, v.Counts, got, want, r.body)
+		}
+
+		// The UI's request page lists the same three jobs and counts them.
+		ui := newUIClient(t, e)
+		ui.login(t, acmeToken)
+		page := ui.get(t, "/ui/requests/"+rid)
+		if page.status != http.StatusOK {
+			t.Fatalf("request page: %d %s", page.status, page.body)
+		}
+		html := string(page.body)
+		for _, id := range ids {
+			if !strings.Contains(html, `href="/ui/jobs/`+id+`"`) {
+				t.Errorf("the request page does not list job %s", id)
+			}
+		}
+		if !strings.Contains(html, "3 jobs") || !strings.Contains(html, "3 succeeded") {
+			t.Errorf("the request page does not count 3 jobs, 3 succeeded:\n%s", html)
+		}
+	})
+}
