@@ -177,6 +177,33 @@ func (e DriftPolicyMode) Valid() bool {
 	}
 }
 
+// Defines values for DriftReasonCode.
+const (
+	DriftReasonCodeCheckIncomplete DriftReasonCode = "check_incomplete"
+	DriftReasonCodeJobInProgress   DriftReasonCode = "job_in_progress"
+	DriftReasonCodeNoIntent        DriftReasonCode = "no_intent"
+	DriftReasonCodeNotChecked      DriftReasonCode = "not_checked"
+	DriftReasonCodeUnreachable     DriftReasonCode = "unreachable"
+)
+
+// Valid indicates whether the value is a known member of the DriftReasonCode enum.
+func (e DriftReasonCode) Valid() bool {
+	switch e {
+	case DriftReasonCodeCheckIncomplete:
+		return true
+	case DriftReasonCodeJobInProgress:
+		return true
+	case DriftReasonCodeNoIntent:
+		return true
+	case DriftReasonCodeNotChecked:
+		return true
+	case DriftReasonCodeUnreachable:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DriftState.
 const (
 	DriftStateDrifted DriftState = "drifted"
@@ -255,6 +282,24 @@ func (e JobAction) Valid() bool {
 	}
 }
 
+// Defines values for JobCancellationReason.
+const (
+	JobCancellationReasonCancelled  JobCancellationReason = "cancelled"
+	JobCancellationReasonSuperseded JobCancellationReason = "superseded"
+)
+
+// Valid indicates whether the value is a known member of the JobCancellationReason enum.
+func (e JobCancellationReason) Valid() bool {
+	switch e {
+	case JobCancellationReasonCancelled:
+		return true
+	case JobCancellationReasonSuperseded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for JobStatus.
 const (
 	JobStatusCancelled JobStatus = "cancelled"
@@ -284,12 +329,15 @@ func (e JobStatus) Valid() bool {
 
 // Defines values for JobWaitingReason.
 const (
+	ClusterError       JobWaitingReason = "cluster_error"
 	ClusterUnreachable JobWaitingReason = "cluster_unreachable"
 )
 
 // Valid indicates whether the value is a known member of the JobWaitingReason enum.
 func (e JobWaitingReason) Valid() bool {
 	switch e {
+	case ClusterError:
+		return true
 	case ClusterUnreachable:
 		return true
 	default:
@@ -450,6 +498,9 @@ type Application struct {
 	CheckedAt *NullableTimestamp `json:"checked_at"`
 	Drift     DriftState         `json:"drift"`
 
+	// DriftReason Why `drift` is `unknown`; `null` when it is not.
+	DriftReason *DriftReason `json:"drift_reason,omitempty"`
+
 	// Health The kstatus of an object (sigs.k8s.io/cli-utils/pkg/kstatus).
 	Health  Kstatus  `json:"health"`
 	LastJob *LastJob `json:"last_job"`
@@ -563,6 +614,9 @@ type ApplicationSummary struct {
 	// CheckedAt RFC 3339, UTC; `null` when not known (yet).
 	CheckedAt *NullableTimestamp `json:"checked_at"`
 	Drift     DriftState         `json:"drift"`
+
+	// DriftReason Why `drift` is `unknown`; `null` when it is not.
+	DriftReason *DriftReason `json:"drift_reason,omitempty"`
 
 	// Health The kstatus of an object (sigs.k8s.io/cli-utils/pkg/kstatus).
 	Health  Kstatus  `json:"health"`
@@ -1078,6 +1132,29 @@ type DriftPolicy struct {
 // DriftPolicyMode `report`: record the drift and call back. `correct`: also re-apply the last applied state.
 type DriftPolicyMode string
 
+// DriftReason Why an application's drift is `unknown`:
+// `job_in_progress` — a job of the application (other than a drift correction) is queued or
+// running (`job` names the oldest): it brings a newer intent, so nothing is measured against
+// the one it replaces, no `drift.detected` is sent and no correction is queued; the application
+// is checked again as soon as that job ends.
+// `no_intent` — no apply is the application's latest intent (none passed its preflight, or it
+// is a delete). `not_checked` — no drift check has run since the inventory was first seen or
+// changed (or a job ended while the check ran). `unreachable` — the cluster, or the
+// application's namespace, could not be read. `check_incomplete` — an object could not be
+// checked (pushd's log says why).
+type DriftReason struct {
+	Code DriftReasonCode `json:"code"`
+
+	// Job Odoo's job id, 1–128 characters of `[A-Za-z0-9._:-]`.
+	//
+	// Examples: job-7d0c2f
+	Job     *JobId `json:"job,omitempty"`
+	Message string `json:"message"`
+}
+
+// DriftReasonCode defines model for DriftReason.Code.
+type DriftReasonCode string
+
 // DriftResolvedData `correction_job` is the job that re-applied the state, if pushd corrected it; else `null`.
 // `reference_job` is the job whose manifests the application is now in sync with.
 type DriftResolvedData struct {
@@ -1131,7 +1208,9 @@ type DriftedField struct {
 	// ChangedAt RFC 3339, UTC; `null` when not known (yet).
 	ChangedAt *NullableTimestamp `json:"changed_at"`
 
-	// Manager The field manager that last changed it (from `metadata.managedFields`); `null` when unknown.
+	// Manager The field manager that owns the live value (from `metadata.managedFields`) — `pushd` when
+	// pushd itself wrote it since the reference; `null` only when nobody owns it (the field was
+	// removed).
 	Manager *string `json:"manager"`
 
 	// Path The field path in structured-merge-diff notation, e.g. `.spec.replicas` or
@@ -1217,8 +1296,10 @@ type EventEnvelope struct {
 // EventType defines model for EventType.
 type EventType string
 
-// Job A job with its per-object outcome. `objects` is empty while the job is queued or running;
-// they are written, one entry per object pushd acted on, when the job ends.
+// Job A job with its per-object outcome. While the job runs, `objects` lists each object as soon as
+// it is written (or pruned, deleted, skipped) and its kstatus as it changes, recorded at most
+// once a second; when the job ends it holds the final outcome, one entry per object pushd
+// acted on. Empty while the job is queued and has not run.
 type Job struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
@@ -1229,6 +1310,9 @@ type Job struct {
 	//
 	// Examples: nextcloud
 	Application ApplicationName `json:"application"`
+
+	// Cancellation Why the job was cancelled; `null` unless `status` is `cancelled`.
+	Cancellation *JobCancellation `json:"cancellation,omitempty"`
 
 	// Cluster The cluster id, a DNS label, unique within the pushd instance.
 	//
@@ -1268,11 +1352,14 @@ type Job struct {
 	Status         JobStatus          `json:"status"`
 	TimeoutSeconds int                `json:"timeout_seconds"`
 
-	// Waiting Set while a `queued` job waits for its cluster (its circuit breaker is open after failed
-	// probes): why, since when, and its deadline (`created_at` + `timeout_seconds`). Until the
-	// deadline the job stays queued and runs once the cluster is back; past it, it fails with
-	// `cluster_unreachable`. `null` otherwise. A `job.status_changed` event (status `queued`,
-	// `waiting` set) announces that a job started waiting. Cancel works while waiting.
+	// Waiting Set while a `queued` job waits for its cluster — its circuit breaker is open after failed
+	// probes, or a run failed on something transient and the job was put back in the queue:
+	// why, since when, when it is tried next, and its deadline (`created_at` +
+	// `timeout_seconds`). Until the deadline the job stays queued and runs once the cluster is
+	// back; past it, it fails with `cluster_unreachable` (or the run's last error). `null`
+	// otherwise. One `job.status_changed` event (status `queued`, `waiting` set) announces that
+	// a job started waiting; its later attempts are listed in `retries` without an event each.
+	// Cancel works while waiting.
 	Waiting *JobWaiting `json:"waiting,omitempty"`
 }
 
@@ -1280,6 +1367,18 @@ type Job struct {
 // longer listed) and wait until reconciled. `delete`: remove everything in the application's
 // inventory.
 type JobAction string
+
+// JobCancellation Why a job was cancelled: `cancelled` — Odoo, the web UI or the CLI asked; `superseded` — a
+// drift correction found, when it was claimed, that the application's latest intent is no
+// longer the one it was to put back (Odoo's newer job replaced it while it waited); it wrote
+// nothing.
+type JobCancellation struct {
+	Message string                `json:"message"`
+	Reason  JobCancellationReason `json:"reason"`
+}
+
+// JobCancellationReason defines model for JobCancellation.Reason.
+type JobCancellationReason string
 
 // JobError Why the job failed (present only when `status` is `failed`). The codes:
 //
@@ -1393,8 +1492,10 @@ type JobStatusChangedEvent struct {
 	// Examples: cluster-prod-1
 	Cluster ClusterId `json:"cluster"`
 
-	// Data A job with its per-object outcome. `objects` is empty while the job is queued or running;
-	// they are written, one entry per object pushd acted on, when the job ends.
+	// Data A job with its per-object outcome. While the job runs, `objects` lists each object as soon as
+	// it is written (or pruned, deleted, skipped) and its kstatus as it changes, recorded at most
+	// once a second; when the job ends it holds the final outcome, one entry per object pushd
+	// acted on. Empty while the job is queued and has not run.
 	Data Job `json:"data"`
 
 	// Id Examples: msg_2mL9xV3kq8RZ4d
@@ -1429,6 +1530,9 @@ type JobSummary struct {
 	//
 	// Examples: nextcloud
 	Application ApplicationName `json:"application"`
+
+	// Cancellation Why the job was cancelled; `null` unless `status` is `cancelled`.
+	Cancellation *JobCancellation `json:"cancellation,omitempty"`
 
 	// Cluster The cluster id, a DNS label, unique within the pushd instance.
 	//
@@ -1467,21 +1571,32 @@ type JobSummary struct {
 	Status         JobStatus          `json:"status"`
 	TimeoutSeconds int                `json:"timeout_seconds"`
 
-	// Waiting Set while a `queued` job waits for its cluster (its circuit breaker is open after failed
-	// probes): why, since when, and its deadline (`created_at` + `timeout_seconds`). Until the
-	// deadline the job stays queued and runs once the cluster is back; past it, it fails with
-	// `cluster_unreachable`. `null` otherwise. A `job.status_changed` event (status `queued`,
-	// `waiting` set) announces that a job started waiting. Cancel works while waiting.
+	// Waiting Set while a `queued` job waits for its cluster — its circuit breaker is open after failed
+	// probes, or a run failed on something transient and the job was put back in the queue:
+	// why, since when, when it is tried next, and its deadline (`created_at` +
+	// `timeout_seconds`). Until the deadline the job stays queued and runs once the cluster is
+	// back; past it, it fails with `cluster_unreachable` (or the run's last error). `null`
+	// otherwise. One `job.status_changed` event (status `queued`, `waiting` set) announces that
+	// a job started waiting; its later attempts are listed in `retries` without an event each.
+	// Cancel works while waiting.
 	Waiting *JobWaiting `json:"waiting,omitempty"`
 }
 
-// JobWaiting defines model for JobWaiting.
+// JobWaiting `reason`: `cluster_unreachable` — the cluster's circuit breaker is open, or a run could not
+// reach it; `cluster_error` — its API server answered a run with a transient failure (`429`,
+// `5xx`, a server timeout). `since` is when the job started waiting (its first retry).
+// `next_attempt_at` is when a job put back after a transient failure is tried again (the
+// backoff doubles from 1 s to 16 s); `null` while it waits for the cluster's breaker to let a
+// probe through. `deadline` is `created_at` + `timeout_seconds`.
 type JobWaiting struct {
 	// Deadline RFC 3339, UTC.
 	//
 	// Examples: 2026-05-04T10:15:30Z
-	Deadline Timestamp        `json:"deadline"`
-	Reason   JobWaitingReason `json:"reason"`
+	Deadline Timestamp `json:"deadline"`
+
+	// NextAttemptAt RFC 3339, UTC; `null` when not known (yet).
+	NextAttemptAt *NullableTimestamp `json:"next_attempt_at"`
+	Reason        JobWaitingReason   `json:"reason"`
 
 	// Since RFC 3339, UTC.
 	//
@@ -1652,8 +1767,13 @@ type ParkedCallbackList struct {
 // Examples: fleet-backup-42
 type RequestId = string
 
-// RequestJob defines model for RequestJob.
+// RequestJob One job of a request, on one application of one cluster.
 type RequestJob struct {
+	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
+	//
+	// Examples: nextcloud
+	Application ApplicationName `json:"application"`
+
 	// Cluster The cluster id, a DNS label, unique within the pushd instance.
 	//
 	// Examples: cluster-prod-1
@@ -1663,12 +1783,16 @@ type RequestJob struct {
 	// Id Odoo's job id, 1–128 characters of `[A-Za-z0-9._:-]`.
 	//
 	// Examples: job-7d0c2f
-	Id     JobId     `json:"id"`
-	Status JobStatus `json:"status"`
+	Id JobId `json:"id"`
+
+	// Namespace An RFC 1123 DNS label.
+	Namespace DNSLabel  `json:"namespace"`
+	Status    JobStatus `json:"status"`
 }
 
 // RequestView defines model for RequestView.
 type RequestView struct {
+	// Counts The entries of `jobs` by status; they add up to `total`.
 	Counts JobStatusCounts `json:"counts"`
 	Jobs   []RequestJob    `json:"jobs"`
 
@@ -1677,7 +1801,7 @@ type RequestView struct {
 	// Examples: fleet-backup-42
 	RequestId RequestId `json:"request_id"`
 
-	// Total The number of entries in `jobs`.
+	// Total The number of entries in `jobs`, one per job.
 	Total int `json:"total"`
 }
 
@@ -3147,21 +3271,26 @@ type ClientInterface interface {
 
 	// GetRequest The fleet view of one request
 	//
-	// One entry per cluster that has a job with this `request_id`: that cluster's most recently
-	// created such job (a resubmission under a new job id replaces the earlier one in this view).
-	// `counts` counts these entries by status; every status key is present. Entries are ordered by
-	// `cluster`. `404` when the caller's organization has no job with this `request_id`.
-	// Only jobs still kept count: once the retention prunes a cluster's newest job of the request,
-	// the entry shows the newest one kept, or the cluster drops out; a request whose jobs are all
-	// pruned answers `404`.
+	// One entry per job of the request: for each (`cluster`, `namespace`, `application`) that has
+	// a job with this `request_id`, its most recently created such job — so a request with two
+	// applications on one cluster has two entries for that cluster. A resubmission under a new job
+	// id for the same cluster and application replaces the earlier job in this view; the same job id
+	// sent again is the same job (see `POST /api/v1/jobs`), not another entry. Jobs pushd queued
+	// itself (drift corrections) have no `request_id` and are never part of a request. `total` is
+	// the number of entries and `counts` counts them by status (they add up to `total`); every
+	// status key is present. Entries are ordered by `cluster`, then `namespace`, then `application`.
+	// `404` when the caller's organization has no job with this `request_id`.
+	// Only jobs still kept count: once the retention prunes an application's newest job of the
+	// request, the entry shows the newest one kept, or the entry drops out; a request whose jobs are
+	// all pruned answers `404`.
 	//
 	// Corresponds with GET /api/v1/requests/{request_id} (the `GetRequest` operationId).
 	GetRequest(ctx context.Context, requestId RequestIdPath, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CancelRequest Cancel every job of a request
 	//
-	// Cancels every job with this `request_id` that has not finished — each cluster's newest one,
-	// and also one a resubmission superseded in the fleet view, since it may still write — as
+	// Cancels every job with this `request_id` that has not finished — each entry of the fleet view,
+	// and also one a resubmission superseded in that view, since it may still write — as
 	// `POST /api/v1/jobs/{id}/cancel` does one: queued jobs (waiting ones too) end `cancelled` at
 	// once, running ones stop waiting. Answers the fleet view as it is then: `200` when every entry
 	// is final, `202` when some were running and are stopping. `404` when the caller's organization has no job with this `request_id`. The
@@ -3695,13 +3824,18 @@ func (c *Client) GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // GetRequest The fleet view of one request
 //
-// One entry per cluster that has a job with this `request_id`: that cluster's most recently
-// created such job (a resubmission under a new job id replaces the earlier one in this view).
-// `counts` counts these entries by status; every status key is present. Entries are ordered by
-// `cluster`. `404` when the caller's organization has no job with this `request_id`.
-// Only jobs still kept count: once the retention prunes a cluster's newest job of the request,
-// the entry shows the newest one kept, or the cluster drops out; a request whose jobs are all
-// pruned answers `404`.
+// One entry per job of the request: for each (`cluster`, `namespace`, `application`) that has
+// a job with this `request_id`, its most recently created such job — so a request with two
+// applications on one cluster has two entries for that cluster. A resubmission under a new job
+// id for the same cluster and application replaces the earlier job in this view; the same job id
+// sent again is the same job (see `POST /api/v1/jobs`), not another entry. Jobs pushd queued
+// itself (drift corrections) have no `request_id` and are never part of a request. `total` is
+// the number of entries and `counts` counts them by status (they add up to `total`); every
+// status key is present. Entries are ordered by `cluster`, then `namespace`, then `application`.
+// `404` when the caller's organization has no job with this `request_id`.
+// Only jobs still kept count: once the retention prunes an application's newest job of the
+// request, the entry shows the newest one kept, or the entry drops out; a request whose jobs are
+// all pruned answers `404`.
 //
 // Corresponds with GET /api/v1/requests/{request_id} (the `GetRequest` operationId).
 func (c *Client) GetRequest(ctx context.Context, requestId RequestIdPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3718,8 +3852,8 @@ func (c *Client) GetRequest(ctx context.Context, requestId RequestIdPath, reqEdi
 
 // CancelRequest Cancel every job of a request
 //
-// Cancels every job with this `request_id` that has not finished — each cluster's newest one,
-// and also one a resubmission superseded in the fleet view, since it may still write — as
+// Cancels every job with this `request_id` that has not finished — each entry of the fleet view,
+// and also one a resubmission superseded in that view, since it may still write — as
 // `POST /api/v1/jobs/{id}/cancel` does one: queued jobs (waiting ones too) end `cancelled` at
 // once, running ones stop waiting. Answers the fleet view as it is then: `200` when every entry
 // is final, `202` when some were running and are stopping. `404` when the caller's organization has no job with this `request_id`. The
@@ -5413,13 +5547,18 @@ type ClientWithResponsesInterface interface {
 
 	// GetRequestWithResponse The fleet view of one request
 	//
-	// One entry per cluster that has a job with this `request_id`: that cluster's most recently
-	// created such job (a resubmission under a new job id replaces the earlier one in this view).
-	// `counts` counts these entries by status; every status key is present. Entries are ordered by
-	// `cluster`. `404` when the caller's organization has no job with this `request_id`.
-	// Only jobs still kept count: once the retention prunes a cluster's newest job of the request,
-	// the entry shows the newest one kept, or the cluster drops out; a request whose jobs are all
-	// pruned answers `404`.
+	// One entry per job of the request: for each (`cluster`, `namespace`, `application`) that has
+	// a job with this `request_id`, its most recently created such job — so a request with two
+	// applications on one cluster has two entries for that cluster. A resubmission under a new job
+	// id for the same cluster and application replaces the earlier job in this view; the same job id
+	// sent again is the same job (see `POST /api/v1/jobs`), not another entry. Jobs pushd queued
+	// itself (drift corrections) have no `request_id` and are never part of a request. `total` is
+	// the number of entries and `counts` counts them by status (they add up to `total`); every
+	// status key is present. Entries are ordered by `cluster`, then `namespace`, then `application`.
+	// `404` when the caller's organization has no job with this `request_id`.
+	// Only jobs still kept count: once the retention prunes an application's newest job of the
+	// request, the entry shows the newest one kept, or the entry drops out; a request whose jobs are
+	// all pruned answers `404`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5428,8 +5567,8 @@ type ClientWithResponsesInterface interface {
 
 	// CancelRequestWithResponse Cancel every job of a request
 	//
-	// Cancels every job with this `request_id` that has not finished — each cluster's newest one,
-	// and also one a resubmission superseded in the fleet view, since it may still write — as
+	// Cancels every job with this `request_id` that has not finished — each entry of the fleet view,
+	// and also one a resubmission superseded in that view, since it may still write — as
 	// `POST /api/v1/jobs/{id}/cancel` does one: queued jobs (waiting ones too) end `cancelled` at
 	// once, running ones stop waiting. Answers the fleet view as it is then: `200` when every entry
 	// is final, `202` when some were running and are stopping. `404` when the caller's organization has no job with this `request_id`. The
@@ -7892,13 +8031,18 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, reqEdi
 
 // GetRequestWithResponse The fleet view of one request
 //
-// One entry per cluster that has a job with this `request_id`: that cluster's most recently
-// created such job (a resubmission under a new job id replaces the earlier one in this view).
-// `counts` counts these entries by status; every status key is present. Entries are ordered by
-// `cluster`. `404` when the caller's organization has no job with this `request_id`.
-// Only jobs still kept count: once the retention prunes a cluster's newest job of the request,
-// the entry shows the newest one kept, or the cluster drops out; a request whose jobs are all
-// pruned answers `404`.
+// One entry per job of the request: for each (`cluster`, `namespace`, `application`) that has
+// a job with this `request_id`, its most recently created such job — so a request with two
+// applications on one cluster has two entries for that cluster. A resubmission under a new job
+// id for the same cluster and application replaces the earlier job in this view; the same job id
+// sent again is the same job (see `POST /api/v1/jobs`), not another entry. Jobs pushd queued
+// itself (drift corrections) have no `request_id` and are never part of a request. `total` is
+// the number of entries and `counts` counts them by status (they add up to `total`); every
+// status key is present. Entries are ordered by `cluster`, then `namespace`, then `application`.
+// `404` when the caller's organization has no job with this `request_id`.
+// Only jobs still kept count: once the retention prunes an application's newest job of the
+// request, the entry shows the newest one kept, or the entry drops out; a request whose jobs are
+// all pruned answers `404`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7913,8 +8057,8 @@ func (c *ClientWithResponses) GetRequestWithResponse(ctx context.Context, reques
 
 // CancelRequestWithResponse Cancel every job of a request
 //
-// Cancels every job with this `request_id` that has not finished — each cluster's newest one,
-// and also one a resubmission superseded in the fleet view, since it may still write — as
+// Cancels every job with this `request_id` that has not finished — each entry of the fleet view,
+// and also one a resubmission superseded in that view, since it may still write — as
 // `POST /api/v1/jobs/{id}/cancel` does one: queued jobs (waiting ones too) end `cancelled` at
 // once, running ones stop waiting. Answers the fleet view as it is then: `200` when every entry
 // is final, `202` when some were running and are stopping. `404` when the caller's organization has no job with this `request_id`. The
