@@ -58,12 +58,12 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 	}
 	// The fast paths; when they cannot decide, cli-utils' applier does.
 	if obs, err := e.observe(ctx, key, targets, dryRuns); err == nil {
-		if res, ok := e.unchanged(ctx, obs, targets, dryRuns); ok {
+		if res, ok := e.unchanged(ctx, obs, targets, dryRuns, req.Progress); ok {
 			e.opts.Logger.Debug("apply finished: nothing would change, nothing written", "cluster", key.Cluster, "namespace", key.Namespace,
 				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start))
 			return res, nil
 		}
-		if res, err, out := e.applyParallel(ctx, key, obs, targets, dryRuns, red); out == writtenDone {
+		if res, err, out := e.applyParallel(ctx, key, obs, targets, dryRuns, red, req.Progress); out == writtenDone {
 			e.opts.Logger.Debug("apply finished: written in parallel", "cluster", key.Cluster, "namespace", key.Namespace,
 				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
 			return res, err
@@ -83,6 +83,7 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 		before:        before,
 		red:           red,
 		notify:        e.opts.OnEvent,
+		progress:      req.Progress,
 		stop:          stop,
 		waitTimeout:   timeout,
 		deleteTimeout: e.opts.DeleteTimeout,

@@ -43,6 +43,7 @@ func (e *Engine) Destroy(ctx context.Context, req Request) (*Result, error) {
 		subject:       "application " + key.Namespace + "/" + key.Application,
 		objects:       map[object.ObjMetadata]*ObjectResult{},
 		notify:        e.opts.OnEvent,
+		progress:      req.Progress,
 		stop:          stop,
 		waitTimeout:   timeout,
 		deleteTimeout: timeout,

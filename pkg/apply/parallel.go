@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,7 +49,7 @@ const (
 // passed by then, the objects carry the cluster-id stamp (prepare), and a
 // cancelled ctx stops it from starting further writes.
 func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *observed, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured,
-	red redactor) (*Result, error, writeOutcome) {
+	red redactor, progress func([]ObjectResult)) (*Result, error, writeOutcome) {
 	ids := make(object.ObjMetadataSet, len(targets))
 	for i, t := range targets {
 		ids[i] = t.id
@@ -81,6 +82,7 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 
 	errs := make([]error, len(targets))
 	current := make([]bool, len(targets))
+	written := &writeProgress{objects: res.Objects, done: make([]bool, len(targets)), hook: progress}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.PreflightConcurrency)
 	for i, t := range targets {
@@ -88,7 +90,9 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 			break
 		}
 		g.Go(func() error {
-			res.Objects[i], current[i], errs[i] = e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
+			r, c, err := e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
+			current[i], errs[i] = c, err
+			written.set(i, r)
 			return nil
 		})
 	}
@@ -119,6 +123,33 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 		}
 	}
 	return res, nil, writtenDone
+}
+
+// writeProgress holds the results of parallel writes as they land and feeds
+// the Request's Progress hook. Its lock also keeps the hook's calls from
+// overlapping, as the contract promises.
+type writeProgress struct {
+	mu      sync.Mutex
+	objects []ObjectResult // one slot per target
+	done    []bool         // which slots hold a write's result
+	hook    func([]ObjectResult)
+}
+
+func (w *writeProgress) set(i int, r ObjectResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.objects[i], w.done[i] = r, true
+	if w.hook == nil {
+		return
+	}
+	snap := make([]ObjectResult, 0, len(w.objects))
+	for j, o := range w.objects {
+		if w.done[j] {
+			snap = append(snap, o)
+		}
+	}
+	sortResults(snap)
+	w.hook(snap)
 }
 
 // write server-side applies one object as cli-utils would (same field

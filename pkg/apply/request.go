@@ -29,6 +29,15 @@ type Request struct {
 	// Timeout bounds the wait for the objects to be reconciled (Apply) or
 	// gone (Destroy). Zero: the Engine's Options.
 	Timeout time.Duration
+	// Progress, when set, is called with a snapshot of the per-object results
+	// so far (the same shape as Result.Objects) each time an object is written,
+	// pruned, deleted or skipped and each time an object's kstatus changes. It is
+	// called from the engine's goroutine and must not block.
+	//
+	// The snapshot is a fresh slice the callee may keep; it lists the objects
+	// the run has acted on so far (an object not reached yet is absent),
+	// sorted as Result.Objects. Calls never overlap.
+	Progress func(objects []ObjectResult)
 }
 
 func (e *Engine) key(req Request) (inventory.Key, error) {
