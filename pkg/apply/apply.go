@@ -14,15 +14,18 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/watcher"
 	"sigs.k8s.io/cli-utils/pkg/object"
 	"sigs.k8s.io/cli-utils/pkg/object/validation"
+
+	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 // Apply makes the application's objects in the cluster match req.Objects:
 // it checks the namespace is managed, prepares the objects (namespace,
 // cluster-id label), dry-runs every one of them (preflight), ends there when
 // nothing would change (see unchanged), else server-side applies them (in
-// parallel when nothing is to be pruned, see applyParallel), prunes what the inventory holds and the request
-// no longer lists, and waits until every applied object is Current, one is
-// Failed, or the timeout passes.
+// parallel when nothing is to be pruned, see applyParallel, which skips
+// objects the dry-run found unchanged), prunes what the inventory holds and
+// the request no longer lists, and waits until every applied object is
+// Current, one is Failed, or the timeout passes.
 //
 // Field conflicts are forced: the manifests are the desired state Odoo
 // declared, and a field pushd set that someone changed by hand is exactly
@@ -57,14 +60,21 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 		return preflightResult(targets, err), err
 	}
 	// The fast paths; when they cannot decide, cli-utils' applier does.
-	if obs, err := e.observe(ctx, key, targets, dryRuns); err == nil {
+	obs, obsErr := e.observe(ctx, key, targets, dryRuns)
+	if obsErr == nil {
 		if res, ok := e.unchanged(ctx, obs, targets, dryRuns, req.Progress); ok {
 			e.opts.Logger.Debug("apply finished: nothing would change, nothing written", "cluster", key.Cluster, "namespace", key.Namespace,
 				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start))
 			return res, nil
 		}
-		if res, err, out := e.applyParallel(ctx, key, obs, targets, dryRuns, red, req.Progress); out == writtenDone {
+		switch res, err, out := e.applyParallel(ctx, key, obs, targets, dryRuns, red, req.Progress); out {
+		case writtenDone:
 			e.opts.Logger.Debug("apply finished: written in parallel", "cluster", key.Cluster, "namespace", key.Namespace,
+				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
+			return res, err
+		case writtenWait:
+			res, err := e.waitWritten(ctx, key, req, targets, res, red)
+			e.opts.Logger.Debug("apply finished: written in parallel, then waited", "cluster", key.Cluster, "namespace", key.Namespace,
 				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
 			return res, err
 		}
@@ -113,6 +123,35 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 	e.opts.Logger.Debug("apply finished", "cluster", key.Cluster, "namespace", key.Namespace, "application", key.Application,
 		"objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
 	return res, err
+}
+
+// waitWritten ends a run applyParallel wrote and left some objects not
+// Current: it waits for those (Engine.wait) and reports as cli-utils' run
+// would. written holds the objects' results in the order of targets.
+func (e *Engine) waitWritten(ctx context.Context, key inventory.Key, req Request, targets []target, written *Result, red redactor) (*Result, error) {
+	timeout := cmp.Or(req.Timeout, e.opts.Timeout)
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	rec := &recorder{
+		subject:       "application " + key.Namespace + "/" + key.Application,
+		objects:       make(map[object.ObjMetadata]*ObjectResult, len(targets)),
+		red:           red,
+		notify:        e.opts.OnEvent,
+		progress:      req.Progress,
+		stop:          stop,
+		waitTimeout:   timeout,
+		deleteTimeout: e.opts.DeleteTimeout,
+	}
+	var pending object.ObjMetadataSet
+	for i, t := range targets {
+		o := written.Objects[i]
+		rec.objects[t.id] = &o
+		if o.Status != string(status.CurrentStatus) {
+			pending = append(pending, t.id)
+		}
+	}
+	e.wait(runCtx, rec, pending, timeout)
+	return rec.finish(ctx, runCtx)
 }
 
 // preflightResult lists the objects a failed preflight refused as failed,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -28,8 +29,7 @@ const (
 	// writtenDone: the run is over (every object Current, or it failed).
 	writtenDone
 	// writtenWait: every object was applied, some are not Current yet;
-	// cli-utils' applier runs the run again to wait (its applies are
-	// then no-ops) and reports.
+	// the run waits for them (Engine.wait) and reports.
 	writtenWait
 )
 
@@ -39,8 +39,10 @@ const (
 // lifted, that serial loop was most of a 300-object job (README,
 // Performance). cli-utils still owns what the design needs it for: its
 // inventory client records the objects (before any of them is written, as
-// its own apply does), and any run that must prune, or wait for an object
-// that is not Current yet, goes through its applier, pruner and kstatus.
+// its own apply does), its status watcher waits for objects not Current
+// yet (Engine.wait), and any run that must prune goes through its applier
+// and pruner. An object whose dry-run returned the live object unchanged
+// is not written at all (alreadyApplied).
 //
 // It only writes when cli-utils' applier would write the same: nothing to
 // prune (the inventory lists no object the request lacks), and no object
@@ -48,6 +50,8 @@ const (
 // CanApply with PolicyMustMatch on the live objects). The preflight has
 // passed by then, the objects carry the cluster-id stamp (prepare), and a
 // cancelled ctx stops it from starting further writes.
+//
+// With writtenWait, the Result holds the objects in the order of targets.
 func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *observed, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured,
 	red redactor, progress func([]ObjectResult)) (*Result, error, writeOutcome) {
 	ids := make(object.ObjMetadataSet, len(targets))
@@ -89,6 +93,11 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 		if gctx.Err() != nil {
 			break
 		}
+		if r, c, ok := e.alreadyApplied(t, obs.live[t.id], dryRuns[t.id], red); ok {
+			current[i] = c
+			written.set(i, r)
+			continue
+		}
 		g.Go(func() error {
 			r, c, err := e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
 			current[i], errs[i] = c, err
@@ -97,7 +106,9 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 		})
 	}
 	g.Wait()
-	sortResults(res.Objects)
+	// res.Objects stays in target order for the wait; the Result is sorted.
+	out := &Result{Objects: slices.Clone(res.Objects)}
+	sortResults(out.Objects)
 
 	var failed []error
 	for _, err := range errs {
@@ -108,21 +119,39 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 	if ctx.Err() != nil {
 		failed = append([]error{fmt.Errorf("%s: %w", subject, context.Cause(ctx))}, failed...)
 	}
-	for _, o := range res.Objects {
+	for _, o := range out.Objects {
 		e.opts.OnEvent(o)
 	}
 	switch {
 	case len(failed) == 1:
-		return res, failed[0], writtenDone
+		return out, failed[0], writtenDone
 	case len(failed) > 1:
-		return res, errors.Join(failed...), writtenDone
+		return out, errors.Join(failed...), writtenDone
 	}
 	for _, c := range current {
 		if !c {
-			return nil, nil, writtenWait
+			return res, nil, writtenWait
 		}
 	}
-	return res, nil, writtenDone
+	return out, nil, writtenDone
+}
+
+// alreadyApplied answers for an object whose dry-run returned the live
+// object unchanged: the apply would be a no-op, so it is not sent (ok
+// true), and its kstatus is read from the live object. An unchanged
+// re-submit with one object still rolling out thus writes nothing.
+func (e *Engine) alreadyApplied(t target, live, dryRun *unstructured.Unstructured, red redactor) (ObjectResult, bool, bool) {
+	if live == nil || !sameObject(dryRun, live) {
+		return ObjectResult{}, false, false
+	}
+	r := ObjectResult{ObjectRef: t.ref, Action: ActionUnchanged, Status: string(status.UnknownStatus)}
+	st, err := e.status(live)
+	if err != nil {
+		r.Message = red.string(err.Error())
+		return r, false, true
+	}
+	r.Status, r.Message = string(st.Status), red.string(st.Message)
+	return r, st.Status == status.CurrentStatus, true
 }
 
 // writeProgress holds the results of parallel writes as they land and feeds
