@@ -34,13 +34,19 @@ import (
 // inventory, or to none, are never taken over (cli-utils PolicyMustMatch):
 // they come back skipped with an *OwnershipError.
 //
+// Objects the inventory holds and the request no longer lists are pruned,
+// except those marked cli-utils.sigs.k8s.io/on-remove=keep or
+// helm.sh/resource-policy=keep: those are left in place, removed from the
+// inventory, and reported skipped (see markKept).
+//
 // The Result lists every object touched or refused. It is nil when the run
 // stopped before the preflight (refused request, namespace not managed,
-// cluster unreachable); after a failed preflight it lists the refused
-// objects as failed and nothing was written. Errors are *RefusedError,
-// *NamespaceNotManagedError, *PreflightError, *ObjectError,
-// *OwnershipError, *ObjectFailedError, *TimeoutError (joined when several),
-// or wrap ErrUnreachable, ErrUnauthorized or ErrForbidden.
+// cluster unreachable) or could not read what it would prune; after a
+// failed preflight it lists the refused objects as failed and nothing was
+// written. Errors are *RefusedError, *NamespaceNotManagedError,
+// *PreflightError, *ObjectError, *OwnershipError, *ObjectFailedError,
+// *TimeoutError (joined when several), or wrap ErrUnreachable,
+// ErrUnauthorized or ErrForbidden.
 func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	key, err := e.key(req)
@@ -78,6 +84,9 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 				"application", key.Application, "objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
 			return res, err
 		}
+	}
+	if err := e.markPrunedKept(ctx, key, obs, targets, red); err != nil {
+		return nil, err
 	}
 	before := make(map[object.ObjMetadata]string, len(dryRuns))
 	for id, u := range dryRuns {
@@ -123,6 +132,26 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 	e.opts.Logger.Debug("apply finished", "cluster", key.Cluster, "namespace", key.Namespace, "application", key.Application,
 		"objects", len(res.Objects), "duration", time.Since(start), "ok", err == nil)
 	return res, err
+}
+
+// markPrunedKept marks what the run will prune as markKept does. obs is
+// nil when the fast paths could not read the cluster; the inventory is
+// then read again.
+func (e *Engine) markPrunedKept(ctx context.Context, key inventory.Key, obs *observed, targets []target, red redactor) error {
+	var listed object.ObjMetadataSet
+	if obs != nil {
+		listed = obs.inventory
+	} else {
+		var err error
+		if listed, _, err = e.inventoryObjects(ctx, key); err != nil {
+			return classify(err)
+		}
+	}
+	ids := make(object.ObjMetadataSet, len(targets))
+	for i, t := range targets {
+		ids[i] = t.id
+	}
+	return e.markKept(ctx, key, listed.Diff(ids), red)
 }
 
 // waitWritten ends a run applyParallel wrote and left some objects not

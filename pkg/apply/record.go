@@ -8,9 +8,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/apply/event"
+	"sigs.k8s.io/cli-utils/pkg/apply/filter"
 	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 // errFailFast is the cause a run is cancelled with once an object is
@@ -149,9 +152,17 @@ func (r *recorder) remove(id object.ObjMetadata, obj *unstructured.Unstructured,
 		// leaving it is the point, not a failure.
 		o.Action = ActionSkipped
 		var policy *cliinventory.PolicyPreventedActuationError
-		if errors.As(err, &policy) {
+		var kept *filter.AnnotationPreventedDeletionError
+		switch {
+		case errors.As(err, &policy):
 			o.Message = "left in place: no longer owned by this inventory"
-		} else if err != nil {
+		case errors.As(err, &kept):
+			mark := kept.Annotation + "=" + kept.Value
+			if helmKept(obj) {
+				mark = inventory.HelmKeepAnnotation + "=" + inventory.HelmKeepValue
+			}
+			o.Message = "left in place and removed from the inventory: marked " + mark
+		case err != nil:
 			o.Message = "left in place: " + r.red.string(err.Error())
 		}
 	default:
