@@ -225,8 +225,9 @@ func (b *bench) single(ctx context.Context) error {
 		return err
 	}
 	pd := j.FinishedAt.Sub(start)
+	pwrites := cnt.writesSince(ctx)
 	preq := cnt.end(ctx)
-	b.progress("single: pushd %.2fs, %.2f requests/object", pd.Seconds(), preq/float64(n))
+	b.progress("single: pushd %.2fs, %.2f requests/object, %.2f writes/object", pd.Seconds(), preq/float64(n), pwrites/float64(n))
 	scen := fmt.Sprintf("one job of %d ConfigMaps", n)
 	b.add(row{Scenario: scen, Figure: "signed POST → succeeded", Value: num(secs(pd)), Unit: "s",
 		Compare: fmt.Sprintf("kubectl apply --server-side (one List) %.2f s", kd.Seconds()), Ratio: num(secs(pd) / secs(kd)),
