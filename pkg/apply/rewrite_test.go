@@ -88,3 +88,18 @@ func TestUnchangedResubmitWritesNothing(t *testing.T) {
 	}
 	t.Logf("unchanged re-submit: %d requests, %d writes for 6 objects", len(reqs), len(writes(reqs)))
 }
+
+// TestCancelWhileWaitingIsAnError: a run cancelled while it waits for an
+// object written in parallel reports the cancel, not success.
+func TestCancelWhileWaitingIsAnError(t *testing.T) {
+	e := newEnv(t, true, apply.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	res, err := e.engine.Apply(ctx, apply.Request{Namespace: e.ns, Application: "stuck", Objects: load(t, "hanging.yaml"), Timeout: time.Minute})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want it to wrap context.Canceled", err)
+	}
+	if got := find(res, "stuck"); got.Action != apply.ActionCreated || got.Status != "InProgress" {
+		t.Errorf("stuck: %+v, want created/InProgress", got)
+	}
+}

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"sigs.k8s.io/cli-utils/pkg/apply/event"
@@ -54,8 +55,16 @@ func (e *Engine) wait(ctx context.Context, rec *recorder, ids object.ObjMetadata
 		case pollevent.SyncEvent: // its caches are primed: nothing to do
 		}
 	}
-	if ctx.Err() != nil || rec.runErr != nil {
-		return // cancelled (or failed fast): not a timeout
+	if ctx.Err() != nil {
+		// Failed fast (finish reports the failure) or cancelled by the
+		// caller, which the run must report: not a timeout either way.
+		if cause := context.Cause(ctx); !errors.Is(cause, errFailFast) && rec.runErr == nil {
+			rec.runErr = cause
+		}
+		return
+	}
+	if rec.runErr != nil {
+		return
 	}
 	for _, id := range ids {
 		if pending[id] {
