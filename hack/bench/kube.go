@@ -60,8 +60,34 @@ func parseMetrics(r io.Reader) (metrics, error) {
 			}
 		}
 		m[name] += v
+		if name == "apiserver_request_total" && isWrite(line) {
+			m[writesMetric] += v
+		}
 	}
 	return m, sc.Err()
+}
+
+// writesMetric sums the apiserver_request_total series of writes to objects:
+// a mutating verb, no dry run, and neither a lease renewal nor an access
+// review (pushd's own background traffic, not a job's).
+const writesMetric = "apiserver_request_total:writes"
+
+func isWrite(line string) bool {
+	labels := map[string]string{}
+	if i, j := strings.IndexByte(line, '{'), strings.LastIndexByte(line, '}'); i >= 0 && j > i {
+		for _, kv := range strings.Split(line[i+1:j], ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				labels[k] = strings.Trim(v, `"`)
+			}
+		}
+	}
+	switch labels["verb"] {
+	case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
+	default:
+		return false
+	}
+	return labels["dry_run"] == "" && labels["resource"] != "leases" && !strings.HasSuffix(labels["group"], "authorization.k8s.io") &&
+		!strings.HasSuffix(labels["group"], "authentication.k8s.io")
 }
 
 func (m metrics) sum(name string) (float64, bool) {
@@ -104,16 +130,7 @@ func newAPIServer(c *testbed.Cluster) (*apiServer, error) {
 }
 
 func (a *apiServer) rawCount(ctx context.Context) (float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.c.Host+"/metrics", nil)
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return 0, fmt.Errorf("%s /metrics: %s", a.c.Name, resp.Status)
-	}
-	m, err := parseMetrics(resp.Body)
+	m, err := a.scrape(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -121,15 +138,36 @@ func (a *apiServer) rawCount(ctx context.Context) (float64, error) {
 	return v, nil
 }
 
+func (a *apiServer) scrape(ctx context.Context) (metrics, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.c.Host+"/metrics", nil)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("%s /metrics: %s", a.c.Name, resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
 // counter is a snapshot to take a difference from.
 type counter struct {
-	a     *apiServer
-	start float64
+	a      *apiServer
+	start  float64
+	writes float64 // writesMetric at begin
 }
 
 func (a *apiServer) begin(ctx context.Context) counter {
-	v, _ := a.rawCount(ctx)
-	return counter{a: a, start: v}
+	m, _ := a.scrape(ctx)
+	return counter{a: a, start: m["apiserver_request_total"], writes: m[writesMetric]}
+}
+
+// writesSince is the writes to objects served since begin (a scrape is a
+// GET: it adds none).
+func (c counter) writesSince(ctx context.Context) float64 {
+	m, _ := c.a.scrape(ctx)
+	return max(m[writesMetric]-c.writes, 0)
 }
 
 // requests served since begin, without the scrapes' own.

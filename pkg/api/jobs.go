@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -99,11 +100,31 @@ func jobError(err error) *Error {
 	case errors.As(err, &fe):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: fe.Error(), Details: []any{map[string]string{"field": fe.Field}}}
 	case errors.As(err, &re):
-		d := map[string]string{"field": re.Field}
-		if re.Value != "" {
-			d["value"] = re.Value
-		}
-		return &Error{Status: http.StatusUnprocessableEntity, Code: string(re.Code), Message: re.Message, Details: []any{d}}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: string(re.Code), Message: re.Message, Details: refusalDetails(re)}
 	}
 	return nil
+}
+
+// refusalDetails lists a refusal and the job's others, one entry per object
+// and rule: where (field), which rule, which object (apiVersion, kind,
+// name) and the offending value when it is a short name. Never an object's
+// content, nor the rule's message (the first one's is the answer's). A list
+// cut at jobs.MaxRefusals ends with an entry counting the rest.
+func refusalDetails(first *jobs.RuleError) []any {
+	all := first.All()
+	out := make([]any, 0, len(all)+1)
+	for _, re := range all {
+		d := map[string]any{"field": re.Field, "rule": string(re.Code)}
+		for k, v := range map[string]string{"value": re.Value, "api_version": re.APIVersion, "kind": re.Kind, "name": re.Name} {
+			if v != "" {
+				d[k] = v
+			}
+		}
+		out = append(out, d)
+	}
+	if first.Omitted > 0 {
+		out = append(out, map[string]any{"field": "manifests", "reason": "more_refusals", "omitted": first.Omitted,
+			"message": fmt.Sprintf("%d more refusals are not listed", first.Omitted)})
+	}
+	return out
 }

@@ -16,7 +16,10 @@ import (
 
 // Destroy deletes every object the application's inventory holds, waits
 // until they are gone, then deletes the inventory. Objects that another
-// inventory took over meanwhile are left in place (skipped). A missing
+// inventory took over meanwhile are left in place (skipped), and so are
+// objects marked cli-utils.sigs.k8s.io/on-remove=keep or
+// helm.sh/resource-policy=keep, which also leave the inventory (see
+// markKept). A missing
 // namespace is success with an empty Result: nothing of the application can
 // be left. The inventory survives a run where a deletion failed or timed
 // out, so a later Destroy can finish the job.
@@ -36,6 +39,15 @@ func (e *Engine) Destroy(ctx context.Context, req Request) (*Result, error) {
 		}
 		return nil, err
 	}
+	listed, found, err := e.inventoryObjects(ctx, key)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if found {
+		if err := e.markKept(ctx, key, listed, newRedactor(nil)); err != nil {
+			return nil, err
+		}
+	}
 	timeout := cmp.Or(req.Timeout, e.opts.DeleteTimeout)
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -43,6 +55,7 @@ func (e *Engine) Destroy(ctx context.Context, req Request) (*Result, error) {
 		subject:       "application " + key.Namespace + "/" + key.Application,
 		objects:       map[object.ObjMetadata]*ObjectResult{},
 		notify:        e.opts.OnEvent,
+		progress:      req.Progress,
 		stop:          stop,
 		waitTimeout:   timeout,
 		deleteTimeout: timeout,

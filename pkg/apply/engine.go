@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	cliapply "sigs.k8s.io/cli-utils/pkg/apply"
 	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/watcher"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
@@ -75,6 +76,7 @@ type Engine struct {
 	applier   *cliapply.Applier
 	destroyer *cliapply.Destroyer
 	inv       cliinventory.Client
+	watcher   watcher.StatusWatcher // the applier's and destroyer's, for Engine.wait
 }
 
 // New builds the engine of the cluster c reaches. Every request it makes goes
@@ -119,7 +121,7 @@ func New(c *clusters.Clients, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: destroyer: %w", c.ClusterID, err)
 	}
-	return &Engine{c: c, opts: opts, applier: applier, destroyer: destroyer, inv: invClient}, nil
+	return &Engine{c: c, opts: opts, applier: applier, destroyer: destroyer, inv: invClient, watcher: w}, nil
 }
 
 // inventoryInfo is the template of the key's inventory ConfigMap. cli-utils

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,8 +29,7 @@ const (
 	// writtenDone: the run is over (every object Current, or it failed).
 	writtenDone
 	// writtenWait: every object was applied, some are not Current yet;
-	// cli-utils' applier runs the run again to wait (its applies are
-	// then no-ops) and reports.
+	// the run waits for them (Engine.wait) and reports.
 	writtenWait
 )
 
@@ -38,8 +39,10 @@ const (
 // lifted, that serial loop was most of a 300-object job (README,
 // Performance). cli-utils still owns what the design needs it for: its
 // inventory client records the objects (before any of them is written, as
-// its own apply does), and any run that must prune, or wait for an object
-// that is not Current yet, goes through its applier, pruner and kstatus.
+// its own apply does), its status watcher waits for objects not Current
+// yet (Engine.wait), and any run that must prune goes through its applier
+// and pruner. An object whose dry-run returned the live object unchanged
+// is not written at all (alreadyApplied).
 //
 // It only writes when cli-utils' applier would write the same: nothing to
 // prune (the inventory lists no object the request lacks), and no object
@@ -47,8 +50,10 @@ const (
 // CanApply with PolicyMustMatch on the live objects). The preflight has
 // passed by then, the objects carry the cluster-id stamp (prepare), and a
 // cancelled ctx stops it from starting further writes.
+//
+// With writtenWait, the Result holds the objects in the order of targets.
 func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *observed, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured,
-	red redactor) (*Result, error, writeOutcome) {
+	red redactor, progress func([]ObjectResult)) (*Result, error, writeOutcome) {
 	ids := make(object.ObjMetadataSet, len(targets))
 	for i, t := range targets {
 		ids[i] = t.id
@@ -81,19 +86,29 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 
 	errs := make([]error, len(targets))
 	current := make([]bool, len(targets))
+	written := &writeProgress{objects: res.Objects, done: make([]bool, len(targets)), hook: progress}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.PreflightConcurrency)
 	for i, t := range targets {
 		if gctx.Err() != nil {
 			break
 		}
+		if r, c, ok := e.alreadyApplied(t, obs.live[t.id], dryRuns[t.id], red); ok {
+			current[i] = c
+			written.set(i, r)
+			continue
+		}
 		g.Go(func() error {
-			res.Objects[i], current[i], errs[i] = e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
+			r, c, err := e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
+			current[i], errs[i] = c, err
+			written.set(i, r)
 			return nil
 		})
 	}
 	g.Wait()
-	sortResults(res.Objects)
+	// res.Objects stays in target order for the wait; the Result is sorted.
+	out := &Result{Objects: slices.Clone(res.Objects)}
+	sortResults(out.Objects)
 
 	var failed []error
 	for _, err := range errs {
@@ -104,21 +119,66 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 	if ctx.Err() != nil {
 		failed = append([]error{fmt.Errorf("%s: %w", subject, context.Cause(ctx))}, failed...)
 	}
-	for _, o := range res.Objects {
+	for _, o := range out.Objects {
 		e.opts.OnEvent(o)
 	}
 	switch {
 	case len(failed) == 1:
-		return res, failed[0], writtenDone
+		return out, failed[0], writtenDone
 	case len(failed) > 1:
-		return res, errors.Join(failed...), writtenDone
+		return out, errors.Join(failed...), writtenDone
 	}
 	for _, c := range current {
 		if !c {
-			return nil, nil, writtenWait
+			return res, nil, writtenWait
 		}
 	}
-	return res, nil, writtenDone
+	return out, nil, writtenDone
+}
+
+// alreadyApplied answers for an object whose dry-run returned the live
+// object unchanged: the apply would be a no-op, so it is not sent (ok
+// true), and its kstatus is read from the live object. An unchanged
+// re-submit with one object still rolling out thus writes nothing.
+func (e *Engine) alreadyApplied(t target, live, dryRun *unstructured.Unstructured, red redactor) (ObjectResult, bool, bool) {
+	if live == nil || !sameObject(dryRun, live) {
+		return ObjectResult{}, false, false
+	}
+	r := ObjectResult{ObjectRef: t.ref, Action: ActionUnchanged, Status: string(status.UnknownStatus)}
+	st, err := e.status(live)
+	if err != nil {
+		r.Message = red.string(err.Error())
+		return r, false, true
+	}
+	r.Status, r.Message = string(st.Status), red.string(st.Message)
+	return r, st.Status == status.CurrentStatus, true
+}
+
+// writeProgress holds the results of parallel writes as they land and feeds
+// the Request's Progress hook. Its lock also keeps the hook's calls from
+// overlapping, as the contract promises.
+type writeProgress struct {
+	mu      sync.Mutex
+	objects []ObjectResult // one slot per target
+	done    []bool         // which slots hold a write's result
+	hook    func([]ObjectResult)
+}
+
+func (w *writeProgress) set(i int, r ObjectResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.objects[i], w.done[i] = r, true
+	if w.hook == nil {
+		return
+	}
+	snap := make([]ObjectResult, 0, len(w.objects))
+	for j, o := range w.objects {
+		if w.done[j] {
+			snap = append(snap, o)
+		}
+	}
+	sortResults(snap)
+	w.hook(snap)
 }
 
 // write server-side applies one object as cli-utils would (same field

@@ -8,9 +8,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/apply/event"
+	"sigs.k8s.io/cli-utils/pkg/apply/filter"
 	cliinventory "sigs.k8s.io/cli-utils/pkg/inventory"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
 // errFailFast is the cause a run is cancelled with once an object is
@@ -30,7 +33,9 @@ type recorder struct {
 	before map[object.ObjMetadata]string
 	red    redactor
 	notify func(ObjectResult)
-	stop   context.CancelCauseFunc
+	// progress is the Request's Progress hook; nil when unset.
+	progress func([]ObjectResult)
+	stop     context.CancelCauseFunc
 	// waitTimeout and deleteTimeout are the run's two waits, for TimeoutError.
 	waitTimeout, deleteTimeout time.Duration
 
@@ -112,7 +117,29 @@ func (r *recorder) apply(ae event.ApplyEvent) {
 		o.Action, o.Message = ActionFailed, err.Error()
 		r.errs = append(r.errs, &ObjectError{Object: o.ObjectRef, Verb: "apply", Err: err})
 	}
+	r.report(o)
+}
+
+// report tells the run's listeners that o changed: OnEvent gets o, the
+// Request's Progress hook a snapshot of every object acted on so far.
+func (r *recorder) report(o *ObjectResult) {
 	r.notify(*o)
+	if r.progress != nil {
+		r.progress(r.snapshot())
+	}
+}
+
+// snapshot is a fresh, sorted copy of the results of the objects the run has
+// acted on so far.
+func (r *recorder) snapshot() []ObjectResult {
+	out := make([]ObjectResult, 0, len(r.objects))
+	for _, o := range r.objects {
+		if o.Action != "" {
+			out = append(out, *o)
+		}
+	}
+	sortResults(out)
+	return out
 }
 
 func (r *recorder) remove(id object.ObjMetadata, obj *unstructured.Unstructured, verb, done string, ok, skipped bool, err error) {
@@ -125,9 +152,17 @@ func (r *recorder) remove(id object.ObjMetadata, obj *unstructured.Unstructured,
 		// leaving it is the point, not a failure.
 		o.Action = ActionSkipped
 		var policy *cliinventory.PolicyPreventedActuationError
-		if errors.As(err, &policy) {
+		var kept *filter.AnnotationPreventedDeletionError
+		switch {
+		case errors.As(err, &policy):
 			o.Message = "left in place: no longer owned by this inventory"
-		} else if err != nil {
+		case errors.As(err, &kept):
+			mark := kept.Annotation + "=" + kept.Value
+			if helmKept(obj) {
+				mark = inventory.HelmKeepAnnotation + "=" + inventory.HelmKeepValue
+			}
+			o.Message = "left in place and removed from the inventory: marked " + mark
+		case err != nil:
 			o.Message = "left in place: " + r.red.string(err.Error())
 		}
 	default:
@@ -135,7 +170,7 @@ func (r *recorder) remove(id object.ObjMetadata, obj *unstructured.Unstructured,
 		o.Action, o.Message = ActionFailed, err.Error()
 		r.errs = append(r.errs, &ObjectError{Object: o.ObjectRef, Verb: verb, Err: err})
 	}
-	r.notify(*o)
+	r.report(o)
 }
 
 func (r *recorder) status(se event.StatusEvent) {
@@ -143,6 +178,7 @@ func (r *recorder) status(se event.StatusEvent) {
 	if o.Action == ActionSkipped {
 		return // not pushd's object: its status is not this run's to report
 	}
+	was := *o
 	if info := se.PollResourceInfo; info != nil {
 		o.Status = string(info.Status)
 		if o.Action != ActionFailed { // keep the failure's message
@@ -153,6 +189,11 @@ func (r *recorder) status(se event.StatusEvent) {
 		o.Message = r.red.string(se.Error.Error())
 	}
 	r.notify(*o)
+	// Status events repeat on every update of the object; Progress hears
+	// of changes only.
+	if r.progress != nil && *o != was {
+		r.progress(r.snapshot())
+	}
 }
 
 func (r *recorder) wait(we event.WaitEvent) {

@@ -33,6 +33,10 @@ type Request struct {
 	// so far (the same shape as Result.Objects) each time an object is written,
 	// pruned, deleted or skipped and each time an object's kstatus changes. It is
 	// called from the engine's goroutine and must not block.
+	//
+	// The snapshot is a fresh slice the callee may keep; it lists the objects
+	// the run has acted on so far (an object not reached yet is absent),
+	// sorted as Result.Objects. Calls never overlap.
 	Progress func(objects []ObjectResult)
 }
 

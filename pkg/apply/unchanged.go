@@ -64,7 +64,8 @@ func (e *Engine) observe(ctx context.Context, key inventory.Key, targets []targe
 // goes on. Ownership needs no check of its own: the dry-run sends the
 // owning-inventory annotation, so an object another inventory (or none)
 // owns differs from its dry-run.
-func (e *Engine) unchanged(ctx context.Context, obs *observed, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured) (*Result, bool) {
+func (e *Engine) unchanged(ctx context.Context, obs *observed, targets []target, dryRuns map[object.ObjMetadata]*unstructured.Unstructured,
+	progress func([]ObjectResult)) (*Result, bool) {
 	ids := make(object.ObjMetadataSet, len(targets))
 	for i, t := range targets {
 		ids[i] = t.id
@@ -90,6 +91,9 @@ func (e *Engine) unchanged(ctx context.Context, obs *observed, targets []target,
 	sortResults(res.Objects)
 	for _, o := range res.Objects {
 		e.opts.OnEvent(o)
+	}
+	if progress != nil {
+		progress(slices.Clone(res.Objects))
 	}
 	return res, true
 }

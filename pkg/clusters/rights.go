@@ -41,6 +41,10 @@ var ManagedKinds = []ManagedKind{
 	{schema.GroupKind{Group: "batch", Kind: "Job"}, "jobs"},
 	{schema.GroupKind{Group: "batch", Kind: "CronJob"}, "cronjobs"},
 	{schema.GroupKind{Group: "networking.k8s.io", Kind: "Ingress"}, "ingresses"},
+	// Charts ship these beside their workloads (podinfo's base does); they
+	// scale or protect the namespace's own pods and grant no right.
+	{schema.GroupKind{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}, "horizontalpodautoscalers"},
+	{schema.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"}, "poddisruptionbudgets"},
 	{schema.GroupKind{Group: "vworkspace.io", Kind: "Application"}, "applications"},
 	{schema.GroupKind{Group: "vworkspace.io", Kind: "Operation"}, "operations"},
 }

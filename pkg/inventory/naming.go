@@ -43,6 +43,16 @@ const (
 	// OwningInventoryAnnotation is the annotation cli-utils writes on every
 	// object of an inventory; its value is the inventory's ID.
 	OwningInventoryAnnotation = cliinventory.OwningInventoryKey
+
+	// KeepAnnotation=KeepValue is cli-utils' own mark of an object that a
+	// delete job or a prune must leave in place: cli-utils then removes
+	// it from the inventory (and drops OwningInventoryAnnotation) instead.
+	KeepAnnotation = common.OnRemoveAnnotation
+	KeepValue      = common.OnRemoveKeep
+	// HelmKeepAnnotation=HelmKeepValue is Helm's mark of the same intent
+	// (charts put it on data PVCs); Stamp turns it into KeepAnnotation.
+	HelmKeepAnnotation = "helm.sh/resource-policy"
+	HelmKeepValue      = "keep"
 )
 
 // Key identifies one inventory: pushd keeps exactly one per (cluster,
@@ -108,7 +118,9 @@ func (k Key) Labels() map[string]string {
 // with the cluster id, annotated with the owning inventory. A drift dry-run
 // must send exactly what the apply sent, or it would drop the label and the
 // annotation from pushd's fields and see them as drift. A Secret's
-// stringData is folded into data (foldStringData).
+// stringData is folded into data (foldStringData). An object marked
+// HelmKeepAnnotation=keep is also marked KeepAnnotation=keep, so cli-utils
+// keeps it on delete and prune as Helm would.
 func (k Key) Stamp(obj *unstructured.Unstructured) {
 	foldStringData(obj)
 	if obj.GetNamespace() == "" {
@@ -125,6 +137,9 @@ func (k Key) Stamp(obj *unstructured.Unstructured) {
 		annotations = map[string]string{}
 	}
 	annotations[OwningInventoryAnnotation] = k.ID()
+	if annotations[HelmKeepAnnotation] == HelmKeepValue {
+		annotations[KeepAnnotation] = KeepValue
+	}
 	obj.SetAnnotations(annotations)
 }
 

@@ -25,9 +25,45 @@ type RuleError struct {
 	// Value is the offending value when it is short and no secret: a name,
 	// or an object's Kind/name — never an object's content.
 	Value string
+	// APIVersion, Kind and Name name the refused manifest when the rule is
+	// about one object; empty for rules about the job as a whole.
+	APIVersion, Kind, Name string
+	// More are the job's further refusals after this one, in manifest
+	// order (one per object and rule), at most MaxRefusals-1 of them;
+	// Omitted counts those beyond that bound. This refusal, the first,
+	// gives the answer its code and message.
+	More    []*RuleError
+	Omitted int
 }
 
+// Error is the first refusal's message, as it was before More existed: the
+// others travel as values (the API's details), not as text.
 func (e *RuleError) Error() string { return e.Message }
+
+// All is the refusals e stands for: itself, then More.
+func (e *RuleError) All() []*RuleError {
+	return append([]*RuleError{e}, e.More...)
+}
+
+// MaxRefusals bounds the refusals one job's answer lists; the others are
+// only counted (RuleError.Omitted).
+const MaxRefusals = 100
+
+// refusals folds a job's refusals into one error: the first, carrying the
+// others. Nil when there are none.
+func refusals(all []*RuleError) error {
+	if len(all) == 0 {
+		return nil
+	}
+	first := all[0]
+	rest := all[1:]
+	if len(rest) > MaxRefusals-1 {
+		first.Omitted = len(rest) - (MaxRefusals - 1)
+		rest = rest[:MaxRefusals-1]
+	}
+	first.More = rest
+	return first
+}
 
 func refuse(code apply.Rule, field, format string, args ...any) error {
 	return &RuleError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}

@@ -219,38 +219,67 @@ func (s *scope) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Un
 		return nil, err
 	}
 	objs := make([]*unstructured.Unstructured, 0, len(spec.Manifests))
+	var refused []*RuleError
 	for i, raw := range spec.Manifests {
 		field := fmt.Sprintf("manifests[%d]", i)
 		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(raw); err != nil { // its message quotes the object: not sent
-			return nil, &FieldError{field, "not a Kubernetes object: needs apiVersion, kind and metadata.name"}
+		err := u.UnmarshalJSON(raw)
+		if err == nil && u.GetName() == "" {
+			err = &FieldError{field + ".metadata.name", "required"}
+		} else if err != nil { // its message quotes the object: not sent
+			err = &FieldError{field, "not a Kubernetes object: needs apiVersion, kind and metadata.name"}
 		}
-		if u.GetName() == "" {
-			return nil, &FieldError{field + ".metadata.name", "required"}
-		}
-		gvk := u.GroupVersionKind()
-		ref := fmt.Sprintf("%s %q", gvk.Kind, u.GetName())
-		if s.clusterScoped(clients, rec.ID, gvk) {
-			return nil, refuse(apply.RuleClusterScoped, field, "%s is cluster-scoped: pushd only writes namespaced objects", ref)
-		}
-		if !slices.Contains(s.allowed, gvk.GroupKind()) {
-			return nil, refuse(apply.RuleKindNotAllowed, field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(s.allowed))
-		}
-		switch ns := u.GetNamespace(); {
-		case ns == "":
-			u.SetNamespace(spec.Namespace)
-		case ns != spec.Namespace:
-			return nil, refuse(apply.RuleNamespaceMismatch, field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, spec.Namespace)
-		}
-		if err := checkPolicy(field, u); err != nil {
+		if err != nil {
+			if len(refused) > 0 {
+				break // the refusals found so far answer, as the first did before
+			}
 			return nil, err
 		}
-		if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
-			return nil, refuse(apply.RuleClusterIDMismatch, field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID)
+		rules := s.checkObject(clients, rec, spec.Namespace, field, u)
+		refused = append(refused, rules...)
+		if len(rules) == 0 {
+			objs = append(objs, u)
 		}
-		objs = append(objs, u)
+	}
+	if err := refusals(refused); err != nil {
+		return nil, err
 	}
 	return objs, nil
+}
+
+// checkObject applies the per-object rules to the manifest at field and
+// returns every one it breaks (none when u may be written; u's namespace is
+// then filled in). An object of a cluster-scoped kind breaks that rule
+// only: no other applies to it.
+func (s *scope) checkObject(clients *clusters.Clients, rec *clusters.Record, namespace, field string, u *unstructured.Unstructured) []*RuleError {
+	gvk := u.GroupVersionKind()
+	ref := fmt.Sprintf("%s %q", gvk.Kind, u.GetName())
+	var out []*RuleError
+	add := func(err error) {
+		re := err.(*RuleError)
+		re.APIVersion, re.Kind, re.Name = u.GetAPIVersion(), gvk.Kind, u.GetName()
+		out = append(out, re)
+	}
+	if s.clusterScoped(clients, rec.ID, gvk) {
+		add(refuse(apply.RuleClusterScoped, field, "%s is cluster-scoped: pushd only writes namespaced objects", ref))
+		return out
+	}
+	if !slices.Contains(s.allowed, gvk.GroupKind()) {
+		add(refuse(apply.RuleKindNotAllowed, field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(s.allowed)))
+	}
+	if ns := u.GetNamespace(); ns != "" && ns != namespace {
+		add(refuse(apply.RuleNamespaceMismatch, field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, namespace))
+	}
+	if err := checkPolicy(field, u); err != nil {
+		add(err)
+	}
+	if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
+		add(refuse(apply.RuleClusterIDMismatch, field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID))
+	}
+	if len(out) == 0 && u.GetNamespace() == "" {
+		u.SetNamespace(namespace)
+	}
+	return out
 }
 
 // clusterScoped asks the cluster's (cached) discovery whether gvk is
