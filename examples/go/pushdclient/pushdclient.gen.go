@@ -1243,15 +1243,31 @@ type Error_Error_Details_Item struct {
 
 // ErrorDetail One offending field or item. All members optional.
 type ErrorDetail struct {
+	// ApiVersion In a `422` about a manifest, the refused object's `apiVersion`.
+	ApiVersion *string `json:"api_version,omitempty"`
+
 	// Field Where in the request: a body path in dotted form with indexes (`manifests[2].metadata.namespace`),
 	// or a query or path parameter name (`cursor`).
 	Field *string `json:"field,omitempty"`
 
+	// Kind In a `422` about a manifest, the refused object's `kind`.
+	Kind *string `json:"kind,omitempty"`
+
 	// Message A human sentence about this item.
 	Message *string `json:"message,omitempty"`
 
-	// Reason A snake_case reason, e.g. `required`, `exec_plugin`, `insecure_skip_tls_verify`.
+	// Name In a `422` about a manifest, the refused object's `metadata.name`.
+	Name *string `json:"name,omitempty"`
+
+	// Omitted With `reason` `more_refusals`, how many refusals beyond the listed ones the job had.
+	Omitted *int `json:"omitted,omitempty"`
+
+	// Reason A snake_case reason, e.g. `required`, `exec_plugin`, `insecure_skip_tls_verify`;
+	// `more_refusals` on the last entry of a `422` whose refusals were cut (see `omitted`).
 	Reason *string `json:"reason,omitempty"`
+
+	// Rule In a `422`, the code of the rule this entry breaks (the first entry's is the answer's `code`).
+	Rule *RuleCode `json:"rule,omitempty"`
 
 	// Value The offending value, when it is short and holds no secret.
 	Value interface{} `json:"value,omitempty"`
@@ -1417,7 +1433,9 @@ type JobList struct {
 
 // JobObject The outcome for one object of the job. `group` is `""` for the core group.
 type JobObject struct {
-	// Action What the job did to the object.
+	// Action What the job did to the object. `skipped`: left untouched — not reached, owned by another
+	// inventory, or marked to be kept on delete and prune (`cli-utils.sigs.k8s.io/on-remove: keep`,
+	// `helm.sh/resource-policy: keep`; the message says which, and the object left the inventory).
 	Action ObjectAction `json:"action"`
 	Group  string       `json:"group"`
 	Kind   string       `json:"kind"`
@@ -1436,6 +1454,14 @@ type JobObject struct {
 // complete desired state and must not be empty (objects of the application's inventory no longer
 // listed are pruned). With `action: delete`, `manifests` is empty or left out, and everything in
 // the application's inventory is removed.
+//
+// **Keeping data.** An object annotated `cli-utils.sigs.k8s.io/on-remove: keep` or
+// `helm.sh/resource-policy: keep` (as charts mark their data PersistentVolumeClaims) is neither
+// pruned nor deleted: it is left in place, removed from the inventory and stripped of its
+// `config.k8s.io/owning-inventory` annotation (pushd no longer manages it: like any object pushd
+// did not create, a later job listing it is refused with `ownership_conflict`), and reported
+// `skipped` with a message naming the annotation. pushd writes
+// `cli-utils.sigs.k8s.io/on-remove: keep` beside Helm's annotation on the objects it applies.
 type JobRequest struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
@@ -1714,7 +1740,9 @@ type NextCursor = string
 // NullableTimestamp RFC 3339, UTC; `null` when not known (yet).
 type NullableTimestamp = time.Time
 
-// ObjectAction What the job did to the object.
+// ObjectAction What the job did to the object. `skipped`: left untouched — not reached, owned by another
+// inventory, or marked to be kept on delete and prune (`cli-utils.sigs.k8s.io/on-remove: keep`,
+// `helm.sh/resource-policy: keep`; the message says which, and the object left the inventory).
 type ObjectAction string
 
 // Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`.
