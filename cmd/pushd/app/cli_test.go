@@ -183,6 +183,15 @@ func TestCLIJobFilesYAMLOrJSON(t *testing.T) {
 	if code, _, errs := c.run("jobs", "submit", c.file(t, "bad.yaml", "id: x\nclustr: edge-1\n")); code == 0 || !strings.Contains(errs, `unknown field "clustr"`) {
 		t.Fatalf("a typo'd field must be named (exit %d): %s", code, errs)
 	}
+	// A refusal names every refused object, not only the first.
+	rbac := `{"id": "r-1", "cluster": "edge-1", "operation": {"engine": "manifest", "type": "deploy"}, "application": "nextcloud",
+		"namespace": "team-a", "action": "apply", "manifests": [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}},
+		{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "role"}},
+		{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "binding"}}]}`
+	code, _, errs := c.run("jobs", "submit", c.file(t, "rbac.json", rbac))
+	if code == 0 || !strings.Contains(errs, "ServiceAccount sa") || !strings.Contains(errs, "Role role") || !strings.Contains(errs, "RoleBinding binding") {
+		t.Fatalf("a refusal of three objects (exit %d): %s", code, errs)
+	}
 }
 
 // CLI jobs carry their own trigger, not Odoo's.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"sigs.k8s.io/yaml"
@@ -64,7 +65,7 @@ func jobsCmd(ctx context.Context, args []string, getenv func(string) string, io 
 				var re *jobs.RuleError
 				switch {
 				case errors.As(err, &re):
-					return fmt.Errorf("job %q: refused (%s): %s", spec.ID, re.Code, re.Message)
+					return refusal(spec.ID, re)
 				case errors.Is(err, clusters.ErrNotFound):
 					return hint(fmt.Errorf("job %q: cluster %q: %w", spec.ID, spec.Cluster, err), "run 'pushd clusters list' for the registered clusters")
 				}
@@ -150,4 +151,23 @@ func decodeJobFile(data []byte) (jobs.Spec, error) {
 	dec.DisallowUnknownFields()
 	err = dec.Decode(&spec)
 	return spec, err
+}
+
+// refusal names every refused object of a job, one line each after the
+// first refusal's message.
+func refusal(id string, re *jobs.RuleError) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %q: refused (%s): %s", id, re.Code, re.Message)
+	if all := re.All(); len(all) > 1 {
+		for _, r := range all {
+			fmt.Fprintf(&b, "\n  %s: %s", r.Field, r.Code)
+			if r.Kind != "" {
+				fmt.Fprintf(&b, " (%s %s)", r.Kind, r.Name)
+			}
+		}
+		if re.Omitted > 0 {
+			fmt.Fprintf(&b, "\n  … and %d more", re.Omitted)
+		}
+	}
+	return errors.New(b.String())
 }
