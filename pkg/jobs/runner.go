@@ -122,7 +122,7 @@ func (r *Runner) Notify() {
 // Run dispatches jobs until ctx ends, then waits for the jobs in flight,
 // which stop as ctx ends (their leases expire and another process, or this
 // one after a restart, takes them up again). The jobs run as
-// clusters.Workers of this loop, at most PerCluster per cluster.
+// workers of this loop (workers.Set), at most PerCluster per cluster.
 func (r *Runner) Run(ctx context.Context) {
 	r.started.Store(true)
 	defer r.started.Store(false)

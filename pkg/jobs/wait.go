@@ -151,7 +151,7 @@ func (r *Runner) requeue(ctx context.Context, job *store.Job, res *apply.Result,
 	}
 	row := *job
 	next := now.Add(again.wait)
-	row.Status, row.StartedAt = store.JobQueued, job.StartedAt
+	row.Status = store.JobQueued
 	row.WaitReason, row.WaitingSince, row.NextAttemptAt = reason, &retries[0].At, &next
 	row.Retries, row.Objects = string(b), objects
 	var events []*store.Event

@@ -28,7 +28,7 @@ type loop struct {
 // cluster's drift check on its record's cron schedule, on request and when a
 // correction it queued ended (checked every second), until
 // ctx ends; then it waits for the polls and checks in flight, which stop
-// with ctx. Polls and checks run as clusters.Workers of this loop: a
+// with ctx. Polls and checks run as workers of this loop (workers.Set): a
 // cluster is never polled twice at once, and a slow one delays no other.
 //
 // The schedules are read again from the records every ScheduleSync, so a
