@@ -97,6 +97,9 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 	live map[object.ObjMetadata]*unstructured.Unstructured, drift map[inventory.Key]*appDrift, refs map[object.ObjMetadata]fieldRef) error {
 	st.write.Lock()
 	defer st.write.Unlock()
+	// What this reading writes belongs to rec's generation: dropped if the
+	// record is deleted (or re-created) meanwhile.
+	ctx = store.WithGeneration(ctx, rec.ID, rec.UID)
 	now := w.opts.Now().UTC()
 	apps := make(map[inventory.Key]*appState, len(invs))
 	var events []*store.Event

@@ -62,3 +62,40 @@ func TestGenerationsSeparateReusedIDs(t *testing.T) {
 		}
 	})
 }
+
+// TestWritesForAGoneGenerationAreDropped: application states and events
+// written for a record's generation after the record was deleted — a poll
+// in flight across the delete — are dropped, so the id registered again
+// starts empty.
+func TestWritesForAGoneGenerationAreDropped(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		old := &Cluster{ID: "gone-1", Organization: "acme"}
+		if _, err := s.PutCluster(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		fenced := WithGeneration(ctx, old.ID, old.UID)
+		state := ApplicationState{Cluster: old.ID, Namespace: "ns", Application: "app", Health: "Current"}
+		if err := s.SaveApplicationStates(fenced, old.ID, []ApplicationState{state}); err != nil {
+			t.Fatalf("a write for the live generation: %v", err)
+		}
+		if err := s.DeleteCluster(ctx, "acme", old.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutCluster(ctx, &Cluster{ID: old.ID, Organization: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.SaveApplicationStates(fenced, old.ID, []ApplicationState{state},
+			&Event{ID: "evt_late", Type: "application.health_changed", Organization: "acme", Cluster: old.ID, Data: "{}"})
+		if !errors.Is(err, ErrGenerationGone) {
+			t.Fatalf("a write for the deleted generation: %v, want ErrGenerationGone", err)
+		}
+		if rows, err := s.ApplicationStates(ctx, old.ID); err != nil || len(rows) != 0 {
+			t.Fatalf("the new record's application states: %+v %v", rows, err)
+		}
+		if es, err := s.Events(ctx, old.ID, 10); err != nil || len(es) != 0 {
+			t.Fatalf("the new record's events: %+v %v", es, err)
+		}
+	})
+}

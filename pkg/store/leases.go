@@ -216,6 +216,23 @@ func (s *Store) TakeCheckRequests(ctx context.Context, holder string) ([]string,
 
 type fenceKey struct{}
 
+type generationKey struct{}
+
+type generation struct{ cluster, uid string }
+
+// ErrGenerationGone: a write made for a record's generation found the
+// record deleted (or the id registered again) meanwhile; nothing was written.
+var ErrGenerationGone = errors.New("the cluster's record is no longer the one the work was for")
+
+// WithGeneration marks ctx as work done for the record generation uid of
+// the cluster: the same writes WithFence guards first check that the
+// record still exists with that generation, and fail with
+// ErrGenerationGone, writing nothing, when it does not — so a poll or check
+// in flight when the record is deleted leaves nothing of it behind.
+func WithGeneration(ctx context.Context, cluster, uid string) context.Context {
+	return context.WithValue(ctx, generationKey{}, generation{cluster, uid})
+}
+
 // WithFence marks ctx as work done under l: every write of observed state
 // made with it (cluster statuses, application states, their events, a
 // correction job) first checks that l is still held with its token, and
@@ -229,6 +246,16 @@ func WithFence(ctx context.Context, l Lease) context.Context {
 // takeover waits for the write (and a write after a takeover sees the new
 // token). Without a fence in ctx it does nothing.
 func checkFence(ctx context.Context, tx *gorm.DB) error {
+	if g, ok := ctx.Value(generationKey{}).(generation); ok {
+		// Locks the record's row too, so a delete waits for the write.
+		res := tx.Exec("UPDATE clusters SET uid = uid WHERE id = ? AND uid = ?", g.cluster, g.uid)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("cluster %q: generation %s: %w", g.cluster, g.uid, ErrGenerationGone)
+		}
+	}
 	l, ok := ctx.Value(fenceKey{}).(Lease)
 	if !ok {
 		return nil
