@@ -21,6 +21,9 @@ type JobService interface {
 	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
 	RecentByCluster(ctx context.Context, org string, n int) (map[string][]jobs.Summary, error)
 	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
+	// Request is a request's fleet view; RequestJobs the jobs it shows.
+	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
+	RequestJobs(ctx context.Context, org, requestID string) ([]*jobs.Job, error)
 	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	CancelCluster(ctx context.Context, org, cluster string) error
 }

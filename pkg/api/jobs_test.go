@@ -298,7 +298,8 @@ func (e *env) waitFinal(t *testing.T, id string) map[string]any {
 
 // TestRequestIsExact: a job of a request fails and is resubmitted under a
 // new id; the fleet view shows the cluster once, with its newest job. A
-// whole request is cancelled in one signed call.
+// whole request is cancelled in one signed call; the empty request id
+// cancels nothing.
 func TestRequestIsExact(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
@@ -333,6 +334,16 @@ func TestRequestIsExact(t *testing.T) {
 			t.Fatalf("submit: %d %s", r.status, r.body)
 		}
 		id := r.json(t)["id"].(string)
+		// An empty request id is no request: nothing is cancelled (the
+		// job listing's empty filter would match every job).
+		if r := e.write(t, http.MethodPost, "/api/v1/requests//cancel", acmeSecret, nil); r.status != http.StatusNotFound {
+			t.Fatalf("cancel the empty request: %d %s", r.status, r.body)
+		}
+		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) { // a running job sees a cancel within a second
+			if j := e.read(t, "/api/v1/jobs/"+id, acmeToken).json(t); j["status"] == "cancelled" {
+				t.Fatalf("cancelling the empty request cancelled job %s of request stop-%s: %v", id, ns, j["cancellation"])
+			}
+		}
 		r = e.write(t, http.MethodPost, "/api/v1/requests/stop-"+ns+"/cancel", acmeSecret, nil)
 		if r.status != http.StatusOK && r.status != http.StatusAccepted {
 			t.Fatalf("cancel request: %d %s", r.status, r.body)

@@ -74,16 +74,11 @@ func (u *ui) cancelJob(c echo.Context) error {
 // POST /requests/{id}/cancel does.
 func (u *ui) cancelRequest(c echo.Context) error {
 	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
-	js, err := u.s.requestJobs(ctx, org, rid)
+	v, err := u.s.Jobs.Request(ctx, org, rid)
 	if err != nil {
 		return err
 	}
-	open := 0
-	for _, j := range js {
-		if j.Status == store.JobQueued || j.Status == store.JobRunning {
-			open++
-		}
-	}
+	open := v.Counts[store.JobQueued] + v.Counts[store.JobRunning]
 	_, err = u.s.Jobs.CancelRequest(ctx, org, rid)
 	u.uiAction(c, "cancel-request", "request", rid, "jobs", open)
 	if err != nil {

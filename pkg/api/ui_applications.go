@@ -45,11 +45,13 @@ type uiApplication struct {
 	Namespace, Application string
 	Health                 string // the worst kstatus of its objects
 	Drift                  string // in_sync, drifted or unknown
-	Objects                int
-	LastJobID              string
-	LastJobAction          string
-	LastJobStatus          string
-	CheckedAt              string
+	// DriftReason is why Drift is unknown; nil otherwise.
+	DriftReason   *observe.DriftReason
+	Objects       int
+	LastJobID     string
+	LastJobAction string
+	LastJobStatus string
+	CheckedAt     string
 	// Link is the application's page.
 	Link      string
 	checkedAt *time.Time
@@ -77,7 +79,7 @@ func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
 
 func newUIApplication(cluster string, a observe.Application) uiApplication {
 	v := uiApplication{
-		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: string(a.Drift),
+		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: string(a.Drift), DriftReason: a.DriftReason,
 		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt), checkedAt: a.CheckedAt,
 		Link: uiAppPath(cluster, a.Namespace, a.Application),
 	}
@@ -100,8 +102,8 @@ const uiAppJobs = 25
 type uiAppPage struct {
 	Cluster, ClusterName, Namespace, Application string
 	Health, Drift, CheckedAt                     string
-	// DriftWhy explains a drift of unknown; empty otherwise.
-	DriftWhy string
+	// DriftReason is why drift is unknown (observe's); nil otherwise.
+	DriftReason *observe.DriftReason
 	// DriftSchedule is the cluster's; CanCheck offers "check drift now".
 	DriftSchedule, DriftMode string
 	CanCheck                 bool
@@ -128,6 +130,15 @@ type uiDriftedField struct {
 	Desired, Live string
 }
 
+// newUIAppPage is the application page's tiles: what a shows, on rec.
+func newUIAppPage(rec *clusters.Record, a *observe.ApplicationDetail) uiAppPage {
+	return uiAppPage{
+		Cluster: rec.ID, ClusterName: rec.DisplayName, Namespace: a.Namespace, Application: a.Application,
+		Health: a.Health, Drift: string(a.Drift), DriftReason: a.DriftReason, CheckedAt: uiTime(a.CheckedAt),
+		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, CanCheck: true,
+	}
+}
+
 // application is one application of a cluster.
 func (u *ui) application(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
@@ -143,11 +154,7 @@ func (u *ui) application(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := uiAppPage{
-		Cluster: rec.ID, ClusterName: rec.DisplayName, Namespace: ns, Application: name,
-		Health: a.Health, Drift: string(a.Drift), CheckedAt: uiTime(a.CheckedAt),
-		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, CanCheck: true,
-	}
+	page := newUIAppPage(rec, a)
 	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Limit: uiAppJobs})
 	if err != nil {
 		return err
@@ -165,13 +172,6 @@ func (u *ui) application(c echo.Context) error {
 		if row, err := u.s.Store.GetJob(ctx, org, page.ReferenceID); err == nil {
 			reference = uiObjectsByKey(row.Manifests)
 		}
-	}
-	st, err := u.s.Health.Observed(ctx, rec.ID)
-	if err != nil {
-		return err
-	}
-	if a.Drift == observe.DriftUnknown {
-		page.DriftWhy = uiDriftUnknownWhy(page.ReferenceID != "", st, rec.Drift.Schedule, a.CheckedAt)
 	}
 	for _, o := range a.Objects {
 		key := o.Kind + "/" + o.Name
@@ -195,20 +195,4 @@ func (u *ui) application(c echo.Context) error {
 		}
 	}
 	return u.render(c, http.StatusOK, "application", page)
-}
-
-// uiDriftUnknownWhy says why an application's drift is unknown, most
-// fundamental reason first.
-func uiDriftUnknownWhy(applied bool, st clusters.Status, schedule string, checked *time.Time) string {
-	switch {
-	case !applied:
-		return "No successful apply yet: drift is measured against the last applied state, and there is none."
-	case st.Connectivity.State != clusters.StateReady:
-		return "The cluster is " + string(st.Connectivity.State) + ": its objects cannot be read."
-	case checked == nil:
-		return "Not checked yet since pushd started: run a drift check now."
-	case schedule == "":
-		return "Drift checks are off for this cluster (no drift schedule); run one now."
-	}
-	return "The last drift check could not compare every object."
 }

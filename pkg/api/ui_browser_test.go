@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -353,9 +354,10 @@ func TestUIJobPageIsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The running job's progress, as the runner persists it while it runs
-	// (its objects and retries columns), written beside pushd's own
-	// connection.
+	// The running job's progress as the runner persists it while it runs
+	// (store.ReportProgress). Its retries are written beside pushd's own
+	// connection: no store method writes them while a job runs (a retried
+	// job is put back in the queue with them), nor anything once it is final.
 	raw, err := gorm.Open(sqlite.Open(dsn+"?_pragma=busy_timeout(10000)"), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -366,9 +368,16 @@ func TestUIJobPageIsLive(t *testing.T) {
 		}
 	})
 	asJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
-	progress := func(objects []apply.ObjectResult, retries []jobs.Retry) {
+	claim := store.Claim{Seq: row.Seq, Attempt: 1}
+	progress := func(objects []apply.ObjectResult) {
 		t.Helper()
-		if err := raw.Exec("UPDATE jobs SET objects = ?, retries = ? WHERE seq = ?", asJSON(objects), asJSON(retries), row.Seq).Error; err != nil {
+		if err := e.store.ReportProgress(ctx, claim, asJSON(objects)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(column string, v any) {
+		t.Helper()
+		if err := raw.Exec("UPDATE jobs SET "+column+" = ? WHERE seq = ?", asJSON(v), row.Seq).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -389,12 +398,13 @@ func TestUIJobPageIsLive(t *testing.T) {
 	objects := `(document.querySelector('#job table.objects')?.textContent || '')`
 
 	// The first object is written; its kstatus is InProgress.
-	progress([]apply.ObjectResult{object("ConfigMap", "settings", "InProgress")}, nil)
+	progress([]apply.ObjectResult{object("ConfigMap", "settings", "InProgress")})
 	b.until("the first object", objects+`.includes('apps/settings') && !!document.querySelector('#job .kstatus-InProgress')`, 15*time.Second)
 
 	// It becomes Current, a second one is written, and a write was retried.
 	retried := []jobs.Retry{{At: time.Now(), Error: "the API server answered 503: retried"}}
-	progress([]apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "InProgress")}, retried)
+	set("retries", retried)
+	progress([]apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "InProgress")})
 	b.until("the kstatus change, the second object and the retry",
 		objects+`.includes('apps/web') && document.querySelectorAll('#job .kstatus-Current').length === 1 && `+
 			`(document.querySelector('#job table.retries')?.textContent || '').includes('answered 503')`, 15*time.Second)
@@ -405,7 +415,7 @@ func TestUIJobPageIsLive(t *testing.T) {
 
 	// The job ends: the page shows it, then stops refreshing.
 	done := []apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "Current")}
-	if err := e.store.FinishJob(ctx, store.Claim{Seq: row.Seq, Attempt: 1}, store.Outcome{Status: store.JobSucceeded, Objects: asJSON(done), Retries: asJSON(retried), At: time.Now()}); err != nil {
+	if err := e.store.FinishJob(ctx, claim, store.Outcome{Status: store.JobSucceeded, Objects: asJSON(done), Retries: asJSON(retried), At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	b.until("the job's end", `!!document.querySelector('h1 .status-succeeded') && document.querySelectorAll('#job .kstatus-Current').length === 2`, 15*time.Second)
@@ -413,8 +423,11 @@ func TestUIJobPageIsLive(t *testing.T) {
 		t.Errorf("a final job's page still has %d live sections", n)
 	}
 	last := js[string](b, `document.documentElement.dataset.refreshed || ''`)
-	progress(append(done, object("Secret", "late", "InProgress")), retried) // nothing in pushd writes a final job: the test does, to see no refresh shows it
-	time.Sleep(3*time.Second + 3*time.Second + time.Second)                 // two refresh intervals (3 s) and some
+	if err := e.store.ReportProgress(ctx, claim, asJSON(done)); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("progress of a final job: %v, want store.ErrFenced", err)
+	}
+	set("objects", append(done, object("Secret", "late", "InProgress"))) // nothing in pushd writes a final job: the test does, to see no refresh shows it
+	time.Sleep(3*time.Second + 3*time.Second + time.Second)              // two refresh intervals (3 s) and some
 	if now := js[string](b, `document.documentElement.dataset.refreshed || ''`); now != last || strings.Contains(b.text(`#job`), "apps/late") {
 		t.Errorf("the final job's page still refreshes (last refresh %s, then %s):\n%s", last, now, b.text(`#job`))
 	}

@@ -35,9 +35,10 @@ type uiJob struct {
 	Live bool
 }
 
-// uiWaiting is a waiting job's jobs.Waiting, for people.
+// uiWaiting is a waiting job's jobs.Waiting, for people. NextAttempt is
+// empty while it waits for its cluster rather than for a retry's backoff.
 type uiWaiting struct {
-	Reason, Since, Deadline string
+	Reason, Since, NextAttempt, Deadline string
 }
 
 // uiRetry is one retried failure of a job's run.
@@ -80,6 +81,9 @@ func newUIJob(j *jobs.Job, now time.Time) uiJob {
 	}
 	if w := j.Waiting; w != nil {
 		page.Waiting = &uiWaiting{Reason: w.Reason, Since: uiTime(&w.Since), Deadline: uiTime(&w.Deadline)}
+		if w.NextAttemptAt != nil {
+			page.Waiting.NextAttempt = uiTime(w.NextAttemptAt)
+		}
 	}
 	for _, r := range j.Retries {
 		page.Retries = append(page.Retries, uiRetry{At: uiTime(&r.At), Error: r.Error})

@@ -78,11 +78,11 @@ type uiRequest struct {
 // application, as GET /requests/{id} lists them) and how it ended.
 func (u *ui) request(c echo.Context) error {
 	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
-	js, err := u.s.requestJobs(ctx, org, rid)
+	js, err := u.s.Jobs.RequestJobs(ctx, org, rid)
 	if err != nil {
 		return err
 	}
-	v := newRequestView(rid, js)
+	v := jobs.NewRequestView(rid, js)
 	page := uiRequest{ID: v.RequestID, Total: v.Total}
 	for _, s := range uiJobStatuses {
 		if n := v.Counts[s]; n > 0 {

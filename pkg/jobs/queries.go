@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -98,76 +96,6 @@ func (s *Service) RecentByCluster(ctx context.Context, org string, n int) (map[s
 		out[rows[i].Cluster] = append(out[rows[i].Cluster], Summary{Job: FromRow(&rows[i])})
 	}
 	return out, nil
-}
-
-// RequestView is the fleet view of one request_id.
-type RequestView struct {
-	RequestID string                  `json:"request_id"`
-	Total     int                     `json:"total"`
-	Counts    map[store.JobStatus]int `json:"counts"`
-	Jobs      []RequestJob            `json:"jobs"`
-}
-
-// RequestJob is one cluster's job of a request.
-type RequestJob struct {
-	ID      string          `json:"id"`
-	Cluster string          `json:"cluster"`
-	Status  store.JobStatus `json:"status"`
-	Error   *Error          `json:"error"`
-}
-
-// Request returns the fleet view of one request_id: one entry per cluster,
-// its newest job of the request (a resubmission under a new job id
-// replaces the earlier one), ordered by cluster; counts count the entries.
-func (s *Service) Request(ctx context.Context, org, requestID string) (*RequestView, error) {
-	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, RequestID: requestID, Limit: 10000})
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, ErrNotFound
-	}
-	v := &RequestView{RequestID: requestID, Jobs: []RequestJob{}, Counts: map[store.JobStatus]int{
-		store.JobQueued: 0, store.JobRunning: 0, store.JobSucceeded: 0, store.JobFailed: 0, store.JobCancelled: 0,
-	}}
-	seen := map[string]bool{}
-	for i := range rows { // newest first: the first job of a cluster is its newest
-		if seen[rows[i].Cluster] {
-			continue
-		}
-		seen[rows[i].Cluster] = true
-		j := FromRow(&rows[i])
-		v.Counts[j.Status]++
-		v.Jobs = append(v.Jobs, RequestJob{ID: j.ID, Cluster: j.Cluster, Status: j.Status, Error: j.Error})
-	}
-	slices.SortFunc(v.Jobs, func(a, b RequestJob) int { return strings.Compare(a.Cluster, b.Cluster) })
-	v.Total = len(v.Jobs)
-	return v, nil
-}
-
-// CancelRequest cancels every job of a request that has not finished — a
-// job a resubmission superseded in the fleet view too, since it may still
-// write — as Cancel does each, and returns the view as it is then.
-func (s *Service) CancelRequest(ctx context.Context, org, requestID string) (*RequestView, error) {
-	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, RequestID: requestID, Limit: 10000})
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, ErrNotFound
-	}
-	var errs []error
-	for _, j := range rows {
-		if j.Status == store.JobQueued || j.Status == store.JobRunning {
-			if _, err := s.Cancel(ctx, org, j.ID); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("request %q: %w", requestID, err)
-	}
-	return s.Request(ctx, org, requestID)
 }
 
 // Cancel cancels a queued job, or asks a running one to stop waiting.
