@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // writeOutcome is how far applyParallel took a run.
@@ -88,6 +89,7 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 	current := make([]bool, len(targets))
 	written := &writeProgress{objects: res.Objects, done: make([]bool, len(targets)), hook: progress}
 	g, gctx := errgroup.WithContext(ctx)
+	var relay workers.Relay
 	g.SetLimit(e.opts.PreflightConcurrency)
 	for i, t := range targets {
 		if gctx.Err() != nil {
@@ -99,13 +101,16 @@ func (e *Engine) applyParallel(ctx context.Context, key inventory.Key, obs *obse
 			continue
 		}
 		g.Go(func() error {
-			r, c, err := e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
-			current[i], errs[i] = c, err
-			written.set(i, r)
+			relay.Run(func() {
+				r, c, err := e.write(gctx, t, dryRuns[t.id].GetResourceVersion(), red)
+				current[i], errs[i] = c, err
+				written.set(i, r)
+			})
 			return nil
 		})
 	}
 	g.Wait()
+	relay.Rethrow() // a writer's panic is the job's (workers.Guard)
 	// res.Objects stays in target order for the wait; the Result is sorted.
 	out := &Result{Objects: slices.Clone(res.Objects)}
 	sortResults(out.Objects)

@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/vworkspace/pushd/pkg/workers"
 )
 
 // preflight sends every object as a server-side apply dry-run (dryRun=All,
@@ -26,14 +28,16 @@ func (e *Engine) preflight(ctx context.Context, targets []target, red redactor) 
 	results := make([]*unstructured.Unstructured, len(targets))
 	failures := make([]*ObjectError, len(targets))
 	var g errgroup.Group // no shared cancel: every refused object is reported
+	var relay workers.Relay
 	g.SetLimit(e.opts.PreflightConcurrency)
 	for i, t := range targets {
 		g.Go(func() error {
-			results[i], failures[i] = e.dryRun(ctx, t, red)
+			relay.Run(func() { results[i], failures[i] = e.dryRun(ctx, t, red) })
 			return nil
 		})
 	}
 	g.Wait()
+	relay.Rethrow() // a dry-run's panic is the job's (workers.Guard)
 	var refused []*ObjectError
 	dryRuns := make(map[object.ObjMetadata]*unstructured.Unstructured, len(targets))
 	for i, t := range targets {

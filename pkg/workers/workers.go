@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,5 +148,38 @@ func (w *Set) Keep(keep func(cluster string) bool) {
 func (w *Set) Wait() {
 	for len(w.running) > 0 {
 		w.Finished(<-w.done, time.Time{})
+	}
+}
+
+// Relay carries a panic from the goroutines a unit of work fans out to
+// (an engine's parallel writes) back to the goroutine that waits for them,
+// which runs under Guard: Run recovers and keeps the first panic, Rethrow
+// raises it again, with the stack where it happened, once they are done.
+type Relay struct {
+	mu    sync.Mutex
+	p     any
+	stack []byte
+}
+
+// Run runs fn, keeping a panic for Rethrow.
+func (r *Relay) Run(fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.mu.Lock()
+			if r.p == nil {
+				r.p, r.stack = p, debug.Stack()
+			}
+			r.mu.Unlock()
+		}
+	}()
+	fn()
+}
+
+// Rethrow panics with the first panic Run kept, if any.
+func (r *Relay) Rethrow() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p != nil {
+		panic(fmt.Sprintf("%v [in a fanned-out goroutine: %s]", r.p, r.stack))
 	}
 }

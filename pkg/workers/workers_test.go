@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +74,22 @@ func TestPanicIsRecovered(t *testing.T) {
 	w.Finished(<-w.Done(), now)
 	if !w.Due("a", 0, now.Add(FirstBackoff)) {
 		t.Fatal("a clean run resets the backoff")
+	}
+}
+
+// TestRelayCarriesAPanicHome: a panic in a fanned-out goroutine reaches the
+// waiting one, where Guard recovers it.
+func TestRelayCarriesAPanicHome(t *testing.T) {
+	var got any
+	Guard(nil, "unit", "a", func() {
+		var r Relay
+		done := make(chan struct{})
+		go func() { defer close(done); r.Run(func() { panic("in a writer") }) }()
+		<-done
+		r.Rethrow()
+		t.Error("Rethrow returned after a panic")
+	}, func(p any) { got = p })
+	if s, _ := got.(string); !strings.Contains(s, "in a writer") {
+		t.Fatalf("recovered %v", got)
 	}
 }
