@@ -22,7 +22,6 @@ type JobService interface {
 	RecentByCluster(ctx context.Context, org string, n int) (map[string][]jobs.Summary, error)
 	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
 	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
-	CancelCluster(ctx context.Context, org, cluster string) error
 }
 
 var _ JobService = (*jobs.Service)(nil)
