@@ -19,7 +19,6 @@ type Inventory interface {
 	Application(ctx context.Context, cluster, namespace, application string) (*observe.ApplicationDetail, error)
 	RequestDriftCheck(ctx context.Context, cluster string) (time.Time, error)
 	Counts(cluster string) (total, drifted int)
-	Forget(cluster string)
 }
 
 // appCounts are a cluster's applications and how many drifted, from the

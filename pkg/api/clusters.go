@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/fleet"
 )
 
 // ClusterRegistry is what the API needs of the cluster records.
@@ -17,24 +18,24 @@ type ClusterRegistry interface {
 	Put(ctx context.Context, org string, rec clusters.Record) (*clusters.Record, bool, error)
 	Get(ctx context.Context, org, id string) (*clusters.Record, error)
 	List(ctx context.Context, org string) ([]*clusters.Record, error)
-	Delete(ctx context.Context, org, id string) error
-	SetKubeconfig(ctx context.Context, org, id string, kubeconfig []byte) error
-	Credential(id string) (*clusters.Credential, error)
-	RestoreCredential(id string, c *clusters.Credential) error
 }
 
 // ClusterHealth is what the API needs of the health monitor.
 type ClusterHealth interface {
-	Check(ctx context.Context, rec *clusters.Record) (clusters.Status, error)
-	Reset(id string)
-	Forget(id string)
 	Observed(ctx context.Context, id string) (clusters.Status, error)
 	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
+}
+
+// Fleet is what the API needs of the cluster use cases it shares with the CLI.
+type Fleet interface {
+	ReplaceCredential(ctx context.Context, org, id string, kubeconfig []byte) (*clusters.Record, clusters.Status, error)
+	Delete(ctx context.Context, org, id string) (*clusters.Record, error)
 }
 
 var (
 	_ ClusterRegistry = (*clusters.Registry)(nil)
 	_ ClusterHealth   = (*clusters.Monitor)(nil)
+	_ Fleet           = (*fleet.Service)(nil)
 )
 
 // clusterView is a record with what pushd observes of the cluster. In
@@ -131,64 +132,27 @@ func (s *Server) putCluster(c echo.Context) error {
 }
 
 func (s *Server) deleteCluster(c echo.Context) error {
-	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
-	rec, err := s.Clusters.Get(ctx, org, id)
+	rec, err := s.Fleet.Delete(c.Request().Context(), organization(c), c.Param("id"))
+	if rec != nil {
+		auditNote(c).ClusterUID = rec.UID // the generation deleted
+	}
 	if err != nil {
 		return err
-	}
-	auditNote(c).ClusterUID = rec.UID // the generation deleted
-	// Jobs for a cluster pushd will no longer know cannot run: cancel them
-	// first, while a running one still has its credential to stop with.
-	if err := s.Jobs.CancelCluster(ctx, org, id); err != nil {
-		return err
-	}
-	if err := s.Clusters.Delete(ctx, org, id); err != nil {
-		return err
-	}
-	s.Health.Forget(id)
-	if s.Inventory != nil {
-		s.Inventory.Forget(id)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 // putKubeconfig stores a cluster's credential and answers with a fresh probe.
 // A credential that fails its probe does not replace one that works: the
-// working one is put back and the answer is 422.
+// working one is put back and the answer is 422 (fleet.ReplaceCredential).
 func (s *Server) putKubeconfig(c echo.Context) error {
-	ctx := c.Request().Context()
-	org, id := organization(c), c.Param("id")
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return err
 	}
-	rec, err := s.Clusters.Get(ctx, org, id)
+	rec, st, err := s.Fleet.ReplaceCredential(c.Request().Context(), organization(c), c.Param("id"), body)
 	if err != nil {
 		return err
-	}
-	var working *clusters.Credential
-	if before, err := s.Health.Observed(ctx, id); err == nil && before.Connectivity.State == clusters.StateReady {
-		working, _ = s.Clusters.Credential(id)
-	}
-	if err := s.Clusters.SetKubeconfig(ctx, org, id, body); err != nil {
-		return err
-	}
-	s.Health.Reset(id) // probe the new credential now, even after an outage opened the breaker
-	st, err := s.Health.Check(ctx, rec)
-	if err != nil {
-		return err
-	}
-	if working != nil && st.Connectivity.State != clusters.StateReady {
-		if err := s.Clusters.RestoreCredential(id, working); err != nil {
-			return err
-		}
-		s.Health.Reset(id)
-		if _, err := s.Health.Check(ctx, rec); err != nil {
-			return err
-		}
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected",
-			Message: "the new kubeconfig failed its probe (" + string(st.Connectivity.State) + "); the working one is kept",
-			Details: []any{map[string]string{"reason": "probe_" + string(st.Connectivity.State)}}}
 	}
 	return c.JSON(http.StatusOK, s.newView(rec, st))
 }
@@ -212,6 +176,7 @@ func clusterError(err error) *Error {
 	var ve *clusters.ValidationError
 	var re *clusters.RuleError
 	var ke *clusters.KubeconfigError
+	var rej *fleet.RejectedError
 	switch {
 	case errors.Is(err, clusters.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such cluster"}
@@ -223,6 +188,9 @@ func clusterError(err error) *Error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Reason}
 	case errors.As(err, &ke):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected", Message: ke.Error()}
+	case errors.As(err, &rej):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected", Message: rej.Error(),
+			Details: []any{map[string]string{"reason": "probe_" + string(rej.Probe.Connectivity.State)}}}
 	}
 	return nil
 }

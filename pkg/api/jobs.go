@@ -25,7 +25,6 @@ type JobService interface {
 	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	RequestJobs(ctx context.Context, org, requestID string) ([]*jobs.Job, error)
 	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
-	CancelCluster(ctx context.Context, org, cluster string) error
 }
 
 var _ JobService = (*jobs.Service)(nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/webhook"
@@ -70,6 +71,9 @@ func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	for _, o := range opts {
 		o(runCtx, &deps)
 	}
+	// On the monitor an option may have put in (the UI demo runs its own).
+	health, _ := deps.Health.(fleet.Health)
+	deps.Fleet = fleet.New(f.Registry, health, svc, fleet.Options{Observations: watcher})
 	srv := httptest.NewServer(api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now()}

@@ -60,6 +60,8 @@ type Deps struct {
 	Clusters ClusterRegistry
 	Health   ClusterHealth
 	Jobs     JobService
+	// Fleet replaces credentials and deletes clusters.
+	Fleet Fleet
 	// Inventory serves the application endpoints; nil leaves them out.
 	Inventory Inventory
 	// Callbacks serves the parked callbacks; nil (callbacks off) leaves

@@ -8,6 +8,7 @@ import (
 	"os/user"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -49,6 +50,7 @@ func auditOutcome(err error) string {
 	var ve *clusters.ValidationError
 	var fe *jobs.FieldError
 	var ke *clusters.KubeconfigError
+	var rej *fleet.RejectedError
 	switch {
 	case err == nil:
 		return store.AuditOK
@@ -58,7 +60,7 @@ func auditOutcome(err error) string {
 		return cr.Code
 	case errors.As(err, &ve), errors.As(err, &fe):
 		return "invalid_field"
-	case errors.As(err, &ke):
+	case errors.As(err, &ke), errors.As(err, &rej):
 		return "kubeconfig_rejected"
 	case errors.Is(err, clusters.ErrNotFound), errors.Is(err, jobs.ErrNotFound):
 		return "not_found"

@@ -16,6 +16,8 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/fleet"
+	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -25,6 +27,8 @@ type adminEnv struct {
 	store    *store.Store
 	registry *clusters.Registry
 	monitor  *clusters.Monitor
+	// fleet runs the cluster use cases the API runs too.
+	fleet *fleet.Service
 	// user names the person at the terminal in the audit log (audit.go).
 	user   string
 	stderr io.Writer
@@ -49,7 +53,9 @@ func openAdmin(ctx context.Context, cfg config.Config) (*adminEnv, error) {
 		return nil, err
 	}
 	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{})
-	return &adminEnv{store: st, registry: reg, monitor: clusters.NewMonitor(reg, st, clusters.MonitorOptions{})}, nil
+	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{})
+	queue := jobs.NewService(st, reg, mon, jobs.ServiceOptions{Trigger: TriggerCLI})
+	return &adminEnv{store: st, registry: reg, monitor: mon, fleet: fleet.New(reg, mon, queue, fleet.Options{})}, nil
 }
 
 // clustersUsage lists the clusters subcommands.
@@ -88,7 +94,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 		fs.StringVar(&ops, "operations", "manifest/deploy", "comma-separated allowed engine/type operations")
 		fs.StringVar(&schedule, "drift-schedule", "", "cron expression for drift checks (empty: none)")
 		fs.StringVar(&mode, "drift-mode", "report", "report or correct")
-		fs.StringVar(&kubeconfig, "kubeconfig", "", "scoped kubeconfig file to store as the cluster's credential")
+		fs.StringVar(&kubeconfig, "kubeconfig", "", "scoped kubeconfig file to store as the cluster's credential (one that fails its probe does not replace a working one)")
 		acceptExcess := fs.Bool("accept-excess-rights", false, "run jobs even when the credential holds rights beyond the record's (off: such a cluster's jobs are refused as over_privileged)")
 		run = func(ctx context.Context, env *adminEnv) error {
 			if fs.NArg() != 1 {
@@ -150,12 +156,17 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			err = env.registry.SetKubeconfig(ctx, *org, out.ID, data)
+			// As through the API: a kubeconfig that fails its probe does
+			// not replace one that works.
+			cur, st, err := env.fleet.ReplaceCredential(ctx, *org, out.ID, data)
 			env.audit(ctx, *org, store.AuditCredentialReplaced, out.ID, "", err)
+			if rej, ok := errors.AsType[*fleet.RejectedError](err); ok && rej.Probe.Connectivity.Message != "" {
+				return hint(fmt.Errorf("cluster %q: %w", out.ID, err), "the new kubeconfig's probe: "+rej.Probe.Connectivity.Message)
+			}
 			if err != nil {
 				return fmt.Errorf("cluster %q: %w", out.ID, err)
 			}
-			return check(ctx, env, out, io)
+			return report(cur, st, io)
 		}
 	case "list":
 		synopsis = "pushd clusters list [flags]"
@@ -192,11 +203,11 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 	case "check":
 		run = func(ctx context.Context, env *adminEnv) error {
-			rec, err := oneCluster(ctx, env, fs)
+			id, err := oneID(fs)
 			if err != nil {
 				return err
 			}
-			return check(ctx, env, rec, io)
+			return check(ctx, env, "", id, io)
 		}
 	case "bootstrap":
 		synopsis = "pushd clusters bootstrap --admin-kubeconfig FILE --cluster ID [flags]"
@@ -245,7 +256,7 @@ func clustersCmd(ctx context.Context, args []string, getenv func(string) string,
 				return err
 			}
 			fmt.Fprintf(io.out, "credential stored for %s (token expires %s; pushd renews it)\n", rec.ID, res.Expiry.Format(time.RFC3339))
-			return check(ctx, env, rec, io)
+			return check(ctx, env, rec.Organization, rec.ID, io)
 		}
 	default:
 		return hint(fmt.Errorf("unknown command %q", "clusters "+cmd), "run 'pushd clusters --help' for the commands")
@@ -280,9 +291,17 @@ func parseAdmin(ctx context.Context, fs *flag.FlagSet, synopsis string, args []s
 	return env, nil
 }
 
-func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters.Record, error) {
+// oneID is the one cluster id a command takes.
+func oneID(fs *flag.FlagSet) (string, error) {
 	if fs.NArg() != 1 {
-		return nil, hint(errors.New(strings.TrimPrefix(fs.Name(), "pushd ")+": one cluster id is required"), "usage: "+fs.Name()+" ID")
+		return "", hint(errors.New(strings.TrimPrefix(fs.Name(), "pushd ")+": one cluster id is required"), "usage: "+fs.Name()+" ID")
+	}
+	return fs.Arg(0), nil
+}
+
+func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters.Record, error) {
+	if _, err := oneID(fs); err != nil {
+		return nil, err
 	}
 	rec, err := env.registry.Get(ctx, "", fs.Arg(0))
 	if err != nil {
@@ -291,14 +310,19 @@ func oneCluster(ctx context.Context, env *adminEnv, fs *flag.FlagSet) (*clusters
 	return rec, nil
 }
 
-// check probes a cluster now, prints what it found, and fails unless the
-// cluster is ready with every right it needs. The first line is the verdict
-// (never "ready" above a list of problems); each problem says how to fix it.
-func check(ctx context.Context, env *adminEnv, rec *clusters.Record, io streams) error {
-	st, err := env.monitor.Check(ctx, rec)
+// check probes org's cluster id now (fleet.Check) and reports what it found.
+func check(ctx context.Context, env *adminEnv, org, id string, io streams) error {
+	rec, st, err := env.fleet.Check(ctx, org, id)
 	if err != nil {
-		return fmt.Errorf("cluster %q: %w", rec.ID, err)
+		return fmt.Errorf("cluster %q: %w", id, err)
 	}
+	return report(rec, st, io)
+}
+
+// report prints what a probe found and fails unless the cluster is ready
+// with every right it needs. The first line is the verdict (never "ready"
+// above a list of problems); each problem says how to fix it.
+func report(rec *clusters.Record, st clusters.Status, io streams) error {
 	c := st.Connectivity
 	var lines []string
 	if st.Credential.Subject != "" {

@@ -11,7 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -118,5 +121,81 @@ func TestClustersCLI(t *testing.T) {
 		"job.submitted cli-1 ok", "job.submitted cli-2 namespace_not_allowed", "job.submitted cli-3 kind_not_allowed"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log of the CLI session:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestClustersCLIKeepsWorkingCredential: a kubeconfig the cluster refuses
+// does not replace one that works, from the terminal as through the API:
+// the command fails saying so, the working credential is stored again and
+// the cluster stays ready; the audit log has the refusal.
+func TestClustersCLIKeepsWorkingCredential(t *testing.T) {
+	ctx := context.Background()
+	c := bed.Clusters[0]
+	cs, err := kubernetes.NewForConfig(c.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "cli-keep-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	environ := env(map[string]string{
+		"PUSHD_DATABASE_URL":   "sqlite://" + filepath.Join(dir, "pushd.db"),
+		"PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
+		"USER":                 "alice",
+	})
+	run := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := Run(ctx, args, environ, &out, &out)
+		return code, out.String()
+	}
+	// The admin credential works (ready; its excess rights are problems,
+	// not a failed probe).
+	if code, out := run("clusters", "add", "edge-1", "--namespaces", ns.Name, "--kubeconfig", c.AdminKubeconfig); code == 0 || !strings.Contains(out, "edge-1: 6 problems") {
+		t.Fatalf("add with the admin kubeconfig (exit %d):\n%s", code, out)
+	}
+	bad := clientcmdapi.NewConfig()
+	bad.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	bad.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "refused-" + strings.Repeat("0", 32)}
+	bad.Contexts["ctx"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	bad.CurrentContext = "ctx"
+	badFile := filepath.Join(dir, "bad.kubeconfig")
+	if err := clientcmd.WriteToFile(*bad, badFile); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out := run("clusters", "add", "edge-1", "--kubeconfig", badFile)
+	if code == 0 || !strings.Contains(out, `cluster "edge-1": the new kubeconfig failed its probe (unauthorized); the working one is kept`) ||
+		!strings.Contains(out, "the new kubeconfig's probe: the API server rejected the credential") {
+		t.Fatalf("add with a refused kubeconfig must fail and say the working one is kept (exit %d):\n%s", code, out)
+	}
+	creds, err := clusters.NewCredentialStore(filepath.Join(dir, "kubeconfigs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cred, _, err := creds.Load("edge-1"); err != nil || cred.Token != c.AdminToken {
+		t.Fatalf("the stored credential is not the working one (err %v)", err)
+	}
+	if code, out := run("clusters", "check", "edge-1"); !strings.Contains(out, "edge-1: 6 problems") {
+		t.Fatalf("check after the refused kubeconfig: want ready with the admin's problems (exit %d):\n%s", code, out)
+	}
+
+	st, err := store.Open(ctx, "sqlite", filepath.Join(dir, "pushd.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.AuditEntries(ctx, config.DefaultOrganization, store.AuditFilter{Action: store.AuditCredentialReplaced})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Outcome)
+	}
+	if want := "ok kubeconfig_rejected"; strings.Join(got, " ") != want {
+		t.Errorf("credential.replaced outcomes %q, want %q", strings.Join(got, " "), want)
 	}
 }

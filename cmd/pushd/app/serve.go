@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,6 +14,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
@@ -158,7 +158,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Leases: leases, Logger: log.With("component", "observe"),
 	})
 
-	deps := api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher}
+	fl := fleet.New(registry, monitor, jobService, fleet.Options{Observations: watcher})
+	deps := api.Deps{Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Fleet: fl, Inventory: watcher}
 	if deliverer != nil {
 		deps.Callbacks = deliverer // a nil *Deliverer would be a non-nil interface
 	}
@@ -181,8 +182,10 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
 	wg.Go(func() { watcher.Run(ctx) })
-	sweep := newSweeper(st, cfg.JobRetention, reg, log.With("component", "retention"))
-	wg.Go(func() { janitor(ctx, st, deliverer == nil, sweep, log) })
+	janitor := fleet.NewJanitor(st, fleet.JanitorOptions{CallbacksOff: deliverer == nil, Logger: log})
+	retention := fleet.NewRetention(st, cfg.JobRetention, fleet.RetentionOptions{Registerer: reg, Logger: log.With("component", "retention")})
+	wg.Go(func() { janitor.Run(ctx) })
+	wg.Go(func() { retention.Run(ctx) })
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
@@ -222,39 +225,4 @@ func endDeadRun(ctx context.Context, st *store.Store, log *slog.Logger) error {
 			"callback_claims", claims, "unfinished_writes", writes)
 	}
 	return nil
-}
-
-// janitor prunes remembered webhook-ids (the contract keeps them at least
-// 24 hours; pushd keeps them 48), empties the manifests of deleted records'
-// jobs after store.DeletedManifestRetention and, when no callback URL is set, events
-// older than a week (nothing will deliver them; the outbox prunes delivered
-// ones itself), and runs the retention sweep.
-func janitor(ctx context.Context, st *store.Store, callbacksOff bool, sweep *sweeper, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := st.PruneMessages(ctx, time.Now().Add(-48*time.Hour)); err != nil && ctx.Err() == nil {
-			log.Warn("prune webhook ids", "err", err)
-		} else if n > 0 {
-			log.Debug("pruned webhook ids", "count", n)
-		}
-		if n, err := st.ForgetManifests(ctx, time.Now().Add(-store.DeletedManifestRetention)); err != nil && ctx.Err() == nil {
-			log.Warn("forget deleted records' manifests", "err", err)
-		} else if n > 0 {
-			log.Debug("forgot deleted records' manifests", "jobs", n)
-		}
-		if callbacksOff {
-			if n, err := st.PruneUnsentEvents(ctx, time.Now().Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
-				log.Warn("prune events", "err", err)
-			} else if n > 0 {
-				log.Debug("pruned events", "count", n)
-			}
-		}
-		sweep.sweep(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

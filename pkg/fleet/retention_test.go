@@ -1,4 +1,4 @@
-package app
+package fleet_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/logbuf"
+	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -46,9 +47,10 @@ func TestRetentionSweep(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		var logs logbuf.Buffer
 		now := start.Add(35 * 24 * time.Hour) // "early" finished 35 days ago, "late" 25
-		sw := newSweeper(st, 30*24*time.Hour, reg, slog.New(slog.NewTextHandler(&logs, nil)))
-		sw.now = func() time.Time { return now }
-		sw.sweep(ctx)
+		sw := fleet.NewRetention(st, 30*24*time.Hour, fleet.RetentionOptions{
+			Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now },
+		})
+		sw.Sweep(ctx)
 
 		if _, err := st.GetJob(ctx, "acme", "early"); err == nil {
 			t.Fatal("a job past the retention was kept")
