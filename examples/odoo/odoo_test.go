@@ -28,6 +28,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -74,7 +75,8 @@ func startPushd(t *testing.T) *pushd {
 		t.Fatal(err)
 	}
 	svc := jobs.NewService(f.Store, f.Registry, f.Monitor, jobs.ServiceOptions{}) // no runner: submitted jobs stay queued
-	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: f.Store, Clusters: f.Registry, Health: f.Monitor, Jobs: svc}, api.Options{Logger: log}))
+	fl := fleet.New(f.Registry, f.Monitor, svc, fleet.Options{})
+	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Store: f.Store, Clusters: f.Registry, Health: f.Monitor, Jobs: svc, Fleet: fl}, api.Options{Logger: log}))
 	t.Cleanup(srv.Close)
 	return &pushd{url: srv.URL, store: f.Store, creds: f.Creds}
 }
