@@ -93,20 +93,10 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 		before[id] = u.GetResourceVersion()
 	}
 
-	timeout := cmp.Or(req.Timeout, e.opts.Timeout)
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	rec := &recorder{
-		subject:       "application " + key.Namespace + "/" + key.Application,
-		objects:       make(map[object.ObjMetadata]*ObjectResult, len(targets)),
-		before:        before,
-		red:           red,
-		notify:        e.opts.OnEvent,
-		progress:      req.Progress,
-		stop:          stop,
-		waitTimeout:   timeout,
-		deleteTimeout: e.opts.DeleteTimeout,
-	}
+	rec := e.newRecorder(key, req, len(targets), red, stop)
+	rec.before = before
 	objs := make(object.UnstructuredSet, len(targets))
 	for i, t := range targets {
 		objs[i] = t.obj
@@ -115,7 +105,7 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 	events := e.applier.Run(runCtx, inventoryInfo(key), objs, cliapply.ApplierOptions{
 		ServerSideOptions: common.ServerSideOptions{ServerSideApply: true, ForceConflicts: true, FieldManager: FieldManager},
 		// Zero would mean "wait forever" for both.
-		ReconcileTimeout:         timeout,
+		ReconcileTimeout:         rec.waitTimeout,
 		PruneTimeout:             e.opts.DeleteTimeout,
 		PrunePropagationPolicy:   metav1.DeletePropagationBackground,
 		EmitStatusEvents:         true,
@@ -158,19 +148,9 @@ func (e *Engine) markPrunedKept(ctx context.Context, key inventory.Key, obs *obs
 // Current: it waits for those (Engine.wait) and reports as cli-utils' run
 // would. written holds the objects' results in the order of targets.
 func (e *Engine) waitWritten(ctx context.Context, key inventory.Key, req Request, targets []target, written *Result, red redactor) (*Result, error) {
-	timeout := cmp.Or(req.Timeout, e.opts.Timeout)
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	rec := &recorder{
-		subject:       "application " + key.Namespace + "/" + key.Application,
-		objects:       make(map[object.ObjMetadata]*ObjectResult, len(targets)),
-		red:           red,
-		notify:        e.opts.OnEvent,
-		progress:      req.Progress,
-		stop:          stop,
-		waitTimeout:   timeout,
-		deleteTimeout: e.opts.DeleteTimeout,
-	}
+	rec := e.newRecorder(key, req, len(targets), red, stop)
 	var pending object.ObjMetadataSet
 	for i, t := range targets {
 		o := written.Objects[i]
@@ -179,7 +159,7 @@ func (e *Engine) waitWritten(ctx context.Context, key inventory.Key, req Request
 			pending = append(pending, t.id)
 		}
 	}
-	e.wait(runCtx, rec, pending, timeout)
+	e.wait(runCtx, rec, pending, rec.waitTimeout)
 	return rec.finish(ctx, runCtx)
 }
 
@@ -205,4 +185,19 @@ func preflightResult(targets []target, err error) *Result {
 	}
 	sortResults(res.Objects)
 	return res
+}
+
+// newRecorder is the recorder of one run of the application key: its
+// events' results, the request's progress hook, stop to end the run.
+func (e *Engine) newRecorder(key inventory.Key, req Request, n int, red redactor, stop context.CancelCauseFunc) *recorder {
+	return &recorder{
+		subject:       "application " + key.Namespace + "/" + key.Application,
+		objects:       make(map[object.ObjMetadata]*ObjectResult, n),
+		red:           red,
+		notify:        e.opts.OnEvent,
+		progress:      req.Progress,
+		stop:          stop,
+		waitTimeout:   cmp.Or(req.Timeout, e.opts.Timeout),
+		deleteTimeout: e.opts.DeleteTimeout,
+	}
 }

@@ -38,16 +38,8 @@ func TestDriftCheckDuringJob(t *testing.T) {
 
 				// ag-6 changes the settings and a new generation of the
 				// Application the operator takes 10 s to finish.
-				slow := manifest("vworkspace.io/v1alpha1", "Application", "nextcloud", map[string]string{operator.DelayAnnotation: "10s"},
-					map[string]any{"spec": map[string]any{"chart": "nextcloud-v2"}})
-				h.Submit(t, jobs.Spec{ID: "ag-6", Cluster: id, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
-					Application: "nextcloud", Namespace: h.NS, Action: jobs.ActionApply, TimeoutSeconds: 60,
-					Manifests: []json.RawMessage{slow, configMap("settings", map[string]string{"replicas": "3"})}})
+				h.submitSlow(t, "ag-6", id, 10*time.Second, configMap("settings", map[string]string{"replicas": "3"}))
 				waitFor(t, "ag-6 running with its settings written", func() bool {
-					j, err := h.Service.Get(ctx, fleettest.Org, "ag-6")
-					if err != nil || j.Status != store.JobRunning {
-						return false
-					}
 					cm, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "settings", metav1.GetOptions{})
 					return err == nil && cm.Data["replicas"] == "3"
 				})
@@ -105,21 +97,21 @@ func TestSupersededCorrection(t *testing.T) {
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect})
 		h.deploy(t, "sc-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"v": "1"}))
-		slow := manifest("vworkspace.io/v1alpha1", "Application", "nextcloud", map[string]string{operator.DelayAnnotation: "5s"},
-			map[string]any{"spec": map[string]any{"chart": "nextcloud-v2"}})
-		h.Submit(t, jobs.Spec{ID: "sc-2", Cluster: id, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
-			Application: "nextcloud", Namespace: h.NS, Action: jobs.ActionApply, TimeoutSeconds: 60,
-			Manifests: []json.RawMessage{slow, configMap("settings", map[string]string{"v": "2"})}})
-		waitFor(t, "sc-2 running", func() bool {
-			j, err := h.Service.Get(ctx, fleettest.Org, "sc-2")
-			return err == nil && j.Status == store.JobRunning
-		})
-		// Queued while sc-1 is still the latest intent (as a check that
-		// raced the job's start would): it waits behind sc-2.
-		correction, err := h.Service.Correct(ctx, id, h.NS, "nextcloud")
+		h.submitSlow(t, "sc-2", id, 5*time.Second, configMap("settings", map[string]string{"v": "2"}))
+		// A correction of sc-1's manifests, as a check that raced sc-2's
+		// start would have queued (jobs.Service.Correct, taken when sc-1
+		// was still the latest intent): it waits behind sc-2.
+		sc1, err := h.Store.GetJob(ctx, fleettest.Org, "sc-1")
 		if err != nil {
 			t.Fatal(err)
 		}
+		correction := "drift-raced"
+		if _, err := h.Store.CreateJob(ctx, &store.Job{Organization: fleettest.Org, ID: correction, Cluster: id, ClusterUID: sc1.ClusterUID,
+			Namespace: h.NS, Application: "nextcloud", Engine: sc1.Engine, Type: sc1.Type, Action: jobs.ActionApply, Trigger: jobs.TriggerDrift,
+			Manifests: sc1.Manifests, ContentHash: "raced", TimeoutSeconds: 60, Status: store.JobQueued, Objects: "[]"}); err != nil {
+			t.Fatal(err)
+		}
+		h.Runner.Notify()
 		if j := h.Wait(t, "sc-2", time.Minute); j.Status != store.JobSucceeded {
 			t.Fatalf("sc-2: %s %+v", j.Status, j.Error)
 		}
@@ -131,5 +123,21 @@ func TestSupersededCorrection(t *testing.T) {
 		if err != nil || cm.Data["v"] != "2" {
 			t.Fatalf("settings: %v %v (want sc-2's v=2)", cm.Data, err)
 		}
+	})
+}
+
+// submitSlow submits an apply of nextcloud with a new generation of its
+// Application, which the stand-in operator takes delay to finish, and the
+// other manifests; it returns once the job runs.
+func (h *harness) submitSlow(t *testing.T, jobID, cluster string, delay time.Duration, others ...json.RawMessage) {
+	t.Helper()
+	slow := manifest("vworkspace.io/v1alpha1", "Application", "nextcloud", map[string]string{operator.DelayAnnotation: delay.String()},
+		map[string]any{"spec": map[string]any{"chart": "nextcloud-v2"}})
+	h.Submit(t, jobs.Spec{ID: jobID, Cluster: cluster, Operation: jobs.Operation{Engine: "manifest", Type: "deploy"},
+		Application: "nextcloud", Namespace: h.NS, Action: jobs.ActionApply, TimeoutSeconds: 60,
+		Manifests: append([]json.RawMessage{slow}, others...)})
+	waitFor(t, jobID+" running", func() bool {
+		j, err := h.Service.Get(context.Background(), fleettest.Org, jobID)
+		return err == nil && j.Status == store.JobRunning
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -25,26 +26,7 @@ import (
 func TestClustersCLI(t *testing.T) {
 	ctx := context.Background()
 	c := bed.Clusters[0]
-	cs, err := kubernetes.NewForConfig(c.AdminConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "cli-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	environ := env(map[string]string{
-		"PUSHD_DATABASE_URL":   "sqlite://" + filepath.Join(dir, "pushd.db"),
-		"PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
-		"USER":                 "alice",
-	})
-	run := func(args ...string) (int, string) {
-		var out bytes.Buffer
-		code := Run(ctx, args, environ, &out, &out)
-		return code, out.String()
-	}
+	ns, dir, run := atTerminal(t, c, "cli-")
 
 	code, out := run("clusters", "add", "edge-1", "--namespaces", ns.Name, "--applications", "nextcloud", "--kubeconfig", c.AdminKubeconfig)
 	if code == 0 || !strings.Contains(out, "edge-1: 6 problems") || !strings.Contains(out, "EXCESS") {
@@ -131,26 +113,7 @@ func TestClustersCLI(t *testing.T) {
 func TestClustersCLIKeepsWorkingCredential(t *testing.T) {
 	ctx := context.Background()
 	c := bed.Clusters[0]
-	cs, err := kubernetes.NewForConfig(c.AdminConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "cli-keep-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	environ := env(map[string]string{
-		"PUSHD_DATABASE_URL":   "sqlite://" + filepath.Join(dir, "pushd.db"),
-		"PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
-		"USER":                 "alice",
-	})
-	run := func(args ...string) (int, string) {
-		var out bytes.Buffer
-		code := Run(ctx, args, environ, &out, &out)
-		return code, out.String()
-	}
+	ns, dir, run := atTerminal(t, c, "cli-keep-")
 	// The admin credential works (ready; its excess rights are problems,
 	// not a failed probe).
 	if code, out := run("clusters", "add", "edge-1", "--namespaces", ns.Name, "--kubeconfig", c.AdminKubeconfig); code == 0 || !strings.Contains(out, "edge-1: 6 problems") {
@@ -197,5 +160,34 @@ func TestClustersCLIKeepsWorkingCredential(t *testing.T) {
 	}
 	if want := "ok kubeconfig_rejected"; strings.Join(got, " ") != want {
 		t.Errorf("credential.replaced outcomes %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// atTerminal is a person at a terminal, alice: a fresh managed namespace
+// (named from prefix) on c, a folder for pushd's database and kubeconfigs,
+// and run, which runs pushd's CLI there and returns its exit code and
+// output.
+func atTerminal(t *testing.T, c *testbed.Cluster, prefix string) (ns *corev1.Namespace, dir string, run func(args ...string) (int, string)) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(c.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: prefix, Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	environ := env(map[string]string{
+		"PUSHD_DATABASE_URL":   "sqlite://" + filepath.Join(dir, "pushd.db"),
+		"PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs"),
+		"USER":                 "alice",
+	})
+	return ns, dir, func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := Run(ctx, args, environ, &out, &out)
+		return code, out.String()
 	}
 }
