@@ -41,15 +41,6 @@ func (e *NamespaceNotManagedError) Error() string {
 		e.Namespace, clusters.ManagedNamespaceLabel, clusters.ManagedNamespaceValue)
 }
 
-// Rules of the job as a whole, checked against the cluster's record by
-// pkg/jobs (which is to own them).
-const (
-	RuleApplicationNotAllowed Rule = "application_not_allowed"
-	RuleNamespaceNotAllowed   Rule = "namespace_not_allowed"
-	RuleOperationNotAllowed   Rule = "operation_not_allowed"
-	RuleNoCredentials         Rule = "no_credentials"
-)
-
 // RefusedError is an object of the request that breaks one of pushd's rules
 // (ObjectRules, RequestRules), found before anything was sent to the
 // cluster. The API refuses such jobs already; the engine checks again so no
