@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
 
@@ -98,8 +99,8 @@ func inventoryError(err error) *Error {
 	switch {
 	case errors.Is(err, observe.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such application on this cluster"}
-	case errors.Is(err, clusters.ErrNoCredentials):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "no_credentials", Message: "the cluster has no credential yet"}
+	case errors.Is(err, clusters.ErrNoCredentials): // the rule a job breaks then
+		return &Error{Status: http.StatusUnprocessableEntity, Code: string(jobs.RuleNoCredentials), Message: "the cluster has no credential yet"}
 	case errors.Is(err, observe.ErrNotRunning):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: "drift checks are not running yet"}
 	}

@@ -41,33 +41,10 @@ func (e *NamespaceNotManagedError) Error() string {
 		e.Namespace, clusters.ManagedNamespaceLabel, clusters.ManagedNamespaceValue)
 }
 
-// Rule names a rule a job or one of its objects broke; the values are the
-// API's error codes for the same rules (api/openapi.yaml). pkg/jobs refuses
-// with all of them when a job is submitted; the engine checks the object
-// rules again (RefusedError).
-type Rule string
-
-// Rules of the job as a whole, checked against the cluster's record.
-const (
-	RuleApplicationNotAllowed Rule = "application_not_allowed"
-	RuleNamespaceNotAllowed   Rule = "namespace_not_allowed"
-	RuleOperationNotAllowed   Rule = "operation_not_allowed"
-	RuleNoCredentials         Rule = "no_credentials"
-)
-
-// Rules of each object.
-const (
-	RuleKindNotAllowed    Rule = "kind_not_allowed"
-	RuleNamespaceMismatch Rule = "namespace_mismatch"
-	RuleClusterScoped     Rule = "cluster_scoped_object"
-	RuleClusterIDMismatch Rule = "cluster_id_mismatch"
-	RuleDuplicate         Rule = "duplicate_object"
-	RuleMalformed         Rule = "malformed_object"
-)
-
-// RefusedError is an object of the request that breaks one of pushd's rules,
-// found before anything was sent to the cluster. The API refuses such jobs
-// already; the engine checks again so no caller can skip the rules.
+// RefusedError is an object of the request that breaks one of pushd's rules
+// (ObjectRules, RequestRules), found before anything was sent to the
+// cluster. The API refuses such jobs already; the engine checks again so no
+// caller can skip the rules.
 type RefusedError struct {
 	Object ObjectRef
 	Rule   Rule

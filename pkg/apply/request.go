@@ -57,12 +57,15 @@ type target struct {
 // prepare copies the request's objects and makes them what pushd writes:
 // in the job's namespace, labeled with the cluster id, annotated with the
 // owning inventory (as cli-utils will, so the preflight sees the same
-// object). Objects breaking a rule are refused together, before any request
+// object). Objects breaking a rule (RequestRules, the rule book
+// ObjectRules but kinds: the caller holds kinds to its allowlist) are
+// refused together, each for its first broken rule, before any request
 // that writes. Unknown kinds are left for the preflight to report.
 func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) ([]target, error) {
 	targets := make([]target, 0, len(objs))
 	seen := make(map[object.ObjMetadata]bool, len(objs))
 	reset := false
+	rules := ObjectScope{Cluster: key.Cluster, Namespace: key.Namespace}
 	var refused []error
 	for i, in := range objs {
 		if in == nil {
@@ -80,23 +83,14 @@ func (e *Engine) prepare(key inventory.Key, objs []*unstructured.Unstructured) (
 		if err != nil && !meta.IsNoMatchError(err) {
 			return nil, classify(fmt.Errorf("discover %s: %w", ref, err))
 		}
-		if mapping != nil && mapping.Scope.Name() == meta.RESTScopeNameRoot {
-			refused = append(refused, &RefusedError{Object: ref, Rule: RuleClusterScoped, Detail: "pushd only writes namespaced objects"})
-			continue
-		}
-		switch ns := obj.GetNamespace(); {
-		case ns == "":
+		clusterScoped := mapping != nil && mapping.Scope.Name() == meta.RESTScopeNameRoot
+		if obj.GetNamespace() == "" && !clusterScoped {
 			// cli-utils does not default the namespace; the job's is meant.
 			obj.SetNamespace(key.Namespace)
 			ref.Namespace = key.Namespace
-		case ns != key.Namespace:
-			refused = append(refused, &RefusedError{Object: ref, Rule: RuleNamespaceMismatch,
-				Detail: fmt.Sprintf("namespace %q is not the job's namespace %q", ns, key.Namespace)})
-			continue
 		}
-		if v, ok := obj.GetLabels()[inventory.ClusterIDLabel]; ok && v != key.Cluster {
-			refused = append(refused, &RefusedError{Object: ref, Rule: RuleClusterIDMismatch,
-				Detail: fmt.Sprintf("label %s=%q names another cluster than %q", inventory.ClusterIDLabel, v, key.Cluster)})
+		if broken := CheckObject(rules, Object{Unstructured: obj, ClusterScoped: clusterScoped}); len(broken) > 0 {
+			refused = append(refused, &RefusedError{Object: ref, Rule: broken[0].Rule, Detail: broken[0].Message})
 			continue
 		}
 		// The same stamp drift dry-runs put on, so they send what was applied.

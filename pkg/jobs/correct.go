@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -52,7 +51,7 @@ func (s *Service) Correct(ctx context.Context, cluster, namespace, application s
 	// is held to today's scope like a new job.
 	if !rec.AllowsApplication(application) || !rec.AllowsNamespace(namespace) ||
 		!rec.AllowsOperation(clusters.Operation{Engine: last.Engine, Type: last.Type}) {
-		return "", refuse(apply.RuleApplicationNotAllowed, "application", "cluster %q no longer allows %s/%s (%s/%s): not re-applied", cluster, namespace, application, last.Engine, last.Type)
+		return "", refuse(RuleApplicationNotAllowed, "application", "cluster %q no longer allows %s/%s (%s/%s): not re-applied", cluster, namespace, application, last.Engine, last.Type)
 	}
 	id := "drift-" + uuid.NewString()
 	sum := sha256.Sum256([]byte(TriggerDrift + "\x00" + last.Manifests))

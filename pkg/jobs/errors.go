@@ -3,8 +3,6 @@ package jobs
 import (
 	"errors"
 	"fmt"
-
-	"github.com/vworkspace/pushd/pkg/apply"
 )
 
 // FieldError is a malformed job (HTTP 400).
@@ -16,9 +14,9 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // RuleError is a well-formed job a rule of the cluster's record refuses
-// (HTTP 422). Code names the rule, as the contract lists them.
+// (HTTP 422). Code names the rule (Rules), as the contract lists them.
 type RuleError struct {
-	Code    apply.Rule
+	Code    ErrorCode
 	Message string
 	// Field points at the offending part of the job, e.g. manifests[2].
 	Field string
@@ -65,9 +63,22 @@ func refusals(all []*RuleError) error {
 	return first
 }
 
-func refuse(code apply.Rule, field, format string, args ...any) error {
+func refuse(code ErrorCode, field, format string, args ...any) error {
 	return &RuleError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
+
+// withValue sets a rule error's offending value (a name, never content).
+func withValue(err error, v string) error {
+	err.(*RuleError).Value = v
+	return err
+}
+
+// unreadError: a rule could not be checked because the store could not be
+// read; it says nothing of the job, which may be checked again.
+type unreadError struct{ err error }
+
+func (e *unreadError) Error() string { return e.err.Error() }
+func (e *unreadError) Unwrap() error { return e.err }
 
 // ErrConflict: the job id exists with other content (HTTP 409).
 var ErrConflict = errors.New("a job with this id exists with different content")

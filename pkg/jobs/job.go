@@ -86,8 +86,8 @@ type Waiting struct {
 // Cancellation is why a job was cancelled: CancelRequested or
 // CancelSuperseded, with a sentence.
 type Cancellation struct {
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
+	Reason  ErrorCode `json:"reason"`
+	Message string    `json:"message"`
 }
 
 // FromRow renders a stored job.
@@ -117,7 +117,7 @@ func FromRow(r *store.Job) *Job {
 	}
 	if r.Status == store.JobCancelled {
 		j.Cancellation = &Cancellation{Reason: CancelRequested, Message: r.ErrorMessage}
-		if r.ErrorCode == CancelSuperseded {
+		if ErrorCode(r.ErrorCode) == CancelSuperseded {
 			j.Cancellation.Reason = CancelSuperseded
 		}
 	}

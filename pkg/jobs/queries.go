@@ -112,7 +112,7 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 	case store.JobQueued:
 		cancelled := *row
 		now := s.now()
-		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, CancelRequested, "cancelled before it started"
+		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, string(CancelRequested), "cancelled before it started"
 		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now},
 			statusEvent(&cancelled))
 		if err != nil {

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/apply"
-	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
@@ -232,12 +231,12 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	var superseded *supersededError
 	switch {
 	case errors.As(err, &superseded):
-		final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, CancelSuperseded, err.Error()
+		final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, string(CancelSuperseded), err.Error()
 	case err != nil:
 		final.Status = store.JobFailed
-		final.ErrorCode, final.ErrorMessage = errorCode(err), err.Error()
+		final.ErrorCode, final.ErrorMessage = string(errorCode(err)), err.Error()
 		if errors.Is(context.Cause(runCtx), errCancelled) || r.cancelRequested(ctx, job) {
-			final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, CancelRequested, "cancelled while running: pushd stopped waiting; what was applied stays"
+			final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, string(CancelRequested), "cancelled while running: pushd stopped waiting; what was applied stays"
 		}
 	}
 	objects := []apply.ObjectResult{}
@@ -271,7 +270,7 @@ func (r *Runner) failPanicked(ctx context.Context, job *store.Job, p any) {
 	final := *job
 	now := r.opts.Now().UTC().Truncate(time.Microsecond)
 	final.Status, final.FinishedAt = store.JobFailed, &now
-	final.ErrorCode = "internal_error"
+	final.ErrorCode = string(CodeInternalError)
 	final.ErrorMessage = "pushd hit an internal error running the job (a bug: its stack is in pushd's log); what was applied before it stays"
 	final.Objects = "[]"
 	if cur, err := r.store.GetJob(context.WithoutCancel(ctx), job.Organization, job.ID); err == nil && cur.Objects != "" {
@@ -343,42 +342,4 @@ func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*appl
 		return nil, fmt.Errorf("job %q: %w", job.ID, err)
 	}
 	return engine.Apply(ctx, req)
-}
-
-// errorCode names a failure for Odoo.
-func errorCode(err error) string {
-	var (
-		notManaged *apply.NamespaceNotManagedError
-		refused    *apply.RefusedError
-		preflight  *apply.PreflightError
-		failed     *apply.ObjectFailedError
-		owned      *apply.OwnershipError
-		timeout    *apply.TimeoutError
-	)
-	var rule *RuleError
-	switch {
-	case errors.As(err, &rule):
-		return string(rule.Code)
-	case errors.Is(err, clusters.ErrNoCredentials):
-		return "no_credentials"
-	case errors.Is(err, apply.ErrUnreachable):
-		return "cluster_unreachable"
-	case errors.Is(err, apply.ErrUnauthorized):
-		return "cluster_unauthorized"
-	case errors.As(err, &notManaged):
-		return "namespace_not_managed"
-	case errors.As(err, &refused):
-		return string(refused.Rule)
-	case errors.As(err, &preflight):
-		return "preflight_failed"
-	case errors.As(err, &failed):
-		return "object_failed"
-	case errors.As(err, &owned):
-		return "ownership_conflict"
-	case errors.As(err, &timeout):
-		return "timeout"
-	case errors.Is(err, apply.ErrForbidden):
-		return "forbidden"
-	}
-	return "apply_failed"
 }

@@ -8,18 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
-	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -35,17 +29,6 @@ type Clusters interface {
 type Monitor interface {
 	Allow(cluster string) bool
 	Observed(ctx context.Context, id string) (clusters.Status, error)
-}
-
-// DefaultAllowedKinds are the kinds a job may write unless configured
-// otherwise: clusters.ManagedKinds, the namespaced kinds bootstrap grants
-// rights on.
-func DefaultAllowedKinds() []schema.GroupKind {
-	out := make([]schema.GroupKind, len(clusters.ManagedKinds))
-	for i, k := range clusters.ManagedKinds {
-		out[i] = k.GroupKind
-	}
-	return out
 }
 
 // Service takes jobs in (checking and queueing them) and answers for them.
@@ -197,113 +180,4 @@ func contentHash(s Spec) string {
 	b, _ := json.Marshal(s)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// checkScope applies every rule of the cluster's record to the job and
-// returns its objects as pushd will write them (namespace filled in).
-func (s *scope) checkScope(rec *clusters.Record, spec *Spec) ([]*unstructured.Unstructured, error) {
-	if !rec.AllowsApplication(spec.Application) {
-		return nil, withValue(refuse(apply.RuleApplicationNotAllowed, "application", "application %q is not allowed on cluster %q (allowed: %s)", spec.Application, rec.ID, list(rec.AllowedApplications)), spec.Application)
-	}
-	if !rec.AllowsNamespace(spec.Namespace) {
-		return nil, withValue(refuse(apply.RuleNamespaceNotAllowed, "namespace", "namespace %q is not allowed on cluster %q (allowed: %s)", spec.Namespace, rec.ID, list(rec.AllowedNamespaces)), spec.Namespace)
-	}
-	if op := (clusters.Operation{Engine: spec.Operation.Engine, Type: spec.Operation.Type}); !rec.AllowsOperation(op) {
-		return nil, withValue(refuse(apply.RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, rec.ID), op.Engine+"/"+op.Type)
-	}
-	clients, err := s.clusters.Clients(rec.ID)
-	if errors.Is(err, clusters.ErrNoCredentials) {
-		return nil, refuse(apply.RuleNoCredentials, "cluster", "cluster %q has no credential yet: PUT its kubeconfig or run pushd clusters bootstrap", rec.ID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	objs := make([]*unstructured.Unstructured, 0, len(spec.Manifests))
-	var refused []*RuleError
-	for i, raw := range spec.Manifests {
-		field := fmt.Sprintf("manifests[%d]", i)
-		u := &unstructured.Unstructured{}
-		err := u.UnmarshalJSON(raw)
-		if err == nil && u.GetName() == "" {
-			err = &FieldError{field + ".metadata.name", "required"}
-		} else if err != nil { // its message quotes the object: not sent
-			err = &FieldError{field, "not a Kubernetes object: needs apiVersion, kind and metadata.name"}
-		}
-		if err != nil {
-			if len(refused) > 0 {
-				break // the refusals found so far answer, as the first did before
-			}
-			return nil, err
-		}
-		rules := s.checkObject(clients, rec, spec.Namespace, field, u)
-		refused = append(refused, rules...)
-		if len(rules) == 0 {
-			objs = append(objs, u)
-		}
-	}
-	if err := refusals(refused); err != nil {
-		return nil, err
-	}
-	return objs, nil
-}
-
-// checkObject applies the per-object rules to the manifest at field and
-// returns every one it breaks (none when u may be written; u's namespace is
-// then filled in). An object of a cluster-scoped kind breaks that rule
-// only: no other applies to it.
-func (s *scope) checkObject(clients *clusters.Clients, rec *clusters.Record, namespace, field string, u *unstructured.Unstructured) []*RuleError {
-	gvk := u.GroupVersionKind()
-	ref := fmt.Sprintf("%s %q", gvk.Kind, u.GetName())
-	var out []*RuleError
-	add := func(err error) {
-		re := err.(*RuleError)
-		re.APIVersion, re.Kind, re.Name = u.GetAPIVersion(), gvk.Kind, u.GetName()
-		out = append(out, re)
-	}
-	if s.clusterScoped(clients, rec.ID, gvk) {
-		add(refuse(apply.RuleClusterScoped, field, "%s is cluster-scoped: pushd only writes namespaced objects", ref))
-		return out
-	}
-	if !slices.Contains(s.allowed, gvk.GroupKind()) {
-		add(refuse(apply.RuleKindNotAllowed, field, "%s: kind %s is not allowed (allowed: %s)", ref, gvk.GroupKind(), kinds(s.allowed)))
-	}
-	if ns := u.GetNamespace(); ns != "" && ns != namespace {
-		add(refuse(apply.RuleNamespaceMismatch, field+".metadata.namespace", "%s is in namespace %q, the job's is %q", ref, ns, namespace))
-	}
-	if err := checkPolicy(field, u); err != nil {
-		add(err)
-	}
-	if id, ok := u.GetLabels()[inventory.ClusterIDLabel]; ok && id != rec.ID {
-		add(refuse(apply.RuleClusterIDMismatch, field+".metadata.labels", "%s carries %s=%q, but the job is for cluster %q", ref, inventory.ClusterIDLabel, id, rec.ID))
-	}
-	if len(out) == 0 && u.GetNamespace() == "" {
-		u.SetNamespace(namespace)
-	}
-	return out
-}
-
-// clusterScoped asks the cluster's (cached) discovery whether gvk is
-// cluster-scoped. When the cluster cannot be asked, the kind allowlist —
-// namespaced kinds only — is what refuses cluster-scoped objects.
-func (s *scope) clusterScoped(c *clusters.Clients, cluster string, gvk schema.GroupVersionKind) bool {
-	if !s.monitor.Allow(cluster) {
-		return false
-	}
-	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	return err == nil && m.Scope.Name() == meta.RESTScopeNameRoot
-}
-
-func list(s []string) string {
-	if len(s) == 0 {
-		return "none"
-	}
-	return strings.Join(s, ", ")
-}
-
-func kinds(gks []schema.GroupKind) string {
-	out := make([]string, len(gks))
-	for i, gk := range gks {
-		out[i] = gk.String()
-	}
-	return strings.Join(out, ", ")
 }

@@ -25,8 +25,8 @@ import (
 // status.
 
 // WaitUnreachable is the wait reason of a job whose cluster's circuit
-// breaker is open.
-const WaitUnreachable = "cluster_unreachable"
+// breaker is open: the code it fails with if it waits past its deadline.
+const WaitUnreachable = string(CodeClusterUnreachable)
 
 // Retry is one transient failure a run retried (Job.Retries).
 type Retry struct {
@@ -58,7 +58,7 @@ func (r *Runner) hold(ctx context.Context, cluster string) {
 		var ok bool
 		if now.After(deadline(&job)) {
 			job.Status, job.FinishedAt = store.JobFailed, &now
-			job.ErrorCode = "cluster_unreachable"
+			job.ErrorCode = string(CodeClusterUnreachable)
 			job.ErrorMessage = fmt.Sprintf("cluster %q could not be reached before the job's deadline (%s after it was queued); nothing was written", cluster, time.Duration(job.TimeoutSeconds)*time.Second)
 			job.WaitReason, job.WaitingSince = "", nil
 			ok, err = r.store.FailQueued(ctx, job.Seq, store.Outcome{ErrorCode: job.ErrorCode, ErrorMessage: job.ErrorMessage, At: now}, statusEvent(&job))
@@ -132,6 +132,9 @@ func (e *retryLater) Unwrap() error { return e.err }
 // server answered with a transient failure (429, 5xx, a server timeout).
 const WaitClusterError = "cluster_error"
 
+// WaitReasons lists the reasons a queued job can wait with (Job.Waiting).
+func WaitReasons() []string { return []string{WaitUnreachable, WaitClusterError} }
+
 // requeue puts the job back in the queue after a transient failure: queued,
 // waiting with the reason since its first retry, its next attempt due after
 // the backoff, every failure so far in its retries. The first retry is
@@ -201,15 +204,6 @@ func (r *Runner) recheckRetrying(ctx context.Context, job *store.Job) error {
 		wait = min(2*wait, 16*r.opts.RetryBackoff)
 	}
 }
-
-// Reasons a job was cancelled (its error code, shown in Job.Cancellation).
-const (
-	// CancelRequested: Odoo, the UI or the CLI asked.
-	CancelRequested = "cancelled"
-	// CancelSuperseded: a drift correction found, when claimed, that its
-	// application's latest intent is no longer the one it was to put back.
-	CancelSuperseded = "superseded"
-)
 
 // supersededError: a correction's intent was replaced while it was queued.
 type supersededError struct{ newer string }

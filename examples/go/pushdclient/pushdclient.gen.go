@@ -1405,12 +1405,14 @@ type JobCancellationReason string
 // | `cluster_unauthorized` | the credential was refused (`401`) |
 // | `namespace_not_managed` | the namespace is missing or does not carry `managed-by=vworkspace` |
 // | `preflight_failed` | the server-side dry-run of an object failed; nothing was written |
-// | `object_failed` | an object could not be applied, pruned or deleted, or its kstatus is `Failed` |
-// | `ownership_conflict` | another field manager owns a field pushd applies |
+// | `object_failed` | an object's controller reported it `Failed` (kstatus) |
+// | `ownership_conflict` | an object exists and belongs to another inventory, or to none; pushd left it as it was |
 // | `timeout` | the objects were not `Current` within `timeout_seconds` |
 // | `forbidden` | the credential lacks a right the job needs |
-// | a `422` rule code | a rule re-checked at run time refused an object (e.g. `cluster_id_mismatch`) |
-// | `apply_failed` | any other failure |
+// | `record_changed`, `application_not_allowed`, `namespace_not_allowed`, `operation_not_allowed`, `cluster_scoped_object`, `kind_not_allowed`, `namespace_mismatch`, `secret_type_not_allowed`, `service_external_ips`, `cluster_id_mismatch`, `over_privileged`, `pod_security_not_enforced` | a rule (`RuleCode`), checked again when the job was claimed, refused it; nothing was written |
+// | `malformed_object`, `duplicate_object` | the engine's own check refused an object without `apiVersion`, `kind` or `metadata.name`, or one listed twice; nothing was written |
+// | `internal_error` | pushd hit an internal error running the job (a bug); what was applied before it stays |
+// | `apply_failed` | any other failure (e.g. an object could not be applied, pruned or deleted) |
 //
 // Clients must accept codes they do not know.
 type JobError struct {
