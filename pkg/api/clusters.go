@@ -136,7 +136,7 @@ func (s *Server) deleteCluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	auditNote(c).ClusterUID = rec.UID // the generation deleted
+	AuditNote(c).ClusterUID = rec.UID // the generation deleted
 	// Jobs for a cluster pushd will no longer know cannot run: cancel them
 	// first, while a running one still has its credential to stop with.
 	if err := s.Jobs.CancelCluster(ctx, org, id); err != nil {

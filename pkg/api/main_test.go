@@ -22,6 +22,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/ui"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
@@ -70,7 +71,12 @@ func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	for _, o := range opts {
 		o(runCtx, &deps)
 	}
-	srv := httptest.NewServer(api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
+	// The UI mounted as pushd serve mounts it: the UI's own tests are in
+	// pkg/ui; these see it as a client of the whole server does.
+	s := api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10})
+	s.Mount("/ui", ui.New(ui.Deps{Front: s, Auth: auth, Store: f.Store, Clusters: deps.Clusters, Health: deps.Health, Jobs: deps.Jobs,
+		Inventory: deps.Inventory, Callbacks: deps.Callbacks}, ui.Options{Logger: log}))
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now()}
 }

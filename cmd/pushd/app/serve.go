@@ -19,6 +19,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/ui"
 	"github.com/vworkspace/pushd/pkg/webhook"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -173,6 +174,8 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			{Name: "workers", Check: runner.Started},
 		},
 	})
+	uiDeps := ui.Deps{Front: srv, Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher, Callbacks: deps.Callbacks}
+	srv.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log.With("component", "ui")}))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)

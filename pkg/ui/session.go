@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -51,14 +52,14 @@ type uiSession struct {
 	// fingerprint names the session in the audit log (fingerprint of its id).
 	fingerprint string
 	// csrf is the session's anti-forgery token: every form of the UI
-	// carries it, and every action checks it (ui_csrf.go).
+	// carries it, and every action checks it (csrf.go).
 	csrf    string
 	expires time.Time
 }
 
 // caller is who the session's requests come from.
-func (s uiSession) caller() caller {
-	return caller{org: s.org, kind: store.ActorUI, id: s.fingerprint}
+func (s uiSession) caller() api.Caller {
+	return api.Caller{Org: s.org, Kind: store.ActorUI, ID: s.fingerprint}
 }
 
 func newUISessions(ttl time.Duration, now func() time.Time, db uiSessionStore, log *slog.Logger) *uiSessions {
@@ -89,7 +90,7 @@ func (s *uiSessions) create(ctx context.Context, org string, audit *store.AuditE
 		}
 	}
 	key := sha256.Sum256([]byte(id))
-	fp := fingerprintOf(key)
+	fp := api.FingerprintOf(key)
 	s.byID[key] = uiSession{org: org, fingerprint: fp, csrf: csrf, expires: expires}
 	if audit != nil {
 		audit.ActorID = fp
@@ -136,7 +137,7 @@ func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 		}
 		return uiSession{}, false
 	}
-	sess = uiSession{org: row.Organization, fingerprint: fingerprintOf(key), csrf: row.CSRF, expires: row.ExpiresAt}
+	sess = uiSession{org: row.Organization, fingerprint: api.FingerprintOf(key), csrf: row.CSRF, expires: row.ExpiresAt}
 	s.mu.Lock()
 	s.byID[key] = sess
 	s.mu.Unlock()

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
@@ -24,10 +25,10 @@ type uiAppCounts struct {
 }
 
 func (u *ui) appCounts(cluster string) *uiAppCounts {
-	if u.s.Inventory == nil {
+	if u.Inventory == nil {
 		return nil
 	}
-	total, drifted := u.s.Inventory.Counts(cluster)
+	total, drifted := u.Inventory.Counts(cluster)
 	return &uiAppCounts{Total: total, Drifted: drifted}
 }
 
@@ -61,13 +62,13 @@ type uiApplication struct {
 // cluster for them, so a failure is shown in the section rather than
 // failing the whole page; it is nil without an inventory.
 func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
-	if u.s.Inventory == nil {
+	if u.Inventory == nil {
 		return nil
 	}
-	list, err := u.s.Inventory.ApplicationList(ctx, cluster)
+	list, err := u.Inventory.ApplicationList(ctx, cluster)
 	if err != nil {
-		e := toAPIError(err)
-		u.s.log.Warn("ui: cluster applications unavailable", "cluster", cluster, "code", e.Code, "err", err)
+		e := api.ErrorOf(err)
+		u.log.Warn("ui: cluster applications unavailable", "cluster", cluster, "code", e.Code, "err", err)
 		return &uiApplications{Unavailable: e.Message}
 	}
 	out := &uiApplications{Items: make([]uiApplication, 0, len(list.Items)), Unreadable: list.UnreadableNamespaces}
@@ -142,20 +143,20 @@ func newUIAppPage(rec *clusters.Record, a *observe.ApplicationDetail) uiAppPage 
 // application is one application of a cluster.
 func (u *ui) application(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
-	if u.s.Inventory == nil {
+	if u.Inventory == nil {
 		return echo.ErrNotFound
 	}
-	rec, err := u.s.Clusters.Get(ctx, org, c.Param("id"))
+	rec, err := u.Clusters.Get(ctx, org, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	ns, name := c.Param("namespace"), c.Param("application")
-	a, err := u.s.Inventory.Application(ctx, rec.ID, ns, name)
+	a, err := u.Inventory.Application(ctx, rec.ID, ns, name)
 	if err != nil {
 		return err
 	}
 	page := newUIAppPage(rec, a)
-	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Limit: uiAppJobs})
+	p, err := u.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Limit: uiAppJobs})
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func (u *ui) application(c echo.Context) error {
 	}
 	var reference map[string]map[string]any // "Kind/name" → desired object
 	if page.ReferenceID != "" {
-		if row, err := u.s.Store.GetJob(ctx, org, page.ReferenceID); err == nil {
+		if row, err := u.Store.GetJob(ctx, org, page.ReferenceID); err == nil {
 			reference = uiObjectsByKey(row.Manifests)
 		}
 	}

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type uiClusterClients interface {
 
 // liveObject reads o from the cluster, briefly; nil when it cannot.
 func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) map[string]any {
-	reg, ok := u.s.Clusters.(uiClusterClients)
+	reg, ok := u.Clusters.(uiClusterClients)
 	if !ok || o.Missing {
 		return nil
 	}
@@ -41,7 +41,7 @@ func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) m
 	defer cancel()
 	obj, err := cs.Dynamic.Resource(m.Resource).Namespace(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		u.s.log.Debug("ui: live object unavailable", "cluster", cluster, "object", o.Kind+"/"+o.Name, "err", err)
+		u.log.Debug("ui: live object unavailable", "cluster", cluster, "object", o.Kind+"/"+o.Name, "err", err)
 		return nil
 	}
 	return obj.Object

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"net/http"
@@ -24,12 +24,12 @@ type uiParked struct {
 
 // callbacks lists the organization's parked callbacks, each with a re-send button.
 func (u *ui) callbacks(c echo.Context) error {
-	page := uiCallbacks{Off: u.s.Callbacks == nil}
+	page := uiCallbacks{Off: u.Callbacks == nil}
 	if page.Off {
 		return u.render(c, http.StatusOK, "callbacks", page)
 	}
 	after, _ := strconv.ParseInt(c.QueryParam("after"), 10, 64)
-	events, err := u.s.Callbacks.Parked(c.Request().Context(), organization(c), max(after, 0), uiCallbacksPage+1)
+	events, err := u.Callbacks.Parked(c.Request().Context(), organization(c), max(after, 0), uiCallbacksPage+1)
 	if err != nil {
 		return err
 	}

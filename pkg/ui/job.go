@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"encoding/json"
@@ -49,15 +49,15 @@ type uiRetry struct {
 // job is one job with its per-object results and what was submitted.
 func (u *ui) job(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
-	j, err := u.s.Jobs.Get(ctx, org, c.Param("id"))
+	j, err := u.Jobs.Get(ctx, org, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	page := newUIJob(j, time.Now())
-	if u.s.Inventory != nil {
+	if u.Inventory != nil {
 		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)
 	}
-	if row, err := u.s.Store.GetJob(ctx, org, j.ID); err == nil {
+	if row, err := u.Store.GetJob(ctx, org, j.ID); err == nil {
 		page.Manifests = uiManifests(row.Manifests)
 	}
 	return u.render(c, http.StatusOK, "job", page)

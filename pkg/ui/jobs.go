@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"net/http"
@@ -36,7 +36,7 @@ func (u *ui) jobs(c echo.Context) error {
 	ctx, org, q := c.Request().Context(), organization(c), c.QueryParams()
 	f := uiJobFilters{Cluster: q.Get("cluster"), Application: q.Get("application"), Status: q.Get("status"), Request: q.Get("request"), Trigger: q.Get("trigger")}
 	limit := uiLimit(c, uiJobsPage)
-	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{
+	p, err := u.Jobs.List(ctx, org, jobs.ListOptions{
 		Cluster: f.Cluster, Application: f.Application, Status: store.JobStatus(f.Status), RequestID: f.Request, Trigger: f.Trigger,
 		Limit: limit, Cursor: q.Get("cursor"),
 	})
@@ -78,7 +78,7 @@ type uiRequest struct {
 // application, as GET /requests/{id} lists them) and how it ended.
 func (u *ui) request(c echo.Context) error {
 	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
-	js, err := u.s.Jobs.RequestJobs(ctx, org, rid)
+	js, err := u.Jobs.RequestJobs(ctx, org, rid)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -135,7 +135,7 @@ func uiTime(t *time.Time) string {
 }
 
 func (u *ui) recentJobs(ctx context.Context, org, cluster string, limit int) ([]jobs.Summary, error) {
-	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{Cluster: cluster, Limit: limit})
+	p, err := u.Jobs.List(ctx, org, jobs.ListOptions{Cluster: cluster, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -201,17 +201,17 @@ func (s uiSummary) Items() []uiSummaryItem {
 // under a summary of what needs attention.
 func (u *ui) fleet(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
-	recs, err := u.s.Clusters.List(ctx, org)
+	recs, err := u.Clusters.List(ctx, org)
 	if err != nil {
 		return err
 	}
 	slices.SortFunc(recs, func(a, b *clusters.Record) int { return strings.Compare(a.ID, b.ID) })
-	all, err := u.s.Health.ObservedAll(ctx)
+	all, err := u.Health.ObservedAll(ctx)
 	if err != nil {
 		return err
 	}
-	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.s.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1, FailedApps: -1}}
-	recentAll, err := u.s.Jobs.RecentByCluster(ctx, org, uiJobWindow)
+	page := uiFleet{JobWindow: uiJobWindow, Inventory: u.Inventory != nil, Summary: uiSummary{Clusters: len(recs), Parked: -1, FailedApps: -1}}
+	recentAll, err := u.Jobs.RecentByCluster(ctx, org, uiJobWindow)
 	if err != nil {
 		return err
 	}
@@ -246,8 +246,8 @@ func (u *ui) fleet(c echo.Context) error {
 		}
 		page.Clusters = append(page.Clusters, row)
 	}
-	if u.s.Callbacks != nil {
-		parked, err := u.s.Callbacks.Parked(ctx, org, 0, uiParkedCounted)
+	if u.Callbacks != nil {
+		parked, err := u.Callbacks.Parked(ctx, org, 0, uiParkedCounted)
 		if err != nil {
 			return err
 		}
@@ -295,11 +295,11 @@ type uiEvent struct {
 // cluster is one cluster: its record, what pushd observes, its recent jobs and events.
 func (u *ui) cluster(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
-	rec, err := u.s.Clusters.Get(ctx, org, c.Param("id"))
+	rec, err := u.Clusters.Get(ctx, org, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	st, err := u.s.Health.Observed(ctx, rec.ID)
+	st, err := u.Health.Observed(ctx, rec.ID)
 	if err != nil {
 		return err
 	}
@@ -308,7 +308,7 @@ func (u *ui) cluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := u.s.Store.Events(ctx, rec.ID, uiClusterEvents)
+	events, err := u.Store.Events(ctx, rec.ID, uiClusterEvents)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
-package api
+package ui
 
 import (
 	"crypto/subtle"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/api"
 )
 
 // uiCSRFField is the hidden form field that carries the session's
@@ -23,8 +25,8 @@ func (u *ui) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		sess, ok := u.sessionOf(c)
 		got := c.FormValue(uiCSRFField)
 		if !ok || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 {
-			u.s.log.Warn("ui action refused: missing or wrong anti-forgery token", "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
-			return &Error{Status: http.StatusForbidden, Code: "csrf", Message: "this form has expired or was not sent by pushd's UI: reload the page and try again"}
+			u.log.Warn("ui action refused: missing or wrong anti-forgery token", "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
+			return &api.Error{Status: http.StatusForbidden, Code: "csrf", Message: "this form has expired or was not sent by pushd's UI: reload the page and try again"}
 		}
 		return next(c)
 	}

@@ -1,43 +1,17 @@
-package api
+package ui
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/web"
 )
-
-// The web UI: server-rendered pages of the organization's fleet (templates,
-// CSS and one small script in web/), and a few actions: run a drift check,
-// cancel a job or a request, re-send a parked callback.
-//
-// Live pages: a page whose content changes (the fleet, a cluster, a job, a
-// request, an application) marks its changing sections with data-live and
-// an id. /ui/static/live.js, the only script, fetches the same page every
-// few seconds and swaps the sections whose HTML changed: no full reload, no
-// flicker, and the CSP stays strict (script-src 'self', no inline script,
-// no eval). A section that is done changing is rendered without data-live
-// (a final job's page): the refresh that brings it is the last one. A
-// running job's objects and their kstatus, its waiting and retries, are
-// persisted as they change, so its page shows them within a refresh.
-// Without JavaScript the pages work; they just do not refresh.
-//
-// Authentication: the login form takes one of the API read tokens
-// (--api-tokens) and answers with a cookie holding a random session id that
-// maps, in memory, to the token's organization (ui_session.go). The token
-// itself is never stored in the cookie or anywhere else. Every page then
-// reads with that organization, through the same registry and job service
-// as the API, so another organization's cluster or job is a 404 here too.
-//
-// CSRF: every POST but the login carries the session's anti-forgery token
-// (a hidden form field, compared in constant time; ui_csrf.go); the cookie
-// is SameSite=Strict; and a POST a browser marks as cross-site
-// (Sec-Fetch-Site) is refused. GETs change nothing. Every action is logged
-// with the organization, the action and its subject.
 
 const (
 	uiCookie = "pushd_ui_session"
@@ -45,26 +19,90 @@ const (
 	uiLoginBodyBytes = 8 << 10
 )
 
+// Front is what the UI shares with the API server it is mounted in
+// (*api.Server): one failure limit for API tokens and UI logins, one audit
+// log, one error mapper, one notion of which proxies to trust.
+type Front interface {
+	// TooManyFailures refuses a client over its failed-authentication allowance;
+	// AuthFailed counts one failure.
+	TooManyFailures(c echo.Context) error
+	AuthFailed(c echo.Context)
+	// Audited records every request of a known caller that reaches it.
+	Audited(action store.AuditAction, subject api.AuditSubject) echo.MiddlewareFunc
+	// HandleError answers an error the UI does not render as a page.
+	HandleError(err error, c echo.Context)
+	// Secure says whether the client reached pushd over TLS.
+	Secure(r *http.Request) bool
+}
+
+// Tokens checks the API tokens a login offers (*api.Authenticator).
+type Tokens interface {
+	Token(h http.Header) (api.Caller, bool)
+}
+
+var (
+	_ Front  = (*api.Server)(nil)
+	_ Tokens = (*api.Authenticator)(nil)
+)
+
+// Deps are the UI's collaborators.
+type Deps struct {
+	Front Front
+	Auth  Tokens
+	// Store keeps UI sessions across restarts and serves what the pages read
+	// beyond the services; nil keeps sessions in memory.
+	Store    *store.Store
+	Clusters api.ClusterRegistry
+	Health   api.ClusterHealth
+	Jobs     api.JobService
+	// Inventory serves the applications; nil leaves them out.
+	Inventory api.Inventory
+	// Callbacks serves the parked callbacks; nil when callbacks are off.
+	Callbacks api.Callbacks
+}
+
+// Options are the UI's optional knobs.
+type Options struct {
+	// Logger; discarded when nil.
+	Logger *slog.Logger
+}
+
 // ui serves the web UI's pages.
 type ui struct {
-	s        *Server
+	Deps
+	log      *slog.Logger
 	pages    *web.Pages
 	sessions *uiSessions
 	known    uiLastKnown
 }
 
-// routesUI registers the web UI under /ui.
-func (s *Server) routesUI(e *echo.Echo) {
+// New builds the web UI, to be mounted at /ui (api.Server.Mount).
+func New(deps Deps, opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	pages, err := web.ParsePages()
 	if err != nil {
 		// The templates are embedded: this is a build defect, which web's own test catches.
 		panic(err)
 	}
 	var db uiSessionStore
-	if s.Store != nil { // a nil *store.Store would be a non-nil interface
-		db = s.Store
+	if deps.Store != nil { // a nil *store.Store would be a non-nil interface
+		db = deps.Store
 	}
-	u := &ui{s: s, pages: pages, sessions: newUISessions(uiSessionTTL, nil, db, s.log)}
+	u := &ui{Deps: deps, log: opts.Logger, pages: pages, sessions: newUISessions(uiSessionTTL, nil, db, opts.Logger)}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = deps.Front.HandleError
+	// The failure limit names clients with the API server's extractor;
+	// nothing here reads forwarded headers.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			api.SetRoute(c.Request(), c.Path())
+			return next(c)
+		}
+	})
 	e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
 
 	g := e.Group("/ui", uiHeaders, u.renderErrors)
@@ -73,7 +111,7 @@ func (s *Server) routesUI(e *echo.Echo) {
 	g.GET("/login", u.loginForm)
 	g.POST("/login", u.login)
 
-	session, csrf, audit := u.requireSession, u.requireCSRF, s.audited
+	session, csrf, audit := u.requireSession, u.requireCSRF, deps.Front.Audited
 	g.POST("/logout", u.logout, session, csrf)
 	g.GET("/", u.fleet, session)
 	g.GET("/clusters/:id", u.cluster, session)
@@ -85,12 +123,16 @@ func (s *Server) routesUI(e *echo.Echo) {
 	g.GET("/audit", u.audit, session)
 	// audit before csrf: a post with a forged or stale token is a refused
 	// attempt of the session, and the audit log shows those too.
-	g.POST("/clusters/:id/drift-check", u.driftCheck, session, audit(store.AuditDriftCheckRequested, clusterInPath), csrf)
-	g.POST("/jobs/:id/cancel", u.cancelJob, session, audit(store.AuditJobCancelled, subjectInPath), csrf)
-	g.POST("/requests/:request_id/cancel", u.cancelRequest, session, audit(store.AuditRequestCancelled, requestInPath), csrf)
-	g.POST("/callbacks/:id/resend", u.resendCallback, session, audit(store.AuditCallbackResent, subjectInPath), csrf)
+	g.POST("/clusters/:id/drift-check", u.driftCheck, session, audit(store.AuditDriftCheckRequested, api.ClusterInPath), csrf)
+	g.POST("/jobs/:id/cancel", u.cancelJob, session, audit(store.AuditJobCancelled, api.SubjectInPath), csrf)
+	g.POST("/requests/:request_id/cancel", u.cancelRequest, session, audit(store.AuditRequestCancelled, api.RequestInPath), csrf)
+	g.POST("/callbacks/:id/resend", u.resendCallback, session, audit(store.AuditCallbackResent, api.SubjectInPath), csrf)
 	g.Any("/*", func(echo.Context) error { return echo.ErrNotFound }, session)
+	return e
 }
+
+// organization is the organization of the request's session.
+func organization(c echo.Context) string { return api.CallerOf(c).Org }
 
 // uiHeaders sets the UI's security headers and refuses cross-site POSTs.
 func uiHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -101,26 +143,26 @@ func uiHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
 		if c.Request().Method == http.MethodPost && c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
-			return &Error{Status: http.StatusForbidden, Code: "cross_site", Message: "cross-site form posts are refused"}
+			return &api.Error{Status: http.StatusForbidden, Code: "cross_site", Message: "cross-site form posts are refused"}
 		}
 		return next(c)
 	}
 }
 
 // renderErrors renders a handler's error as an HTML page, with the status
-// and public message of the one error mapper (toAPIError).
+// and public message of the one error mapper (ErrorOf).
 func (u *ui) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
 		if err == nil || c.Response().Committed {
 			return err
 		}
-		e := toAPIError(err)
+		e := api.ErrorOf(err)
 		req := c.Request()
 		if e.Status >= 500 {
-			u.s.log.Error("ui request failed", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
+			u.log.Error("ui request failed", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
 		} else {
-			u.s.log.Debug("ui request refused", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
+			u.log.Debug("ui request refused", "method", req.Method, "path", req.URL.Path, "code", e.Code, "err", err)
 		}
 		return u.render(c, e.Status, "error", uiError{Status: e.Status, StatusText: http.StatusText(e.Status), Message: e.Message})
 	}
@@ -177,7 +219,7 @@ func (u *ui) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return c.Redirect(http.StatusSeeOther, "/ui/login")
 		}
-		c.Set(callerKey, sess.caller())
+		api.SetCaller(c, sess.caller())
 		return next(c)
 	}
 }
@@ -197,44 +239,44 @@ func (u *ui) loginForm(c echo.Context) error {
 // exactly as a bearer token of the API is, and is never echoed back.
 func (u *ui) login(c echo.Context) error {
 	req := c.Request()
-	if err := u.s.tooManyFailures(c); err != nil {
+	if err := u.Front.TooManyFailures(c); err != nil {
 		return err
 	}
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, uiLoginBodyBytes)
 	h := http.Header{}
 	h.Set(echo.HeaderAuthorization, "Bearer "+strings.TrimSpace(c.FormValue("token")))
-	who, ok := u.s.Auth.token(h)
+	who, ok := u.Auth.Token(h)
 	if !ok {
-		u.s.authFailed(c)
-		u.s.log.Info("ui login refused", "remote", req.RemoteAddr)
+		u.Front.AuthFailed(c)
+		u.log.Info("ui login refused", "remote", req.RemoteAddr)
 		return u.render(c, http.StatusUnauthorized, "login", uiLogin{Error: "That token is not a valid API token."})
 	}
-	org := who.org
+	org := who.Org
 	if old, err := c.Cookie(uiCookie); err == nil {
 		u.sessions.end(req.Context(), old.Value, nil)
 	}
 	// The entry names the new session, which create fills in: that is who
 	// the UI's later entries name; its subject is the token it was opened with.
-	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Subject: "token:" + who.id,
+	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Subject: "token:" + who.ID,
 		Outcome: store.AuditOK, Status: http.StatusSeeOther}
 	id, expires := u.sessions.create(req.Context(), org, login)
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: id, Path: "/ui", Expires: expires, MaxAge: int(uiSessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(req),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.Front.Secure(req),
 	})
-	u.s.log.Info("ui login", "organization", org, "remote", req.RemoteAddr)
+	u.log.Info("ui login", "organization", org, "remote", req.RemoteAddr)
 	return c.Redirect(http.StatusSeeOther, "/ui/")
 }
 
 func (u *ui) logout(c echo.Context) error {
 	if ck, err := c.Cookie(uiCookie); err == nil {
-		who := callerOf(c)
-		u.sessions.end(c.Request().Context(), ck.Value, &store.AuditEntry{Organization: who.org, ActorKind: who.kind, ActorID: who.id,
+		who := api.CallerOf(c)
+		u.sessions.end(c.Request().Context(), ck.Value, &store.AuditEntry{Organization: who.Org, ActorKind: who.Kind, ActorID: who.ID,
 			Action: store.AuditUILogout, Outcome: store.AuditOK, Status: http.StatusSeeOther})
 	}
 	c.SetCookie(&http.Cookie{
 		Name: uiCookie, Value: "", Path: "/ui", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.s.secure(c.Request()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.Front.Secure(c.Request()),
 	})
 	return c.Redirect(http.StatusSeeOther, "/ui/login")
 }

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -36,13 +37,13 @@ type uiAuditRow struct {
 // at a time: the same entries and filters as GET /api/v1/audit.
 func (u *ui) audit(c echo.Context) error {
 	q := c.QueryParams()
-	f, err := auditFilter(c)
+	f, err := api.ParseAuditFilter(c)
 	if err != nil {
 		return err
 	}
 	f.After, _ = strconv.ParseInt(q.Get("after"), 10, 64)
 	f.Limit = uiAuditPage + 1
-	entries, err := u.s.Store.AuditEntries(c.Request().Context(), organization(c), f)
+	entries, err := u.Store.AuditEntries(c.Request().Context(), organization(c), f)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -41,7 +41,7 @@ func uiNamespaceReadError(ns clusters.NamespaceStatus, unreadable []observe.Name
 // Failed, from the watcher's last results (observe.Watcher.FailedCount);
 // -1 when the inventory cannot say without asking the cluster.
 func (u *ui) uiFailedApplications(cluster string) int {
-	if fc, ok := u.s.Inventory.(interface{ FailedCount(cluster string) int }); ok {
+	if fc, ok := u.Inventory.(interface{ FailedCount(cluster string) int }); ok {
 		return fc.FailedCount(cluster)
 	}
 	return -1
