@@ -74,8 +74,12 @@ func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	// The UI mounted as pushd serve mounts it: the UI's own tests are in
 	// pkg/ui; these see it as a client of the whole server does.
 	s := api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10})
-	s.Mount("/ui", ui.New(ui.Deps{Front: s, Auth: auth, Store: f.Store, Clusters: deps.Clusters, Health: deps.Health, Jobs: deps.Jobs,
-		Inventory: deps.Inventory, Callbacks: deps.Callbacks}, ui.Options{Logger: log}))
+	uiDeps := ui.Deps{Front: s, Auth: auth, Clusters: deps.Clusters, Health: deps.Health, Jobs: svc, Manifests: svc, Clients: f.Registry,
+		Inventory: watcher, Events: f.Store, Audit: f.Store, Sessions: f.Store}
+	if deps.Callbacks != nil {
+		uiDeps.Callbacks = deps.Callbacks
+	}
+	s.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log}))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now()}

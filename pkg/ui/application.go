@@ -169,9 +169,9 @@ func (u *ui) application(c echo.Context) error {
 		page.Jobs = append(page.Jobs, row)
 	}
 	var reference map[string]map[string]any // "Kind/name" → desired object
-	if page.ReferenceID != "" {
-		if row, err := u.Store.GetJob(ctx, org, page.ReferenceID); err == nil {
-			reference = uiObjectsByKey(row.Manifests)
+	if page.ReferenceID != "" && u.Manifests != nil {
+		if stored, err := u.Manifests.Manifests(ctx, org, page.ReferenceID); err == nil {
+			reference = uiObjectsByKey(stored)
 		}
 	}
 	for _, o := range a.Objects {

@@ -10,26 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // The values of a drifted field on the application page: desired (the
 // reference job's manifest) and live (read from the cluster).
 
-// uiClusterClients is the registry's per-cluster clients, which the
-// application page uses to read a drifted object's live values.
-type uiClusterClients interface {
-	Clients(id string) (*clusters.Clients, error)
-}
-
 // liveObject reads o from the cluster, briefly; nil when it cannot.
 func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) map[string]any {
-	reg, ok := u.Clusters.(uiClusterClients)
-	if !ok || o.Missing {
+	if u.Clients == nil || o.Missing {
 		return nil
 	}
-	cs, err := reg.Clients(cluster)
+	cs, err := u.Clients.Clients(cluster)
 	if err != nil {
 		return nil
 	}

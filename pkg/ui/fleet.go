@@ -229,9 +229,7 @@ func (u *ui) fleet(c echo.Context) error {
 		}
 		if row.Applications != nil {
 			sum.Drifted += row.Applications.Drifted
-			if n := u.uiFailedApplications(rec.ID); n >= 0 {
-				sum.FailedApps = max(sum.FailedApps, 0) + n
-			}
+			sum.FailedApps = max(sum.FailedApps, 0) + u.Inventory.FailedCount(rec.ID)
 		}
 		if rec.ID <= after {
 			continue
@@ -308,9 +306,11 @@ func (u *ui) cluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := u.Store.Events(ctx, rec.ID, uiClusterEvents)
-	if err != nil {
-		return err
+	var events []store.Event
+	if u.Events != nil {
+		if events, err = u.Events.Events(ctx, rec.ID, uiClusterEvents); err != nil {
+			return err
+		}
 	}
 	page := uiCluster{
 		Row: newUIClusterRow(rec, st, recent), Mode: rec.Connectivity,

@@ -57,8 +57,10 @@ func (u *ui) job(c echo.Context) error {
 	if u.Inventory != nil {
 		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)
 	}
-	if row, err := u.Store.GetJob(ctx, org, j.ID); err == nil {
-		page.Manifests = uiManifests(row.Manifests)
+	if u.Manifests != nil {
+		if stored, err := u.Manifests.Manifests(ctx, org, j.ID); err == nil {
+			page.Manifests = uiManifests(stored)
+		}
 	}
 	return u.render(c, http.StatusOK, "job", page)
 }

@@ -31,21 +31,12 @@ type uiSessions struct {
 	ttl time.Duration
 	now func() time.Time
 	// db keeps sessions across restarts; nil keeps them in memory only.
-	db  uiSessionStore
+	db  Sessions
 	log *slog.Logger
 
 	mu   sync.Mutex
 	byID map[[sha256.Size]byte]uiSession
 }
-
-// uiSessionStore is what the sessions need of the database.
-type uiSessionStore interface {
-	SaveUISession(ctx context.Context, s *store.UISession, audit *store.AuditEntry) error
-	UISessionByHash(ctx context.Context, idHash string, now time.Time) (*store.UISession, error)
-	DeleteUISession(ctx context.Context, idHash string, audit *store.AuditEntry) error
-}
-
-var _ uiSessionStore = (*store.Store)(nil)
 
 type uiSession struct {
 	org string
@@ -62,7 +53,7 @@ func (s uiSession) caller() api.Caller {
 	return api.Caller{Org: s.org, Kind: store.ActorUI, ID: s.fingerprint}
 }
 
-func newUISessions(ttl time.Duration, now func() time.Time, db uiSessionStore, log *slog.Logger) *uiSessions {
+func newUISessions(ttl time.Duration, now func() time.Time, db Sessions, log *slog.Logger) *uiSessions {
 	if now == nil {
 		now = time.Now
 	}

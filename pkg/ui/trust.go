@@ -37,16 +37,6 @@ func uiNamespaceReadError(ns clusters.NamespaceStatus, unreadable []observe.Name
 	return ""
 }
 
-// uiFailedApplications counts a cluster's applications whose health is
-// Failed, from the watcher's last results (observe.Watcher.FailedCount);
-// -1 when the inventory cannot say without asking the cluster.
-func (u *ui) uiFailedApplications(cluster string) int {
-	if fc, ok := u.Inventory.(interface{ FailedCount(cluster string) int }); ok {
-		return fc.FailedCount(cluster)
-	}
-	return -1
-}
-
 // uiNamespace is an observed namespace as the cluster page shows it.
 type uiNamespace struct {
 	clusters.NamespaceStatus

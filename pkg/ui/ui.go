@@ -19,46 +19,28 @@ const (
 	uiLoginBodyBytes = 8 << 10
 )
 
-// Front is what the UI shares with the API server it is mounted in
-// (*api.Server): one failure limit for API tokens and UI logins, one audit
-// log, one error mapper, one notion of which proxies to trust.
-type Front interface {
-	// TooManyFailures refuses a client over its failed-authentication allowance;
-	// AuthFailed counts one failure.
-	TooManyFailures(c echo.Context) error
-	AuthFailed(c echo.Context)
-	// Audited records every request of a known caller that reaches it.
-	Audited(action store.AuditAction, subject api.AuditSubject) echo.MiddlewareFunc
-	// HandleError answers an error the UI does not render as a page.
-	HandleError(err error, c echo.Context)
-	// Secure says whether the client reached pushd over TLS.
-	Secure(r *http.Request) bool
-}
-
-// Tokens checks the API tokens a login offers (*api.Authenticator).
-type Tokens interface {
-	Token(h http.Header) (api.Caller, bool)
-}
-
-var (
-	_ Front  = (*api.Server)(nil)
-	_ Tokens = (*api.Authenticator)(nil)
-)
-
-// Deps are the UI's collaborators.
+// Deps are the UI's collaborators. Front, Auth, Clusters, Health and Jobs
+// are required; the others are optional, as their comments say.
 type Deps struct {
-	Front Front
-	Auth  Tokens
-	// Store keeps UI sessions across restarts and serves what the pages read
-	// beyond the services; nil keeps sessions in memory.
-	Store    *store.Store
-	Clusters api.ClusterRegistry
-	Health   api.ClusterHealth
-	Jobs     api.JobService
+	Front    Front
+	Auth     Tokens
+	Clusters Clusters
+	Health   Health
+	Jobs     Jobs
+	// Manifests shows what a job was submitted with; nil leaves it out.
+	Manifests Manifests
+	// Clients reads a drifted field's live value; nil leaves it out.
+	Clients Clients
 	// Inventory serves the applications; nil leaves them out.
-	Inventory api.Inventory
+	Inventory Inventory
 	// Callbacks serves the parked callbacks; nil when callbacks are off.
-	Callbacks api.Callbacks
+	Callbacks Callbacks
+	// Events are the cluster page's history; nil shows none.
+	Events Events
+	// Audit serves the audit page; nil shows an empty log.
+	Audit AuditLog
+	// Sessions keeps UI sessions across restarts; nil keeps them in memory.
+	Sessions Sessions
 }
 
 // Options are the UI's optional knobs.
@@ -86,11 +68,7 @@ func New(deps Deps, opts Options) http.Handler {
 		// The templates are embedded: this is a build defect, which web's own test catches.
 		panic(err)
 	}
-	var db uiSessionStore
-	if deps.Store != nil { // a nil *store.Store would be a non-nil interface
-		db = deps.Store
-	}
-	u := &ui{Deps: deps, log: opts.Logger, pages: pages, sessions: newUISessions(uiSessionTTL, nil, db, opts.Logger)}
+	u := &ui{Deps: deps, log: opts.Logger, pages: pages, sessions: newUISessions(uiSessionTTL, nil, deps.Sessions, opts.Logger)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = deps.Front.HandleError

@@ -174,7 +174,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			{Name: "workers", Check: runner.Started},
 		},
 	})
-	uiDeps := ui.Deps{Front: srv, Auth: auth, Store: st, Clusters: registry, Health: monitor, Jobs: jobService, Inventory: watcher, Callbacks: deps.Callbacks}
+	uiDeps := ui.Deps{Front: srv, Auth: auth, Clusters: registry, Health: monitor, Jobs: jobService, Manifests: jobService, Clients: registry,
+		Inventory: watcher, Events: st, Audit: st, Sessions: st}
+	if deliverer != nil {
+		uiDeps.Callbacks = deliverer
+	}
 	srv.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log.With("component", "ui")}))
 	var wg sync.WaitGroup
 	defer wg.Wait()
