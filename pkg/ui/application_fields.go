@@ -17,7 +17,7 @@ import (
 // reference job's manifest) and live (read from the cluster).
 
 // liveObject reads o from the cluster, briefly; nil when it cannot.
-func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) map[string]any {
+func (u *server) liveObject(ctx context.Context, cluster string, o observe.Object) map[string]any {
 	if u.Clients == nil || o.Missing {
 		return nil
 	}
@@ -39,8 +39,8 @@ func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) m
 	return obj.Object
 }
 
-// uiObjectsByKey indexes a job's stored objects by "Kind/name".
-func uiObjectsByKey(stored string) map[string]map[string]any {
+// objectsByKey indexes a job's stored objects by "Kind/name".
+func objectsByKey(stored string) map[string]map[string]any {
 	var objs []map[string]any
 	if json.Unmarshal([]byte(stored), &objs) != nil {
 		return nil
@@ -55,13 +55,13 @@ func uiObjectsByKey(stored string) map[string]map[string]any {
 	return out
 }
 
-// uiFieldValue reads a structured-merge-diff path (.data.domain,
+// fieldValue reads a structured-merge-diff path (.data.domain,
 // .spec.containers[name="app"].image) out of obj, as one line of JSON.
 // Secret values never reach here: drift reports a Secret's paths, and
 // this shows "(hidden)" for anything under .data or .stringData of one.
-func uiFieldValue(obj map[string]any, path string) string {
+func fieldValue(obj map[string]any, path string) string {
 	if obj["kind"] == "Secret" && (strings.HasPrefix(path, ".data") || strings.HasPrefix(path, ".stringData")) {
-		return uiHidden
+		return hidden
 	}
 	var cur any = obj
 	rest := path
@@ -94,7 +94,7 @@ func uiFieldValue(obj map[string]any, path string) string {
 			}
 			var found any
 			for _, item := range list {
-				if uiSelects(item, sel) {
+				if selects(item, sel) {
 					found = item
 					break
 				}
@@ -111,11 +111,11 @@ func uiFieldValue(obj map[string]any, path string) string {
 	if err != nil {
 		return ""
 	}
-	return uiTruncate(string(b))
+	return truncate(string(b))
 }
 
-// uiSelects matches a list item against a selector: k="v"[,k2="v2"].
-func uiSelects(item any, sel string) bool {
+// selects matches a list item against a selector: k="v"[,k2="v2"].
+func selects(item any, sel string) bool {
 	m, ok := item.(map[string]any)
 	if !ok {
 		return false
