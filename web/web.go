@@ -1,7 +1,7 @@
 // Package web holds pushd's web UI: HTML templates and static assets,
 // embedded in the binary so one file serves the whole UI.
 //
-// It holds no logic. pkg/api computes every value a page shows and picks the
+// It holds no logic. pkg/ui computes every value a page shows and picks the
 // page; the templates only lay values out, with conditionals for empty
 // states. html/template escapes everything they print.
 //

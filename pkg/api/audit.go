@@ -9,7 +9,7 @@ import (
 )
 
 // Recording the audit log. Every route that changes state — the signed
-// writes and the UI's actions — runs behind audited, which writes one entry
+// writes and the UI's actions — runs behind Audited, which writes one entry
 // per request of a known caller: the caller (organization, credential or
 // session fingerprint), the action, its subject, and how it ended (ok, or
 // the error code with its status, so refused attempts are there too).
@@ -17,13 +17,14 @@ import (
 // The entry is written right after the handler, not in the transaction of
 // the change: the change is written by pkg/clusters, pkg/jobs, pkg/outbox or
 // pkg/observe through store verbs that know nothing of who asked, and only
-// pkg/api knows the caller and the answer; a refusal writes nothing to join.
-// So a crash between a change and its entry can lose the entry (never the
-// reverse). The changes pkg/api writes itself, UI logins and logouts, are
-// written with their entry in one transaction (ui_session.go).
+// the front-end (pkg/api, pkg/ui through Audited) knows the caller and the
+// answer; a refusal writes nothing to join. So a crash between a change and
+// its entry can lose the entry (never the reverse). The changes a front-end
+// writes itself, UI logins and logouts, are written with their entry in one
+// transaction (pkg/ui's session.go).
 //
 // A request that fails authentication has no organization whose log it
-// could go to: it is in pushd's log only (authFailed).
+// could go to: it is in pushd's log only (AuthFailed).
 
 const (
 	auditKey = "pushd.audit"
@@ -31,42 +32,42 @@ const (
 	errorCodeKey = "pushd.error_code"
 )
 
-// auditSubject says where a route's path names its subject.
-type auditSubject func(c echo.Context, e *store.AuditEntry)
+// AuditSubject says where a route's path names its subject.
+type AuditSubject func(c echo.Context, e *store.AuditEntry)
 
 var (
-	// clusterInPath: the :id of /clusters/:id/….
-	clusterInPath auditSubject = func(c echo.Context, e *store.AuditEntry) { e.Cluster = c.Param("id") }
-	// subjectInPath: the :id of /jobs/:id/… or /callbacks/:id/….
-	subjectInPath auditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("id") }
-	// requestInPath: the :request_id of /requests/:request_id/….
-	requestInPath auditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("request_id") }
-	// subjectInBody: the handler names it (auditNote).
-	subjectInBody auditSubject = func(echo.Context, *store.AuditEntry) {}
+	// ClusterInPath: the :id of /clusters/:id/….
+	ClusterInPath AuditSubject = func(c echo.Context, e *store.AuditEntry) { e.Cluster = c.Param("id") }
+	// SubjectInPath: the :id of /jobs/:id/… or /callbacks/:id/….
+	SubjectInPath AuditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("id") }
+	// RequestInPath: the :request_id of /requests/:request_id/….
+	RequestInPath AuditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("request_id") }
+	// SubjectInBody: the handler names it (AuditNote).
+	SubjectInBody AuditSubject = func(echo.Context, *store.AuditEntry) {}
 )
 
-// audited records action for every request of a known caller that
+// Audited records action for every request of a known caller that
 // reaches it. It runs outside the authentication middleware and reads the
 // caller it found once the request is answered, so a refusal there (a
 // webhook-id reused with another body) is recorded too; a request that
 // failed authentication has no caller and is not. A replay of a remembered
 // answer changes nothing and is not recorded again.
-func (s *Server) audited(action store.AuditAction, subject auditSubject) echo.MiddlewareFunc {
+func (s *Server) Audited(action store.AuditAction, subject AuditSubject) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			e := &store.AuditEntry{Action: action}
 			subject(c, e)
 			c.Set(auditKey, e)
 			err := next(c)
-			who := callerOf(c)
-			if who.org == "" || c.Response().Header().Get(replayedHeader) != "" {
+			who := CallerOf(c)
+			if who.Org == "" || c.Response().Header().Get(replayedHeader) != "" {
 				return err
 			}
-			e.Organization, e.ActorKind, e.ActorID = who.org, who.kind, who.id
+			e.Organization, e.ActorKind, e.ActorID = who.Org, who.Kind, who.ID
 			e.Outcome, e.Status = store.AuditOK, c.Response().Status
 			switch code, _ := c.Get(errorCodeKey).(string); {
 			case err != nil:
-				apiErr := toAPIError(err)
+				apiErr := ErrorOf(err)
 				e.Outcome, e.Status = apiErr.Code, apiErr.Status
 			case code != "": // answered already (requireSignature renders the handler's error)
 				e.Outcome = code
@@ -77,10 +78,10 @@ func (s *Server) audited(action store.AuditAction, subject auditSubject) echo.Mi
 	}
 }
 
-// auditNote is the entry of the request being handled, for the handler to
+// AuditNote is the entry of the request being handled, for the handler to
 // complete with what only it knows (a job's cluster, a record's
 // generation); a throw-away entry on routes that are not audited.
-func auditNote(c echo.Context) *store.AuditEntry {
+func AuditNote(c echo.Context) *store.AuditEntry {
 	if e, ok := c.Get(auditKey).(*store.AuditEntry); ok {
 		return e
 	}

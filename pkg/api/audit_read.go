@@ -35,9 +35,9 @@ func newAuditView(e *store.AuditEntry) auditView {
 		Action: e.Action, Cluster: e.Cluster, ClusterUID: e.ClusterUID, Subject: e.Subject, Outcome: e.Outcome, Status: e.Status}
 }
 
-// auditFilter reads the filters of the query string: since and until
+// ParseAuditFilter reads the filters of the query string: since and until
 // (RFC 3339), cluster, action.
-func auditFilter(c echo.Context) (store.AuditFilter, error) {
+func ParseAuditFilter(c echo.Context) (store.AuditFilter, error) {
 	var f store.AuditFilter
 	for name, into := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := c.QueryParam(name); v != "" {
@@ -59,7 +59,7 @@ func auditFilter(c echo.Context) (store.AuditFilter, error) {
 }
 
 func (s *Server) listAudit(c echo.Context) error {
-	f, err := auditFilter(c)
+	f, err := ParseAuditFilter(c)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ const exportPage = 500
 // failure after the first line aborts the connection, so the client sees
 // an error, never a clean but shortened log.
 func (s *Server) exportAudit(c echo.Context) error {
-	f, err := auditFilter(c)
+	f, err := ParseAuditFilter(c)
 	if err != nil {
 		return err
 	}

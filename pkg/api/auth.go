@@ -36,22 +36,22 @@ type orgVerifier struct {
 	verifier    *webhook.Verifier
 }
 
-// caller is who sent a request, as the audit log names them.
-type caller struct {
-	org  string
-	kind store.AuditActorKind
-	// id is the fingerprint of the credential or UI session, never the
+// Caller is who sent a request, as the audit log names them.
+type Caller struct {
+	Org  string
+	Kind store.AuditActorKind
+	// ID is the fingerprint of the credential or UI session, never the
 	// credential itself.
-	id string
+	ID string
 }
 
 // fingerprint names a credential without revealing it: the first 8 hex
 // digits of its SHA-256 (32 bits: enough to tell an organization's few
 // credentials apart, far too few to find the credential from).
-func fingerprint(credential string) string { return fingerprintOf(sha256.Sum256([]byte(credential))) }
+func fingerprint(credential string) string { return FingerprintOf(sha256.Sum256([]byte(credential))) }
 
-// fingerprintOf is the fingerprint of a credential whose SHA-256 is sum.
-func fingerprintOf(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:4]) }
+// FingerprintOf is the fingerprint of a credential whose SHA-256 is sum.
+func FingerprintOf(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:4]) }
 
 // NewAuthenticator builds an authenticator; now may be nil for the wall clock.
 func NewAuthenticator(secrets, tokens []config.Credential, now func() time.Time) (*Authenticator, error) {
@@ -86,32 +86,32 @@ func (a *Authenticator) parse(h http.Header) (webhook.Message, error) {
 }
 
 // match returns the caller whose secret signed payload.
-func (a *Authenticator) match(msg webhook.Message, payload []byte) (caller, error) {
+func (a *Authenticator) match(msg webhook.Message, payload []byte) (Caller, error) {
 	for _, v := range a.verifiers {
 		if err := v.verifier.Match(msg, payload); err == nil {
-			return caller{org: v.org, kind: store.ActorWebhook, id: v.fingerprint}, nil
+			return Caller{Org: v.org, Kind: store.ActorWebhook, ID: v.fingerprint}, nil
 		}
 	}
-	return caller{}, webhook.ErrNoMatch
+	return Caller{}, webhook.ErrNoMatch
 }
 
-// token returns the caller of a bearer token. Tokens are compared by
+// Token returns the caller of a bearer token (API reads, UI logins). Tokens are compared by
 // their SHA-256, in constant time, against every configured token, so neither
 // a token's length nor which one matched shows in the timing.
-func (a *Authenticator) token(h http.Header) (caller, bool) {
+func (a *Authenticator) Token(h http.Header) (Caller, bool) {
 	tok, ok := strings.CutPrefix(h.Get(echo.HeaderAuthorization), "Bearer ")
 	if !ok || tok == "" {
-		return caller{}, false
+		return Caller{}, false
 	}
 	got := sha256.Sum256([]byte(tok))
-	var who caller
+	var who Caller
 	for _, t := range a.tokens {
 		want := sha256.Sum256([]byte(t.Value))
-		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && who.org == "" {
-			who = caller{org: t.Organization, kind: store.ActorToken, id: fingerprintOf(want)}
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && who.Org == "" {
+			who = Caller{Org: t.Organization, Kind: store.ActorToken, ID: FingerprintOf(want)}
 		}
 	}
-	return who, who.org != ""
+	return who, who.Org != ""
 }
 
 const callerKey = "pushd.caller"
@@ -120,25 +120,30 @@ const callerKey = "pushd.caller"
 const replayedHeader = "Idempotent-Replayed"
 
 // organization is the authenticated caller's organization.
-func organization(c echo.Context) string { return callerOf(c).org }
+func organization(c echo.Context) string { return CallerOf(c).Org }
 
-// callerOf is the authenticated caller.
-func callerOf(c echo.Context) caller { who, _ := c.Get(callerKey).(caller); return who }
+// CallerOf is the authenticated caller; the zero Caller when there is none.
+func CallerOf(c echo.Context) Caller { who, _ := c.Get(callerKey).(Caller); return who }
+
+// SetCaller names who sent the request being handled: the authentication
+// middleware of a front-end (the API's token and signature checks, the
+// UI's session) calls it, and the audit log and every handler read it.
+func SetCaller(c echo.Context, who Caller) { c.Set(callerKey, who) }
 
 var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "missing or invalid bearer token"}
 
 // requireToken authenticates reads.
 func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.tooManyFailures(c); err != nil {
+		if err := s.TooManyFailures(c); err != nil {
 			return err
 		}
-		who, ok := s.Auth.token(c.Request().Header)
+		who, ok := s.Auth.Token(c.Request().Header)
 		if !ok {
-			s.authFailed(c)
+			s.AuthFailed(c)
 			return errUnauthenticated
 		}
-		c.Set(callerKey, who)
+		SetCaller(c, who)
 		return next(c)
 	}
 }
@@ -152,7 +157,7 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 // (5xx) is forgotten so the retry is acted on.
 func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.tooManyFailures(c); err != nil {
+		if err := s.TooManyFailures(c); err != nil {
 			return err
 		}
 		req := c.Request()
@@ -161,7 +166,7 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 			return &Error{Status: http.StatusBadRequest, Code: "invalid_webhook_id", Message: err.Error()}
 		}
 		if err != nil {
-			s.authFailed(c)
+			s.AuthFailed(c)
 			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + err.Error()}
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
@@ -175,15 +180,15 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 		target := webhook.Bound(req.Method, req.URL.RequestURI(), body)
 		who, err := s.Auth.match(msg, target)
 		if err != nil {
-			s.authFailed(c)
+			s.AuthFailed(c)
 			why := err.Error()
 			if _, e := s.Auth.match(msg, body); e == nil {
 				why = "the signature covers the body but not the method and path (sign \"METHOD /path\\n\" + body)"
 			}
 			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + why}
 		}
-		c.Set(callerKey, who)
-		org := who.org
+		SetCaller(c, who)
+		org := who.Org
 		req.Body = io.NopCloser(bytes.NewReader(body))
 
 		sum := sha256.Sum256(target)

@@ -62,7 +62,7 @@ func (s *Server) resendCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	auditNote(c).Cluster = e.Cluster
+	AuditNote(c).Cluster = e.Cluster
 	return c.JSON(http.StatusAccepted, map[string]any{
 		"id": e.ID, "type": e.Type, "organization": e.Organization, "cluster": e.Cluster,
 		"created_at": e.CreatedAt.UTC(), "status": "pending",

@@ -134,7 +134,7 @@ func (s *Server) putCluster(c echo.Context) error {
 func (s *Server) deleteCluster(c echo.Context) error {
 	rec, err := s.Fleet.Delete(c.Request().Context(), organization(c), c.Param("id"))
 	if rec != nil {
-		auditNote(c).ClusterUID = rec.UID // the generation deleted
+		AuditNote(c).ClusterUID = rec.UID // the generation deleted
 	}
 	if err != nil {
 		return err

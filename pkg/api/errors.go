@@ -38,12 +38,13 @@ type errorPayload struct {
 	Details []any  `json:"details"`
 }
 
-// handleError is the one place errors become HTTP answers.
-func (s *Server) handleError(err error, c echo.Context) {
+// HandleError is the one place errors become HTTP answers: the API's, and
+// the UI's for what it does not render as a page itself.
+func (s *Server) HandleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	apiErr := toAPIError(err)
+	apiErr := ErrorOf(err)
 	if apiErr.Code == "internal" && s.databaseDown(c.Request().Context()) {
 		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "database_unavailable", Message: "the database is unavailable; retry later", Err: err}
 		c.Response().Header().Set("Retry-After", "5")
@@ -81,7 +82,9 @@ func (s *Server) databaseDown(ctx context.Context) bool {
 	return s.Store.Ping(ctx) != nil
 }
 
-func toAPIError(err error) *Error {
+// ErrorOf is the answer the one error mapper gives err: its status, code
+// and public message, with err kept as the detail that is only logged.
+func ErrorOf(err error) *Error {
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		return apiErr

@@ -34,7 +34,7 @@ func (s *Server) submitJob(c echo.Context) error {
 	if err := decodeJSON(c, &spec); err != nil {
 		return err
 	}
-	note := auditNote(c)
+	note := AuditNote(c)
 	note.Cluster, note.Subject = spec.Cluster, spec.ID
 	job, created, err := s.Jobs.Submit(c.Request().Context(), organization(c), spec)
 	if errors.Is(err, clusters.ErrNotFound) {
@@ -81,7 +81,7 @@ func (s *Server) cancelJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	auditNote(c).Cluster = j.Cluster
+	AuditNote(c).Cluster = j.Cluster
 	if j.Status == store.JobRunning {
 		return c.JSON(http.StatusAccepted, j) // it stops waiting shortly
 	}

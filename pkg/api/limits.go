@@ -40,9 +40,9 @@ func trustOnly(proxies []netip.Prefix) []echo.TrustOption {
 	return opts
 }
 
-// secure says whether the client reached pushd over TLS: directly, or
+// Secure says whether the client reached pushd over TLS: directly, or
 // through a trusted proxy that says so in X-Forwarded-Proto.
-func (s *Server) secure(r *http.Request) bool {
+func (s *Server) Secure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}

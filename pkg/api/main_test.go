@@ -23,6 +23,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/ui"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
@@ -74,7 +75,16 @@ func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	// On the monitor an option may have put in (the UI demo runs its own).
 	health, _ := deps.Health.(fleet.Health)
 	deps.Fleet = fleet.New(f.Registry, health, svc, fleet.Options{Observations: watcher})
-	srv := httptest.NewServer(api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10}))
+	// The UI mounted as pushd serve mounts it: the UI's own tests are in
+	// pkg/ui; these see it as a client of the whole server does.
+	s := api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10})
+	uiDeps := ui.Deps{Front: s, Auth: auth, Clusters: deps.Clusters, Health: deps.Health, Jobs: svc, Manifests: svc, Clients: f.Registry,
+		Inventory: watcher, Events: f.Store, Audit: f.Store, Sessions: f.Store}
+	if deps.Callbacks != nil {
+		uiDeps.Callbacks = deps.Callbacks
+	}
+	s.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log}))
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now()}
 }

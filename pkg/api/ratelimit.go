@@ -94,9 +94,9 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// tooManyFailures refuses a client over its allowance.
-func (s *Server) tooManyFailures(c echo.Context) error {
-	d := s.limiter.wait(clientKey(c.RealIP()))
+// TooManyFailures refuses a client over its allowance.
+func (s *Server) TooManyFailures(c echo.Context) error {
+	d := s.limiter.wait(clientKey(s.clientIP(c)))
 	if d == 0 {
 		return nil
 	}
@@ -106,10 +106,16 @@ func (s *Server) tooManyFailures(c echo.Context) error {
 		Message: "too many failed authentication attempts from this client; retry after " + strconv.Itoa(secs) + " s"}
 }
 
-// authFailed counts a failed authentication of the request's client and
+// AuthFailed counts a failed authentication of the request's client and
 // logs it: it belongs to no organization, so this log line is its only
 // audit record. The rate limit bounds how often one client can write it.
-func (s *Server) authFailed(c echo.Context) {
-	s.log.Info("authentication failed", "client", c.RealIP(), "method", c.Request().Method, "path", c.Request().URL.Path)
-	s.limiter.fail(clientKey(c.RealIP()))
+func (s *Server) AuthFailed(c echo.Context) {
+	ip := s.clientIP(c)
+	s.log.Info("authentication failed", "client", ip, "method", c.Request().Method, "path", c.Request().URL.Path)
+	s.limiter.fail(clientKey(ip))
 }
+
+// clientIP is the request's client as the server's own IP extractor names
+// it (forwarded headers only from TrustedProxies), also for a front-end
+// mounted with its own router (the UI), whose echo would trust any header.
+func (s *Server) clientIP(c echo.Context) string { return s.e.IPExtractor(c.Request()) }

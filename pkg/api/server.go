@@ -104,7 +104,7 @@ func New(deps Deps, opts Options) *Server {
 	s := &Server{Deps: deps, e: e, log: opts.Logger, opts: opts,
 		limiter: newFailureLimiter(opts.AuthFailureInterval, opts.AuthFailureBurst, opts.Now),
 		slots:   make(chan struct{}, opts.MaxConcurrentRequests)}
-	e.HTTPErrorHandler = s.handleError
+	e.HTTPErrorHandler = s.HandleError
 	e.IPExtractor = echo.ExtractIPDirect()
 	if len(opts.TrustedProxies) > 0 {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(trustOnly(opts.TrustedProxies)...)
@@ -129,31 +129,64 @@ func New(deps Deps, opts Options) *Server {
 	read, write := s.requireToken, s.requireSignature
 	// audit runs outside write: it records what write refuses of a known
 	// caller too, and reads the caller write found.
-	audit := s.audited
+	audit := s.Audited
 	v1.GET("/clusters", s.listClusters, read)
 	v1.GET("/clusters/:id", s.getCluster, read)
-	v1.PUT("/clusters/:id", s.putCluster, audit(store.AuditRecordWritten, clusterInPath), write)
-	v1.DELETE("/clusters/:id", s.deleteCluster, audit(store.AuditRecordDeleted, clusterInPath), write)
-	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, audit(store.AuditCredentialReplaced, clusterInPath), write)
-	v1.POST("/jobs", s.submitJob, audit(store.AuditJobSubmitted, subjectInBody), write)
+	v1.PUT("/clusters/:id", s.putCluster, audit(store.AuditRecordWritten, ClusterInPath), write)
+	v1.DELETE("/clusters/:id", s.deleteCluster, audit(store.AuditRecordDeleted, ClusterInPath), write)
+	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, audit(store.AuditCredentialReplaced, ClusterInPath), write)
+	v1.POST("/jobs", s.submitJob, audit(store.AuditJobSubmitted, SubjectInBody), write)
 	v1.GET("/jobs", s.listJobs, read)
 	v1.GET("/jobs/:id", s.getJob, read)
-	v1.POST("/jobs/:id/cancel", s.cancelJob, audit(store.AuditJobCancelled, subjectInPath), write)
+	v1.POST("/jobs/:id/cancel", s.cancelJob, audit(store.AuditJobCancelled, SubjectInPath), write)
 	v1.GET("/requests/:request_id", s.getRequest, read)
-	v1.POST("/requests/:request_id/cancel", s.cancelRequest, audit(store.AuditRequestCancelled, requestInPath), write)
+	v1.POST("/requests/:request_id/cancel", s.cancelRequest, audit(store.AuditRequestCancelled, RequestInPath), write)
 	v1.GET("/audit", s.listAudit, read)
 	v1.GET("/audit/export", s.exportAudit, read)
 	if deps.Inventory != nil {
 		v1.GET("/clusters/:id/applications", s.listApplications, read)
 		v1.GET("/clusters/:id/applications/:namespace/:application", s.getApplication, read)
-		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, audit(store.AuditDriftCheckRequested, clusterInPath), write)
+		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, audit(store.AuditDriftCheckRequested, ClusterInPath), write)
 	}
 	if deps.Callbacks != nil {
 		v1.GET("/callbacks/parked", s.listParkedCallbacks, read)
-		v1.POST("/callbacks/:id/resend", s.resendCallback, audit(store.AuditCallbackResent, subjectInPath), write)
+		v1.POST("/callbacks/:id/resend", s.resendCallback, audit(store.AuditCallbackResent, SubjectInPath), write)
 	}
-	s.routesUI(e)
 	return s
+}
+
+// Mount serves h at prefix and everything under it, inside the server's
+// middleware: the concurrency bound, the metrics and the recovery from
+// panics. pushd serve mounts the web UI (pkg/ui) at /ui so. h names the
+// route it served a request by with SetRoute, for the metrics.
+func (s *Server) Mount(prefix string, h http.Handler) {
+	serve := func(c echo.Context) error {
+		route := new(string)
+		req := c.Request()
+		h.ServeHTTP(c.Response(), req.WithContext(context.WithValue(req.Context(), routeKey{}, route)))
+		if *route != "" {
+			c.Set(mountedRouteKey, *route)
+		}
+		return nil
+	}
+	s.e.Any(prefix, serve)
+	s.e.Any(prefix+"/*", serve)
+}
+
+// routeKey holds, in the context of a request to a mounted handler, where
+// that handler writes the route it served the request by.
+type routeKey struct{}
+
+// mountedRouteKey holds the route a mounted handler named.
+const mountedRouteKey = "pushd.mounted_route"
+
+// SetRoute names the route pattern (as "/ui/jobs/:id", never the raw path)
+// a handler mounted with Mount served r by: the metrics count the request
+// under it. Outside a mounted handler it does nothing.
+func SetRoute(r *http.Request, route string) {
+	if p, ok := r.Context().Value(routeKey{}).(*string); ok {
+		*p = route
+	}
 }
 
 // Routes lists "METHOD /path" for every route, paths in OpenAPI form ({id}).
@@ -210,6 +243,9 @@ func (s *Server) instrument(reg *prometheus.Registry) echo.MiddlewareFunc {
 				c.Error(err) // write the response now so its status is known
 			}
 			route := c.Path()
+			if r, ok := c.Get(mountedRouteKey).(string); ok {
+				route = r
+			}
 			if route == "" {
 				route = "unmatched"
 			}

@@ -20,12 +20,13 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/ui"
 
 	"github.com/vworkspace/pushd/internal/tlstest"
 )
 
-// listening starts a bare server (authentication only) with ListenAndServe,
-// the way `pushd serve` does, and returns its address.
+// listening starts a bare server (authentication only, and the UI's login)
+// with ListenAndServe, the way `pushd serve` does, and returns its address.
 func listening(t *testing.T, opts api.Options, lo api.ListenOptions) string {
 	t.Helper()
 	auth, err := api.NewAuthenticator([]config.Credential{{Organization: "acme", Value: acmeSecret}}, []config.Credential{{Organization: "acme", Value: acmeToken}}, nil)
@@ -33,6 +34,7 @@ func listening(t *testing.T, opts api.Options, lo api.ListenOptions) string {
 		t.Fatal(err)
 	}
 	srv := api.New(api.Deps{Auth: auth}, opts)
+	srv.Mount("/ui", ui.New(ui.Deps{Front: srv, Auth: auth}, ui.Options{}))
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	lo.Addr, lo.ShutdownTimeout = "127.0.0.1:0", time.Second

@@ -19,6 +19,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/ui"
 	"github.com/vworkspace/pushd/pkg/webhook"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -174,6 +175,12 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			{Name: "workers", Check: runner.Started},
 		},
 	})
+	uiDeps := ui.Deps{Front: srv, Auth: auth, Clusters: registry, Health: monitor, Jobs: jobService, Manifests: jobService, Clients: registry,
+		Inventory: watcher, Events: st, Audit: st, Sessions: st}
+	if deliverer != nil {
+		uiDeps.Callbacks = deliverer
+	}
+	srv.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log.With("component", "ui")}))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"strings"
@@ -10,12 +10,12 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// TestUIJobPage: the job page shows a waiting job's reason, since, next
+// TestJobPage: the job page shows a waiting job's reason, since, next
 // attempt (when a retry set one) and deadline, each retry, the objects with
 // their kstatus, and why a cancelled job was cancelled; it is live
 // (data-live) while the job is queued or running and static once it is
 // final.
-func TestUIJobPage(t *testing.T) {
+func TestJobPage(t *testing.T) {
 	at := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -53,7 +53,7 @@ func TestUIJobPage(t *testing.T) {
 		{"superseded", &superseded, false, []string{`<dt>Cancelled</dt><dd><span class="mono">superseded</span>: job &#34;ag-7&#34; is the application&#39;s latest intent now</dd>`}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := renderPage(t, "job", newUIJob(tt.job, at("2026-05-04T10:01:00Z")))
+			got := renderPage(t, "job", newJobPage(tt.job, at("2026-05-04T10:01:00Z")))
 			if live := strings.Contains(got, `<div id="job" data-live>`); live != tt.live {
 				t.Errorf("live = %v, want %v", live, tt.live)
 			}

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -10,26 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
 
 // The values of a drifted field on the application page: desired (the
 // reference job's manifest) and live (read from the cluster).
 
-// uiClusterClients is the registry's per-cluster clients, which the
-// application page uses to read a drifted object's live values.
-type uiClusterClients interface {
-	Clients(id string) (*clusters.Clients, error)
-}
-
 // liveObject reads o from the cluster, briefly; nil when it cannot.
-func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) map[string]any {
-	reg, ok := u.s.Clusters.(uiClusterClients)
-	if !ok || o.Missing {
+func (u *server) liveObject(ctx context.Context, cluster string, o observe.Object) map[string]any {
+	if u.Clients == nil || o.Missing {
 		return nil
 	}
-	cs, err := reg.Clients(cluster)
+	cs, err := u.Clients.Clients(cluster)
 	if err != nil {
 		return nil
 	}
@@ -41,14 +33,14 @@ func (u *ui) liveObject(ctx context.Context, cluster string, o observe.Object) m
 	defer cancel()
 	obj, err := cs.Dynamic.Resource(m.Resource).Namespace(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		u.s.log.Debug("ui: live object unavailable", "cluster", cluster, "object", o.Kind+"/"+o.Name, "err", err)
+		u.log.Debug("ui: live object unavailable", "cluster", cluster, "object", o.Kind+"/"+o.Name, "err", err)
 		return nil
 	}
 	return obj.Object
 }
 
-// uiObjectsByKey indexes a job's stored objects by "Kind/name".
-func uiObjectsByKey(stored string) map[string]map[string]any {
+// objectsByKey indexes a job's stored objects by "Kind/name".
+func objectsByKey(stored string) map[string]map[string]any {
 	var objs []map[string]any
 	if json.Unmarshal([]byte(stored), &objs) != nil {
 		return nil
@@ -63,13 +55,13 @@ func uiObjectsByKey(stored string) map[string]map[string]any {
 	return out
 }
 
-// uiFieldValue reads a structured-merge-diff path (.data.domain,
+// fieldValue reads a structured-merge-diff path (.data.domain,
 // .spec.containers[name="app"].image) out of obj, as one line of JSON.
 // Secret values never reach here: drift reports a Secret's paths, and
 // this shows "(hidden)" for anything under .data or .stringData of one.
-func uiFieldValue(obj map[string]any, path string) string {
+func fieldValue(obj map[string]any, path string) string {
 	if obj["kind"] == "Secret" && (strings.HasPrefix(path, ".data") || strings.HasPrefix(path, ".stringData")) {
-		return uiHidden
+		return hidden
 	}
 	var cur any = obj
 	rest := path
@@ -102,7 +94,7 @@ func uiFieldValue(obj map[string]any, path string) string {
 			}
 			var found any
 			for _, item := range list {
-				if uiSelects(item, sel) {
+				if selects(item, sel) {
 					found = item
 					break
 				}
@@ -119,11 +111,11 @@ func uiFieldValue(obj map[string]any, path string) string {
 	if err != nil {
 		return ""
 	}
-	return uiTruncate(string(b))
+	return truncate(string(b))
 }
 
-// uiSelects matches a list item against a selector: k="v"[,k2="v2"].
-func uiSelects(item any, sel string) bool {
+// selects matches a list item against a selector: k="v"[,k2="v2"].
+func selects(item any, sel string) bool {
 	m, ok := item.(map[string]any)
 	if !ok {
 		return false

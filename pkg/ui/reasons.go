@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"sync"
@@ -7,28 +7,28 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
-// uiReason says in a sentence why a cluster is not ready, for people
+// notReadyReason says in a sentence why a cluster is not ready, for people
 // (clusters.Connectivity.Reason), and when pushd tries again: the raw error
 // (a Go error with URLs and dial details) stays on the cluster page,
 // behind the reason.
-func uiReason(st clusters.Connectivity) string {
+func notReadyReason(st clusters.Connectivity) string {
 	r := st.Reason()
 	if r != "" && st.Breaker == "open" && st.RetryAt != nil {
-		r += " Next try " + uiTime(st.RetryAt) + "."
+		r += " Next try " + showTime(st.RetryAt) + "."
 	}
 	return r
 }
 
-// uiLastKnown remembers, per cluster, what the last successful probe saw
+// lastKnown remembers, per cluster, what the last successful probe saw
 // (server version, namespaces), so the page of a cluster that went down
 // keeps showing them, marked with their age, instead of "never probed".
 // In memory: after a restart it fills again with the first ready probe.
-type uiLastKnown struct {
+type lastKnown struct {
 	mu   sync.Mutex
-	seen map[string]uiKnown
+	seen map[string]observation
 }
 
-type uiKnown struct {
+type observation struct {
 	version    string
 	namespaces []clusters.NamespaceStatus
 	at         time.Time
@@ -37,18 +37,18 @@ type uiKnown struct {
 // fill records st when it holds observations, and otherwise fills it from
 // the last record; it returns when that record was made (nil when st is
 // the cluster's current state).
-func (k *uiLastKnown) fill(cluster string, st *clusters.Status) *time.Time {
+func (k *lastKnown) fill(cluster string, st *clusters.Status) *time.Time {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.seen == nil {
-		k.seen = map[string]uiKnown{}
+		k.seen = map[string]observation{}
 	}
 	if st.Connectivity.State == clusters.StateReady && st.ServerVersion != "" {
 		at := time.Now()
 		if st.Connectivity.CheckedAt != nil {
 			at = *st.Connectivity.CheckedAt
 		}
-		k.seen[cluster] = uiKnown{version: st.ServerVersion, namespaces: st.Namespaces, at: at}
+		k.seen[cluster] = observation{version: st.ServerVersion, namespaces: st.Namespaces, at: at}
 		return nil
 	}
 	known, ok := k.seen[cluster]

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"testing"
@@ -8,9 +8,9 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-func TestUISessionsExpireAndEnd(t *testing.T) {
+func TestSessionsExpireAndEnd(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := newUISessions(12*time.Hour, func() time.Time { return now }, nil, nil)
+	s := newSessions(12*time.Hour, func() time.Time { return now }, nil, nil)
 	ctx := t.Context()
 	id, expires := s.create(ctx, "acme", nil)
 	if want := now.Add(12 * time.Hour); !expires.Equal(want) {
@@ -47,10 +47,10 @@ func TestUISessionsExpireAndEnd(t *testing.T) {
 	}
 }
 
-// A restart of pushd keeps UI sessions (a new uiSessions on the same
+// A restart of pushd keeps UI sessions (a new sessions value on the same
 // database knows them, anti-forgery token included); expiry and logout
 // hold there too, and the database never holds the session id.
-func TestUISessionsSurviveARestart(t *testing.T) {
+func TestSessionsSurviveARestart(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := t.Context()
 		st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
@@ -60,11 +60,11 @@ func TestUISessionsSurviveARestart(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		now := time.Now()
 		clock := func() time.Time { return now }
-		before := newUISessions(time.Hour, clock, st, nil)
+		before := newSessions(time.Hour, clock, st, nil)
 		id, _ := before.create(ctx, "acme", nil)
 		want, _ := before.lookup(ctx, id)
 
-		after := newUISessions(time.Hour, clock, st, nil) // pushd restarted
+		after := newSessions(time.Hour, clock, st, nil) // pushd restarted
 		got, ok := after.lookup(ctx, id)
 		if !ok || got.org != "acme" || got.csrf != want.csrf {
 			t.Fatalf("after a restart: %+v %v, want %+v", got, ok, want)
@@ -73,12 +73,12 @@ func TestUISessionsSurviveARestart(t *testing.T) {
 			t.Fatal("the database is keyed by the session id itself")
 		}
 		after.end(ctx, id, nil)
-		if _, ok := newUISessions(time.Hour, clock, st, nil).lookup(ctx, id); ok {
+		if _, ok := newSessions(time.Hour, clock, st, nil).lookup(ctx, id); ok {
 			t.Fatal("a logged-out session survives a restart")
 		}
 		old, _ := after.create(ctx, "acme", nil)
 		now = now.Add(time.Hour)
-		if _, ok := newUISessions(time.Hour, clock, st, nil).lookup(ctx, old); ok {
+		if _, ok := newSessions(time.Hour, clock, st, nil).lookup(ctx, old); ok {
 			t.Fatal("an expired session survives a restart")
 		}
 	})

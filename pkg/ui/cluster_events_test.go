@@ -1,11 +1,11 @@
-package api
+package ui
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestUIEventSummary(t *testing.T) {
+func TestEventSummary(t *testing.T) {
 	tests := []struct {
 		name, typ string
 		data      string // the event's JSON data
@@ -25,13 +25,13 @@ func TestUIEventSummary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := uiEventSummary(tt.typ, tt.data); got != tt.want {
+			if got := eventSummary(tt.typ, tt.data); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
 	}
-	long := uiEventSummary("x.y", `{"message":"`+strings.Repeat("é", 500)+`"}`)
-	if n := len([]rune(long)); n != uiSummaryRunes || !strings.HasSuffix(long, "…") {
-		t.Fatalf("a long summary is cut at %d runes with an ellipsis: %d runes, %q…", uiSummaryRunes, n, long[:20])
+	long := eventSummary("x.y", `{"message":"`+strings.Repeat("é", 500)+`"}`)
+	if n := len([]rune(long)); n != summaryRunes || !strings.HasSuffix(long, "…") {
+		t.Fatalf("a long summary is cut at %d runes with an ellipsis: %d runes, %q…", summaryRunes, n, long[:20])
 	}
 }

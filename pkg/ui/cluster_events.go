@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"encoding/json"
@@ -12,12 +12,12 @@ import (
 
 // Event summaries: one sentence per event on the cluster page.
 
-// uiEventSummary is one sentence of an event's data for the known event
+// eventSummary is one sentence of an event's data for the known event
 // types; other types get their telling fields as key=value.
-func uiEventSummary(typ, data string) string {
+func eventSummary(typ, data string) string {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(data), &m); err != nil {
-		return uiTruncate(data)
+		return truncate(data)
 	}
 	str := func(k string) string { v, _ := m[k].(string); return v }
 	objects := 0
@@ -37,7 +37,7 @@ func uiEventSummary(typ, data string) string {
 		if prev := str("previous_state"); prev != "" {
 			out = fmt.Sprintf("Connectivity %s → %s", prev, str("state"))
 		}
-		if r := uiReason(clusters.Connectivity{State: clusters.State(str("state")), Message: str("message")}); r != "" {
+		if r := notReadyReason(clusters.Connectivity{State: clusters.State(str("state")), Message: str("message")}); r != "" {
 			out += ": " + r
 		}
 	case clusters.EventCredentialExpiring:
@@ -52,22 +52,22 @@ func uiEventSummary(typ, data string) string {
 	case observe.EventDriftResolved:
 		out = app + " is in sync again"
 	default:
-		out = uiEventFields(m)
+		out = eventFields(m)
 	}
-	return uiTruncate(out)
+	return truncate(out)
 }
 
-// uiEventKeys are the fields of event data worth a summary, in order.
-var uiEventKeys = []string{
+// eventKeys are the fields of event data worth a summary, in order.
+var eventKeys = []string{
 	"id", "application", "namespace", "action", "status", "state", "previous_state",
 	"health", "previous_health", "mode", "subject", "expiry", "correction_job", "message",
 }
 
-// uiEventFields is the telling fields of an event of a type without a
+// eventFields is the telling fields of an event of a type without a
 // sentence, in a fixed order.
-func uiEventFields(m map[string]any) string {
+func eventFields(m map[string]any) string {
 	var parts []string
-	for _, k := range uiEventKeys {
+	for _, k := range eventKeys {
 		switch v := m[k].(type) {
 		case nil:
 		case string:
@@ -89,10 +89,10 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func uiTruncate(s string) string {
+func truncate(s string) string {
 	r := []rune(s)
-	if len(r) <= uiSummaryRunes {
+	if len(r) <= summaryRunes {
 		return s
 	}
-	return string(r[:uiSummaryRunes-1]) + "…"
+	return string(r[:summaryRunes-1]) + "…"
 }

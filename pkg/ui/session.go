@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -11,71 +11,63 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// uiSessionTTL is how long a UI login lasts. It is absolute, not sliding: a
+// sessionTTL is how long a UI login lasts. It is absolute, not sliding: a
 // stolen session id is worth at most this long, and a token removed from
 // --api-tokens stops working in the UI at the latest this long after.
-const uiSessionTTL = 12 * time.Hour
+const sessionTTL = 12 * time.Hour
 
-// uiSessions maps UI session ids to organizations: in memory, and in the
+// sessions maps UI session ids to organizations: in memory, and in the
 // database when there is one, so a restart of pushd keeps people logged in.
 //
 // The cookie holds a random id, never the API token: the token stays in the
 // login form's POST only, and the id is useless once it expires or the user
 // logs out. The map and the table are keyed by the id's SHA-256, so neither
 // they nor a lookup's timing depend on the secret id itself.
-type uiSessions struct {
+type sessions struct {
 	ttl time.Duration
 	now func() time.Time
 	// db keeps sessions across restarts; nil keeps them in memory only.
-	db  uiSessionStore
+	db  Sessions
 	log *slog.Logger
 
 	mu   sync.Mutex
-	byID map[[sha256.Size]byte]uiSession
+	byID map[[sha256.Size]byte]session
 }
 
-// uiSessionStore is what the sessions need of the database.
-type uiSessionStore interface {
-	SaveUISession(ctx context.Context, s *store.UISession, audit *store.AuditEntry) error
-	UISessionByHash(ctx context.Context, idHash string, now time.Time) (*store.UISession, error)
-	DeleteUISession(ctx context.Context, idHash string, audit *store.AuditEntry) error
-}
-
-var _ uiSessionStore = (*store.Store)(nil)
-
-type uiSession struct {
+type session struct {
 	org string
 	// fingerprint names the session in the audit log (fingerprint of its id).
 	fingerprint string
 	// csrf is the session's anti-forgery token: every form of the UI
-	// carries it, and every action checks it (ui_csrf.go).
+	// carries it, and every action checks it (csrf.go).
 	csrf    string
 	expires time.Time
 }
 
 // caller is who the session's requests come from.
-func (s uiSession) caller() caller {
-	return caller{org: s.org, kind: store.ActorUI, id: s.fingerprint}
+func (s session) caller() api.Caller {
+	return api.Caller{Org: s.org, Kind: store.ActorUI, ID: s.fingerprint}
 }
 
-func newUISessions(ttl time.Duration, now func() time.Time, db uiSessionStore, log *slog.Logger) *uiSessions {
+func newSessions(ttl time.Duration, now func() time.Time, db Sessions, log *slog.Logger) *sessions {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &uiSessions{ttl: ttl, now: now, db: db, log: log, byID: map[[sha256.Size]byte]uiSession{}}
+	return &sessions{ttl: ttl, now: now, db: db, log: log, byID: map[[sha256.Size]byte]session{}}
 }
 
 // create starts a session of org and returns its id and expiry; audit, when
 // not nil, is completed with the session's fingerprint and written with the
 // session in one transaction. A session the database could not keep still
 // works until pushd restarts.
-func (s *uiSessions) create(ctx context.Context, org string, audit *store.AuditEntry) (string, time.Time) {
+func (s *sessions) create(ctx context.Context, org string, audit *store.AuditEntry) (string, time.Time) {
 	id, csrf := randomToken(), randomToken()
 	now := s.now()
 	expires := now.Add(s.ttl)
@@ -89,8 +81,8 @@ func (s *uiSessions) create(ctx context.Context, org string, audit *store.AuditE
 		}
 	}
 	key := sha256.Sum256([]byte(id))
-	fp := fingerprintOf(key)
-	s.byID[key] = uiSession{org: org, fingerprint: fp, csrf: csrf, expires: expires}
+	fp := api.FingerprintOf(key)
+	s.byID[key] = session{org: org, fingerprint: fp, csrf: csrf, expires: expires}
 	if audit != nil {
 		audit.ActorID = fp
 	}
@@ -112,9 +104,9 @@ func randomToken() string {
 
 // lookup returns a live session: from memory, or from the database for a
 // session started before pushd (re)started.
-func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
+func (s *sessions) lookup(ctx context.Context, id string) (session, bool) {
 	if id == "" {
-		return uiSession{}, false
+		return session{}, false
 	}
 	key := sha256.Sum256([]byte(id))
 	now := s.now()
@@ -123,7 +115,7 @@ func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 	if ok && !now.Before(sess.expires) {
 		delete(s.byID, key)
 		s.mu.Unlock()
-		return uiSession{}, false
+		return session{}, false
 	}
 	s.mu.Unlock()
 	if ok || s.db == nil {
@@ -134,9 +126,9 @@ func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("ui session lookup failed", "err", err)
 		}
-		return uiSession{}, false
+		return session{}, false
 	}
-	sess = uiSession{org: row.Organization, fingerprint: fingerprintOf(key), csrf: row.CSRF, expires: row.ExpiresAt}
+	sess = session{org: row.Organization, fingerprint: api.FingerprintOf(key), csrf: row.CSRF, expires: row.ExpiresAt}
 	s.mu.Lock()
 	s.byID[key] = sess
 	s.mu.Unlock()
@@ -145,7 +137,7 @@ func (s *uiSessions) lookup(ctx context.Context, id string) (uiSession, bool) {
 
 // end forgets a session, and writes audit (when not nil) with the deletion
 // in one transaction; unknown ids are ignored.
-func (s *uiSessions) end(ctx context.Context, id string, audit *store.AuditEntry) {
+func (s *sessions) end(ctx context.Context, id string, audit *store.AuditEntry) {
 	key := sha256.Sum256([]byte(id))
 	s.mu.Lock()
 	delete(s.byID, key)

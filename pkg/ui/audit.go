@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"net/http"
@@ -7,26 +7,27 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// uiAuditPage is how many audit entries one page shows.
-const uiAuditPage = 100
+// auditPerPage is how many audit entries one page shows.
+const auditPerPage = 100
 
-// uiAuditFilters are the audit page's filters, as the query string gives them.
-type uiAuditFilters struct {
+// auditFilters are the audit page's filters, as the query string gives them.
+type auditFilters struct {
 	Since, Until, Cluster, Action string
 }
 
-type uiAudit struct {
-	Filters uiAuditFilters
+type auditPage struct {
+	Filters auditFilters
 	Actions []string
-	Items   []uiAuditRow
+	Items   []auditRow
 	// More is the link to the next page; empty on the last.
 	More string
 }
 
-type uiAuditRow struct {
+type auditRow struct {
 	At, Actor, Action, Cluster, ClusterUID, Subject, Outcome string
 	Status                                                   int
 	OK                                                       bool
@@ -34,24 +35,26 @@ type uiAuditRow struct {
 
 // audit lists the organization's audit log, oldest first, filtered, a page
 // at a time: the same entries and filters as GET /api/v1/audit.
-func (u *ui) audit(c echo.Context) error {
+func (u *server) audit(c echo.Context) error {
 	q := c.QueryParams()
-	f, err := auditFilter(c)
+	f, err := api.ParseAuditFilter(c)
 	if err != nil {
 		return err
 	}
 	f.After, _ = strconv.ParseInt(q.Get("after"), 10, 64)
-	f.Limit = uiAuditPage + 1
-	entries, err := u.s.Store.AuditEntries(c.Request().Context(), organization(c), f)
-	if err != nil {
-		return err
+	f.Limit = auditPerPage + 1
+	var entries []store.AuditEntry
+	if u.Audit != nil {
+		if entries, err = u.Audit.AuditEntries(c.Request().Context(), organization(c), f); err != nil {
+			return err
+		}
 	}
-	page := uiAudit{Filters: uiAuditFilters{Since: q.Get("since"), Until: q.Get("until"), Cluster: q.Get("cluster"), Action: q.Get("action")}}
+	page := auditPage{Filters: auditFilters{Since: q.Get("since"), Until: q.Get("until"), Cluster: q.Get("cluster"), Action: q.Get("action")}}
 	for _, a := range store.AuditActions {
 		page.Actions = append(page.Actions, string(a))
 	}
-	if len(entries) > uiAuditPage {
-		entries = entries[:uiAuditPage]
+	if len(entries) > auditPerPage {
+		entries = entries[:auditPerPage]
 		next := url.Values{}
 		for k, v := range map[string]string{"since": page.Filters.Since, "until": page.Filters.Until, "cluster": f.Cluster, "action": string(f.Action)} {
 			if v != "" {
@@ -63,8 +66,8 @@ func (u *ui) audit(c echo.Context) error {
 	}
 	for i := range entries {
 		e := &entries[i]
-		page.Items = append(page.Items, uiAuditRow{
-			At: uiTime(&e.At), Actor: string(e.ActorKind) + " " + e.ActorID, Action: string(e.Action),
+		page.Items = append(page.Items, auditRow{
+			At: showTime(&e.At), Actor: string(e.ActorKind) + " " + e.ActorID, Action: string(e.Action),
 			Cluster: e.Cluster, ClusterUID: e.ClusterUID, Subject: e.Subject, Outcome: e.Outcome, Status: e.Status, OK: e.Outcome == store.AuditOK,
 		})
 	}

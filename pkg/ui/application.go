@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
@@ -17,23 +18,23 @@ import (
 // applications table of a cluster page. Both are left out when pushd runs
 // without an inventory (Deps.Inventory nil).
 
-// uiAppCounts are a cluster's applications in the fleet, from the watcher's
+// appCounts are a cluster's applications in the fleet, from the watcher's
 // last results: no request to the cluster.
-type uiAppCounts struct {
+type appCounts struct {
 	Total, Drifted int
 }
 
-func (u *ui) appCounts(cluster string) *uiAppCounts {
-	if u.s.Inventory == nil {
+func (u *server) appCounts(cluster string) *appCounts {
+	if u.Inventory == nil {
 		return nil
 	}
-	total, drifted := u.s.Inventory.Counts(cluster)
-	return &uiAppCounts{Total: total, Drifted: drifted}
+	total, drifted := u.Inventory.Counts(cluster)
+	return &appCounts{Total: total, Drifted: drifted}
 }
 
-// uiApplications is the cluster page's applications section.
-type uiApplications struct {
-	Items []uiApplication
+// applicationsSection is the cluster page's applications section.
+type applicationsSection struct {
+	Items []applicationRow
 	// Unavailable is why the list could not be read (a public message).
 	Unavailable string
 	// Unreadable are the namespaces whose applications could not be read;
@@ -41,7 +42,7 @@ type uiApplications struct {
 	Unreadable []observe.NamespaceError
 }
 
-type uiApplication struct {
+type applicationRow struct {
 	Namespace, Application string
 	Health                 string // the worst kstatus of its objects
 	Drift                  string // in_sync, drifted or unknown
@@ -60,28 +61,28 @@ type uiApplication struct {
 // applications reads the cluster's applications. The inventory asks the
 // cluster for them, so a failure is shown in the section rather than
 // failing the whole page; it is nil without an inventory.
-func (u *ui) applications(ctx context.Context, cluster string) *uiApplications {
-	if u.s.Inventory == nil {
+func (u *server) applications(ctx context.Context, cluster string) *applicationsSection {
+	if u.Inventory == nil {
 		return nil
 	}
-	list, err := u.s.Inventory.ApplicationList(ctx, cluster)
+	list, err := u.Inventory.ApplicationList(ctx, cluster)
 	if err != nil {
-		e := toAPIError(err)
-		u.s.log.Warn("ui: cluster applications unavailable", "cluster", cluster, "code", e.Code, "err", err)
-		return &uiApplications{Unavailable: e.Message}
+		e := api.ErrorOf(err)
+		u.log.Warn("ui: cluster applications unavailable", "cluster", cluster, "code", e.Code, "err", err)
+		return &applicationsSection{Unavailable: e.Message}
 	}
-	out := &uiApplications{Items: make([]uiApplication, 0, len(list.Items)), Unreadable: list.UnreadableNamespaces}
+	out := &applicationsSection{Items: make([]applicationRow, 0, len(list.Items)), Unreadable: list.UnreadableNamespaces}
 	for _, a := range list.Items {
-		out.Items = append(out.Items, newUIApplication(cluster, a))
+		out.Items = append(out.Items, newApplicationRow(cluster, a))
 	}
 	return out
 }
 
-func newUIApplication(cluster string, a observe.Application) uiApplication {
-	v := uiApplication{
+func newApplicationRow(cluster string, a observe.Application) applicationRow {
+	v := applicationRow{
 		Namespace: a.Namespace, Application: a.Application, Health: a.Health, Drift: string(a.Drift), DriftReason: a.DriftReason,
-		Objects: a.Objects, CheckedAt: uiTime(a.CheckedAt), checkedAt: a.CheckedAt,
-		Link: uiAppPath(cluster, a.Namespace, a.Application),
+		Objects: a.Objects, CheckedAt: showTime(a.CheckedAt), checkedAt: a.CheckedAt,
+		Link: applicationPath(cluster, a.Namespace, a.Application),
 	}
 	if a.LastJob != nil {
 		v.LastJobID, v.LastJobAction, v.LastJobStatus = a.LastJob.ID, a.LastJob.Action, string(a.LastJob.Status)
@@ -89,17 +90,17 @@ func newUIApplication(cluster string, a observe.Application) uiApplication {
 	return v
 }
 
-// uiAppPath is an application's page.
-func uiAppPath(cluster, namespace, application string) string {
+// applicationPath is an application's page.
+func applicationPath(cluster, namespace, application string) string {
 	return "/ui/clusters/" + url.PathEscape(cluster) + "/applications/" + url.PathEscape(namespace) + "/" + url.PathEscape(application)
 }
 
-// uiAppJobs is how many of an application's newest jobs its page lists.
-const uiAppJobs = 25
+// applicationJobs is how many of an application's newest jobs its page lists.
+const applicationJobs = 25
 
-// uiAppPage is one application: its tiles, objects, drifted fields with
+// applicationPage is one application: its tiles, objects, drifted fields with
 // the desired and live values of each, and its jobs.
-type uiAppPage struct {
+type applicationPage struct {
 	Cluster, ClusterName, Namespace, Application string
 	Health, Drift, CheckedAt                     string
 	// DriftReason is why drift is unknown (observe's); nil otherwise.
@@ -107,22 +108,22 @@ type uiAppPage struct {
 	// DriftSchedule is the cluster's; CanCheck offers "check drift now".
 	DriftSchedule, DriftMode string
 	CanCheck                 bool
-	Objects                  []uiAppObject
-	Fields                   []uiDriftedField
-	Jobs                     []uiJobRow
+	Objects                  []applicationObject
+	Fields                   []driftedField
+	Jobs                     []jobRow
 	// ReferenceID is the job whose manifests drift is measured against:
 	// the application's latest intent (observe's reference job).
 	ReferenceID string
 }
 
-type uiAppObject struct {
+type applicationObject struct {
 	Kind, Name, Status, Message string
 	Drifted, Missing            bool
 }
 
-// uiDriftedField is a field pushd applied that now has another value, who
+// driftedField is a field pushd applied that now has another value, who
 // changed it and when, and the difference.
-type uiDriftedField struct {
+type driftedField struct {
 	Object, Path, Manager, ChangedAt string
 	// Desired is the value in the reference job's manifest; Live the
 	// cluster's now. Either is "" when it could not be read, "(removed)"
@@ -130,32 +131,32 @@ type uiDriftedField struct {
 	Desired, Live string
 }
 
-// newUIAppPage is the application page's tiles: what a shows, on rec.
-func newUIAppPage(rec *clusters.Record, a *observe.ApplicationDetail) uiAppPage {
-	return uiAppPage{
+// newApplicationPage is the application page's tiles: what a shows, on rec.
+func newApplicationPage(rec *clusters.Record, a *observe.ApplicationDetail) applicationPage {
+	return applicationPage{
 		Cluster: rec.ID, ClusterName: rec.DisplayName, Namespace: a.Namespace, Application: a.Application,
-		Health: a.Health, Drift: string(a.Drift), DriftReason: a.DriftReason, CheckedAt: uiTime(a.CheckedAt),
+		Health: a.Health, Drift: string(a.Drift), DriftReason: a.DriftReason, CheckedAt: showTime(a.CheckedAt),
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, CanCheck: true,
 	}
 }
 
 // application is one application of a cluster.
-func (u *ui) application(c echo.Context) error {
+func (u *server) application(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
-	if u.s.Inventory == nil {
+	if u.Inventory == nil {
 		return echo.ErrNotFound
 	}
-	rec, err := u.s.Clusters.Get(ctx, org, c.Param("id"))
+	rec, err := u.Clusters.Get(ctx, org, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	ns, name := c.Param("namespace"), c.Param("application")
-	a, err := u.s.Inventory.Application(ctx, rec.ID, ns, name)
+	a, err := u.Inventory.Application(ctx, rec.ID, ns, name)
 	if err != nil {
 		return err
 	}
-	page := newUIAppPage(rec, a)
-	p, err := u.s.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Limit: uiAppJobs})
+	page := newApplicationPage(rec, a)
+	p, err := u.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Limit: applicationJobs})
 	if err != nil {
 		return err
 	}
@@ -163,33 +164,33 @@ func (u *ui) application(c echo.Context) error {
 		page.ReferenceID = a.ReferenceJob.ID
 	}
 	for _, j := range p.Items {
-		row := newUIJobRow(j.Job)
+		row := newJobRow(j.Job)
 		row.Reference = j.ID == page.ReferenceID
 		page.Jobs = append(page.Jobs, row)
 	}
 	var reference map[string]map[string]any // "Kind/name" → desired object
-	if page.ReferenceID != "" {
-		if row, err := u.s.Store.GetJob(ctx, org, page.ReferenceID); err == nil {
-			reference = uiObjectsByKey(row.Manifests)
+	if page.ReferenceID != "" && u.Manifests != nil {
+		if stored, err := u.Manifests.Manifests(ctx, org, page.ReferenceID); err == nil {
+			reference = objectsByKey(stored)
 		}
 	}
 	for _, o := range a.Objects {
 		key := o.Kind + "/" + o.Name
-		page.Objects = append(page.Objects, uiAppObject{Kind: o.Kind, Name: o.Name, Status: o.Status, Message: o.Message, Drifted: o.Drifted, Missing: o.Missing})
+		page.Objects = append(page.Objects, applicationObject{Kind: o.Kind, Name: o.Name, Status: o.Status, Message: o.Message, Drifted: o.Drifted, Missing: o.Missing})
 		if len(o.DriftedFields) == 0 {
 			continue
 		}
 		live := u.liveObject(ctx, rec.ID, o)
 		for _, f := range o.DriftedFields {
-			df := uiDriftedField{Object: key, Path: f.Path, Manager: "(nobody: the field was removed)", ChangedAt: uiTime(f.ChangedAt)}
+			df := driftedField{Object: key, Path: f.Path, Manager: "(nobody: the field was removed)", ChangedAt: showTime(f.ChangedAt)}
 			if f.Manager != nil {
 				df.Manager = *f.Manager
 			}
 			if d, ok := reference[key]; ok {
-				df.Desired = uiFieldValue(d, f.Path)
+				df.Desired = fieldValue(d, f.Path)
 			}
 			if live != nil {
-				df.Live = uiFieldValue(live, f.Path)
+				df.Live = fieldValue(live, f.Path)
 			}
 			page.Fields = append(page.Fields, df)
 		}

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -17,9 +18,9 @@ import (
 // answers with a redirect to the page it came from (post/redirect/get),
 // which shows a notice naming what was done.
 
-// uiNotices are the notices an action's redirect may ask for (?done=…):
+// notices are the texts an action's redirect may ask for (?done=…):
 // fixed texts, so the query string cannot put words in pushd's mouth.
-var uiNotices = map[string]string{
+var notices = map[string]string{
 	"drift-check":       "Drift check requested: the page updates when it has run.",
 	"cancel":            "Cancel requested: a queued job is cancelled now, a running one stops waiting shortly.",
 	"cancel-request":    "Cancel requested for every queued or running job of this request.",
@@ -27,9 +28,9 @@ var uiNotices = map[string]string{
 	"nothing-to-cancel": "Nothing to cancel: every job of this request has finished.",
 }
 
-// uiAction logs an action of the session's organization.
-func (u *ui) uiAction(c echo.Context, action string, attrs ...any) {
-	u.s.log.Info("ui action", append([]any{"action", action, "organization", organization(c), "remote", c.Request().RemoteAddr}, attrs...)...)
+// logAction logs an action of the session's organization.
+func (u *server) logAction(c echo.Context, action string, attrs ...any) {
+	u.log.Info("ui action", append([]any{"action", action, "organization", organization(c), "remote", c.Request().RemoteAddr}, attrs...)...)
 }
 
 // back redirects to the form's "back" page when it is a UI path, else to fallback.
@@ -44,43 +45,43 @@ func back(c echo.Context, fallback, done string) error {
 	return c.Redirect(http.StatusSeeOther, to+"?done="+url.QueryEscape(done))
 }
 
-func (u *ui) driftCheck(c echo.Context) error {
+func (u *server) driftCheck(c echo.Context) error {
 	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
-	if u.s.Inventory == nil {
+	if u.Inventory == nil {
 		return echo.ErrNotFound
 	}
-	if _, err := u.s.Clusters.Get(ctx, org, id); err != nil {
+	if _, err := u.Clusters.Get(ctx, org, id); err != nil {
 		return err
 	}
-	if _, err := u.s.Inventory.RequestDriftCheck(ctx, id); err != nil {
+	if _, err := u.Inventory.RequestDriftCheck(ctx, id); err != nil {
 		return err
 	}
-	u.uiAction(c, "drift-check", "cluster", id)
+	u.logAction(c, "drift-check", "cluster", id)
 	return back(c, "/ui/clusters/"+url.PathEscape(id), "drift-check")
 }
 
-func (u *ui) cancelJob(c echo.Context) error {
+func (u *server) cancelJob(c echo.Context) error {
 	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
-	j, err := u.s.Jobs.Cancel(ctx, org, id)
+	j, err := u.Jobs.Cancel(ctx, org, id)
 	if err != nil {
 		return err
 	}
-	auditNote(c).Cluster = j.Cluster
-	u.uiAction(c, "cancel-job", "job", id, "cluster", j.Cluster, "status", j.Status)
+	api.AuditNote(c).Cluster = j.Cluster
+	u.logAction(c, "cancel-job", "job", id, "cluster", j.Cluster, "status", j.Status)
 	return back(c, "/ui/jobs/"+url.PathEscape(id), "cancel")
 }
 
 // cancelRequest cancels every job of a request that has not finished, as
 // POST /requests/{id}/cancel does.
-func (u *ui) cancelRequest(c echo.Context) error {
+func (u *server) cancelRequest(c echo.Context) error {
 	ctx, org, rid := c.Request().Context(), organization(c), c.Param("request_id")
-	v, err := u.s.Jobs.Request(ctx, org, rid)
+	v, err := u.Jobs.Request(ctx, org, rid)
 	if err != nil {
 		return err
 	}
 	open := v.Counts[store.JobQueued] + v.Counts[store.JobRunning]
-	_, err = u.s.Jobs.CancelRequest(ctx, org, rid)
-	u.uiAction(c, "cancel-request", "request", rid, "jobs", open)
+	_, err = u.Jobs.CancelRequest(ctx, org, rid)
+	u.logAction(c, "cancel-request", "request", rid, "jobs", open)
 	if err != nil {
 		return err
 	}
@@ -91,19 +92,19 @@ func (u *ui) cancelRequest(c echo.Context) error {
 	return back(c, "/ui/requests/"+url.PathEscape(rid), done)
 }
 
-func (u *ui) resendCallback(c echo.Context) error {
+func (u *server) resendCallback(c echo.Context) error {
 	ctx, org, id := c.Request().Context(), organization(c), c.Param("id")
-	if u.s.Callbacks == nil {
+	if u.Callbacks == nil {
 		return echo.ErrNotFound
 	}
-	e, err := u.s.Callbacks.Resend(ctx, org, id)
+	e, err := u.Callbacks.Resend(ctx, org, id)
 	if errors.Is(err, store.ErrEventNotParked) {
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such parked callback"}
+		return &api.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such parked callback"}
 	}
 	if err != nil {
 		return err
 	}
-	auditNote(c).Cluster = e.Cluster
-	u.uiAction(c, "resend-callback", "event", id, "type", e.Type, "cluster", e.Cluster)
+	api.AuditNote(c).Cluster = e.Cluster
+	u.logAction(c, "resend-callback", "event", id, "type", e.Type, "cluster", e.Cluster)
 	return back(c, "/ui/callbacks", "resend")
 }

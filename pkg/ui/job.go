@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"encoding/json"
@@ -28,49 +28,51 @@ type uiJob struct {
 	AppLink string
 	// Waiting is why, since when and until when a queued job waits for its
 	// cluster; nil when it does not.
-	Waiting *uiWaiting
+	Waiting *jobWaiting
 	// Retries are the transient failures its run retried, oldest first.
-	Retries []uiRetry
+	Retries []jobRetry
 	// Live: the job is not final, so its page refreshes (live.js) until it is.
 	Live bool
 }
 
-// uiWaiting is a waiting job's jobs.Waiting, for people. NextAttempt is
+// jobWaiting is a waiting job's jobs.Waiting, for people. NextAttempt is
 // empty while it waits for its cluster rather than for a retry's backoff.
-type uiWaiting struct {
+type jobWaiting struct {
 	Reason, Since, NextAttempt, Deadline string
 }
 
-// uiRetry is one retried failure of a job's run.
-type uiRetry struct {
+// jobRetry is one retried failure of a job's run.
+type jobRetry struct {
 	At, Error string
 }
 
 // job is one job with its per-object results and what was submitted.
-func (u *ui) job(c echo.Context) error {
+func (u *server) job(c echo.Context) error {
 	ctx, org := c.Request().Context(), organization(c)
-	j, err := u.s.Jobs.Get(ctx, org, c.Param("id"))
+	j, err := u.Jobs.Get(ctx, org, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	page := newUIJob(j, time.Now())
-	if u.s.Inventory != nil {
-		page.AppLink = uiAppPath(j.Cluster, j.Namespace, j.Application)
+	page := newJobPage(j, time.Now())
+	if u.Inventory != nil {
+		page.AppLink = applicationPath(j.Cluster, j.Namespace, j.Application)
 	}
-	if row, err := u.s.Store.GetJob(ctx, org, j.ID); err == nil {
-		page.Manifests = uiManifests(row.Manifests)
+	if u.Manifests != nil {
+		if stored, err := u.Manifests.Manifests(ctx, org, j.ID); err == nil {
+			page.Manifests = showManifests(stored)
+		}
 	}
 	return u.render(c, http.StatusOK, "job", page)
 }
 
-// newUIJob is what the job page shows of j at now, but for the links and
+// newJobPage is what the job page shows of j at now, but for the links and
 // manifests, which need more than the job.
-func newUIJob(j *jobs.Job, now time.Time) uiJob {
+func newJobPage(j *jobs.Job, now time.Time) uiJob {
 	final := j.Status != store.JobQueued && j.Status != store.JobRunning
 	page := uiJob{
 		Job: j, Operation: j.Operation.Engine + "/" + j.Operation.Type,
-		Created: uiTime(&j.CreatedAt), Started: uiTime(j.StartedAt), Finished: uiTime(j.FinishedAt),
-		Duration:    uiDuration(j.StartedAt, j.FinishedAt, now),
+		Created: showTime(&j.CreatedAt), Started: showTime(j.StartedAt), Finished: showTime(j.FinishedAt),
+		Duration:    jobDuration(j.StartedAt, j.FinishedAt, now),
 		Cancellable: !final, Live: !final,
 	}
 	if j.RequestID != nil {
@@ -80,28 +82,28 @@ func newUIJob(j *jobs.Job, now time.Time) uiJob {
 		page.ErrorCode, page.ErrorMessage = j.Error.Code, j.Error.Message
 	}
 	if w := j.Waiting; w != nil {
-		page.Waiting = &uiWaiting{Reason: w.Reason, Since: uiTime(&w.Since), Deadline: uiTime(&w.Deadline)}
+		page.Waiting = &jobWaiting{Reason: w.Reason, Since: showTime(&w.Since), Deadline: showTime(&w.Deadline)}
 		if w.NextAttemptAt != nil {
-			page.Waiting.NextAttempt = uiTime(w.NextAttemptAt)
+			page.Waiting.NextAttempt = showTime(w.NextAttemptAt)
 		}
 	}
 	for _, r := range j.Retries {
-		page.Retries = append(page.Retries, uiRetry{At: uiTime(&r.At), Error: r.Error})
+		page.Retries = append(page.Retries, jobRetry{At: showTime(&r.At), Error: r.Error})
 	}
 	return page
 }
 
-// uiHidden replaces every value of a Secret on the job page.
-const uiHidden = "(hidden)"
+// hidden replaces every value of a Secret on the job page.
+const hidden = "(hidden)"
 
-// uiLastApplied is the annotation in which kubectl apply keeps a copy of
+// lastAppliedAnnotation is the annotation in which kubectl apply keeps a copy of
 // the whole object: on a Secret, its values.
-const uiLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// uiManifests renders a job's stored objects (a JSON array) as YAML
+// showManifests renders a job's stored objects (a JSON array) as YAML
 // documents. The values of Secrets are replaced, key by key: the page shows
 // which keys a Secret has, never what they hold.
-func uiManifests(stored string) string {
+func showManifests(stored string) string {
 	var objs []map[string]any
 	if err := json.Unmarshal([]byte(stored), &objs); err != nil {
 		return ""
@@ -112,14 +114,14 @@ func uiManifests(stored string) string {
 			for _, field := range []string{"data", "stringData"} {
 				if m, ok := o[field].(map[string]any); ok {
 					for k := range m {
-						m[k] = uiHidden
+						m[k] = hidden
 					}
 				}
 			}
 			// kubectl apply's copy of the whole object, values included.
 			meta, _ := o["metadata"].(map[string]any)
-			if a, ok := meta["annotations"].(map[string]any); ok && a[uiLastApplied] != nil {
-				a[uiLastApplied] = uiHidden
+			if a, ok := meta["annotations"].(map[string]any); ok && a[lastAppliedAnnotation] != nil {
+				a[lastAppliedAnnotation] = hidden
 			}
 		}
 		b, err := yaml.Marshal(o)

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"bytes"
@@ -20,61 +20,61 @@ func renderPage(t *testing.T, page string, data any) string {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := pages.Execute(&b, page, uiPage{Org: "acme", CSRF: "tok", Data: data}); err != nil {
+	if err := pages.Execute(&b, page, layoutData{Org: "acme", CSRF: "tok", Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
 }
 
-// TestUITrustPlaces: the places that show the trust model render their
+// TestTrustPlaces: the places that show the trust model render their
 // value when it is set (waiting jobs, namespace read errors, failed
 // applications), and are absent while it is not; each reads its field.
-func TestUITrustPlaces(t *testing.T) {
+func TestTrustPlaces(t *testing.T) {
 	job := &jobs.Job{ID: "j-1", Cluster: "c-1", Status: "queued", CreatedAt: time.Now()}
 	for _, tt := range []struct {
 		page       string
 		data       any
 		with, none string
 	}{
-		{"job", uiJob{Job: job, Waiting: &uiWaiting{Reason: "the cluster is unreachable"}}, "<dt>Waiting</dt><dd>the cluster is unreachable</dd>", `class="waiting"`},
-		{"jobs", uiJobs{Jobs: []uiJobRow{{ID: "j-1", Status: "queued", Waiting: "the cluster is unreachable"}}}, `<div class="sub waiting">the cluster is unreachable</div>`, `class="sub waiting"`},
-		{"cluster", uiCluster{Namespaces: []uiNamespace{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps"}, ReadError: "forbidden: list configmaps"}}},
+		{"job", uiJob{Job: job, Waiting: &jobWaiting{Reason: "the cluster is unreachable"}}, "<dt>Waiting</dt><dd>the cluster is unreachable</dd>", `class="waiting"`},
+		{"jobs", jobsPage{Jobs: []jobRow{{ID: "j-1", Status: "queued", Waiting: "the cluster is unreachable"}}}, `<div class="sub waiting">the cluster is unreachable</div>`, `class="sub waiting"`},
+		{"cluster", clusterPage{Namespaces: []namespaceRow{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps"}, ReadError: "forbidden: list configmaps"}}},
 			"could not be read</span>: forbidden: list configmaps", "could not be read"},
-		{"fleet", uiFleet{Summary: uiSummary{FailedApps: 2, Parked: -1}}, "<strong>2</strong> applications failed", "applications failed"},
+		{"fleet", fleetPage{Summary: summary{FailedApps: 2, Parked: -1}}, "<strong>2</strong> applications failed", "applications failed"},
 	} {
 		if got := renderPage(t, tt.page, tt.data); !strings.Contains(got, tt.with) {
 			t.Errorf("%s page with the value lacks %q", tt.page, tt.with)
 		}
 		empty := map[string]any{
-			"job": uiJob{Job: job}, "jobs": uiJobs{Jobs: []uiJobRow{{ID: "j-1", Status: "queued"}}},
-			"cluster": uiCluster{Namespaces: []uiNamespace{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps", Exists: true}}}},
-			"fleet":   uiFleet{Summary: uiSummary{FailedApps: -1, Parked: -1}},
+			"job": uiJob{Job: job}, "jobs": jobsPage{Jobs: []jobRow{{ID: "j-1", Status: "queued"}}},
+			"cluster": clusterPage{Namespaces: []namespaceRow{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps", Exists: true}}}},
+			"fleet":   fleetPage{Summary: summary{FailedApps: -1, Parked: -1}},
 		}[tt.page]
 		if got := renderPage(t, tt.page, empty); strings.Contains(got, tt.none) {
 			t.Errorf("%s page without the value shows %q", tt.page, tt.none)
 		}
 	}
 	waiting := &jobs.Job{ID: "j-2", Status: "queued", Waiting: &jobs.Waiting{Reason: "cluster \"c-1\" is unreachable"}}
-	if got := uiJobWaiting(waiting); got != waiting.Waiting.Reason {
-		t.Errorf("uiJobWaiting = %q, want the job's wait reason", got)
+	if got := waitReason(waiting); got != waiting.Waiting.Reason {
+		t.Errorf("waitReason = %q, want the job's wait reason", got)
 	}
-	if uiJobWaiting(job) != "" {
+	if waitReason(job) != "" {
 		t.Error("a job that does not wait is shown waiting")
 	}
 	unreadable := []observe.NamespaceError{{Namespace: "apps", Reason: "forbidden"}}
-	if got := uiNamespaceReadError(clusters.NamespaceStatus{Name: "apps"}, unreadable); got != "forbidden" {
-		t.Errorf("uiNamespaceReadError(apps) = %q", got)
+	if got := namespaceReadError(clusters.NamespaceStatus{Name: "apps"}, unreadable); got != "forbidden" {
+		t.Errorf("namespaceReadError(apps) = %q", got)
 	}
-	if got := uiNamespaceReadError(clusters.NamespaceStatus{Name: "web"}, unreadable); got != "" {
-		t.Errorf("uiNamespaceReadError(web) = %q, want none", got)
+	if got := namespaceReadError(clusters.NamespaceStatus{Name: "web"}, unreadable); got != "" {
+		t.Errorf("namespaceReadError(web) = %q, want none", got)
 	}
 	over := clusters.Status{Namespaces: []clusters.NamespaceStatus{{Name: "apps", ExcessRights: []string{"create configmaps in other"}}}}
-	if !uiOverPrivileged(over, 0) || uiOverPrivileged(clusters.Status{}, 0) {
-		t.Error("uiOverPrivileged does not follow Status.OverPrivileged")
+	if !overPrivileged(over, 0) || overPrivileged(clusters.Status{}, 0) {
+		t.Error("overPrivileged does not follow Status.OverPrivileged")
 	}
 }
 
-func TestUIReason(t *testing.T) {
+func TestNotReadyReason(t *testing.T) {
 	retry := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		c    clusters.Connectivity
@@ -88,13 +88,13 @@ func TestUIReason(t *testing.T) {
 		{clusters.Connectivity{State: clusters.StateUnreachable, Message: "x509: certificate signed by unknown authority"}, "The API server's TLS certificate is not the one its kubeconfig trusts."},
 		{clusters.Connectivity{State: clusters.StateUnauthorized, Message: "401"}, "The cluster refused the credential (expired or revoked): renew it or bootstrap again."},
 	} {
-		if got := uiReason(tt.c); got != tt.want {
-			t.Errorf("uiReason(%s, %q) = %q, want %q", tt.c.State, tt.c.Message, got, tt.want)
+		if got := notReadyReason(tt.c); got != tt.want {
+			t.Errorf("notReadyReason(%s, %q) = %q, want %q", tt.c.State, tt.c.Message, got, tt.want)
 		}
 	}
 }
 
-func TestUIFieldValue(t *testing.T) {
+func TestFieldValue(t *testing.T) {
 	obj := map[string]any{"kind": "Deployment", "data": map[string]any{"domain": "a.example"},
 		"spec": map[string]any{"replicas": float64(2), "containers": []any{
 			map[string]any{"name": "side", "image": "side:1"}, map[string]any{"name": "app", "image": "app:2"}}}}
@@ -102,17 +102,17 @@ func TestUIFieldValue(t *testing.T) {
 		".data.domain": `"a.example"`, ".spec.replicas": "2", `.spec.containers[name="app"].image`: `"app:2"`,
 		".data.gone": "(removed)", `.spec.containers[name="nope"].image`: "(removed)", ".data.domain.x": "",
 	} {
-		if got := uiFieldValue(obj, path); got != want {
+		if got := fieldValue(obj, path); got != want {
 			t.Errorf("%s = %q, want %q", path, got, want)
 		}
 	}
-	if got := uiFieldValue(map[string]any{"kind": "Secret", "data": map[string]any{"p": "c2VjcmV0"}}, ".data.p"); got != uiHidden {
+	if got := fieldValue(map[string]any{"kind": "Secret", "data": map[string]any{"p": "c2VjcmV0"}}, ".data.p"); got != hidden {
 		t.Errorf("a Secret's value shown: %q", got)
 	}
 }
 
-func TestUIManifestsHideSecretValues(t *testing.T) {
-	got := uiManifests(`[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"bGFzdC1hcHBsaWVk\"}}"}},"data":{"password":"aHVudGVyMg=="},"stringData":{"token":"plain-secret"}},
+func TestManifestsHideSecretValues(t *testing.T) {
+	got := showManifests(`[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"bGFzdC1hcHBsaWVk\"}}"}},"data":{"password":"aHVudGVyMg=="},"stringData":{"token":"plain-secret"}},
 		{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"k":"v"}}]`)
 	for _, bad := range []string{"aHVudGVyMg==", "plain-secret", "bGFzdC1hcHBsaWVk"} {
 		if strings.Contains(got, bad) {

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"net/http"
@@ -7,39 +7,39 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// uiCallbacksPage is how many parked callbacks one page shows.
-const uiCallbacksPage = 50
+// callbacksPerPage is how many parked callbacks one page shows.
+const callbacksPerPage = 50
 
-type uiCallbacks struct {
+type callbacksPage struct {
 	// Off: pushd runs without a callback URL, so nothing is ever parked.
 	Off   bool
-	Items []uiParked
+	Items []parkedRow
 	More  string
 }
 
-type uiParked struct {
+type parkedRow struct {
 	ID, Type, Cluster, Created, Parked, LastError string
 	Attempts                                      int
 }
 
 // callbacks lists the organization's parked callbacks, each with a re-send button.
-func (u *ui) callbacks(c echo.Context) error {
-	page := uiCallbacks{Off: u.s.Callbacks == nil}
+func (u *server) callbacks(c echo.Context) error {
+	page := callbacksPage{Off: u.Callbacks == nil}
 	if page.Off {
 		return u.render(c, http.StatusOK, "callbacks", page)
 	}
 	after, _ := strconv.ParseInt(c.QueryParam("after"), 10, 64)
-	events, err := u.s.Callbacks.Parked(c.Request().Context(), organization(c), max(after, 0), uiCallbacksPage+1)
+	events, err := u.Callbacks.Parked(c.Request().Context(), organization(c), max(after, 0), callbacksPerPage+1)
 	if err != nil {
 		return err
 	}
-	if len(events) > uiCallbacksPage {
-		events = events[:uiCallbacksPage]
+	if len(events) > callbacksPerPage {
+		events = events[:callbacksPerPage]
 		page.More = "/ui/callbacks?after=" + strconv.FormatInt(events[len(events)-1].Seq, 10)
 	}
 	for _, e := range events {
-		page.Items = append(page.Items, uiParked{
-			ID: e.ID, Type: e.Type, Cluster: e.Cluster, Created: uiTime(&e.CreatedAt), Parked: uiTime(&e.ParkedAt),
+		page.Items = append(page.Items, parkedRow{
+			ID: e.ID, Type: e.Type, Cluster: e.Cluster, Created: showTime(&e.CreatedAt), Parked: showTime(&e.ParkedAt),
 			LastError: e.LastError, Attempts: e.Attempts,
 		})
 	}

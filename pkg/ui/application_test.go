@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"strings"
@@ -8,11 +8,11 @@ import (
 	"github.com/vworkspace/pushd/pkg/observe"
 )
 
-// TestUIDriftReason: where the UI shows a drift of unknown — the cluster
+// TestDriftReason: where the UI shows a drift of unknown — the cluster
 // page's applications and the application page's drift tile — it says
 // pushd's reason, code and sentence, with a link to the job in progress
 // when there is one; a known drift shows no reason.
-func TestUIDriftReason(t *testing.T) {
+func TestDriftReason(t *testing.T) {
 	inProgress := &observe.DriftReason{Code: observe.DriftReasonJobInProgress, Job: "ag-6",
 		Message: `job "ag-6" of the application is running: it brings a newer intent; drift is checked against it once it ends`}
 	reason := `<span class="mono">job_in_progress</span>: job &#34;ag-6&#34; of the application is running: it brings a newer intent; drift is checked against it once it ends`
@@ -26,13 +26,13 @@ func TestUIDriftReason(t *testing.T) {
 		data       any
 		want, not  []string
 	}{
-		{"cluster, unknown", "cluster", uiCluster{Applications: &uiApplications{Items: []uiApplication{newUIApplication("c-1", unknown)}}},
+		{"cluster, unknown", "cluster", clusterPage{Applications: &applicationsSection{Items: []applicationRow{newApplicationRow("c-1", unknown)}}},
 			[]string{`<span class="drift drift-unknown">unknown</span>`, reason, link}, nil},
-		{"cluster, in sync", "cluster", uiCluster{Applications: &uiApplications{Items: []uiApplication{newUIApplication("c-1", inSync)}}},
+		{"cluster, in sync", "cluster", clusterPage{Applications: &applicationsSection{Items: []applicationRow{newApplicationRow("c-1", inSync)}}},
 			[]string{`<span class="drift drift-in_sync">in_sync</span>`}, []string{`class="sub why"`}},
-		{"application, unknown", "application", newUIAppPage(rec, &observe.ApplicationDetail{Namespace: "apps", Application: "web", Drift: observe.DriftUnknown, DriftReason: inProgress}),
+		{"application, unknown", "application", newApplicationPage(rec, &observe.ApplicationDetail{Namespace: "apps", Application: "web", Drift: observe.DriftUnknown, DriftReason: inProgress}),
 			[]string{`<span class="drift drift-unknown">unknown</span>`, reason, link}, nil},
-		{"application, in sync", "application", newUIAppPage(rec, &observe.ApplicationDetail{Namespace: "apps", Application: "wiki", Drift: observe.DriftInSync}),
+		{"application, in sync", "application", newApplicationPage(rec, &observe.ApplicationDetail{Namespace: "apps", Application: "wiki", Drift: observe.DriftInSync}),
 			[]string{`<span class="drift drift-in_sync">in_sync</span>`}, []string{`class="sub why"`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

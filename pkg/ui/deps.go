@@ -1,0 +1,132 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// What the UI needs of the rest of pushd. Each interface is the reads (and
+// the few actions) of one collaborator; where the API has an interface for
+// the same collaborator, the UI's is part of it (asserted below), so pushd
+// serve hands both the same implementation. The fakes beside them
+// (fake.go) serve the UI's tests without a cluster or a database.
+
+// Front is what the UI shares with the API server it is mounted in
+// (*api.Server): one failure limit for API tokens and UI logins, one audit
+// log, one error mapper, one notion of which proxies to trust.
+type Front interface {
+	// TooManyFailures refuses a client over its failed-authentication
+	// allowance; AuthFailed counts one failure.
+	TooManyFailures(c echo.Context) error
+	AuthFailed(c echo.Context)
+	// Audited records every request of a known caller that reaches it.
+	Audited(action store.AuditAction, subject api.AuditSubject) echo.MiddlewareFunc
+	// HandleError answers an error the UI does not render as a page.
+	HandleError(err error, c echo.Context)
+	// Secure says whether the client reached pushd over TLS.
+	Secure(r *http.Request) bool
+}
+
+// Tokens checks the API token a login offers (*api.Authenticator).
+type Tokens interface {
+	Token(h http.Header) (api.Caller, bool)
+}
+
+// Clusters reads the organization's cluster records (*clusters.Registry).
+type Clusters interface {
+	Get(ctx context.Context, org, id string) (*clusters.Record, error)
+	List(ctx context.Context, org string) ([]*clusters.Record, error)
+}
+
+// Clients are the per-cluster clients the application page reads a drifted
+// object's live values with (*clusters.Registry).
+type Clients interface {
+	Clients(id string) (*clusters.Clients, error)
+}
+
+// Health is what the monitor observed of each cluster (*clusters.Monitor).
+type Health interface {
+	Observed(ctx context.Context, id string) (clusters.Status, error)
+	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
+}
+
+// Jobs reads and cancels the organization's jobs (*jobs.Service).
+type Jobs interface {
+	Get(ctx context.Context, org, id string) (*jobs.Job, error)
+	List(ctx context.Context, org string, o jobs.ListOptions) (*jobs.Page, error)
+	RecentByCluster(ctx context.Context, org string, n int) (map[string][]jobs.Summary, error)
+	Cancel(ctx context.Context, org, id string) (*jobs.Job, error)
+	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
+	RequestJobs(ctx context.Context, org, requestID string) ([]*jobs.Job, error)
+	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
+}
+
+// Manifests are the objects a job was submitted with, as stored (a JSON
+// array; *jobs.Service). The pages hide every Secret value of them.
+type Manifests interface {
+	Manifests(ctx context.Context, org, id string) (string, error)
+}
+
+// Inventory is the applications of each cluster and their drift
+// (*observe.Watcher).
+type Inventory interface {
+	ApplicationList(ctx context.Context, cluster string) (*observe.ApplicationList, error)
+	Application(ctx context.Context, cluster, namespace, application string) (*observe.ApplicationDetail, error)
+	RequestDriftCheck(ctx context.Context, cluster string) (time.Time, error)
+	// Counts and FailedCount are from the watcher's last results: no
+	// request to the cluster.
+	Counts(cluster string) (total, drifted int)
+	FailedCount(cluster string) int
+}
+
+// Callbacks are the organization's parked callbacks (*outbox.Deliverer).
+type Callbacks interface {
+	Parked(ctx context.Context, org string, after int64, limit int) ([]store.ParkedEvent, error)
+	Resend(ctx context.Context, org, id string) (*store.Event, error)
+}
+
+// Events are a cluster's newest events, newest first (*store.Store).
+type Events interface {
+	Events(ctx context.Context, cluster string, limit int) ([]store.Event, error)
+}
+
+// AuditLog reads the organization's audit log (*store.Store).
+type AuditLog interface {
+	AuditEntries(ctx context.Context, org string, f store.AuditFilter) ([]store.AuditEntry, error)
+}
+
+// Sessions keeps UI sessions across restarts (*store.Store), each written
+// in one transaction with its audit entry.
+type Sessions interface {
+	SaveUISession(ctx context.Context, s *store.UISession, audit *store.AuditEntry) error
+	UISessionByHash(ctx context.Context, idHash string, now time.Time) (*store.UISession, error)
+	DeleteUISession(ctx context.Context, idHash string, audit *store.AuditEntry) error
+}
+
+// The UI's interfaces are parts of the API's where both read one
+// collaborator, and the implementations pushd serve wires satisfy them
+// (the outbox's and the store's: deps_test.go).
+var (
+	_ Front     = (*api.Server)(nil)
+	_ Tokens    = (*api.Authenticator)(nil)
+	_ Clusters  = api.ClusterRegistry(nil)
+	_ Health    = api.ClusterHealth(nil)
+	_ Jobs      = api.JobService(nil)
+	_ Callbacks = api.Callbacks(nil)
+
+	_ Clusters  = (*clusters.Registry)(nil)
+	_ Clients   = (*clusters.Registry)(nil)
+	_ Health    = (*clusters.Monitor)(nil)
+	_ Jobs      = (*jobs.Service)(nil)
+	_ Manifests = (*jobs.Service)(nil)
+	_ Inventory = (*observe.Watcher)(nil)
+)

@@ -1,0 +1,346 @@
+package ui
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// In-memory implementations of the UI's interfaces, for tests that render
+// the pages without a cluster or a database. Each keeps what it is given in
+// exported fields; Err, when set, is returned by every call. Organizations
+// are kept apart as the real services keep them: another organization's
+// record or job is not found.
+
+var (
+	_ Clusters  = (*FakeClusters)(nil)
+	_ Health    = (*FakeHealth)(nil)
+	_ Jobs      = (*FakeJobs)(nil)
+	_ Manifests = (*FakeJobs)(nil)
+	_ Inventory = (*FakeInventory)(nil)
+	_ Callbacks = (*FakeCallbacks)(nil)
+	_ Events    = (*FakeEvents)(nil)
+	_ AuditLog  = (*FakeAuditLog)(nil)
+)
+
+// FakeClusters holds cluster records by organization.
+type FakeClusters struct {
+	Records map[string][]*clusters.Record // by organization
+	Err     error
+}
+
+func (f *FakeClusters) Get(_ context.Context, org, id string) (*clusters.Record, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	for _, r := range f.Records[org] {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return nil, clusters.ErrNotFound
+}
+
+func (f *FakeClusters) List(_ context.Context, org string) ([]*clusters.Record, error) {
+	return slices.Clone(f.Records[org]), f.Err
+}
+
+// FakeHealth holds what was observed of each cluster, by cluster id.
+type FakeHealth struct {
+	Status map[string]clusters.Status
+	Err    error
+}
+
+func (f *FakeHealth) Observed(_ context.Context, id string) (clusters.Status, error) {
+	return f.Status[id], f.Err
+}
+
+func (f *FakeHealth) ObservedAll(context.Context) (map[string]clusters.Status, error) {
+	return f.Status, f.Err
+}
+
+// FakeJobs holds jobs, newest last, and their stored manifests by job id.
+// Cancel cancels a queued or running job at once.
+type FakeJobs struct {
+	mu        sync.Mutex
+	Jobs      []*jobs.Job
+	Stored    map[string]string // job id → manifests as stored (a JSON array)
+	Cancelled []string          // the ids Cancel was called with
+	Err       error
+}
+
+func (f *FakeJobs) Get(_ context.Context, org, id string) (*jobs.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.get(org, id)
+}
+
+func (f *FakeJobs) get(org, id string) (*jobs.Job, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	for _, j := range f.Jobs {
+		if j.ID == id && j.Organization == org {
+			return j, nil
+		}
+	}
+	return nil, jobs.ErrNotFound
+}
+
+// List filters as jobs.Service does; its cursor is the offset of the next page.
+func (f *FakeJobs) List(_ context.Context, org string, o jobs.ListOptions) (*jobs.Page, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	var all []jobs.Summary
+	for i := len(f.Jobs) - 1; i >= 0; i-- {
+		j := f.Jobs[i]
+		rid := ""
+		if j.RequestID != nil {
+			rid = *j.RequestID
+		}
+		if j.Organization != org || !matches(o.Cluster, j.Cluster) || !matches(o.Namespace, j.Namespace) || !matches(o.Application, j.Application) ||
+			!matches(string(o.Status), string(j.Status)) || !matches(o.RequestID, rid) || !matches(o.Trigger, j.Trigger) {
+			continue
+		}
+		all = append(all, jobs.Summary{Job: j})
+	}
+	from, _ := strconv.Atoi(o.Cursor)
+	limit := o.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	p := &jobs.Page{Items: all[min(from, len(all)):min(from+limit, len(all))]}
+	if from+limit < len(all) {
+		next := strconv.Itoa(from + limit)
+		p.NextCursor = &next
+	}
+	return p, nil
+}
+
+func matches(filter, value string) bool { return filter == "" || filter == value }
+
+func (f *FakeJobs) RecentByCluster(ctx context.Context, org string, n int) (map[string][]jobs.Summary, error) {
+	p, err := f.List(ctx, org, jobs.ListOptions{Limit: len(f.Jobs) + 1})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]jobs.Summary{}
+	for _, s := range p.Items {
+		if len(out[s.Cluster]) < n {
+			out[s.Cluster] = append(out[s.Cluster], s)
+		}
+	}
+	return out, nil
+}
+
+func (f *FakeJobs) Cancel(_ context.Context, org, id string) (*jobs.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, err := f.get(org, id)
+	if err != nil {
+		return nil, err
+	}
+	f.Cancelled = append(f.Cancelled, id)
+	if j.Status == store.JobQueued || j.Status == store.JobRunning {
+		j.Status = store.JobCancelled
+	}
+	return j, nil
+}
+
+func (f *FakeJobs) RequestJobs(_ context.Context, org, requestID string) ([]*jobs.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	var out []*jobs.Job
+	for _, j := range f.Jobs {
+		if j.Organization == org && j.RequestID != nil && *j.RequestID == requestID {
+			out = append(out, j)
+		}
+	}
+	if len(out) == 0 {
+		return nil, jobs.ErrNotFound
+	}
+	return out, nil
+}
+
+func (f *FakeJobs) Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error) {
+	js, err := f.RequestJobs(ctx, org, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return jobs.NewRequestView(requestID, js), nil
+}
+
+func (f *FakeJobs) CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error) {
+	js, err := f.RequestJobs(ctx, org, requestID)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range js {
+		if _, err := f.Cancel(ctx, org, j.ID); err != nil {
+			return nil, err
+		}
+	}
+	return f.Request(ctx, org, requestID)
+}
+
+func (f *FakeJobs) Manifests(ctx context.Context, org, id string) (string, error) {
+	if _, err := f.Get(ctx, org, id); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Stored[id], nil
+}
+
+// FakeInventory holds each cluster's applications (by cluster id) and their
+// details (by "cluster/namespace/application").
+type FakeInventory struct {
+	mu      sync.Mutex
+	Apps    map[string][]observe.Application
+	Details map[string]*observe.ApplicationDetail
+	// DriftChecks are the clusters a drift check was requested for.
+	DriftChecks []string
+	Err         error
+}
+
+func (f *FakeInventory) ApplicationList(_ context.Context, cluster string) (*observe.ApplicationList, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	return &observe.ApplicationList{Items: slices.Clone(f.Apps[cluster])}, nil
+}
+
+func (f *FakeInventory) Application(_ context.Context, cluster, namespace, application string) (*observe.ApplicationDetail, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	if d, ok := f.Details[cluster+"/"+namespace+"/"+application]; ok {
+		return d, nil
+	}
+	return nil, observe.ErrNotFound
+}
+
+func (f *FakeInventory) RequestDriftCheck(_ context.Context, cluster string) (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.DriftChecks = append(f.DriftChecks, cluster)
+	return time.Now(), f.Err
+}
+
+func (f *FakeInventory) Counts(cluster string) (total, drifted int) {
+	for _, a := range f.Apps[cluster] {
+		total++
+		if a.Drift == observe.DriftDrifted {
+			drifted++
+		}
+	}
+	return total, drifted
+}
+
+func (f *FakeInventory) FailedCount(cluster string) int {
+	n := 0
+	for _, a := range f.Apps[cluster] {
+		if a.Health == "Failed" {
+			n++
+		}
+	}
+	return n
+}
+
+// FakeCallbacks holds parked callbacks; Resend takes one off the list.
+type FakeCallbacks struct {
+	mu     sync.Mutex
+	Events []store.ParkedEvent
+	Err    error
+}
+
+// ParkedEvents are org's parked callbacks, in order.
+func (f *FakeCallbacks) ParkedEvents(org string) []store.ParkedEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.ParkedEvent
+	for _, e := range f.Events {
+		if e.Organization == org {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit int) ([]store.ParkedEvent, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	var out []store.ParkedEvent
+	for _, e := range f.ParkedEvents(org) {
+		if e.Seq > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*store.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	for i, e := range f.Events {
+		if e.ID == id && e.Organization == org {
+			f.Events = slices.Delete(f.Events, i, i+1)
+			return &e.Event, nil
+		}
+	}
+	return nil, store.ErrEventNotParked
+}
+
+// FakeEvents holds each cluster's events, newest first, by cluster id.
+type FakeEvents struct {
+	ByCluster map[string][]store.Event
+	Err       error
+}
+
+func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]store.Event, error) {
+	es := f.ByCluster[cluster]
+	return slices.Clone(es[:min(limit, len(es))]), f.Err
+}
+
+// FakeAuditLog holds audit entries, oldest first, and filters them as the
+// store does (organization, since, until, cluster, action, after, limit).
+type FakeAuditLog struct {
+	Entries []store.AuditEntry
+	Err     error
+}
+
+func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q store.AuditFilter) ([]store.AuditEntry, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	var out []store.AuditEntry
+	for _, e := range f.Entries {
+		switch {
+		case e.Organization != org, e.Seq <= q.After, !matches(q.Cluster, e.Cluster), !matches(string(q.Action), string(e.Action)),
+			!q.Since.IsZero() && e.At.Before(q.Since), !q.Until.IsZero() && !e.At.Before(q.Until):
+			continue
+		}
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

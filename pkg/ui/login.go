@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/api"
+	"github.com/vworkspace/pushd/pkg/store"
+)
+
+// Logging in and out: an API token for a session cookie, and the session
+// every page but the login form requires.
+
+// sessionOf returns the live session of the request's cookie.
+func (u *server) sessionOf(c echo.Context) (session, bool) {
+	ck, err := c.Cookie(cookieName)
+	if err != nil {
+		return session{}, false
+	}
+	sess, ok := u.sessions.lookup(c.Request().Context(), ck.Value)
+	return sess, ok && sess.org != "" // an empty organization would list every organization's clusters
+}
+
+// requireSession sends visitors without a live session to the login form.
+func (u *server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, ok := u.sessionOf(c)
+		if !ok {
+			return c.Redirect(http.StatusSeeOther, "/ui/login")
+		}
+		api.SetCaller(c, sess.caller())
+		return next(c)
+	}
+}
+
+type loginPage struct {
+	Error string
+}
+
+func (u *server) loginForm(c echo.Context) error {
+	if _, ok := u.sessionOf(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/ui/")
+	}
+	return u.render(c, http.StatusOK, "login", loginPage{})
+}
+
+// login exchanges an API token for a session cookie. The token is checked
+// exactly as a bearer token of the API is, and is never echoed back.
+func (u *server) login(c echo.Context) error {
+	req := c.Request()
+	if err := u.Front.TooManyFailures(c); err != nil {
+		return err
+	}
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, formBodyBytes)
+	h := http.Header{}
+	h.Set(echo.HeaderAuthorization, "Bearer "+strings.TrimSpace(c.FormValue("token")))
+	who, ok := u.Auth.Token(h)
+	if !ok {
+		u.Front.AuthFailed(c)
+		u.log.Info("ui login refused", "remote", req.RemoteAddr)
+		return u.render(c, http.StatusUnauthorized, "login", loginPage{Error: "That token is not a valid API token."})
+	}
+	org := who.Org
+	if old, err := c.Cookie(cookieName); err == nil {
+		u.sessions.end(req.Context(), old.Value, nil)
+	}
+	// The entry names the new session, which create fills in: that is who
+	// the UI's later entries name; its subject is the token it was opened with.
+	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Subject: "token:" + who.ID,
+		Outcome: store.AuditOK, Status: http.StatusSeeOther}
+	id, expires := u.sessions.create(req.Context(), org, login)
+	c.SetCookie(&http.Cookie{
+		Name: cookieName, Value: id, Path: "/ui", Expires: expires, MaxAge: int(sessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.Front.Secure(req),
+	})
+	u.log.Info("ui login", "organization", org, "remote", req.RemoteAddr)
+	return c.Redirect(http.StatusSeeOther, "/ui/")
+}
+
+func (u *server) logout(c echo.Context) error {
+	if ck, err := c.Cookie(cookieName); err == nil {
+		who := api.CallerOf(c)
+		u.sessions.end(c.Request().Context(), ck.Value, &store.AuditEntry{Organization: who.Org, ActorKind: who.Kind, ActorID: who.ID,
+			Action: store.AuditUILogout, Outcome: store.AuditOK, Status: http.StatusSeeOther})
+	}
+	c.SetCookie(&http.Cookie{
+		Name: cookieName, Value: "", Path: "/ui", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.Front.Secure(c.Request()),
+	})
+	return c.Redirect(http.StatusSeeOther, "/ui/login")
+}
