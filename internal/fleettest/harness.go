@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,22 +152,42 @@ func (j *Jobs) Submit(t testing.TB, s jobs.Spec) {
 	}
 }
 
-// Main is the TestMain of a package testing against the test bed: it starts
-// one with opts into *bed, runs the package's tests (on every database, see
-// dbtest.Main), stops the bed and exits with the tests' code.
-//
-// A run that only fuzzes (go test -run '^$' -fuzz FuzzX, as hack/fuzz.sh
-// does) starts no bed: the package's fuzz targets are pure, and every fuzz
-// worker process runs TestMain again, which would start a bed per worker.
-func Main(m *testing.M, bed **testbed.Bed, opts testbed.Options) {
+// Bed is a package's test bed, started the first time a test asks for
+// its clusters: the tests of a package that need no cluster (HTTP,
+// signatures, rendering, policy on fakes) run without building or
+// starting kube-apiserver and etcd. Main stops it when it was started.
+type Bed struct {
+	opts testbed.Options
+	once sync.Once
+	bed  *testbed.Bed
+}
+
+// LazyBed is a Bed with opts, not started yet.
+func LazyBed(opts testbed.Options) *Bed { return &Bed{opts: opts} }
+
+// Clusters are the bed's clusters, the bed started (and its binaries
+// built, the first time on this machine) on the first call. A bed that
+// cannot start ends the test binary with the reason.
+func (b *Bed) Clusters() []*testbed.Cluster { return b.get().Clusters }
+
+// Binaries are the programs the bed runs.
+func (b *Bed) Binaries() testbed.Binaries { return b.get().Binaries }
+
+func (b *Bed) get() *testbed.Bed {
+	b.once.Do(func() { b.bed = testbed.MustStart(b.opts) })
+	return b.bed
+}
+
+// Main is the TestMain of a package testing against the test bed: it runs
+// the package's tests (on every database, see dbtest.Main), stops the bed
+// if a test started it, and exits with the tests' code.
+func Main(m *testing.M, bed *Bed) {
 	flag.Parse()
-	if flagValue("test.fuzz") != "" && flagValue("test.run") == "^$" {
-		os.Exit(dbtest.Main(m))
-	}
-	*bed = testbed.MustStart(opts)
 	code := dbtest.Main(m)
-	if err := (*bed).Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop test bed:", err)
+	if bed.bed != nil {
+		if err := bed.bed.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop test bed:", err)
+		}
 	}
 	os.Exit(code)
 }
@@ -189,11 +210,4 @@ func NewEnv(t testing.TB, db dbtest.Database, opts Options, drift clusters.Drift
 	e.IDs = e.EnrollManaged(t, e.NS, drift, cs...)
 	e.Jobs = e.StartJobs(t)
 	return e
-}
-
-func flagValue(name string) string {
-	if f := flag.Lookup(name); f != nil {
-		return f.Value.String()
-	}
-	return ""
 }

@@ -84,7 +84,7 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		e := newEnv(t, db, odoo.deliverer(t, &st))
 		const id = "acme-audit-1"
 		ns := "audit-" + fleettest.RandomID()
-		fleettest.ManagedNamespace(t, bed.Clusters[0], ns)
+		fleettest.ManagedNamespace(t, bed.Clusters()[0], ns)
 		start := time.Now().Add(-time.Second)
 		hook, ok := fingerprint(acmeSecret), store.AuditOK
 
@@ -95,7 +95,7 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			t.Fatalf("create: %d %s", r.status, r.body)
 		}
 		uid := r.json(t)["uid"].(string)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil)); r.status != http.StatusOK {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil)); r.status != http.StatusOK {
 			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
 		}
 		job := func(jobID, kind string) []byte {

@@ -224,7 +224,7 @@ func TestOrganizationsAreIsolated(t *testing.T) {
 // lets mutate change it first.
 func kubeconfig(t *testing.T, token string, mutate func(*clientcmdapi.Config)) []byte {
 	t.Helper()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
 	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: token}
@@ -308,13 +308,13 @@ func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 		if r := e.write(t, http.MethodPut, path, acmeSecret, mustJSON(t, record("default", "missing-ns"))); r.status != http.StatusCreated {
 			t.Fatal(r.status)
 		}
-		r := e.write(t, http.MethodPut, path+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil))
+		r := e.write(t, http.MethodPut, path+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil))
 		if r.status != http.StatusOK {
 			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
 		}
 		got := r.json(t)
 		conn := got["connectivity"].(map[string]any)
-		if conn["state"] != "ready" || got["server_version"] != bed.Binaries.KubernetesVersion {
+		if conn["state"] != "ready" || got["server_version"] != bed.Binaries().KubernetesVersion {
 			t.Fatalf("probe: %s", r.body)
 		}
 		nss := got["namespaces"].([]any)
@@ -332,7 +332,7 @@ func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 		if ex := got["credential"].(map[string]any)["excess_rights"].([]any); len(ex) == 0 {
 			t.Errorf("a cluster-admin credential must show excess rights: %s", r.body)
 		}
-		if strings.Contains(string(r.body), bed.Clusters[0].AdminToken) {
+		if strings.Contains(string(r.body), bed.Clusters()[0].AdminToken) {
 			t.Fatal("the answer contains the token")
 		}
 
@@ -350,7 +350,7 @@ func TestKubeconfigIntakeProbesAndNeverLeaks(t *testing.T) {
 				t.Errorf("answer %d contains the token: %s", i, b)
 			}
 		}
-		if strings.Contains(e.logs.String(), canary) || strings.Contains(e.logs.String(), bed.Clusters[0].AdminToken) {
+		if strings.Contains(e.logs.String(), canary) || strings.Contains(e.logs.String(), bed.Clusters()[0].AdminToken) {
 			t.Errorf("a token reached the debug log:\n%s", e.logs.String())
 		}
 	})

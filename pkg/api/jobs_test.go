@@ -21,7 +21,7 @@ import (
 // managed namespace, with a credential, and returns a valid job body builder.
 func jobFixture(t *testing.T, e *env) (ns string, job func(edit func(map[string]any)) []byte) {
 	t.Helper()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	kube, err := kubernetes.NewForConfig(c.AdminConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestJobRefusals(t *testing.T) {
 			t.Fatalf("refused jobs were stored: %s", r.body)
 		}
 		time.Sleep(500 * time.Millisecond) // a wrongly queued job would have run by now
-		kube, _ := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
+		kube, _ := kubernetes.NewForConfig(bed.Clusters()[0].AdminConfig())
 		if _, err := kube.CoreV1().ConfigMaps(ns).Get(context.Background(), "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("the cluster changed: %v", err)
 		}
@@ -178,7 +178,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		if r.status != http.StatusUnprocessableEntity || r.code(t) != "pod_security_not_enforced" {
 			t.Fatalf("namespace without enforcement: %d %s", r.status, r.body)
 		}
-		kube, _ := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
+		kube, _ := kubernetes.NewForConfig(bed.Clusters()[0].AdminConfig())
 		patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)
 		if _, err := kube.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
@@ -186,7 +186,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil)); r.status != http.StatusAccepted {
 			t.Fatalf("namespace enforcing restricted: %d %s", r.status, r.body)
 		}
-		r = e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil))
+		r = e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil))
 		nss, _ := r.json(t)["namespaces"].([]any)
 		if len(nss) != 1 || nss[0].(map[string]any)["pod_security_enforce"] != "restricted" {
 			t.Fatalf("probe: %s", r.body)

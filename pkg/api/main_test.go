@@ -27,9 +27,10 @@ import (
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
-var bed *testbed.Bed
+// bed starts when a test first asks for its clusters.
+var bed = fleettest.LazyBed(testbed.Options{Clusters: 1})
 
-func TestMain(m *testing.M) { fleettest.Main(m, &bed, testbed.Options{Clusters: 1}) }
+func TestMain(m *testing.M) { fleettest.Main(m, bed) }
 
 // Two organizations, each with its own webhook secret and read token.
 const (

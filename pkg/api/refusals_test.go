@@ -88,7 +88,7 @@ func TestRefusalListsEveryObject(t *testing.T) {
 func TestAutoscalerAndBudgetApplyWithBootstrappedCredential(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		ctx := context.Background()
 		kube, err := kubernetes.NewForConfig(c.AdminConfig())
 		if err != nil {

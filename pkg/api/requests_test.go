@@ -28,7 +28,7 @@ func TestRequestShowsEveryJob(t *testing.T) {
 		}
 		for _, r := range []response{
 			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2", acmeSecret, mustJSON(t, rec)),
-			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters[0].AdminToken, nil)),
+			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil)),
 		} {
 			if r.status != http.StatusCreated && r.status != http.StatusOK {
 				t.Fatalf("acme-prod-2: %d %s", r.status, r.body)

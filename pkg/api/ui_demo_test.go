@@ -55,7 +55,7 @@ func withFastMonitor(interval time.Duration) envOption {
 func newUIDemo(t *testing.T, e *env) uiDemo {
 	t.Helper()
 	d := uiDemo{uiFleet: newUIFleet(t, e)}
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 
 	// acme-prod-1 also allows a namespace that does not exist, and a second application.
 	rec := record(d.ns, missingNSName)

@@ -274,7 +274,7 @@ func TestUIPages(t *testing.T) {
 
 		t.Run("no credential in any page", func(t *testing.T) {
 			for i, r := range pages {
-				mustNotContain(t, "page "+string(rune('a'+i)), r, f.canary, bed.Clusters[0].AdminToken, acmeToken, globexToken)
+				mustNotContain(t, "page "+string(rune('a'+i)), r, f.canary, bed.Clusters()[0].AdminToken, acmeToken, globexToken)
 			}
 			if strings.Contains(e.logs.String(), f.canary) || strings.Contains(e.logs.String(), acmeToken) {
 				t.Error("a credential reached the log")

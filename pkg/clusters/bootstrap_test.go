@@ -25,7 +25,7 @@ const bootstrapClusterIDLabel = "app.vworkspace.io/cluster-id"
 // re-run after the label is removed takes the grant back.
 func TestBootstrap(t *testing.T) {
 	ctx := t.Context()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	admin := adminClient(t, c)
 	managed, unmanaged := makeNamespace(t, c, true), makeNamespace(t, c, false)
 	missing := "t-missing-" + managed[2:]
@@ -151,7 +151,7 @@ func TestBootstrap(t *testing.T) {
 // (and with it its tokens) and its token grant.
 func TestBootstrapMovesIdentity(t *testing.T) {
 	ctx := t.Context()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	admin := adminClient(t, c)
 	managed := makeNamespace(t, c, true)
 	id := "move-" + managed[2:]
@@ -190,7 +190,7 @@ func TestBootstrapMovesIdentity(t *testing.T) {
 // TestBootstrapRefusesBadInput: bad options and admin configs that do not
 // verify TLS are refused before anything is written.
 func TestBootstrapRefusesBadInput(t *testing.T) {
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	insecure := c.AdminConfig()
 	insecure.Insecure, insecure.CAData = true, nil
 	plainHTTP := c.AdminConfig()
@@ -234,7 +234,7 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 // pushd did not make.
 func TestBootstrapOneIdentityPerRecord(t *testing.T) {
 	ctx := t.Context()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	admin := adminClient(t, c)
 	nsA, nsB := makeNamespace(t, c, true), makeNamespace(t, c, true)
 	idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]

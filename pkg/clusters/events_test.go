@@ -19,7 +19,7 @@ import (
 func TestRecordEvents(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[2]
+		c := bed.Clusters()[2]
 		f := fleettest.New(t, db, fleettest.Options{})
 		ns := makeNamespace(t, c, true)
 		id := "events-" + ns[2:]

@@ -15,10 +15,11 @@ import (
 )
 
 // bed is shared by the package's tests; each test makes its own namespaces.
-var bed *testbed.Bed
+// bed starts when a test first asks for its clusters.
+var bed = fleettest.LazyBed(testbed.Options{Clusters: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 
 func TestMain(m *testing.M) {
-	fleettest.Main(m, &bed, testbed.Options{Clusters: 3, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	fleettest.Main(m, bed)
 }
 
 // adminClient is a cluster-admin clientset for test setup.

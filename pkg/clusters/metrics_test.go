@@ -46,7 +46,7 @@ func TestClusterGauges(t *testing.T) {
 		f := fleettest.New(t, db, fleettest.Options{Monitor: clusters.MonitorOptions{
 			Breaker: clusters.BreakerOptions{Threshold: 1}, ProbeTimeout: 3 * time.Second, Now: func() time.Time { return now }}})
 		live, dead, none := "live-"+fleettest.RandomID(), "dead-"+fleettest.RandomID(), "none-"+fleettest.RandomID()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		for id, cred := range map[string]*clusters.Credential{
 			live: {Server: c.Host, CAData: c.CAData, Token: c.AdminToken},
 			dead: {Server: "https://127.0.0.1:1", CAData: c.CAData, Token: "t"},

@@ -21,7 +21,7 @@ import (
 func TestMonitorRenewsTokensDue(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		ns := makeNamespace(t, c, true)
 		f := newFleet(t, db)
 		rec, _, err := f.reg.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{ns}})
@@ -81,7 +81,7 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 func TestMonitorReportsExpiringOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[1]
+		c := bed.Clusters()[1]
 		admin := adminClient(t, c)
 		ns := makeNamespace(t, c, true)
 		if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "no-renew"}}, metav1.CreateOptions{}); err != nil {

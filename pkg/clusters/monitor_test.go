@@ -23,7 +23,7 @@ type fleet struct {
 func newFleet(t *testing.T, db dbtest.Database) *fleet {
 	t.Helper()
 	f := fleettest.New(t, db, fleettest.Options{})
-	for _, c := range bed.Clusters {
+	for _, c := range bed.Clusters() {
 		if _, _, err := f.Registry.Put(context.Background(), fleettest.Org, clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -67,11 +67,11 @@ func TestOutageIsolation(t *testing.T) {
 		done := make(chan struct{})
 		go func() { mon.Run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
-		for _, c := range bed.Clusters {
+		for _, c := range bed.Clusters() {
 			waitState(t, mon, c.Name, clusters.StateReady, 30*time.Second)
 		}
 
-		victim := bed.Clusters[2]
+		victim := bed.Clusters()[2]
 		fleettest.Outage(t, victim)
 		stopped := time.Now()
 		down := waitState(t, mon, victim.Name, clusters.StateUnreachable, 10*time.Second)
@@ -80,12 +80,12 @@ func TestOutageIsolation(t *testing.T) {
 		// The others keep fresh, ready observations while the victim is down,
 		// each probe finishing well inside the probe timeout.
 		before := map[string]*time.Time{}
-		for _, c := range bed.Clusters[:2] {
+		for _, c := range bed.Clusters()[:2] {
 			st, _ := mon.Observed(ctx, c.Name)
 			before[c.Name] = st.Connectivity.CheckedAt
 		}
 		time.Sleep(2 * time.Second)
-		for _, c := range bed.Clusters[:2] {
+		for _, c := range bed.Clusters()[:2] {
 			st, _ := mon.Observed(ctx, c.Name)
 			if st.Connectivity.State != clusters.StateReady || !st.Connectivity.CheckedAt.After(*before[c.Name]) {
 				t.Errorf("%s while %s is down: state %s, checked %s (before %s)", c.Name, victim.Name, st.Connectivity.State, st.Connectivity.CheckedAt, before[c.Name])

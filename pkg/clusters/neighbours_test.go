@@ -18,7 +18,7 @@ import (
 func TestProbeCountsNeighbourRights(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[1]
+		c := bed.Clusters()[1]
 		f := fleettest.New(t, db, fleettest.Options{})
 		nsA, nsB := makeNamespace(t, c, true), makeNamespace(t, c, true)
 		idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]

@@ -30,7 +30,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // managed-by label removed) is not confirmed, so the monitor probes fully.
 func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	ctx := context.Background()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	ns := makeNamespace(t, c, true)
 	var n atomic.Int64
 	cfg := c.AdminConfig()

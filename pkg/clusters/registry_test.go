@@ -24,7 +24,7 @@ import (
 // without anything in it being run.
 func TestCredentialFileRotation(t *testing.T) {
 	ctx := context.Background()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	dir := t.TempDir()
 	f := newFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(dir, "pushd.db")})
 	rec, err := f.reg.Get(ctx, "", c.Name)
@@ -94,7 +94,7 @@ func TestCredentialFileRotation(t *testing.T) {
 // overwritten in place with garbage of the same size and its time put back,
 // which a read would refuse.
 func TestClientsDoNotRereadAnUnchangedCredential(t *testing.T) {
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	f := newFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")})
 	path := filepath.Join(f.creds.Dir(), c.Name+".kubeconfig")
 	old := time.Now().Add(-time.Hour)

@@ -21,7 +21,7 @@ import (
 // credential without the right is Forbidden and a revoked one Rejected.
 func TestRenewToken(t *testing.T) {
 	ctx := t.Context()
-	c := bed.Clusters[1]
+	c := bed.Clusters()[1]
 	admin := adminClient(t, c)
 	managed := makeNamespace(t, c, true)
 	id := "renew-" + managed[2:]
@@ -123,7 +123,7 @@ func TestRenewToken(t *testing.T) {
 	})
 
 	t.Run("never sent to another cluster", func(t *testing.T) {
-		other := renewClients(t, "other", &clusters.Credential{Server: bed.Clusters[2].Host, CAData: bed.Clusters[2].CAData, Token: bed.Clusters[2].AdminToken})
+		other := renewClients(t, "other", &clusters.Credential{Server: bed.Clusters()[2].Host, CAData: bed.Clusters()[2].CAData, Token: bed.Clusters()[2].AdminToken})
 		_, err := clusters.RenewToken(ctx, other, longer, 0)
 		if err == nil || !strings.Contains(err.Error(), "the credential is for "+c.Host) {
 			t.Fatalf("error %v, want a refusal naming both servers", err)
@@ -199,7 +199,7 @@ func TestRenewalDue(t *testing.T) {
 // holds a token, the admin's included.
 func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	ctx := t.Context()
-	c := bed.Clusters[2]
+	c := bed.Clusters()[2]
 	admin := adminClient(t, c)
 	managed := makeNamespace(t, c, true)
 	id := "canary-" + managed[2:]

@@ -20,7 +20,7 @@ import (
 //
 //	go test ./pkg/jobs -run '^$' -bench DeadClusterIsolation -benchtime 5x
 func BenchmarkDeadClusterIsolation(b *testing.B) {
-	h := newHarness(b, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(b.TempDir(), "pushd.db")}, bed.Clusters...)
+	h := newHarness(b, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(b.TempDir(), "pushd.db")}, bed.Clusters()...)
 	healthy, dead := h.IDs[:2], h.IDs[2]
 	round := func(tag string, i int, withDead bool) time.Duration {
 		start := time.Now()
@@ -44,7 +44,7 @@ func BenchmarkDeadClusterIsolation(b *testing.B) {
 	for i := range b.N {
 		up += round("up", i, false)
 	}
-	victim := bed.Clusters[2]
+	victim := bed.Clusters()[2]
 	if err := victim.Stop(); err != nil {
 		b.Fatal(err)
 	}

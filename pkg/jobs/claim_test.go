@@ -38,7 +38,7 @@ func TestStoreErrorAtClaimIsRetried(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		f := fleettest.New(t, db, fleettest.Options{})
 		ns := "t-" + fleettest.RandomID()
-		id := f.EnrollManaged(t, ns, clusters.Drift{}, bed.Clusters[0])[0]
+		id := f.EnrollManaged(t, ns, clusters.Drift{}, bed.Clusters()[0])[0]
 		records := &flakyRecords{Registry: f.Registry}
 		records.fails.Store(3)
 		runner := jobs.NewRunner(f.Store, records, apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger}), f.Monitor,

@@ -13,10 +13,11 @@ import (
 	"github.com/vworkspace/pushd/pkg/jobs"
 )
 
-var bed *testbed.Bed
+// bed starts when a test first asks for its clusters.
+var bed = fleettest.LazyBed(testbed.Options{Clusters: 3, OperatorDelay: 300 * time.Millisecond})
 
 func TestMain(m *testing.M) {
-	fleettest.Main(m, &bed, testbed.Options{Clusters: 3, OperatorDelay: 300 * time.Millisecond})
+	fleettest.Main(m, bed)
 }
 
 // harness is pushd's job machinery on one database, with one registered

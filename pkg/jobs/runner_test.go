@@ -25,7 +25,7 @@ import (
 func TestJobLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, c)
 		id := h.IDs[0]
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
@@ -126,7 +126,7 @@ func TestJobLifecycle(t *testing.T) {
 // after another in submission order; a queued one can be cancelled.
 func TestJobsOfOneApplicationRunInOrder(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		h := newHarness(t, db, bed.Clusters[1])
+		h := newHarness(t, db, bed.Clusters()[1])
 		id := h.IDs[0]
 		h.Submit(t, h.spec("o-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("one", nil)))
 		h.Submit(t, h.spec("o-2", id, jobs.ActionApply, app("nextcloud", nil), configMap("two", nil)))
@@ -155,8 +155,8 @@ func TestJobsOfOneApplicationRunInOrder(t *testing.T) {
 // fails with cluster_unreachable while the others' jobs succeed.
 func TestDeadClusterCostsOthersNothing(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		h := newHarness(t, db, bed.Clusters...)
-		victim := bed.Clusters[2]
+		h := newHarness(t, db, bed.Clusters()...)
+		victim := bed.Clusters()[2]
 		if err := victim.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestDeadClusterCostsOthersNothing(t *testing.T) {
 // TestBackpressure fills a cluster's queue to its bound: the next job is
 // refused with ErrBackpressure and not stored.
 func TestBackpressure(t *testing.T) {
-	h := newHarness(t, dbtest.Database{Driver: "sqlite", DSN: t.TempDir() + "/pushd.db"}, bed.Clusters[1])
+	h := newHarness(t, dbtest.Database{Driver: "sqlite", DSN: t.TempDir() + "/pushd.db"}, bed.Clusters()[1])
 	id := h.IDs[0]
 	s := h.spec("bp-1", id, jobs.ActionApply, app("blocker", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
 	h.Submit(t, s) // runs and hangs until its timeout

@@ -26,7 +26,7 @@ import (
 func TestJobsWaitOutOutage(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[2]
+		c := bed.Clusters()[2]
 		h := newHarness(t, db, c)
 		id := h.IDs[0]
 		monCtx, stop := context.WithCancel(ctx)
@@ -114,7 +114,7 @@ func (h *harness) firstWaiting(t *testing.T, cluster, id string) *jobs.Waiting {
 func TestRetriedRunSaysWhat(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[2]
+		c := bed.Clusters()[2]
 		h := newHarness(t, db, c) // no monitor: the breaker stays closed
 		id := h.IDs[0]
 		fleettest.Outage(t, c)
@@ -186,7 +186,7 @@ func TestQueuedJobRecheckedAtClaim(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-				c := bed.Clusters[0]
+				c := bed.Clusters()[0]
 				h := newHarness(t, db, c)
 				id := h.IDs[0]
 				blocker := h.spec("c-1", id, jobs.ActionApply, app("nextcloud", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
@@ -213,7 +213,7 @@ func TestQueuedJobRecheckedAtClaim(t *testing.T) {
 func TestOverPrivilegedCredentialRefused(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[1]
+		c := bed.Clusters()[1]
 		h := newHarness(t, db, c)
 		id := h.IDs[0]
 		admin := c.AdminConfig()

@@ -55,7 +55,7 @@ func benchSetup(b *testing.B, n *atomic.Int64) (*harness, *clusters.Clients) {
 	b.Helper()
 	unthrottled := clusters.ClientOptions{QPS: 5000, Burst: 5000, Timeout: 30 * time.Second}
 	db := dbtest.Database{Driver: "sqlite", DSN: filepath.Join(b.TempDir(), "pushd.db")}
-	h := newHarnessWith(b, db, observe.Options{}, unthrottled, bed.Clusters[0])
+	h := newHarnessWith(b, db, observe.Options{}, unthrottled, bed.Clusters()[0])
 	id := h.IDs[0]
 	manifests := make([]json.RawMessage, benchObjects)
 	for i := range manifests {

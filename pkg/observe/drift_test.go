@@ -32,7 +32,7 @@ var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmap
 func TestDriftStory(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, observe.Options{}, c)
 		id := h.IDs[0]
 		w := h.watcher
@@ -233,7 +233,7 @@ var secrets = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 // value is changed in the cluster, and in sync again once put back.
 func TestSecretStringDataDrifts(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, observe.Options{}, c)
 		id := h.IDs[0]
 		secret := manifest("v1", "Secret", "db", nil, map[string]any{"stringData": map[string]any{"password": "from-odoo"}})

@@ -29,7 +29,7 @@ func TestDriftCheckDuringJob(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 				ctx := context.Background()
-				c := bed.Clusters[0]
+				c := bed.Clusters()[0]
 				h := newHarness(t, db, observe.Options{}, c)
 				id := h.IDs[0]
 				kube, _ := kubernetes.NewForConfig(c.AdminConfig())
@@ -91,7 +91,7 @@ func TestDriftCheckDuringJob(t *testing.T) {
 func TestSupersededCorrection(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, observe.Options{}, c)
 		id := h.IDs[0]
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())

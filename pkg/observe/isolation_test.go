@@ -20,7 +20,7 @@ import (
 func TestUnreachableClusterIsUnknown(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{PollInterval: 300 * time.Millisecond, ScheduleSync: 200 * time.Millisecond, Schedules: everySecond{}}, bed.Clusters...)
+		h := newHarness(t, db, observe.Options{PollInterval: 300 * time.Millisecond, ScheduleSync: 200 * time.Millisecond, Schedules: everySecond{}}, bed.Clusters()...)
 		live, dead := h.IDs[0], h.IDs[1]
 		w := h.watcher
 		for _, id := range h.IDs {
@@ -37,12 +37,12 @@ func TestUnreachableClusterIsUnknown(t *testing.T) {
 		go func() { w.Run(runCtx); close(done) }()
 		defer func() { cancel(); <-done }()
 
-		victim := bed.Clusters[1]
+		victim := bed.Clusters()[1]
 		fleettest.Outage(t, victim)
 		// Schedules set after Run started are picked up without a restart.
 		h.put(t, live, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
 		h.put(t, dead, clusters.Drift{Schedule: "* * * * *", Mode: clusters.DriftReport})
-		someone(t, bed.Clusters[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		someone(t, bed.Clusters()[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"a": "2"}})
 
 		deadline := time.Now().Add(30 * time.Second)

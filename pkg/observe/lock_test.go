@@ -53,7 +53,7 @@ func TestViewsDoNotWaitOnTheStore(t *testing.T) {
 			t.Skip("SQLite serialises every statement on one connection")
 		}
 		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{}, bed.Clusters[0])
+		h := newHarness(t, db, observe.Options{}, bed.Clusters()[0])
 		id := h.IDs[0]
 		h.deploy(t, "v-1", id, "nextcloud", app("nextcloud"))
 

@@ -22,10 +22,11 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-var bed *testbed.Bed
+// bed starts when a test first asks for its clusters.
+var bed = fleettest.LazyBed(testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
 
 func TestMain(m *testing.M) {
-	fleettest.Main(m, &bed, testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
+	fleettest.Main(m, bed)
 }
 
 // harness is pushd's job machinery and a watcher on one database, with one

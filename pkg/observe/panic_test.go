@@ -69,7 +69,7 @@ func TestPanicTouchesNoOtherCluster(t *testing.T) {
 				}}
 			}},
 			Monitor: clusters.MonitorOptions{Interval: 300 * time.Millisecond},
-		}, clusters.Drift{Mode: clusters.DriftReport, Schedule: "* * * * *"}, bed.Clusters...)
+		}, clusters.Drift{Mode: clusters.DriftReport, Schedule: "* * * * *"}, bed.Clusters()...)
 		h := &harness{Env: env}
 		h.watcher = observe.NewWatcher(h.Store, h.Registry, h.Monitor, observe.Options{PollInterval: 300 * time.Millisecond,
 			ScheduleSync: 200 * time.Millisecond, Schedules: everySecond{}, Corrector: h.Service, Logger: h.Logger})

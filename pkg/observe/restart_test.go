@@ -18,7 +18,7 @@ import (
 func TestRestartKeepsWhatOdooWasTold(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, observe.Options{}, c)
 		id := h.IDs[0]
 		settings := func(value string) map[string]any {

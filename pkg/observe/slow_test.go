@@ -46,7 +46,7 @@ func (c slowClusters) Clients(id string) (*clusters.Clients, error) {
 func TestSlowClusterDelaysNoOther(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{}, bed.Clusters...)
+		h := newHarness(t, db, observe.Options{}, bed.Clusters()...)
 		fast, slow := h.IDs[0], h.IDs[1]
 		for _, id := range h.IDs {
 			h.deploy(t, "deploy-"+id, id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"a": "1"}))
@@ -76,7 +76,7 @@ func TestSlowClusterDelaysNoOther(t *testing.T) {
 
 		time.Sleep(1500 * time.Millisecond) // the slow cluster's first poll and check are under way
 		start := time.Now()
-		someone(t, bed.Clusters[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		someone(t, bed.Clusters()[0], configMaps, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"a": "2"}})
 		for len(h.events(t, fast, observe.EventDriftDetected)) == 0 {
 			if time.Since(start) > 5*time.Second {

@@ -91,15 +91,15 @@ func (r *recorder) carrying(s string) []string {
 func TestReusedIDStartsEmpty(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{}, bed.Clusters[0])
+		h := newHarness(t, db, observe.Options{}, bed.Clusters()[0])
 		id := h.IDs[0]
 		secret := "a-password-" + fleettest.RandomID()
 		h.deploy(t, "a-1", id, "nextcloud", manifest("v1", "Secret", "a-db", nil, map[string]any{"stringData": map[string]any{"password": secret}}))
 
 		// B's server holds an inventory of the same application.
-		fleettest.ManagedNamespace(t, bed.Clusters[1], h.NS)
-		a, _ := kubernetes.NewForConfig(bed.Clusters[0].AdminConfig())
-		b, _ := kubernetes.NewForConfig(bed.Clusters[1].AdminConfig())
+		fleettest.ManagedNamespace(t, bed.Clusters()[1], h.NS)
+		a, _ := kubernetes.NewForConfig(bed.Clusters()[0].AdminConfig())
+		b, _ := kubernetes.NewForConfig(bed.Clusters()[1].AdminConfig())
 		key := inventory.Key{Cluster: id, Namespace: h.NS, Application: "nextcloud"}
 		inv, err := a.CoreV1().ConfigMaps(h.NS).Get(ctx, key.Name(), metav1.GetOptions{})
 		if err != nil {
@@ -125,7 +125,7 @@ func TestReusedIDStartsEmpty(t *testing.T) {
 		if _, created, err := h.Registry.Put(ctx, "globex", rec); err != nil || !created {
 			t.Fatalf("B registers %s: created=%v %v", id, created, err)
 		}
-		rcd := newRecorder(t, bed.Clusters[1])
+		rcd := newRecorder(t, bed.Clusters()[1])
 		if err := h.Registry.SaveCredential(id, rcd.credential()); err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestReusedIDStartsEmpty(t *testing.T) {
 func TestDriftReferenceIsLatestIntent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, observe.Options{}, c)
 		id := h.IDs[0]
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
@@ -267,7 +267,7 @@ func TestDriftReferenceIsLatestIntent(t *testing.T) {
 func TestUnreadableNamespaceIsPartial(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{}, bed.Clusters[1])
+		h := newHarness(t, db, observe.Options{}, bed.Clusters()[1])
 		id := h.IDs[0]
 		h.deploy(t, "p-1", id, "nextcloud", app("nextcloud"))
 		missing := "missing-" + fleettest.RandomID()
@@ -298,7 +298,7 @@ func TestUnreadableNamespaceIsPartial(t *testing.T) {
 func TestEndedCorrectionIsCheckedAtOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx, cancel := context.WithCancel(context.Background())
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		h := newHarness(t, db, observe.Options{PollInterval: time.Hour}, c)
 		id := h.IDs[0]
 		h.deploy(t, "up-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"v": "1"}))

@@ -19,9 +19,10 @@ import (
 	"github.com/vworkspace/pushd/internal/testbed"
 )
 
-var bed *testbed.Bed
+// bed starts when a test first asks for its clusters.
+var bed = fleettest.LazyBed(testbed.Options{Clusters: 1})
 
-func TestMain(m *testing.M) { fleettest.Main(m, &bed, testbed.Options{Clusters: 1}) }
+func TestMain(m *testing.M) { fleettest.Main(m, bed) }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 

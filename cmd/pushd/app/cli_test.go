@@ -169,7 +169,7 @@ func TestCLIJobFilesYAMLOrJSON(t *testing.T) {
 	c := newCLI(t)
 	// The admin kubeconfig has more rights than pushd needs: add stores it
 	// and fails its check, which this test does not mind.
-	if _, out, errs := c.run("clusters", "add", "edge-1", "--namespaces", "team-a", "--applications", "nextcloud", "--kubeconfig", bed.Clusters[0].AdminKubeconfig, "--accept-excess-rights"); !strings.Contains(out, "cluster edge-1 created") {
+	if _, out, errs := c.run("clusters", "add", "edge-1", "--namespaces", "team-a", "--applications", "nextcloud", "--kubeconfig", bed.Clusters()[0].AdminKubeconfig, "--accept-excess-rights"); !strings.Contains(out, "cluster edge-1 created") {
 		t.Fatal(out, errs)
 	}
 	if code, out, errs := c.run("jobs", "submit", c.file(t, "j.yaml", jobFile("y-1", "edge-1"))); code != 0 || !strings.Contains(out, "job y-1 queued on edge-1") {
@@ -197,7 +197,7 @@ func TestCLIJobFilesYAMLOrJSON(t *testing.T) {
 // CLI jobs carry their own trigger, not Odoo's.
 func TestCLIJobsCarryTheirTrigger(t *testing.T) {
 	c := newCLI(t)
-	if _, out, errs := c.run("clusters", "add", "edge-1", "--namespaces", "team-a", "--applications", "nextcloud", "--kubeconfig", bed.Clusters[0].AdminKubeconfig, "--accept-excess-rights"); !strings.Contains(out, "cluster edge-1 created") {
+	if _, out, errs := c.run("clusters", "add", "edge-1", "--namespaces", "team-a", "--applications", "nextcloud", "--kubeconfig", bed.Clusters()[0].AdminKubeconfig, "--accept-excess-rights"); !strings.Contains(out, "cluster edge-1 created") {
 		t.Fatal(out, errs)
 	}
 	if code, _, errs := c.run("jobs", "submit", c.file(t, "j.yaml", jobFile("t-1", "edge-1"))); code != 0 {
@@ -218,7 +218,7 @@ func TestCLIJobsCarryTheirTrigger(t *testing.T) {
 func TestCLINoClientGoNoise(t *testing.T) {
 	c := newCLI(t)
 	// The test bed's kubeconfig, pointed at a port nothing listens on.
-	kc, err := clientcmd.LoadFromFile(bed.Clusters[0].AdminKubeconfig)
+	kc, err := clientcmd.LoadFromFile(bed.Clusters()[0].AdminKubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestCLIServeBindsFirst(t *testing.T) {
 // how to fix a namespace that does not exist.
 func TestCLIBootstrapVerdict(t *testing.T) {
 	c := newCLI(t)
-	admin := bed.Clusters[0].AdminKubeconfig
+	admin := bed.Clusters()[0].AdminKubeconfig
 	if code, _, errs := c.run("clusters", "add", "edge-9", "--namespaces", "absent-ns"); code != 0 {
 		t.Fatal(errs)
 	}

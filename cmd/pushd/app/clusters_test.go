@@ -25,7 +25,7 @@ import (
 // bootstrap a least-privilege credential (check passes), list and show.
 func TestClustersCLI(t *testing.T) {
 	ctx := context.Background()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	ns, dir, run := atTerminal(t, c, "cli-")
 
 	code, out := run("clusters", "add", "edge-1", "--namespaces", ns.Name, "--applications", "nextcloud", "--kubeconfig", c.AdminKubeconfig)
@@ -112,7 +112,7 @@ func TestClustersCLI(t *testing.T) {
 // the cluster stays ready; the audit log has the refusal.
 func TestClustersCLIKeepsWorkingCredential(t *testing.T) {
 	ctx := context.Background()
-	c := bed.Clusters[0]
+	c := bed.Clusters()[0]
 	ns, dir, run := atTerminal(t, c, "cli-keep-")
 	// The admin credential works (ready; its excess rights are problems,
 	// not a failed probe).

@@ -52,7 +52,7 @@ func TestSecretValuesNeverReadBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := bed.Clusters[0]
+		c := bed.Clusters()[0]
 		fleettest.ManagedNamespace(t, c, ns)
 		fleettest.Enroll(t, creds, c, id, []string{ns})
 
