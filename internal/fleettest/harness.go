@@ -115,7 +115,7 @@ type Jobs struct {
 // service that wakes it.
 func (f *Fleet) StartJobs(t testing.TB) *Jobs {
 	t.Helper()
-	runner := jobs.NewRunner(f.Store, f.Registry, apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger}), f.Monitor,
+	runner := jobs.NewRunner(f.Store, f.Registry, jobs.EnginesOf(apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger})), f.Monitor,
 		jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: f.Logger, RetryBackoff: 500 * time.Millisecond})
 	svc := jobs.NewService(f.Store, f.Registry, f.Monitor, jobs.ServiceOptions{Notify: runner.Notify})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -41,7 +41,7 @@ func TestStoreErrorAtClaimIsRetried(t *testing.T) {
 		id := f.EnrollManaged(t, ns, clusters.Drift{}, bed.Clusters()[0])[0]
 		records := &flakyRecords{Registry: f.Registry}
 		records.fails.Store(3)
-		runner := jobs.NewRunner(f.Store, records, apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger}), f.Monitor,
+		runner := jobs.NewRunner(f.Store, records, jobs.EnginesOf(apply.NewEngines(f.Registry, apply.Options{Logger: f.Logger})), f.Monitor,
 			jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: f.Logger, RetryBackoff: 100 * time.Millisecond})
 		svc := jobs.NewService(f.Store, f.Registry, f.Monitor, jobs.ServiceOptions{Notify: runner.Notify})
 		ctx, cancel := context.WithCancel(context.Background())

@@ -20,12 +20,33 @@ import (
 	"github.com/vworkspace/pushd/pkg/workers"
 )
 
-// Engines gives the runner a cluster's apply engine (*apply.Engines).
-type Engines interface {
-	Engine(cluster string) (*apply.Engine, error)
+// Applier applies and destroys one cluster's applications (*apply.Engine;
+// FakeApplier in tests).
+type Applier interface {
+	Apply(ctx context.Context, req apply.Request) (*apply.Result, error)
+	Destroy(ctx context.Context, req apply.Request) (*apply.Result, error)
 }
 
-var _ Engines = (*apply.Engines)(nil)
+// Engines gives the runner a cluster's Applier: EnginesOf(*apply.Engines),
+// or FakeEngines.
+type Engines interface {
+	Applier(cluster string) (Applier, error)
+}
+
+var _ Applier = (*apply.Engine)(nil)
+
+// EnginesOf is the runner's view of pkg/apply's engines.
+func EnginesOf(e *apply.Engines) Engines { return applyEngines{e} }
+
+type applyEngines struct{ e *apply.Engines }
+
+func (a applyEngines) Applier(cluster string) (Applier, error) {
+	engine, err := a.e.Engine(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return engine, nil
+}
 
 // RunnerOptions tune the workers.
 type RunnerOptions struct {
@@ -163,6 +184,9 @@ func (r *Runner) dispatch(ctx context.Context, running *workers.Set) {
 		return
 	}
 	for _, cluster := range cs {
+		if running.Held(cluster, now) {
+			continue // a job of it panicked: its next ones wait out the backoff
+		}
 		if !r.monitor.Allow(cluster) {
 			r.hold(ctx, cluster) // its jobs wait, and those past their deadline fail
 			continue
@@ -329,7 +353,7 @@ func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*appl
 	if !r.monitor.Allow(job.Cluster) {
 		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
 	}
-	engine, err := r.engines.Engine(job.Cluster)
+	engine, err := r.engines.Applier(job.Cluster)
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
 	}
-	runner := jobs.NewRunner(st, registry, apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")}), monitor, jobs.RunnerOptions{
+	runner := jobs.NewRunner(st, registry, jobs.EnginesOf(apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")})), monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,
 		Metrics: jobs.NewMetrics(reg), AllowedKinds: groupKinds(cfg.AllowedKinds),
 	})
