@@ -16,6 +16,13 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 )
 
+// Defaults of ClientOptions (and of pushd serve's --cluster-qps and
+// --cluster-burst, pkg/config).
+const (
+	DefaultQPS   = 500
+	DefaultBurst = 1000
+)
+
 // ClientOptions bound what pushd asks of one cluster.
 type ClientOptions struct {
 	// QPS and Burst are the cluster's own client-side rate limit, shared by
@@ -35,10 +42,10 @@ type ClientOptions struct {
 
 func (o *ClientOptions) defaults() {
 	if o.QPS == 0 {
-		o.QPS = 500
+		o.QPS = DefaultQPS
 	}
 	if o.Burst == 0 {
-		o.Burst = 1000
+		o.Burst = DefaultBurst
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second

@@ -40,6 +40,9 @@ import (
 // one code path, one cheap UPDATE per round.
 
 // LeaseOptions tune the cluster leases.
+// DefaultLeaseDuration is LeaseOptions.Duration's default (--cluster-lease).
+const DefaultLeaseDuration = 15 * time.Second
+
 type LeaseOptions struct {
 	// Duration is how long a lease holds without renewal, and how long a
 	// replica counts as live after its heartbeat. Default 15s.
@@ -58,7 +61,7 @@ type LeaseOptions struct {
 
 func (o *LeaseOptions) defaults() {
 	if o.Duration <= 0 {
-		o.Duration = 15 * time.Second
+		o.Duration = DefaultLeaseDuration
 	}
 	if o.Renew <= 0 {
 		o.Renew = o.Duration / 3

@@ -22,6 +22,9 @@ const (
 )
 
 // MonitorOptions tune health probing.
+// DefaultProbeInterval is MonitorOptions.Interval's default (--probe-interval).
+const DefaultProbeInterval = 15 * time.Second
+
 type MonitorOptions struct {
 	// Interval between probes of a healthy cluster, give or take a tenth
 	// by cluster (spread). Default 15s. Most are light (ProbeLight: one GET
@@ -50,7 +53,7 @@ type MonitorOptions struct {
 
 func (o *MonitorOptions) defaults() {
 	if o.Interval == 0 {
-		o.Interval = 15 * time.Second
+		o.Interval = DefaultProbeInterval
 	}
 	if o.FullInterval == 0 {
 		o.FullInterval = 5 * time.Minute

@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store/sealed"
 )
 
@@ -138,13 +141,13 @@ func Default() Config {
 		IdleTimeout:           60 * time.Second,
 		MaxHeaderBytes:        64 << 10,
 		MaxConcurrentRequests: 256,
-		ProbeInterval:         15 * time.Second,
-		StatusInterval:        30 * time.Second,
-		ClusterQPS:            500,
-		ClusterBurst:          1000,
-		JobLease:              30 * time.Second,
-		ClusterLease:          15 * time.Second,
-		JobsPerCluster:        16,
+		ProbeInterval:         clusters.DefaultProbeInterval,
+		StatusInterval:        observe.DefaultPollInterval,
+		ClusterQPS:            clusters.DefaultQPS,
+		ClusterBurst:          clusters.DefaultBurst,
+		JobLease:              jobs.DefaultLease,
+		ClusterLease:          clusters.DefaultLeaseDuration,
+		JobsPerCluster:        jobs.DefaultPerCluster,
 		JobRetention:          720 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,
 		LogLevel:              slog.LevelInfo,

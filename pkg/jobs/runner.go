@@ -48,9 +48,19 @@ func (a applyEngines) Applier(cluster string) (Applier, error) {
 	return engine, nil
 }
 
+// Defaults of RunnerOptions (and of --jobs-per-cluster and --job-lease).
+const (
+	// DefaultPerCluster: a job spends most of its time waiting on round
+	// trips, so 16 jobs keep a cluster's API server busy without
+	// crowding it (README, Performance).
+	DefaultPerCluster = 16
+	DefaultLease      = 30 * time.Second
+)
+
 // RunnerOptions tune the workers.
 type RunnerOptions struct {
-	// PerCluster bounds the jobs running at once on one cluster. Default 4.
+	// PerCluster bounds the jobs running at once on one cluster. Default
+	// DefaultPerCluster.
 	PerCluster int
 	// Lease is how long a claim holds without renewal; a job whose worker
 	// died is taken up again after it. Default 30s.
@@ -78,10 +88,10 @@ type RunnerOptions struct {
 
 func (o *RunnerOptions) defaults() {
 	if o.PerCluster <= 0 {
-		o.PerCluster = 4
+		o.PerCluster = DefaultPerCluster
 	}
 	if o.Lease <= 0 {
-		o.Lease = 30 * time.Second
+		o.Lease = DefaultLease
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second

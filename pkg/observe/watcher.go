@@ -62,6 +62,9 @@ var ErrUnreachable = errors.New("cluster unreachable")
 // ErrNotRunning: RequestDriftCheck before Run.
 var ErrNotRunning = errors.New("observe: watcher not running")
 
+// DefaultPollInterval is Options.PollInterval's default (--status-interval).
+const DefaultPollInterval = 30 * time.Second
+
 // Options are the watcher's optional knobs; the zero value is usable.
 type Options struct {
 	// PollInterval is how often each cluster's objects are read for their
@@ -106,7 +109,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.PollInterval <= 0 {
-		o.PollInterval = 30 * time.Second
+		o.PollInterval = DefaultPollInterval
 	}
 	if o.PollTimeout <= 0 {
 		o.PollTimeout = 20 * time.Second
