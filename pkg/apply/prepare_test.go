@@ -1,23 +1,18 @@
 package apply
 
 import (
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/vworkspace/pushd/internal/golden"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/prepare-refusals.json from the code")
 
 // staticMapper is a fixed discovery, with the Reset a cached one has.
 type staticMapper struct{ *meta.DefaultRESTMapper }
@@ -92,22 +87,5 @@ func TestPrepareRefusals(t *testing.T) {
 			obj("v1", "Service", "ext", nil, map[string]any{"spec": map[string]any{"externalIPs": []any{"10.0.0.1"}}}),
 		}),
 	}
-	path := filepath.Join("testdata", "prepare-refusals.json")
-	if *update {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]answer
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("prepare (-want +got):\n%s", diff)
-	}
+	golden.JSON(t, filepath.Join("testdata", "prepare-refusals.json"), got)
 }

@@ -4,22 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/vworkspace/pushd/internal/golden"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/refusals.json from the code")
 
 // refusal is one refusal as an answer carries it: the API's code, message
 // and details entry, and the CLI's lines, are all made of these.
@@ -235,22 +231,5 @@ func TestRefusalsAsBefore(t *testing.T) {
 		tt.claim(job)
 		got[tt.name] = outcomeOf([]string{"checked at claim"}, s.recheck(t.Context(), job))
 	}
-	path := filepath.Join("testdata", "refusals.json")
-	if *update {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]outcome
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("refusals (-want +got):\n%s", diff)
-	}
+	golden.JSON(t, filepath.Join("testdata", "refusals.json"), got)
 }
