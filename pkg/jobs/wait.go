@@ -99,11 +99,11 @@ func (r *Runner) release(ctx context.Context, cluster string) {
 // again after a backoff that doubles with each retry (tried is how many
 // came before).
 func (r *Runner) attempt(ctx context.Context, job *store.Job, prog *progress, tried int) (*apply.Result, error) {
-	if err := r.recheckRetrying(ctx, job); err != nil {
+	if err := r.whileUnread(ctx, job, "job not checked against its record", func() error { return r.recheck(ctx, job) }); err != nil {
 		return nil, err
 	}
 	if job.Trigger == TriggerDrift {
-		if err := r.stillLatest(ctx, job); err != nil {
+		if err := r.whileUnread(ctx, job, "correction not checked against the latest intent", func() error { return r.stillLatest(ctx, job) }); err != nil {
 			return nil, err
 		}
 	}
@@ -182,26 +182,24 @@ func priorRetries(job *store.Job) []Retry {
 	return out
 }
 
-// recheckRetrying is recheck, tried again while the store fails: a
-// database that cannot be read says nothing about the record, so the job
-// waits for it (its lease expires if this process cannot renew it) rather
-// than fail for good.
-func (r *Runner) recheckRetrying(ctx context.Context, job *store.Job) error {
-	wait := r.opts.RetryBackoff
-	for {
-		err := r.recheck(ctx, job)
+// whileUnread runs check until it no longer fails because the store
+// could not be read (*unreadError), waiting a doubling backoff in between:
+// such a failure says nothing of the job, so the job waits for the store
+// (its lease expires if this process cannot renew it) rather than fail
+// for good.
+func (r *Runner) whileUnread(ctx context.Context, job *store.Job, what string, check func() error) error {
+	for wait := r.opts.RetryBackoff; ; wait = min(2*wait, 16*r.opts.RetryBackoff) {
+		err := check()
 		var unread *unreadError
 		if !errors.As(err, &unread) {
 			return err
 		}
-		r.opts.Logger.Warn("job not checked against its record: the store could not be read; trying again", "cluster", job.Cluster,
-			"job", job.ID, "in", wait, "err", err)
+		r.opts.Logger.Warn(what+": the store could not be read; trying again", "cluster", job.Cluster, "job", job.ID, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 16*r.opts.RetryBackoff)
 	}
 }
 
@@ -219,24 +217,16 @@ func (e *supersededError) Error() string {
 // application's latest intent; a *supersededError when a newer job (Odoo's
 // apply or delete) replaced it while the correction waited.
 func (r *Runner) stillLatest(ctx context.Context, job *store.Job) error {
-	for wait := r.opts.RetryBackoff; ; wait = min(2*wait, 16*r.opts.RetryBackoff) {
-		latest, err := r.store.LatestIntent(ctx, job.ClusterUID, job.Namespace, job.Application)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return &supersededError{}
-		case err == nil && (latest.Action != ActionApply || latest.Manifests != job.Manifests):
-			return &supersededError{newer: latest.ID}
-		case err == nil:
-			return nil
-		}
-		r.opts.Logger.Warn("correction not checked against the latest intent: the store could not be read; trying again",
-			"cluster", job.Cluster, "job", job.ID, "in", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
+	latest, err := r.store.LatestIntent(ctx, job.ClusterUID, job.Namespace, job.Application)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &supersededError{}
+	case err != nil:
+		return &unreadError{err}
+	case latest.Action != ActionApply || latest.Manifests != job.Manifests:
+		return &supersededError{newer: latest.ID}
 	}
+	return nil
 }
 
 // transient tells whether a failure may pass by itself: the cluster could
