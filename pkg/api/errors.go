@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // Error is an error with its HTTP answer. Message is public: it must never
@@ -45,7 +47,7 @@ func (s *Server) HandleError(err error, c echo.Context) {
 		return
 	}
 	apiErr := ErrorOf(err)
-	if apiErr.Code == "internal" && s.databaseDown(c.Request().Context()) {
+	if apiErr.Code == "internal" && (store.Unavailable(err) || s.databaseDown(c.Request().Context())) {
 		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "database_unavailable", Message: "the database is unavailable; retry later", Err: err}
 		c.Response().Header().Set("Retry-After", "5")
 	}
@@ -71,8 +73,8 @@ func (s *Server) HandleError(err error, c echo.Context) {
 }
 
 // databaseDown tells an outage of the database, which the caller should
-// retry (503), from pushd's own failure (500): an unexpected error is
-// followed by a ping.
+// retry (503), from pushd's own failure (500): an unexpected error that
+// does not say so itself (store.Unavailable) is followed by a ping.
 func (s *Server) databaseDown(ctx context.Context) bool {
 	if s.Store == nil {
 		return false
