@@ -102,13 +102,6 @@ func bindSettings(fs *flag.FlagSet, s scope, cfg *config.Config, x *serveExtras)
 	return envs
 }
 
-// serveFlags binds every setting of `pushd serve`.
-func serveFlags(cfg *config.Config) (*flag.FlagSet, *serveExtras, map[string]string) {
-	fs := flag.NewFlagSet("pushd serve", flag.ContinueOnError)
-	x := &serveExtras{logLevel: "info"}
-	return fs, x, bindSettings(fs, scopeServe, cfg, x)
-}
-
 // applyEnv sets each flag not given on the command line from its environment
 // variable, through the flag's own parser, so a bad value is reported with
 // the variable's name.
@@ -130,29 +123,40 @@ type serveExtras struct {
 	dev                                 bool
 }
 
-// parseFlags parses a command's flags quietly: -h/--help prints the
-// command's synopsis and its own flags to standard output; a bad flag is an
-// error of one line with a hint, never a page of usage before it.
-func parseFlags(fs *flag.FlagSet, synopsis string, args []string, io streams) error {
+// parseFlags parses a command's flags, which may come before, between or
+// after its arguments (pushd clusters add ID --namespaces …), and returns
+// the arguments; after "--" every word is one. It parses quietly:
+// -h/--help prints the command's help and its own flags to standard output;
+// a bad flag is an error of one line with a hint, never a page of usage
+// before it.
+func parseFlags(fs *flag.FlagSet, synopsis, help string, args []string, io streams) ([]string, error) {
 	fs.SetOutput(io.discard())
 	fs.Usage = func() {}
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printFlags(io.out, fs, synopsis)
-		return flag.ErrHelp
+	var words []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			printFlags(io.out, fs, synopsis, help)
+			return nil, flag.ErrHelp
+		}
+		if err != nil {
+			return nil, hint(err, "run '"+fs.Name()+" --help' for its flags")
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		if parsed := args[:len(args)-len(rest)]; len(parsed) > 0 && parsed[len(parsed)-1] == "--" {
+			return append(words, rest...), nil
+		}
+		words, args = append(words, rest[0]), rest[1:]
 	}
-	if err != nil {
-		return hint(err, "run '"+fs.Name()+" --help' for its flags")
-	}
-	return nil
 }
 
-// printFlags writes a command's synopsis and flags.
-func printFlags(w io.Writer, fs *flag.FlagSet, synopsis string) {
-	fmt.Fprintf(w, "Usage:\n  %s\n", synopsis)
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n > 0 {
+// printFlags writes a command's help, synopsis and flags.
+func printFlags(w io.Writer, fs *flag.FlagSet, synopsis, help string) {
+	fmt.Fprintf(w, "%s - %s\n\nUsage:\n  %s\n", fs.Name(), help, synopsis)
+	if hasFlags(fs) {
 		fmt.Fprintln(w, "\nFlags:")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
@@ -160,7 +164,13 @@ func printFlags(w io.Writer, fs *flag.FlagSet, synopsis string) {
 	}
 }
 
-// groupKinds parses "Kind" or "Kind.group" entries; nil means the default list.
+// hasFlags is whether fs has any flag bound.
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
 // defaultKinds lists jobs.DefaultAllowedKinds for the flag's help.
 func defaultKinds() string {
 	var names []string
@@ -170,6 +180,7 @@ func defaultKinds() string {
 	return strings.Join(names, ", ")
 }
 
+// groupKinds parses "Kind" or "Kind.group" entries; nil means the default list.
 func groupKinds(kinds []string) []schema.GroupKind {
 	var out []schema.GroupKind
 	for _, k := range kinds {

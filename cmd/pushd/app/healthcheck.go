@@ -14,20 +14,21 @@ import (
 	"time"
 )
 
-// healthcheck asks the daemon configured by the same flags and environment
-// as serve for /healthz on loopback and fails unless it answers 200 within
-// five seconds. It exists for the container image's HEALTHCHECK: the
+// healthcheckCmd is `pushd healthcheck`: it asks the daemon configured by
+// the same flags and environment as serve for /healthz on loopback and
+// fails unless it answers 200 within five seconds. It exists for the container image's HEALTHCHECK: the
 // distroless base has no shell and no curl.
 //
 // With TLS the server's certificate is not verified against a CA (the one
 // mounted may not name 127.0.0.1); instead its leaf must be the first
 // certificate of --tls-cert-file, which proves the answer comes from this
 // pushd and not from whatever else holds the port.
-func healthcheck(ctx context.Context, args []string, getenv func(string) string, io streams) error {
-	cfg, _, _, err := parseServe(args, getenv, io)
-	if err != nil {
-		return err
-	}
+type healthcheckCmd struct {
+	serveSettings
+}
+
+func (c *healthcheckCmd) run(ctx context.Context, x *call) error {
+	cfg := c.cfg
 	_, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("healthcheck: listen %q: %w", cfg.Listen, err)
@@ -64,7 +65,7 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 	}
-	fmt.Fprintln(io.out, "ok")
+	fmt.Fprintln(x.io.out, "ok")
 	return nil
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/klog/v2"
 
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/apply"
@@ -24,44 +27,62 @@ import (
 	"github.com/vworkspace/pushd/pkg/workers"
 )
 
-// parseServe reads serve's flags, then the environment for what they left
-// unset (healthcheck reads the same settings).
-func parseServe(args []string, getenv func(string) string, io streams) (config.Config, *serveExtras, *flag.FlagSet, error) {
-	cfg := config.Default()
-	fs, x, envs := serveFlags(&cfg)
-	if err := parseFlags(fs, "pushd [serve] [flags]", args, io); err != nil {
-		return cfg, nil, nil, err
-	}
-	return cfg, x, fs, applyEnv(fs, envs, getenv)
+// serveCmd is `pushd serve`, the default command: the daemon.
+type serveCmd struct {
+	serveSettings
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, io streams) error {
-	cfg, x, fs, err := parseServe(args, getenv, io)
-	if err != nil {
-		return err
+// serveSettings are the flags of `pushd serve`, which healthcheck takes too
+// to find the daemon they configure.
+type serveSettings struct {
+	cfg config.Config
+	x   serveExtras
+}
+
+func (s *serveSettings) flags(fs *flag.FlagSet) map[string]string {
+	s.cfg = config.Default()
+	s.x = serveExtras{logLevel: strings.ToLower(s.cfg.LogLevel.String())}
+	return bindSettings(fs, scopeServe, &s.cfg, &s.x)
+}
+
+func (c *serveCmd) run(ctx context.Context, x *call) error {
+	if len(x.args) > 0 {
+		return hint(fmt.Errorf("serve: unexpected arguments %q", x.args), "run 'pushd help' for the commands")
 	}
-	if fs.NArg() > 0 {
-		return hint(fmt.Errorf("serve: unexpected arguments %q", fs.Args()), "run 'pushd help' for the commands")
-	}
-	if cfg.WebhookSecrets, err = config.ParseCredentials(x.webhookSecrets); err != nil {
+	cfg := c.cfg
+	var err error
+	if cfg.WebhookSecrets, err = config.ParseCredentials(c.x.webhookSecrets); err != nil {
 		return fmt.Errorf("--webhook-secrets/PUSHD_WEBHOOK_SECRETS: %w", err)
 	}
-	if cfg.APITokens, err = config.ParseCredentials(x.apiTokens); err != nil {
+	if cfg.APITokens, err = config.ParseCredentials(c.x.apiTokens); err != nil {
 		return fmt.Errorf("--api-tokens/PUSHD_API_TOKENS: %w", err)
 	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(x.logLevel)); err != nil {
+	if err := cfg.LogLevel.UnmarshalText([]byte(c.x.logLevel)); err != nil {
 		return fmt.Errorf("--log-level/PUSHD_LOG_LEVEL: %w", err)
 	}
-	if x.dev {
-		if err := devSecrets(&cfg, io); err != nil {
+	if c.x.dev {
+		if err := devSecrets(&cfg, x.io); err != nil {
 			return err
 		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log := newLogger(io.err, cfg.LogLevel, cfg.LogFormat)
+	log := newLogger(x.io.err, cfg.LogLevel, cfg.LogFormat)
 	return runServer(ctx, cfg, log)
+}
+
+// newLogger builds the process logger and routes client-go's klog into it,
+// so every line pushd and its libraries print has one format.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	log := slog.New(h)
+	klog.SetSlogLogger(log.With("logger", "klog"))
+	return log
 }
 
 // runServer wires the daemon from cfg and serves until ctx ends. It binds
