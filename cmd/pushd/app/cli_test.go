@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,6 +81,46 @@ func TestCLIHelpEverywhere(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every command of the table answers --help with its own line of the
+// table, and `pushd help` lists it.
+func TestCLIEveryCommandHasHelp(t *testing.T) {
+	c := newCLI(t)
+	_, top, _ := c.run("help")
+	var walk func(path string, es []entry)
+	walk = func(path string, es []entry) {
+		for _, e := range es {
+			sub := strings.TrimSpace(path + " " + e.name)
+			if e.group != nil {
+				walk(sub, e.group)
+				continue
+			}
+			code, out, errs := c.run(append(strings.Fields(sub), "--help")...)
+			if want := "pushd " + sub + " - " + e.help + "\n"; code != 0 || errs != "" || !strings.HasPrefix(out, want) {
+				t.Errorf("pushd %s --help (exit %d, stderr %q) does not start with %q:\n%s", sub, code, errs, want, out)
+			}
+			if line := regexp.MustCompile(`\n  ` + regexp.QuoteMeta(e.synopsis(sub)) + `\s+` + regexp.QuoteMeta(e.help) + `\n`); !line.MatchString(top) {
+				t.Errorf("pushd help does not list %q with its help:\n%s", e.synopsis(sub), top)
+			}
+		}
+	}
+	walk("", commands)
+}
+
+// Flags come before, between or after a command's arguments; after "--"
+// every word is an argument.
+func TestCLIFlagsAnywhere(t *testing.T) {
+	c := newCLI(t)
+	if code, _, errs := c.run("clusters", "add", "--display-name", "Edge", "edge-1", "--namespaces", "team-a"); code != 0 {
+		t.Fatalf("add: %s", errs)
+	}
+	if code, out, errs := c.run("clusters", "show", "edge-1"); code != 0 || !strings.Contains(out, `"Edge"`) || !strings.Contains(out, `"team-a"`) {
+		t.Fatalf("the flags on both sides of the id must be taken (exit %d):\n%s%s", code, out, errs)
+	}
+	if code, _, errs := c.run("clusters", "show", "--", "-x"); code == 0 || !strings.Contains(errs, `cluster "-x"`) {
+		t.Fatalf("after --, -x is an id (exit %d):\n%s", code, errs)
 	}
 }
 
