@@ -13,7 +13,7 @@ import (
 func TestBackupCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	env := map[string]string{"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "pushd.db")}
+	env := map[string]string{"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(dir, "pushd.db"), "PUSHD_KUBECONFIG_DIR": filepath.Join(dir, "kubeconfigs")}
 	var out, errw bytes.Buffer
 	if code := Run(ctx, []string{"clusters", "add", "c1", "--namespaces", "ns", "--applications", "a"}, func(k string) string { return env[k] }, &out, &errw); code != 0 {
 		t.Fatalf("clusters add: %d %s", code, errw.String())
