@@ -206,33 +206,29 @@ func (d *Deliverer) Resend(ctx context.Context, org, id string) (*store.Event, e
 func (d *Deliverer) Run(ctx context.Context) {
 	poll := time.NewTicker(d.opts.PollInterval)
 	defer poll.Stop()
-	done := make(chan string) // a worker finished with the cluster it names
-	busy := map[string]bool{} // clusters with a worker; owned by this loop
+	// One worker per cluster at a time, as ordering needs. A worker that
+	// panicked leaves its event's claim to lapse; the cluster is held back
+	// for the Set's backoff, then its head event is sent again. The backoff
+	// runs on the wall clock: Options.Now dates deliveries, not this.
+	senders := workers.New("callback", d.opts.Logger)
 	var nextPrune time.Time
 	for {
-		if now := d.opts.Now(); !now.Before(nextPrune) {
+		now := d.opts.Now()
+		if !now.Before(nextPrune) {
 			d.prune(ctx, now)
 			nextPrune = now.Add(d.opts.PruneInterval)
 		}
-		if free := d.opts.Concurrency - len(busy); free > 0 && ctx.Err() == nil {
-			for _, e := range d.claim(ctx, free, nil, busy) {
-				busy[e.Cluster] = true
-				go func() {
-					defer func() { done <- e.Cluster }()
-					// A panic is recovered there; the event's claim lapses and
-					// it is sent again, the cluster's others wait behind it.
-					workers.Guard(d.opts.Logger, "callback", e.Cluster, func() { d.drain(ctx, e) }, nil)
-				}()
+		if free := d.opts.Concurrency - senders.Total(); free > 0 && ctx.Err() == nil {
+			for _, e := range d.claim(ctx, free, nil, senders.Busy(time.Now())) {
+				senders.Go(e.Cluster, func() { d.drain(ctx, e) }, nil)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			for len(busy) > 0 {
-				delete(busy, <-done)
-			}
+			senders.Wait()
 			return
-		case c := <-done: // a slot is free: look for more work now
-			delete(busy, c)
+		case f := <-senders.Done(): // a slot is free: look for more work now
+			senders.Finished(f, time.Now())
 		case <-d.notify: // an event was just written
 		case <-poll.C: // retries come due, other replicas' claims lapse
 		}
@@ -256,16 +252,14 @@ func (d *Deliverer) drain(ctx context.Context, e store.Event) {
 
 // claim takes up to limit due head events, of only the given clusters when
 // non-nil, skipping those in exclude.
-func (d *Deliverer) claim(ctx context.Context, limit int, only []string, exclude map[string]bool) []store.Event {
+func (d *Deliverer) claim(ctx context.Context, limit int, only, exclude []string) []store.Event {
 	c := store.EventClaim{
 		Owner:    d.opts.Owner,
 		Now:      d.opts.Now(),
 		Lease:    d.opts.Lease,
 		Limit:    limit,
 		Clusters: only,
-	}
-	for cluster := range exclude {
-		c.Exclude = append(c.Exclude, cluster)
+		Exclude:  exclude,
 	}
 	events, err := d.st.ClaimEvents(ctx, c)
 	if err != nil && ctx.Err() == nil {

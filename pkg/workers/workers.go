@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,6 +90,30 @@ func New(kind string, log *slog.Logger) *Set {
 
 // Running is how many of the cluster's workers are running.
 func (w *Set) Running(cluster string) int { return w.running[cluster] }
+
+// Total is how many workers are running, of every cluster.
+func (w *Set) Total() (n int) {
+	for _, r := range w.running {
+		n += r
+	}
+	return n
+}
+
+// Busy lists the clusters that have a worker running or are held back
+// after a panic at now: those no new worker of this set may start for.
+func (w *Set) Busy(now time.Time) []string {
+	var busy []string
+	for c := range w.running {
+		busy = append(busy, c)
+	}
+	for c := range w.held {
+		if w.running[c] == 0 && w.Held(c, now) {
+			busy = append(busy, c)
+		}
+	}
+	slices.Sort(busy)
+	return busy
+}
 
 // Held tells whether the cluster's workers are held back after a panic.
 func (w *Set) Held(cluster string, now time.Time) bool { return now.Before(w.held[cluster]) }

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,16 @@ func TestPanicIsRecovered(t *testing.T) {
 	}
 	if !w.Due("b", 0, now) {
 		t.Fatal("another cluster is held back by a's panic")
+	}
+	release := make(chan struct{})
+	w.Go("c", func() { <-release }, nil)
+	if got := w.Busy(now); !slices.Equal(got, []string{"a", "c"}) || w.Total() != 1 {
+		t.Fatalf("busy %v (want the held a and the running c), total %d", got, w.Total())
+	}
+	close(release)
+	w.Finished(<-w.Done(), now)
+	if got := w.Busy(now.Add(FirstBackoff)); len(got) != 0 {
+		t.Fatalf("busy %v once a's backoff is over and c returned", got)
 	}
 	w.Go("a", func() { panic("again") }, nil)
 	w.Finished(<-w.Done(), now)
