@@ -159,7 +159,10 @@ func TestReplicasShareClusters(t *testing.T) {
 	if code, b := replicas[asker].write(t, http.MethodPost, "/api/v1/clusters/"+moved+"/drift-checks", []byte("{}")); code != 202 {
 		t.Fatalf("drift check: %d %s", code, b)
 	}
-	waitFor(t, 30*time.Second, "drift.detected of "+moved, func() (map[string]int, bool) {
+	// Within two minutes: a cluster whose oldest event the killed replica
+	// was sending waits out that claim's delivery lease (a minute) before
+	// its next callback goes.
+	waitFor(t, 2*time.Minute, "drift.detected of "+moved, func() (map[string]int, bool) {
 		n := countEvents(recv, "drift.detected", "")
 		return n, n[moved] > 0
 	})
@@ -185,7 +188,19 @@ func TestReplicasShareClusters(t *testing.T) {
 		}
 	}
 
-	// What reached Odoo, once everything is done: one event per change.
+	// What reached Odoo, once everything is done (every job's terminal
+	// callback arrived, within the delivery lease as above): one event per
+	// change.
+	waitFor(t, 2*time.Minute, "a terminal callback of every job", func() ([]string, bool) {
+		_, byID := jobEvents(recv)
+		var missing []string
+		for _, id := range jobIDs {
+			if terminalCallbacks(byID, id) == 0 {
+				missing = append(missing, id)
+			}
+		}
+		return missing, len(missing) == 0
+	})
 	for cluster, n := range countEvents(recv, "cluster.connectivity_changed", `"state":"ready"`) {
 		if n != 1 {
 			t.Errorf("cluster %s: %d connectivity_changed (ready) callbacks, want 1", cluster, n)
@@ -207,12 +222,8 @@ func TestReplicasShareClusters(t *testing.T) {
 	}
 	_, byID := jobEvents(recv)
 	for _, id := range jobIDs {
-		terminal := 0
-		for _, st := range []string{"succeeded", "failed", "cancelled"} {
-			terminal += len(byID[id+"/"+st])
-		}
-		if terminal != 1 {
-			t.Errorf("job %s: %d distinct terminal callbacks, want 1", id, terminal)
+		if n := terminalCallbacks(byID, id); n != 1 {
+			t.Errorf("job %s: %d distinct terminal callbacks, want 1", id, n)
 		}
 	}
 	if recv.BadSignatures() > 0 {
@@ -286,4 +297,14 @@ func healthChains(r *faultcheck.Receiver) map[string][][2]string {
 		out[k] = append(out[k], [2]string{d.Previous, d.Health})
 	}
 	return out
+}
+
+// terminalCallbacks counts the distinct webhook-ids that carried job id's
+// terminal status (byID as jobEvents returns it).
+func terminalCallbacks(byID map[string]map[string]bool, id string) int {
+	n := 0
+	for _, st := range []string{"succeeded", "failed", "cancelled"} {
+		n += len(byID[id+"/"+st])
+	}
+	return n
 }
