@@ -13,8 +13,7 @@ import (
 // (POST /api/v1/clusters/{id}/drift-checks, then every application's
 // checked_at passes the answer's requested_at).
 func (b *bench) drift(ctx context.Context) error {
-	k := len(b.bed.Clusters) - 1
-	c, api := b.bed.Clusters[k], b.api[k]
+	c, api := b.driftCluster()
 	D := b.opts.driftObjects
 	per := (D + driftApps - 1) / driftApps
 	var jobs []jobSpec

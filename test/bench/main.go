@@ -146,6 +146,7 @@ type bench struct {
 	bed     *testbed.Bed
 	api     []*apiServer
 	main    *pushd
+	first   *firstApply // single's, for reapply
 	results []row
 	start   time.Time
 	stderr  io.Writer
@@ -209,7 +210,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name string
 		fn   func(context.Context) error
 	}{
-		{"single", b.single}, // includes reapply
+		{"single", b.single},
+		{"reapply", b.reapply},
 		{"multi", b.multi},
 		{"drift", b.drift},
 		{"fleet", b.fleet},

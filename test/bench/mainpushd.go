@@ -37,6 +37,13 @@ func (b *bench) mainApplications() []string {
 
 const driftApps = 4
 
+// driftCluster is where drift applies its objects and poll then polls
+// them: the bed's last cluster.
+func (b *bench) driftCluster() (*testbed.Cluster, *apiServer) {
+	k := len(b.bed.Clusters) - 1
+	return b.bed.Clusters[k], b.api[k]
+}
+
 // startMain registers every test-bed cluster with the CLI, as the README's
 // quick start does, and starts `pushd serve` with the defaults except the
 // status interval (1h, so that an on-demand drift check is the only thing

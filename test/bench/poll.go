@@ -14,8 +14,7 @@ import (
 // polls that happened in it (from the applications' checked_at before and
 // after, read outside the window). The poll's duration is not observable.
 func (b *bench) poll(ctx context.Context) error {
-	k := len(b.bed.Clusters) - 1
-	c, api := b.bed.Clusters[k], b.api[k]
+	c, api := b.driftCluster()
 	interval := 2 * time.Second
 	p, err := newPushd("poll", b.bin, filepath.Join(b.dir, "pushd-poll"), "", []string{"--status-interval", interval.String(), "--probe-interval", "1h"})
 	if err != nil {
