@@ -62,8 +62,10 @@ func TestKillNineLosesNothing(t *testing.T) {
 			}
 		}
 		// Every terminal event reaches the receiver once per job (retries
-		// keep their webhook-id).
-		seq := waitFor(t, time.Minute, "every job's queued and succeeded callbacks", func() (map[string][]string, bool) {
+		// keep their webhook-id). Within two minutes: on PostgreSQL an event
+		// the killed process was sending waits out its delivery lease (a
+		// minute), and the cluster's later events with it.
+		seq := waitFor(t, 2*time.Minute, "every job's queued and succeeded callbacks", func() (map[string][]string, bool) {
 			seq, byID := jobEvents(recv)
 			for _, id := range ids {
 				if len(byID[id+"/succeeded"]) == 0 || len(byID[id+"/queued"]) == 0 {
