@@ -14,8 +14,7 @@
 // bootstrap`) or the signed HTTP API, and submits signed jobs as Odoo does.
 // API requests are counted from each API server's apiserver_request_total,
 // or with a counting transport for the benchmark's own clients. Progress
-// goes to stderr. Each scenario is a file of its own (single.go for single
-// and reapply).
+// goes to stderr. Each scenario is a file of its own, named after it.
 package main
 
 import (
