@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: vet, build the test bed (cached after the first time),
 # then run every test on SQLite and PostgreSQL against real API servers — the
-# fault suites of test/fault (pushd killed in a loop, its database and an API
-# server restarted) among them — and the concurrent packages once more under
-# the race detector.
+# end-to-end tests of test/e2e and the fault suites of test/fault (pushd killed
+# in a loop, its database and an API server restarted) among them — and the
+# concurrent packages once more under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -6,7 +6,8 @@
 //
 // Where no PostgreSQL can be had, PostgreSQL runs are skipped with the reason,
 // except under CI=true or PUSHD_REQUIRE_POSTGRES=1, where they fail: CI must
-// never pass without the PostgreSQL run.
+// never pass without the PostgreSQL run. The same starter gives a test, or
+// the benchmark, a server of its own (OwnPostgres, NewServer).
 package dbtest
 
 import (
@@ -35,6 +36,14 @@ import (
 type Database struct {
 	Driver string
 	DSN    string
+}
+
+// URL is the database as PUSHD_DATABASE_URL names it.
+func (d Database) URL() string {
+	if d.Driver == "sqlite" {
+		return "sqlite://" + d.DSN
+	}
+	return d.DSN
 }
 
 // Each runs fn as a subtest per database, named after the driver.
@@ -158,7 +167,8 @@ type pgServer struct {
 
 // newServer runs initdb and postgres on a free loopback port. PostgreSQL
 // refuses to run as root, so as root it runs as the postgres (or nobody) user.
-func newServer() (*pgServer, error) {
+// On an error nothing is left running or on disk.
+func newServer() (_ *pgServer, err error) {
 	initdb, err := findBinary("initdb")
 	if err != nil {
 		return nil, err
@@ -167,6 +177,11 @@ func newServer() (*pgServer, error) {
 	if s.dir, err = os.MkdirTemp("", "pushd-pg-"); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(s.dir)
+		}
+	}()
 	if s.cred, err = unprivileged(); err != nil {
 		return nil, err
 	}
@@ -184,7 +199,10 @@ func newServer() (*pgServer, error) {
 		return nil, err
 	}
 	s.url = fmt.Sprintf("postgres://pushd@127.0.0.1:%d/postgres?sslmode=disable", s.port)
-	return s, s.start()
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // start runs postgres on the server's port and data and waits until it
@@ -216,6 +234,7 @@ func (s *pgServer) start() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			s.stop()
 			log, _ := os.ReadFile(logFile.Name())
 			return fmt.Errorf("postgres did not come up: %v\n%s", err, log)
 		}

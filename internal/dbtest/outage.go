@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// Server is a PostgreSQL server a test has to itself, so it may stop it and
-// start it again (an outage) without touching other tests' databases. It
-// always runs from the local binaries: a server named by
-// PUSHD_TEST_POSTGRES_URL cannot be restarted by a test.
+// Server is a PostgreSQL server a test (or the benchmark) has to itself, so
+// it may stop it and start it again (an outage) without touching other
+// tests' databases. It always runs from the local binaries: a server named
+// by PUSHD_TEST_POSTGRES_URL cannot be restarted by a test.
 type Server struct {
 	srv *pgServer
 }
@@ -18,18 +18,32 @@ type Server struct {
 // PUSHD_REQUIRE_POSTGRES=1.
 func OwnPostgres(t *testing.T) *Server {
 	t.Helper()
-	srv, err := newServer()
+	s, err := NewServer()
 	if err != nil {
-		if srv != nil {
-			os.RemoveAll(srv.dir)
-		}
 		unavailable(t, err, "install postgresql")
 	}
-	t.Cleanup(func() {
-		srv.stop()
-		os.RemoveAll(srv.dir)
-	})
-	return &Server{srv: srv}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// NewServer starts a server outside a test (initdb into a fresh temporary
+// folder, postgres on a free loopback port); Close stops and removes it.
+func NewServer() (*Server, error) {
+	srv, err := newServer()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{srv: srv}, nil
+}
+
+// URL is the server's admin URL (database postgres), which pushd may also
+// use as its database.
+func (s *Server) URL() string { return s.srv.url }
+
+// Close stops the server and removes its data.
+func (s *Server) Close() {
+	s.srv.stop()
+	os.RemoveAll(s.srv.dir)
 }
 
 // Database creates a new, empty database on the server (removed with it).

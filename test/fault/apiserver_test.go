@@ -20,7 +20,7 @@ import (
 // deadline the job fails with a code that says why. Either way nothing is
 // half-recorded: the checker passes.
 func TestAPIServerRestartMidJob(t *testing.T) {
-	c := bed.Clusters[1]
+	c := suite.Bed.Clusters[1]
 	for _, tc := range []struct {
 		name string
 		// timeout is the job's timeout_seconds; the API server is down for

@@ -24,7 +24,7 @@ import (
 func TestCheckerSeesObjectsThatDisagree(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := bed.Clusters[0]
+	c := suite.Bed.Clusters[0]
 	r := newRun(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, []*testbed.Cluster{c})
 	r.submit(ctx, jobSpec{id: "first", cluster: "fault-1", app: "app-0", extra: true, delay: 100 * time.Millisecond})
 	r.submit(ctx, jobSpec{id: "latest", cluster: "fault-1", app: "app-0", delay: 100 * time.Millisecond})

@@ -64,7 +64,7 @@ func TestRestartOnSQLiteForgetsDeadRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db := dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}
-	r := newRun(t, db, bed.Clusters[:1])
+	r := newRun(t, db, suite.Bed.Clusters[:1])
 	s := jobSpec{id: "interrupted", cluster: "fault-1", app: "app-0", delay: 100 * time.Millisecond, timeout: 60}
 	body := s.body(r.ns)
 	r.kill9()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,9 +15,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vworkspace/pushd/internal/blackbox"
 	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/faultcheck"
@@ -29,12 +27,6 @@ import (
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/store"
-)
-
-const (
-	webhookSecret  = "whsec_ZmF1bHQtd2ViaG9vay1zZWNyZXQta2V5LTEyMzQ1"
-	callbackSecret = "whsec_ZmF1bHQtY2FsbGJhY2stc2VjcmV0LWtleS0xMjM0"
-	readToken      = "fault-read-token-0123456789abcdefgh"
 )
 
 // apps are the applications every run's records allow; "app-x" is not
@@ -69,26 +61,14 @@ type run struct {
 // overrides) the run's PUSHD_* settings.
 func newRun(t *testing.T, db dbtest.Database, cs []*testbed.Cluster, env ...string) *run {
 	t.Helper()
-	recv, err := faultcheck.NewReceiver(callbackSecret, func(body []byte) { contracttest.CheckEvent(t, body) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(recv.Close)
-	url := db.DSN
-	if db.Driver == "sqlite" {
-		url = "sqlite://" + db.DSN
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	recv := blackbox.Receiver(t)
+	addr := blackbox.Addr(t)
 	r := &run{
 		t: t, db: db, recv: recv, ns: "fault-" + fleettest.RandomID(), clusters: map[string]*testbed.Cluster{},
 		acked: map[faultcheck.JobRef][]json.RawMessage{}, answers: map[int]int{},
-		opts: pushdproc.Options{Binary: binary, Addr: addr, Log: &logbuf.Buffer{}, Env: append([]string{
-			"PUSHD_DATABASE_URL=" + url, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(t.TempDir(), "kubeconfigs"),
-			"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
-			"PUSHD_CALLBACK_URL=" + recv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
-			"PUSHD_JOB_LEASE=3s", "PUSHD_LOG_LEVEL=info",
-		}, env...)},
-		client: &pushdproc.Client{Base: "http://" + addr, Secret: webhookSecret, Token: readToken},
+		opts: pushdproc.Options{Binary: suite.Binary, Addr: addr, Log: &logbuf.Buffer{},
+			Env: blackbox.Env(t, db, recv, append([]string{"PUSHD_LOG_LEVEL=info"}, env...)...)},
+		client: blackbox.Client("http://" + addr),
 	}
 	t.Cleanup(func() {
 		if r.proc != nil {
@@ -108,33 +88,15 @@ func newRun(t *testing.T, db dbtest.Database, cs []*testbed.Cluster, env ...stri
 	return r
 }
 
-func freePort(t *testing.T) int {
-	p, err := testbed.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // enroll creates cluster id's record through the API and gives it the test
 // bed's admin token as its credential (the record accepts the excess rights).
 func (r *run) enroll(id string, c *testbed.Cluster) {
 	r.t.Helper()
-	rec, _ := json.Marshal(map[string]any{
-		"allowed_namespaces": []string{r.ns}, "allowed_applications": apps,
-		"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
-		"accept_excess_rights": true,
-	})
 	ctx := context.Background()
-	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id, rec); resp == nil || resp.Status != http.StatusCreated {
+	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id, blackbox.Record([]string{r.ns}, apps)); resp == nil || resp.Status != http.StatusCreated {
 		r.t.Fatalf("cluster %s: %+v", id, resp)
 	}
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
-	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: c.AdminToken}
-	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kcb, _ := clientcmd.Write(*kc)
-	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", kcb); resp == nil || resp.Status != http.StatusOK {
+	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", blackbox.AdminKubeconfig(c)); resp == nil || resp.Status != http.StatusOK {
 		r.t.Fatalf("cluster %s: kubeconfig: %+v", id, resp)
 	}
 }

@@ -29,7 +29,7 @@ func killLoop(t *testing.T, db dbtest.Database, kills int) {
 	jobsRNG, killRNG := rand.New(rand.NewPCG(s, 1)), rand.New(rand.NewPCG(s, 2))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	r := newRun(t, db, bed.Clusters)
+	r := newRun(t, db, suite.Bed.Clusters)
 	stop := r.stream(jobsRNG, streamOptions{prefix: "k", every: 300 * time.Millisecond, delay: 300 * time.Millisecond})
 	start := time.Now()
 	for i := range kills {

@@ -9,34 +9,16 @@
 package fault
 
 import (
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
-	"github.com/vworkspace/pushd/internal/pushdproc"
+	"github.com/vworkspace/pushd/internal/blackbox"
 	"github.com/vworkspace/pushd/internal/testbed"
 )
 
-var (
-	bed    *testbed.Bed
-	binary string // pushd, built once for the package
-)
+// suite is the pushd binary and the test bed (two clusters) of the package.
+var suite blackbox.Suite
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pushd-fault-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if binary, err = pushdproc.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bed = testbed.MustStart(testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
-	code := dbtest.Main(m)
-	bed.Stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	suite.Main(m, testbed.Options{Clusters: 2, OperatorDelay: 200 * time.Millisecond})
 }

@@ -24,7 +24,7 @@ func TestPostgresRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	srv := dbtest.OwnPostgres(t)
-	r := newRun(t, srv.Database(t), bed.Clusters)
+	r := newRun(t, srv.Database(t), suite.Bed.Clusters)
 	stop := r.stream(rand.New(rand.NewPCG(s, 1)), streamOptions{prefix: "pg", every: 200 * time.Millisecond, delay: 500 * time.Millisecond})
 	time.Sleep(2 * time.Second)
 

@@ -2,18 +2,19 @@
 // kube-apiservers and prints one Markdown table (and JSON) of figures, the
 // baselines measured in the same run and the targets of issue 11:
 //
-//	go run ./hack/bench            # the full run (well under 15 minutes on 2 cores)
-//	go run ./hack/bench --quick    # smaller sizes, a few minutes
-//	go run ./hack/bench --only single,reapply --json bench.json
+//	go run ./test/bench            # the full run (well under 15 minutes on 2 cores)
+//	go run ./test/bench --quick    # smaller sizes, a few minutes
+//	go run ./test/bench --only single,reapply --json bench.json
 //
 // It builds the pushd binary, starts its own test bed (internal/testbed:
 // etcd and kube-apiservers built from source, cached in $PUSHD_TESTBED_CACHE),
-// runs `pushd serve` as subprocesses on loopback (SQLite, and a throw-away
-// PostgreSQL for the intake figure), registers clusters with the CLI
-// (`pushd clusters add`, `pushd clusters bootstrap`) or the signed HTTP API,
-// and submits signed jobs as Odoo does. API requests are counted from each
-// API server's apiserver_request_total, or with a counting transport for
-// the benchmark's own clients. Progress goes to stderr.
+// runs `pushd serve` as subprocesses on loopback (internal/pushdproc; SQLite,
+// and for the intake figure a throw-away PostgreSQL from internal/dbtest),
+// registers clusters with the CLI (`pushd clusters add`, `pushd clusters
+// bootstrap`) or the signed HTTP API, and submits signed jobs as Odoo does.
+// API requests are counted from each API server's apiserver_request_total,
+// or with a counting transport for the benchmark's own clients. Progress
+// goes to stderr. Each scenario is a file of its own, named after it.
 package main
 
 import (
@@ -25,7 +26,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/pushdproc"
 	"github.com/vworkspace/pushd/internal/testbed"
 )
 
@@ -144,6 +145,7 @@ type bench struct {
 	bed     *testbed.Bed
 	api     []*apiServer
 	main    *pushd
+	first   *firstApply // single's, for reapply
 	results []row
 	start   time.Time
 	stderr  io.Writer
@@ -176,11 +178,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	b.progress("building pushd")
-	b.bin = filepath.Join(b.dir, "pushd")
-	build := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/pushd")
-	build.Stdout, build.Stderr = stderr, stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/pushd (run from the repository root): %w", err)
+	if b.bin, err = pushdproc.Build(b.dir); err != nil {
+		return err
 	}
 
 	clusters := 1
@@ -210,7 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name string
 		fn   func(context.Context) error
 	}{
-		{"single", b.single}, // includes reapply
+		{"single", b.single},
+		{"reapply", b.reapply},
 		{"multi", b.multi},
 		{"drift", b.drift},
 		{"fleet", b.fleet},
@@ -258,7 +258,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b.progress("all done in %s", total.Round(time.Second))
 
 	fmt.Fprint(stdout, renderTable(b.results))
-	fmt.Fprintf(stdout, "\nWhole run: %s (`go run ./hack/bench %s`), %s, %d CPUs.\n", total.Round(time.Second), strings.Join(args, " "), time.Now().UTC().Format("2006-01-02"), numCPU())
+	fmt.Fprintf(stdout, "\nWhole run: %s (`go run ./test/bench %s`), %s, %d CPUs.\n", total.Round(time.Second), strings.Join(args, " "), time.Now().UTC().Format("2006-01-02"), numCPU())
 	if opts.jsonFile != "" {
 		data, err := json.MarshalIndent(map[string]any{
 			"args": args, "started": b.start.UTC(), "seconds": total.Seconds(), "cpus": numCPU(), "results": b.results,

@@ -1,31 +1,22 @@
-package main_test
+package e2e
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vworkspace/pushd/internal/blackbox"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/faultcheck"
-	"github.com/vworkspace/pushd/internal/testbed"
-	"github.com/vworkspace/pushd/internal/testbed/operator"
 )
 
 // clusterLease and the renewal (a third of it) bound a takeover: a dead
@@ -46,45 +37,28 @@ const (
 func TestReplicasShareClusters(t *testing.T) {
 	db := dbtest.Postgres(t)
 	ctx := context.Background()
-	recv := newReceiver(t)
-	dir := t.TempDir()
-	env := []string{
-		"PUSHD_DATABASE_URL=" + db.DSN, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
-		"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken,
-		"PUSHD_CALLBACK_URL=" + recv.URL, "PUSHD_CALLBACK_SECRET=" + callbackSecret,
-		"PUSHD_JOB_LEASE=3s", "PUSHD_CLUSTER_LEASE=" + clusterLease.String(),
-		"PUSHD_PROBE_INTERVAL=1s", "PUSHD_STATUS_INTERVAL=1s", "PUSHD_LOG_LEVEL=debug",
-	}
+	recv := blackbox.Receiver(t)
+	env := blackbox.Env(t, db, recv, "PUSHD_CLUSTER_LEASE="+clusterLease.String(),
+		"PUSHD_PROBE_INTERVAL=1s", "PUSHD_STATUS_INTERVAL=1s", "PUSHD_LOG_LEVEL=debug")
 	replicas := make([]*daemon, 3)
 	for i := range replicas {
-		replicas[i] = startDaemon(t, freeAddr(t), env)
+		replicas[i] = startDaemon(t, blackbox.Addr(t), env)
 	}
 	defer func() {
 		for _, d := range replicas {
 			if d != nil {
-				d.stop()
+				d.Stop()
 			}
 		}
 	}()
 
 	// Three clusters, each registered through another replica.
-	ids := make([]string, len(bed.Clusters))
-	namespaces := make([]string, len(bed.Clusters))
-	for i, c := range bed.Clusters {
+	ids := make([]string, len(suite.Bed.Clusters))
+	namespaces := make([]string, len(suite.Bed.Clusters))
+	for i, c := range suite.Bed.Clusters {
 		ids[i] = fmt.Sprintf("ha-%d", i)
 		namespaces[i] = managedNamespace(t, c)
-		d := replicas[i%len(replicas)]
-		rec, _ := json.Marshal(map[string]any{
-			"allowed_namespaces": []string{namespaces[i]}, "allowed_applications": []string{"app-0", "app-1"},
-			"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
-			"accept_excess_rights": true, // the kubeconfig below is the test bed's admin token
-		})
-		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/"+ids[i], rec); code != 201 {
-			t.Fatalf("cluster %s: %d %s", ids[i], code, b)
-		}
-		if code, b := d.write(t, http.MethodPut, "/api/v1/clusters/"+ids[i]+"/kubeconfig", adminKubeconfig(c)); code != 200 {
-			t.Fatalf("kubeconfig %s: %d %s", ids[i], code, b)
-		}
+		replicas[i%len(replicas)].enroll(t, ids[i], c, namespaces[i], "app-0", "app-1")
 	}
 
 	// The leases spread: with three replicas live, each holds one.
@@ -134,7 +108,7 @@ func TestReplicasShareClusters(t *testing.T) {
 	// Kill the replica holding ha-0's lease.
 	moved := ids[0]
 	victim := holders[moved]
-	replicas[victim].kill9()
+	replicas[victim].Kill9()
 	killed := time.Now()
 	replicas[victim] = nil
 	t.Logf("killed replica %d, holder of %s", victim, moved)
@@ -159,14 +133,14 @@ func TestReplicasShareClusters(t *testing.T) {
 	for _, id := range jobIDs {
 		waitFor(t, 2*time.Minute, "job "+id+" terminal", func() (string, bool) {
 			st, err := liveOne(replicas, 0).job(t, id)
-			return st, err == nil && (st == "succeeded" || st == "failed" || st == "cancelled")
+			return st, err == nil && terminal(st)
 		})
 	}
 
 	// The moved cluster's drift check goes on: an edit of its Application
 	// by someone else is found, asked through a replica that does not hold
 	// the lease (it is passed on), and reported once.
-	dyn, _ := dynamic.NewForConfig(bed.Clusters[0].AdminConfig())
+	dyn, _ := dynamic.NewForConfig(suite.Bed.Clusters[0].AdminConfig())
 	apps := dyn.Resource(schema.GroupVersionResource{Group: "vworkspace.io", Version: "v1alpha1", Resource: "applications"}).Namespace(namespaces[0])
 	app, err := apps.Get(ctx, "app-0", metav1.GetOptions{})
 	if err != nil {
@@ -185,7 +159,10 @@ func TestReplicasShareClusters(t *testing.T) {
 	if code, b := replicas[asker].write(t, http.MethodPost, "/api/v1/clusters/"+moved+"/drift-checks", []byte("{}")); code != 202 {
 		t.Fatalf("drift check: %d %s", code, b)
 	}
-	waitFor(t, 30*time.Second, "drift.detected of "+moved, func() (map[string]int, bool) {
+	// Within two minutes: a cluster whose oldest event the killed replica
+	// was sending waits out that claim's delivery lease (a minute) before
+	// its next callback goes.
+	waitFor(t, 2*time.Minute, "drift.detected of "+moved, func() (map[string]int, bool) {
 		n := countEvents(recv, "drift.detected", "")
 		return n, n[moved] > 0
 	})
@@ -211,7 +188,19 @@ func TestReplicasShareClusters(t *testing.T) {
 		}
 	}
 
-	// What reached Odoo, once everything is done: one event per change.
+	// What reached Odoo, once everything is done (every job's terminal
+	// callback arrived, within the delivery lease as above): one event per
+	// change.
+	waitFor(t, 2*time.Minute, "a terminal callback of every job", func() ([]string, bool) {
+		_, byID := jobEvents(recv)
+		var missing []string
+		for _, id := range jobIDs {
+			if terminalCallbacks(byID, id) == 0 {
+				missing = append(missing, id)
+			}
+		}
+		return missing, len(missing) == 0
+	})
 	for cluster, n := range countEvents(recv, "cluster.connectivity_changed", `"state":"ready"`) {
 		if n != 1 {
 			t.Errorf("cluster %s: %d connectivity_changed (ready) callbacks, want 1", cluster, n)
@@ -233,67 +222,13 @@ func TestReplicasShareClusters(t *testing.T) {
 	}
 	_, byID := jobEvents(recv)
 	for _, id := range jobIDs {
-		terminal := 0
-		for _, st := range []string{"succeeded", "failed", "cancelled"} {
-			terminal += len(byID[id+"/"+st])
-		}
-		if terminal != 1 {
-			t.Errorf("job %s: %d distinct terminal callbacks, want 1", id, terminal)
+		if n := terminalCallbacks(byID, id); n != 1 {
+			t.Errorf("job %s: %d distinct terminal callbacks, want 1", id, n)
 		}
 	}
 	if recv.BadSignatures() > 0 {
 		t.Errorf("%d callbacks with bad signatures", recv.BadSignatures())
 	}
-}
-
-// read GETs path with the read token.
-func (d *daemon) read(t *testing.T, path string) []byte {
-	req, _ := http.NewRequest(http.MethodGet, d.Base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+readToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return b
-}
-
-// managedNamespace creates a namespace pushd may manage in c.
-func managedNamespace(t *testing.T, c *testbed.Cluster) string {
-	t.Helper()
-	kube, _ := kubernetes.NewForConfig(c.AdminConfig())
-	ns, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "ha-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ns.Name
-}
-
-// adminKubeconfig is a kubeconfig with the test bed's admin token.
-func adminKubeconfig(c *testbed.Cluster) []byte {
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
-	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: c.AdminToken}
-	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kcb, _ := clientcmd.Write(*kc)
-	return kcb
-}
-
-// applicationJob is a job applying one Application that becomes Ready a
-// second after it is written.
-func applicationJob(id, cluster, namespace, application string, round int) []byte {
-	body, _ := json.Marshal(map[string]any{
-		"id": id, "cluster": cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
-		"application": application, "namespace": namespace, "action": "apply", "timeout_seconds": 60,
-		"manifests": []any{map[string]any{
-			"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
-			"metadata": map[string]any{"name": application, "annotations": map[string]string{operator.DelayAnnotation: "1s"}},
-			"spec":     map[string]any{"round": round},
-		}},
-	})
-	return body
 }
 
 // liveOne is a replica still running, from the i-th on.
@@ -339,29 +274,6 @@ func leaseHolders(replicas []*daemon) (map[string]int, bool) {
 	return out, true
 }
 
-// count counts the events of type typ whose data contains has, by
-// cluster: distinct webhook-ids, since a delivery retried (its sender died
-// before the answer was recorded) keeps its id.
-func countEvents(r *faultcheck.Receiver, typ, has string) map[string]int {
-	out := map[string]int{}
-	seen := map[string]bool{}
-	for _, cb := range r.Deliveries() {
-		if seen[cb.WebhookID] {
-			continue
-		}
-		seen[cb.WebhookID] = true
-		if cb.Type != typ || !strings.Contains(string(cb.Data), has) {
-			continue
-		}
-		var d struct {
-			ClusterID string `json:"cluster_id"`
-		}
-		json.Unmarshal(cb.Data, &d)
-		out[d.ClusterID]++
-	}
-	return out
-}
-
 // healthChains are the (previous_health, health) pairs of each
 // application's health events, in the order they arrived (each cluster's
 // events are delivered in order), by cluster/namespace/application.
@@ -387,43 +299,12 @@ func healthChains(r *faultcheck.Receiver) map[string][][2]string {
 	return out
 }
 
-// waitFor polls cond every 100ms until it holds, failing the test after
-// within; it returns cond's last value.
-func waitFor[T any](t *testing.T, within time.Duration, what string, cond func() (T, bool)) T {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		v, ok := cond()
-		if ok {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last: %v)", what, within, v)
-		}
-		time.Sleep(100 * time.Millisecond)
+// terminalCallbacks counts the distinct webhook-ids that carried job id's
+// terminal status (byID as jobEvents returns it).
+func terminalCallbacks(byID map[string]map[string]bool, id string) int {
+	n := 0
+	for _, st := range []string{"succeeded", "failed", "cancelled"} {
+		n += len(byID[id+"/"+st])
 	}
-}
-
-// TestSecondProcessOnSQLiteRefused starts pushd on a SQLite file, then a
-// second pushd on the same file: the second exits at once, naming the file
-// and the first process.
-func TestSecondProcessOnSQLiteRefused(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "pushd.db")
-	env := []string{"PUSHD_DATABASE_URL=sqlite://" + file, "PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
-		"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + readToken}
-	first := startDaemon(t, freeAddr(t), env)
-	defer first.stop()
-
-	second := exec.Command(binary, "serve", "--listen", freeAddr(t))
-	second.Env = append(os.Environ(), env...)
-	out, err := second.CombinedOutput()
-	if err == nil {
-		t.Fatalf("a second pushd on %s started:\n%s", file, out)
-	}
-	want := fmt.Sprintf("pid %d", first.Pid())
-	if !strings.Contains(string(out), file) || !strings.Contains(string(out), want) {
-		t.Fatalf("second pushd's error does not name the file and %q:\n%s", want, out)
-	}
-	t.Logf("second pushd refused: %s", strings.TrimSpace(string(out)))
+	return n
 }
