@@ -24,6 +24,8 @@ type admin struct {
 	cfg config.Config
 }
 
+func (a *admin) state() *admin { return a }
+
 // bindState binds the settings of scopeState and of s.
 func (a *admin) bindState(fs *flag.FlagSet, s scope) map[string]string {
 	a.cfg = config.Default()

@@ -15,16 +15,8 @@ type backupCmd struct {
 
 func (c *backupCmd) flags(fs *flag.FlagSet) map[string]string { return c.bindState(fs, 0) }
 
-func (c *backupCmd) run(ctx context.Context, x *call) error {
-	file, err := x.one("file name")
-	if err != nil {
-		return err
-	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *backupCmd) do(ctx context.Context, x *call, env *adminEnv) error {
+	file := x.arg
 	if err := env.store.Backup(ctx, file); err != nil {
 		return err
 	}

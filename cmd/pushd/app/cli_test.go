@@ -97,6 +97,12 @@ func TestCLIEveryCommandHasHelp(t *testing.T) {
 				walk(sub, e.group)
 				continue
 			}
+			cmd := e.new()
+			_, isRunner := cmd.(runner)
+			_, isStore := cmd.(storeCommand)
+			if isRunner == isStore {
+				t.Errorf("pushd %s must be exactly one of a runner and a storeCommand", sub)
+			}
 			code, out, errs := c.run(append(strings.Fields(sub), "--help")...)
 			if want := "pushd " + sub + " - " + e.help + "\n"; code != 0 || errs != "" || !strings.HasPrefix(out, want) {
 				t.Errorf("pushd %s --help (exit %d, stderr %q) does not start with %q:\n%s", sub, code, errs, want, out)

@@ -36,16 +36,8 @@ func (c *clustersAdd) flags(fs *flag.FlagSet) map[string]string {
 	return c.bindState(fs, 0)
 }
 
-func (c *clustersAdd) run(ctx context.Context, x *call) error {
-	id, err := x.one("cluster id")
-	if err != nil {
-		return err
-	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *clustersAdd) do(ctx context.Context, x *call, env *adminEnv) error {
+	id := x.arg
 	rec := clusters.Record{ID: id, Drift: clusters.Drift{Mode: c.mode}}
 	existing, err := env.registry.Get(ctx, c.org, id)
 	switch {

@@ -31,15 +31,14 @@ func (c *clustersBootstrap) flags(fs *flag.FlagSet) map[string]string {
 	return c.bindState(fs, 0)
 }
 
-func (c *clustersBootstrap) run(ctx context.Context, x *call) error {
+func (c *clustersBootstrap) validate(x *call) error {
 	if c.adminKubeconfig == "" || c.clusterID == "" {
 		return x.usageError(errors.New("clusters bootstrap: --admin-kubeconfig and --cluster are required"))
 	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+	return nil
+}
+
+func (c *clustersBootstrap) do(ctx context.Context, x *call, env *adminEnv) error {
 	rec, err := env.registry.Get(ctx, "", c.clusterID)
 	if err != nil {
 		return fmt.Errorf("cluster %q: %w (add it first: pushd clusters add %s --namespaces …)", c.clusterID, err, c.clusterID)

@@ -13,15 +13,7 @@ type clustersCheck struct {
 
 func (c *clustersCheck) flags(fs *flag.FlagSet) map[string]string { return c.bindState(fs, 0) }
 
-func (c *clustersCheck) run(ctx context.Context, x *call) error {
-	id, err := x.one("cluster id")
-	if err != nil {
-		return err
-	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *clustersCheck) do(ctx context.Context, x *call, env *adminEnv) error {
+	id := x.arg
 	return check(ctx, env, "", id, x.io)
 }

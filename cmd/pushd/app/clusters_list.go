@@ -16,12 +16,7 @@ type clustersList struct {
 
 func (c *clustersList) flags(fs *flag.FlagSet) map[string]string { return c.bindState(fs, 0) }
 
-func (c *clustersList) run(ctx context.Context, x *call) error {
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *clustersList) do(ctx context.Context, x *call, env *adminEnv) error {
 	recs, err := env.registry.List(ctx, "")
 	if err != nil {
 		return err

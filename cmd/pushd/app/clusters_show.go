@@ -14,16 +14,8 @@ type clustersShow struct {
 
 func (c *clustersShow) flags(fs *flag.FlagSet) map[string]string { return c.bindState(fs, 0) }
 
-func (c *clustersShow) run(ctx context.Context, x *call) error {
-	id, err := x.one("cluster id")
-	if err != nil {
-		return err
-	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *clustersShow) do(ctx context.Context, x *call, env *adminEnv) error {
+	id := x.arg
 	rec, err := env.registry.Get(ctx, "", id)
 	if err != nil {
 		return fmt.Errorf("cluster %q: %w", id, err)

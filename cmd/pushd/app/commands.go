@@ -10,13 +10,33 @@ import (
 
 // A command is one verb of the CLI, in a file named after it
 // (clusters_add.go is `pushd clusters add`): a struct of its flags, which
-// binds them (flags) and does the verb (run).
+// binds them (flags) and does the verb, as a runner or a storeCommand.
 type command interface {
 	// flags binds the command's flags on fs and returns the environment
 	// variable of each flag that has one (for applyEnv).
 	flags(fs *flag.FlagSet) map[string]string
-	// run does the verb, its flags parsed and the environment applied.
+}
+
+// A runner does its verb itself, its flags parsed and the environment
+// applied.
+type runner interface {
 	run(ctx context.Context, c *call) error
+}
+
+// A storeCommand works on pushd's state: exec checks its arguments (and,
+// if it is a validator, its flags) before anything is opened, then opens
+// the database and credentials its settings name (admin.open), does the
+// verb and closes them.
+type storeCommand interface {
+	// state is the command's settings of the state (admin, embedded).
+	state() *admin
+	do(ctx context.Context, c *call, env *adminEnv) error
+}
+
+// A validator checks a storeCommand's flags before its state is opened, so
+// a usage mistake creates no database.
+type validator interface {
+	validate(c *call) error
 }
 
 // entry is one row of the command table: a verb, or a group of verbs
@@ -25,6 +45,9 @@ type entry struct {
 	name string
 	// args are the verb's arguments in its synopsis: "ID", "FILE".
 	args string
+	// one, when set, is what the verb's one argument names ("cluster id"):
+	// exec refuses any other number of arguments and passes it as call.arg.
+	one string
 	// help says in one line what the verb does.
 	help  string
 	new   func() command
@@ -36,21 +59,21 @@ type entry struct {
 var commands = []entry{
 	{name: "serve", help: "run the daemon (the default)", new: func() command { return new(serveCmd) }},
 	{name: "clusters", group: []entry{
-		{name: "add", args: "ID", help: "create a cluster record, or change what the flags name", new: func() command { return new(clustersAdd) }},
+		{name: "add", args: "ID", one: "cluster id", help: "create a cluster record, or change what the flags name", new: func() command { return new(clustersAdd) }},
 		{name: "list", help: "every cluster with its last observed state and, if not ready, why", new: func() command { return new(clustersList) }},
-		{name: "show", args: "ID", help: "a record and what pushd observes, as JSON", new: func() command { return new(clustersShow) }},
-		{name: "check", args: "ID", help: "probe now; non-zero exit unless ready with every right", new: func() command { return new(clustersCheck) }},
+		{name: "show", args: "ID", one: "cluster id", help: "a record and what pushd observes, as JSON", new: func() command { return new(clustersShow) }},
+		{name: "check", args: "ID", one: "cluster id", help: "probe now; non-zero exit unless ready with every right", new: func() command { return new(clustersCheck) }},
 		{name: "bootstrap", args: "--admin-kubeconfig FILE --cluster ID", help: "mint a least-privilege ServiceAccount credential", new: func() command { return new(clustersBootstrap) }},
 	}},
 	{name: "jobs", group: []entry{
-		{name: "submit", args: "FILE", help: "queue a job (YAML or JSON, as POST /api/v1/jobs takes it; - reads standard input)", new: func() command { return new(jobsSubmit) }},
-		{name: "get", args: "ID", help: "a job with its per-object results, as JSON", new: func() command { return new(jobsGet) }},
+		{name: "submit", args: "FILE", one: "job file", help: "queue a job (YAML or JSON, as POST /api/v1/jobs takes it; - reads standard input)", new: func() command { return new(jobsSubmit) }},
+		{name: "get", args: "ID", one: "job id", help: "a job with its per-object results, as JSON", new: func() command { return new(jobsGet) }},
 		{name: "list", help: "recent jobs (--cluster, --status, --request-id)", new: func() command { return new(jobsList) }},
 	}},
 	{name: "manifests", group: []entry{
 		{name: "rekey", help: "seal stored manifests with the first --manifest-keys key (key rotation)", new: func() command { return new(manifestsRekey) }},
 	}},
-	{name: "backup", args: "FILE", help: "online copy of the SQLite database to FILE, which must not exist (PostgreSQL: pg_dump)", new: func() command { return new(backupCmd) }},
+	{name: "backup", args: "FILE", one: "file name", help: "online copy of the SQLite database to FILE, which must not exist (PostgreSQL: pg_dump)", new: func() command { return new(backupCmd) }},
 	{name: "healthcheck", help: "exit 0 when the local daemon answers /healthz (the image's HEALTHCHECK)", new: func() command { return new(healthcheckCmd) }},
 	{name: "version", help: "print the version", new: func() command { return new(versionCmd) }},
 	{name: "help", args: "[CMD]", help: "this text, or a command's flags", new: func() command { return new(helpCmd) }},
@@ -66,8 +89,10 @@ type call struct {
 	// path names the command: "clusters add".
 	path, synopsis string
 	args           []string
-	getenv         func(string) string
-	io             streams
+	// arg is the one argument of a verb whose entry names it (entry.one).
+	arg    string
+	getenv func(string) string
+	io     streams
 }
 
 // usageError is err with the command's synopsis as its hint.
@@ -125,7 +150,28 @@ func (e entry) exec(ctx context.Context, path string, args []string, getenv func
 	if err := applyEnv(fs, envs, getenv); err != nil {
 		return err
 	}
-	return cmd.run(ctx, c)
+	if e.one != "" {
+		if c.arg, err = c.one(e.one); err != nil {
+			return err
+		}
+	}
+	switch cmd := cmd.(type) {
+	case runner:
+		return cmd.run(ctx, c)
+	case storeCommand:
+		if v, ok := cmd.(validator); ok {
+			if err := v.validate(c); err != nil {
+				return err
+			}
+		}
+		env, err := cmd.state().open(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer env.close()
+		return cmd.do(ctx, c, env)
+	}
+	panic(fmt.Sprintf("pushd %s: a command must be a runner or a storeCommand", path))
 }
 
 // synopsis is how the verb at path is called, without its flags; the

@@ -18,16 +18,8 @@ func (c *jobsGet) flags(fs *flag.FlagSet) map[string]string {
 	return c.bindState(fs, 0)
 }
 
-func (c *jobsGet) run(ctx context.Context, x *call) error {
-	id, err := x.one("job id")
-	if err != nil {
-		return err
-	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *jobsGet) do(ctx context.Context, x *call, env *adminEnv) error {
+	id := x.arg
 	j, err := env.jobs.Get(ctx, c.org, id)
 	if err != nil {
 		return fmt.Errorf("job %q: %w", id, err)

@@ -26,12 +26,7 @@ func (c *jobsList) flags(fs *flag.FlagSet) map[string]string {
 	return c.bindState(fs, 0)
 }
 
-func (c *jobsList) run(ctx context.Context, x *call) error {
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *jobsList) do(ctx context.Context, x *call, env *adminEnv) error {
 	page, err := env.jobs.List(ctx, c.org, c.o)
 	if err != nil {
 		return err

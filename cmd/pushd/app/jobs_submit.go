@@ -30,16 +30,8 @@ func (c *jobsSubmit) flags(fs *flag.FlagSet) map[string]string {
 	return c.bindState(fs, scopeSubmit)
 }
 
-func (c *jobsSubmit) run(ctx context.Context, x *call) error {
-	file, err := x.one("job file")
-	if err != nil {
-		return err
-	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+func (c *jobsSubmit) do(ctx context.Context, x *call, env *adminEnv) error {
+	file := x.arg
 	path := file
 	if path == "-" {
 		path = "/dev/stdin"

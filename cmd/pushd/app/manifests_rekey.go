@@ -17,15 +17,14 @@ type manifestsRekey struct {
 
 func (c *manifestsRekey) flags(fs *flag.FlagSet) map[string]string { return c.bindState(fs, 0) }
 
-func (c *manifestsRekey) run(ctx context.Context, x *call) error {
+func (c *manifestsRekey) validate(*call) error {
 	if c.cfg.ManifestKeys == "" && c.cfg.ManifestKeyFile == "" {
 		return hint(errors.New("manifests rekey: no key configured"), "set --manifest-keys (or --manifest-key-file) with the new key first, then every older key")
 	}
-	env, err := c.open(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer env.close()
+	return nil
+}
+
+func (c *manifestsRekey) do(ctx context.Context, x *call, env *adminEnv) error {
 	res, err := env.store.RekeyManifests(ctx)
 	if err != nil {
 		return err
