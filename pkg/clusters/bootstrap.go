@@ -200,7 +200,7 @@ func newBootstrapper(admin *rest.Config, opts BootstrapOptions) (*bootstrapper, 
 	}
 	b.server, b.serverName, b.caData = server, cfg.ServerName, cfg.CAData
 	cfg.UserAgent = bootstrapFieldManager
-	cfg.WarningHandler = warningLogger{log: b.log}
+	cfg.WarningHandler = WarningLogger{Log: b.log}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}

@@ -142,7 +142,7 @@ func (b *bootstrapper) delete(ctx context.Context, kind string, m metav1.ObjectM
 func bootstrapCheckRules(rules []rbacv1.PolicyRule) error {
 	for i, r := range rules {
 		for _, v := range r.Verbs {
-			if dangerousVerbs[v] {
+			if DangerousVerb(v) {
 				return fmt.Errorf("rule %d: verb %q is never granted", i, v)
 			}
 		}

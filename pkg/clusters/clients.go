@@ -82,7 +82,7 @@ func NewClients(clusterID string, cfg *rest.Config, opts ClientOptions) (*Client
 	cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(opts.QPS, opts.Burst)
 	cfg.Timeout = opts.Timeout
 	cfg.UserAgent = "pushd"
-	cfg.WarningHandler = warningLogger{log: opts.Logger.With("cluster", clusterID)}
+	cfg.WarningHandler = WarningLogger{Log: opts.Logger.With("cluster", clusterID)}
 	if wrap := opts.WrapTransport; wrap != nil {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return wrap(clusterID, rt) })
 	}
@@ -117,10 +117,11 @@ func NewClients(clusterID string, cfg *rest.Config, opts ClientOptions) (*Client
 // Close releases idle connections.
 func (c *Clients) Close() { c.HTTP.CloseIdleConnections() }
 
-// warningLogger routes API server warnings (deprecations, unknown fields) to
-// the cluster's own log lines instead of klog's process-global output.
-type warningLogger struct{ log *slog.Logger }
+// WarningLogger routes API server warnings (deprecations, unknown fields)
+// to Log, the cluster's own log lines, instead of klog's process-global
+// output.
+type WarningLogger struct{ Log *slog.Logger }
 
-func (w warningLogger) HandleWarningHeader(code int, agent, text string) {
-	w.log.Warn("API server warning", "code", code, "warning", text)
+func (w WarningLogger) HandleWarningHeader(code int, agent, text string) {
+	w.Log.Warn("API server warning", "code", code, "warning", text)
 }

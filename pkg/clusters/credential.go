@@ -3,7 +3,6 @@ package clusters
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -187,5 +186,3 @@ func (c *Credential) Claims() (TokenClaims, bool) {
 	}
 	return tc, true
 }
-
-var errNoCredential = errors.New("no credential")

@@ -10,7 +10,7 @@ import (
 )
 
 // ErrNoCredentials means a cluster has no kubeconfig in the credential folder.
-var ErrNoCredentials = fmt.Errorf("%w: no kubeconfig for this cluster", errNoCredential)
+var ErrNoCredentials = errors.New("no credential: no kubeconfig for this cluster")
 
 // CredentialStore is the kubeconfig folder: one <cluster-id>.kubeconfig per
 // cluster, mode 0600, written atomically. Files an operator drops in by hand

@@ -1,11 +1,15 @@
 package clusters
 
 import (
+	"encoding/json"
+
+	"github.com/google/uuid"
+
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// Events Odoo needs to show a cluster's state, beside connectivity and
-// expiring credentials (monitor.go).
+// Events Odoo needs to show a cluster's state, beside connectivity,
+// expiring credentials (monitor.go) and namespaces (namespace_events.go).
 const (
 	// EventRecordDeleted: the record was deleted; its jobs ended and its
 	// data is no longer reachable through the id.
@@ -13,10 +17,6 @@ const (
 	// EventCredentialChanged: the credential was replaced (a new kubeconfig)
 	// or renewed (a fresh token).
 	EventCredentialChanged = "credential.changed"
-	// EventNamespaceChanged: an allowed namespace appeared or disappeared,
-	// gained or lost the managed-by label, or its rights became missing or
-	// excess (or were fixed), as the probe saw it.
-	EventNamespaceChanged = "cluster.namespace_changed"
 )
 
 // Reasons of credential.changed.
@@ -25,7 +25,9 @@ const (
 	CredentialRenewed  = "renewed"
 )
 
-func credentialEvent(rec *Record, reason string, cred *Credential) *store.Event {
+// CredentialEvent is the credential.changed event of rec's credential
+// replaced or renewed (reason) by cred.
+func CredentialEvent(rec *Record, reason string, cred *Credential) *store.Event {
 	data := map[string]any{"reason": reason, "subject": nil, "expiry": nil}
 	if claims, ok := cred.Claims(); ok {
 		data["subject"] = claims.Subject
@@ -33,45 +35,13 @@ func credentialEvent(rec *Record, reason string, cred *Credential) *store.Event 
 			data["expiry"] = claims.Expiry.UTC()
 		}
 	}
-	return newEvent(EventCredentialChanged, rec, data)
+	return NewEvent(EventCredentialChanged, rec, data)
 }
 
-// namespaceView is what namespace events compare and carry of a namespace.
-type namespaceView struct {
-	Exists        bool     `json:"exists"`
-	Labeled       bool     `json:"labeled"`
-	RightsOK      bool     `json:"rights_ok"`
-	MissingRights []string `json:"missing_rights"`
-	ExcessRights  []string `json:"excess_rights"`
-}
-
-func viewOf(ns NamespaceStatus) namespaceView {
-	return namespaceView{Exists: ns.Exists, Labeled: ns.Labeled, RightsOK: ns.RightsOK, MissingRights: ns.MissingRights, ExcessRights: ns.ExcessRights}
-}
-
-// changed tells whether Odoo's picture of the namespace changed: the
-// flags, or excess rights appearing or going away.
-func (v namespaceView) changed(prev namespaceView) bool {
-	return v.Exists != prev.Exists || v.Labeled != prev.Labeled || v.RightsOK != prev.RightsOK ||
-		(len(v.ExcessRights) > 0) != (len(prev.ExcessRights) > 0)
-}
-
-// namespaceEvents compares two probes that reached the cluster: one event
-// per allowed namespace whose state changed (not for one seen the first
-// time).
-func namespaceEvents(rec *Record, prev, cur []NamespaceStatus) []*store.Event {
-	before := make(map[string]namespaceView, len(prev))
-	for _, ns := range prev {
-		before[ns.Name] = viewOf(ns)
-	}
-	var out []*store.Event
-	for _, ns := range cur {
-		p, ok := before[ns.Name]
-		v := viewOf(ns)
-		if !ok || !v.changed(p) {
-			continue
-		}
-		out = append(out, newEvent(EventNamespaceChanged, rec, map[string]any{"namespace": ns.Name, "state": v, "previous_state": p}))
-	}
-	return out
+// NewEvent is an event of typ about rec's cluster, carrying data and the
+// cluster's id.
+func NewEvent(typ string, rec *Record, data map[string]any) *store.Event {
+	data["cluster_id"] = rec.ID
+	b, _ := json.Marshal(data)
+	return &store.Event{ID: "evt_" + uuid.NewString(), Type: typ, Organization: rec.Organization, Cluster: rec.ID, Data: string(b)}
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -337,7 +335,7 @@ func (m *Monitor) transitions(rec *Record, prev store.ClusterStatus, st Status, 
 		if prev.State == "" {
 			previous = nil // the first observation: there was no state before
 		}
-		events = append(events, newEvent(EventConnectivityChanged, rec, map[string]any{
+		events = append(events, NewEvent(EventConnectivityChanged, rec, map[string]any{
 			"state": st.Connectivity.State, "previous_state": previous, "message": st.Connectivity.Message, "checked_at": now,
 		}))
 	}
@@ -432,10 +430,4 @@ func (m *Monitor) fromRow(id string, row store.ClusterStatus) Status {
 		st.Connectivity.RetryAt = &retry
 	}
 	return st
-}
-
-func newEvent(typ string, rec *Record, data map[string]any) *store.Event {
-	data["cluster_id"] = rec.ID
-	b, _ := json.Marshal(data)
-	return &store.Event{ID: "evt_" + uuid.NewString(), Type: typ, Organization: rec.Organization, Cluster: rec.ID, Data: string(b)}
 }

@@ -32,7 +32,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 		fc, _ := fresh.Claims()
 		m.opts.Logger.Info("token renewed", "cluster", rec.ID, "subject", fc.Subject, "expiry", fc.Expiry)
 		m.audit(ctx, rec, now, store.AuditOK)
-		return &fc.Expiry, credentialEvent(rec, CredentialRenewed, fresh)
+		return &fc.Expiry, CredentialEvent(rec, CredentialRenewed, fresh)
 	}
 	h.renewTry = min(max(2*h.renewTry, time.Minute), time.Hour)
 	h.renewAt = now.Add(h.renewTry)
@@ -40,7 +40,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 	m.audit(ctx, rec, now, "renewal_failed")
 	if claims.Expiry.Sub(now) < m.opts.ExpiryWarning && !h.warned.Equal(claims.Expiry) {
 		h.warned = claims.Expiry
-		return nil, newEvent(EventCredentialExpiring, rec, map[string]any{
+		return nil, NewEvent(EventCredentialExpiring, rec, map[string]any{
 			"subject": claims.Subject, "expiry": claims.Expiry, "message": "token renewal failed: " + err.Error(),
 		})
 	}

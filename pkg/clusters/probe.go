@@ -201,7 +201,7 @@ func excess(rules []authorizationv1.ResourceRule) []string {
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, v := range r.Verbs {
-					bad := g == "*" || res == "*" || dangerousVerbs[v] ||
+					bad := g == "*" || res == "*" || DangerousVerb(v) ||
 						(g == rbacv1.GroupName && v != "get" && v != "list" && v != "watch") ||
 						(g == "" && res == "serviceaccounts/token" && len(r.ResourceNames) == 0)
 					if bad {

@@ -138,7 +138,7 @@ func (r *Registry) Delete(ctx context.Context, org, id string) error {
 	if err != nil {
 		return err
 	}
-	ev := newEvent(EventRecordDeleted, rec, map[string]any{"uid": rec.UID})
+	ev := NewEvent(EventRecordDeleted, rec, map[string]any{"uid": rec.UID})
 	ev.ClusterUID = rec.UID
 	if err := r.store.DeleteCluster(ctx, org, id, ev); errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
@@ -281,7 +281,7 @@ func (r *Registry) SetKubeconfig(ctx context.Context, org, id string, kubeconfig
 		return err
 	}
 	r.opts.Logger.Info("credential stored", "cluster", id, "credential", cred)
-	if err := r.store.AddEvent(ctx, credentialEvent(rec, CredentialReplaced, cred)); err != nil {
+	if err := r.store.AddEvent(ctx, CredentialEvent(rec, CredentialReplaced, cred)); err != nil {
 		return fmt.Errorf("cluster %q: credential event: %w", id, err)
 	}
 	return nil

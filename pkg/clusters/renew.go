@@ -46,7 +46,7 @@ const (
 // returned credential is cred with the new token; cred is not modified.
 func RenewToken(ctx context.Context, c *Clients, cred *Credential, ttl time.Duration) (*Credential, error) {
 	if cred == nil {
-		return nil, fmt.Errorf("cluster %q: renew token: %w", c.ClusterID, errNoCredential)
+		return nil, fmt.Errorf("cluster %q: renew token: no credential", c.ClusterID)
 	}
 	claims, ok := cred.Claims()
 	switch {

@@ -72,6 +72,9 @@ func NamespaceRules() []rbacv1.PolicyRule {
 	)
 }
 
-// dangerousVerbs grant more than the verb's object: escalate and bind let a
-// subject write RBAC beyond its own rights, impersonate lets it become another.
+// DangerousVerb tells whether verb grants more than the verb's object:
+// escalate and bind let a subject write RBAC beyond its own rights,
+// impersonate lets it become another, and * is all of them.
+func DangerousVerb(verb string) bool { return dangerousVerbs[verb] }
+
 var dangerousVerbs = map[string]bool{"escalate": true, "bind": true, "impersonate": true, "*": true}
