@@ -31,6 +31,33 @@ func ManagedNamespace(t testing.TB, c *testbed.Cluster, name string) {
 	}
 }
 
+// AdminClient is a cluster-admin clientset of c, for test setup.
+func AdminClient(t testing.TB, c *testbed.Cluster) kubernetes.Interface {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(c.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// Namespace creates a namespace on c with a generated name and returns
+// it; managed adds the managed-by=vworkspace label.
+func Namespace(t testing.TB, c *testbed.Cluster, managed bool) string {
+	t.Helper()
+	labels := map[string]string{}
+	if managed {
+		labels["managed-by"] = "vworkspace"
+	}
+	ns, err := AdminClient(t, c).CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "t-", Labels: labels},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
 // Enroll bootstraps a credential for cluster id on c, with rights in
 // namespaces, and stores it. Each id gets its own ServiceAccount, so tests
 // enrolling the same test-bed cluster do not revoke each other's grants.

@@ -69,6 +69,22 @@ func New(t testing.TB, db dbtest.Database, opts Options) *Fleet {
 	return &Fleet{Store: st, Creds: creds, Registry: reg, Monitor: clusters.NewMonitor(reg, st, opts.Monitor), Logger: opts.Logger}
 }
 
+// AdminFleet is a Fleet on db with each of cs registered under its own
+// name, allowed namespace default, with its admin credential.
+func AdminFleet(t testing.TB, db dbtest.Database, cs ...*testbed.Cluster) *Fleet {
+	t.Helper()
+	f := New(t, db, Options{})
+	for _, c := range cs {
+		if _, _, err := f.Registry.Put(context.Background(), Org, clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
 // RandomID is a short random suffix for cluster ids and namespaces, so tests
 // sharing a test bed never meet.
 func RandomID() string {

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
@@ -26,12 +27,12 @@ const bootstrapClusterIDLabel = "app.vworkspace.io/cluster-id"
 func TestBootstrap(t *testing.T) {
 	ctx := t.Context()
 	c := bed.Clusters()[0]
-	admin := adminClient(t, c)
-	managed, unmanaged := makeNamespace(t, c, true), makeNamespace(t, c, false)
+	admin := fleettest.AdminClient(t, c)
+	managed, unmanaged := fleettest.Namespace(t, c, true), fleettest.Namespace(t, c, false)
 	missing := "t-missing-" + managed[2:]
 	// Labeled but being deleted: the bed runs no namespace controller, so it
 	// stays Terminating.
-	terminating := makeNamespace(t, c, true)
+	terminating := fleettest.Namespace(t, c, true)
 	if err := admin.CoreV1().Namespaces().Delete(ctx, terminating, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +153,8 @@ func TestBootstrap(t *testing.T) {
 func TestBootstrapMovesIdentity(t *testing.T) {
 	ctx := t.Context()
 	c := bed.Clusters()[0]
-	admin := adminClient(t, c)
-	managed := makeNamespace(t, c, true)
+	admin := fleettest.AdminClient(t, c)
+	managed := fleettest.Namespace(t, c, true)
 	id := "move-" + managed[2:]
 	first, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountNamespace: managed, ServiceAccountName: "first"})
 	if err != nil {
@@ -221,7 +222,7 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 		})
 	}
 	sel := metav1.ListOptions{LabelSelector: bootstrapClusterIDLabel + "=refused"}
-	if sas, err := adminClient(t, c).CoreV1().ServiceAccounts("").List(t.Context(), sel); err != nil || len(sas.Items) > 0 {
+	if sas, err := fleettest.AdminClient(t, c).CoreV1().ServiceAccounts("").List(t.Context(), sel); err != nil || len(sas.Items) > 0 {
 		t.Errorf("refused runs wrote ServiceAccounts %v (err %v)", sas, err)
 	}
 }
@@ -235,8 +236,8 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 func TestBootstrapOneIdentityPerRecord(t *testing.T) {
 	ctx := t.Context()
 	c := bed.Clusters()[0]
-	admin := adminClient(t, c)
-	nsA, nsB := makeNamespace(t, c, true), makeNamespace(t, c, true)
+	admin := fleettest.AdminClient(t, c)
+	nsA, nsB := fleettest.Namespace(t, c, true), fleettest.Namespace(t, c, true)
 	idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]
 	a, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idA, Namespaces: []string{nsA}})
 	if err != nil {

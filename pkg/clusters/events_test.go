@@ -21,7 +21,7 @@ func TestRecordEvents(t *testing.T) {
 		ctx := context.Background()
 		c := bed.Clusters()[2]
 		f := fleettest.New(t, db, fleettest.Options{})
-		ns := makeNamespace(t, c, true)
+		ns := fleettest.Namespace(t, c, true)
 		id := "events-" + ns[2:]
 		rec, _, err := f.Registry.Put(ctx, fleettest.Org, clusters.Record{ID: id, AllowedNamespaces: []string{ns}})
 		if err != nil {
@@ -41,7 +41,7 @@ func TestRecordEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		patch := []byte(`{"metadata":{"labels":{"managed-by":null}}}`)
-		if _, err := adminClient(t, c).CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if _, err := fleettest.AdminClient(t, c).CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.Monitor.Check(ctx, rec); err != nil {

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -22,9 +23,9 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
 		c := bed.Clusters()[0]
-		ns := makeNamespace(t, c, true)
-		f := newFleet(t, db)
-		rec, _, err := f.reg.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{ns}})
+		ns := fleettest.Namespace(t, c, true)
+		f := fleettest.AdminFleet(t, db, bed.Clusters()...)
+		rec, _, err := f.Registry.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{ns}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,13 +33,13 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.creds.Save(c.Name, res.Credential); err != nil {
+		if err := f.Creds.Save(c.Name, res.Credential); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := res.Credential.Claims()
 
 		clock := time.Now().Add(45 * time.Minute)
-		mon := clusters.NewMonitor(f.reg, f.store, clusters.MonitorOptions{Now: func() time.Time { return clock }})
+		mon := clusters.NewMonitor(f.Registry, f.Store, clusters.MonitorOptions{Now: func() time.Time { return clock }})
 		st, err := mon.Check(ctx, rec)
 		if err != nil {
 			t.Fatal(err)
@@ -46,7 +47,7 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 		if st.Connectivity.State != clusters.StateReady || st.Credential.RenewedAt == nil {
 			t.Fatalf("want a ready cluster with a renewed credential: %+v", st)
 		}
-		cred, _, err := f.creds.Load(c.Name)
+		cred, _, err := f.Creds.Load(c.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 		}
 		// The renewal is in acme's audit log, done by pushd itself (the
 		// second probe, still 45 minutes ahead, renewed again).
-		audit, err := f.store.AuditEntries(ctx, "acme", store.AuditFilter{Action: store.AuditCredentialRenewed})
+		audit, err := f.Store.AuditEntries(ctx, "acme", store.AuditFilter{Action: store.AuditCredentialRenewed})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,8 +83,8 @@ func TestMonitorReportsExpiringOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
 		c := bed.Clusters()[1]
-		admin := adminClient(t, c)
-		ns := makeNamespace(t, c, true)
+		admin := fleettest.AdminClient(t, c)
+		ns := fleettest.Namespace(t, c, true)
 		if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "no-renew"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -92,20 +93,20 @@ func TestMonitorReportsExpiringOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := newFleet(t, db)
-		rec, _ := f.reg.Get(ctx, "", c.Name)
-		if err := f.creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: tr.Status.Token}); err != nil {
+		f := fleettest.AdminFleet(t, db, bed.Clusters()...)
+		rec, _ := f.Registry.Get(ctx, "", c.Name)
+		if err := f.Creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: tr.Status.Token}); err != nil {
 			t.Fatal(err)
 		}
 		clock := time.Now().Add(55 * time.Minute)
-		mon := clusters.NewMonitor(f.reg, f.store, clusters.MonitorOptions{Now: func() time.Time { return clock }})
+		mon := clusters.NewMonitor(f.Registry, f.Store, clusters.MonitorOptions{Now: func() time.Time { return clock }})
 		for range 3 {
 			if _, err := mon.Check(ctx, rec); err != nil {
 				t.Fatal(err)
 			}
 			clock = clock.Add(10 * time.Second)
 		}
-		events, err := f.store.Events(ctx, c.Name, 20)
+		events, err := f.Store.Events(ctx, c.Name, 20)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,30 +9,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/store"
 )
-
-// fleet is every test-bed cluster registered with pushd, on one database,
-// each under its own name with its admin credential.
-type fleet struct {
-	store *store.Store
-	reg   *clusters.Registry
-	creds *clusters.CredentialStore
-}
-
-func newFleet(t *testing.T, db dbtest.Database) *fleet {
-	t.Helper()
-	f := fleettest.New(t, db, fleettest.Options{})
-	for _, c := range bed.Clusters() {
-		if _, _, err := f.Registry.Put(context.Background(), fleettest.Org, clusters.Record{ID: c.Name, AllowedNamespaces: []string{"default"}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Creds.Save(c.Name, &clusters.Credential{Server: c.Host, CAData: c.CAData, Token: c.AdminToken}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &fleet{store: f.Store, reg: f.Registry, creds: f.Creds}
-}
 
 // waitState polls the stored observation of cluster until it is state.
 func waitState(t *testing.T, mon *clusters.Monitor, cluster string, state clusters.State, within time.Duration) clusters.Status {
@@ -58,8 +35,8 @@ func waitState(t *testing.T, mon *clusters.Monitor, cluster string, state cluste
 // bringing it back turns it ready again through the breaker's half-open probe.
 func TestOutageIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		f := newFleet(t, db)
-		mon := clusters.NewMonitor(f.reg, f.store, clusters.MonitorOptions{
+		f := fleettest.AdminFleet(t, db, bed.Clusters()...)
+		mon := clusters.NewMonitor(f.Registry, f.Store, clusters.MonitorOptions{
 			Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second,
 			Breaker: clusters.BreakerOptions{Threshold: 2, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second},
 		})
@@ -90,7 +67,7 @@ func TestOutageIsolation(t *testing.T) {
 			if st.Connectivity.State != clusters.StateReady || !st.Connectivity.CheckedAt.After(*before[c.Name]) {
 				t.Errorf("%s while %s is down: state %s, checked %s (before %s)", c.Name, victim.Name, st.Connectivity.State, st.Connectivity.CheckedAt, before[c.Name])
 			}
-			rec, _ := f.reg.Get(ctx, "", c.Name)
+			rec, _ := f.Registry.Get(ctx, "", c.Name)
 			start := time.Now()
 			if st, err := mon.Check(ctx, rec); err != nil || st.Connectivity.State != clusters.StateReady {
 				t.Errorf("%s on-demand check: %v %+v", c.Name, err, st.Connectivity)
@@ -106,7 +83,7 @@ func TestOutageIsolation(t *testing.T) {
 		}
 		waitState(t, mon, victim.Name, clusters.StateReady, 15*time.Second)
 
-		events, err := f.store.Events(ctx, victim.Name, 10)
+		events, err := f.Store.Events(ctx, victim.Name, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,7 @@ func TestProbeCountsNeighbourRights(t *testing.T) {
 		ctx := context.Background()
 		c := bed.Clusters()[1]
 		f := fleettest.New(t, db, fleettest.Options{})
-		nsA, nsB := makeNamespace(t, c, true), makeNamespace(t, c, true)
+		nsA, nsB := fleettest.Namespace(t, c, true), fleettest.Namespace(t, c, true)
 		idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]
 		put := func(org, id, ns string) *clusters.Record {
 			rec, _, err := f.Registry.Put(ctx, org, clusters.Record{ID: id, AllowedNamespaces: []string{ns}})

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
@@ -31,7 +32,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	ctx := context.Background()
 	c := bed.Clusters()[0]
-	ns := makeNamespace(t, c, true)
+	ns := fleettest.Namespace(t, c, true)
 	var n atomic.Int64
 	cfg := c.AdminConfig()
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, &n} }
@@ -61,7 +62,7 @@ func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	}
 
 	patch := []byte(`{"metadata":{"labels":{"managed-by":null}}}`)
-	if _, err := adminClient(t, c).CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := fleettest.AdminClient(t, c).CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := clusters.ProbeLight(ctx, cl, rec, full, time.Now()); ok {

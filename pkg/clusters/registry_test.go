@@ -15,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
@@ -26,14 +27,14 @@ func TestCredentialFileRotation(t *testing.T) {
 	ctx := context.Background()
 	c := bed.Clusters()[0]
 	dir := t.TempDir()
-	f := newFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(dir, "pushd.db")})
-	rec, err := f.reg.Get(ctx, "", c.Name)
+	f := fleettest.AdminFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(dir, "pushd.db")}, bed.Clusters()...)
+	rec, err := f.Registry.Get(ctx, "", c.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	whoami := func() string {
 		t.Helper()
-		cl, err := f.reg.Clients(c.Name)
+		cl, err := f.Registry.Clients(c.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,11 +44,11 @@ func TestCredentialFileRotation(t *testing.T) {
 	if got := whoami(); got != "testbed-admin" {
 		t.Fatalf("before rotation: %q", got)
 	}
-	first, _ := f.reg.Clients(c.Name)
+	first, _ := f.Registry.Clients(c.Name)
 
 	// Mint a ServiceAccount token and drop a kubeconfig file in by hand.
-	admin := adminClient(t, c)
-	ns := makeNamespace(t, c, true)
+	admin := fleettest.AdminClient(t, c)
+	ns := fleettest.Namespace(t, c, true)
 	if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "rotated"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestCredentialFileRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(f.creds.Dir(), c.Name+".kubeconfig"), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(f.Creds.Dir(), c.Name+".kubeconfig"), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,14 +74,14 @@ func TestCredentialFileRotation(t *testing.T) {
 	if got := whoami(); got != "system:serviceaccount:"+ns+":rotated" {
 		t.Fatalf("after rotation: %q", got)
 	}
-	if second, _ := f.reg.Clients(c.Name); second == first {
+	if second, _ := f.Registry.Clients(c.Name); second == first {
 		t.Fatal("clients were not rebuilt for the new credential")
 	}
 
 	marker := filepath.Join(dir, "exec-ran")
 	write(&clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: "touch", Args: []string{marker}, APIVersion: "client.authentication.k8s.io/v1", InteractiveMode: "Never"}})
 	var ke *clusters.KubeconfigError
-	if _, err := f.reg.Clients(c.Name); !errors.As(err, &ke) {
+	if _, err := f.Registry.Clients(c.Name); !errors.As(err, &ke) {
 		t.Fatalf("a dropped-in exec kubeconfig: err = %v, want a KubeconfigError", err)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
@@ -95,13 +96,13 @@ func TestCredentialFileRotation(t *testing.T) {
 // which a read would refuse.
 func TestClientsDoNotRereadAnUnchangedCredential(t *testing.T) {
 	c := bed.Clusters()[0]
-	f := newFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")})
-	path := filepath.Join(f.creds.Dir(), c.Name+".kubeconfig")
+	f := fleettest.AdminFleet(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, bed.Clusters()...)
+	path := filepath.Join(f.Creds.Dir(), c.Name+".kubeconfig")
 	old := time.Now().Add(-time.Hour)
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	first, err := f.reg.Clients(c.Name)
+	first, err := f.Registry.Clients(c.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,14 +125,14 @@ func TestClientsDoNotRereadAnUnchangedCredential(t *testing.T) {
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := f.reg.Clients(c.Name); err != nil || again != first {
+	if again, err := f.Registry.Clients(c.Name); err != nil || again != first {
 		t.Fatalf("unchanged file: clients %p (first %p), err %v", again, first, err)
 	}
 	// A new modification time makes Clients read the file again.
 	if err := os.Chtimes(path, time.Now(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.reg.Clients(c.Name); err == nil {
+	if _, err := f.Registry.Clients(c.Name); err == nil {
 		t.Fatal("a changed file was not read again")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 )
 
@@ -22,8 +23,8 @@ import (
 func TestRenewToken(t *testing.T) {
 	ctx := t.Context()
 	c := bed.Clusters()[1]
-	admin := adminClient(t, c)
-	managed := makeNamespace(t, c, true)
+	admin := fleettest.AdminClient(t, c)
+	managed := fleettest.Namespace(t, c, true)
 	id := "renew-" + managed[2:]
 	res, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, TokenTTL: 20 * time.Minute})
 	if err != nil {
@@ -200,8 +201,8 @@ func TestRenewalDue(t *testing.T) {
 func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	ctx := t.Context()
 	c := bed.Clusters()[2]
-	admin := adminClient(t, c)
-	managed := makeNamespace(t, c, true)
+	admin := fleettest.AdminClient(t, c)
+	managed := fleettest.Namespace(t, c, true)
 	id := "canary-" + managed[2:]
 	logs := &bootstrapLogBuffer{}
 	log := logs.logger()
