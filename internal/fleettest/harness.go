@@ -16,6 +16,7 @@ import (
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -30,7 +31,7 @@ type Fleet struct {
 	Store    *store.Store
 	Creds    *clusters.CredentialStore
 	Registry *clusters.Registry
-	Monitor  *clusters.Monitor
+	Monitor  *health.Monitor
 	Logger   *slog.Logger
 }
 
@@ -39,7 +40,7 @@ type Options struct {
 	// Clients are the clusters' client options.
 	Clients clusters.ClientOptions
 	// Monitor tunes the monitor.
-	Monitor clusters.MonitorOptions
+	Monitor health.MonitorOptions
 	// Store tunes the store.
 	Store store.Options
 	// Logger receives the registry's and the job machinery's logs (and the
@@ -66,7 +67,7 @@ func New(t testing.TB, db dbtest.Database, opts Options) *Fleet {
 		t.Fatal(err)
 	}
 	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{Clients: opts.Clients, Logger: opts.Logger})
-	return &Fleet{Store: st, Creds: creds, Registry: reg, Monitor: clusters.NewMonitor(reg, st, opts.Monitor), Logger: opts.Logger}
+	return &Fleet{Store: st, Creds: creds, Registry: reg, Monitor: health.NewMonitor(reg, st, opts.Monitor), Logger: opts.Logger}
 }
 
 // AdminFleet is a Fleet on db with each of cs registered under its own

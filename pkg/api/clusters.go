@@ -11,6 +11,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/fleet"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // ClusterRegistry is what the API needs of the cluster records.
@@ -22,19 +23,19 @@ type ClusterRegistry interface {
 
 // ClusterHealth is what the API needs of the health monitor.
 type ClusterHealth interface {
-	Observed(ctx context.Context, id string) (clusters.Status, error)
-	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
+	Observed(ctx context.Context, id string) (health.Status, error)
+	ObservedAll(ctx context.Context) (map[string]health.Status, error)
 }
 
 // Fleet is what the API needs of the cluster use cases it shares with the CLI.
 type Fleet interface {
-	ReplaceCredential(ctx context.Context, org, id string, kubeconfig []byte) (*clusters.Record, clusters.Status, error)
+	ReplaceCredential(ctx context.Context, org, id string, kubeconfig []byte) (*clusters.Record, health.Status, error)
 	Delete(ctx context.Context, org, id string) (*clusters.Record, error)
 }
 
 var (
 	_ ClusterRegistry = (*clusters.Registry)(nil)
-	_ ClusterHealth   = (*clusters.Monitor)(nil)
+	_ ClusterHealth   = (*health.Monitor)(nil)
 	_ Fleet           = (*fleet.Service)(nil)
 )
 
@@ -43,16 +44,16 @@ var (
 // the record's mode moves to "connectivity_mode".
 type clusterView struct {
 	*clusters.Record
-	clusters.Status
-	Connectivity     clusters.Connectivity `json:"connectivity"`
-	ConnectivityMode string                `json:"connectivity_mode"`
-	Applications     *appCounts            `json:"applications,omitempty"`
+	health.Status
+	Connectivity     health.Connectivity `json:"connectivity"`
+	ConnectivityMode string              `json:"connectivity_mode"`
+	Applications     *appCounts          `json:"applications,omitempty"`
 	// OverPrivileged: the last probe found excess rights; jobs are
 	// refused unless the record accepts them.
 	OverPrivileged bool `json:"over_privileged"`
 }
 
-func (s *Server) newView(rec *clusters.Record, st clusters.Status) clusterView {
+func (s *Server) newView(rec *clusters.Record, st health.Status) clusterView {
 	return clusterView{Record: rec, Status: st, Connectivity: st.Connectivity, ConnectivityMode: rec.Connectivity,
 		Applications: s.counts(rec.ID), OverPrivileged: st.OverPrivileged()}
 }

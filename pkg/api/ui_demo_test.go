@@ -18,6 +18,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -46,7 +47,7 @@ const (
 // cluster go down without waiting for the default 15 s.
 func withFastMonitor(interval time.Duration) envOption {
 	return func(ctx context.Context, deps *api.Deps) {
-		m := clusters.NewMonitor(deps.Clusters.(*clusters.Registry), deps.Store, clusters.MonitorOptions{Interval: interval})
+		m := health.NewMonitor(deps.Clusters.(*clusters.Registry), deps.Store, health.MonitorOptions{Interval: interval})
 		deps.Health = m
 		go m.Run(ctx)
 	}

@@ -8,8 +8,8 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// Events Odoo needs to show a cluster's state, beside connectivity,
-// expiring credentials (monitor.go) and namespaces (namespace_events.go).
+// Events Odoo needs to show a cluster's state, beside those of its
+// connectivity, expiring credential and namespaces (pkg/health).
 const (
 	// EventRecordDeleted: the record was deleted; its jobs ended and its
 	// data is no longer reachable through the id.

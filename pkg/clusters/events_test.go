@@ -11,6 +11,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -47,7 +48,7 @@ func TestRecordEvents(t *testing.T) {
 		if _, err := f.Monitor.Check(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		e := lastEvent(t, f.Store, id, clusters.EventNamespaceChanged)
+		e := lastEvent(t, f.Store, id, health.EventNamespaceChanged)
 		if e == nil || e["namespace"] != ns || e["state"].(map[string]any)["labeled"] != false || e["previous_state"].(map[string]any)["labeled"] != true {
 			t.Fatalf("cluster.namespace_changed: %v", e)
 		}

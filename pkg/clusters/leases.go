@@ -20,7 +20,7 @@ import (
 
 // How replicas share the clusters.
 //
-// Each cluster's probes (Monitor), status polls and drift checks
+// Each cluster's probes (health.Monitor), status polls and drift checks
 // (observe.Watcher) run on the replica holding its lease (store.AcquireLease):
 // one observer per cluster, so Odoo hears each change once. Jobs are not
 // leased by cluster: any replica claims any job (store.ClaimJob).

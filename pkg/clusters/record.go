@@ -37,7 +37,7 @@ type Record struct {
 	// application states. Ignored in a PUT body.
 	UID string `json:"uid"`
 	// AcceptExcessRights lets jobs run although the probe found the
-	// credential over-privileged (Status.OverPrivileged). Off by default:
+	// credential over-privileged (health.Status.OverPrivileged). Off by default:
 	// an operator sets it knowingly.
 	AcceptExcessRights bool `json:"accept_excess_rights"`
 }

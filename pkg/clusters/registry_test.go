@@ -17,6 +17,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // TestCredentialFileRotation replaces a cluster's kubeconfig on disk, as an
@@ -38,7 +39,7 @@ func TestCredentialFileRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := clusters.Probe(ctx, cl, rec, nil, time.Now())
+		st := health.Probe(ctx, cl, rec, nil, time.Now())
 		return st.Credential.Subject
 	}
 	if got := whoami(); got != "testbed-admin" {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store/sealed"
@@ -141,7 +142,7 @@ func Default() Config {
 		IdleTimeout:           60 * time.Second,
 		MaxHeaderBytes:        64 << 10,
 		MaxConcurrentRequests: 256,
-		ProbeInterval:         clusters.DefaultProbeInterval,
+		ProbeInterval:         health.DefaultProbeInterval,
 		StatusInterval:        observe.DefaultPollInterval,
 		ClusterQPS:            clusters.DefaultQPS,
 		ClusterBurst:          clusters.DefaultBurst,

@@ -4,13 +4,14 @@ import (
 	"context"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // RejectedError is a new kubeconfig that failed its probe while the one it
 // was to replace worked: the working one was put back.
 type RejectedError struct {
 	// Probe is what the probe of the refused credential found.
-	Probe clusters.Status
+	Probe health.Status
 }
 
 func (e *RejectedError) Error() string {
@@ -25,32 +26,32 @@ func (e *RejectedError) Error() string {
 // returns the new credential's probe, ready or not (with no working
 // credential there is nothing to go back to). The record is returned once
 // found, with an error too.
-func (s *Service) ReplaceCredential(ctx context.Context, org, id string, kubeconfig []byte) (*clusters.Record, clusters.Status, error) {
+func (s *Service) ReplaceCredential(ctx context.Context, org, id string, kubeconfig []byte) (*clusters.Record, health.Status, error) {
 	rec, err := s.reg.Get(ctx, org, id)
 	if err != nil {
-		return nil, clusters.Status{}, err
+		return nil, health.Status{}, err
 	}
 	var working *clusters.Credential
-	if before, err := s.health.Observed(ctx, id); err == nil && before.Connectivity.State == clusters.StateReady {
+	if before, err := s.health.Observed(ctx, id); err == nil && before.Connectivity.State == health.StateReady {
 		working, _ = s.reg.Credential(id)
 	}
 	if err := s.reg.SetKubeconfig(ctx, org, id, kubeconfig); err != nil {
-		return rec, clusters.Status{}, err
+		return rec, health.Status{}, err
 	}
 	s.health.Reset(id)
 	st, err := s.health.Check(ctx, rec)
 	if err != nil {
-		return rec, clusters.Status{}, err
+		return rec, health.Status{}, err
 	}
-	if working == nil || st.Connectivity.State == clusters.StateReady {
+	if working == nil || st.Connectivity.State == health.StateReady {
 		return rec, st, nil
 	}
 	if err := s.reg.RestoreCredential(id, working); err != nil {
-		return rec, clusters.Status{}, err
+		return rec, health.Status{}, err
 	}
 	s.health.Reset(id)
 	if _, err := s.health.Check(ctx, rec); err != nil {
-		return rec, clusters.Status{}, err
+		return rec, health.Status{}, err
 	}
-	return rec, clusters.Status{}, &RejectedError{Probe: st}
+	return rec, health.Status{}, &RejectedError{Probe: st}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/fleet"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // world is one cluster, c-1 of acme, behind fakes whose probe is ready
@@ -28,11 +29,11 @@ func newWorld() *world {
 	w.reg = &fleet.FakeRegistry{Calls: w.calls, Records: map[string]*clusters.Record{
 		"c-1": {ID: "c-1", Organization: "acme", UID: "gen-1"},
 	}}
-	w.health = &fleet.FakeHealth{Calls: w.calls, Probe: func(rec *clusters.Record) clusters.Status {
+	w.health = &fleet.FakeHealth{Calls: w.calls, Probe: func(rec *clusters.Record) health.Status {
 		if c, err := w.reg.Credential(rec.ID); err == nil && c.Token == "good" {
-			return clusters.Status{Connectivity: clusters.Connectivity{State: clusters.StateReady}}
+			return health.Status{Connectivity: health.Connectivity{State: health.StateReady}}
 		}
-		return clusters.Status{Connectivity: clusters.Connectivity{State: clusters.StateUnauthorized}}
+		return health.Status{Connectivity: health.Connectivity{State: health.StateUnauthorized}}
 	}}
 	w.jobs = &fleet.FakeJobs{Calls: w.calls}
 	w.obs = &fleet.FakeObservations{Calls: w.calls}
@@ -57,7 +58,7 @@ func TestReplaceCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec, st, err := w.svc.ReplaceCredential(ctx, "acme", "c-1", []byte("good"))
-		if err != nil || rec.UID != "gen-1" || st.Connectivity.State != clusters.StateReady {
+		if err != nil || rec.UID != "gen-1" || st.Connectivity.State != health.StateReady {
 			t.Fatalf("got %v %v %v, want the record and a ready probe", rec, st.Connectivity.State, err)
 		}
 	})
@@ -71,7 +72,7 @@ func TestReplaceCredential(t *testing.T) {
 		rec, _, err := w.svc.ReplaceCredential(ctx, "acme", "c-1", []byte("bad"))
 		calls := w.calls.List()[before:]
 		var rej *fleet.RejectedError
-		if !errors.As(err, &rej) || rej.Probe.Connectivity.State != clusters.StateUnauthorized {
+		if !errors.As(err, &rej) || rej.Probe.Connectivity.State != health.StateUnauthorized {
 			t.Fatalf("err %v, want a *RejectedError of an unauthorized probe", err)
 		}
 		if rec == nil || rec.ID != "c-1" {
@@ -83,7 +84,7 @@ func TestReplaceCredential(t *testing.T) {
 		if w.token() != "good" {
 			t.Errorf("stored token %q, want the working one back", w.token())
 		}
-		if st, _ := w.health.Observed(ctx, "c-1"); st.Connectivity.State != clusters.StateReady {
+		if st, _ := w.health.Observed(ctx, "c-1"); st.Connectivity.State != health.StateReady {
 			t.Errorf("observed %s after the rollback, want it probed ready again", st.Connectivity.State)
 		}
 		// Each probe (which reads the credential here) has its breaker reset
@@ -98,7 +99,7 @@ func TestReplaceCredential(t *testing.T) {
 	t.Run("with nothing working before, the new credential stays whatever its probe", func(t *testing.T) {
 		w := newWorld()
 		_, st, err := w.svc.ReplaceCredential(ctx, "acme", "c-1", []byte("bad"))
-		if err != nil || st.Connectivity.State != clusters.StateUnauthorized || w.token() != "bad" {
+		if err != nil || st.Connectivity.State != health.StateUnauthorized || w.token() != "bad" {
 			t.Fatalf("got %s %v, token %q: want the unauthorized probe and the new credential kept", st.Connectivity.State, err, w.token())
 		}
 	})
@@ -195,10 +196,10 @@ func TestCheck(t *testing.T) {
 	w := newWorld()
 	w.reg.Credentials = map[string]*clusters.Credential{"c-1": {Token: "good"}}
 	rec, st, err := w.svc.Check(ctx, "", "c-1")
-	if err != nil || rec.ID != "c-1" || st.Connectivity.State != clusters.StateReady {
+	if err != nil || rec.ID != "c-1" || st.Connectivity.State != health.StateReady {
 		t.Fatalf("got %v %v %v", rec, st.Connectivity.State, err)
 	}
-	if got, _ := w.health.Observed(ctx, "c-1"); got.Connectivity.State != clusters.StateReady {
+	if got, _ := w.health.Observed(ctx, "c-1"); got.Connectivity.State != health.StateReady {
 		t.Errorf("the probe was not stored: %s", got.Connectivity.State)
 	}
 	if _, _, err := w.svc.Check(ctx, "", "nope"); !errors.Is(err, clusters.ErrNotFound) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -26,9 +27,9 @@ type Registry interface {
 // Health is what the use cases need of the health monitor.
 type Health interface {
 	// Check probes now and stores what it found.
-	Check(ctx context.Context, rec *clusters.Record) (clusters.Status, error)
+	Check(ctx context.Context, rec *clusters.Record) (health.Status, error)
 	// Observed is the last stored probe.
-	Observed(ctx context.Context, id string) (clusters.Status, error)
+	Observed(ctx context.Context, id string) (health.Status, error)
 	// Reset closes the cluster's breaker.
 	Reset(id string)
 	// Forget drops what the monitor remembers of the cluster.
@@ -64,7 +65,7 @@ type RetentionStore interface {
 
 var (
 	_ Registry       = (*clusters.Registry)(nil)
-	_ Health         = (*clusters.Monitor)(nil)
+	_ Health         = (*health.Monitor)(nil)
 	_ Jobs           = (*jobs.Service)(nil)
 	_ Observations   = (*observe.Watcher)(nil)
 	_ JanitorStore   = (*store.Store)(nil)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // The fakes below stand in for the interfaces of deps.go in tests that need
@@ -120,39 +121,39 @@ type FakeHealth struct {
 	Calls *Calls
 	Err   map[string]error
 	// Probe is what a probe of the cluster finds now.
-	Probe func(rec *clusters.Record) clusters.Status
+	Probe func(rec *clusters.Record) health.Status
 
 	mu       sync.Mutex
-	Statuses map[string]clusters.Status
+	Statuses map[string]health.Status
 }
 
 var _ Health = (*FakeHealth)(nil)
 
-func (f *FakeHealth) Check(_ context.Context, rec *clusters.Record) (clusters.Status, error) {
+func (f *FakeHealth) Check(_ context.Context, rec *clusters.Record) (health.Status, error) {
 	f.Calls.add("Check %s", rec.ID)
 	if err := f.Err["Check"]; err != nil {
-		return clusters.Status{}, err
+		return health.Status{}, err
 	}
 	st := f.Probe(rec)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Statuses == nil {
-		f.Statuses = map[string]clusters.Status{}
+		f.Statuses = map[string]health.Status{}
 	}
 	f.Statuses[rec.ID] = st
 	return st, nil
 }
 
-func (f *FakeHealth) Observed(_ context.Context, id string) (clusters.Status, error) {
+func (f *FakeHealth) Observed(_ context.Context, id string) (health.Status, error) {
 	if err := f.Err["Observed"]; err != nil {
-		return clusters.Status{}, err
+		return health.Status{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if st, ok := f.Statuses[id]; ok {
 		return st, nil
 	}
-	return clusters.Status{}, nil
+	return health.Status{}, nil
 }
 
 func (f *FakeHealth) Reset(id string) { f.Calls.add("Reset %s", id) }

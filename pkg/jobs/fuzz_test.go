@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
@@ -35,8 +36,8 @@ type allowAll struct{}
 
 func (allowAll) Allow(string) bool { return true }
 
-func (allowAll) Observed(context.Context, string) (clusters.Status, error) {
-	return clusters.Status{}, nil
+func (allowAll) Observed(context.Context, string) (health.Status, error) {
+	return health.Status{}, nil
 }
 
 // resettable is a static mapper with the Reset a cached discovery mapper has.

@@ -10,6 +10,7 @@ import (
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 )
 
@@ -27,7 +28,7 @@ type harness struct{ *fleettest.Env }
 
 func newHarness(t testing.TB, db dbtest.Database, cs ...*testbed.Cluster) *harness {
 	t.Helper()
-	opts := fleettest.Options{Monitor: clusters.MonitorOptions{Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second}}
+	opts := fleettest.Options{Monitor: health.MonitorOptions{Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second}}
 	return &harness{fleettest.NewEnv(t, db, opts, clusters.Drift{}, cs...)}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
@@ -49,8 +50,8 @@ func (resettable) Reset() {}
 type healthy struct{}
 
 func (healthy) Allow(string) bool { return true }
-func (healthy) Observed(context.Context, string) (clusters.Status, error) {
-	return clusters.Status{}, nil
+func (healthy) Observed(context.Context, string) (health.Status, error) {
+	return health.Status{}, nil
 }
 
 type policy struct {

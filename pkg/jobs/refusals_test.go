@@ -14,6 +14,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/golden"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -65,12 +66,12 @@ func outcomeOf(objs []string, err error) outcome {
 // ruleMonitor is a monitor whose breaker and last probe the test sets.
 type ruleMonitor struct {
 	closed bool // the breaker lets calls through
-	status clusters.Status
+	status health.Status
 	err    error
 }
 
 func (m ruleMonitor) Allow(string) bool { return m.closed }
-func (m ruleMonitor) Observed(context.Context, string) (clusters.Status, error) {
+func (m ruleMonitor) Observed(context.Context, string) (health.Status, error) {
 	return m.status, m.err
 }
 
@@ -129,7 +130,7 @@ func TestRefusalsAsBefore(t *testing.T) {
 	}
 	labeled := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{clusters.PodSecurityEnforceLabel: "restricted"}}}
 	unlabeled := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
-	overPrivileged := clusters.Status{Credential: clusters.CredentialInfo{ExcessRights: []string{"delete nodes"}}}
+	overPrivileged := health.Status{Credential: health.CredentialInfo{ExcessRights: []string{"delete nodes"}}}
 
 	var many []json.RawMessage
 	for i := range 120 {

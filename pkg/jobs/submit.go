@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -28,7 +29,7 @@ type Clusters interface {
 // of its credential's rights.
 type Monitor interface {
 	Allow(cluster string) bool
-	Observed(ctx context.Context, id string) (clusters.Status, error)
+	Observed(ctx context.Context, id string) (health.Status, error)
 }
 
 // Service takes jobs in (checking and queueing them) and answers for them.

@@ -18,6 +18,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
@@ -68,7 +69,7 @@ func TestPanicTouchesNoOtherCluster(t *testing.T) {
 					return ""
 				}}
 			}},
-			Monitor: clusters.MonitorOptions{Interval: 300 * time.Millisecond},
+			Monitor: health.MonitorOptions{Interval: 300 * time.Millisecond},
 		}, clusters.Drift{Mode: clusters.DriftReport, Schedule: "* * * * *"}, bed.Clusters()...)
 		h := &harness{Env: env}
 		h.watcher = observe.NewWatcher(h.Store, h.Registry, h.Monitor, observe.Options{PollInterval: 300 * time.Millisecond,

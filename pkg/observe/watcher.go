@@ -13,6 +13,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/cronspec"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -25,7 +26,7 @@ type Clusters interface {
 	Clients(id string) (*clusters.Clients, error)
 }
 
-// Breakers tells whether a cluster may be called now (*clusters.Monitor).
+// Breakers tells whether a cluster may be called now (*health.Monitor).
 type Breakers interface {
 	Allow(cluster string) bool
 }
@@ -51,7 +52,7 @@ type Leases interface {
 
 var (
 	_ Clusters = (*clusters.Registry)(nil)
-	_ Breakers = (*clusters.Monitor)(nil)
+	_ Breakers = (*health.Monitor)(nil)
 	_ Leases   = (*clusters.Leases)(nil)
 )
 

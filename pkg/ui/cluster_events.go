@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
@@ -32,15 +32,15 @@ func eventSummary(typ, data string) string {
 		if e, ok := m["error"].(map[string]any); ok {
 			out += fmt.Sprintf(": %v", e["message"])
 		}
-	case clusters.EventConnectivityChanged:
+	case health.EventConnectivityChanged:
 		out = "Connectivity: " + str("state")
 		if prev := str("previous_state"); prev != "" {
 			out = fmt.Sprintf("Connectivity %s → %s", prev, str("state"))
 		}
-		if r := notReadyReason(clusters.Connectivity{State: clusters.State(str("state")), Message: str("message")}); r != "" {
+		if r := notReadyReason(health.Connectivity{State: health.State(str("state")), Message: str("message")}); r != "" {
 			out += ": " + r
 		}
-	case clusters.EventCredentialExpiring:
+	case health.EventCredentialExpiring:
 		out = "The credential of " + str("subject") + " expires " + str("expiry")
 	case observe.EventHealthChanged:
 		out = fmt.Sprintf("%s: health %s → %s", app, str("previous_health"), str("health"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -53,10 +54,10 @@ type Clients interface {
 	Clients(id string) (*clusters.Clients, error)
 }
 
-// Health is what the monitor observed of each cluster (*clusters.Monitor).
+// Health is what the monitor observed of each cluster (*health.Monitor).
 type Health interface {
-	Observed(ctx context.Context, id string) (clusters.Status, error)
-	ObservedAll(ctx context.Context) (map[string]clusters.Status, error)
+	Observed(ctx context.Context, id string) (health.Status, error)
+	ObservedAll(ctx context.Context) (map[string]health.Status, error)
 }
 
 // Jobs reads and cancels the organization's jobs (*jobs.Service).
@@ -125,7 +126,7 @@ var (
 
 	_ Clusters  = (*clusters.Registry)(nil)
 	_ Clients   = (*clusters.Registry)(nil)
-	_ Health    = (*clusters.Monitor)(nil)
+	_ Health    = (*health.Monitor)(nil)
 	_ Jobs      = (*jobs.Service)(nil)
 	_ Manifests = (*jobs.Service)(nil)
 	_ Inventory = (*observe.Watcher)(nil)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -54,15 +55,15 @@ func (f *FakeClusters) List(_ context.Context, org string) ([]*clusters.Record, 
 
 // FakeHealth holds what was observed of each cluster, by cluster id.
 type FakeHealth struct {
-	Status map[string]clusters.Status
+	Status map[string]health.Status
 	Err    error
 }
 
-func (f *FakeHealth) Observed(_ context.Context, id string) (clusters.Status, error) {
+func (f *FakeHealth) Observed(_ context.Context, id string) (health.Status, error) {
 	return f.Status[id], f.Err
 }
 
-func (f *FakeHealth) ObservedAll(context.Context) (map[string]clusters.Status, error) {
+func (f *FakeHealth) ObservedAll(context.Context) (map[string]health.Status, error) {
 	return f.Status, f.Err
 }
 

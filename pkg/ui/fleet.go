@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -111,7 +112,7 @@ func (u *server) fleet(c echo.Context) error {
 		row := newClusterRow(rec, all[rec.ID], recent)
 		row.Applications = u.appCounts(rec.ID)
 		sum := &page.Summary
-		sum.NotReady += b2i(row.State != string(clusters.StateReady))
+		sum.NotReady += b2i(row.State != string(health.StateReady))
 		sum.OverPrivileged += b2i(row.OverPrivileged)
 		sum.Expiring += b2i(row.Expiring)
 		for _, j := range recent {

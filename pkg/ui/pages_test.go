@@ -14,6 +14,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -55,8 +56,8 @@ func newFakeFleet() fakeFleet {
 			"acme":   {{ID: "c-1", DisplayName: "Cluster One", AllowedNamespaces: []string{"apps"}}},
 			"globex": {{ID: "g-1", DisplayName: "Globex One"}},
 		}},
-		Health: &ui.FakeHealth{Status: map[string]clusters.Status{
-			"c-1": {Connectivity: clusters.Connectivity{State: clusters.StateReady}, ServerVersion: "v1.37.2"},
+		Health: &ui.FakeHealth{Status: map[string]health.Status{
+			"c-1": {Connectivity: health.Connectivity{State: health.StateReady}, ServerVersion: "v1.37.2"},
 		}},
 		Jobs: js, Manifests: js, Inventory: inv, Callbacks: cbs,
 		Events: &ui.FakeEvents{ByCluster: map[string][]store.Event{"c-1": {{Type: "x.custom", Organization: "acme", Data: `{"message":"an event of c-1"}`, CreatedAt: now}}}},

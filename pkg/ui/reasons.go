@@ -4,14 +4,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // notReadyReason says in a sentence why a cluster is not ready, for people
-// (clusters.Connectivity.Reason), and when pushd tries again: the raw error
+// (health.Connectivity.Reason), and when pushd tries again: the raw error
 // (a Go error with URLs and dial details) stays on the cluster page,
 // behind the reason.
-func notReadyReason(st clusters.Connectivity) string {
+func notReadyReason(st health.Connectivity) string {
 	r := st.Reason()
 	if r != "" && st.Breaker == "open" && st.RetryAt != nil {
 		r += " Next try " + showTime(st.RetryAt) + "."
@@ -30,20 +30,20 @@ type lastKnown struct {
 
 type observation struct {
 	version    string
-	namespaces []clusters.NamespaceStatus
+	namespaces []health.NamespaceStatus
 	at         time.Time
 }
 
 // fill records st when it holds observations, and otherwise fills it from
 // the last record; it returns when that record was made (nil when st is
 // the cluster's current state).
-func (k *lastKnown) fill(cluster string, st *clusters.Status) *time.Time {
+func (k *lastKnown) fill(cluster string, st *health.Status) *time.Time {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.seen == nil {
 		k.seen = map[string]observation{}
 	}
-	if st.Connectivity.State == clusters.StateReady && st.ServerVersion != "" {
+	if st.Connectivity.State == health.StateReady && st.ServerVersion != "" {
 		at := time.Now()
 		if st.Connectivity.CheckedAt != nil {
 			at = *st.Connectivity.CheckedAt

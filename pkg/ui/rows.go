@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -58,7 +59,7 @@ type statusCount struct {
 	Count  int
 }
 
-func newClusterRow(rec *clusters.Record, st clusters.Status, recent []jobs.Summary) clusterRow {
+func newClusterRow(rec *clusters.Record, st health.Status, recent []jobs.Summary) clusterRow {
 	r := clusterRow{
 		ID: rec.ID, DisplayName: rec.DisplayName,
 		State: string(st.Connectivity.State), Message: st.Connectivity.Message,

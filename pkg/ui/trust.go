@@ -1,7 +1,7 @@
 package ui
 
 import (
-	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
@@ -21,14 +21,14 @@ func waitReason(j *jobs.Job) string {
 // overPrivileged is whether a cluster's credential has rights beyond
 // what pushd needs (its jobs are then refused unless the record accepts
 // it); nsExcess counts the namespaces with excess rights.
-func overPrivileged(st clusters.Status, nsExcess int) bool {
+func overPrivileged(st health.Status, nsExcess int) bool {
 	return st.OverPrivileged() || nsExcess > 0
 }
 
 // namespaceReadError is why pushd could not read a namespace's
 // applications (so "does not exist" is not claimed of a namespace it merely
 // could not read); "" when it could.
-func namespaceReadError(ns clusters.NamespaceStatus, unreadable []observe.NamespaceError) string {
+func namespaceReadError(ns health.NamespaceStatus, unreadable []observe.NamespaceError) string {
 	for _, e := range unreadable {
 		if e.Namespace == ns.Name {
 			return e.Reason
@@ -39,11 +39,11 @@ func namespaceReadError(ns clusters.NamespaceStatus, unreadable []observe.Namesp
 
 // namespaceRow is an observed namespace as the cluster page shows it.
 type namespaceRow struct {
-	clusters.NamespaceStatus
+	health.NamespaceStatus
 	ReadError string
 }
 
-func newNamespaceRows(nss []clusters.NamespaceStatus, unreadable []observe.NamespaceError) []namespaceRow {
+func newNamespaceRows(nss []health.NamespaceStatus, unreadable []observe.NamespaceError) []namespaceRow {
 	out := make([]namespaceRow, 0, len(nss))
 	for _, n := range nss {
 		out = append(out, namespaceRow{NamespaceStatus: n, ReadError: namespaceReadError(n, unreadable)})

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/web"
@@ -38,7 +38,7 @@ func TestTrustPlaces(t *testing.T) {
 	}{
 		{"job", uiJob{Job: job, Waiting: &jobWaiting{Reason: "the cluster is unreachable"}}, "<dt>Waiting</dt><dd>the cluster is unreachable</dd>", `class="waiting"`},
 		{"jobs", jobsPage{Jobs: []jobRow{{ID: "j-1", Status: "queued", Waiting: "the cluster is unreachable"}}}, `<div class="sub waiting">the cluster is unreachable</div>`, `class="sub waiting"`},
-		{"cluster", clusterPage{Namespaces: []namespaceRow{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps"}, ReadError: "forbidden: list configmaps"}}},
+		{"cluster", clusterPage{Namespaces: []namespaceRow{{NamespaceStatus: health.NamespaceStatus{Name: "apps"}, ReadError: "forbidden: list configmaps"}}},
 			"could not be read</span>: forbidden: list configmaps", "could not be read"},
 		{"fleet", fleetPage{Summary: summary{FailedApps: 2, Parked: -1}}, "<strong>2</strong> applications failed", "applications failed"},
 	} {
@@ -47,7 +47,7 @@ func TestTrustPlaces(t *testing.T) {
 		}
 		empty := map[string]any{
 			"job": uiJob{Job: job}, "jobs": jobsPage{Jobs: []jobRow{{ID: "j-1", Status: "queued"}}},
-			"cluster": clusterPage{Namespaces: []namespaceRow{{NamespaceStatus: clusters.NamespaceStatus{Name: "apps", Exists: true}}}},
+			"cluster": clusterPage{Namespaces: []namespaceRow{{NamespaceStatus: health.NamespaceStatus{Name: "apps", Exists: true}}}},
 			"fleet":   fleetPage{Summary: summary{FailedApps: -1, Parked: -1}},
 		}[tt.page]
 		if got := renderPage(t, tt.page, empty); strings.Contains(got, tt.none) {
@@ -62,14 +62,14 @@ func TestTrustPlaces(t *testing.T) {
 		t.Error("a job that does not wait is shown waiting")
 	}
 	unreadable := []observe.NamespaceError{{Namespace: "apps", Reason: "forbidden"}}
-	if got := namespaceReadError(clusters.NamespaceStatus{Name: "apps"}, unreadable); got != "forbidden" {
+	if got := namespaceReadError(health.NamespaceStatus{Name: "apps"}, unreadable); got != "forbidden" {
 		t.Errorf("namespaceReadError(apps) = %q", got)
 	}
-	if got := namespaceReadError(clusters.NamespaceStatus{Name: "web"}, unreadable); got != "" {
+	if got := namespaceReadError(health.NamespaceStatus{Name: "web"}, unreadable); got != "" {
 		t.Errorf("namespaceReadError(web) = %q, want none", got)
 	}
-	over := clusters.Status{Namespaces: []clusters.NamespaceStatus{{Name: "apps", ExcessRights: []string{"create configmaps in other"}}}}
-	if !overPrivileged(over, 0) || overPrivileged(clusters.Status{}, 0) {
+	over := health.Status{Namespaces: []health.NamespaceStatus{{Name: "apps", ExcessRights: []string{"create configmaps in other"}}}}
+	if !overPrivileged(over, 0) || overPrivileged(health.Status{}, 0) {
 		t.Error("overPrivileged does not follow Status.OverPrivileged")
 	}
 }
@@ -77,16 +77,16 @@ func TestTrustPlaces(t *testing.T) {
 func TestNotReadyReason(t *testing.T) {
 	retry := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
-		c    clusters.Connectivity
+		c    health.Connectivity
 		want string
 	}{
-		{clusters.Connectivity{State: clusters.StateReady}, ""},
-		{clusters.Connectivity{State: clusters.StateUnreachable, Message: `Get "https://127.0.0.1:46281/version?timeout=30s": dial tcp 127.0.0.1:46281: connect: connection refused`},
+		{health.Connectivity{State: health.StateReady}, ""},
+		{health.Connectivity{State: health.StateUnreachable, Message: `Get "https://127.0.0.1:46281/version?timeout=30s": dial tcp 127.0.0.1:46281: connect: connection refused`},
 			"Nothing answers at the API server's address (connection refused): the cluster or its API server is down."},
-		{clusters.Connectivity{State: clusters.StateUnreachable, Message: "context deadline exceeded", Breaker: "open", RetryAt: &retry},
+		{health.Connectivity{State: health.StateUnreachable, Message: "context deadline exceeded", Breaker: "open", RetryAt: &retry},
 			"The API server did not answer in time. Next try 2026-01-01 00:00:00 UTC."},
-		{clusters.Connectivity{State: clusters.StateUnreachable, Message: "x509: certificate signed by unknown authority"}, "The API server's TLS certificate is not the one its kubeconfig trusts."},
-		{clusters.Connectivity{State: clusters.StateUnauthorized, Message: "401"}, "The cluster refused the credential (expired or revoked): renew it or bootstrap again."},
+		{health.Connectivity{State: health.StateUnreachable, Message: "x509: certificate signed by unknown authority"}, "The API server's TLS certificate is not the one its kubeconfig trusts."},
+		{health.Connectivity{State: health.StateUnauthorized, Message: "401"}, "The cluster refused the credential (expired or revoked): renew it or bootstrap again."},
 	} {
 		if got := notReadyReason(tt.c); got != tt.want {
 			t.Errorf("notReadyReason(%s, %q) = %q, want %q", tt.c.State, tt.c.Message, got, tt.want)

@@ -11,6 +11,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/fleet"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -42,7 +43,7 @@ func organizationFlag(fs *flag.FlagSet, p *string, what string) {
 type adminEnv struct {
 	store    *store.Store
 	registry *clusters.Registry
-	monitor  *clusters.Monitor
+	monitor  *health.Monitor
 	// jobs checks jobs against the allowed kinds of the command's settings.
 	jobs *jobs.Service
 	// fleet runs the cluster use cases the API runs too.
@@ -74,7 +75,7 @@ func (a *admin) open(ctx context.Context, c *call) (*adminEnv, error) {
 		return nil, err
 	}
 	reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{})
-	mon := clusters.NewMonitor(reg, st, clusters.MonitorOptions{})
+	mon := health.NewMonitor(reg, st, health.MonitorOptions{})
 	queue := jobs.NewService(st, reg, mon, jobs.ServiceOptions{AllowedKinds: groupKinds(a.cfg.AllowedKinds), Trigger: TriggerCLI})
 	return &adminEnv{store: st, registry: reg, monitor: mon, jobs: queue, fleet: fleet.New(reg, mon, queue, fleet.Options{}),
 		user: localUser(c.getenv), stderr: c.io.err}, nil

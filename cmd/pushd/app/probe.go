@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // check probes org's cluster id now (fleet.Check) and reports what it
@@ -22,7 +23,7 @@ func check(ctx context.Context, env *adminEnv, org, id string, io streams) error
 // bootstrap) and fails unless the cluster is ready
 // with every right it needs. The first line is the verdict (never "ready"
 // above a list of problems); each problem says how to fix it.
-func report(rec *clusters.Record, st clusters.Status, io streams) error {
+func report(rec *clusters.Record, st health.Status, io streams) error {
 	c := st.Connectivity
 	var lines []string
 	if st.Credential.Subject != "" {
@@ -56,7 +57,7 @@ func report(rec *clusters.Record, st clusters.Status, io streams) error {
 		}
 	}
 	verdict := string(c.State)
-	if c.State == clusters.StateReady && problems > 0 {
+	if c.State == health.StateReady && problems > 0 {
 		verdict = plural(problems, "problem")
 	}
 	if c.Message != "" {
@@ -66,7 +67,7 @@ func report(rec *clusters.Record, st clusters.Status, io streams) error {
 	for _, l := range lines {
 		fmt.Fprintln(io.out, l)
 	}
-	if c.State != clusters.StateReady {
+	if c.State != health.StateReady {
 		return fmt.Errorf("cluster %q is %s", rec.ID, c.State)
 	}
 	if problems > 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/fleet"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
@@ -146,11 +147,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// Replicas on one PostgreSQL share the clusters' probes, polls and
 	// drift checks through leases; on SQLite the one process holds them all.
 	leases := clusters.NewLeases(st, registry, clusters.LeaseOptions{Duration: cfg.ClusterLease, Logger: log.With("component", "leases")})
-	monitor := clusters.NewMonitor(registry, st, clusters.MonitorOptions{Interval: cfg.ProbeInterval, Leases: leases, Logger: log.With("component", "monitor")})
+	monitor := health.NewMonitor(registry, st, health.MonitorOptions{Interval: cfg.ProbeInterval, Leases: leases, Logger: log.With("component", "monitor")})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	clusters.RegisterGauges(reg, monitor)
+	health.RegisterGauges(reg, monitor)
 	clusters.RegisterLeaseGauges(reg, leases)
 	jobs.RegisterQueueGauges(reg, st)
 	reg.MustRegister(workers.Panics)

@@ -1,6 +1,9 @@
-package clusters
+package health
 
-import "github.com/vworkspace/pushd/pkg/store"
+import (
+	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/store"
+)
 
 // EventNamespaceChanged: an allowed namespace appeared or disappeared,
 // gained or lost the managed-by label, or its rights became missing or
@@ -30,7 +33,7 @@ func (v namespaceView) changed(prev namespaceView) bool {
 // namespaceEvents compares two probes that reached the cluster: one event
 // per allowed namespace whose state changed (not for one seen the first
 // time).
-func namespaceEvents(rec *Record, prev, cur []NamespaceStatus) []*store.Event {
+func namespaceEvents(rec *clusters.Record, prev, cur []NamespaceStatus) []*store.Event {
 	before := make(map[string]namespaceView, len(prev))
 	for _, ns := range prev {
 		before[ns.Name] = viewOf(ns)
@@ -42,7 +45,7 @@ func namespaceEvents(rec *Record, prev, cur []NamespaceStatus) []*store.Event {
 		if !ok || !v.changed(p) {
 			continue
 		}
-		out = append(out, NewEvent(EventNamespaceChanged, rec, map[string]any{"namespace": ns.Name, "state": v, "previous_state": p}))
+		out = append(out, clusters.NewEvent(EventNamespaceChanged, rec, map[string]any{"namespace": ns.Name, "state": v, "previous_state": p}))
 	}
 	return out
 }

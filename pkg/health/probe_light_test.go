@@ -1,4 +1,4 @@
-package clusters_test
+package health_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 type countingTransport struct {
@@ -42,14 +43,14 @@ func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	}
 	t.Cleanup(cl.Close)
 	rec := &clusters.Record{ID: c.Name, AllowedNamespaces: []string{ns}}
-	full := clusters.Probe(ctx, cl, rec, nil, time.Now())
-	if full.Connectivity.State != clusters.StateReady || len(full.Namespaces) != 1 || !full.Namespaces[0].Labeled {
+	full := health.Probe(ctx, cl, rec, nil, time.Now())
+	if full.Connectivity.State != health.StateReady || len(full.Namespaces) != 1 || !full.Namespaces[0].Labeled {
 		t.Fatalf("full probe: %+v", full)
 	}
 	fullRequests := n.Swap(0)
 
 	now := time.Now()
-	light, ok := clusters.ProbeLight(ctx, cl, rec, full, now)
+	light, ok := health.ProbeLight(ctx, cl, rec, full, now)
 	if !ok {
 		t.Fatal("light probe did not confirm an unchanged cluster")
 	}
@@ -65,7 +66,7 @@ func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	if _, err := fleettest.AdminClient(t, c).CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := clusters.ProbeLight(ctx, cl, rec, full, time.Now()); ok {
+	if _, ok := health.ProbeLight(ctx, cl, rec, full, time.Now()); ok {
 		t.Error("light probe confirmed a namespace that lost its managed-by label")
 	}
 	bad := rest.CopyConfig(cfg)
@@ -75,7 +76,7 @@ func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(badCl.Close)
-	if _, ok := clusters.ProbeLight(ctx, badCl, rec, full, time.Now()); ok {
+	if _, ok := health.ProbeLight(ctx, badCl, rec, full, time.Now()); ok {
 		t.Error("light probe confirmed a rejected credential")
 	}
 }

@@ -1,4 +1,4 @@
-package clusters_test
+package health_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -39,12 +40,12 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 		before, _ := res.Credential.Claims()
 
 		clock := time.Now().Add(45 * time.Minute)
-		mon := clusters.NewMonitor(f.Registry, f.Store, clusters.MonitorOptions{Now: func() time.Time { return clock }})
+		mon := health.NewMonitor(f.Registry, f.Store, health.MonitorOptions{Now: func() time.Time { return clock }})
 		st, err := mon.Check(ctx, rec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Connectivity.State != clusters.StateReady || st.Credential.RenewedAt == nil {
+		if st.Connectivity.State != health.StateReady || st.Credential.RenewedAt == nil {
 			t.Fatalf("want a ready cluster with a renewed credential: %+v", st)
 		}
 		cred, _, err := f.Creds.Load(c.Name)
@@ -61,7 +62,7 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 			t.Fatalf("status shows expiry %v, stored token expires %s", st.Credential.Expiry, after.Expiry)
 		}
 		// The new token is the one the next probe uses.
-		if st, _ := mon.Check(ctx, rec); st.Connectivity.State != clusters.StateReady {
+		if st, _ := mon.Check(ctx, rec); st.Connectivity.State != health.StateReady {
 			t.Fatalf("after renewal: %+v", st.Connectivity)
 		}
 		// The renewal is in acme's audit log, done by pushd itself (the
@@ -99,7 +100,7 @@ func TestMonitorReportsExpiringOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock := time.Now().Add(55 * time.Minute)
-		mon := clusters.NewMonitor(f.Registry, f.Store, clusters.MonitorOptions{Now: func() time.Time { return clock }})
+		mon := health.NewMonitor(f.Registry, f.Store, health.MonitorOptions{Now: func() time.Time { return clock }})
 		for range 3 {
 			if _, err := mon.Check(ctx, rec); err != nil {
 				t.Fatal(err)
@@ -112,7 +113,7 @@ func TestMonitorReportsExpiringOnce(t *testing.T) {
 		}
 		var expiring []map[string]any
 		for _, e := range events {
-			if e.Type == clusters.EventCredentialExpiring {
+			if e.Type == health.EventCredentialExpiring {
 				var d map[string]any
 				json.Unmarshal([]byte(e.Data), &d)
 				expiring = append(expiring, d)

@@ -1,4 +1,4 @@
-package clusters
+package health
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -92,7 +93,7 @@ type NamespaceStatus struct {
 // A few SelfSubjectAccessReviews look for rights it should not have elsewhere,
 // among them in neighbours: namespaces other records on the same API server
 // allow and rec does not. ctx bounds the whole probe.
-func Probe(ctx context.Context, c *Clients, rec *Record, neighbours []string, now time.Time) Status {
+func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neighbours []string, now time.Time) Status {
 	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
 	if err != nil {
@@ -139,14 +140,14 @@ func apiReason(err error) string {
 	return msg
 }
 
-func probeNamespace(ctx context.Context, c *Clients, name string) NamespaceStatus {
+func probeNamespace(ctx context.Context, c *clusters.Clients, name string) NamespaceStatus {
 	ns := NamespaceStatus{Name: name, MissingRights: []string{}, ExcessRights: []string{}}
 	obj, err := c.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case err == nil:
 		ns.Exists = true
-		ns.Labeled = obj.Labels[ManagedNamespaceLabel] == ManagedNamespaceValue
-		ns.PodSecurityEnforce = obj.Labels[PodSecurityEnforceLabel]
+		ns.Labeled = obj.Labels[clusters.ManagedNamespaceLabel] == clusters.ManagedNamespaceValue
+		ns.PodSecurityEnforce = obj.Labels[clusters.PodSecurityEnforceLabel]
 	case apierrors.IsNotFound(err):
 	default:
 		// Forbidden: the credential may not read the Namespace object, so
@@ -161,7 +162,7 @@ func probeNamespace(ctx context.Context, c *Clients, name string) NamespaceStatu
 		return ns
 	}
 	have := rr.Status.ResourceRules
-	for _, want := range NamespaceRules() {
+	for _, want := range clusters.NamespaceRules() {
 		for _, g := range want.APIGroups {
 			for _, r := range want.Resources {
 				for _, v := range want.Verbs {
@@ -201,7 +202,7 @@ func excess(rules []authorizationv1.ResourceRule) []string {
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, v := range r.Verbs {
-					bad := g == "*" || res == "*" || DangerousVerb(v) ||
+					bad := g == "*" || res == "*" || clusters.DangerousVerb(v) ||
 						(g == rbacv1.GroupName && v != "get" && v != "list" && v != "watch") ||
 						(g == "" && res == "serviceaccounts/token" && len(r.ResourceNames) == 0)
 					if bad {
@@ -217,7 +218,7 @@ func excess(rules []authorizationv1.ResourceRule) []string {
 
 // clusterExcess asks about a few rights outside the allowed namespaces that
 // would break the trust boundary if the credential held them.
-func clusterExcess(ctx context.Context, c *Clients, rec *Record) []string {
+func clusterExcess(ctx context.Context, c *clusters.Clients, rec *clusters.Record) []string {
 	checks := []authorizationv1.ResourceAttributes{
 		{Verb: "list", Resource: "namespaces"},
 		{Verb: "create", Resource: "namespaces"},
@@ -262,7 +263,7 @@ func right(verb, group, resource string) string {
 // costs a request per namespace and check (about nine for one namespace),
 // so at a 15 s interval it alone made an idle cluster cost over 30 API
 // requests a minute (README, Performance).
-func ProbeLight(ctx context.Context, c *Clients, rec *Record, prev Status, now time.Time) (Status, bool) {
+func ProbeLight(ctx context.Context, c *clusters.Clients, rec *clusters.Record, prev Status, now time.Time) (Status, bool) {
 	if prev.Connectivity.State != StateReady || len(prev.Namespaces) != len(rec.AllowedNamespaces) {
 		return Status{}, false
 	}
@@ -275,8 +276,8 @@ func ProbeLight(ctx context.Context, c *Clients, rec *Record, prev Status, now t
 		was := prev.Namespaces[i]
 		obj, err := c.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		if err != nil || was.Name != name || !was.Exists ||
-			was.Labeled != (obj.Labels[ManagedNamespaceLabel] == ManagedNamespaceValue) ||
-			was.PodSecurityEnforce != obj.Labels[PodSecurityEnforceLabel] {
+			was.Labeled != (obj.Labels[clusters.ManagedNamespaceLabel] == clusters.ManagedNamespaceValue) ||
+			was.PodSecurityEnforce != obj.Labels[clusters.PodSecurityEnforceLabel] {
 			return Status{}, false
 		}
 	}

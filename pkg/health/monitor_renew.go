@@ -1,9 +1,10 @@
-package clusters
+package health
 
 import (
 	"context"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -12,17 +13,17 @@ import (
 // storms against a cluster that refuses) and, once the token is close to
 // expiry, records credential.expiring once for that token. It returns the new
 // expiry (with its credential.changed event), or the event to record.
-func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health, now time.Time) (*time.Time, *store.Event) {
+func (m *Monitor) renew(ctx context.Context, rec *clusters.Record, c *clusters.Clients, h *health, now time.Time) (*time.Time, *store.Event) {
 	cred, err := m.reg.Credential(rec.ID)
 	if err != nil {
 		return nil, nil
 	}
 	claims, ok := cred.Claims()
-	if !ok || claims.Expiry.IsZero() || !RenewalDue(claims, now) || now.Before(h.renewAt) {
+	if !ok || claims.Expiry.IsZero() || !clusters.RenewalDue(claims, now) || now.Before(h.renewAt) {
 		return nil, nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, m.opts.ProbeTimeout)
-	fresh, err := RenewToken(rctx, c, cred, 0)
+	fresh, err := clusters.RenewToken(rctx, c, cred, 0)
 	cancel()
 	if err == nil {
 		err = m.reg.SaveCredential(rec.ID, fresh)
@@ -32,7 +33,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 		fc, _ := fresh.Claims()
 		m.opts.Logger.Info("token renewed", "cluster", rec.ID, "subject", fc.Subject, "expiry", fc.Expiry)
 		m.audit(ctx, rec, now, store.AuditOK)
-		return &fc.Expiry, CredentialEvent(rec, CredentialRenewed, fresh)
+		return &fc.Expiry, clusters.CredentialEvent(rec, clusters.CredentialRenewed, fresh)
 	}
 	h.renewTry = min(max(2*h.renewTry, time.Minute), time.Hour)
 	h.renewAt = now.Add(h.renewTry)
@@ -40,7 +41,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 	m.audit(ctx, rec, now, "renewal_failed")
 	if claims.Expiry.Sub(now) < m.opts.ExpiryWarning && !h.warned.Equal(claims.Expiry) {
 		h.warned = claims.Expiry
-		return nil, NewEvent(EventCredentialExpiring, rec, map[string]any{
+		return nil, clusters.NewEvent(EventCredentialExpiring, rec, map[string]any{
 			"subject": claims.Subject, "expiry": claims.Expiry, "message": "token renewal failed: " + err.Error(),
 		})
 	}
@@ -51,7 +52,7 @@ func (m *Monitor) renew(ctx context.Context, rec *Record, c *Clients, h *health,
 // audit log. It is written right after the credential file (not a database
 // row, so there is no transaction to share) and its failure is logged only:
 // the renewal happened either way.
-func (m *Monitor) audit(ctx context.Context, rec *Record, now time.Time, outcome string) {
+func (m *Monitor) audit(ctx context.Context, rec *clusters.Record, now time.Time, outcome string) {
 	err := m.store.AppendAudit(ctx, &store.AuditEntry{At: now, Organization: rec.Organization, ActorKind: store.ActorPushd,
 		Action: store.AuditCredentialRenewed, Cluster: rec.ID, ClusterUID: rec.UID, Outcome: outcome})
 	if err != nil {

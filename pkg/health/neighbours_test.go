@@ -1,4 +1,4 @@
-package clusters_test
+package health_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // TestProbeCountsNeighbourRights registers two records of two organizations
@@ -34,7 +35,7 @@ func TestProbeCountsNeighbourRights(t *testing.T) {
 		fleettest.Enroll(t, f.Creds, c, idB, []string{nsB})
 		for _, rec := range []*clusters.Record{recA, recB} {
 			st, err := f.Monitor.Check(ctx, rec)
-			if err != nil || st.Connectivity.State != clusters.StateReady || st.OverPrivileged() {
+			if err != nil || st.Connectivity.State != health.StateReady || st.OverPrivileged() {
 				t.Fatalf("%s: %s %s, excess %v, %v", rec.ID, st.Connectivity.State, st.Connectivity.Message, st.Credential.ExcessRights, err)
 			}
 		}

@@ -1,4 +1,4 @@
-package clusters_test
+package health_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -43,8 +44,8 @@ func TestClusterGauges(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Second)
-		f := fleettest.New(t, db, fleettest.Options{Monitor: clusters.MonitorOptions{
-			Breaker: clusters.BreakerOptions{Threshold: 1}, ProbeTimeout: 3 * time.Second, Now: func() time.Time { return now }}})
+		f := fleettest.New(t, db, fleettest.Options{Monitor: health.MonitorOptions{
+			Breaker: health.BreakerOptions{Threshold: 1}, ProbeTimeout: 3 * time.Second, Now: func() time.Time { return now }}})
 		live, dead, none := "live-"+fleettest.RandomID(), "dead-"+fleettest.RandomID(), "none-"+fleettest.RandomID()
 		c := bed.Clusters()[0]
 		for id, cred := range map[string]*clusters.Credential{
@@ -71,7 +72,7 @@ func TestClusterGauges(t *testing.T) {
 		}
 
 		reg := prometheus.NewRegistry()
-		clusters.RegisterGauges(reg, f.Monitor)
+		health.RegisterGauges(reg, f.Monitor)
 		got := scrape(t, reg)
 		for series, want := range map[string]float64{
 			"pushd_cluster_connectivity{cluster=" + live + ",state=ready}":          1,

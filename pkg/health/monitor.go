@@ -1,4 +1,4 @@
-package clusters
+package health
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -43,7 +44,7 @@ type MonitorOptions struct {
 	// replica holds, each probe's writes fenced by its lease; the other
 	// clusters' breakers are read from their holders' stored probes. Nil:
 	// every cluster is probed here (a single process without leases).
-	Leases *Leases
+	Leases *clusters.Leases
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -74,7 +75,7 @@ func (o *MonitorOptions) defaults() {
 // goroutine behind its own circuit breaker, records what it saw, renews
 // tokens that are due, and records an event on every connectivity change.
 type Monitor struct {
-	reg   *Registry
+	reg   *clusters.Registry
 	store *store.Store
 	opts  MonitorOptions
 
@@ -104,7 +105,7 @@ type health struct {
 }
 
 // NewMonitor builds a monitor over the registry's clusters.
-func NewMonitor(reg *Registry, st *store.Store, opts MonitorOptions) *Monitor {
+func NewMonitor(reg *clusters.Registry, st *store.Store, opts MonitorOptions) *Monitor {
 	opts.defaults()
 	return &Monitor{reg: reg, store: st, opts: opts, health: map[string]*health{}, remote: map[string]storedBreaker{}}
 }
@@ -153,7 +154,9 @@ func (m *Monitor) startProbes(ctx context.Context, probes *workers.Set) {
 		}
 		return
 	}
-	probes.Keep(func(id string) bool { return slices.ContainsFunc(recs, func(r *Record) bool { return r.ID == id }) })
+	probes.Keep(func(id string) bool {
+		return slices.ContainsFunc(recs, func(r *clusters.Record) bool { return r.ID == id })
+	})
 	m.refreshRemote(ctx)
 	for _, rec := range recs {
 		if _, mine := m.mine(rec.ID); !mine || !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
@@ -242,13 +245,13 @@ func (m *Monitor) Allow(id string) bool {
 
 // Check probes one cluster now (unless its breaker is open), stores the
 // result and records events for what changed.
-func (m *Monitor) Check(ctx context.Context, rec *Record) (Status, error) {
+func (m *Monitor) Check(ctx context.Context, rec *clusters.Record) (Status, error) {
 	return m.check(ctx, rec, true)
 }
 
 // check is Check; unless full, a light probe does when the last full one
 // is recent.
-func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, error) {
+func (m *Monitor) check(ctx context.Context, rec *clusters.Record, full bool) (Status, error) {
 	if l, mine := m.mine(rec.ID); mine && m.opts.Leases != nil {
 		// What this probe stores is dropped if the lease is lost meanwhile.
 		// A probe asked through another replica (a new credential) is
@@ -266,7 +269,7 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 	var st Status
 	c, err := m.reg.Clients(rec.ID)
 	switch {
-	case errors.Is(err, ErrNoCredentials):
+	case errors.Is(err, clusters.ErrNoCredentials):
 		st = Status{Connectivity: Connectivity{State: StateNoCredentials, CheckedAt: &now, Message: "no kubeconfig stored for this cluster"},
 			Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	case err != nil:
@@ -327,7 +330,7 @@ func (m *Monitor) check(ctx context.Context, rec *Record, full bool) (Status, er
 
 // transitions are the events of what changed between the stored status and
 // a new one.
-func (m *Monitor) transitions(rec *Record, prev store.ClusterStatus, st Status, now time.Time) []*store.Event {
+func (m *Monitor) transitions(rec *clusters.Record, prev store.ClusterStatus, st Status, now time.Time) []*store.Event {
 	var events []*store.Event
 	if st.Connectivity.State != State(prev.State) {
 		m.opts.Logger.Info("connectivity changed", "cluster", rec.ID, "from", prev.State, "to", st.Connectivity.State, "message", st.Connectivity.Message)
@@ -335,7 +338,7 @@ func (m *Monitor) transitions(rec *Record, prev store.ClusterStatus, st Status, 
 		if prev.State == "" {
 			previous = nil // the first observation: there was no state before
 		}
-		events = append(events, NewEvent(EventConnectivityChanged, rec, map[string]any{
+		events = append(events, clusters.NewEvent(EventConnectivityChanged, rec, map[string]any{
 			"state": st.Connectivity.State, "previous_state": previous, "message": st.Connectivity.Message, "checked_at": now,
 		}))
 	}

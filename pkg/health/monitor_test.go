@@ -1,4 +1,4 @@
-package clusters_test
+package health_test
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/health"
 )
 
 // waitState polls the stored observation of cluster until it is state.
-func waitState(t *testing.T, mon *clusters.Monitor, cluster string, state clusters.State, within time.Duration) clusters.Status {
+func waitState(t *testing.T, mon *health.Monitor, cluster string, state health.State, within time.Duration) health.Status {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -36,22 +37,22 @@ func waitState(t *testing.T, mon *clusters.Monitor, cluster string, state cluste
 func TestOutageIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		f := fleettest.AdminFleet(t, db, bed.Clusters()...)
-		mon := clusters.NewMonitor(f.Registry, f.Store, clusters.MonitorOptions{
+		mon := health.NewMonitor(f.Registry, f.Store, health.MonitorOptions{
 			Interval: 500 * time.Millisecond, ProbeTimeout: 2 * time.Second,
-			Breaker: clusters.BreakerOptions{Threshold: 2, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second},
+			Breaker: health.BreakerOptions{Threshold: 2, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second},
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { mon.Run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
 		for _, c := range bed.Clusters() {
-			waitState(t, mon, c.Name, clusters.StateReady, 30*time.Second)
+			waitState(t, mon, c.Name, health.StateReady, 30*time.Second)
 		}
 
 		victim := bed.Clusters()[2]
 		fleettest.Outage(t, victim)
 		stopped := time.Now()
-		down := waitState(t, mon, victim.Name, clusters.StateUnreachable, 10*time.Second)
+		down := waitState(t, mon, victim.Name, health.StateUnreachable, 10*time.Second)
 		t.Logf("%s unreachable %s after its API server stopped: %s", victim.Name, time.Since(stopped).Round(time.Millisecond), down.Connectivity.Message)
 
 		// The others keep fresh, ready observations while the victim is down,
@@ -64,36 +65,36 @@ func TestOutageIsolation(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		for _, c := range bed.Clusters()[:2] {
 			st, _ := mon.Observed(ctx, c.Name)
-			if st.Connectivity.State != clusters.StateReady || !st.Connectivity.CheckedAt.After(*before[c.Name]) {
+			if st.Connectivity.State != health.StateReady || !st.Connectivity.CheckedAt.After(*before[c.Name]) {
 				t.Errorf("%s while %s is down: state %s, checked %s (before %s)", c.Name, victim.Name, st.Connectivity.State, st.Connectivity.CheckedAt, before[c.Name])
 			}
 			rec, _ := f.Registry.Get(ctx, "", c.Name)
 			start := time.Now()
-			if st, err := mon.Check(ctx, rec); err != nil || st.Connectivity.State != clusters.StateReady {
+			if st, err := mon.Check(ctx, rec); err != nil || st.Connectivity.State != health.StateReady {
 				t.Errorf("%s on-demand check: %v %+v", c.Name, err, st.Connectivity)
 			}
 			t.Logf("%s probe took %s while %s is down", c.Name, time.Since(start).Round(time.Millisecond), victim.Name)
 		}
-		if st, _ := mon.Observed(ctx, victim.Name); st.Connectivity.Breaker == clusters.BreakerClosed {
+		if st, _ := mon.Observed(ctx, victim.Name); st.Connectivity.Breaker == health.BreakerClosed {
 			t.Errorf("the dead cluster's breaker is still closed: %+v", st.Connectivity)
 		}
 
 		if err := victim.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		waitState(t, mon, victim.Name, clusters.StateReady, 15*time.Second)
+		waitState(t, mon, victim.Name, health.StateReady, 15*time.Second)
 
 		events, err := f.Store.Events(ctx, victim.Name, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var states []clusters.State
+		var states []health.State
 		for i := len(events) - 1; i >= 0; i-- {
-			if events[i].Type != clusters.EventConnectivityChanged {
+			if events[i].Type != health.EventConnectivityChanged {
 				continue
 			}
 			var data struct {
-				State         clusters.State
+				State         health.State
 				PreviousState *string `json:"previous_state"`
 			}
 			json.Unmarshal([]byte(events[i].Data), &data)
@@ -103,7 +104,7 @@ func TestOutageIsolation(t *testing.T) {
 			}
 			states = append(states, data.State)
 		}
-		want := []clusters.State{clusters.StateReady, clusters.StateUnreachable, clusters.StateReady}
+		want := []health.State{health.StateReady, health.StateUnreachable, health.StateReady}
 		if len(states) != len(want) || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
 			t.Fatalf("connectivity events %v, want %v", states, want)
 		}
@@ -124,7 +125,7 @@ func TestObservedAllIncludesNeverProbed(t *testing.T) {
 			t.Fatal(err)
 		}
 		st, ok := all["fresh"]
-		if !ok || st.Connectivity.State != clusters.StateNoCredentials || st.Connectivity.Message != "not probed yet" {
+		if !ok || st.Connectivity.State != health.StateNoCredentials || st.Connectivity.Message != "not probed yet" {
 			t.Fatalf("ObservedAll[fresh] = %+v, %v", st.Connectivity, ok)
 		}
 	})

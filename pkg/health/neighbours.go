@@ -1,10 +1,11 @@
-package clusters
+package health
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -28,7 +29,7 @@ var neighbourRights = []authorizationv1.ResourceAttributes{
 
 // neighbours lists the namespaces that other records whose credential
 // points at the same API server as rec's allow and rec does not, sorted.
-func (m *Monitor) neighbours(ctx context.Context, rec *Record, c *Clients) []string {
+func (m *Monitor) neighbours(ctx context.Context, rec *clusters.Record, c *clusters.Clients) []string {
 	recs, err := m.reg.List(ctx, "")
 	if err != nil {
 		m.opts.Logger.Warn("list records for the neighbour check", "cluster", rec.ID, "err", err)
@@ -55,7 +56,7 @@ func (m *Monitor) neighbours(ctx context.Context, rec *Record, c *Clients) []str
 
 // neighbourExcess asks whether the credential holds neighbourRights in each
 // of namespaces (at most maxNeighbourNamespaces of them).
-func neighbourExcess(ctx context.Context, c *Clients, namespaces []string) []string {
+func neighbourExcess(ctx context.Context, c *clusters.Clients, namespaces []string) []string {
 	out := []string{}
 	for i, ns := range namespaces {
 		if i == maxNeighbourNamespaces {
