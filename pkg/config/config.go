@@ -19,6 +19,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/leases"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store/sealed"
 )
@@ -147,7 +148,7 @@ func Default() Config {
 		ClusterQPS:            clusters.DefaultQPS,
 		ClusterBurst:          clusters.DefaultBurst,
 		JobLease:              jobs.DefaultLease,
-		ClusterLease:          clusters.DefaultLeaseDuration,
+		ClusterLease:          leases.DefaultDuration,
 		JobsPerCluster:        jobs.DefaultPerCluster,
 		JobRetention:          720 * time.Hour,
 		ShutdownTimeout:       30 * time.Second,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/leases"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -44,7 +45,7 @@ type MonitorOptions struct {
 	// replica holds, each probe's writes fenced by its lease; the other
 	// clusters' breakers are read from their holders' stored probes. Nil:
 	// every cluster is probed here (a single process without leases).
-	Leases *clusters.Leases
+	Leases *leases.Keeper
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

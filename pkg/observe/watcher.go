@@ -15,6 +15,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/cronspec"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/leases"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -37,7 +38,7 @@ type Corrector interface {
 	Correct(ctx context.Context, cluster, namespace, application string) (jobID string, err error)
 }
 
-// Leases tells which clusters this replica observes (*clusters.Leases):
+// Leases tells which clusters this replica observes (*leases.Keeper):
 // the watcher polls and drift-checks only those, each under its lease.
 type Leases interface {
 	// Lease returns the cluster's lease when this replica holds it.
@@ -53,7 +54,7 @@ type Leases interface {
 var (
 	_ Clusters = (*clusters.Registry)(nil)
 	_ Breakers = (*health.Monitor)(nil)
-	_ Leases   = (*clusters.Leases)(nil)
+	_ Leases   = (*leases.Keeper)(nil)
 )
 
 // ErrUnreachable: the cluster could not be read (its breaker is open, it has

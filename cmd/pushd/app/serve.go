@@ -20,6 +20,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/leases"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -146,13 +147,13 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	// Replicas on one PostgreSQL share the clusters' probes, polls and
 	// drift checks through leases; on SQLite the one process holds them all.
-	leases := clusters.NewLeases(st, registry, clusters.LeaseOptions{Duration: cfg.ClusterLease, Logger: log.With("component", "leases")})
-	monitor := health.NewMonitor(registry, st, health.MonitorOptions{Interval: cfg.ProbeInterval, Leases: leases, Logger: log.With("component", "monitor")})
+	keeper := leases.NewKeeper(st, registry, leases.Options{Duration: cfg.ClusterLease, Logger: log.With("component", "leases")})
+	monitor := health.NewMonitor(registry, st, health.MonitorOptions{Interval: cfg.ProbeInterval, Leases: keeper, Logger: log.With("component", "monitor")})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	health.RegisterGauges(reg, monitor)
-	clusters.RegisterLeaseGauges(reg, leases)
+	leases.RegisterGauges(reg, keeper)
 	jobs.RegisterQueueGauges(reg, st)
 	reg.MustRegister(workers.Panics)
 
@@ -178,7 +179,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
-		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Leases: leases, Logger: log.With("component", "observe"),
+		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Leases: keeper, Logger: log.With("component", "observe"),
 	})
 
 	fl := fleet.New(registry, monitor, jobService, fleet.Options{Observations: watcher})
@@ -207,7 +208,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	wg.Go(func() { leases.Run(ctx) })
+	wg.Go(func() { keeper.Run(ctx) })
 	wg.Go(func() { monitor.Run(ctx) })
 	wg.Go(func() { runner.Run(ctx) })
 	wg.Go(func() { watcher.Run(ctx) })
@@ -219,7 +220,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		wg.Go(func() { deliverer.Run(ctx) })
 	}
 	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "tls", cfg.TLSCertFile != "", "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir,
-		"replica", leases.Replica())
+		"replica", keeper.Replica())
 	if cfg.InsecureHTTP && cfg.TLSCertFile == "" {
 		log.Warn("--insecure-http: tokens, signatures and kubeconfigs cross the network in clear")
 	}

@@ -1,4 +1,4 @@
-package clusters
+package leases
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -23,23 +24,23 @@ func TestLeasesShareAndTakeOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		creds, err := NewCredentialStore(t.TempDir())
+		creds, err := clusters.NewCredentialStore(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		reg := NewRegistry(st, creds, RegistryOptions{})
+		reg := clusters.NewRegistry(st, creds, clusters.RegistryOptions{})
 		for i := range 3 {
-			if _, _, err := reg.Put(ctx, "acme", Record{ID: fmt.Sprint("c", i)}); err != nil {
+			if _, _, err := reg.Put(ctx, "acme", clusters.Record{ID: fmt.Sprint("c", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		now := time.Now().UTC()
 		clock := func() time.Time { return now }
-		keeper := func(name string) *Leases {
-			return NewLeases(st, reg, LeaseOptions{Duration: 15 * time.Second, Replica: name, Now: clock})
+		keeper := func(name string) *Keeper {
+			return NewKeeper(st, reg, Options{Duration: 15 * time.Second, Replica: name, Now: clock})
 		}
 		a, b, c := keeper("a"), keeper("b"), keeper("c")
-		held := func(ls ...*Leases) string {
+		held := func(ls ...*Keeper) string {
 			out := ""
 			for _, l := range ls {
 				out += fmt.Sprint(l.Replica(), len(l.Held()), " ")
@@ -60,7 +61,7 @@ func TestLeasesShareAndTakeOver(t *testing.T) {
 		}
 		c.round(ctx)
 		now = now.Add(5 * time.Second)
-		for _, l := range []*Leases{a, b, c} {
+		for _, l := range []*Keeper{a, b, c} {
 			l.round(ctx)
 		}
 		if got := held(a, b, c); got != "a1 b1 c1 " {
@@ -84,7 +85,7 @@ func TestLeasesShareAndTakeOver(t *testing.T) {
 			t.Fatalf("after a's lease expired the survivors hold %d clusters, want 3 (%s)", got, held(b, c))
 		}
 		var taken store.Lease
-		for _, l := range []*Leases{b, c} {
+		for _, l := range []*Keeper{b, c} {
 			if lease, ok := l.Lease(dead); ok {
 				taken = lease
 			}

@@ -1,4 +1,4 @@
-package clusters
+package leases
 
 import "github.com/prometheus/client_golang/prometheus"
 
@@ -17,12 +17,12 @@ var (
 		[]string{"what"}, nil)
 )
 
-// RegisterLeaseGauges registers the lease gauges of l with reg.
-func RegisterLeaseGauges(reg prometheus.Registerer, l *Leases) {
+// RegisterGauges registers the lease gauges of l with reg.
+func RegisterGauges(reg prometheus.Registerer, l *Keeper) {
 	reg.MustRegister(leaseGauges{l})
 }
 
-type leaseGauges struct{ l *Leases }
+type leaseGauges struct{ l *Keeper }
 
 func (g leaseGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- leaseHeldDesc

@@ -1,4 +1,4 @@
-package clusters
+package leases
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -39,11 +40,11 @@ import (
 // On SQLite the same code runs with one replica, which holds every lease:
 // one code path, one cheap UPDATE per round.
 
-// LeaseOptions tune the cluster leases.
-// DefaultLeaseDuration is LeaseOptions.Duration's default (--cluster-lease).
-const DefaultLeaseDuration = 15 * time.Second
+// Options tune the cluster leases.
+// DefaultDuration is Options.Duration's default (--cluster-lease).
+const DefaultDuration = 15 * time.Second
 
-type LeaseOptions struct {
+type Options struct {
 	// Duration is how long a lease holds without renewal, and how long a
 	// replica counts as live after its heartbeat. Default 15s.
 	Duration time.Duration
@@ -59,9 +60,9 @@ type LeaseOptions struct {
 	Now func() time.Time
 }
 
-func (o *LeaseOptions) defaults() {
+func (o *Options) defaults() {
 	if o.Duration <= 0 {
-		o.Duration = DefaultLeaseDuration
+		o.Duration = DefaultDuration
 	}
 	if o.Renew <= 0 {
 		o.Renew = o.Duration / 3
@@ -77,13 +78,13 @@ func (o *LeaseOptions) defaults() {
 	}
 }
 
-// Leases keeps this replica's share of the cluster leases. Run does the
+// Keeper keeps this replica's share of the cluster leases. Run does the
 // work; Lease answers, for the Monitor and the Watcher, whether a cluster
 // is this replica's to observe.
-type Leases struct {
+type Keeper struct {
 	store *store.Store
-	reg   *Registry
-	opts  LeaseOptions
+	reg   *clusters.Registry
+	opts  Options
 	self  store.Replica
 
 	mu   sync.Mutex
@@ -100,21 +101,21 @@ type heldLease struct {
 	until time.Time // by this replica's clock: past it, the lease is not used
 }
 
-// NewLeases builds the lease keeper of this replica; Run starts it.
-func NewLeases(st *store.Store, reg *Registry, opts LeaseOptions) *Leases {
+// NewKeeper builds the lease keeper of this replica; Run starts it.
+func NewKeeper(st *store.Store, reg *clusters.Registry, opts Options) *Keeper {
 	opts.defaults()
 	host, _ := os.Hostname()
-	return &Leases{store: st, reg: reg, opts: opts, held: map[string]heldLease{}, requests: make(chan string, 64), dropped: map[string]int64{},
+	return &Keeper{store: st, reg: reg, opts: opts, held: map[string]heldLease{}, requests: make(chan string, 64), dropped: map[string]int64{},
 		self: store.Replica{ID: opts.Replica, Host: host, PID: os.Getpid(), StartedAt: opts.Now().UTC()}}
 }
 
 // Replica is this replica's id.
-func (l *Leases) Replica() string { return l.opts.Replica }
+func (l *Keeper) Replica() string { return l.opts.Replica }
 
 // Lease returns the cluster's lease if this replica holds it and it has
 // not run out by this replica's clock. Work started under it writes with
 // store.WithFence(ctx, lease).
-func (l *Leases) Lease(cluster string) (store.Lease, bool) {
+func (l *Keeper) Lease(cluster string) (store.Lease, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h, ok := l.held[cluster]
@@ -125,7 +126,7 @@ func (l *Leases) Lease(cluster string) (store.Lease, bool) {
 }
 
 // Held lists the clusters whose leases this replica holds, sorted.
-func (l *Leases) Held() []string {
+func (l *Keeper) Held() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Sorted(maps.Keys(l.held))
@@ -133,12 +134,12 @@ func (l *Leases) Held() []string {
 
 // Requests receives the clusters held here whose drift check was asked
 // through another replica.
-func (l *Leases) Requests() <-chan string { return l.requests }
+func (l *Keeper) Requests() <-chan string { return l.requests }
 
 // Dropped tells whether err is a write dropped because the lease it was
 // made under was lost (store.ErrLeaseLost); it logs it at debug level and
 // counts it (pushd_cluster_lease_dropped_writes_total) by what wrote.
-func (l *Leases) Dropped(err error, what, cluster string) bool {
+func (l *Keeper) Dropped(err error, what, cluster string) bool {
 	if !errors.Is(err, store.ErrLeaseLost) {
 		return false
 	}
@@ -150,7 +151,7 @@ func (l *Leases) Dropped(err error, what, cluster string) bool {
 }
 
 // Run keeps the leases until ctx ends, then releases them.
-func (l *Leases) Run(ctx context.Context) {
+func (l *Keeper) Run(ctx context.Context) {
 	t := time.NewTicker(l.opts.Renew)
 	defer t.Stop()
 	for {
@@ -166,7 +167,7 @@ func (l *Leases) Run(ctx context.Context) {
 
 // round is one heartbeat: renew, count, shed the surplus or take free
 // leases up to the fair share, and pass on requested drift checks.
-func (l *Leases) round(ctx context.Context) {
+func (l *Keeper) round(ctx context.Context) {
 	now := l.opts.Now()
 	if err := l.step(ctx, now); err != nil && ctx.Err() == nil {
 		// The database is out of reach: the leases run out by the
@@ -175,7 +176,7 @@ func (l *Leases) round(ctx context.Context) {
 	}
 }
 
-func (l *Leases) step(ctx context.Context, now time.Time) error {
+func (l *Keeper) step(ctx context.Context, now time.Time) error {
 	if err := l.store.Heartbeat(ctx, l.self, now); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -250,7 +251,7 @@ func (l *Leases) step(ctx context.Context, now time.Time) error {
 
 // take acquires up to n free leases, in this replica's order of the
 // clusters.
-func (l *Leases) take(ctx context.Context, n int, recs []*Record, rows []store.ClusterLease, now time.Time) {
+func (l *Keeper) take(ctx context.Context, n int, recs []*clusters.Record, rows []store.ClusterLease, now time.Time) {
 	busy := make(map[string]bool, len(rows))
 	for _, r := range rows {
 		busy[r.Cluster] = r.Holder != "" && r.ExpiresAt.After(now)
@@ -284,7 +285,7 @@ func (l *Leases) take(ctx context.Context, n int, recs []*Record, rows []store.C
 
 // shed releases n leases, those last in this replica's order (the ones
 // take would take last).
-func (l *Leases) shed(ctx context.Context, n int, now time.Time) {
+func (l *Keeper) shed(ctx context.Context, n int, now time.Time) {
 	ids := l.Held()
 	slices.SortFunc(ids, func(a, b string) int { return -cmpRank(l.rank(a), l.rank(b), a, b) })
 	for _, id := range ids[:n] {
@@ -293,7 +294,7 @@ func (l *Leases) shed(ctx context.Context, n int, now time.Time) {
 	}
 }
 
-func (l *Leases) release(ctx context.Context, id string, now time.Time) {
+func (l *Keeper) release(ctx context.Context, id string, now time.Time) {
 	l.mu.Lock()
 	h, ok := l.held[id]
 	delete(l.held, id) // first, so no new work starts under it
@@ -308,7 +309,7 @@ func (l *Leases) release(ctx context.Context, id string, now time.Time) {
 
 // releaseAll gives every lease up at shutdown, so the other replicas take
 // them at their next round instead of after the expiry.
-func (l *Leases) releaseAll(ctx context.Context) {
+func (l *Keeper) releaseAll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for _, id := range l.Held() {
@@ -317,7 +318,7 @@ func (l *Leases) releaseAll(ctx context.Context) {
 }
 
 // rank orders the clusters differently on each replica.
-func (l *Leases) rank(cluster string) uint64 {
+func (l *Keeper) rank(cluster string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(l.opts.Replica + "/" + cluster))
 	return h.Sum64()
