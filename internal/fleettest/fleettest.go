@@ -16,6 +16,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 )
 
 // ManagedNamespace creates namespace name on c, labeled for pushd.
@@ -63,7 +64,7 @@ func Namespace(t testing.TB, c *testbed.Cluster, managed bool) string {
 // enrolling the same test-bed cluster do not revoke each other's grants.
 func Enroll(t testing.TB, creds *clusters.CredentialStore, c *testbed.Cluster, id string, namespaces []string) {
 	t.Helper()
-	res, err := clusters.Bootstrap(context.Background(), c.AdminConfig(), clusters.BootstrapOptions{
+	res, err := bootstrap.Run(context.Background(), c.AdminConfig(), bootstrap.Options{
 		ClusterID: id, Namespaces: namespaces, ServiceAccountName: "pushd-" + id,
 	})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 )
 
 // TestRefusalListsEveryObject: a chart's ServiceAccount, Role and
@@ -100,7 +101,7 @@ func TestAutoscalerAndBudgetApplyWithBootstrappedCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		ns, id := n.Name, "acme-"+n.Name
-		boot, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{ns}})
+		boot, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: id, Namespaces: []string{ns}})
 		if err != nil {
 			t.Fatal(err)
 		}

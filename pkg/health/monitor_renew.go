@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -19,11 +20,11 @@ func (m *Monitor) renew(ctx context.Context, rec *clusters.Record, c *clusters.C
 		return nil, nil
 	}
 	claims, ok := cred.Claims()
-	if !ok || claims.Expiry.IsZero() || !clusters.RenewalDue(claims, now) || now.Before(h.renewAt) {
+	if !ok || claims.Expiry.IsZero() || !bootstrap.RenewalDue(claims, now) || now.Before(h.renewAt) {
 		return nil, nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, m.opts.ProbeTimeout)
-	fresh, err := clusters.RenewToken(rctx, c, cred, 0)
+	fresh, err := bootstrap.RenewToken(rctx, c, cred, 0)
 	cancel()
 	if err == nil {
 		err = m.reg.SaveCredential(rec.ID, fresh)

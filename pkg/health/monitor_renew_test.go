@@ -13,6 +13,7 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -30,7 +31,7 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: c.Name, Namespaces: []string{ns}, TokenTTL: time.Hour})
+		res, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: c.Name, Namespaces: []string{ns}, TokenTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

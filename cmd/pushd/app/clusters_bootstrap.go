@@ -9,7 +9,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -54,7 +54,7 @@ func (c *clustersBootstrap) do(ctx context.Context, x *call, env *adminEnv) erro
 	if c.namespaces != "" {
 		nss = splitList(c.namespaces)
 	}
-	res, err := clusters.Bootstrap(ctx, adminConfig, clusters.BootstrapOptions{
+	res, err := bootstrap.Run(ctx, adminConfig, bootstrap.Options{
 		ClusterID: rec.ID, Namespaces: nss, ServiceAccountNamespace: c.saNamespace, TokenTTL: c.ttl,
 	})
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/pushdproc"
 	"github.com/vworkspace/pushd/internal/testbed"
-	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 )
 
 const (
@@ -149,7 +149,7 @@ func TestTypedClientCarriesWholeObjects(t *testing.T) {
 	if put.JSON201 == nil {
 		t.Fatalf("PUT cluster: %d %s", put.StatusCode(), put.Body)
 	}
-	minted, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: cluster, Namespaces: []string{ns}, ServiceAccountName: "pushd-" + cluster})
+	minted, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: cluster, Namespaces: []string{ns}, ServiceAccountName: "pushd-" + cluster})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package clusters_test
+package bootstrap_test
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 )
 
 // bootstrapCheckConfined proves with real requests that the credential is
@@ -227,7 +228,7 @@ func bootstrapRBACVersions(t *testing.T, ctx context.Context, admin kubernetes.I
 	return out
 }
 
-func bootstrapCheckSkipped(t *testing.T, got []clusters.SkippedNamespace, want map[string]string) {
+func bootstrapCheckSkipped(t *testing.T, got []bootstrap.SkippedNamespace, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("Skipped %v, want %d namespaces", got, len(want))
@@ -237,7 +238,7 @@ func bootstrapCheckSkipped(t *testing.T, got []clusters.SkippedNamespace, want m
 			t.Errorf("Skipped %q with reason %q, want a reason containing %q", s.Name, s.Reason, w)
 		}
 	}
-	if !slices.IsSortedFunc(got, func(a, b clusters.SkippedNamespace) int { return strings.Compare(a.Name, b.Name) }) {
+	if !slices.IsSortedFunc(got, func(a, b bootstrap.SkippedNamespace) int { return strings.Compare(a.Name, b.Name) }) {
 		t.Errorf("Skipped %v is not sorted", got)
 	}
 }

@@ -1,4 +1,4 @@
-package clusters
+package bootstrap
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,7 +45,7 @@ const (
 // rate limit, timeout and warning log, but authenticates with cred, so a
 // credential that lost its rights cannot hide behind another one. The
 // returned credential is cred with the new token; cred is not modified.
-func RenewToken(ctx context.Context, c *Clients, cred *Credential, ttl time.Duration) (*Credential, error) {
+func RenewToken(ctx context.Context, c *clusters.Clients, cred *clusters.Credential, ttl time.Duration) (*clusters.Credential, error) {
 	if cred == nil {
 		return nil, fmt.Errorf("cluster %q: renew token: no credential", c.ClusterID)
 	}
@@ -117,7 +118,7 @@ func renewMintToken(ctx context.Context, kube kubernetes.Interface, ns, name str
 // now: when less than a third of its lifetime (IssuedAt to Expiry) remains,
 // or, when its lifetime is unknown, less than an hour. A token without expiry
 // is never due (and not renewable: see ErrNotRenewable).
-func RenewalDue(claims TokenClaims, now time.Time) bool {
+func RenewalDue(claims clusters.TokenClaims, now time.Time) bool {
 	if claims.Expiry.IsZero() {
 		return false
 	}

@@ -1,10 +1,11 @@
-package clusters
+package bootstrap
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,9 +13,9 @@ import (
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 )
 
-// grantNamespace gives the ServiceAccount exactly NamespaceRules() in ns.
+// grantNamespace gives the ServiceAccount exactly clusters.NamespaceRules() in ns.
 func (b *bootstrapper) grantNamespace(ctx context.Context, ns string) error {
-	return b.applyRole(ctx, ns, b.grantName(), bootstrapGrantNamespace, NamespaceRules())
+	return b.applyRole(ctx, ns, b.grantName(), bootstrapGrantNamespace, clusters.NamespaceRules())
 }
 
 // grantNamespaceReads lets the ServiceAccount get the granted Namespace
@@ -142,7 +143,7 @@ func (b *bootstrapper) delete(ctx context.Context, kind string, m metav1.ObjectM
 func bootstrapCheckRules(rules []rbacv1.PolicyRule) error {
 	for i, r := range rules {
 		for _, v := range r.Verbs {
-			if DangerousVerb(v) {
+			if clusters.DangerousVerb(v) {
 				return fmt.Errorf("rule %d: verb %q is never granted", i, v)
 			}
 		}

@@ -1,4 +1,4 @@
-package clusters_test
+package bootstrap_test
 
 import (
 	"encoding/base64"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 )
 
 // TestRenewToken: a bootstrapped credential renews itself, for the same
@@ -26,7 +27,7 @@ func TestRenewToken(t *testing.T) {
 	admin := fleettest.AdminClient(t, c)
 	managed := fleettest.Namespace(t, c, true)
 	id := "renew-" + managed[2:]
-	res, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, TokenTTL: 20 * time.Minute})
+	res, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, TokenTTL: 20 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestRenewToken(t *testing.T) {
 	// renewCheck renews cred and checks the new token's lifetime, subject and use.
 	renewCheck := func(t *testing.T, cl *clusters.Clients, cred *clusters.Credential, ttl, wantLifetime time.Duration) *clusters.Credential {
 		t.Helper()
-		renewed, err := clusters.RenewToken(ctx, cl, cred, ttl)
+		renewed, err := bootstrap.RenewToken(ctx, cl, cred, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,8 +99,8 @@ func TestRenewToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		nobody := &clusters.Credential{Server: cred.Server, CAData: cred.CAData, Token: tr.Status.Token}
-		_, err = clusters.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
-		if !errors.Is(err, clusters.ErrCredentialForbidden) || !apierrors.IsForbidden(err) || errors.Is(err, clusters.ErrCredentialRejected) {
+		_, err = bootstrap.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
+		if !errors.Is(err, bootstrap.ErrCredentialForbidden) || !apierrors.IsForbidden(err) || errors.Is(err, bootstrap.ErrCredentialRejected) {
 			t.Fatalf("error %v, want ErrCredentialForbidden wrapping a 403", err)
 		}
 		if !strings.HasPrefix(err.Error(), fmt.Sprintf("cluster %q: ServiceAccount %s/nobody: renew token: ", id, managed)) {
@@ -114,8 +115,8 @@ func TestRenewToken(t *testing.T) {
 		}
 		// The API server caches a token's authentication for 10s.
 		bootstrapEventually(t, "renewal with a revoked token", func() error {
-			_, err := clusters.RenewToken(ctx, cl, cred, 0)
-			if errors.Is(err, clusters.ErrCredentialRejected) && apierrors.IsUnauthorized(err) && !errors.Is(err, clusters.ErrCredentialForbidden) {
+			_, err := bootstrap.RenewToken(ctx, cl, cred, 0)
+			if errors.Is(err, bootstrap.ErrCredentialRejected) && apierrors.IsUnauthorized(err) && !errors.Is(err, bootstrap.ErrCredentialForbidden) {
 				bootstrapCheckNoSecret(t, err.Error(), "error", cred.Token)
 				return nil
 			}
@@ -125,7 +126,7 @@ func TestRenewToken(t *testing.T) {
 
 	t.Run("never sent to another cluster", func(t *testing.T) {
 		other := renewClients(t, "other", &clusters.Credential{Server: bed.Clusters()[2].Host, CAData: bed.Clusters()[2].CAData, Token: bed.Clusters()[2].AdminToken})
-		_, err := clusters.RenewToken(ctx, other, longer, 0)
+		_, err := bootstrap.RenewToken(ctx, other, longer, 0)
 		if err == nil || !strings.Contains(err.Error(), "the credential is for "+c.Host) {
 			t.Fatalf("error %v, want a refusal naming both servers", err)
 		}
@@ -153,8 +154,8 @@ func TestRenewTokenNotRenewable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = clusters.RenewToken(t.Context(), cl, &tc.cred, 0)
-			if !errors.Is(err, clusters.ErrNotRenewable) {
+			_, err = bootstrap.RenewToken(t.Context(), cl, &tc.cred, 0)
+			if !errors.Is(err, bootstrap.ErrNotRenewable) {
 				t.Fatalf("error %v, want ErrNotRenewable", err)
 			}
 			if tc.cred.Token != "" {
@@ -188,7 +189,7 @@ func TestRenewalDue(t *testing.T) {
 		{"nothing known", clusters.TokenClaims{}, issued, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := clusters.RenewalDue(tc.claims, tc.now); got != tc.want {
+			if got := bootstrap.RenewalDue(tc.claims, tc.now); got != tc.want {
 				t.Errorf("RenewalDue(%+v, %s) = %t, want %t", tc.claims, tc.now, got, tc.want)
 			}
 		})
@@ -196,7 +197,7 @@ func TestRenewalDue(t *testing.T) {
 }
 
 // TestBootstrapAndRenewNeverLeakTokens is the canary of rule 7: no error text
-// and no log line (debug level) of Bootstrap or RenewToken, failing or not,
+// and no log line (debug level) of Run or RenewToken, failing or not,
 // holds a token, the admin's included.
 func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	ctx := t.Context()
@@ -208,7 +209,7 @@ func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	log := logs.logger()
 	var texts []string // every error text produced
 
-	res, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, Logger: log})
+	res, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	}
 	defer cl.Close()
 	bootstrapEventually(t, "the credential applies", func() error { return bootstrapApplyConfigMap(ctx, cl.Kube, managed) })
-	renewed, err := clusters.RenewToken(ctx, cl, cred, time.Hour)
+	renewed, err := bootstrap.RenewToken(ctx, cl, cred, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	// ServiceAccount token (401), a token without the right to renew (403).
 	badAdmin := c.AdminConfig()
 	badAdmin.BearerToken = "admin-canary-" + managed
-	_, err = clusters.Bootstrap(ctx, badAdmin, clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, Logger: log})
+	_, err = bootstrap.Run(ctx, badAdmin, bootstrap.Options{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: id, Logger: log})
 	if !apierrors.IsUnauthorized(err) {
 		t.Errorf("bootstrap with a wrong admin token: %v, want Unauthorized", err)
 	}
@@ -240,8 +241,8 @@ func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	parts := strings.Split(renewed.Token, ".")
 	forged := *cred
 	forged.Token = parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
-	_, err = clusters.RenewToken(ctx, renewClients(t, id, &forged), &forged, 0)
-	if !errors.Is(err, clusters.ErrCredentialRejected) {
+	_, err = bootstrap.RenewToken(ctx, renewClients(t, id, &forged), &forged, 0)
+	if !errors.Is(err, bootstrap.ErrCredentialRejected) {
 		t.Errorf("renewal with a forged token: %v, want ErrCredentialRejected", err)
 	}
 	texts = append(texts, fmt.Sprint(err))
@@ -254,8 +255,8 @@ func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	nobody := &clusters.Credential{Server: cred.Server, CAData: cred.CAData, Token: tr.Status.Token}
-	_, err = clusters.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
-	if !errors.Is(err, clusters.ErrCredentialForbidden) {
+	_, err = bootstrap.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
+	if !errors.Is(err, bootstrap.ErrCredentialForbidden) {
 		t.Errorf("renewal without the right: %v, want ErrCredentialForbidden", err)
 	}
 	texts = append(texts, fmt.Sprint(err))

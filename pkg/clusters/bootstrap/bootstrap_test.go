@@ -1,4 +1,4 @@
-package clusters_test
+package bootstrap_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
+	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 )
 
 const bootstrapClusterIDLabel = "app.vworkspace.io/cluster-id"
@@ -38,10 +39,10 @@ func TestBootstrap(t *testing.T) {
 	}
 	id := "boot-" + managed[2:]
 	logs := &bootstrapLogBuffer{}
-	opts := clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{unmanaged, managed, missing, terminating, managed}, Logger: logs.logger()}
+	opts := bootstrap.Options{ClusterID: id, Namespaces: []string{unmanaged, managed, missing, terminating, managed}, Logger: logs.logger()}
 	start := time.Now()
 
-	res, err := clusters.Bootstrap(ctx, c.AdminConfig(), opts)
+	res, err := bootstrap.Run(ctx, c.AdminConfig(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("re-run changes nothing", func(t *testing.T) {
 		before := bootstrapRBACVersions(t, ctx, admin, id)
-		again, err := clusters.Bootstrap(ctx, c.AdminConfig(), opts)
+		again, err := bootstrap.Run(ctx, c.AdminConfig(), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +122,7 @@ func TestBootstrap(t *testing.T) {
 		if _, err := admin.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		again, err := clusters.Bootstrap(ctx, c.AdminConfig(), opts)
+		again, err := bootstrap.Run(ctx, c.AdminConfig(), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,14 +157,14 @@ func TestBootstrapMovesIdentity(t *testing.T) {
 	admin := fleettest.AdminClient(t, c)
 	managed := fleettest.Namespace(t, c, true)
 	id := "move-" + managed[2:]
-	first, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountNamespace: managed, ServiceAccountName: "first"})
+	first, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: id, Namespaces: []string{managed}, ServiceAccountNamespace: managed, ServiceAccountName: "first"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := bootstrapClients(t, id, first.Credential)
 	bootstrapEventually(t, "first identity applies", func() error { return bootstrapApplyConfigMap(ctx, old, managed) })
 
-	if _, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: "second-" + id}); err != nil {
+	if _, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: id, Namespaces: []string{managed}, ServiceAccountName: "second-" + id}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.CoreV1().ServiceAccounts(managed).Get(ctx, "first", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -199,22 +200,22 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		admin *rest.Config // nil: the bed's admin config
-		opts  clusters.BootstrapOptions
+		opts  bootstrap.Options
 		want  string // in the error
 	}{
-		{name: "cluster id", opts: clusters.BootstrapOptions{ClusterID: "Not_A_Label"}, want: `cluster "Not_A_Label": bootstrap: cluster id`},
-		{name: "namespace", opts: clusters.BootstrapOptions{ClusterID: "refused", Namespaces: []string{"ok", "../etc"}}, want: `namespace "../etc"`},
-		{name: "short TTL", opts: clusters.BootstrapOptions{ClusterID: "refused", TokenTTL: time.Minute}, want: "minimum is 10m0s"},
-		{name: "service account", opts: clusters.BootstrapOptions{ClusterID: "refused", ServiceAccountName: "A B"}, want: "ServiceAccount name"},
-		{name: "insecure", admin: insecure, opts: clusters.BootstrapOptions{ClusterID: "refused"}, want: `cluster "refused": bootstrap: the admin config skips TLS verification`},
-		{name: "plain http", admin: plainHTTP, opts: clusters.BootstrapOptions{ClusterID: "refused"}, want: "must be an https:// URL"},
+		{name: "cluster id", opts: bootstrap.Options{ClusterID: "Not_A_Label"}, want: `cluster "Not_A_Label": bootstrap: cluster id`},
+		{name: "namespace", opts: bootstrap.Options{ClusterID: "refused", Namespaces: []string{"ok", "../etc"}}, want: `namespace "../etc"`},
+		{name: "short TTL", opts: bootstrap.Options{ClusterID: "refused", TokenTTL: time.Minute}, want: "minimum is 10m0s"},
+		{name: "service account", opts: bootstrap.Options{ClusterID: "refused", ServiceAccountName: "A B"}, want: "ServiceAccount name"},
+		{name: "insecure", admin: insecure, opts: bootstrap.Options{ClusterID: "refused"}, want: `cluster "refused": bootstrap: the admin config skips TLS verification`},
+		{name: "plain http", admin: plainHTTP, opts: bootstrap.Options{ClusterID: "refused"}, want: "must be an https:// URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			admin := tc.admin
 			if admin == nil {
 				admin = c.AdminConfig()
 			}
-			_, err := clusters.Bootstrap(t.Context(), admin, tc.opts)
+			_, err := bootstrap.Run(t.Context(), admin, tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
@@ -239,11 +240,11 @@ func TestBootstrapOneIdentityPerRecord(t *testing.T) {
 	admin := fleettest.AdminClient(t, c)
 	nsA, nsB := fleettest.Namespace(t, c, true), fleettest.Namespace(t, c, true)
 	idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]
-	a, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idA, Namespaces: []string{nsA}})
+	a, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: idA, Namespaces: []string{nsA}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idB, Namespaces: []string{nsB}})
+	b, err := bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: idB, Namespaces: []string{nsB}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +265,8 @@ func TestBootstrapOneIdentityPerRecord(t *testing.T) {
 
 	// B's record pointed at A's ServiceAccount: refused, A's grants untouched.
 	before := bootstrapRBACVersions(t, ctx, admin, idA)
-	_, err = clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idB, Namespaces: []string{nsB}, ServiceAccountName: "pushd-" + idA})
-	if !errors.Is(err, clusters.ErrIdentityTaken) || !strings.Contains(err.Error(), idA) {
+	_, err = bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: idB, Namespaces: []string{nsB}, ServiceAccountName: "pushd-" + idA})
+	if !errors.Is(err, bootstrap.ErrIdentityTaken) || !strings.Contains(err.Error(), idA) {
 		t.Fatalf("bootstrap B with A's ServiceAccount: %v, want ErrIdentityTaken naming %s", err, idA)
 	}
 	if diff := cmp.Diff(before, bootstrapRBACVersions(t, ctx, admin, idA)); diff != "" {
@@ -281,8 +282,8 @@ func TestBootstrapOneIdentityPerRecord(t *testing.T) {
 	if _, err := admin.CoreV1().ServiceAccounts(nsA).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: foreign}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = clusters.Bootstrap(ctx, c.AdminConfig(), clusters.BootstrapOptions{ClusterID: idA, Namespaces: []string{nsA}, ServiceAccountNamespace: nsA, ServiceAccountName: foreign})
-	if !errors.Is(err, clusters.ErrIdentityTaken) {
+	_, err = bootstrap.Run(ctx, c.AdminConfig(), bootstrap.Options{ClusterID: idA, Namespaces: []string{nsA}, ServiceAccountNamespace: nsA, ServiceAccountName: foreign})
+	if !errors.Is(err, bootstrap.ErrIdentityTaken) {
 		t.Fatalf("bootstrap with a foreign ServiceAccount: %v, want ErrIdentityTaken", err)
 	}
 }

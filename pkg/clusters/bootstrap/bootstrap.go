@@ -1,4 +1,4 @@
-package clusters
+package bootstrap
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,9 +22,9 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// BootstrapOptions say which scoped credential Bootstrap mints.
-type BootstrapOptions struct {
-	// ClusterID names the cluster; it labels and names every object Bootstrap makes.
+// Options say which scoped credential Run mints.
+type Options struct {
+	// ClusterID names the cluster; it labels and names every object Run makes.
 	ClusterID string
 	// Namespaces are the cluster's allowed namespaces. Only those that exist
 	// and carry managed-by=vworkspace are granted.
@@ -34,7 +35,7 @@ type BootstrapOptions struct {
 	// ServiceAccountName is the record's own ServiceAccount. Default
 	// "pushd-<ClusterID>": every cluster record gets an identity of its own,
 	// so two records on one physical cluster (say, two organizations' tenants)
-	// never share rights. Bootstrap refuses a ServiceAccount that another
+	// never share rights. Run refuses a ServiceAccount that another
 	// record's bootstrap made.
 	ServiceAccountName string
 	// TokenTTL is the minted token's lifetime; pushd renews it (RenewToken).
@@ -44,13 +45,13 @@ type BootstrapOptions struct {
 	Logger *slog.Logger
 }
 
-// SkippedNamespace is an allowed namespace Bootstrap did not grant, and why.
+// SkippedNamespace is an allowed namespace Run did not grant, and why.
 type SkippedNamespace struct{ Name, Reason string }
 
-// BootstrapResult is the minted credential and what it may do.
-type BootstrapResult struct {
+// Result is the minted credential and what it may do.
+type Result struct {
 	// Credential has the admin config's server and CA and the minted token.
-	Credential *Credential
+	Credential *clusters.Credential
 	// Granted are the namespaces given pushd's Role and RoleBinding, sorted.
 	Granted []string
 	// Skipped are the allowed namespaces that were not granted.
@@ -77,7 +78,7 @@ const (
 	bootstrapDefaultTokenTTL    = 24 * time.Hour
 )
 
-func (o *BootstrapOptions) normalize() error {
+func (o *Options) normalize() error {
 	if o.ServiceAccountNamespace == "" {
 		o.ServiceAccountNamespace = bootstrapDefaultSANamespace
 	}
@@ -108,10 +109,11 @@ func (o *BootstrapOptions) normalize() error {
 	return nil
 }
 
-// Bootstrap uses an admin credential, once, to mint pushd's own: a
-// ServiceAccount bound by a Role with exactly NamespaceRules() in each allowed
-// namespace that exists and is labeled managed-by=vworkspace, allowed to get
-// those Namespace objects and to request tokens for itself, and nothing else.
+// Run uses an admin credential, once, to mint pushd's own: a
+// ServiceAccount bound by a Role with exactly clusters.NamespaceRules() in
+// each allowed namespace that exists and is labeled managed-by=vworkspace,
+// allowed to get those Namespace objects and to request tokens for itself,
+// and nothing else.
 // It is idempotent, and a re-run also takes back what is no longer allowed:
 // grants in namespaces dropped from the list or unlabeled, and identities left
 // by an earlier ServiceAccountNamespace/Name. It then mints a token valid for
@@ -119,7 +121,7 @@ func (o *BootstrapOptions) normalize() error {
 // which can only renew itself; Granted says so.
 //
 // The admin config must verify TLS: its server and CA become the credential's.
-func Bootstrap(ctx context.Context, admin *rest.Config, opts BootstrapOptions) (*BootstrapResult, error) {
+func Run(ctx context.Context, admin *rest.Config, opts Options) (*Result, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, fmt.Errorf("cluster %q: bootstrap: %w", opts.ClusterID, err)
 	}
@@ -127,7 +129,7 @@ func Bootstrap(ctx context.Context, admin *rest.Config, opts BootstrapOptions) (
 	if err != nil {
 		return nil, err
 	}
-	res := &BootstrapResult{}
+	res := &Result{}
 	for _, ns := range opts.Namespaces {
 		reason, err := b.refusal(ctx, ns)
 		if err != nil {
@@ -164,14 +166,14 @@ func Bootstrap(ctx context.Context, admin *rest.Config, opts BootstrapOptions) (
 		return nil, b.errorf("ServiceAccount %s/%s: request token: %w", b.opts.ServiceAccountNamespace, b.opts.ServiceAccountName, err)
 	}
 	b.log.Info("minted token", "serviceAccount", b.opts.ServiceAccountNamespace+"/"+b.opts.ServiceAccountName, "expiry", expiry)
-	res.Credential = &Credential{Server: b.server, TLSServerName: b.serverName, CAData: b.caData, Token: token}
+	res.Credential = &clusters.Credential{Server: b.server, TLSServerName: b.serverName, CAData: b.caData, Token: token}
 	res.Expiry = expiry
 	return res, nil
 }
 
-// bootstrapper holds one Bootstrap run's admin client and options.
+// bootstrapper holds one Run's admin client and options.
 type bootstrapper struct {
-	opts       BootstrapOptions
+	opts       Options
 	kube       kubernetes.Interface
 	log        *slog.Logger
 	server     string
@@ -179,7 +181,7 @@ type bootstrapper struct {
 	caData     []byte
 }
 
-func newBootstrapper(admin *rest.Config, opts BootstrapOptions) (*bootstrapper, error) {
+func newBootstrapper(admin *rest.Config, opts Options) (*bootstrapper, error) {
 	b := &bootstrapper{opts: opts, log: opts.Logger.With("cluster", opts.ClusterID)}
 	if admin == nil {
 		return nil, b.errorf("no admin config")
@@ -200,7 +202,7 @@ func newBootstrapper(admin *rest.Config, opts BootstrapOptions) (*bootstrapper, 
 	}
 	b.server, b.serverName, b.caData = server, cfg.ServerName, cfg.CAData
 	cfg.UserAgent = bootstrapFieldManager
-	cfg.WarningHandler = WarningLogger{Log: b.log}
+	cfg.WarningHandler = clusters.WarningLogger{Log: b.log}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
@@ -230,7 +232,7 @@ func (b *bootstrapper) subject() *rbacv1ac.SubjectApplyConfiguration {
 	return rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithNamespace(b.opts.ServiceAccountNamespace).WithName(b.opts.ServiceAccountName)
 }
 
-// Bootstrap owns the objects it names: Force takes over fields someone else
+// Run owns the objects it names: Force takes over fields someone else
 // edited, so a re-run restores exactly the intended rules.
 var bootstrapApply = metav1.ApplyOptions{FieldManager: bootstrapFieldManager, Force: true}
 
@@ -245,16 +247,16 @@ func (b *bootstrapper) refusal(ctx context.Context, ns string) (string, error) {
 	case obj.DeletionTimestamp != nil:
 		return "namespace is being deleted", nil
 	}
-	want := ManagedNamespaceLabel + "=" + ManagedNamespaceValue
-	if v, ok := obj.Labels[ManagedNamespaceLabel]; !ok {
+	want := clusters.ManagedNamespaceLabel + "=" + clusters.ManagedNamespaceValue
+	if v, ok := obj.Labels[clusters.ManagedNamespaceLabel]; !ok {
 		return "namespace is not labeled " + want, nil
-	} else if v != ManagedNamespaceValue {
-		return fmt.Sprintf("namespace is labeled %s=%s, not %s", ManagedNamespaceLabel, v, want), nil
+	} else if v != clusters.ManagedNamespaceValue {
+		return fmt.Sprintf("namespace is labeled %s=%s, not %s", clusters.ManagedNamespaceLabel, v, want), nil
 	}
 	return "", nil
 }
 
-// ErrIdentityTaken is returned by Bootstrap when the ServiceAccount it was
+// ErrIdentityTaken is returned by Run when the ServiceAccount it was
 // asked to use exists and is not this record's: another record's bootstrap
 // made it, or someone else did. Sharing it would give each record the other's
 // rights.
