@@ -41,17 +41,20 @@ type MonitorOptions struct {
 	// ExpiryWarning: a credential expiring sooner than this is reported
 	// (credential.expiring, once per token). Default 2h.
 	ExpiryWarning time.Duration
-	// Leases, when set, limit the probes to the clusters whose leases this
-	// replica holds, each probe's writes fenced by its lease; the other
-	// clusters' breakers are read from their holders' stored probes. Nil:
-	// every cluster is probed here (a single process without leases).
-	Leases *leases.Keeper
-	Logger *slog.Logger
+	// Assigner limits the probes to the clusters this replica observes,
+	// each probe's writes fenced by its lease; the other clusters' breakers
+	// are read from their holders' stored probes. Default leases.Solo:
+	// every cluster is probed here.
+	Assigner leases.Assigner
+	Logger   *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 func (o *MonitorOptions) defaults() {
+	if o.Assigner == nil {
+		o.Assigner = leases.Solo{}
+	}
 	if o.Interval == 0 {
 		o.Interval = DefaultProbeInterval
 	}
@@ -158,35 +161,31 @@ func (m *Monitor) startProbes(ctx context.Context, probes *workers.Set) {
 	probes.Keep(func(id string) bool {
 		return slices.ContainsFunc(recs, func(r *clusters.Record) bool { return r.ID == id })
 	})
-	m.refreshRemote(ctx)
+	if slices.ContainsFunc(recs, func(r *clusters.Record) bool { return !m.mine(r.ID) }) {
+		m.refreshRemote(ctx)
+	}
 	for _, rec := range recs {
-		if _, mine := m.mine(rec.ID); !mine || !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
+		if !m.mine(rec.ID) || !probes.Due(rec.ID, spread(rec.ID, m.opts.Interval), m.opts.Now()) {
 			continue
 		}
 		probes.Go(rec.ID, func() {
 			_, err := m.check(ctx, rec, false)
-			if err != nil && ctx.Err() == nil && (m.opts.Leases == nil || !m.opts.Leases.Dropped(err, "probe", rec.ID)) {
+			if err != nil && ctx.Err() == nil && !m.opts.Assigner.Dropped(err, "probe", rec.ID) {
 				m.opts.Logger.Warn("probe", "cluster", rec.ID, "err", err)
 			}
 		}, nil)
 	}
 }
 
-// mine tells whether this replica probes the cluster: it holds its lease,
-// or there are no leases.
-func (m *Monitor) mine(id string) (store.Lease, bool) {
-	if m.opts.Leases == nil {
-		return store.Lease{}, true
-	}
-	return m.opts.Leases.Lease(id)
+// mine tells whether this replica probes the cluster.
+func (m *Monitor) mine(id string) bool {
+	_, mine := m.opts.Assigner.Assign(context.Background(), id)
+	return mine
 }
 
 // refreshRemote reads the breakers of the clusters other replicas probe,
-// for Allow: one query a scan, only with leases.
+// for Allow: one query a scan, when there are such clusters.
 func (m *Monitor) refreshRemote(ctx context.Context) {
-	if m.opts.Leases == nil {
-		return
-	}
 	rows, err := m.store.ClusterStatuses(ctx, nil)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -207,7 +206,7 @@ func (m *Monitor) refreshRemote(ctx context.Context) {
 // when it probes the cluster (or without leases), otherwise the prober's as
 // last stored (closed when none is).
 func (m *Monitor) breaker(id string) (state string, retry time.Time) {
-	if _, mine := m.mine(id); mine {
+	if m.mine(id) {
 		return m.healthOf(id).breaker.State()
 	}
 	m.mu.Lock()
@@ -253,11 +252,11 @@ func (m *Monitor) Check(ctx context.Context, rec *clusters.Record) (Status, erro
 // check is Check; unless full, a light probe does when the last full one
 // is recent.
 func (m *Monitor) check(ctx context.Context, rec *clusters.Record, full bool) (Status, error) {
-	if l, mine := m.mine(rec.ID); mine && m.opts.Leases != nil {
-		// What this probe stores is dropped if the lease is lost meanwhile.
-		// A probe asked through another replica (a new credential) is
-		// stored unfenced: it is one probe per request, not per replica.
-		ctx = store.WithFence(ctx, l)
+	// What this probe stores is dropped if the lease is lost meanwhile.
+	// A probe asked through another replica (a new credential) is stored
+	// unfenced: it is one probe per request, not per replica.
+	if fenced, mine := m.opts.Assigner.Assign(ctx, rec.ID); mine {
+		ctx = fenced
 	}
 	h := m.healthOf(rec.ID)
 	h.checking.Lock()
@@ -371,7 +370,7 @@ func (m *Monitor) row(id string, prev store.ClusterStatus, st Status) (*store.Cl
 		CredentialRenewed: st.Credential.RenewedAt, Namespaces: string(ns), ExcessRights: string(excess),
 		Breaker: prev.Breaker, BreakerRetryAt: prev.BreakerRetryAt,
 	}
-	if _, mine := m.mine(id); mine {
+	if m.mine(id) {
 		// The breaker other replicas go by (Allow) is the prober's.
 		state, retry := m.healthOf(id).breaker.State()
 		row.Breaker, row.BreakerRetryAt = state, nil

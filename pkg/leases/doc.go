@@ -1,5 +1,7 @@
-// Package leases shares the clusters among the replicas of pushd on one
-// database: each cluster's probes, status polls and drift checks run on the
-// one replica that holds its lease, and writes made under a lost lease are
-// dropped.
+// Package leases assigns the clusters to the replicas of pushd that observe
+// them: each cluster's probes, status polls and drift checks run on one
+// replica, under a context that fences their writes. Among replicas on one
+// PostgreSQL database the Keeper assigns by lease, and writes made under a
+// lost lease are dropped; a process alone on its database (SQLite, the CLI,
+// tests) observes every cluster (Solo). Both are an Assigner.
 package leases

@@ -88,6 +88,14 @@ func TestLeasesShareAndTakeOver(t *testing.T) {
 		for _, l := range []*Keeper{b, c} {
 			if lease, ok := l.Lease(dead); ok {
 				taken = lease
+				// As an Assigner: the work's context is fenced by that lease.
+				if fenced, ok := l.Assign(ctx, dead); !ok {
+					t.Error("Assign refuses a cluster whose lease is held")
+				} else if f, _ := store.FenceOf(fenced); f != lease {
+					t.Errorf("Assign fenced by %+v, want %+v", f, lease)
+				}
+			} else if _, ok := l.Assign(ctx, dead); ok {
+				t.Error("Assign gives a cluster another replica holds")
 			}
 		}
 		if taken.Token <= stale.Token {

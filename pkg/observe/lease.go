@@ -17,20 +17,18 @@ import (
 // the holder meanwhile told Odoo things this memory does not know, and
 // they are read back from the application states.
 func (w *Watcher) leased(ctx context.Context, cluster string) (context.Context, bool) {
-	if w.opts.Leases == nil {
-		return ctx, true
-	}
-	l, ok := w.opts.Leases.Lease(cluster)
+	fenced, ok := w.opts.Assigner.Assign(ctx, cluster)
 	if !ok {
 		return ctx, false
 	}
+	l, _ := store.FenceOf(fenced) // none (token 0) for leases.Solo
 	w.mu.Lock()
 	if w.tokens[cluster] != l.Token {
 		delete(w.states, cluster)
 		w.tokens[cluster] = l.Token
 	}
 	w.mu.Unlock()
-	return store.WithFence(ctx, l), true
+	return fenced, true
 }
 
 // forward passes a drift check of a cluster this replica does not observe
@@ -42,9 +40,9 @@ func (w *Watcher) forward(ctx context.Context, cluster string) (time.Time, error
 }
 
 // logged reports a poll's or check's failure: a write dropped by its fence
-// at debug level (Leases counts it), anything else as given.
+// at debug level (the Assigner counts it), anything else as given.
 func (w *Watcher) logged(err error, what, cluster string, log func(msg string, args ...any)) {
-	if w.opts.Leases != nil && w.opts.Leases.Dropped(err, what, cluster) {
+	if w.opts.Assigner.Dropped(err, what, cluster) {
 		return
 	}
 	log(what, "cluster", cluster, "err", err)

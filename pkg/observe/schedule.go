@@ -58,10 +58,7 @@ func (w *Watcher) Run(ctx context.Context) {
 	entries := map[string]scheduled{}
 	corrections := map[string]bool{} // ended corrections already answered with a check
 	var synced time.Time
-	var leaseRequests <-chan string // nil without leases: never ready
-	if w.opts.Leases != nil {
-		leaseRequests = w.opts.Leases.Requests()
-	}
+	leaseRequests := w.opts.Assigner.Requests() // nil for leases.Solo: never ready
 	for scan := true; ; {
 		if scan {
 			recs, err := w.clusters.List(ctx, "")

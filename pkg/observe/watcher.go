@@ -38,23 +38,9 @@ type Corrector interface {
 	Correct(ctx context.Context, cluster, namespace, application string) (jobID string, err error)
 }
 
-// Leases tells which clusters this replica observes (*leases.Keeper):
-// the watcher polls and drift-checks only those, each under its lease.
-type Leases interface {
-	// Lease returns the cluster's lease when this replica holds it.
-	Lease(cluster string) (store.Lease, bool)
-	// Requests receives clusters held here whose drift check was asked
-	// through another replica.
-	Requests() <-chan string
-	// Dropped tells (and counts) whether err is a write dropped because
-	// the lease was lost.
-	Dropped(err error, what, cluster string) bool
-}
-
 var (
 	_ Clusters = (*clusters.Registry)(nil)
 	_ Breakers = (*health.Monitor)(nil)
-	_ Leases   = (*leases.Keeper)(nil)
 )
 
 // ErrUnreachable: the cluster could not be read (its breaker is open, it has
@@ -97,11 +83,11 @@ type Options struct {
 	Corrector Corrector
 	// Notify is called after events were recorded (wakes the outbox).
 	Notify func()
-	// Leases, when set, limit polls and drift checks to the clusters whose
-	// leases this replica holds, their writes fenced by the lease (lease.go);
-	// a check requested here of another replica's cluster is passed to it.
-	// Nil: every cluster is observed here.
-	Leases Leases
+	// Assigner limits polls and drift checks to the clusters this replica
+	// observes, their writes fenced by the lease (lease.go); a check
+	// requested here of another replica's cluster is passed to it. Default
+	// leases.Solo: every cluster is observed here.
+	Assigner leases.Assigner
 	// Schedules parses the records' drift schedules. Default
 	// cronspec.Parser{}: five fields, UTC, exactly what a record accepts.
 	Schedules cron.ScheduleParser
@@ -110,6 +96,9 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	if o.Assigner == nil {
+		o.Assigner = leases.Solo{}
+	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
 	}

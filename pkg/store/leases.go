@@ -241,6 +241,12 @@ func WithFence(ctx context.Context, l Lease) context.Context {
 	return context.WithValue(ctx, fenceKey{}, l)
 }
 
+// FenceOf is the lease ctx is fenced by, if any.
+func FenceOf(ctx context.Context) (Lease, bool) {
+	l, ok := ctx.Value(fenceKey{}).(Lease)
+	return l, ok
+}
+
 // checkFence is the first statement of a fenced write's transaction. The
 // no-op UPDATE locks the lease row until the transaction ends, so a
 // takeover waits for the write (and a write after a takeover sees the new

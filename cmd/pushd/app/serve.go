@@ -148,7 +148,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// Replicas on one PostgreSQL share the clusters' probes, polls and
 	// drift checks through leases; on SQLite the one process holds them all.
 	keeper := leases.NewKeeper(st, registry, leases.Options{Duration: cfg.ClusterLease, Logger: log.With("component", "leases")})
-	monitor := health.NewMonitor(registry, st, health.MonitorOptions{Interval: cfg.ProbeInterval, Leases: keeper, Logger: log.With("component", "monitor")})
+	monitor := health.NewMonitor(registry, st, health.MonitorOptions{Interval: cfg.ProbeInterval, Assigner: keeper, Logger: log.With("component", "monitor")})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -179,7 +179,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	jobService := jobs.NewService(st, registry, monitor, jobs.ServiceOptions{AllowedKinds: groupKinds(cfg.AllowedKinds), Notify: func() { runner.Notify(); notifyOutbox() }})
 	watcher := observe.NewWatcher(st, registry, monitor, observe.Options{
-		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Leases: keeper, Logger: log.With("component", "observe"),
+		PollInterval: cfg.StatusInterval, Corrector: jobService, Notify: notifyOutbox, Assigner: keeper, Logger: log.With("component", "observe"),
 	})
 
 	fl := fleet.New(registry, monitor, jobService, fleet.Options{Observations: watcher})
