@@ -1,15 +1,15 @@
 // Package observe watches what pushd applied: the status of each
-// application's objects, their drift from the last applied state, and the
-// schedules that drive both. It sits above pkg/apply and pkg/inventory,
-// reads clusters with pkg/inventory's helpers, and calls back up only
-// through Corrector, an interface it owns (pkg/jobs implements it).
+// application's objects, their drift from Odoo's latest intent, and the
+// schedules that drive both. It reads clusters with pkg/inventory's
+// helpers and calls back up only through Corrector, an interface it owns
+// (pkg/jobs implements it).
 //
 //   - Watcher (watcher.go) keeps the latest view of each cluster's
 //     applications, read from the cluster itself, which is the source of
 //     truth: Poll (poll.go) reads the objects' kstatus with one
 //     label-selected LIST per (kind, namespace); CheckDrift (drift.go)
-//     compares the objects with the last applied state (the last succeeded
-//     apply job in the store); Run (schedule.go) polls on an interval and
+//     compares the objects with the application's latest intent (the
+//     newest job that passed its preflight, store.LatestIntent); Run (schedule.go) polls on an interval and
 //     checks drift on each cluster's cron schedule; Applications and
 //     Application (view.go) are the API's read models.
 //   - Changes reach Odoo as outbox events, one per transition:
