@@ -20,4 +20,4 @@ go test -count=1 -timeout 45m "$@" ./...
 # delivery loop) again under the race detector: about 5 minutes on 2 cores,
 # its instrumented build included.
 echo "== go test -race (concurrent packages)"
-go test -race -count=1 -timeout 30m "$@" ./pkg/outbox/ ./pkg/leases/ ./pkg/health/ ./pkg/jobs/ ./pkg/observe/
+go test -race -count=1 -timeout 30m "$@" ./pkg/workers/ ./pkg/outbox/ ./pkg/leases/ ./pkg/health/ ./pkg/jobs/ ./pkg/observe/
