@@ -24,6 +24,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/ui"
+	"github.com/vworkspace/pushd/pkg/ui/uistore"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
 
@@ -79,10 +80,11 @@ func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
 	// The UI mounted as pushd serve mounts it: the UI's own tests are in
 	// pkg/ui; these see it as a client of the whole server does.
 	s := api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10})
+	uiStore := uistore.New(f.Store)
 	uiDeps := ui.Deps{Front: s, Auth: auth, Clusters: deps.Clusters, Health: deps.Health, Jobs: svc, Manifests: svc, Clients: f.Registry,
-		Inventory: watcher, Events: f.Store, Audit: f.Store, Sessions: f.Store}
+		Inventory: watcher, Events: uiStore, Audit: uiStore, Sessions: uiStore}
 	if deps.Callbacks != nil {
-		uiDeps.Callbacks = deps.Callbacks
+		uiDeps.Callbacks = uistore.Callbacks{Outbox: deps.Callbacks}
 	}
 	s.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log}))
 	srv := httptest.NewServer(s)

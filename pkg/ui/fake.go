@@ -10,7 +10,6 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // In-memory implementations of the UI's interfaces, for tests that render
@@ -28,6 +27,7 @@ var (
 	_ Callbacks = (*FakeCallbacks)(nil)
 	_ Events    = (*FakeEvents)(nil)
 	_ AuditLog  = (*FakeAuditLog)(nil)
+	_ Sessions  = (*FakeSessions)(nil)
 )
 
 // FakeClusters holds cluster records by organization.
@@ -151,8 +151,8 @@ func (f *FakeJobs) Cancel(_ context.Context, org, id string) (*jobs.Job, error) 
 		return nil, err
 	}
 	f.Cancelled = append(f.Cancelled, id)
-	if j.Status == store.JobQueued || j.Status == store.JobRunning {
-		j.Status = store.JobCancelled
+	if j.Status == jobs.Queued || j.Status == jobs.Running {
+		j.Status = jobs.Cancelled
 	}
 	return j, nil
 }
@@ -263,15 +263,15 @@ func (f *FakeInventory) FailedCount(cluster string) int {
 // FakeCallbacks holds parked callbacks; Resend takes one off the list.
 type FakeCallbacks struct {
 	mu     sync.Mutex
-	Events []store.ParkedEvent
+	Events []ParkedEvent
 	Err    error
 }
 
 // ParkedEvents are org's parked callbacks, in order.
-func (f *FakeCallbacks) ParkedEvents(org string) []store.ParkedEvent {
+func (f *FakeCallbacks) ParkedEvents(org string) []ParkedEvent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []store.ParkedEvent
+	var out []ParkedEvent
 	for _, e := range f.Events {
 		if e.Organization == org {
 			out = append(out, e)
@@ -280,11 +280,11 @@ func (f *FakeCallbacks) ParkedEvents(org string) []store.ParkedEvent {
 	return out
 }
 
-func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit int) ([]store.ParkedEvent, error) {
+func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit int) ([]ParkedEvent, error) {
 	if f.Err != nil {
 		return nil, f.Err
 	}
-	var out []store.ParkedEvent
+	var out []ParkedEvent
 	for _, e := range f.ParkedEvents(org) {
 		if e.Seq > after && len(out) < limit {
 			out = append(out, e)
@@ -293,7 +293,7 @@ func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit
 	return out, nil
 }
 
-func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*store.Event, error) {
+func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
@@ -305,16 +305,16 @@ func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*store.Event,
 			return &e.Event, nil
 		}
 	}
-	return nil, store.ErrEventNotParked
+	return nil, ErrNotParked
 }
 
 // FakeEvents holds each cluster's events, newest first, by cluster id.
 type FakeEvents struct {
-	ByCluster map[string][]store.Event
+	ByCluster map[string][]Event
 	Err       error
 }
 
-func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]store.Event, error) {
+func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]Event, error) {
 	es := f.ByCluster[cluster]
 	return slices.Clone(es[:min(limit, len(es))]), f.Err
 }
@@ -322,15 +322,15 @@ func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]sto
 // FakeAuditLog holds audit entries, oldest first, and filters them as the
 // store does (organization, since, until, cluster, action, after, limit).
 type FakeAuditLog struct {
-	Entries []store.AuditEntry
+	Entries []AuditEntry
 	Err     error
 }
 
-func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q store.AuditFilter) ([]store.AuditEntry, error) {
+func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q AuditQuery) ([]AuditEntry, error) {
 	if f.Err != nil {
 		return nil, f.Err
 	}
-	var out []store.AuditEntry
+	var out []AuditEntry
 	for _, e := range f.Entries {
 		switch {
 		case e.Organization != org, e.Seq <= q.After, !matches(q.Cluster, e.Cluster), !matches(string(q.Action), string(e.Action)),
@@ -343,4 +343,56 @@ func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q store.Audit
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// FakeSessions keeps sessions by the hash of their id, and the audit
+// entries written with them, as the database does.
+type FakeSessions struct {
+	mu    sync.Mutex
+	Rows  map[string]StoredSession // by IDHash
+	Audit []AuditEntry
+	Err   error
+}
+
+func (f *FakeSessions) SaveUISession(_ context.Context, s StoredSession, audit *AuditEntry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	if f.Rows == nil {
+		f.Rows = map[string]StoredSession{}
+	}
+	f.Rows[s.IDHash] = s
+	f.audit(audit)
+	return nil
+}
+
+func (f *FakeSessions) UISessionByHash(_ context.Context, idHash string, now time.Time) (*StoredSession, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	if s, ok := f.Rows[idHash]; ok && now.Before(s.ExpiresAt) {
+		return &s, nil
+	}
+	return nil, nil
+}
+
+func (f *FakeSessions) DeleteUISession(_ context.Context, idHash string, audit *AuditEntry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	delete(f.Rows, idHash)
+	f.audit(audit)
+	return nil
+}
+
+func (f *FakeSessions) audit(e *AuditEntry) {
+	if e != nil {
+		f.Audit = append(f.Audit, *e)
+	}
 }

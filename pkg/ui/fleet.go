@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
-	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/jobs"
 )
 
 // What the UI pages show of each cluster's history.
@@ -115,7 +115,7 @@ func (u *server) fleet(c echo.Context) error {
 		sum.OverPrivileged += b2i(row.OverPrivileged)
 		sum.Expiring += b2i(row.Expiring)
 		for _, j := range recent {
-			sum.FailedJobs += b2i(j.Status == store.JobFailed)
+			sum.FailedJobs += b2i(j.Status == jobs.Failed)
 		}
 		if row.Applications != nil {
 			sum.Drifted += row.Applications.Drifted

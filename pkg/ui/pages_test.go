@@ -16,7 +16,6 @@ import (
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
-	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/ui"
 )
 
@@ -36,10 +35,10 @@ func newFakeFleet() fakeFleet {
 	js := &ui.FakeJobs{
 		Jobs: []*jobs.Job{
 			{ID: "j-done", Organization: "acme", Cluster: "c-1", Namespace: "apps", Application: "wiki", Action: jobs.ActionApply, Trigger: "odoo",
-				Status: store.JobSucceeded, CreatedAt: now},
+				Status: jobs.Succeeded, CreatedAt: now},
 			{ID: "j-queued", Organization: "acme", Cluster: "c-1", Namespace: "apps", Application: "wiki", Action: jobs.ActionApply, Trigger: "odoo",
-				Status: store.JobQueued, CreatedAt: now.Add(time.Second), RequestID: &rid},
-			{ID: "j-globex", Organization: "globex", Cluster: "g-1", Status: store.JobQueued, CreatedAt: now},
+				Status: jobs.Queued, CreatedAt: now.Add(time.Second), RequestID: &rid},
+			{ID: "j-globex", Organization: "globex", Cluster: "g-1", Status: jobs.Queued, CreatedAt: now},
 		},
 		Stored: map[string]string{"j-done": `[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds"},"data":{"password":"aHVudGVyMg=="}}]`},
 	}
@@ -48,8 +47,8 @@ func newFakeFleet() fakeFleet {
 		Details: map[string]*observe.ApplicationDetail{"c-1/apps/wiki": {Namespace: "apps", Application: "wiki", Health: "Failed", Drift: observe.DriftDrifted,
 			Objects: []observe.Object{{Kind: "ConfigMap", Name: "settings", Status: "Current"}}}},
 	}
-	cbs := &ui.FakeCallbacks{Events: []store.ParkedEvent{{Event: store.Event{Seq: 1, ID: "evt-parked", Type: "job.status_changed", Organization: "acme", Cluster: "c-1",
-		CreatedAt: now}, ParkedAt: now}}}
+	cbs := &ui.FakeCallbacks{Events: []ui.ParkedEvent{{Event: ui.Event{ID: "evt-parked", Type: "job.status_changed", Organization: "acme", Cluster: "c-1",
+		CreatedAt: now}, Seq: 1, ParkedAt: now}}}
 	return fakeFleet{jobs: js, cbs: cbs, inv: inv, deps: ui.Deps{
 		Clusters: &ui.FakeClusters{Records: map[string][]*clusters.Record{
 			"acme":   {{ID: "c-1", DisplayName: "Cluster One", AllowedNamespaces: []string{"apps"}}},
@@ -59,9 +58,9 @@ func newFakeFleet() fakeFleet {
 			"c-1": {Connectivity: clusters.Connectivity{State: clusters.StateReady}, ServerVersion: "v1.37.2"},
 		}},
 		Jobs: js, Manifests: js, Inventory: inv, Callbacks: cbs,
-		Events: &ui.FakeEvents{ByCluster: map[string][]store.Event{"c-1": {{Type: "x.custom", Organization: "acme", Data: `{"message":"an event of c-1"}`, CreatedAt: now}}}},
-		Audit: &ui.FakeAuditLog{Entries: []store.AuditEntry{{Seq: 1, At: now, Organization: "acme", ActorKind: store.ActorWebhook, ActorID: "abcd1234",
-			Action: store.AuditRecordWritten, Cluster: "c-1", Outcome: store.AuditOK, Status: 201}}},
+		Events: &ui.FakeEvents{ByCluster: map[string][]ui.Event{"c-1": {{Type: "x.custom", Organization: "acme", Data: `{"message":"an event of c-1"}`, CreatedAt: now}}}},
+		Audit: &ui.FakeAuditLog{Entries: []ui.AuditEntry{{Seq: 1, At: now, Organization: "acme", ActorKind: "webhook", ActorID: "abcd1234",
+			Action: "record.written", Cluster: "c-1", Outcome: api.AuditOK, Status: 201}}},
 	}}
 }
 
