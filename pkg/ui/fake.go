@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -52,22 +53,39 @@ func (f *FakeClusters) List(_ context.Context, org string) ([]*clusters.Record, 
 	return slices.Clone(f.Records[org]), f.Err
 }
 
-// FakeHealth holds what was observed of each cluster, by cluster id.
+// FakeHealth holds what was observed of each cluster, by cluster id; Set
+// changes it while pages are served.
 type FakeHealth struct {
+	mu     sync.Mutex
 	Status map[string]clusters.Status
 	Err    error
 }
 
 func (f *FakeHealth) Observed(_ context.Context, id string) (clusters.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.Status[id], f.Err
 }
 
 func (f *FakeHealth) ObservedAll(context.Context) (map[string]clusters.Status, error) {
-	return f.Status, f.Err
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.Status), f.Err
+}
+
+// Set is what the monitor observes of cluster id from now on.
+func (f *FakeHealth) Set(id string, st clusters.Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Status == nil {
+		f.Status = map[string]clusters.Status{}
+	}
+	f.Status[id] = st
 }
 
 // FakeJobs holds jobs, newest last, and their stored manifests by job id.
-// Cancel cancels a queued or running job at once.
+// Cancel cancels a queued or running job at once; Update changes a job
+// while pages are served. Reads answer copies.
 type FakeJobs struct {
 	mu        sync.Mutex
 	Jobs      []*jobs.Job
@@ -79,10 +97,16 @@ type FakeJobs struct {
 func (f *FakeJobs) Get(_ context.Context, org, id string) (*jobs.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.get(org, id)
+	j, err := f.find(org, id)
+	if err != nil {
+		return nil, err
+	}
+	c := *j
+	return &c, nil
 }
 
-func (f *FakeJobs) get(org, id string) (*jobs.Job, error) {
+// find is org's job id as held.
+func (f *FakeJobs) find(org, id string) (*jobs.Job, error) {
 	if f.Err != nil {
 		return nil, f.Err
 	}
@@ -92,6 +116,17 @@ func (f *FakeJobs) get(org, id string) (*jobs.Job, error) {
 		}
 	}
 	return nil, jobs.ErrNotFound
+}
+
+// Update applies change to job id (of any organization), as its runner would.
+func (f *FakeJobs) Update(id string, change func(*jobs.Job)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, j := range f.Jobs {
+		if j.ID == id {
+			change(j)
+		}
+	}
 }
 
 // List filters as jobs.Service does; its cursor is the offset of the next page.
@@ -112,7 +147,8 @@ func (f *FakeJobs) List(_ context.Context, org string, o jobs.ListOptions) (*job
 			!matches(string(o.Status), string(j.Status)) || !matches(o.RequestID, rid) || !matches(o.Trigger, j.Trigger) {
 			continue
 		}
-		all = append(all, jobs.Summary{Job: j})
+		c := *j
+		all = append(all, jobs.Summary{Job: &c})
 	}
 	from, _ := strconv.Atoi(o.Cursor)
 	limit := o.Limit
@@ -146,7 +182,7 @@ func (f *FakeJobs) RecentByCluster(ctx context.Context, org string, n int) (map[
 func (f *FakeJobs) Cancel(_ context.Context, org, id string) (*jobs.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	j, err := f.get(org, id)
+	j, err := f.find(org, id)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +190,8 @@ func (f *FakeJobs) Cancel(_ context.Context, org, id string) (*jobs.Job, error) 
 	if j.Status == jobs.Queued || j.Status == jobs.Running {
 		j.Status = jobs.Cancelled
 	}
-	return j, nil
+	c := *j
+	return &c, nil
 }
 
 func (f *FakeJobs) RequestJobs(_ context.Context, org, requestID string) ([]*jobs.Job, error) {
@@ -166,7 +203,8 @@ func (f *FakeJobs) RequestJobs(_ context.Context, org, requestID string) ([]*job
 	var out []*jobs.Job
 	for _, j := range f.Jobs {
 		if j.Organization == org && j.RequestID != nil && *j.RequestID == requestID {
-			out = append(out, j)
+			c := *j
+			out = append(out, &c)
 		}
 	}
 	if len(out) == 0 {
