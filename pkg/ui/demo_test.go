@@ -307,6 +307,19 @@ func (c *client) login(token string) page {
 	return c.post("/ui/login", url.Values{"token": {token}})
 }
 
+// act posts an action with form and the anti-forgery token, and fails
+// unless it answers a redirect to location (post/redirect/get).
+func (c *client) act(path, token string, form url.Values, location string) {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", token)
+	if p := c.post(path, form); p.status != http.StatusSeeOther || p.header.Get("Location") != location {
+		c.t.Fatalf("%s: %d %v %s, want a redirect to %s", path, p.status, p.header, p.body, location)
+	}
+}
+
 // loggedIn is a client of s with a session of token's organization.
 func (s *site) loggedIn(t *testing.T, token string) *client {
 	t.Helper()
