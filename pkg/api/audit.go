@@ -32,6 +32,25 @@ const (
 	errorCodeKey = "pushd.error_code"
 )
 
+// The audit vocabulary of the front-ends, as the store keeps it: what the
+// UI's routes and sessions record, who a UI session is, and the outcome of
+// what was done. pkg/ui records through this package, not the store.
+type AuditAction = store.AuditAction
+
+const (
+	AuditDriftCheckRequested = store.AuditDriftCheckRequested
+	AuditJobCancelled        = store.AuditJobCancelled
+	AuditRequestCancelled    = store.AuditRequestCancelled
+	AuditCallbackResent      = store.AuditCallbackResent
+	AuditUILogin             = store.AuditUILogin
+	AuditUILogout            = store.AuditUILogout
+	ActorUI                  = store.ActorUI
+	AuditOK                  = store.AuditOK
+)
+
+// AuditActions lists every action, in the order the UI offers them.
+var AuditActions = store.AuditActions
+
 // AuditSubject says where a route's path names its subject.
 type AuditSubject func(c echo.Context, e *store.AuditEntry)
 

@@ -84,18 +84,18 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		e := newEnv(t, db, odoo.deliverer(t, &st))
 		const id = "acme-audit-1"
 		ns := "audit-" + fleettest.RandomID()
-		fleettest.ManagedNamespace(t, bed.Clusters()[0], ns)
+		managedNamespace(t, e.cluster, ns, nil)
 		start := time.Now().Add(-time.Second)
 		hook, ok := fingerprint(acmeSecret), store.AuditOK
 
 		rec := record(ns)
-		rec["accept_excess_rights"] = true // the test bed's admin token
+		rec["accept_excess_rights"] = true // the cluster's admin token
 		r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, rec))
 		if r.status != http.StatusCreated {
 			t.Fatalf("create: %d %s", r.status, r.body)
 		}
 		uid := r.json(t)["uid"].(string)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil)); r.status != http.StatusOK {
+		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, e.kubeconfig(t, e.cluster.AdminToken(), nil)); r.status != http.StatusOK {
 			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
 		}
 		job := func(jobID, kind string) []byte {

@@ -8,37 +8,27 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 )
 
 // jobFixture registers a cluster (acme) allowed to deploy nextcloud into a
 // managed namespace, with a credential, and returns a valid job body builder.
 func jobFixture(t *testing.T, e *env) (ns string, job func(edit func(map[string]any)) []byte) {
 	t.Helper()
-	c := bed.Clusters()[0]
-	kube, err := kubernetes.NewForConfig(c.AdminConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "jobs-", Labels: map[string]string{"managed-by": "vworkspace"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns = n.Name
+	ns = "jobs-" + fleettest.RandomID()
+	managedNamespace(t, e.cluster, ns, nil)
 	rec := record(ns)
 	rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
-	rec["accept_excess_rights"] = true // the kubeconfig below is the test bed's admin token
+	rec["accept_excess_rights"] = true // the kubeconfig below is the cluster's admin token
 	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
 		t.Fatalf("cluster: %d %s", r.status, r.body)
 	}
-	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, c.AdminToken, nil)); r.status != http.StatusOK {
+	if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, e.kubeconfig(t, e.cluster.AdminToken(), nil)); r.status != http.StatusOK {
 		t.Fatalf("kubeconfig: %d %s", r.status, r.body)
 	}
 	seq := 0
@@ -129,8 +119,7 @@ func TestJobRefusals(t *testing.T) {
 			t.Fatalf("refused jobs were stored: %s", r.body)
 		}
 		time.Sleep(500 * time.Millisecond) // a wrongly queued job would have run by now
-		kube, _ := kubernetes.NewForConfig(bed.Clusters()[0].AdminConfig())
-		if _, err := kube.CoreV1().ConfigMaps(ns).Get(context.Background(), "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := e.cluster.Admin(t).CoreV1().ConfigMaps(ns).Get(context.Background(), "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("the cluster changed: %v", err)
 		}
 	})
@@ -170,7 +159,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		rec := record(ns)
 		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
 		rec["require_pod_security"] = true
-		rec["accept_excess_rights"] = true // the test bed's admin token, as in jobFixture
+		rec["accept_excess_rights"] = true // the cluster's admin token, as in jobFixture
 		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("record: %d %s", r.status, r.body)
 		}
@@ -178,7 +167,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		if r.status != http.StatusUnprocessableEntity || r.code(t) != "pod_security_not_enforced" {
 			t.Fatalf("namespace without enforcement: %d %s", r.status, r.body)
 		}
-		kube, _ := kubernetes.NewForConfig(bed.Clusters()[0].AdminConfig())
+		kube := e.cluster.Admin(t)
 		patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)
 		if _, err := kube.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
@@ -186,7 +175,7 @@ func TestPodSecurityRequired(t *testing.T) {
 		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil)); r.status != http.StatusAccepted {
 			t.Fatalf("namespace enforcing restricted: %d %s", r.status, r.body)
 		}
-		r = e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil))
+		r = e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, e.kubeconfig(t, e.cluster.AdminToken(), nil))
 		nss, _ := r.json(t)["namespaces"].([]any)
 		if len(nss) != 1 || nss[0].(map[string]any)["pod_security_enforce"] != "restricted" {
 			t.Fatalf("probe: %s", r.body)
@@ -249,7 +238,7 @@ func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
 		// Forgetting the cluster cancels what is still queued for it.
 		hang := job(func(j map[string]any) {
 			j["manifests"] = []any{map[string]any{"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
-				"metadata": map[string]any{"name": "slow", "annotations": map[string]string{"testbed.vworkspace.io/outcome": "hang"}}, "spec": map[string]any{}}}
+				"metadata": map[string]any{"name": "slow", "annotations": map[string]string{outcomeAnnotation: "hang"}}, "spec": map[string]any{}}}
 		})
 		var hs map[string]any
 		json.Unmarshal(hang, &hs)
@@ -327,7 +316,7 @@ func TestRequestIsExact(t *testing.T) {
 		hang := job(func(j map[string]any) {
 			j["request_id"] = "stop-" + ns
 			j["manifests"] = []any{map[string]any{"apiVersion": "vworkspace.io/v1alpha1", "kind": "Application",
-				"metadata": map[string]any{"name": "slow", "annotations": map[string]string{"testbed.vworkspace.io/outcome": "hang"}}, "spec": map[string]any{}}}
+				"metadata": map[string]any{"name": "slow", "annotations": map[string]string{outcomeAnnotation: "hang"}}, "spec": map[string]any{}}}
 		})
 		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, hang)
 		if r.status != http.StatusAccepted {

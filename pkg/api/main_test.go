@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,19 +17,17 @@ import (
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/logbuf"
-	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/config"
 	"github.com/vworkspace/pushd/pkg/fleet"
+	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/ui"
+	"github.com/vworkspace/pushd/pkg/ui/uistore"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
-
-// bed starts when a test first asks for its clusters.
-var bed = fleettest.LazyBed(testbed.Options{Clusters: 1})
 
 func TestMain(m *testing.M) { fleettest.Main(m, bed) }
 
@@ -40,54 +39,86 @@ const (
 	globexToken  = "globex-read-token-0123456789abcd"
 )
 
-// env is a pushd API wired like `pushd serve` wires it, on one database.
+// env is a pushd API wired like `pushd serve` wires it, on one database,
+// with its clusters: the fake one (newEnv) or the test bed's
+// (newClusterEnv, cluster_test.go).
 type env struct {
-	url   string
-	store *store.Store
-	creds *clusters.CredentialStore
-	logs  *logbuf.Buffer
-	now   time.Time // the clock requests are signed with
+	url     string
+	store   *store.Store
+	creds   *clusters.CredentialStore
+	logs    *logbuf.Buffer
+	now     time.Time // the clock requests are signed with
+	cluster testCluster
 }
 
 // envOption adds to the server's collaborators; ctx lives as long as the env.
 type envOption func(ctx context.Context, deps *api.Deps)
 
+// newEnv is the API on the fake cluster: probes, jobs and the watcher's
+// reads reach nothing outside the test.
 func newEnv(t *testing.T, db dbtest.Database, opts ...envOption) *env {
+	t.Helper()
+	return build(t, db, func(t *testing.T, f *fleettest.Fleet) wiring {
+		fc := newFakeCluster(t, f.Registry)
+		return wiring{cluster: fc, clusters: fc, health: fc, engines: fc}
+	}, opts...)
+}
+
+// wiring is what an env's services reach clusters through.
+type wiring struct {
+	cluster  testCluster
+	clusters interface {
+		jobs.Clusters
+		observe.Clusters
+		ui.Clients
+	}
+	health interface {
+		api.ClusterHealth
+		fleet.Health
+		jobs.Monitor
+	}
+	engines jobs.Engines
+}
+
+func build(t *testing.T, db dbtest.Database, wire func(*testing.T, *fleettest.Fleet) wiring, opts ...envOption) *env {
 	t.Helper()
 	logs := &logbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := fleettest.New(t, db, fleettest.Options{Store: store.Options{Logger: log}, Logger: log})
+	w := wire(t, f)
 	auth, err := api.NewAuthenticator(
 		[]config.Credential{{Organization: "acme", Value: acmeSecret}, {Organization: "globex", Value: globexSecret}},
 		[]config.Credential{{Organization: "acme", Value: acmeToken}, {Organization: "globex", Value: globexToken}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := f.StartJobs(t).Service
 	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	watcher := observe.NewWatcher(f.Store, f.Registry, f.Monitor, observe.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
-	go func() { watcher.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	deps := api.Deps{Auth: auth, Store: f.Store, Clusters: f.Registry, Health: f.Monitor, Jobs: svc, Inventory: watcher}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	runner := jobs.NewRunner(f.Store, w.clusters, w.engines, w.health,
+		jobs.RunnerOptions{Poll: 100 * time.Millisecond, Lease: 5 * time.Second, Logger: log, RetryBackoff: 500 * time.Millisecond})
+	svc := jobs.NewService(f.Store, w.clusters, w.health, jobs.ServiceOptions{Notify: runner.Notify})
+	watcher := observe.NewWatcher(f.Store, w.clusters, w.health, observe.Options{PollInterval: 500 * time.Millisecond, Corrector: svc, Logger: log})
+	wg.Go(func() { runner.Run(runCtx) })
+	wg.Go(func() { watcher.Run(runCtx) })
+	deps := api.Deps{Auth: auth, Store: f.Store, Clusters: f.Registry, Health: w.health, Jobs: svc, Inventory: watcher,
+		Fleet: fleet.New(f.Registry, w.health, svc, fleet.Options{Observations: watcher})}
 	for _, o := range opts {
 		o(runCtx, &deps)
 	}
-	// On the monitor an option may have put in (the UI demo runs its own).
-	health, _ := deps.Health.(fleet.Health)
-	deps.Fleet = fleet.New(f.Registry, health, svc, fleet.Options{Observations: watcher})
 	// The UI mounted as pushd serve mounts it: the UI's own tests are in
 	// pkg/ui; these see it as a client of the whole server does.
 	s := api.New(deps, api.Options{Logger: log, MaxBodyBytes: 64 << 10})
-	uiDeps := ui.Deps{Front: s, Auth: auth, Clusters: deps.Clusters, Health: deps.Health, Jobs: svc, Manifests: svc, Clients: f.Registry,
-		Inventory: watcher, Events: f.Store, Audit: f.Store, Sessions: f.Store}
+	uiStore := uistore.New(f.Store)
+	uiDeps := ui.Deps{Front: s, Auth: auth, Clusters: deps.Clusters, Health: deps.Health, Jobs: svc, Manifests: svc, Clients: w.clusters,
+		Inventory: watcher, Events: uiStore, Audit: uiStore, Sessions: uiStore}
 	if deps.Callbacks != nil {
-		uiDeps.Callbacks = deps.Callbacks
+		uiDeps.Callbacks = uistore.Callbacks{Outbox: deps.Callbacks}
 	}
 	s.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log}))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now()}
+	return &env{url: srv.URL, store: f.Store, creds: f.Creds, logs: logs, now: time.Now(), cluster: w.cluster}
 }
 
 // response is an answer with its body read.

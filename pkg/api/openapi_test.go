@@ -1,6 +1,10 @@
 package api_test
 
 import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -37,5 +41,29 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("only %d routes checked: %v", n, s.Routes())
+	}
+}
+
+// The server serves its contract, and sends a visitor of / to the UI.
+func TestContractAndRootAreServed(t *testing.T) {
+	ts := httptest.NewServer(api.New(api.Deps{}, api.Options{}))
+	t.Cleanup(ts.Close)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("GET /: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = http.Get(ts.URL + "/api/v1/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, openapi.OpenAPI) {
+		t.Errorf("openapi.yaml: %d %.80s", resp.StatusCode, b)
 	}
 }

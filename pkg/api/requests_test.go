@@ -22,13 +22,13 @@ func TestRequestShowsEveryJob(t *testing.T) {
 		rid := "req-" + ns
 		rec := record(ns)
 		rec["allowed_applications"] = []string{"nextcloud", "wiki", "forum"}
-		rec["accept_excess_rights"] = true // the test bed's admin token
+		rec["accept_excess_rights"] = true // the cluster's admin token
 		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
 			t.Fatalf("acme-prod-1: %d %s", r.status, r.body)
 		}
 		for _, r := range []response{
 			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2", acmeSecret, mustJSON(t, rec)),
-			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", acmeSecret, kubeconfig(t, bed.Clusters()[0].AdminToken, nil)),
+			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", acmeSecret, e.kubeconfig(t, e.cluster.AdminToken(), nil)),
 		} {
 			if r.status != http.StatusCreated && r.status != http.StatusOK {
 				t.Fatalf("acme-prod-2: %d %s", r.status, r.body)

@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/jobs"
 )
 
 // The UI's actions. Each is a POST behind the session and its anti-forgery
@@ -79,7 +79,7 @@ func (u *server) cancelRequest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	open := v.Counts[store.JobQueued] + v.Counts[store.JobRunning]
+	open := v.Counts[jobs.Queued] + v.Counts[jobs.Running]
 	_, err = u.Jobs.CancelRequest(ctx, org, rid)
 	u.logAction(c, "cancel-request", "request", rid, "jobs", open)
 	if err != nil {
@@ -98,7 +98,7 @@ func (u *server) resendCallback(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	e, err := u.Callbacks.Resend(ctx, org, id)
-	if errors.Is(err, store.ErrEventNotParked) {
+	if errors.Is(err, ErrNotParked) {
 		return &api.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such parked callback"}
 	}
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // auditPerPage is how many audit entries one page shows.
@@ -43,14 +42,15 @@ func (u *server) audit(c echo.Context) error {
 	}
 	f.After, _ = strconv.ParseInt(q.Get("after"), 10, 64)
 	f.Limit = auditPerPage + 1
-	var entries []store.AuditEntry
+	var entries []AuditEntry
 	if u.Audit != nil {
-		if entries, err = u.Audit.AuditEntries(c.Request().Context(), organization(c), f); err != nil {
+		q := AuditQuery{Since: f.Since, Until: f.Until, Cluster: f.Cluster, Action: f.Action, After: f.After, Limit: f.Limit}
+		if entries, err = u.Audit.AuditEntries(c.Request().Context(), organization(c), q); err != nil {
 			return err
 		}
 	}
 	page := auditPage{Filters: auditFilters{Since: q.Get("since"), Until: q.Get("until"), Cluster: q.Get("cluster"), Action: q.Get("action")}}
-	for _, a := range store.AuditActions {
+	for _, a := range api.AuditActions {
 		page.Actions = append(page.Actions, string(a))
 	}
 	if len(entries) > auditPerPage {
@@ -67,8 +67,8 @@ func (u *server) audit(c echo.Context) error {
 	for i := range entries {
 		e := &entries[i]
 		page.Items = append(page.Items, auditRow{
-			At: showTime(&e.At), Actor: string(e.ActorKind) + " " + e.ActorID, Action: string(e.Action),
-			Cluster: e.Cluster, ClusterUID: e.ClusterUID, Subject: e.Subject, Outcome: e.Outcome, Status: e.Status, OK: e.Outcome == store.AuditOK,
+			At: showTime(&e.At), Actor: e.ActorKind + " " + e.ActorID, Action: string(e.Action),
+			Cluster: e.Cluster, ClusterUID: e.ClusterUID, Subject: e.Subject, Outcome: e.Outcome, Status: e.Status, OK: e.Outcome == api.AuditOK,
 		})
 	}
 	return u.render(c, http.StatusOK, "audit", page)

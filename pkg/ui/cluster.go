@@ -8,7 +8,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/vworkspace/pushd/pkg/observe"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // The cluster page: its record, what pushd observes of it, its
@@ -56,7 +55,7 @@ func (u *server) cluster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var events []store.Event
+	var events []Event
 	if u.Events != nil {
 		if events, err = u.Events.Events(ctx, rec.ID, clusterEvents); err != nil {
 			return err

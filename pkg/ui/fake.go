@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
 	"github.com/vworkspace/pushd/pkg/observe"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // In-memory implementations of the UI's interfaces, for tests that render
@@ -29,6 +29,7 @@ var (
 	_ Callbacks = (*FakeCallbacks)(nil)
 	_ Events    = (*FakeEvents)(nil)
 	_ AuditLog  = (*FakeAuditLog)(nil)
+	_ Sessions  = (*FakeSessions)(nil)
 )
 
 // FakeClusters holds cluster records by organization.
@@ -53,22 +54,39 @@ func (f *FakeClusters) List(_ context.Context, org string) ([]*clusters.Record, 
 	return slices.Clone(f.Records[org]), f.Err
 }
 
-// FakeHealth holds what was observed of each cluster, by cluster id.
+// FakeHealth holds what was observed of each cluster, by cluster id; Set
+// changes it while pages are served.
 type FakeHealth struct {
+	mu     sync.Mutex
 	Status map[string]health.Status
 	Err    error
 }
 
 func (f *FakeHealth) Observed(_ context.Context, id string) (health.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.Status[id], f.Err
 }
 
 func (f *FakeHealth) ObservedAll(context.Context) (map[string]health.Status, error) {
-	return f.Status, f.Err
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.Status), f.Err
+}
+
+// Set is what the monitor observes of cluster id from now on.
+func (f *FakeHealth) Set(id string, st health.Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Status == nil {
+		f.Status = map[string]health.Status{}
+	}
+	f.Status[id] = st
 }
 
 // FakeJobs holds jobs, newest last, and their stored manifests by job id.
-// Cancel cancels a queued or running job at once.
+// Cancel cancels a queued or running job at once; Update changes a job
+// while pages are served. Reads answer copies.
 type FakeJobs struct {
 	mu        sync.Mutex
 	Jobs      []*jobs.Job
@@ -80,10 +98,16 @@ type FakeJobs struct {
 func (f *FakeJobs) Get(_ context.Context, org, id string) (*jobs.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.get(org, id)
+	j, err := f.find(org, id)
+	if err != nil {
+		return nil, err
+	}
+	c := *j
+	return &c, nil
 }
 
-func (f *FakeJobs) get(org, id string) (*jobs.Job, error) {
+// find is org's job id as held.
+func (f *FakeJobs) find(org, id string) (*jobs.Job, error) {
 	if f.Err != nil {
 		return nil, f.Err
 	}
@@ -93,6 +117,17 @@ func (f *FakeJobs) get(org, id string) (*jobs.Job, error) {
 		}
 	}
 	return nil, jobs.ErrNotFound
+}
+
+// Update applies change to job id (of any organization), as its runner would.
+func (f *FakeJobs) Update(id string, change func(*jobs.Job)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, j := range f.Jobs {
+		if j.ID == id {
+			change(j)
+		}
+	}
 }
 
 // List filters as jobs.Service does; its cursor is the offset of the next page.
@@ -113,7 +148,8 @@ func (f *FakeJobs) List(_ context.Context, org string, o jobs.ListOptions) (*job
 			!matches(string(o.Status), string(j.Status)) || !matches(o.RequestID, rid) || !matches(o.Trigger, j.Trigger) {
 			continue
 		}
-		all = append(all, jobs.Summary{Job: j})
+		c := *j
+		all = append(all, jobs.Summary{Job: &c})
 	}
 	from, _ := strconv.Atoi(o.Cursor)
 	limit := o.Limit
@@ -147,15 +183,16 @@ func (f *FakeJobs) RecentByCluster(ctx context.Context, org string, n int) (map[
 func (f *FakeJobs) Cancel(_ context.Context, org, id string) (*jobs.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	j, err := f.get(org, id)
+	j, err := f.find(org, id)
 	if err != nil {
 		return nil, err
 	}
 	f.Cancelled = append(f.Cancelled, id)
-	if j.Status == store.JobQueued || j.Status == store.JobRunning {
-		j.Status = store.JobCancelled
+	if j.Status == jobs.Queued || j.Status == jobs.Running {
+		j.Status = jobs.Cancelled
 	}
-	return j, nil
+	c := *j
+	return &c, nil
 }
 
 func (f *FakeJobs) RequestJobs(_ context.Context, org, requestID string) ([]*jobs.Job, error) {
@@ -167,7 +204,8 @@ func (f *FakeJobs) RequestJobs(_ context.Context, org, requestID string) ([]*job
 	var out []*jobs.Job
 	for _, j := range f.Jobs {
 		if j.Organization == org && j.RequestID != nil && *j.RequestID == requestID {
-			out = append(out, j)
+			c := *j
+			out = append(out, &c)
 		}
 	}
 	if len(out) == 0 {
@@ -264,15 +302,15 @@ func (f *FakeInventory) FailedCount(cluster string) int {
 // FakeCallbacks holds parked callbacks; Resend takes one off the list.
 type FakeCallbacks struct {
 	mu     sync.Mutex
-	Events []store.ParkedEvent
+	Events []ParkedEvent
 	Err    error
 }
 
 // ParkedEvents are org's parked callbacks, in order.
-func (f *FakeCallbacks) ParkedEvents(org string) []store.ParkedEvent {
+func (f *FakeCallbacks) ParkedEvents(org string) []ParkedEvent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []store.ParkedEvent
+	var out []ParkedEvent
 	for _, e := range f.Events {
 		if e.Organization == org {
 			out = append(out, e)
@@ -281,11 +319,11 @@ func (f *FakeCallbacks) ParkedEvents(org string) []store.ParkedEvent {
 	return out
 }
 
-func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit int) ([]store.ParkedEvent, error) {
+func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit int) ([]ParkedEvent, error) {
 	if f.Err != nil {
 		return nil, f.Err
 	}
-	var out []store.ParkedEvent
+	var out []ParkedEvent
 	for _, e := range f.ParkedEvents(org) {
 		if e.Seq > after && len(out) < limit {
 			out = append(out, e)
@@ -294,7 +332,7 @@ func (f *FakeCallbacks) Parked(_ context.Context, org string, after int64, limit
 	return out, nil
 }
 
-func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*store.Event, error) {
+func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
@@ -306,16 +344,16 @@ func (f *FakeCallbacks) Resend(_ context.Context, org, id string) (*store.Event,
 			return &e.Event, nil
 		}
 	}
-	return nil, store.ErrEventNotParked
+	return nil, ErrNotParked
 }
 
 // FakeEvents holds each cluster's events, newest first, by cluster id.
 type FakeEvents struct {
-	ByCluster map[string][]store.Event
+	ByCluster map[string][]Event
 	Err       error
 }
 
-func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]store.Event, error) {
+func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]Event, error) {
 	es := f.ByCluster[cluster]
 	return slices.Clone(es[:min(limit, len(es))]), f.Err
 }
@@ -323,15 +361,15 @@ func (f *FakeEvents) Events(_ context.Context, cluster string, limit int) ([]sto
 // FakeAuditLog holds audit entries, oldest first, and filters them as the
 // store does (organization, since, until, cluster, action, after, limit).
 type FakeAuditLog struct {
-	Entries []store.AuditEntry
+	Entries []AuditEntry
 	Err     error
 }
 
-func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q store.AuditFilter) ([]store.AuditEntry, error) {
+func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q AuditQuery) ([]AuditEntry, error) {
 	if f.Err != nil {
 		return nil, f.Err
 	}
-	var out []store.AuditEntry
+	var out []AuditEntry
 	for _, e := range f.Entries {
 		switch {
 		case e.Organization != org, e.Seq <= q.After, !matches(q.Cluster, e.Cluster), !matches(string(q.Action), string(e.Action)),
@@ -344,4 +382,56 @@ func (f *FakeAuditLog) AuditEntries(_ context.Context, org string, q store.Audit
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// FakeSessions keeps sessions by the hash of their id, and the audit
+// entries written with them, as the database does.
+type FakeSessions struct {
+	mu    sync.Mutex
+	Rows  map[string]StoredSession // by IDHash
+	Audit []AuditEntry
+	Err   error
+}
+
+func (f *FakeSessions) SaveUISession(_ context.Context, s StoredSession, audit *AuditEntry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	if f.Rows == nil {
+		f.Rows = map[string]StoredSession{}
+	}
+	f.Rows[s.IDHash] = s
+	f.audit(audit)
+	return nil
+}
+
+func (f *FakeSessions) UISessionByHash(_ context.Context, idHash string, now time.Time) (*StoredSession, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	if s, ok := f.Rows[idHash]; ok && now.Before(s.ExpiresAt) {
+		return &s, nil
+	}
+	return nil, nil
+}
+
+func (f *FakeSessions) DeleteUISession(_ context.Context, idHash string, audit *AuditEntry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	delete(f.Rows, idHash)
+	f.audit(audit)
+	return nil
+}
+
+func (f *FakeSessions) audit(e *AuditEntry) {
+	if e != nil {
+		f.Audit = append(f.Audit, *e)
+	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
-	"github.com/vworkspace/pushd/pkg/store"
+	"github.com/vworkspace/pushd/pkg/jobs"
 )
 
 // What the UI pages show of each cluster's history.
@@ -116,7 +116,7 @@ func (u *server) fleet(c echo.Context) error {
 		sum.OverPrivileged += b2i(row.OverPrivileged)
 		sum.Expiring += b2i(row.Expiring)
 		for _, j := range recent {
-			sum.FailedJobs += b2i(j.Status == store.JobFailed)
+			sum.FailedJobs += b2i(j.Status == jobs.Failed)
 		}
 		if row.Applications != nil {
 			sum.Drifted += row.Applications.Drifted

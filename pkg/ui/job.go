@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 type uiJob struct {
@@ -68,7 +67,7 @@ func (u *server) job(c echo.Context) error {
 // newJobPage is what the job page shows of j at now, but for the links and
 // manifests, which need more than the job.
 func newJobPage(j *jobs.Job, now time.Time) uiJob {
-	final := j.Status != store.JobQueued && j.Status != store.JobRunning
+	final := j.Status != jobs.Queued && j.Status != jobs.Running
 	page := uiJob{
 		Job: j, Operation: j.Operation.Engine + "/" + j.Operation.Type,
 		Created: showTime(&j.CreatedAt), Started: showTime(j.StartedAt), Finished: showTime(j.FinishedAt),

@@ -7,7 +7,6 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // TestJobPage: the job page shows a waiting job's reason, since, next
@@ -23,18 +22,18 @@ func TestJobPage(t *testing.T) {
 		}
 		return v
 	}
-	waiting := &jobs.Job{ID: "j-1", Cluster: "c-1", Status: store.JobQueued, CreatedAt: at("2026-05-04T10:00:00Z"),
+	waiting := &jobs.Job{ID: "j-1", Cluster: "c-1", Status: jobs.Queued, CreatedAt: at("2026-05-04T10:00:00Z"),
 		Waiting: &jobs.Waiting{Reason: "cluster c-1 is unreachable: connection refused", Since: at("2026-05-04T10:00:05Z"), Deadline: at("2026-05-04T10:05:00Z")},
 		Retries: []jobs.Retry{{At: at("2026-05-04T10:00:03Z"), Error: "the API server answered 503"}}}
-	running := &jobs.Job{ID: "j-2", Cluster: "c-1", Status: store.JobRunning, CreatedAt: at("2026-05-04T10:00:00Z"),
+	running := &jobs.Job{ID: "j-2", Cluster: "c-1", Status: jobs.Running, CreatedAt: at("2026-05-04T10:00:00Z"),
 		Objects: []apply.ObjectResult{{ObjectRef: apply.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "apps", Name: "settings"}, Action: apply.ActionCreated, Status: "InProgress"}}}
 	done := *running
-	done.Status = store.JobSucceeded
+	done.Status = jobs.Succeeded
 	next := at("2026-05-04T10:00:33Z")
 	retrying := *waiting
 	retrying.Waiting = &jobs.Waiting{Reason: "retrying after a transient failure", Since: at("2026-05-04T10:00:03Z"), NextAttemptAt: &next, Deadline: at("2026-05-04T10:05:00Z")}
 	superseded := *running
-	superseded.Status = store.JobCancelled
+	superseded.Status = jobs.Cancelled
 	superseded.Cancellation = &jobs.Cancellation{Reason: jobs.CancelSuperseded, Message: `job "ag-7" is the application's latest intent now`}
 	for _, tt := range []struct {
 		name string

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // The fleet-wide jobs list.
@@ -36,14 +35,14 @@ func (u *server) jobs(c echo.Context) error {
 	f := jobFilters{Cluster: q.Get("cluster"), Application: q.Get("application"), Status: q.Get("status"), Request: q.Get("request"), Trigger: q.Get("trigger")}
 	limit := pageSize(c, jobsPerPage)
 	p, err := u.Jobs.List(ctx, org, jobs.ListOptions{
-		Cluster: f.Cluster, Application: f.Application, Status: store.JobStatus(f.Status), RequestID: f.Request, Trigger: f.Trigger,
+		Cluster: f.Cluster, Application: f.Application, Status: jobs.Status(f.Status), RequestID: f.Request, Trigger: f.Trigger,
 		Limit: limit, Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		return err
 	}
 	page := jobsPage{Filters: f}
-	for _, s := range jobStatuses {
+	for _, s := range jobs.Statuses {
 		page.Statuses = append(page.Statuses, string(s))
 	}
 	for _, j := range p.Items {

@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // Logging in and out: an API token for a session cookie, and the session
@@ -68,8 +67,8 @@ func (u *server) login(c echo.Context) error {
 	}
 	// The entry names the new session, which create fills in: that is who
 	// the UI's later entries name; its subject is the token it was opened with.
-	login := &store.AuditEntry{Organization: org, ActorKind: store.ActorUI, Action: store.AuditUILogin, Subject: "token:" + who.ID,
-		Outcome: store.AuditOK, Status: http.StatusSeeOther}
+	login := &AuditEntry{Organization: org, ActorKind: string(api.ActorUI), Action: api.AuditUILogin, Subject: "token:" + who.ID,
+		Outcome: api.AuditOK, Status: http.StatusSeeOther}
 	id, expires := u.sessions.create(req.Context(), org, login)
 	c.SetCookie(&http.Cookie{
 		Name: cookieName, Value: id, Path: "/ui", Expires: expires, MaxAge: int(sessionTTL.Seconds()),
@@ -82,8 +81,8 @@ func (u *server) login(c echo.Context) error {
 func (u *server) logout(c echo.Context) error {
 	if ck, err := c.Cookie(cookieName); err == nil {
 		who := api.CallerOf(c)
-		u.sessions.end(c.Request().Context(), ck.Value, &store.AuditEntry{Organization: who.Org, ActorKind: who.Kind, ActorID: who.ID,
-			Action: store.AuditUILogout, Outcome: store.AuditOK, Status: http.StatusSeeOther})
+		u.sessions.end(c.Request().Context(), ck.Value, &AuditEntry{Organization: who.Org, ActorKind: string(who.Kind), ActorID: who.ID,
+			Action: api.AuditUILogout, Outcome: api.AuditOK, Status: http.StatusSeeOther})
 	}
 	c.SetCookie(&http.Cookie{
 		Name: cookieName, Value: "", Path: "/ui", MaxAge: -1,

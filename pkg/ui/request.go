@@ -6,7 +6,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // The request page: every job of one request and how it ended.
@@ -30,14 +29,14 @@ func (u *server) request(c echo.Context) error {
 	}
 	v := jobs.NewRequestView(rid, js)
 	page := requestPage{ID: v.RequestID, Total: v.Total}
-	for _, s := range jobStatuses {
+	for _, s := range jobs.Statuses {
 		if n := v.Counts[s]; n > 0 {
 			page.Counts = append(page.Counts, statusCount{Status: string(s), Count: n})
 		}
 	}
 	for _, j := range js {
 		page.Jobs = append(page.Jobs, newJobRow(j))
-		page.Open = page.Open || j.Status == store.JobQueued || j.Status == store.JobRunning
+		page.Open = page.Open || j.Status == jobs.Queued || j.Status == jobs.Running
 	}
 	return u.render(c, http.StatusOK, "request", page)
 }

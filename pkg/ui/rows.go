@@ -12,14 +12,10 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // What several pages show alike: a cluster's row, a job's row, counts by
 // status, times and durations, page sizes.
-
-// jobStatuses orders job counts the same way everywhere.
-var jobStatuses = []store.JobStatus{store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCancelled}
 
 // clusterRow is one cluster as the fleet table and the cluster page's
 // header show it. It holds what pushd observed, never the credential: only
@@ -88,11 +84,11 @@ func newClusterRow(rec *clusters.Record, st health.Status, recent []jobs.Summary
 	r.OverPrivileged = overPrivileged(st, ns.Excess)
 	r.Expiring = st.Credential.Expiry != nil && time.Until(*st.Credential.Expiry) < expiringWithin
 	ns.OK = ns.Observed == ns.Allowed && ns.Exists == ns.Allowed && ns.Labeled == ns.Allowed && ns.RightsOK == ns.Allowed && ns.Excess == 0
-	counts := map[store.JobStatus]int{}
+	counts := map[jobs.Status]int{}
 	for _, j := range recent {
 		counts[j.Status]++
 	}
-	for _, s := range jobStatuses {
+	for _, s := range jobs.Statuses {
 		if counts[s] > 0 {
 			r.Jobs = append(r.Jobs, statusCount{Status: string(s), Count: counts[s]})
 		}

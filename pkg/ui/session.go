@@ -6,13 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // sessionTTL is how long a UI login lasts. It is absolute, not sliding: a
@@ -50,7 +48,7 @@ type session struct {
 
 // caller is who the session's requests come from.
 func (s session) caller() api.Caller {
-	return api.Caller{Org: s.org, Kind: store.ActorUI, ID: s.fingerprint}
+	return api.Caller{Org: s.org, Kind: api.ActorUI, ID: s.fingerprint}
 }
 
 func newSessions(ttl time.Duration, now func() time.Time, db Sessions, log *slog.Logger) *sessions {
@@ -67,7 +65,7 @@ func newSessions(ttl time.Duration, now func() time.Time, db Sessions, log *slog
 // not nil, is completed with the session's fingerprint and written with the
 // session in one transaction. A session the database could not keep still
 // works until pushd restarts.
-func (s *sessions) create(ctx context.Context, org string, audit *store.AuditEntry) (string, time.Time) {
+func (s *sessions) create(ctx context.Context, org string, audit *AuditEntry) (string, time.Time) {
 	id, csrf := randomToken(), randomToken()
 	now := s.now()
 	expires := now.Add(s.ttl)
@@ -87,7 +85,7 @@ func (s *sessions) create(ctx context.Context, org string, audit *store.AuditEnt
 		audit.ActorID = fp
 	}
 	if s.db != nil {
-		row := &store.UISession{IDHash: hex.EncodeToString(key[:]), Organization: org, CSRF: csrf, ExpiresAt: expires.UTC()}
+		row := StoredSession{IDHash: hex.EncodeToString(key[:]), Organization: org, CSRF: csrf, ExpiresAt: expires.UTC()}
 		if err := s.db.SaveUISession(ctx, row, audit); err != nil {
 			s.log.Warn("ui session not saved: it ends when pushd restarts", "organization", org, "err", err)
 		}
@@ -123,9 +121,10 @@ func (s *sessions) lookup(ctx context.Context, id string) (session, bool) {
 	}
 	row, err := s.db.UISessionByHash(ctx, hex.EncodeToString(key[:]), now)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("ui session lookup failed", "err", err)
-		}
+		s.log.Warn("ui session lookup failed", "err", err)
+		return session{}, false
+	}
+	if row == nil {
 		return session{}, false
 	}
 	sess = session{org: row.Organization, fingerprint: api.FingerprintOf(key), csrf: row.CSRF, expires: row.ExpiresAt}
@@ -137,7 +136,7 @@ func (s *sessions) lookup(ctx context.Context, id string) (session, bool) {
 
 // end forgets a session, and writes audit (when not nil) with the deletion
 // in one transaction; unknown ids are ignored.
-func (s *sessions) end(ctx context.Context, id string, audit *store.AuditEntry) {
+func (s *sessions) end(ctx context.Context, id string, audit *AuditEntry) {
 	key := sha256.Sum256([]byte(id))
 	s.mu.Lock()
 	delete(s.byID, key)

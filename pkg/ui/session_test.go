@@ -3,9 +3,6 @@ package ui
 import (
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 func TestSessionsExpireAndEnd(t *testing.T) {
@@ -51,35 +48,29 @@ func TestSessionsExpireAndEnd(t *testing.T) {
 // database knows them, anti-forgery token included); expiry and logout
 // hold there too, and the database never holds the session id.
 func TestSessionsSurviveARestart(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := t.Context()
-		st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		now := time.Now()
-		clock := func() time.Time { return now }
-		before := newSessions(time.Hour, clock, st, nil)
-		id, _ := before.create(ctx, "acme", nil)
-		want, _ := before.lookup(ctx, id)
+	ctx := t.Context()
+	db := &FakeSessions{}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	before := newSessions(time.Hour, clock, db, nil)
+	id, _ := before.create(ctx, "acme", nil)
+	want, _ := before.lookup(ctx, id)
 
-		after := newSessions(time.Hour, clock, st, nil) // pushd restarted
-		got, ok := after.lookup(ctx, id)
-		if !ok || got.org != "acme" || got.csrf != want.csrf {
-			t.Fatalf("after a restart: %+v %v, want %+v", got, ok, want)
-		}
-		if _, err := st.UISessionByHash(ctx, id, now); err == nil {
-			t.Fatal("the database is keyed by the session id itself")
-		}
-		after.end(ctx, id, nil)
-		if _, ok := newSessions(time.Hour, clock, st, nil).lookup(ctx, id); ok {
-			t.Fatal("a logged-out session survives a restart")
-		}
-		old, _ := after.create(ctx, "acme", nil)
-		now = now.Add(time.Hour)
-		if _, ok := newSessions(time.Hour, clock, st, nil).lookup(ctx, old); ok {
-			t.Fatal("an expired session survives a restart")
-		}
-	})
+	after := newSessions(time.Hour, clock, db, nil) // pushd restarted
+	got, ok := after.lookup(ctx, id)
+	if !ok || got.org != "acme" || got.csrf != want.csrf {
+		t.Fatalf("after a restart: %+v %v, want %+v", got, ok, want)
+	}
+	if _, stored := db.Rows[id]; stored {
+		t.Fatal("the database is keyed by the session id itself")
+	}
+	after.end(ctx, id, nil)
+	if _, ok := newSessions(time.Hour, clock, db, nil).lookup(ctx, id); ok {
+		t.Fatal("a logged-out session survives a restart")
+	}
+	old, _ := after.create(ctx, "acme", nil)
+	now = now.Add(time.Hour)
+	if _, ok := newSessions(time.Hour, clock, db, nil).lookup(ctx, old); ok {
+		t.Fatal("an expired session survives a restart")
+	}
 }

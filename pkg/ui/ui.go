@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vworkspace/pushd/pkg/api"
-	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/web"
 )
 
@@ -101,10 +100,10 @@ func New(deps Deps, opts Options) http.Handler {
 	g.GET("/audit", u.audit, signedIn)
 	// audit before csrf: a post with a forged or stale token is a refused
 	// attempt of the session, and the audit log shows those too.
-	g.POST("/clusters/:id/drift-check", u.driftCheck, signedIn, audit(store.AuditDriftCheckRequested, api.ClusterInPath), csrf)
-	g.POST("/jobs/:id/cancel", u.cancelJob, signedIn, audit(store.AuditJobCancelled, api.SubjectInPath), csrf)
-	g.POST("/requests/:request_id/cancel", u.cancelRequest, signedIn, audit(store.AuditRequestCancelled, api.RequestInPath), csrf)
-	g.POST("/callbacks/:id/resend", u.resendCallback, signedIn, audit(store.AuditCallbackResent, api.SubjectInPath), csrf)
+	g.POST("/clusters/:id/drift-check", u.driftCheck, signedIn, audit(api.AuditDriftCheckRequested, api.ClusterInPath), csrf)
+	g.POST("/jobs/:id/cancel", u.cancelJob, signedIn, audit(api.AuditJobCancelled, api.SubjectInPath), csrf)
+	g.POST("/requests/:request_id/cancel", u.cancelRequest, signedIn, audit(api.AuditRequestCancelled, api.RequestInPath), csrf)
+	g.POST("/callbacks/:id/resend", u.resendCallback, signedIn, audit(api.AuditCallbackResent, api.SubjectInPath), csrf)
 	g.Any("/*", func(echo.Context) error { return echo.ErrNotFound }, signedIn)
 	return e
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/ui"
+	"github.com/vworkspace/pushd/pkg/ui/uistore"
 	"github.com/vworkspace/pushd/pkg/webhook"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -198,10 +199,11 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			{Name: "workers", Check: runner.Started},
 		},
 	})
+	uiStore := uistore.New(st)
 	uiDeps := ui.Deps{Front: srv, Auth: auth, Clusters: registry, Health: monitor, Jobs: jobService, Manifests: jobService, Clients: registry,
-		Inventory: watcher, Events: st, Audit: st, Sessions: st}
+		Inventory: watcher, Events: uiStore, Audit: uiStore, Sessions: uiStore}
 	if deliverer != nil {
-		uiDeps.Callbacks = deliverer
+		uiDeps.Callbacks = uistore.Callbacks{Outbox: deliverer}
 	}
 	srv.Mount("/ui", ui.New(uiDeps, ui.Options{Logger: log.With("component", "ui")}))
 	var wg sync.WaitGroup

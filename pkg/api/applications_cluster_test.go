@@ -13,7 +13,7 @@ import (
 // through the inventory endpoints; another organization sees nothing.
 func TestApplicationEndpoints(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		e := newEnv(t, db)
+		e := newClusterEnv(t, db)
 		ns, job := jobFixture(t, e)
 		body := job(nil)
 		var spec map[string]any

@@ -1,29 +1,25 @@
-package api_test
+package ui_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/libtnb/sqlite"
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/apply"
+	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
-	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // chromium finds Debian's headless-capable chromium. Without one the
@@ -59,7 +55,7 @@ func screenshotDir(t *testing.T) string {
 // readmeShots are the screenshots the README shows. With $PUSHD_UI_DOCS set
 // the browser test also writes them there; the README's are refreshed with
 //
-//	PUSHD_UI_DOCS=$PWD/docs/screenshots go test -count=1 -run TestUIInBrowser ./pkg/api/
+//	PUSHD_UI_DOCS=$PWD/docs/screenshots go test -count=1 -run TestUIInBrowser ./pkg/ui/
 var readmeShots = map[string]bool{
 	"fleet-unreachable": true, "cluster": true, "application": true, "job": true, "request": true, "jobs": true, "fleet-390": true, "audit": true,
 }
@@ -164,13 +160,13 @@ func (b *browser) fits(page string) {
 
 // TestUIInBrowser drives headless chromium through the UI on the demo
 // fleet as a platform engineer would: sign in; see a cluster go down on
-// the fleet without a reload; open a drifted application, see the field
+// the fleet without a reload (the monitor observes it unreachable); open a drifted application, see the field
 // and the manager, run a drift check from the page; cancel a queued job;
 // open a request; every page at a laptop's 900 px and a phone's width.
 // Hostile names stay text. It writes a screenshot of every page.
 func TestUIInBrowser(t *testing.T) {
-	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, withFastMonitor(time.Second))
-	d := newUIDemo(t, e)
+	d := newDemo()
+	e := serve(t, d.deps, api.Options{})
 	b := newBrowser(t, e.url)
 
 	// Not logged in: the login form; a wrong token is refused in the page.
@@ -212,10 +208,11 @@ func TestUIInBrowser(t *testing.T) {
 	}
 	b.do("fleet again", chromedp.Navigate(e.url+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`)))
 
-	// acme-edge-down goes down: the fleet shows it within a probe interval (1 s
-	// here) and a refresh (3 s), without a reload of the page.
+	// acme-edge-down goes down: the fleet shows it within a refresh (3 s),
+	// without a reload of the page.
 	js[int](b, `window.pushdNoReload = 42`)
-	d.down.stop()
+	down := time.Now()
+	d.health.Set("acme-edge-down", health.Status{Connectivity: health.Connectivity{State: health.StateUnreachable, CheckedAt: &down, Breaker: "closed", Message: refusedDial}})
 	row := `[...document.querySelectorAll('table.fleet tbody tr')].find(r => r.textContent.includes('acme-edge-down'))`
 	b.until("acme-edge-down shown unreachable", row+`.querySelector('.state-unreachable') !== null`, 20*time.Second)
 	if js[int](b, `window.pushdNoReload || 0`) != 42 {
@@ -273,8 +270,8 @@ func TestUIInBrowser(t *testing.T) {
 	if problem := b.text(`section.problem`); !strings.Contains(problem, "403") {
 		t.Errorf("the forged cancel was not refused:\n%s", problem)
 	}
-	if st := e.read(t, "/api/v1/jobs/"+d.queued, acmeToken).json(t)["status"]; st != "queued" {
-		t.Fatalf("a forged post cancelled the job: %v", st)
+	if len(d.jobs.Cancelled) != 0 {
+		t.Fatalf("a forged post cancelled %v", d.jobs.Cancelled)
 	}
 
 	// Cancel the queued job from its page.
@@ -340,50 +337,19 @@ func (b *browser) login() {
 
 // TestUIJobPageIsLive: a running job's page, opened before the job wrote
 // anything, shows each object and its kstatus, and the run's retries, as
-// the job's row records them — without a reload — and once the job is
-// final it stops refreshing: a later change of the row never shows.
+// the job service reports them — without a reload — and once the job is
+// final it stops refreshing: a later change never shows.
 func TestUIJobPageIsLive(t *testing.T) {
-	dsn := filepath.Join(t.TempDir(), "pushd.db")
-	e := newEnv(t, dbtest.Database{Driver: "sqlite", DSN: dsn})
-	ctx := context.Background()
+	d := newDemo()
 	started := time.Now()
-	lease := started.Add(time.Hour) // the test holds the job: no worker of this pushd claims it
-	row, err := e.store.CreateJob(ctx, &store.Job{Organization: "acme", ID: "live-1", Cluster: "acme-prod-1", Namespace: "apps",
-		Application: "nextcloud", Engine: "manifest", Type: "deploy", Action: "apply", Trigger: "odoo", TimeoutSeconds: 300,
-		Status: store.JobRunning, Attempt: 1, LeaseOwner: "test", LeaseExpiresAt: &lease, StartedAt: &started})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The running job's progress as the runner persists it while it runs
-	// (store.ReportProgress). Its retries are written beside pushd's own
-	// connection: no store method writes them while a job runs (a retried
-	// job is put back in the queue with them), nor anything once it is final.
-	raw, err := gorm.Open(sqlite.Open(dsn+"?_pragma=busy_timeout(10000)"), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if db, err := raw.DB(); err == nil {
-			db.Close()
-		}
-	})
-	asJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
-	claim := store.Claim{Seq: row.Seq, Attempt: 1}
-	progress := func(objects []apply.ObjectResult) {
-		t.Helper()
-		if err := e.store.ReportProgress(ctx, claim, asJSON(objects)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set := func(column string, v any) {
-		t.Helper()
-		if err := raw.Exec("UPDATE jobs SET "+column+" = ? WHERE seq = ?", asJSON(v), row.Seq).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
+	d.jobs.Jobs = append(d.jobs.Jobs, &jobs.Job{ID: "live-1", Organization: "acme", Cluster: "acme-prod-1", Namespace: "apps", Application: "nextcloud",
+		Operation: jobs.Operation{Engine: "manifest", Type: "deploy"}, Action: jobs.ActionApply, Trigger: jobs.TriggerOdoo, TimeoutSeconds: 300,
+		Status: jobs.Running, Attempt: 1, CreatedAt: started, StartedAt: &started, Objects: []apply.ObjectResult{}, Retries: []jobs.Retry{}})
+	e := serve(t, d.deps, api.Options{})
 	object := func(kind, name, status string) apply.ObjectResult {
 		return apply.ObjectResult{ObjectRef: apply.ObjectRef{Version: "v1", Kind: kind, Namespace: "apps", Name: name}, Action: apply.ActionCreated, Status: status}
 	}
+	progress := func(change func(j *jobs.Job)) { d.jobs.Update("live-1", change) }
 
 	b := newBrowser(t, e.url)
 	b.login()
@@ -398,13 +364,14 @@ func TestUIJobPageIsLive(t *testing.T) {
 	objects := `(document.querySelector('#job table.objects')?.textContent || '')`
 
 	// The first object is written; its kstatus is InProgress.
-	progress([]apply.ObjectResult{object("ConfigMap", "settings", "InProgress")})
+	progress(func(j *jobs.Job) { j.Objects = []apply.ObjectResult{object("ConfigMap", "settings", "InProgress")} })
 	b.until("the first object", objects+`.includes('apps/settings') && !!document.querySelector('#job .kstatus-InProgress')`, 15*time.Second)
 
 	// It becomes Current, a second one is written, and a write was retried.
-	retried := []jobs.Retry{{At: time.Now(), Error: "the API server answered 503: retried"}}
-	set("retries", retried)
-	progress([]apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "InProgress")})
+	progress(func(j *jobs.Job) {
+		j.Retries = []jobs.Retry{{At: time.Now(), Error: "the API server answered 503: retried"}}
+		j.Objects = []apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "InProgress")}
+	})
 	b.until("the kstatus change, the second object and the retry",
 		objects+`.includes('apps/web') && document.querySelectorAll('#job .kstatus-Current').length === 1 && `+
 			`(document.querySelector('#job table.retries')?.textContent || '').includes('answered 503')`, 15*time.Second)
@@ -414,20 +381,19 @@ func TestUIJobPageIsLive(t *testing.T) {
 	b.shot("job-live")
 
 	// The job ends: the page shows it, then stops refreshing.
-	done := []apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "Current")}
-	if err := e.store.FinishJob(ctx, claim, store.Outcome{Status: store.JobSucceeded, Objects: asJSON(done), Retries: asJSON(retried), At: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	progress(func(j *jobs.Job) {
+		finished := time.Now()
+		j.Status, j.FinishedAt = jobs.Succeeded, &finished
+		j.Objects = []apply.ObjectResult{object("ConfigMap", "settings", "Current"), object("Service", "web", "Current")}
+	})
 	b.until("the job's end", `!!document.querySelector('h1 .status-succeeded') && document.querySelectorAll('#job .kstatus-Current').length === 2`, 15*time.Second)
 	if n := js[int](b, `document.querySelectorAll('[data-live]').length`); n != 0 {
 		t.Errorf("a final job's page still has %d live sections", n)
 	}
 	last := js[string](b, `document.documentElement.dataset.refreshed || ''`)
-	if err := e.store.ReportProgress(ctx, claim, asJSON(done)); !errors.Is(err, store.ErrFenced) {
-		t.Fatalf("progress of a final job: %v, want store.ErrFenced", err)
-	}
-	set("objects", append(done, object("Secret", "late", "InProgress"))) // nothing in pushd writes a final job: the test does, to see no refresh shows it
-	time.Sleep(3*time.Second + 3*time.Second + time.Second)              // two refresh intervals (3 s) and some
+	// Nothing in pushd changes a final job: the test does, to see no refresh shows it.
+	progress(func(j *jobs.Job) { j.Objects = append(slices.Clone(j.Objects), object("Secret", "late", "InProgress")) })
+	time.Sleep(3*time.Second + 3*time.Second + time.Second) // two refresh intervals (3 s) and some
 	if now := js[string](b, `document.documentElement.dataset.refreshed || ''`); now != last || strings.Contains(b.text(`#job`), "apps/late") {
 		t.Errorf("the final job's page still refreshes (last refresh %s, then %s):\n%s", last, now, b.text(`#job`))
 	}
