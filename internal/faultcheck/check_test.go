@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -17,11 +17,7 @@ import (
 func history(t *testing.T) (*store.Store, []Delivery) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "pushd.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.SQLite(t)
 	event := func(status store.JobStatus, attempt int) *store.Event {
 		data, _ := json.Marshal(map[string]any{"id": "j-1", "status": status, "attempt": attempt})
 		return &store.Event{ID: fmt.Sprintf("evt-%s-%d", status, attempt), Type: jobStatusChanged, Organization: "acme", Cluster: "acme-1", Data: string(data)}

@@ -8,11 +8,15 @@ package fleettest
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -97,4 +101,32 @@ func Outage(t testing.TB, c *testbed.Cluster) {
 			t.Errorf("restart %s after its outage: %v", c.Name, err)
 		}
 	})
+}
+
+// CountRequests makes cfg count each request it sends in n (replacing any
+// WrapTransport it had).
+func CountRequests(cfg *rest.Config, n *atomic.Int64) {
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, n} }
+}
+
+type countingTransport struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	return t.next.RoundTrip(r)
+}
+
+// FreeAddr is a TCP address free on loopback now, for a server the test
+// starts (another process may take it first).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -52,7 +52,7 @@ type Options struct {
 func New(t testing.TB, db dbtest.Database, opts Options) *Fleet {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = warnLogger()
 	}
 	if opts.Monitor.Logger == nil {
 		opts.Monitor.Logger = opts.Logger
@@ -181,6 +181,15 @@ type Bed struct {
 
 // LazyBed is a Bed with opts, not started yet.
 func LazyBed(opts testbed.Options) *Bed { return &Bed{opts: opts} }
+
+// QuietBed is a LazyBed of n clusters that logs warnings only, to stderr.
+func QuietBed(n int) *Bed {
+	return LazyBed(testbed.Options{Clusters: n, Logger: warnLogger()})
+}
+
+func warnLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
 
 // Clusters are the bed's clusters, the bed started (and its binaries
 // built, the first time on this machine) on the first call. A bed that

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/logbuf"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/fleet"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -22,11 +23,7 @@ import (
 func TestRetentionSweep(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+		st := storetest.Open(t, db)
 		c := &store.Cluster{ID: "c-1", Organization: "acme"}
 		if _, err := st.PutCluster(ctx, c); err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package health_test
 
 import (
 	"context"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,16 +15,6 @@ import (
 	"github.com/vworkspace/pushd/pkg/health"
 )
 
-type countingTransport struct {
-	rt http.RoundTripper
-	n  *atomic.Int64
-}
-
-func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.rt.RoundTrip(r)
-}
-
 // TestLightProbeConfirmsWithOneRequestPerNamespace: between full probes an
 // idle cluster is confirmed with one GET of each allowed namespace, and the
 // confirmation keeps what the full probe saw; any change (here the
@@ -36,7 +25,7 @@ func TestLightProbeConfirmsWithOneRequestPerNamespace(t *testing.T) {
 	ns := fleettest.Namespace(t, c, true)
 	var n atomic.Int64
 	cfg := c.AdminConfig()
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, &n} }
+	fleettest.CountRequests(cfg, &n)
 	cl, err := clusters.NewClients(c.Name, cfg, clusters.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)

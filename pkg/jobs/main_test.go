@@ -12,6 +12,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/store"
 )
 
 // bed starts when a test first asks for its clusters.
@@ -61,7 +62,14 @@ func (h *harness) statuses(t *testing.T, cluster, id string) []string {
 // jobEvents lists the job.status_changed events of a job, oldest first.
 func (h *harness) jobEvents(t *testing.T, cluster, id string) []jobs.Job {
 	t.Helper()
-	events, err := h.Store.Events(context.Background(), cluster, 1000)
+	return jobEvents(t, h.Store, cluster, id)
+}
+
+// jobEvents lists the job.status_changed events of job id on cluster in st,
+// oldest first.
+func jobEvents(t *testing.T, st *store.Store, cluster, id string) []jobs.Job {
+	t.Helper()
+	events, err := st.Events(context.Background(), cluster, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +90,8 @@ func (h *harness) jobEvents(t *testing.T, cluster, id string) []jobs.Job {
 // firstEvent is the oldest job.status_changed event of a job, as Odoo gets it.
 func (h *harness) firstEvent(t *testing.T, cluster, id string) jobs.Job {
 	t.Helper()
-	events, err := h.Store.Events(context.Background(), cluster, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(events) - 1; i >= 0; i-- {
-		var j jobs.Job
-		json.Unmarshal([]byte(events[i].Data), &j)
-		if events[i].Type == jobs.EventStatusChanged && j.ID == id {
-			return j
-		}
+	if events := h.jobEvents(t, cluster, id); len(events) > 0 {
+		return events[0]
 	}
 	t.Fatalf("no event for job %s", id)
 	return jobs.Job{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
@@ -64,11 +64,7 @@ type policy struct {
 func newPolicy(t *testing.T, a jobs.Applier) *policy {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "pushd.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.SQLite(t)
 	row := &store.Cluster{ID: "edge-1", Organization: "acme"}
 	if _, err := st.PutCluster(ctx, row); err != nil {
 		t.Fatal(err)
@@ -111,20 +107,19 @@ func (p *policy) until(t *testing.T, id, what string, cond func(*jobs.Job) bool)
 	}
 }
 
-func (p *policy) statuses(t *testing.T, id string) (out []jobs.Job) {
+func (p *policy) statuses(t *testing.T, id string) []jobs.Job {
 	t.Helper()
-	events, err := p.store.Events(context.Background(), "edge-1", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(events) - 1; i >= 0; i-- {
-		var j jobs.Job
-		json.Unmarshal([]byte(events[i].Data), &j)
-		if events[i].Type == jobs.EventStatusChanged && j.ID == id {
-			out = append(out, j)
+	return jobEvents(t, p.store, "edge-1", id)
+}
+
+// count is how many of js f holds for.
+func count(js []jobs.Job, f func(jobs.Job) bool) (n int) {
+	for _, j := range js {
+		if f(j) {
+			n++
 		}
 	}
-	return out
+	return n
 }
 
 var written = apply.ObjectResult{ObjectRef: apply.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "team-a", Name: "settings"},
@@ -179,13 +174,7 @@ func TestRunnerRequeuesTransientFailures(t *testing.T) {
 	if len(j.Retries) != 3 || j.Waiting != nil {
 		t.Fatalf("after the failures: %d retries, waiting %+v (want 3, nil)", len(j.Retries), j.Waiting)
 	}
-	waits := 0
-	for _, e := range p.statuses(t, "r-1") {
-		if e.Waiting != nil {
-			waits++
-		}
-	}
-	if waits != 1 {
+	if waits := count(p.statuses(t, "r-1"), func(e jobs.Job) bool { return e.Waiting != nil }); waits != 1 {
 		t.Fatalf("%d events announced the wait, want 1", waits)
 	}
 }
@@ -211,13 +200,7 @@ func TestRunnerFailsAPanickedJobOnce(t *testing.T) {
 	if d := testutil.ToFloat64(workers.Panics.WithLabelValues("job")) - before; d != 1 {
 		t.Fatalf("pushd_panics_total{kind=job} grew by %v", d)
 	}
-	terminal := 0
-	for _, e := range p.statuses(t, "x-1") {
-		if e.FinishedAt != nil {
-			terminal++
-		}
-	}
-	if terminal != 1 {
+	if terminal := count(p.statuses(t, "x-1"), func(e jobs.Job) bool { return e.FinishedAt != nil }); terminal != 1 {
 		t.Fatalf("%d terminal events, want 1", terminal)
 	}
 	p.submit(t, "x-2")

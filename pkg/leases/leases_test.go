@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -19,11 +20,7 @@ import (
 func TestLeasesShareAndTakeOver(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+		st := storetest.Open(t, db)
 		creds, err := clusters.NewCredentialStore(t.TempDir())
 		if err != nil {
 			t.Fatal(err)

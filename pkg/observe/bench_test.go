@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/observe"
@@ -38,16 +38,6 @@ func (c countingClusters) Clients(id string) (*clusters.Clients, error) {
 	return c.Registry.Clients(id)
 }
 
-type countingTransport struct {
-	next http.RoundTripper
-	n    *atomic.Int64
-}
-
-func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	t.n.Add(1)
-	return t.next.RoundTrip(r)
-}
-
 // benchSetup applies one application of benchObjects ConfigMaps through a
 // job (least-privilege credential) and returns the harness and clients
 // counting their requests into n.
@@ -69,7 +59,7 @@ func benchSetup(b *testing.B, n *atomic.Int64) (*harness, *clusters.Clients) {
 		b.Fatal(err)
 	}
 	cfg := cred.RESTConfig()
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, n} }
+	fleettest.CountRequests(cfg, n)
 	c, err := clusters.NewClients(id, cfg, unthrottled)
 	if err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -19,11 +20,7 @@ import (
 func TestBacklogGauges(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		st, err := store.Open(ctx, db.Driver, db.DSN, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+		st := storetest.Open(t, db)
 		now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 		reg := prometheus.NewRegistry()
 		outbox.RegisterBacklogGauges(reg, st, func() time.Time { return now })

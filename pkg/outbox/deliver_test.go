@@ -13,6 +13,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/logbuf"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -21,7 +22,7 @@ import (
 // order, each signed, with the body the contract fixes.
 func TestDeliversSignedEventsInOrder(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		recv := newReceiver(t, nil)
 		// A poll interval of an hour: only Notify can explain a prompt delivery.
 		d := outbox.New(st, recv.url, secret(t), outbox.Options{PollInterval: time.Hour})
@@ -64,7 +65,7 @@ func TestDeliversSignedEventsInOrder(t *testing.T) {
 // Any 2xx is success; anything else, a redirect included, is a failed attempt.
 func TestStatusOutcomes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		recv := newReceiver(t, nil)
 		statuses := map[string]int{ // cluster → what the receiver answers its events
 			"ok-200": 200, "ok-201": 201, "ok-202": 202, "ok-204": 204, "ok-299": 299,
@@ -117,7 +118,7 @@ func TestFailuresNameNoSecret(t *testing.T) {
 			{name: "unreachable", url: gone.URL + "/cb?token=" + urlToken, want: "connection refused"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				st := openStore(t, db)
+				st := storetest.Open(t, db)
 				ids := addEvents(t, st, "prod-"+tc.name, 1)
 				logs := &logbuf.Buffer{}
 				d := outbox.New(st, tc.url, secret(t), outbox.Options{PollInterval: 10 * time.Millisecond, Logger: debugLogger(logs)})
@@ -145,7 +146,7 @@ func TestFailuresNameNoSecret(t *testing.T) {
 // undelivered ones, however old, stay.
 func TestPrunesDeliveredEvents(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		clk := newClock()
 		now := clk.Now()
 		add := func(id string, delivered *time.Time) {
@@ -175,7 +176,7 @@ func TestBodyOfEmptyAndInvalidData(t *testing.T) {
 	// Exercised through a receiver: empty data goes out as {}; data that is
 	// not JSON is never sent and is reported as the event's last error.
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		recv := newReceiver(t, nil)
 		ctx := context.Background()
 		empty := &store.Event{ID: "evt-empty", Type: "credential.expiring", Organization: "acme", Cluster: "a"}

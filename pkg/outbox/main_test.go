@@ -33,16 +33,6 @@ func secret(t *testing.T) webhook.Secret {
 	return s
 }
 
-func openStore(t *testing.T, db dbtest.Database) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), db.Driver, db.DSN, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // clock is a settable clock shared by a Deliverer and the receiver's verifier.
 type clock struct {
 	mu  sync.Mutex

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -19,7 +20,7 @@ import (
 // flows. When the receiver recovers, "bad" catches up in order.
 func TestClusterWaitsForItsOldestEventOthersFlow(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		clk := newClock()
 		recv := newReceiver(t, clk.Now)
 		recv.setRespond(func(b outbox.Body, _ int) int {
@@ -73,7 +74,7 @@ func TestRestartDeliversTheRest(t *testing.T) {
 		recv := newReceiver(t, nil)
 		held := make(chan struct{})
 		release := make(chan struct{})
-		st1 := openStore(t, db)
+		st1 := storetest.Open(t, db)
 		ids := addEvents(t, st1, "prod-1", 6)
 		recv.setRespond(func(b outbox.Body, attempt int) int {
 			if b.ID == ids[2] && attempt == 1 {
@@ -95,7 +96,7 @@ func TestRestartDeliversTheRest(t *testing.T) {
 			t.Fatalf("before the restart delivered %v, want %v", got, ids[:2])
 		}
 
-		st2 := openStore(t, db)
+		st2 := storetest.Open(t, db)
 		// A long lease-ending wait would show here: the claim must have been released.
 		run(t, outbox.New(st2, recv.url, secret(t), outbox.Options{PollInterval: 10 * time.Millisecond}))
 		eventually(t, 10*time.Second, "the rest delivered", allDelivered(t, st2, ids))
@@ -119,7 +120,7 @@ func TestRestartDeliversTheRest(t *testing.T) {
 // until the lease ends; then another takes it over.
 func TestLapsedClaimIsTakenOver(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		clk := newClock()
 		recv := newReceiver(t, clk.Now)
 		ids := addEvents(t, st, "prod-1", 2)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -48,7 +49,7 @@ func (p *panicOnce) attempts() []time.Time {
 // its cluster are delivered in order.
 func TestPanicHoldsBackItsClusterOnly(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		recv := newReceiver(t, nil)
 		bad := addEvents(t, st, "bad", 3)
 		good := addEvents(t, st, "good", 3)

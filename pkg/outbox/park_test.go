@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -24,7 +25,7 @@ import (
 func TestRefusedEventIsParkedAndLaterEventsFlow(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		clk := newClock()
 		recv := newReceiver(t, clk.Now)
 		ids := addEvents(t, st, "prod-1", 4)
@@ -101,7 +102,7 @@ func TestRefusedEventIsParkedAndLaterEventsFlow(t *testing.T) {
 // is down for a while still gets every event in order — and is parked after.
 func TestPassingFailuresWaitUntilTheBudgetIsSpent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		clk := newClock()
 		recv := newReceiver(t, clk.Now)
 		ids := addEvents(t, st, "prod-1", 2)

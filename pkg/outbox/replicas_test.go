@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 )
 
@@ -45,7 +46,7 @@ func TestReplicasShareTheOutbox(t *testing.T) {
 		for i := range 2 {
 			tr := &countingTransport{}
 			transports = append(transports, tr)
-			d := outbox.New(openStore(t, db), recv.url, secret(t), outbox.Options{
+			d := outbox.New(storetest.Open(t, db), recv.url, secret(t), outbox.Options{
 				Client:       &http.Client{Transport: tr},
 				Owner:        fmt.Sprintf("replica-%d", i),
 				Concurrency:  3,
@@ -59,7 +60,7 @@ func TestReplicasShareTheOutbox(t *testing.T) {
 
 		// Writers append while the deliverers run, one per cluster, each
 		// waking both deliverers after every event, as pkg/jobs would.
-		writer := openStore(t, db)
+		writer := storetest.Open(t, db)
 		order := make([][]string, clusters) // each cluster's ids, oldest first
 		var wg sync.WaitGroup
 		for c := range clusters {

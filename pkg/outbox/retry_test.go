@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 )
 
@@ -18,7 +19,7 @@ func TestRetriesKeepTheIDAndBackOff(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		const failures = 3
 		const base = time.Minute
-		st := openStore(t, db)
+		st := storetest.Open(t, db)
 		clk := newClock()
 		recv := newReceiver(t, clk.Now)
 		recv.setRespond(func(_ outbox.Body, attempt int) int {

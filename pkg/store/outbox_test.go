@@ -37,11 +37,7 @@ func claimedIDs(es []Event) []string {
 func TestClaimEventsTakesClusterHeads(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		s, err := Open(ctx, db.Driver, db.DSN, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := open(t, db)
 		a := addTestEvents(t, s, "a", 3)
 		b := addTestEvents(t, s, "b", 2)
 		now := time.Now().Add(time.Second)
@@ -115,11 +111,7 @@ func TestClaimEventsRace(t *testing.T) {
 		const claimants, clusters = 6, 20
 		stores := make([]*Store, claimants)
 		for i := range stores {
-			s, err := Open(ctx, db.Driver, db.DSN, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := open(t, db)
 			stores[i] = s
 		}
 		for c := range clusters {
@@ -158,11 +150,7 @@ func TestClaimEventsRace(t *testing.T) {
 func TestPruneEventsKeepsUndelivered(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		ctx := context.Background()
-		s, err := Open(ctx, db.Driver, db.DSN, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := open(t, db)
 		es := addTestEvents(t, s, "a", 3)
 		now := time.Now()
 		s.MarkEventDelivered(ctx, es[0].Seq, now.Add(-48*time.Hour))

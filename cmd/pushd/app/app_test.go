@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,16 +24,6 @@ var bed = fleettest.LazyBed(testbed.Options{Clusters: 1})
 func TestMain(m *testing.M) { fleettest.Main(m, bed) }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -59,7 +48,7 @@ type started struct {
 // /healthz answers.
 func startPushd(t *testing.T, args []string, environ map[string]string) *started {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := fleettest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &started{base: "http://" + addr, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() { p.done <- Run(ctx, append(args, "--listen", addr), env(environ), p.stdout, p.stderr) }()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -101,7 +100,7 @@ func TestTypedClientCarriesWholeObjects(t *testing.T) {
 
 	recv := newReceiver(t)
 	dir := t.TempDir()
-	proc, err := pushdproc.Start(pushdproc.Options{Binary: binary, Addr: freeAddr(t), Env: []string{
+	proc, err := pushdproc.Start(pushdproc.Options{Binary: binary, Addr: fleettest.FreeAddr(t), Env: []string{
 		"PUSHD_DATABASE_URL=sqlite://" + filepath.Join(dir, "pushd.db"),
 		"PUSHD_KUBECONFIG_DIR=" + filepath.Join(dir, "kubeconfigs"),
 		"PUSHD_WEBHOOK_SECRETS=" + webhookSecret, "PUSHD_API_TOKENS=" + apiToken,
@@ -410,14 +409,4 @@ func playDeploymentController(kube kubernetes.Interface, ns string) (stop func()
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -91,15 +92,8 @@ func TestRenewToken(t *testing.T) {
 
 	t.Run("forbidden without the token grant", func(t *testing.T) {
 		// A token of another ServiceAccount, which has no right to renew itself.
-		if _, err := admin.CoreV1().ServiceAccounts(managed).Apply(ctx, corev1ac.ServiceAccount("nobody", managed), metav1.ApplyOptions{FieldManager: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		tr, err := admin.CoreV1().ServiceAccounts(managed).CreateToken(ctx, "nobody", bootstrapTokenRequest(), metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nobody := &clusters.Credential{Server: cred.Server, CAData: cred.CAData, Token: tr.Status.Token}
-		_, err = bootstrap.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
+		nobody := nobodyCredential(t, admin, managed, cred)
+		_, err := bootstrap.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
 		if !errors.Is(err, bootstrap.ErrCredentialForbidden) || !apierrors.IsForbidden(err) || errors.Is(err, bootstrap.ErrCredentialRejected) {
 			t.Fatalf("error %v, want ErrCredentialForbidden wrapping a 403", err)
 		}
@@ -247,14 +241,7 @@ func TestBootstrapAndRenewNeverLeakTokens(t *testing.T) {
 	}
 	texts = append(texts, fmt.Sprint(err))
 
-	if _, err := admin.CoreV1().ServiceAccounts(managed).Apply(ctx, corev1ac.ServiceAccount("nobody", managed), metav1.ApplyOptions{FieldManager: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := admin.CoreV1().ServiceAccounts(managed).CreateToken(ctx, "nobody", bootstrapTokenRequest(), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nobody := &clusters.Credential{Server: cred.Server, CAData: cred.CAData, Token: tr.Status.Token}
+	nobody := nobodyCredential(t, admin, managed, cred)
 	_, err = bootstrap.RenewToken(ctx, renewClients(t, id, nobody), nobody, 0)
 	if !errors.Is(err, bootstrap.ErrCredentialForbidden) {
 		t.Errorf("renewal without the right: %v, want ErrCredentialForbidden", err)
@@ -292,4 +279,19 @@ func renewJWT(t *testing.T, claims map[string]any) string {
 	}
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc(payload) + ".c2lnbmF0dXJl"
+}
+
+// nobodyCredential is cred with the token of ServiceAccount nobody in ns,
+// made for it: a ServiceAccount with no right to renew its token.
+func nobodyCredential(t *testing.T, admin kubernetes.Interface, ns string, cred *clusters.Credential) *clusters.Credential {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := admin.CoreV1().ServiceAccounts(ns).Apply(ctx, corev1ac.ServiceAccount("nobody", ns), metav1.ApplyOptions{FieldManager: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := admin.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "nobody", bootstrapTokenRequest(), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &clusters.Credential{Server: cred.Server, CAData: cred.CAData, Token: tr.Status.Token}
 }
