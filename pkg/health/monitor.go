@@ -21,10 +21,10 @@ const (
 	EventCredentialExpiring  = "credential.expiring"
 )
 
-// MonitorOptions tune health probing.
 // DefaultProbeInterval is MonitorOptions.Interval's default (--probe-interval).
 const DefaultProbeInterval = 15 * time.Second
 
+// MonitorOptions tune health probing.
 type MonitorOptions struct {
 	// Interval between probes of a healthy cluster, give or take a tenth
 	// by cluster (spread). Default 15s. Most are light (ProbeLight: one GET

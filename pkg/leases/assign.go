@@ -8,9 +8,9 @@ import (
 
 // An Assigner tells which clusters this replica observes: their probes,
 // status polls and drift checks run here, each under the context Assign
-// returns. A Keeper assigns by lease, among the replicas sharing a
-// PostgreSQL database; Solo assigns every cluster to the one process there
-// is (SQLite, the CLI, tests).
+// returns. A Keeper assigns by lease — `pushd serve` always runs one, on
+// SQLite too, where its one replica holds every lease; Solo assigns every
+// cluster, unfenced, to a process that runs no Keeper (the CLI, tests).
 type Assigner interface {
 	// Assign tells whether this replica observes the cluster now and
 	// returns the context its work runs under: fenced by the cluster's

@@ -1,7 +1,8 @@
 // Package leases assigns the clusters to the replicas of pushd that observe
 // them: each cluster's probes, status polls and drift checks run on one
 // replica, under a context that fences their writes. Among replicas on one
-// PostgreSQL database the Keeper assigns by lease, and writes made under a
-// lost lease are dropped; a process alone on its database (SQLite, the CLI,
-// tests) observes every cluster (Solo). Both are an Assigner.
+// database the Keeper assigns by lease, and writes made under a lost lease
+// are dropped (`pushd serve` runs one on SQLite too); a process that runs
+// no Keeper (the CLI, tests) observes every cluster (Solo). Both are an
+// Assigner.
 package leases

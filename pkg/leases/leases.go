@@ -40,10 +40,10 @@ import (
 // On SQLite the same code runs with one replica, which holds every lease:
 // one code path, one cheap UPDATE per round.
 
-// Options tune the cluster leases.
 // DefaultDuration is Options.Duration's default (--cluster-lease).
 const DefaultDuration = 15 * time.Second
 
+// Options tune the cluster leases.
 type Options struct {
 	// Duration is how long a lease holds without renewal, and how long a
 	// replica counts as live after its heartbeat. Default 15s.
@@ -79,8 +79,8 @@ func (o *Options) defaults() {
 }
 
 // Keeper keeps this replica's share of the cluster leases. Run does the
-// work; Lease answers, for the Monitor and the Watcher, whether a cluster
-// is this replica's to observe.
+// work; Assign (it is an Assigner) answers, for the Monitor and the
+// Watcher, whether a cluster is this replica's to observe.
 type Keeper struct {
 	store *store.Store
 	reg   *clusters.Registry
