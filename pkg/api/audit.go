@@ -61,8 +61,8 @@ var (
 	SubjectInPath AuditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("id") }
 	// RequestInPath: the :request_id of /requests/:request_id/….
 	RequestInPath AuditSubject = func(c echo.Context, e *store.AuditEntry) { e.Subject = c.Param("request_id") }
-	// SubjectInBody: the handler names it (AuditNote).
-	SubjectInBody AuditSubject = func(echo.Context, *store.AuditEntry) {}
+	// subjectInBody: the handler names it (AuditNote).
+	subjectInBody AuditSubject = func(echo.Context, *store.AuditEntry) {}
 )
 
 // Audited records action for every request of a known caller that

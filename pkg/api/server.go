@@ -135,7 +135,7 @@ func New(deps Deps, opts Options) *Server {
 	v1.PUT("/clusters/:id", s.putCluster, audit(store.AuditRecordWritten, ClusterInPath), write)
 	v1.DELETE("/clusters/:id", s.deleteCluster, audit(store.AuditRecordDeleted, ClusterInPath), write)
 	v1.PUT("/clusters/:id/kubeconfig", s.putKubeconfig, audit(store.AuditCredentialReplaced, ClusterInPath), write)
-	v1.POST("/jobs", s.submitJob, audit(store.AuditJobSubmitted, SubjectInBody), write)
+	v1.POST("/jobs", s.submitJob, audit(store.AuditJobSubmitted, subjectInBody), write)
 	v1.GET("/jobs", s.listJobs, read)
 	v1.GET("/jobs/:id", s.getJob, read)
 	v1.POST("/jobs/:id/cancel", s.cancelJob, audit(store.AuditJobCancelled, SubjectInPath), write)
