@@ -56,9 +56,21 @@ func (e *Engine) Apply(ctx context.Context, req Request) (*Result, error) {
 	if err := e.checkNamespace(ctx, key.Namespace); err != nil {
 		return nil, err
 	}
+	if req.Resume {
+		if res, err, resumed := e.resume(ctx, key, req); resumed {
+			return res, err
+		}
+	}
 	targets, err := e.prepare(key, req.Objects)
 	if err != nil {
 		return nil, err
+	}
+	if req.Judge != nil {
+		ids := make([]object.ObjMetadata, len(targets))
+		for i, t := range targets {
+			ids[i] = t.id
+		}
+		defer e.judges.add(ids, req.Judge)()
 	}
 	red := newRedactor(req.Objects)
 	dryRuns, err := e.preflight(ctx, targets, red)

@@ -77,6 +77,7 @@ type Engine struct {
 	destroyer *cliapply.Destroyer
 	inv       cliinventory.Client
 	watcher   watcher.StatusWatcher // the applier's and destroyer's, for Engine.wait
+	judges    judges                // of the objects runs wait on (Request.Judge)
 }
 
 // New builds the engine of the cluster c reaches. Every request it makes goes
@@ -94,7 +95,8 @@ func New(c *clusters.Clients, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: inventory client: %w", c.ClusterID, err)
 	}
-	w := newStatusWatcher(c, opts.ControllerGroups)
+	e := &Engine{c: c, opts: opts, inv: invClient}
+	w := newStatusWatcher(c, opts.ControllerGroups, newJudgedReader(e))
 	applier, err := cliapply.NewApplierBuilder().
 		WithFactory(f).
 		WithRestConfig(c.Config).
@@ -121,7 +123,8 @@ func New(c *clusters.Clients, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: destroyer: %w", c.ClusterID, err)
 	}
-	return &Engine{c: c, opts: opts, applier: applier, destroyer: destroyer, inv: invClient, watcher: w}, nil
+	e.applier, e.destroyer, e.watcher = applier, destroyer, w
+	return e, nil
 }
 
 // inventoryInfo is the template of the key's inventory ConfigMap. cli-utils

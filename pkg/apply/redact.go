@@ -90,3 +90,8 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// Redact returns what cuts the values of objs' Secrets out of a text, as
+// the engine does with its own messages: for texts built outside the
+// engine from what a run observed (an operation's outputs and conditions).
+func Redact(objs []*unstructured.Unstructured) func(string) string { return newRedactor(objs).string }

@@ -38,10 +38,25 @@ type Request struct {
 	// the run has acted on so far (an object not reached yet is absent),
 	// sorted as Result.Objects. Calls never overlap.
 	Progress func(objects []ObjectResult)
+
+	// Operation, when set, is the id of an operate job: the run works on
+	// that operation's own inventory (inventory.Key.Operation), never on
+	// the application's, so it neither prunes nor is pruned by the
+	// application's objects.
+	Operation string
+	// Judge, when set, decides the status of the run's objects it has a
+	// rule for, in place of kstatus: the run waits until it calls every
+	// one Current, one Failed, or Timeout passes.
+	Judge Judge
+	// Resume asks Apply to write nothing when the inventory already lists
+	// objects (an earlier attempt of the operation wrote them): the run
+	// then only waits on those, and one that is gone fails the run, as it
+	// is never created a second time.
+	Resume bool
 }
 
 func (e *Engine) key(req Request) (inventory.Key, error) {
-	k := inventory.Key{Cluster: e.c.ClusterID, Namespace: req.Namespace, Application: req.Application}
+	k := inventory.Key{Cluster: e.c.ClusterID, Namespace: req.Namespace, Application: req.Application, Operation: req.Operation}
 	return k, k.Validate()
 }
 

@@ -23,8 +23,10 @@ import (
 //     job's namespace only can watch;
 //   - filtered by the cluster-id label, so its informers hold pushd's objects
 //     only, not every object of each kind in the namespace;
-//   - reading objects of controllerGroups with controllerStatus.
-func newStatusWatcher(c *clusters.Clients, controllerGroups []string) watcher.StatusWatcher {
+//   - reading objects of controllerGroups with controllerStatus;
+//   - asking first, for the kinds they support, the readers in front (an
+//     engine's judgedReader).
+func newStatusWatcher(c *clusters.Clients, controllerGroups []string, front ...engine.StatusReader) watcher.StatusWatcher {
 	w := watcher.NewDefaultStatusWatcher(c.Dynamic, c.Mapper)
 	w.Filters = &watcher.Filters{Labels: labels.SelectorFromSet(labels.Set{inventory.ClusterIDLabel: c.ClusterID})}
 	groups := make(map[string]bool, len(controllerGroups))
@@ -33,10 +35,10 @@ func newStatusWatcher(c *clusters.Clients, controllerGroups []string) watcher.St
 	}
 	// Readers given to NewStatusReader are asked before the built-in ones
 	// (Deployment, StatefulSet, ReplicaSet, generic).
-	w.StatusReader = statusreaders.NewStatusReader(c.Mapper, groupReader{
+	w.StatusReader = statusreaders.NewStatusReader(c.Mapper, append(front, groupReader{
 		StatusReader: statusreaders.NewGenericStatusReader(c.Mapper, controllerStatus),
 		groups:       groups,
-	})
+	})...)
 	return namespaceWatcher{w}
 }
 

@@ -135,6 +135,9 @@ func sameObject(dryRun, live *unstructured.Unstructured) bool {
 
 // status is kstatus of a live object as the run's wait would compute it.
 func (e *Engine) status(u *unstructured.Unstructured) (*status.Result, error) {
+	if res, ok := e.judges.judge(u); ok {
+		return res, nil
+	}
 	if slices.Contains(e.opts.ControllerGroups, u.GroupVersionKind().Group) {
 		return controllerStatus(u)
 	}

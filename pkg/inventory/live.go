@@ -27,7 +27,8 @@ type Inventory struct {
 	IDs []object.ObjMetadata // sorted
 }
 
-// List lists pushd's inventories of the cluster, ordered by namespace then
+// List lists pushd's application inventories of the cluster (not the
+// operations' inventories, see OperationLabel), ordered by namespace then
 // application: one label-selected LIST of ConfigMaps per allowed namespace
 // (the credential is bound in those namespaces only, so there is no
 // cluster-wide list), each parsed in cli-utils' ConfigMap inventory format
@@ -44,6 +45,9 @@ func List(ctx context.Context, c *clusters.Clients, namespaces []string) ([]Inve
 			}
 			for _, cm := range list.Items {
 				key := Key{Cluster: c.ClusterID, Namespace: ns, Application: cm.Labels[ApplicationLabel]}
+				if _, op := cm.Labels[OperationLabel]; op {
+					continue // an operation's, not its application's
+				}
 				if key.Application == "" || cm.Labels[IDLabel] != key.ID() {
 					continue // not an inventory pushd wrote for this key
 				}

@@ -30,6 +30,11 @@ const (
 	// ApplicationLabel names the application an inventory belongs to (the
 	// value is ApplicationLabelValue of the name).
 	ApplicationLabel = "app.vworkspace.io/application"
+	// OperationLabel names the operate job an operation's inventory belongs
+	// to (the value is LabelValue of the job id). Inventories carrying it
+	// are not their application's: List passes them over, so status polls
+	// and drift checks never see an operation's objects.
+	OperationLabel = "app.vworkspace.io/operation"
 	// ManagedByLabel with value ManagedBy marks the inventories pushd created,
 	// so they can be listed apart from other tools' ConfigMaps.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -56,15 +61,24 @@ const (
 )
 
 // Key identifies one inventory: pushd keeps exactly one per (cluster,
-// namespace, application).
+// namespace, application), and one more per operate job of the application
+// (Operation set): an operation's objects never join, and are never pruned
+// by, the application's own inventory.
 type Key struct {
 	Cluster     string
 	Namespace   string
 	Application string
+	// Operation is the id of the operate job whose objects the inventory
+	// holds; empty for the application's own inventory.
+	Operation string
 }
 
 func (k Key) String() string {
-	return fmt.Sprintf("cluster %q namespace %q application %q", k.Cluster, k.Namespace, k.Application)
+	s := fmt.Sprintf("cluster %q namespace %q application %q", k.Cluster, k.Namespace, k.Application)
+	if k.Operation != "" {
+		s += fmt.Sprintf(" operation %q", k.Operation)
+	}
+	return s
 }
 
 // Validate reports what would make the key unusable in a cluster. The
@@ -87,6 +101,10 @@ func (k Key) Validate() error {
 // application name and a short hash of the original, so two applications
 // never share a name.
 func (k Key) Name() string {
+	if k.Operation != "" {
+		const maxStem = validation.DNS1123SubdomainMaxLength - len(NamePrefix) - len("op-") - 1 - 8
+		return NamePrefix + "op-" + clean(k.Operation, maxStem) + "-" + digest(k.Application + "\x00" + k.Operation)[:8]
+	}
 	if name := NamePrefix + k.Application; len(validation.IsDNS1123Subdomain(name)) == 0 {
 		return name
 	}
@@ -100,17 +118,24 @@ func (k Key) Name() string {
 // applications. It must never change: objects carrying an old id would no
 // longer be recognised as pushd's and could neither be updated nor pruned.
 func (k Key) ID() string {
+	if k.Operation != "" {
+		return "pushd-" + digest(k.Cluster + "\x00" + k.Namespace + "\x00" + k.Application + "\x00operation\x00" + k.Operation)[:32]
+	}
 	return "pushd-" + digest(k.Cluster + "\x00" + k.Namespace + "\x00" + k.Application)[:32]
 }
 
 // Labels are the labels of the inventory ConfigMap.
 func (k Key) Labels() map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		IDLabel:          k.ID(),
 		ClusterIDLabel:   k.Cluster,
 		ApplicationLabel: ApplicationLabelValue(k.Application),
 		ManagedByLabel:   ManagedBy,
 	}
+	if k.Operation != "" {
+		l[OperationLabel] = ApplicationLabelValue(k.Operation)
+	}
+	return l
 }
 
 // Stamp makes obj what pushd writes for the key (pkg/apply does the same

@@ -101,7 +101,7 @@ func FailureCodes() []ErrorCode {
 			out = appendNew(out, f.code)
 		}
 	}
-	return append(out, CodeApplyFailed, CodeInternalError)
+	return append(out, CodeApplyFailed, CodeInternalError, CodeOperationFailed)
 }
 
 // CancelCodes lists the reasons a job can be cancelled with.

@@ -10,7 +10,7 @@ import (
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
-// Actions a job may ask for.
+// Actions a job may ask for (and ActionOperate, operate.go).
 const (
 	ActionApply  = "apply"
 	ActionDelete = "delete"
@@ -70,6 +70,9 @@ type Job struct {
 	Retries []Retry `json:"retries"`
 	// Cancellation says why a cancelled job was; nil otherwise.
 	Cancellation *Cancellation `json:"cancellation"`
+	// Result is an operate job's operation's report; nil for other jobs
+	// and before the operation was first observed.
+	Result *Result `json:"result"`
 }
 
 // Waiting says why a queued job does not run yet, since when, when it is
@@ -115,6 +118,7 @@ func FromRow(r *store.Job) *Job {
 	if r.Status == store.JobQueued && r.WaitReason != "" && r.WaitingSince != nil {
 		j.Waiting = &Waiting{Reason: r.WaitReason, Since: r.WaitingSince.UTC(), NextAttemptAt: utc(r.NextAttemptAt), Deadline: deadline(r).UTC()}
 	}
+	j.Result = resultOf(r)
 	if r.Status == store.JobCancelled {
 		j.Cancellation = &Cancellation{Reason: CancelRequested, Message: r.ErrorMessage}
 		if ErrorCode(r.ErrorCode) == CancelSuperseded {

@@ -28,6 +28,7 @@ type progress struct {
 	mu      sync.Mutex
 	latest  []apply.ObjectResult
 	dirty   bool
+	op      *operation // an operate run's follower (follow); nil otherwise
 	wake    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
@@ -56,6 +57,30 @@ func (p *progress) update(objects []apply.ObjectResult) {
 	}
 }
 
+// follow makes the reporter record op's result with the objects, each
+// time a verdict comes. Called before the run starts.
+func (p *progress) follow(op *operation) {
+	p.mu.Lock()
+	p.op = op
+	p.mu.Unlock()
+	op.wake = func() {
+		p.mu.Lock()
+		p.dirty = true
+		p.mu.Unlock()
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// operation is the run's follower, nil unless it is an operate run's.
+func (p *progress) operation() *operation {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.op
+}
+
 // last is the latest snapshot, nil when none came.
 func (p *progress) last() []apply.ObjectResult {
 	p.mu.Lock()
@@ -81,28 +106,44 @@ func (p *progress) loop(ctx context.Context) {
 		case <-p.wake:
 		}
 		p.mu.Lock()
-		objects, dirty := p.latest, p.dirty
+		objects, dirty, op := p.latest, p.dirty, p.op
 		p.dirty = false
 		p.mu.Unlock()
 		if !dirty {
 			continue
 		}
 		c := claimOf(p.job)
-		if !intent {
-			if err := p.r.store.MarkIntent(ctx, c); err != nil {
-				p.r.opts.Logger.Debug("job intent not recorded yet", "job", p.job.ID, "err", err)
-			} else {
-				intent = true
+		if op != nil { // an operation is never its application's intent
+			var b []byte
+			if objects != nil {
+				b, _ = json.Marshal(objects)
 			}
-		}
-		b, _ := json.Marshal(objects)
-		if err := p.r.store.ReportProgress(ctx, c, string(b)); err != nil && ctx.Err() == nil {
-			p.r.opts.Logger.Debug("job progress not recorded", "job", p.job.ID, "err", err)
+			if err := p.r.store.ReportResult(ctx, c, string(b), resultJSON(op.last())); err != nil && ctx.Err() == nil {
+				p.r.opts.Logger.Debug("job progress not recorded", "job", p.job.ID, "err", err)
+			}
+		} else {
+			b, _ := json.Marshal(objects)
+			p.report(ctx, c, &intent, string(b))
 		}
 		select { // bounded rate: at most one write per interval
 		case <-ctx.Done():
 			return
 		case <-time.After(p.r.opts.ProgressInterval):
 		}
+	}
+}
+
+// report records an apply's or delete's progress; its first report also
+// records the job as its application's latest intent.
+func (p *progress) report(ctx context.Context, c store.Claim, intent *bool, objects string) {
+	if !*intent {
+		if err := p.r.store.MarkIntent(ctx, c); err != nil {
+			p.r.opts.Logger.Debug("job intent not recorded yet", "job", p.job.ID, "err", err)
+		} else {
+			*intent = true
+		}
+	}
+	if err := p.r.store.ReportProgress(ctx, c, objects); err != nil && ctx.Err() == nil {
+		p.r.opts.Logger.Debug("job progress not recorded", "job", p.job.ID, "err", err)
 	}
 }

@@ -24,8 +24,8 @@ func (s *Service) Get(ctx context.Context, org, id string) (*Job, error) {
 // ListOptions filter and page a job listing.
 type ListOptions struct {
 	Cluster, RequestID string
-	// Namespace, Application and Trigger narrow the listing further.
-	Namespace, Application, Trigger string
+	// Namespace, Application, Trigger and Action narrow the listing further.
+	Namespace, Application, Trigger, Action string
 	Status                          store.JobStatus
 	// Limit is the page size (1-500); 0 means 100.
 	Limit int
@@ -68,7 +68,7 @@ func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, e
 		before = n
 	}
 	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: o.Cluster, RequestID: o.RequestID, Status: o.Status,
-		Namespace: o.Namespace, Application: o.Application, Trigger: o.Trigger, BeforeSeq: before, Limit: o.Limit + 1})
+		Namespace: o.Namespace, Application: o.Application, Trigger: o.Trigger, Action: o.Action, BeforeSeq: before, Limit: o.Limit + 1})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 		cancelled := *row
 		now := s.now()
 		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, string(CancelRequested), "cancelled before it started"
-		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now},
+		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now, RequestCompleted: requestCompleted},
 			statusEvent(&cancelled))
 		if err != nil {
 			return nil, fmt.Errorf("job %q: %w", id, err)

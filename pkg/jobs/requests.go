@@ -2,8 +2,11 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 
 	"github.com/vworkspace/pushd/pkg/store"
 )
@@ -18,7 +21,10 @@ type RequestView struct {
 	RequestID string                  `json:"request_id"`
 	Total     int                     `json:"total"`
 	Counts    map[store.JobStatus]int `json:"counts"`
-	Jobs      []RequestJob            `json:"jobs"`
+	// Completed: every job of the request is terminal (and
+	// request.completed was, or is being, sent).
+	Completed bool         `json:"completed"`
+	Jobs      []RequestJob `json:"jobs"`
 }
 
 // RequestJob is one job of a request.
@@ -27,8 +33,31 @@ type RequestJob struct {
 	Cluster     string          `json:"cluster"`
 	Namespace   string          `json:"namespace"`
 	Application string          `json:"application"`
+	Action      string          `json:"action"`
 	Status      store.JobStatus `json:"status"`
 	Error       *Error          `json:"error"`
+	// Outputs are an operate job's outputs (Result.Outputs); nil for other
+	// jobs and before the operation was observed.
+	Outputs map[string]any `json:"outputs"`
+}
+
+// EventRequestCompleted is sent once per request, when its last job ends:
+// the request's view (RequestView) as it is then.
+const EventRequestCompleted = "request.completed"
+
+// requestCompleted is the request.completed event of a request whose jobs
+// have all ended (store.Outcome.RequestCompleted).
+func requestCompleted(rows []store.Job) *store.Event {
+	if len(rows) == 0 {
+		return nil
+	}
+	js := make([]*Job, len(rows))
+	for i := range rows {
+		js[i] = FromRow(&rows[i])
+	}
+	v := NewRequestView(rows[0].RequestID, js)
+	data, _ := json.Marshal(v)
+	return &store.Event{ID: "evt_" + uuid.NewString(), Type: EventRequestCompleted, Organization: rows[0].Organization, Data: string(data)}
 }
 
 // RequestJobs are the jobs a request's view shows (store.RequestJobs:
@@ -57,8 +86,13 @@ func NewRequestView(requestID string, js []*Job) *RequestView {
 	}}
 	for _, j := range js {
 		v.Counts[j.Status]++
-		v.Jobs = append(v.Jobs, RequestJob{ID: j.ID, Cluster: j.Cluster, Namespace: j.Namespace, Application: j.Application, Status: j.Status, Error: j.Error})
+		rj := RequestJob{ID: j.ID, Cluster: j.Cluster, Namespace: j.Namespace, Application: j.Application, Action: j.Action, Status: j.Status, Error: j.Error}
+		if j.Result != nil {
+			rj.Outputs = j.Result.Outputs
+		}
+		v.Jobs = append(v.Jobs, rj)
 	}
+	v.Completed = v.Counts[store.JobQueued]+v.Counts[store.JobRunning] == 0
 	return v
 }
 

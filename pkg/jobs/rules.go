@@ -44,6 +44,8 @@ var recordRules = []jobRule{
 	{RuleApplicationNotAllowed, "the application is one of the record's allowed_applications", checkApplication},
 	{RuleNamespaceNotAllowed, "the namespace is one of the record's allowed_namespaces", checkNamespace},
 	{RuleOperationNotAllowed, "the (engine, type) is one of the record's allowed_operations", checkOperation},
+	{RuleTimeoutTooLong, "an operate job's timeout_seconds is within its type's max_duration_seconds", checkOperateTimeout},
+	{RuleNoOperationObject, "an operate job lists its operation's object: a manifest outside the core API group", checkOperationObject},
 	{RuleNoCredentials, "the cluster has a stored credential", checkCredentials},
 }
 
@@ -63,6 +65,12 @@ const (
 	RuleApplicationNotAllowed ErrorCode = "application_not_allowed"
 	RuleNamespaceNotAllowed   ErrorCode = "namespace_not_allowed"
 	RuleOperationNotAllowed   ErrorCode = "operation_not_allowed"
+	// RuleTimeoutTooLong: an operate job's timeout_seconds exceeds its
+	// operation type's max_duration_seconds.
+	RuleTimeoutTooLong ErrorCode = "timeout_too_long"
+	// RuleNoOperationObject: an operate job lists no manifest outside the
+	// core API group, so there is no object to judge its outcome from.
+	RuleNoOperationObject ErrorCode = "no_operation_object"
 	RuleNoCredentials         ErrorCode = "no_credentials"
 	// RuleOverPrivileged: the cluster's credential holds rights it should
 	// not (the last probe's excess rights) and its record does not accept
@@ -194,8 +202,8 @@ func (s *scope) recheck(ctx context.Context, job *store.Job) error {
 		}
 	}
 	spec := Spec{ID: job.ID, Cluster: job.Cluster, Operation: Operation{Engine: job.Engine, Type: job.Type},
-		Application: job.Application, Namespace: job.Namespace, Action: job.Action}
-	if job.Action == ActionApply {
+		Application: job.Application, Namespace: job.Namespace, Action: job.Action, TimeoutSeconds: job.TimeoutSeconds}
+	if job.Action == ActionApply || job.Action == ActionOperate {
 		if err := json.Unmarshal([]byte(job.Manifests), &spec.Manifests); err != nil {
 			return fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
 		}
@@ -231,6 +239,31 @@ func checkOperation(_ *scope, c *candidate) error {
 		return nil
 	}
 	return withValue(refuse(RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, c.rec.ID), op.Engine+"/"+op.Type)
+}
+
+func checkOperateTimeout(_ *scope, c *candidate) error {
+	if c.spec.Action != ActionOperate {
+		return nil
+	}
+	entry, _ := c.rec.AllowedOperation(c.spec.Operation.Engine, c.spec.Operation.Type)
+	if max := entry.MaxDuration(); time.Duration(c.spec.TimeoutSeconds)*time.Second > max {
+		return refuse(RuleTimeoutTooLong, "timeout_seconds", "timeout_seconds %d is longer than operation %s/%s allows on cluster %q (max_duration_seconds %d)",
+			c.spec.TimeoutSeconds, entry.Engine, entry.Type, c.rec.ID, int(max.Seconds()))
+	}
+	return nil
+}
+
+func checkOperationObject(_ *scope, c *candidate) error {
+	if c.spec.Action != ActionOperate {
+		return nil
+	}
+	for _, raw := range c.spec.Manifests {
+		var tm metav1.TypeMeta
+		if json.Unmarshal(raw, &tm) == nil && tm.GroupVersionKind().Group != "" {
+			return nil
+		}
+	}
+	return refuse(RuleNoOperationObject, "manifests", "an operate job needs its operation's object (a custom resource, or another kind outside the core API group) to judge its outcome from")
 }
 
 func checkCredentials(s *scope, c *candidate) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vworkspace/pushd/pkg/apply"
 	"github.com/vworkspace/pushd/pkg/inventory"
+	"github.com/vworkspace/pushd/pkg/outcome"
 	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
@@ -82,6 +83,9 @@ type RunnerOptions struct {
 	// ProgressInterval bounds how often a running job's progress (its
 	// objects so far) is written to the store. Default 1s.
 	ProgressInterval time.Duration
+	// CleanupInterval is how often finished operations whose time to live
+	// passed are looked for and deleted. Default CleanupInterval.
+	CleanupInterval time.Duration
 	Logger           *slog.Logger
 	Now              func() time.Time
 }
@@ -117,6 +121,9 @@ func (o *RunnerOptions) defaults() {
 	}
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = time.Second
+	}
+	if o.CleanupInterval <= 0 {
+		o.CleanupInterval = CleanupInterval
 	}
 }
 
@@ -158,8 +165,12 @@ func (r *Runner) Run(ctx context.Context) {
 	defer r.started.Store(false)
 	running := workers.New("job", r.opts.Logger)
 	defer running.Wait()
+	cleaners := workers.New("cleanup", r.opts.Logger)
+	defer cleaners.Wait()
 	tick := time.NewTicker(r.opts.Poll)
 	defer tick.Stop()
+	cleanTick := time.NewTicker(r.opts.CleanupInterval)
+	defer cleanTick.Stop()
 	for {
 		r.dispatch(ctx, running)
 		select {
@@ -167,6 +178,10 @@ func (r *Runner) Run(ctx context.Context) {
 			return
 		case f := <-running.Done(): // a slot is free, and the application's next job may be runnable
 			running.Finished(f, r.opts.Now())
+		case f := <-cleaners.Done():
+			cleaners.Finished(f, r.opts.Now())
+		case <-cleanTick.C: // operations may have outlived their time to live
+			r.cleanups(ctx, cleaners)
 		case <-tick.C: // leases of other processes' jobs may have expired
 		case <-r.wake: // a job was queued
 		}
@@ -263,7 +278,11 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	final.FinishedAt = &now
 	final.Status, final.ErrorCode, final.ErrorMessage = store.JobSucceeded, "", ""
 	var superseded *supersededError
+	op := prog.operation()
 	switch {
+	case op != nil && op.state() == outcome.Failed && err != nil && errorCode(err) == CodeObjectFailed:
+		final.Status, final.ErrorCode = store.JobFailed, string(CodeOperationFailed)
+		final.ErrorMessage = fmt.Sprintf("operation %s/%s failed: %s", job.Engine, job.Type, op.message())
 	case errors.As(err, &superseded):
 		final.Status, final.ErrorCode, final.ErrorMessage = store.JobCancelled, string(CancelSuperseded), err.Error()
 	case err != nil:
@@ -281,19 +300,27 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 	b, _ := json.Marshal(objects)
 	final.Objects = string(b)
-	final.Intent = isIntent(res, err)
+	final.Intent = job.Action != ActionOperate && isIntent(res, err)
 	if len(prior) > 0 {
 		final.Retries = job.Retries
 	}
+	if op != nil {
+		final.Result = resultJSON(op.last())
+		final.CleanupAfter = r.cleanupAfter(ctx, job, now)
+	}
 	err = r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
 		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now,
-		Intent: final.Intent, Retries: final.Retries}, statusEvent(&final))
+		Intent: final.Intent, Retries: final.Retries, Result: final.Result, CleanupAfter: final.CleanupAfter,
+		RequestCompleted: requestCompleted}, statusEvent(&final))
 	if err != nil {
 		log.Warn("job result not recorded", "err", err)
 		return
 	}
 	r.opts.Notify()
 	r.opts.Metrics.observe(job.Cluster, job.Action, final.Status, final.ErrorCode, time.Since(claimed))
+	if op != nil && final.StartedAt != nil {
+		r.opts.Metrics.observeOperation(job.Engine, job.Type, final.Status, final.ErrorCode, now.Sub(*final.StartedAt))
+	}
 	log.Info("job finished", "status", final.Status, "error", final.ErrorCode)
 }
 
@@ -310,9 +337,12 @@ func (r *Runner) failPanicked(ctx context.Context, job *store.Job, p any) {
 	if cur, err := r.store.GetJob(context.WithoutCancel(ctx), job.Organization, job.ID); err == nil && cur.Objects != "" {
 		final.Objects = cur.Objects // what its progress recorded
 	}
+	if job.Action == ActionOperate {
+		final.CleanupAfter = r.cleanupAfter(ctx, job, now)
+	}
 	err := r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
-		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now, Retries: job.Retries},
-		statusEvent(&final))
+		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now, Retries: job.Retries,
+		CleanupAfter: final.CleanupAfter, RequestCompleted: requestCompleted}, statusEvent(&final))
 	if err != nil {
 		r.opts.Logger.Warn("result of a job that panicked not recorded", "cluster", job.Cluster, "job", job.ID, "err", err)
 		return
@@ -375,5 +405,33 @@ func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*appl
 	if req.Objects, err = inventory.DecodeManifests(job.Manifests); err != nil {
 		return nil, fmt.Errorf("job %q: %w", job.ID, err)
 	}
+	if job.Action == ActionOperate {
+		if err := r.operate(ctx, job, prog, &req); err != nil {
+			return nil, err
+		}
+	}
 	return engine.Apply(ctx, req)
+}
+
+// operate makes req the run of an operate job: in the operation's own
+// inventory, judged by its type's result contract (prog follows the
+// verdicts), resuming what an earlier attempt wrote, waiting until the
+// job's deadline — an attempt after a restart waits only what is left.
+func (r *Runner) operate(ctx context.Context, job *store.Job, prog *progress, req *apply.Request) error {
+	rec, err := r.clusters.Get(ctx, job.Organization, job.Cluster)
+	if err != nil {
+		return fmt.Errorf("job %q: read its cluster's record: %w", job.ID, err)
+	}
+	entry, ok := rec.AllowedOperation(job.Engine, job.Type)
+	if !ok { // the claim's check refuses this first; the record changed since
+		return refuse(RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", job.Engine, job.Type, rec.ID)
+	}
+	op, err := newOperation(entry, req.Objects, r.opts.Now)
+	if err != nil {
+		return fmt.Errorf("job %q: %w", job.ID, err)
+	}
+	prog.follow(op)
+	req.Operation, req.Judge, req.Resume = job.ID, op.judge, true
+	req.Timeout = max(deadline(job).Sub(r.opts.Now()), time.Second)
+	return nil
 }

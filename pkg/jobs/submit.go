@@ -111,6 +111,10 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 	if err != nil {
 		return nil, false, err
 	}
+	if spec.Action == ActionOperate && spec.TimeoutSeconds == 0 {
+		entry, _ := rec.AllowedOperation(spec.Operation.Engine, spec.Operation.Type)
+		spec.TimeoutSeconds = int(entry.MaxDuration().Seconds()) // its type's, checked by checkOperateTimeout
+	}
 	if n, err := s.store.CountQueued(ctx, spec.Cluster); err != nil {
 		return nil, false, err
 	} else if n >= int64(s.maxQueue) {
@@ -158,16 +162,20 @@ func validate(s *Spec) error {
 		return &FieldError{"application", "must be a DNS label of at most 53 characters"}
 	case s.Operation.Engine == "" || s.Operation.Type == "":
 		return &FieldError{"operation", "needs an engine and a type"}
-	case s.Action != ActionApply && s.Action != ActionDelete:
-		return &FieldError{"action", `must be "apply" or "delete"`}
+	case s.Action != ActionApply && s.Action != ActionDelete && s.Action != ActionOperate:
+		return &FieldError{"action", `must be "apply", "delete" or "operate"`}
 	case s.Action == ActionApply && len(s.Manifests) == 0:
 		return &FieldError{"manifests", "an apply job needs the application's complete desired state"}
+	case s.Action == ActionOperate && len(s.Manifests) == 0:
+		return &FieldError{"manifests", "an operate job needs the operation's custom resource"}
 	case s.Action == ActionDelete && len(s.Manifests) > 0:
 		return &FieldError{"manifests", "a delete job removes the whole inventory and takes no manifests"}
-	case s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds:
+	case s.Action == ActionOperate && (s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxOperateTimeoutSeconds):
+		return &FieldError{"timeout_seconds", fmt.Sprintf("must be between 1 and %d for an operate job (and within its type's max_duration_seconds)", MaxOperateTimeoutSeconds)}
+	case s.Action != ActionOperate && (s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds):
 		return &FieldError{"timeout_seconds", fmt.Sprintf("must be between 1 and %d", MaxTimeoutSeconds)}
 	}
-	if s.TimeoutSeconds == 0 {
+	if s.TimeoutSeconds == 0 && s.Action != ActionOperate { // an operate job's default is its type's (checkOperation)
 		s.TimeoutSeconds = 300
 	}
 	return nil

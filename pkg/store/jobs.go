@@ -24,6 +24,10 @@ const (
 // drift (Job.Trigger).
 const TriggerDrift = "drift"
 
+// ActionOperate is the action of an operate job (Job.Action): its objects
+// live in an inventory of their own and are no intent of its application.
+const ActionOperate = "operate"
+
 // Job is one unit of work on one application of one cluster. Seq orders jobs
 // by submission; (Organization, ID) is Odoo's id for it.
 type Job struct {
@@ -65,6 +69,13 @@ type Job struct {
 	// Attempt fences workers: each claim increments it, and a worker may
 	// only write a job whose attempt is still the one it claimed.
 	Attempt        int
+	// Result (JSON) is what an operate job's operation reported: its
+	// outcome, outputs and conditions; empty for other jobs.
+	Result string `gorm:"type:text"`
+	// CleanupAfter is when a finished operate job's objects are deleted
+	// (its type's time to live); CleanedAt when they were.
+	CleanupAfter   *time.Time `gorm:"index"`
+	CleanedAt      *time.Time
 	LeaseOwner     string `gorm:"size:128"`
 	LeaseExpiresAt *time.Time
 	CreatedAt      time.Time
@@ -136,8 +147,8 @@ func (s *Store) GetJob(ctx context.Context, organization, id string) (*Job, erro
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
 type JobFilter struct {
 	Organization, Cluster, RequestID string
-	// Namespace, Application and Trigger narrow further (the UI's filters).
-	Namespace, Application, Trigger string
+	// Namespace, Application, Trigger and Action narrow further (the UI's filters).
+	Namespace, Application, Trigger, Action string
 	Status                          JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
@@ -148,7 +159,7 @@ type JobFilter struct {
 func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(f.Limit)
 	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": string(f.Status),
-		"namespace": f.Namespace, "application": f.Application, "trigger": f.Trigger} {
+		"namespace": f.Namespace, "application": f.Application, "trigger": f.Trigger, "action": f.Action} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
 		}
@@ -247,6 +258,14 @@ type Outcome struct {
 	Intent bool
 	// Retries (JSON) are the transient failures the run retried.
 	Retries string
+	// Result (JSON) is an operate job's result; CleanupAfter when its
+	// objects are to be deleted (nil: never, or not an operate job).
+	Result       string
+	CleanupAfter *time.Time
+	// RequestCompleted, when set, builds the request.completed event of the
+	// job's request if this end leaves none of its jobs unfinished; it is
+	// called with the request's jobs inside the transaction (completeRequest).
+	RequestCompleted func(jobs []Job) *Event
 }
 
 // StartJob records that the claimed job started, with its events.
@@ -262,23 +281,37 @@ func (s *Store) RenewLease(ctx context.Context, c Claim, until time.Time) error 
 // FinishJob records the claimed job's outcome and releases its lease, with
 // its events.
 func (s *Store) FinishJob(ctx context.Context, c Claim, o Outcome, events ...*Event) error {
-	return s.updateClaimed(ctx, c, map[string]any{
+	updates := map[string]any{
 		"status": o.Status, "error_code": o.ErrorCode, "error_message": o.ErrorMessage, "objects": o.Objects,
 		"intent": gorm.Expr("intent OR ?", o.Intent), "retries": o.Retries, "finished_at": o.At, "updated_at": o.At, "lease_owner": "", "lease_expires_at": nil,
-	}, events)
+		"cleanup_after": o.CleanupAfter,
+	}
+	if o.Result != "" {
+		updates["result"] = o.Result
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := claimed(tx, c, updates, events); err != nil {
+			return err
+		}
+		return s.completeRequest(tx, c.Seq, o.RequestCompleted)
+	})
 }
 
 func (s *Store) updateClaimed(ctx context.Context, c Claim, updates map[string]any, events []*Event) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", c.Seq, c.Attempt, JobRunning).Updates(updates)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrFenced
-		}
-		return addEvents(tx, events)
-	})
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return claimed(tx, c, updates, events) })
+}
+
+// claimed applies updates to the claimed job, with its events; ErrFenced
+// when the claim is not current.
+func claimed(tx *gorm.DB, c Claim, updates map[string]any, events []*Event) error {
+	res := tx.Model(&Job{}).Where("seq = ? AND attempt = ? AND status = ?", c.Seq, c.Attempt, JobRunning).Updates(updates)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrFenced
+	}
+	return addEvents(tx, events)
 }
 
 // CancelQueued ends a job that is still queued as cancelled, with why (the
@@ -288,7 +321,7 @@ func (s *Store) CancelQueued(ctx context.Context, seq int64, why Outcome, events
 	return s.updateQueued(ctx, "TRUE", seq, map[string]any{
 		"status": JobCancelled, "finished_at": why.At, "updated_at": why.At, "cancel_requested": true,
 		"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
-	}, events)
+	}, why.RequestCompleted, events)
 }
 
 // RequestCancel marks a running job so its worker stops waiting.

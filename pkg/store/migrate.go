@@ -44,6 +44,7 @@ var migrations = []migration{
 	{version: 10, name: "cluster leases, replicas, stored breakers", up: addClusterLeases},
 	{version: 11, name: "audit log", up: addAuditLog},
 	{version: 12, name: "job progress: next attempt of a retried job", up: addJobProgress},
+	{version: 13, name: "operations: job results, cleanups, request completions", up: addOperations},
 }
 
 // migrate runs every migration newer than the database's version, each in its

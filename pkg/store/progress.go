@@ -67,12 +67,14 @@ type ActiveJob struct {
 	Status      JobStatus
 }
 
-// ActiveJobs lists the queued and running jobs of a record's generation,
-// but those of trigger except, oldest first.
+// ActiveJobs lists the queued and running jobs of a record's generation
+// that bring their application a new intent — not those of trigger
+// except, nor operate jobs, which never touch the application's objects —
+// oldest first.
 func (s *Store) ActiveJobs(ctx context.Context, uid, except string) ([]ActiveJob, error) {
 	var out []ActiveJob
 	err := s.db.WithContext(ctx).Model(&Job{}).Select("id, namespace, application, status").
-		Where("cluster_uid = ? AND status IN ? AND trigger <> ?", uid, []JobStatus{JobQueued, JobRunning}, except).
+		Where("cluster_uid = ? AND status IN ? AND trigger <> ? AND action <> ?", uid, []JobStatus{JobQueued, JobRunning}, except, ActionOperate).
 		Order("seq").Scan(&out).Error
 	return out, err
 }

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"slices"
+
+	"gorm.io/gorm"
 )
 
 // RequestJobs returns the jobs of an organization's request, in one query:
@@ -16,7 +18,10 @@ func (s *Store) RequestJobs(ctx context.Context, organization, requestID string)
 	if requestID == "" {
 		return nil, nil // jobs without a request are no request
 	}
-	db := s.db.WithContext(ctx)
+	return requestJobs(s.db.WithContext(ctx), organization, requestID)
+}
+
+func requestJobs(db *gorm.DB, organization, requestID string) ([]Job, error) {
 	ranked := db.Table("jobs").
 		Select("seq, ROW_NUMBER() OVER (PARTITION BY cluster, namespace, application ORDER BY seq DESC) AS rn").
 		Where("organization = ? AND request_id = ?", organization, requestID)

@@ -22,7 +22,7 @@ func (s *Store) QueuedJobs(ctx context.Context, cluster string) ([]Job, error) {
 // events; ok is false when the job was no longer queued or already waiting.
 func (s *Store) MarkWaiting(ctx context.Context, seq int64, reason string, at time.Time, events ...*Event) (ok bool, err error) {
 	return s.updateQueued(ctx, "(wait_reason = '' OR wait_reason IS NULL)", seq,
-		map[string]any{"wait_reason": reason, "waiting_since": at, "updated_at": at}, events)
+		map[string]any{"wait_reason": reason, "waiting_since": at, "updated_at": at}, nil, events)
 }
 
 // FailQueued ends a job that is still queued as failed, with why and its
@@ -31,18 +31,22 @@ func (s *Store) FailQueued(ctx context.Context, seq int64, why Outcome, events .
 	return s.updateQueued(ctx, "TRUE", seq, map[string]any{
 		"status": JobFailed, "finished_at": why.At, "updated_at": why.At,
 		"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
-	}, events)
+	}, why.RequestCompleted, events)
 }
 
-// updateQueued updates the job seq while it is queued and cond holds.
-func (s *Store) updateQueued(ctx context.Context, cond string, seq int64, updates map[string]any, events []*Event) (ok bool, err error) {
+// updateQueued updates the job seq while it is queued and cond holds; when
+// completed is set, the update ends the job (completeRequest).
+func (s *Store) updateQueued(ctx context.Context, cond string, seq int64, updates map[string]any, completed func([]Job) *Event, events []*Event) (ok bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Job{}).Where("seq = ? AND status = ?", seq, JobQueued).Where(cond).Updates(updates)
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
 		ok = true
-		return addEvents(tx, events)
+		if err := addEvents(tx, events); err != nil {
+			return err
+		}
+		return s.completeRequest(tx, seq, completed)
 	})
 	return ok, err
 }

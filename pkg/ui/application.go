@@ -111,6 +111,9 @@ type applicationPage struct {
 	Objects                  []applicationObject
 	Fields                   []driftedField
 	Jobs                     []jobRow
+	// Operations are the application's newest operate jobs, each with
+	// its outputs (operationRow).
+	Operations []operationRow
 	// ReferenceID is the job whose manifests drift is measured against:
 	// the application's latest intent (observe's reference job).
 	ReferenceID string
@@ -167,6 +170,13 @@ func (u *server) application(c echo.Context) error {
 		row := newJobRow(j.Job)
 		row.Reference = j.ID == page.ReferenceID
 		page.Jobs = append(page.Jobs, row)
+	}
+	ops, err := u.Jobs.List(ctx, org, jobs.ListOptions{Cluster: rec.ID, Namespace: ns, Application: name, Action: jobs.ActionOperate, Limit: applicationJobs})
+	if err != nil {
+		return err
+	}
+	for _, j := range ops.Items {
+		page.Operations = append(page.Operations, newOperationRow(j.Job))
 	}
 	var reference map[string]map[string]any // "Kind/name" → desired object
 	if page.ReferenceID != "" && u.Manifests != nil {

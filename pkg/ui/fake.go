@@ -144,7 +144,7 @@ func (f *FakeJobs) List(_ context.Context, org string, o jobs.ListOptions) (*job
 		if j.RequestID != nil {
 			rid = *j.RequestID
 		}
-		if j.Organization != org || !matches(o.Cluster, j.Cluster) || !matches(o.Namespace, j.Namespace) || !matches(o.Application, j.Application) ||
+		if j.Organization != org || !matches(o.Cluster, j.Cluster) || !matches(o.Namespace, j.Namespace) || !matches(o.Application, j.Application) || !matches(o.Action, j.Action) ||
 			!matches(string(o.Status), string(j.Status)) || !matches(o.RequestID, rid) || !matches(o.Trigger, j.Trigger) {
 			continue
 		}

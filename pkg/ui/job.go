@@ -2,7 +2,9 @@ package ui
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vworkspace/pushd/pkg/jobs"
+	"github.com/vworkspace/pushd/pkg/outcome"
 )
 
 type uiJob struct {
@@ -32,7 +35,19 @@ type uiJob struct {
 	Retries []jobRetry
 	// Live: the job is not final, so its page refreshes (live.js) until it is.
 	Live bool
+	// Result is an operate job's report of its operation; nil otherwise.
+	Result *jobResult
 }
+
+// jobResult is an operate job's jobs.Result, for people: each output's
+// value as JSON, sorted by name.
+type jobResult struct {
+	Outputs    []jobOutput
+	Conditions []outcome.Condition
+	ObservedAt string
+}
+
+type jobOutput struct{ Name, Value string }
 
 // jobWaiting is a waiting job's jobs.Waiting, for people. NextAttempt is
 // empty while it waits for its cluster rather than for a retry's backoff.
@@ -88,6 +103,13 @@ func newJobPage(j *jobs.Job, now time.Time) uiJob {
 	}
 	for _, r := range j.Retries {
 		page.Retries = append(page.Retries, jobRetry{At: showTime(&r.At), Error: r.Error})
+	}
+	if r := j.Result; r != nil {
+		page.Result = &jobResult{Conditions: r.Conditions, ObservedAt: showTime(&r.ObservedAt)}
+		for _, name := range slices.Sorted(maps.Keys(r.Outputs)) {
+			b, _ := json.Marshal(r.Outputs[name])
+			page.Result.Outputs = append(page.Result.Outputs, jobOutput{Name: name, Value: string(b)})
+		}
 	}
 	return page
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
@@ -141,6 +142,25 @@ func newJobRow(j *jobs.Job) jobRow {
 	r.Waiting = waitReason(j)
 	if j.Error != nil {
 		r.Error = j.Error.Code + ": " + j.Error.Message
+	}
+	return r
+}
+
+// operationRow is an operate job in an application's list of operations:
+// the job's row, its type and its outputs as name=JSON.
+type operationRow struct {
+	jobRow
+	Type    string
+	Outputs []jobOutput
+}
+
+func newOperationRow(j *jobs.Job) operationRow {
+	r := operationRow{jobRow: newJobRow(j), Type: j.Operation.Engine + "/" + j.Operation.Type}
+	if j.Result != nil {
+		for _, name := range slices.Sorted(maps.Keys(j.Result.Outputs)) {
+			b, _ := json.Marshal(j.Result.Outputs[name])
+			r.Outputs = append(r.Outputs, jobOutput{Name: name, Value: string(b)})
+		}
 	}
 	return r
 }
