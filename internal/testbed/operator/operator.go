@@ -1,7 +1,10 @@
-// Package operator is a stand-in for vWorkspace's in-cluster operator, for
-// tests only. It installs test CRDs (Application and Operation in
-// vworkspace.io/v1alpha1, with status subresources) and reconciles them the way
-// a real controller reports progress to kstatus:
+// Package operator is a stand-in for the in-cluster operators pushd drives,
+// for tests only. It installs test CRDs and reconciles them the way the real
+// controllers report progress, so that pushd's tests judge outcomes from live
+// objects shaped like the real ones.
+//
+// Application and Operation (vworkspace.io/v1alpha1, status subresources) are
+// reported the way kstatus reads them:
 //
 //  1. a new generation gets status.observedGeneration and Reconciling=True
 //     at once (kstatus: InProgress);
@@ -9,8 +12,41 @@
 //     ready (default) → Ready=True (Current); fail → Stalled=True with a
 //     message (Failed); hang → stays Reconciling forever (InProgress).
 //
-// Annotations: testbed.vworkspace.io/outcome (ready|fail|hang),
-// testbed.vworkspace.io/delay (a Go duration), testbed.vworkspace.io/message.
+// An Operation also follows vWorkspace's Operation contract, the conditions a
+// one-shot job's outcome is judged by. While it runs it carries
+// Succeeded=False and Failed=False, both with reason Running: a real operator
+// writes them as soon as it picks the object up, so that "running" (both
+// False) differs from "not seen by any controller yet" (no status at all).
+// On ready it gets Succeeded=True and status.outputs, a map of strings taken
+// from the annotation testbed.vworkspace.io/outputs (a JSON object of
+// strings); on fail Failed=True with the message; hang sets neither.
+//
+// On both vworkspace kinds the annotation testbed.vworkspace.io/status (a
+// JSON object) is merged into every status the operator writes, so a test can
+// plant a canary there; the operator's own fields (observedGeneration,
+// conditions, outputs) win over planted ones of the same name. An annotation
+// that does not parse fails the object, its message naming the annotation.
+//
+// Backup (velero.io/v1) is shaped like Velero's: status.phase and counters
+// only, no conditions and no observedGeneration, so kstatus calls it Current
+// from the start and only a rule on status.phase can judge it. A Backup
+// without a phase goes to InProgress at once, with status.progress.totalItems
+// from testbed.vworkspace.io/items (default 10) and a startTimestamp; after
+// the delay it takes the phase named by testbed.vworkspace.io/phase (default
+// Completed, or Failed when the outcome is fail), with completionTimestamp,
+// progress.itemsBackedUp and the errors and warnings counts of
+// testbed.vworkspace.io/errors and testbed.vworkspace.io/warnings. Outcome
+// hang leaves it InProgress; phase FailedValidation is set at once instead of
+// InProgress, as Velero rejects a backup before it starts. Like Velero, the
+// operator never touches a Backup again once its phase is past InProgress.
+//
+// Annotations common to all kinds: testbed.vworkspace.io/outcome
+// (ready|fail|hang), testbed.vworkspace.io/delay (a Go duration),
+// testbed.vworkspace.io/message.
+//
+// The operator counts the distinct objects (by metadata.uid) its informers saw
+// under each name, so a test can prove pushd never created an object twice
+// (see Operator.Created and For).
 package operator
 
 import (
@@ -27,6 +63,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -43,6 +80,12 @@ const (
 	OutcomeAnnotation = "testbed.vworkspace.io/outcome"
 	DelayAnnotation   = "testbed.vworkspace.io/delay"
 	MessageAnnotation = "testbed.vworkspace.io/message"
+	// OutputsAnnotation is a JSON object of strings, an Operation's
+	// status.outputs once it succeeds.
+	OutputsAnnotation = "testbed.vworkspace.io/outputs"
+	// StatusAnnotation is a JSON object merged into every status of an
+	// Application or Operation.
+	StatusAnnotation = "testbed.vworkspace.io/status"
 
 	OutcomeReady = "ready"
 	OutcomeFail  = "fail"
@@ -52,6 +95,9 @@ const (
 var (
 	Applications = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "applications"}
 	Operations   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "operations"}
+
+	ApplicationKind = schema.GroupKind{Group: Group, Kind: "Application"}
+	OperationKind   = schema.GroupKind{Group: Group, Kind: "Operation"}
 )
 
 //go:embed crds/*.yaml
@@ -134,11 +180,46 @@ type key struct {
 type Operator struct {
 	dyn     dynamic.Interface
 	opts    Options
+	host    string
 	queue   workqueue.TypedRateLimitingInterface[key]
 	listers map[schema.GroupVersionResource]cache.GenericLister
 
 	mu      sync.Mutex
-	readyAt map[key]time.Time // when the current generation's outcome is due
+	readyAt map[key]time.Time          // when the current generation's outcome is due
+	seen    map[key]map[types.UID]bool // the objects the informers saw under each name
+}
+
+// running finds the operator of an API server by its address: the bed that
+// starts the operators keeps them to itself, and a test only knows the
+// cluster it talks to.
+var running sync.Map // host → *Operator
+
+// For is the operator last built by New for the API server at host (a
+// rest.Config's Host, testbed.Cluster.Host), nil if none was.
+func For(host string) *Operator {
+	if o, ok := running.Load(host); ok {
+		return o.(*Operator)
+	}
+	return nil
+}
+
+// Created is how many distinct objects (metadata.uid) named namespace/name of
+// gvr the operator has seen since it started: each create of the name counts
+// once, even if the object was deleted and created again before anyone
+// looked, and a relist of the same object does not count again.
+func (o *Operator) Created(gvr schema.GroupVersionResource, namespace, name string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.seen[key{gvr, namespace, name}])
+}
+
+func (o *Operator) saw(k key, uid types.UID) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[k] == nil {
+		o.seen[k] = map[types.UID]bool{}
+	}
+	o.seen[k][uid] = true
 }
 
 // New builds an operator for the cluster cfg points at (an admin credential).
@@ -153,25 +234,35 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Operator{
+	o := &Operator{
 		dyn:     dyn,
 		opts:    opts,
+		host:    cfg.Host,
 		queue:   workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[key]()),
 		listers: map[schema.GroupVersionResource]cache.GenericLister{},
 		readyAt: map[key]time.Time{},
-	}, nil
+		seen:    map[key]map[types.UID]bool{},
+	}
+	running.Store(cfg.Host, o)
+	return o, nil
 }
 
 // Run reconciles until ctx ends. The CRDs must be installed.
 func (o *Operator) Run(ctx context.Context) {
 	defer o.queue.ShutDown()
+	defer running.CompareAndDelete(o.host, o)
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(o.dyn, 0)
-	for _, gvr := range []schema.GroupVersionResource{Applications, Operations} {
+	for _, gvr := range []schema.GroupVersionResource{Applications, Operations, Backups} {
 		inf := factory.ForResource(gvr)
 		o.listers[gvr] = inf.Lister()
+		// Every event records the object's uid, not only adds: after a
+		// watch gap the informer reports an object deleted and created
+		// again under the same name as an update of the old one.
 		enqueue := func(obj any) {
 			if u, ok := obj.(*unstructured.Unstructured); ok {
-				o.queue.Add(key{gvr, u.GetNamespace(), u.GetName()})
+				k := key{gvr, u.GetNamespace(), u.GetName()}
+				o.saw(k, u.GetUID())
+				o.queue.Add(k)
 			}
 		}
 		inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -230,84 +321,44 @@ func (o *Operator) reconcile(ctx context.Context, k key) (time.Duration, error) 
 	if u.GetDeletionTimestamp() != nil {
 		return 0, nil
 	}
-	gen := u.GetGeneration()
-	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-	reconciling := conditionStatus(u, "Reconciling") == "True"
-	now := time.Now()
+	if k.gvr == Backups {
+		return o.reconcileBackup(ctx, k, u)
+	}
+	return o.reconcileKstatus(ctx, k, u)
+}
 
-	if observed != gen {
-		delay := o.opts.Delay
-		if d, err := time.ParseDuration(u.GetAnnotations()[DelayAnnotation]); err == nil {
-			delay = d
-		}
-		o.mu.Lock()
-		o.readyAt[k] = now.Add(delay)
-		o.mu.Unlock()
-		setStatus(u, gen, condition("Reconciling", "True", "Progressing", "reconciling generation"),
-			condition("Ready", "False", "Progressing", "reconciling generation"))
-		if _, err := o.dyn.Resource(k.gvr).Namespace(k.namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
-			return 0, err
-		}
-		return delay, nil
-	}
-	if !reconciling {
-		return 0, nil // this generation has its outcome
-	}
-	outcome := u.GetAnnotations()[OutcomeAnnotation]
-	if outcome == OutcomeHang {
-		return 0, nil
+// start records that k's outcome is due after the object's delay, and
+// returns the delay.
+func (o *Operator) start(k key, u *unstructured.Unstructured, now time.Time) time.Duration {
+	delay := o.opts.Delay
+	if d, err := time.ParseDuration(u.GetAnnotations()[DelayAnnotation]); err == nil {
+		delay = d
 	}
 	o.mu.Lock()
+	o.readyAt[k] = now.Add(delay)
+	o.mu.Unlock()
+	return delay
+}
+
+// wait is how long k's outcome is still away (≤ 0: due now).
+func (o *Operator) wait(k key, now time.Time) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	due, ok := o.readyAt[k]
 	if !ok { // the operator restarted mid-way: start the delay again
 		due = now.Add(o.opts.Delay)
 		o.readyAt[k] = due
 	}
-	o.mu.Unlock()
-	if wait := due.Sub(now); wait > 0 {
-		return wait, nil
-	}
-	switch outcome {
-	case OutcomeFail:
-		msg := u.GetAnnotations()[MessageAnnotation]
-		if msg == "" {
-			msg = "the stand-in operator was told to fail this object"
-		}
-		setStatus(u, gen, condition("Stalled", "True", "TestbedFailure", msg), condition("Ready", "False", "TestbedFailure", msg))
-	default:
-		setStatus(u, gen, condition("Ready", "True", "Reconciled", "reconciled by the stand-in operator"))
-	}
-	if _, err := o.dyn.Resource(k.gvr).Namespace(k.namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
-		return 0, err
-	}
+	return due.Sub(now)
+}
+
+func (o *Operator) done(k key) {
 	o.mu.Lock()
 	delete(o.readyAt, k)
 	o.mu.Unlock()
-	return 0, nil
 }
 
-func condition(typ, status, reason, message string) map[string]any {
-	return map[string]any{
-		"type": typ, "status": status, "reason": reason, "message": message,
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
-	}
-}
-
-func setStatus(u *unstructured.Unstructured, gen int64, conds ...map[string]any) {
-	list := make([]any, len(conds))
-	for i, c := range conds {
-		list[i] = c
-	}
-	u.Object["status"] = map[string]any{"observedGeneration": gen, "conditions": list}
-}
-
-func conditionStatus(u *unstructured.Unstructured, typ string) string {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			s, _ := m["status"].(string)
-			return s
-		}
-	}
-	return ""
+func (o *Operator) updateStatus(ctx context.Context, k key, u *unstructured.Unstructured) error {
+	_, err := o.dyn.Resource(k.gvr).Namespace(k.namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{})
+	return err
 }
