@@ -64,6 +64,9 @@ func prunable(q *gorm.DB, before time.Time) *gorm.DB {
 		Where(`NOT (jobs.intent = ? AND EXISTS (SELECT 1 FROM clusters WHERE clusters.uid = jobs.cluster_uid)
 			AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.cluster_uid = jobs.cluster_uid AND n.namespace = jobs.namespace
 				AND n.application = jobs.application AND n.intent = ? AND n.seq > jobs.seq))`, true, true).
+		// Not an operation whose objects are still to be deleted: the
+		// job is what the cleanup finds them by.
+		Where("NOT (jobs.cleanup_after IS NOT NULL AND jobs.cleaned_at IS NULL)").
 		// No undelivered event about it: a job's events carry its JSON,
 		// whose "id" is the job's (ids are [A-Za-z0-9._:-], so JSON does
 		// not escape them; a "_" in an id is LIKE's one-character
