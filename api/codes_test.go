@@ -13,7 +13,7 @@ import (
 
 // clusterRuleCodes are the RuleCode values that are no rule of a job: the
 // cluster endpoints' refusals (a record or a kubeconfig refused).
-var clusterRuleCodes = []string{"kubeconfig_rejected", "connectivity_not_supported", "invalid_drift_schedule", "cluster_id_outside_organization"}
+var clusterRuleCodes = []string{"kubeconfig_rejected", "connectivity_not_supported", "invalid_drift_schedule", "invalid_rule", "cluster_id_outside_organization"}
 
 // TestJobCodesAsDocumented ties the job codes of the Go code to the
 // contract, both ways: every rule of the rule book is a RuleCode (and every

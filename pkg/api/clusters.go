@@ -186,7 +186,11 @@ func clusterError(err error) *Error {
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: ve.Error(), Details: []any{map[string]string{"field": ve.Field}}}
 	case errors.As(err, &re):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Reason}
+		e := &Error{Status: http.StatusUnprocessableEntity, Code: re.Code, Message: re.Reason}
+		if re.Field != "" {
+			e.Details = []any{map[string]string{"field": re.Field}}
+		}
+		return e
 	case errors.As(err, &ke):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "kubeconfig_rejected", Message: ke.Error()}
 	case errors.As(err, &rej):

@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/vworkspace/pushd/pkg/cronspec"
+	"github.com/vworkspace/pushd/pkg/outcome"
 )
 
 // Record is a cluster's identity record: who owns it and what it accepts.
@@ -22,10 +24,13 @@ type Record struct {
 	AllowedNamespaces   []string          `json:"allowed_namespaces"`
 	AllowedApplications []string          `json:"allowed_applications"`
 	AllowedOperations   []Operation       `json:"allowed_operations"`
-	Drift               Drift             `json:"drift"`
-	PublicKey           string            `json:"public_key,omitempty"`
-	CreatedAt           time.Time         `json:"created_at"`
-	UpdatedAt           time.Time         `json:"updated_at"`
+	// Health are the record's own health rules, for kinds whose readiness
+	// kstatus cannot read from their status.
+	Health    []HealthRule `json:"health"`
+	Drift     Drift        `json:"drift"`
+	PublicKey string       `json:"public_key,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
 
 	// RequirePodSecurity refuses jobs into a namespace that does not carry
 	// pod-security.kubernetes.io/enforce (Pod Security admission).
@@ -42,10 +47,99 @@ type Record struct {
 	AcceptExcessRights bool `json:"accept_excess_rights"`
 }
 
-// Operation is an (engine, type) pair a cluster accepts, e.g. (manifest, deploy).
+// Operation is an (engine, type) pair a cluster accepts, e.g. (manifest,
+// deploy), with how an operate job of that pair is judged and kept.
 type Operation struct {
 	Engine string `json:"engine"`
 	Type   string `json:"type"`
+	// Succeeded, Failed (CEL bools) and Message (a CEL string) judge an
+	// operate job's object, Outputs (name to CEL expression) say what of it
+	// the job's result carries (pkg/outcome). None given: the vWorkspace
+	// Operation contract (outcome.DefaultOperation).
+	Succeeded string            `json:"succeeded,omitempty"`
+	Failed    string            `json:"failed,omitempty"`
+	Message   string            `json:"message,omitempty"`
+	Outputs   map[string]string `json:"outputs,omitempty"`
+	// MaxDurationSeconds is how long an operate job may run before pushd
+	// gives up on its outcome; Normalize makes 0 DefaultMaxDurationSeconds.
+	MaxDurationSeconds int `json:"max_duration_seconds"`
+	// TTLSecondsAfterFinished is how long the objects of a finished operate
+	// job are kept in the cluster; Normalize makes nil
+	// DefaultTTLSecondsAfterFinished, and 0 deletes them at once.
+	TTLSecondsAfterFinished *int `json:"ttl_seconds_after_finished"`
+
+	// rules are the compiled rules, set by Normalize and when the record is
+	// loaded: records are copied by value, and the pointer with them.
+	rules *outcome.OperationRules
+}
+
+// Limits and defaults of an operation's durations.
+const (
+	DefaultMaxDurationSeconds      = 3600
+	MaxMaxDurationSeconds          = 7 * 24 * 3600
+	DefaultTTLSecondsAfterFinished = 24 * 3600
+	MaxTTLSecondsAfterFinished     = 30 * 24 * 3600
+)
+
+// OperationSpec is the operation's rules as outcome compiles them.
+func (o Operation) OperationSpec() outcome.OperationSpec {
+	return outcome.OperationSpec{Succeeded: o.Succeeded, Failed: o.Failed, Message: o.Message, Outputs: o.Outputs}
+}
+
+// Rules are the operation's compiled rules (the default contract when it
+// has none). A normalized or loaded record has them compiled already.
+func (o Operation) Rules() (*outcome.OperationRules, error) {
+	if o.rules != nil {
+		return o.rules, nil
+	}
+	return outcome.CompileOperation(o.OperationSpec())
+}
+
+// MaxDuration and TTLAfterFinished are the operation's durations, defaults
+// filled in.
+func (o Operation) MaxDuration() time.Duration {
+	if o.MaxDurationSeconds == 0 {
+		return DefaultMaxDurationSeconds * time.Second
+	}
+	return time.Duration(o.MaxDurationSeconds) * time.Second
+}
+
+func (o Operation) TTLAfterFinished() time.Duration {
+	if o.TTLSecondsAfterFinished == nil {
+		return DefaultTTLSecondsAfterFinished * time.Second
+	}
+	return time.Duration(*o.TTLSecondsAfterFinished) * time.Second
+}
+
+// HealthRule says when objects of one kind are healthy: CEL bools over
+// `object`, for kinds kstatus cannot judge (it reads the standard Ready
+// conditions and the core workloads).
+type HealthRule struct {
+	// Group is the kind's API group, empty for the core group.
+	Group   string `json:"group"`
+	Kind    string `json:"kind"`
+	Current string `json:"current"`
+	Failed  string `json:"failed,omitempty"`
+
+	rules *outcome.HealthRules // as Operation.rules
+}
+
+// Rules are the rule's compiled rules.
+func (h HealthRule) Rules() (*outcome.HealthRules, error) {
+	if h.rules != nil {
+		return h.rules, nil
+	}
+	return outcome.CompileHealth(outcome.HealthSpec{Current: h.Current, Failed: h.Failed})
+}
+
+// HealthRuleFor is the record's health rule of group/kind, if it has one.
+func (r *Record) HealthRuleFor(group, kind string) (HealthRule, bool) {
+	for _, h := range r.Health {
+		if h.Group == group && h.Kind == kind {
+			return h, true
+		}
+	}
+	return HealthRule{}, false
 }
 
 // Drift says when and how the cluster's applications are checked for drift.
@@ -64,12 +158,21 @@ const (
 	DriftCorrect = "correct"
 )
 
-// AllowsNamespace, AllowsApplication and AllowsOperation are the scope checks.
+// AllowsNamespace, AllowsApplication and AllowedOperation are the scope checks.
 func (r *Record) AllowsNamespace(ns string) bool { return slices.Contains(r.AllowedNamespaces, ns) }
 func (r *Record) AllowsApplication(app string) bool {
 	return slices.Contains(r.AllowedApplications, app)
 }
-func (r *Record) AllowsOperation(op Operation) bool { return slices.Contains(r.AllowedOperations, op) }
+
+// AllowedOperation is the record's entry of (engine, type), if it allows it.
+func (r *Record) AllowedOperation(engine, typ string) (Operation, bool) {
+	for _, op := range r.AllowedOperations {
+		if op.Engine == engine && op.Type == typ {
+			return op, true
+		}
+	}
+	return Operation{}, false
+}
 
 // ValidationError is a record field that is malformed (HTTP 400).
 type ValidationError struct {
@@ -79,10 +182,12 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
 
-// RuleError is a well-formed request a rule refuses (HTTP 422); Code names the rule.
+// RuleError is a well-formed request a rule refuses (HTTP 422); Code names
+// the rule, Field (when one is to blame) where in the record.
 type RuleError struct {
 	Code   string
 	Reason string
+	Field  string
 }
 
 func (e *RuleError) Error() string { return e.Reason }
@@ -101,7 +206,7 @@ func (r *Record) Normalize() error {
 		r.Connectivity = ConnectivityPush
 	}
 	if r.Connectivity != ConnectivityPush {
-		return &RuleError{"connectivity_not_supported", fmt.Sprintf("connectivity %q is not served by pushd, which only reaches clusters in push mode", r.Connectivity)}
+		return &RuleError{Code: "connectivity_not_supported", Field: "connectivity", Reason: fmt.Sprintf("connectivity %q is not served by pushd, which only reaches clusters in push mode", r.Connectivity)}
 	}
 	for k, v := range r.Labels {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
@@ -121,10 +226,11 @@ func (r *Record) Normalize() error {
 			return &ValidationError{"allowed_applications", fmt.Sprintf("%q must be a DNS label of at most 53 characters", app)}
 		}
 	}
-	for _, op := range r.AllowedOperations {
-		if op.Engine == "" || op.Type == "" {
-			return &ValidationError{"allowed_operations", "each operation needs an engine and a type"}
-		}
+	if err := r.normalizeOperations(); err != nil {
+		return err
+	}
+	if err := r.normalizeHealth(); err != nil {
+		return err
 	}
 	r.AllowedNamespaces = sortedUnique(r.AllowedNamespaces)
 	r.AllowedApplications = sortedUnique(r.AllowedApplications)
@@ -136,13 +242,112 @@ func (r *Record) Normalize() error {
 	}
 	if r.Drift.Schedule != "" {
 		if _, err := cronspec.Parse(r.Drift.Schedule); err != nil {
-			return &RuleError{"invalid_drift_schedule", fmt.Sprintf("drift.schedule is not a five-field UTC cron expression: %v", err)}
+			return &RuleError{Code: "invalid_drift_schedule", Field: "drift.schedule", Reason: fmt.Sprintf("drift.schedule is not a five-field UTC cron expression: %v", err)}
 		}
 	}
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
 	}
 	return nil
+}
+
+// RuleInvalid is the code of a record whose CEL rule does not compile.
+const RuleInvalid = "invalid_rule"
+
+func (r *Record) normalizeOperations() error {
+	seen := map[[2]string]bool{}
+	for i := range r.AllowedOperations {
+		op := &r.AllowedOperations[i]
+		field := fmt.Sprintf("allowed_operations[%d]", i)
+		if op.Engine == "" || op.Type == "" {
+			return &ValidationError{field, "each operation needs an engine and a type"}
+		}
+		if seen[[2]string{op.Engine, op.Type}] {
+			return &ValidationError{field, fmt.Sprintf("%s/%s is listed twice", op.Engine, op.Type)}
+		}
+		seen[[2]string{op.Engine, op.Type}] = true
+		if op.MaxDurationSeconds == 0 {
+			op.MaxDurationSeconds = DefaultMaxDurationSeconds
+		}
+		if op.MaxDurationSeconds < 1 || op.MaxDurationSeconds > MaxMaxDurationSeconds {
+			return &ValidationError{field + ".max_duration_seconds", fmt.Sprintf("%d: want 1 to %d (7 days)", op.MaxDurationSeconds, MaxMaxDurationSeconds)}
+		}
+		if op.TTLSecondsAfterFinished == nil {
+			op.TTLSecondsAfterFinished = new(int(DefaultTTLSecondsAfterFinished))
+		}
+		if ttl := *op.TTLSecondsAfterFinished; ttl < 0 || ttl > MaxTTLSecondsAfterFinished {
+			return &ValidationError{field + ".ttl_seconds_after_finished", fmt.Sprintf("%d: want 0 to %d (30 days)", ttl, MaxTTLSecondsAfterFinished)}
+		}
+		rules, err := outcome.CompileOperation(op.OperationSpec())
+		if err != nil {
+			return ruleError(field, err)
+		}
+		op.rules = rules
+	}
+	return nil
+}
+
+func (r *Record) normalizeHealth() error {
+	if r.Health == nil {
+		r.Health = []HealthRule{}
+	}
+	seen := map[[2]string]bool{}
+	for i := range r.Health {
+		h := &r.Health[i]
+		field := fmt.Sprintf("health[%d]", i)
+		if h.Kind == "" {
+			return &ValidationError{field + ".kind", "a health rule needs a kind"}
+		}
+		if seen[[2]string{h.Group, h.Kind}] {
+			return &ValidationError{field, fmt.Sprintf("a second rule for group %q kind %q", h.Group, h.Kind)}
+		}
+		seen[[2]string{h.Group, h.Kind}] = true
+		// A rule reads the whole object: one on a Secret would have pushd
+		// read the Secret's data to judge it.
+		if h.Group == "" && h.Kind == "Secret" {
+			return &RuleError{Code: RuleInvalid, Field: field + ".kind", Reason: field + ".kind: no health rule may read a Secret"}
+		}
+		rules, err := outcome.CompileHealth(outcome.HealthSpec{Current: h.Current, Failed: h.Failed})
+		if err != nil {
+			return ruleError(field, err)
+		}
+		h.rules = rules
+	}
+	return nil
+}
+
+// ruleError is a compile error of a rule of the record at field.
+func ruleError(field string, err error) error {
+	var ce *outcome.CompileError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	field += "." + ce.Field
+	return &RuleError{Code: RuleInvalid, Field: field, Reason: field + ": " + ce.Message}
+}
+
+// loaded fills a stored record's defaults, which a record stored before
+// they existed lacks, and compiles its rules, which Normalize checked when
+// it was stored: a rule this pushd no longer compiles is left uncompiled,
+// and its Rules says why when it is used.
+func (r *Record) loaded() {
+	for i := range r.AllowedOperations {
+		op := &r.AllowedOperations[i]
+		if op.MaxDurationSeconds == 0 {
+			op.MaxDurationSeconds = DefaultMaxDurationSeconds
+		}
+		if op.TTLSecondsAfterFinished == nil {
+			op.TTLSecondsAfterFinished = new(int(DefaultTTLSecondsAfterFinished))
+		}
+		op.rules, _ = outcome.CompileOperation(op.OperationSpec())
+	}
+	if r.Health == nil {
+		r.Health = []HealthRule{}
+	}
+	for i := range r.Health {
+		h := &r.Health[i]
+		h.rules, _ = outcome.CompileHealth(outcome.HealthSpec{Current: h.Current, Failed: h.Failed})
+	}
 }
 
 func sortedUnique(s []string) []string {

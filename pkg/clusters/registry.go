@@ -232,10 +232,12 @@ func toRow(rec *Record) (*store.Cluster, error) {
 	ns, _ := json.Marshal(rec.AllowedNamespaces)
 	apps, _ := json.Marshal(rec.AllowedApplications)
 	ops, _ := json.Marshal(rec.AllowedOperations)
+	healthRules, _ := json.Marshal(rec.Health)
 	return &store.Cluster{
 		ID: rec.ID, Organization: rec.Organization, DisplayName: rec.DisplayName,
 		Labels: string(labels), Connectivity: rec.Connectivity,
 		AllowedNamespaces: string(ns), AllowedApplications: string(apps), AllowedOperations: string(ops),
+		Health:        string(healthRules),
 		DriftSchedule: rec.Drift.Schedule, DriftMode: rec.Drift.Mode, PublicKey: rec.PublicKey,
 		RequirePodSecurity: rec.RequirePodSecurity, AcceptExcessRights: rec.AcceptExcessRights,
 	}, nil
@@ -254,6 +256,7 @@ func fromRow(row *store.Cluster) (*Record, error) {
 	}{
 		{row.Labels, &rec.Labels}, {row.AllowedNamespaces, &rec.AllowedNamespaces},
 		{row.AllowedApplications, &rec.AllowedApplications}, {row.AllowedOperations, &rec.AllowedOperations},
+		{row.Health, &rec.Health},
 	}
 	for _, f := range fields {
 		if f.json == "" {
@@ -263,6 +266,7 @@ func fromRow(row *store.Cluster) (*Record, error) {
 			return nil, fmt.Errorf("cluster %q: stored record: %w", row.ID, err)
 		}
 	}
+	rec.loaded()
 	return rec, nil
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
 )
 
@@ -49,8 +48,8 @@ func (s *Service) Correct(ctx context.Context, cluster, namespace, application s
 	}
 	// The record may have narrowed since the job was accepted: a correction
 	// is held to today's scope like a new job.
-	if !rec.AllowsApplication(application) || !rec.AllowsNamespace(namespace) ||
-		!rec.AllowsOperation(clusters.Operation{Engine: last.Engine, Type: last.Type}) {
+	_, opAllowed := rec.AllowedOperation(last.Engine, last.Type)
+	if !rec.AllowsApplication(application) || !rec.AllowsNamespace(namespace) || !opAllowed {
 		return "", refuse(RuleApplicationNotAllowed, "application", "cluster %q no longer allows %s/%s (%s/%s): not re-applied", cluster, namespace, application, last.Engine, last.Type)
 	}
 	id := "drift-" + uuid.NewString()

@@ -103,8 +103,8 @@ func FuzzIntake(f *testing.F) {
 		if err != nil {
 			return
 		}
-		op := clusters.Operation{Engine: spec.Operation.Engine, Type: spec.Operation.Type}
-		if !fuzzRecord.AllowsApplication(spec.Application) || !fuzzRecord.AllowsNamespace(spec.Namespace) || !fuzzRecord.AllowsOperation(op) {
+		_, opAllowed := fuzzRecord.AllowedOperation(spec.Operation.Engine, spec.Operation.Type)
+		if !fuzzRecord.AllowsApplication(spec.Application) || !fuzzRecord.AllowsNamespace(spec.Namespace) || !opAllowed {
 			t.Fatalf("accepted out of scope: %+v", spec)
 		}
 		if len(objs) != len(spec.Manifests) {

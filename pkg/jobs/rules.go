@@ -235,7 +235,7 @@ func checkNamespace(_ *scope, c *candidate) error {
 
 func checkOperation(_ *scope, c *candidate) error {
 	op := clusters.Operation{Engine: c.spec.Operation.Engine, Type: c.spec.Operation.Type}
-	if c.rec.AllowsOperation(op) {
+	if _, ok := c.rec.AllowedOperation(op.Engine, op.Type); ok {
 		return nil
 	}
 	return withValue(refuse(RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", op.Engine, op.Type, c.rec.ID), op.Engine+"/"+op.Type)

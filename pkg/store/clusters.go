@@ -23,11 +23,13 @@ type Cluster struct {
 	Connectivity        string `gorm:"size:16"`
 	AllowedNamespaces   string `gorm:"type:text"` // JSON array
 	AllowedApplications string `gorm:"type:text"` // JSON array
-	AllowedOperations   string `gorm:"type:text"` // JSON array of {engine,type}
-	DriftSchedule       string
-	DriftMode           string `gorm:"size:16"`
-	PublicKey           string `gorm:"type:text"`
-	RequirePodSecurity  bool   `gorm:"not null;default:false"`
+	AllowedOperations   string `gorm:"type:text"` // JSON array of {engine,type} and an operation's rules
+	// Health is the record's health rules, a JSON array (migration 13).
+	Health             string `gorm:"type:text"`
+	DriftSchedule      string
+	DriftMode          string `gorm:"size:16"`
+	PublicKey          string `gorm:"type:text"`
+	RequirePodSecurity bool   `gorm:"not null;default:false"`
 	// UID is the record's generation: set when the record is created, never
 	// changed, never reused. Jobs carry it (Job.ClusterUID), so a record
 	// deleted and created again under the same id starts empty.

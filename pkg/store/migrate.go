@@ -44,8 +44,22 @@ var migrations = []migration{
 	{version: 10, name: "cluster leases, replicas, stored breakers", up: addClusterLeases},
 	{version: 11, name: "audit log", up: addAuditLog},
 	{version: 12, name: "job progress: next attempt of a retried job", up: addJobProgress},
-	{version: 13, name: "operations: job results, cleanups, request completions", up: addOperations},
+	{version: 13, name: "clusters.health (health rules)", up: func(tx *gorm.DB) error {
+		if tx.Migrator().HasColumn(&healthCluster{}, "Health") {
+			return nil // a database created with today's Cluster has it
+		}
+		return tx.Migrator().AddColumn(&healthCluster{}, "Health")
+	}},
+	{version: 14, name: "operations: job results, cleanups, request completions", up: addOperations},
 }
+
+// healthCluster is the column migration 13 adds; part of that migration, it
+// never changes once released.
+type healthCluster struct {
+	Health string `gorm:"type:text"`
+}
+
+func (healthCluster) TableName() string { return "clusters" }
 
 // migrate runs every migration newer than the database's version, each in its
 // own transaction. On PostgreSQL an advisory lock makes replicas starting

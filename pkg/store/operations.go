@@ -12,7 +12,7 @@ import (
 // result (its outcome and outputs), when its objects were cleaned up after
 // their time to live, and the requests whose completion was announced.
 
-// operationJob is the jobs table as migration 13 left it.
+// operationJob is the jobs table as migration 14 left it.
 type operationJob struct {
 	Result       string     `gorm:"type:text"`
 	CleanupAfter *time.Time `gorm:"index"`
@@ -29,7 +29,7 @@ type RequestCompletion struct {
 	CompletedAt  time.Time
 }
 
-// addOperations is migration 13.
+// addOperations is migration 14.
 func addOperations(tx *gorm.DB) error {
 	for _, field := range []string{"Result", "CleanupAfter", "CleanedAt"} {
 		if tx.Migrator().HasColumn(&operationJob{}, field) {

@@ -431,6 +431,7 @@ const (
 	RuleCodeClusterScopedObject          RuleCode = "cluster_scoped_object"
 	RuleCodeConnectivityNotSupported     RuleCode = "connectivity_not_supported"
 	RuleCodeInvalidDriftSchedule         RuleCode = "invalid_drift_schedule"
+	RuleCodeInvalidRule                  RuleCode = "invalid_rule"
 	RuleCodeKindNotAllowed               RuleCode = "kind_not_allowed"
 	RuleCodeKubeconfigRejected           RuleCode = "kubeconfig_rejected"
 	RuleCodeNamespaceMismatch            RuleCode = "namespace_mismatch"
@@ -458,6 +459,8 @@ func (e RuleCode) Valid() bool {
 	case RuleCodeConnectivityNotSupported:
 		return true
 	case RuleCodeInvalidDriftSchedule:
+		return true
+	case RuleCodeInvalidRule:
 		return true
 	case RuleCodeKindNotAllowed:
 		return true
@@ -729,6 +732,9 @@ type Cluster struct {
 	// in answers.
 	Drift DriftPolicy `json:"drift"`
 
+	// Health The record's health rules, at most one per group and kind (default `[]`).
+	Health []HealthRule `json:"health"`
+
 	// Id The cluster id, a DNS label, unique within the pushd instance.
 	//
 	// Examples: cluster-prod-1
@@ -879,7 +885,7 @@ type ClusterNamespaceChangedEvent struct {
 
 // ClusterSpec The identity record Odoo sends with `PUT /api/v1/clusters/{id}`: the complete record, every
 // field optional. Defaults: `display_name` the id; `organization` the caller's; `labels` `{}`;
-// `connectivity` `push`; `allowed_*` `[]` (nothing allowed); `drift` `{"schedule": "", "mode":
+// `connectivity` `push`; `allowed_*` `[]` (nothing allowed); `health` `[]`; `drift` `{"schedule": "", "mode":
 // "report"}` (no scheduled check); `public_key` none. Unknown fields are refused (`400`
 // `malformed_json`). `allowed_namespaces` and `allowed_applications` are kept sorted and
 // without duplicates.
@@ -902,6 +908,9 @@ type ClusterSpec struct {
 	// Drift When and how the cluster's applications are checked for drift. Both fields are always present
 	// in answers.
 	Drift *DriftPolicy `json:"drift,omitempty"`
+
+	// Health The record's health rules, at most one per group and kind (default `[]`).
+	Health *[]HealthRule `json:"health,omitempty"`
 
 	// Id Optional; when given it must equal the path's `id` (else `400` `invalid_field`).
 	//
@@ -1312,6 +1321,33 @@ type EventEnvelope struct {
 // EventType defines model for EventType.
 type EventType string
 
+// HealthRule When objects of one kind are healthy, for kinds whose readiness kstatus cannot read from
+// their status: CEL expressions evaluating to bools over the variable `object` (the live
+// object as JSON). `Failed` when `failed` holds, else `Current` when `current` holds, else
+// `InProgress` (also when a rule cannot be evaluated). At most one rule per group and kind
+// (else `400` `invalid_field`); a rule for the core group's `Secret` is refused (`422`
+// `invalid_rule`: it would have pushd read a Secret), as is one that does not compile, with the
+// rule's path in `details[0].field` (e.g. `health[0].current`).
+type HealthRule struct {
+	// Current A CEL bool; the object is ready.
+	//
+	// Examples: object.status.readyInstances == object.spec.instances
+	Current string `json:"current"`
+
+	// Failed Optional; a CEL bool, the object will not become ready by itself.
+	//
+	// Examples: object.status.phase == 'Failed'
+	Failed *string `json:"failed,omitempty"`
+
+	// Group The kind's API group; empty (the default) for the core group.
+	//
+	// Examples: postgresql.cnpg.io
+	Group *string `json:"group,omitempty"`
+
+	// Kind Examples: Cluster
+	Kind string `json:"kind"`
+}
+
 // Job A job with its per-object outcome. While the job runs, `objects` lists each object as soon as
 // it is written (or pruned, deleted, skipped) and its kstatus as it changes, recorded at most
 // once a second; when the job ends it holds the final outcome, one entry per object pushd
@@ -1353,7 +1389,16 @@ type Job struct {
 	Namespace DNSLabel    `json:"namespace"`
 	Objects   []JobObject `json:"objects"`
 
-	// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`.
+	// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`, that the cluster
+	// accepts, with how an operate job of the pair is judged: CEL rules over its object, the
+	// variable `object` (the live custom resource as JSON). With none of `succeeded`, `failed`,
+	// `message` and `outputs`, the vWorkspace Operation contract applies: succeeded when a
+	// `status.conditions` entry of type `Succeeded` has status `True`, failed when one of type
+	// `Failed` has (`Failed` wins), the message of that condition, and the string values of
+	// `status.outputs` as outputs. A rule that does not compile is `422` `invalid_rule`, with the
+	// rule's path in `details[0].field` (e.g. `allowed_operations[1].outputs.items`). A pair listed
+	// twice is `400` `invalid_field`. `max_duration_seconds` and `ttl_seconds_after_finished` are
+	// always present in answers, defaults filled in. See docs/operations.md.
 	Operation    Operation  `json:"operation"`
 	Organization string     `json:"organization"`
 	RequestId    *RequestId `json:"request_id"`
@@ -1489,7 +1534,16 @@ type JobRequest struct {
 	// Namespace An RFC 1123 DNS label.
 	Namespace DNSLabel `json:"namespace"`
 
-	// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`.
+	// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`, that the cluster
+	// accepts, with how an operate job of the pair is judged: CEL rules over its object, the
+	// variable `object` (the live custom resource as JSON). With none of `succeeded`, `failed`,
+	// `message` and `outputs`, the vWorkspace Operation contract applies: succeeded when a
+	// `status.conditions` entry of type `Succeeded` has status `True`, failed when one of type
+	// `Failed` has (`Failed` wins), the message of that condition, and the string values of
+	// `status.outputs` as outputs. A rule that does not compile is `422` `invalid_rule`, with the
+	// rule's path in `details[0].field` (e.g. `allowed_operations[1].outputs.items`). A pair listed
+	// twice is `400` `invalid_field`. `max_duration_seconds` and `ttl_seconds_after_finished` are
+	// always present in answers, defaults filled in. See docs/operations.md.
 	Operation Operation `json:"operation"`
 
 	// RequestId Optional; groups the per-cluster jobs of one fleet-wide request.
@@ -1584,7 +1638,16 @@ type JobSummary struct {
 	// Namespace An RFC 1123 DNS label.
 	Namespace DNSLabel `json:"namespace"`
 
-	// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`.
+	// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`, that the cluster
+	// accepts, with how an operate job of the pair is judged: CEL rules over its object, the
+	// variable `object` (the live custom resource as JSON). With none of `succeeded`, `failed`,
+	// `message` and `outputs`, the vWorkspace Operation contract applies: succeeded when a
+	// `status.conditions` entry of type `Succeeded` has status `True`, failed when one of type
+	// `Failed` has (`Failed` wins), the message of that condition, and the string values of
+	// `status.outputs` as outputs. A rule that does not compile is `422` `invalid_rule`, with the
+	// rule's path in `details[0].field` (e.g. `allowed_operations[1].outputs.items`). A pair listed
+	// twice is `400` `invalid_field`. `max_duration_seconds` and `ttl_seconds_after_finished` are
+	// always present in answers, defaults filled in. See docs/operations.md.
 	Operation    Operation  `json:"operation"`
 	Organization string     `json:"organization"`
 	RequestId    *RequestId `json:"request_id"`
@@ -1747,10 +1810,52 @@ type NullableTimestamp = time.Time
 // `helm.sh/resource-policy: keep`; the message says which, and the object left the inventory).
 type ObjectAction string
 
-// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`.
+// Operation An (engine, type) pair, e.g. `manifest`/`deploy` or `velero`/`backup`, that the cluster
+// accepts, with how an operate job of the pair is judged: CEL rules over its object, the
+// variable `object` (the live custom resource as JSON). With none of `succeeded`, `failed`,
+// `message` and `outputs`, the vWorkspace Operation contract applies: succeeded when a
+// `status.conditions` entry of type `Succeeded` has status `True`, failed when one of type
+// `Failed` has (`Failed` wins), the message of that condition, and the string values of
+// `status.outputs` as outputs. A rule that does not compile is `422` `invalid_rule`, with the
+// rule's path in `details[0].field` (e.g. `allowed_operations[1].outputs.items`). A pair listed
+// twice is `400` `invalid_field`. `max_duration_seconds` and `ttl_seconds_after_finished` are
+// always present in answers, defaults filled in. See docs/operations.md.
 type Operation struct {
 	// Engine Examples: manifest
 	Engine string `json:"engine"`
+
+	// Failed A CEL expression evaluating to a bool; the operation failed (wins over `succeeded`).
+	//
+	// Examples: object.status.phase in ['PartiallyFailed', 'Failed']
+	Failed *string `json:"failed,omitempty"`
+
+	// MaxDurationSeconds How long an operate job may run before pushd stops waiting for its outcome (at most 7 days; `0` → the default).
+	MaxDurationSeconds *int `json:"max_duration_seconds,omitempty"`
+
+	// Message Optional; a CEL expression evaluating to a string, the job's message (at most 4096 bytes kept).
+	//
+	// Examples: object.status.phase
+	Message *string `json:"message,omitempty"`
+
+	// Outputs Optional; output name (an identifier, `[a-zA-Z_][a-zA-Z0-9_]{0,62}`) to a CEL expression
+	// whose value (any JSON value, at most 1 KiB as JSON) the job's result carries. The result
+	// carries only what these name. An output whose expression fails, or whose value is too
+	// large, is left out.
+	//
+	//
+	// Examples: {"items":"object.status.progress.itemsBackedUp","name":"object.metadata.name"}
+	Outputs *map[string]string `json:"outputs,omitempty"`
+
+	// Succeeded A CEL expression evaluating to a bool: the operation succeeded. Required with `failed`
+	// once any rule is given. A field the object lacks makes the rule not hold (still running).
+	//
+	//
+	// Examples: object.status.phase == 'Completed'
+	Succeeded *string `json:"succeeded,omitempty"`
+
+	// TtlSecondsAfterFinished How long the objects of a finished operate job stay in the cluster before pushd deletes
+	// them (at most 30 days); `0` deletes them at once, omitted → the default.
+	TtlSecondsAfterFinished *int `json:"ttl_seconds_after_finished,omitempty"`
 
 	// Type Examples: deploy
 	Type string `json:"type"`
@@ -3097,7 +3202,8 @@ type ClientInterface interface {
 	// ignored.
 	// A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 	// `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-	// `invalid_drift_schedule`.
+	// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+	// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 	//
 	// Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 	// state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -3134,7 +3240,8 @@ type ClientInterface interface {
 	// ignored.
 	// A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 	// `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-	// `invalid_drift_schedule`.
+	// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+	// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 	//
 	// Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 	// state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -3520,7 +3627,8 @@ func (c *Client) GetCluster(ctx context.Context, id ClusterIdPath, reqEditors ..
 // ignored.
 // A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 // `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-// `invalid_drift_schedule`.
+// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 //
 // Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 // state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -3567,7 +3675,8 @@ func (c *Client) PutClusterWithBody(ctx context.Context, id ClusterIdPath, param
 // ignored.
 // A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 // `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-// `invalid_drift_schedule`.
+// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 //
 // Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 // state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -5359,7 +5468,8 @@ type ClientWithResponsesInterface interface {
 	// ignored.
 	// A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 	// `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-	// `invalid_drift_schedule`.
+	// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+	// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 	//
 	// Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 	// state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -5396,7 +5506,8 @@ type ClientWithResponsesInterface interface {
 	// ignored.
 	// A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 	// `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-	// `invalid_drift_schedule`.
+	// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+	// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 	//
 	// Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 	// state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -7765,7 +7876,8 @@ func (c *ClientWithResponses) GetClusterWithResponse(ctx context.Context, id Clu
 // ignored.
 // A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 // `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-// `invalid_drift_schedule`.
+// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 //
 // Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 // state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
@@ -7808,7 +7920,8 @@ func (c *ClientWithResponses) PutClusterWithBodyWithResponse(ctx context.Context
 // ignored.
 // A malformed field is `400` `invalid_field`; `connectivity` other than `push` is `422`
 // `connectivity_not_supported`, a `drift.schedule` that is not a cron expression `422`
-// `invalid_drift_schedule`.
+// `invalid_drift_schedule`, a CEL rule (`allowed_operations[]`, `health[]`) that does not
+// compile `422` `invalid_rule` with the rule's path in `details[0].field`.
 //
 // Answers with the same representation as `GET /api/v1/clusters/{id}` (record plus observed
 // state; a new cluster has `connectivity.state` `no_credentials`). Note that in answers the
