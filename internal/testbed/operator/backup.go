@@ -124,9 +124,7 @@ func parseBackupAnnotations(u *unstructured.Unstructured) backupAnnotations {
 	} else if !slices.Contains(finalPhases, a.phase) {
 		bad = fmt.Errorf("annotation %s: phase %q is none of %v", PhaseAnnotation, a.phase, finalPhases)
 	}
-	if a.phase == PhasePartiallyFailed || a.phase == PhaseFailed {
-		a.errors = 1
-	}
+	a.errors = -1 // unset: defaulted below, once the phase is known
 	for name, n := range map[string]*int64{ItemsAnnotation: &a.items, ErrorsAnnotation: &a.errors, WarningsAnnotation: &a.warnings} {
 		s, ok := ann[name]
 		if !ok {
@@ -145,6 +143,12 @@ func parseBackupAnnotations(u *unstructured.Unstructured) backupAnnotations {
 	if bad != nil {
 		a.phase = PhaseFailed
 		a.failureReason = "testbed: " + bad.Error()
+	}
+	if a.errors < 0 {
+		a.errors = 0
+		if a.phase == PhasePartiallyFailed || a.phase == PhaseFailed {
+			a.errors = 1
+		}
 	}
 	return a
 }

@@ -23,9 +23,10 @@
 //
 // On both vworkspace kinds the annotation testbed.vworkspace.io/status (a
 // JSON object) is merged into every status the operator writes, so a test can
-// plant a canary there; the operator's own fields (observedGeneration,
-// conditions, outputs) win over planted ones of the same name. An annotation
-// that does not parse fails the object, its message naming the annotation.
+// plant a canary there; planted observedGeneration, conditions and outputs
+// give way to the operator's own (outputs are only a succeeded Operation's).
+// An annotation that does not parse fails the object, its message naming the
+// annotation.
 //
 // Backup (velero.io/v1) is shaped like Velero's: status.phase and counters
 // only, no conditions and no observedGeneration, so kstatus calls it Current

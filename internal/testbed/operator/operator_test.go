@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -216,11 +217,25 @@ func TestOperation(t *testing.T) {
 // strings, as vWorkspace's does, and keeps other status fields.
 func TestOperationOutputsSchema(t *testing.T) {
 	e := newEnv(t)
-	u := e.create(t, operator.Operations, "Operation", "schema", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang})
+	e.create(t, operator.Operations, "Operation", "schema", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang})
 	ops := e.dyn.Resource(operator.Operations).Namespace(e.ns)
-	u.Object["status"] = map[string]any{"outputs": map[string]any{"n": int64(1)}}
-	if _, err := ops.UpdateStatus(context.Background(), u, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+	// A merge patch: the operator writes the status meanwhile.
+	patch := func(status string) error {
+		_, err := ops.Patch(context.Background(), "schema", types.MergePatchType, []byte(`{"status":`+status+`}`), metav1.PatchOptions{}, "status")
+		return err
+	}
+	if err := patch(`{"outputs":{"n":1}}`); !apierrors.IsInvalid(err) {
 		t.Errorf("a number in status.outputs: err = %v, want Invalid", err)
+	}
+	if err := patch(`{"outputs":{"n":"1"},"anything":{"else":true}}`); err != nil {
+		t.Fatalf("strings in status.outputs and another field: %v", err)
+	}
+	got, err := ops.Get(context.Background(), "schema", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := unstructured.NestedBool(got.Object, "status", "anything", "else"); !v {
+		t.Errorf("status.anything was pruned: %v", got.Object["status"])
 	}
 }
 
