@@ -189,11 +189,12 @@ func TestEnumsOfTheContract(t *testing.T) {
 		"Kstatus":           {"Current", "InProgress", "Failed", "Terminating", "NotFound", "Unknown"},
 		"ObjectAction":      {"created", "configured", "unchanged", "pruned", "deleted", "failed", "skipped"},
 		"JobStatus":         {"queued", "running", "succeeded", "failed", "cancelled"},
-		"JobAction":         {"apply", "delete"},
+		"JobAction":         {"apply", "delete", "operate"},
 		"ConnectivityState": {"ready", "unreachable", "unauthorized", "no_credentials"},
 		"DriftState":        {"in_sync", "drifted", "unknown"},
 		"EventType": {"job.status_changed", "application.health_changed", "drift.detected", "drift.resolved",
-			"cluster.connectivity_changed", "credential.expiring", "cluster.deleted", "credential.changed", "cluster.namespace_changed"},
+			"cluster.connectivity_changed", "credential.expiring", "cluster.deleted", "credential.changed", "cluster.namespace_changed",
+			"request.completed"},
 	} {
 		if got := enum(doc, name); !slices.Equal(got, want) {
 			t.Errorf("%s enum %v, want %v", name, got, want)

@@ -363,3 +363,21 @@ func sortedUnique(s []string) []string {
 // PodSecurityEnforceLabel sets the Pod Security level admission enforces in
 // a namespace (privileged, baseline, restricted).
 const PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
+
+// JudgeHealth is the status of a live object by the record's health rule
+// for its kind (kstatus's names: Current, InProgress, Failed) and why; ok
+// is false when the record has no rule for the kind, and kstatus judges.
+// Apply jobs, status polls and the UI ask it before kstatus, so a custom
+// resource without conditions is InProgress until its rule says otherwise.
+func (r *Record) JudgeHealth(obj map[string]any, group, kind string) (status, message string, ok bool) {
+	h, found := r.HealthRuleFor(group, kind)
+	if !found {
+		return "", "", false
+	}
+	rules, err := h.Rules()
+	if err != nil { // Normalize compiled it; a record read back compiles again
+		return "Unknown", "health rule: " + err.Error(), true
+	}
+	status, message = rules.Evaluate(obj)
+	return status, message, true
+}

@@ -490,3 +490,37 @@ func TestRequestCompletedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthRuleJudgesApply: an apply job writing a condition-less Backup
+// waits for the record's health rule of the kind (kstatus alone calls it
+// Current at once), and fails when the rule's failed expression holds.
+func TestHealthRuleJudgesApply(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		ctx := context.Background()
+		e := newOpEnv(t, db, bed.Clusters()[2])
+		rec, err := e.Registry.Get(ctx, fleettest.Org, e.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Health = []clusters.HealthRule{{Group: operator.BackupGroup, Kind: "Backup",
+			Current: "object.status.phase == 'Completed'", Failed: "object.status.phase == 'Failed'"}}
+		if _, _, err := e.Registry.Put(ctx, fleettest.Org, *rec); err != nil {
+			t.Fatal(err)
+		}
+		deploy := clusters.Operation{Engine: "manifest", Type: "deploy"}
+		e.submit(t, e.spec("held", jobs.ActionApply, deploy, backupCR("held", map[string]string{operator.DelayAnnotation: "2s"})))
+		start := time.Now()
+		j := e.wait(t, "held", time.Minute)
+		if j.Status != store.JobSucceeded {
+			t.Fatalf("apply: %s %+v", j.Status, j.Error)
+		}
+		if took := time.Since(start); took < 2*time.Second {
+			t.Errorf("succeeded after %s, before the Backup completed", took)
+		}
+		e.submit(t, e.spec("failing", jobs.ActionApply, deploy, backupCR("failing", map[string]string{
+			operator.DelayAnnotation: "500ms", operator.OutcomeAnnotation: operator.OutcomeFail})))
+		if j := e.wait(t, "failing", time.Minute); j.Status != store.JobFailed || j.Error.Code != string(jobs.CodeObjectFailed) {
+			t.Fatalf("failing backup: %s %+v", j.Status, j.Error)
+		}
+	})
+}

@@ -30,10 +30,10 @@ type refusal struct {
 	Message    string
 }
 
-// outcome is what the rule book answered one job: its refusals (of a long
+// answer is what the rule book answered one job: its refusals (of a long
 // list, the first two and the last, and how many it held and cut), another
 // error, or the objects it would write.
-type outcome struct {
+type answer struct {
 	Refusals []refusal `json:",omitempty"`
 	Listed   int       `json:",omitempty"`
 	Omitted  int       `json:",omitempty"`
@@ -42,12 +42,12 @@ type outcome struct {
 	Accepted []string  `json:",omitempty"`
 }
 
-func outcomeOf(objs []string, err error) outcome {
+func answerOf(objs []string, err error) answer {
 	var re *RuleError
 	var unread *unreadError
 	switch {
 	case errors.As(err, &re):
-		o := outcome{Omitted: re.Omitted}
+		o := answer{Omitted: re.Omitted}
 		all := re.All()
 		if len(all) > 20 {
 			o.Listed = len(all)
@@ -58,9 +58,9 @@ func outcomeOf(objs []string, err error) outcome {
 		}
 		return o
 	case err != nil:
-		return outcome{Error: err.Error(), Unread: errors.As(err, &unread)}
+		return answer{Error: err.Error(), Unread: errors.As(err, &unread)}
 	}
-	return outcome{Accepted: objs}
+	return answer{Accepted: objs}
 }
 
 // ruleMonitor is a monitor whose breaker and last probe the test sets.
@@ -196,7 +196,7 @@ func TestRefusalsAsBefore(t *testing.T) {
 		{name: "claim: object rules", spec: spec(nil, cm("theirs", otherCluster)), claim: func(*store.Job) {}},
 		{name: "claim: delete job", spec: spec(func(s *Spec) { s.Action = ActionDelete }), claim: func(*store.Job) {}},
 	}
-	got := map[string]outcome{}
+	got := map[string]answer{}
 	base := fuzzService()
 	for _, tt := range tests {
 		rec := *fuzzRecord
@@ -223,14 +223,15 @@ func TestRefusalsAsBefore(t *testing.T) {
 			for _, u := range objs {
 				nss = append(nss, u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName())
 			}
-			got[tt.name] = outcomeOf(nss, err)
+			got[tt.name] = answerOf(nss, err)
 			continue
 		}
 		manifests, _ := json.Marshal(sp.Manifests)
 		job := &store.Job{Organization: "acme", ID: sp.ID, Cluster: sp.Cluster, ClusterUID: "uid-1", Namespace: sp.Namespace, Application: sp.Application,
 			Engine: sp.Operation.Engine, Type: sp.Operation.Type, Action: sp.Action, Manifests: string(manifests)}
 		tt.claim(job)
-		got[tt.name] = outcomeOf([]string{"checked at claim"}, s.recheck(t.Context(), job))
+		_, err := s.recheck(t.Context(), job)
+		got[tt.name] = answerOf([]string{"checked at claim"}, err)
 	}
 	golden.JSON(t, filepath.Join("testdata", "refusals.json"), got)
 }

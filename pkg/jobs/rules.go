@@ -187,10 +187,10 @@ func (s *scope) scoped(c *candidate) ([]*unstructured.Unstructured, error) {
 
 // recheck holds a claimed job to its cluster's record as it is now: the
 // same generation and organization, and every rule a submission passes.
-func (s *scope) recheck(ctx context.Context, job *store.Job) error {
+func (s *scope) recheck(ctx context.Context, job *store.Job) (*clusters.Record, error) {
 	rec, err := s.clusters.Get(ctx, job.Organization, job.Cluster)
 	if err != nil && !errors.Is(err, clusters.ErrNotFound) {
-		return &unreadError{err}
+		return nil, &unreadError{err}
 	}
 	if errors.Is(err, clusters.ErrNotFound) {
 		rec = nil
@@ -198,18 +198,20 @@ func (s *scope) recheck(ctx context.Context, job *store.Job) error {
 	c := &candidate{rec: rec, claimed: job}
 	for _, r := range claimRules {
 		if err := r.check(s, c); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	spec := Spec{ID: job.ID, Cluster: job.Cluster, Operation: Operation{Engine: job.Engine, Type: job.Type},
 		Application: job.Application, Namespace: job.Namespace, Action: job.Action, TimeoutSeconds: job.TimeoutSeconds}
 	if job.Action == ActionApply || job.Action == ActionOperate {
 		if err := json.Unmarshal([]byte(job.Manifests), &spec.Manifests); err != nil {
-			return fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
+			return nil, fmt.Errorf("job %q: stored manifests: %w", job.ID, err)
 		}
 	}
-	_, err = s.check(ctx, rec, &spec)
-	return err
+	if _, err = s.check(ctx, rec, &spec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 func checkRecordUnchanged(_ *scope, c *candidate) error {

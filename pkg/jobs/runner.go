@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/vworkspace/pushd/pkg/apply"
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/outcome"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -388,8 +389,9 @@ func (r *Runner) heartbeat(ctx context.Context, job *store.Job, cancel context.C
 // claimOf is the runner's claim on a job it claimed.
 func claimOf(job *store.Job) store.Claim { return store.Claim{Seq: job.Seq, Attempt: job.Attempt} }
 
-// run does the job's work on its cluster, once, reporting its progress.
-func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*apply.Result, error) {
+// run does the job's work on its cluster, once, reporting its progress;
+// rec is the record the claim checked it against.
+func (r *Runner) run(ctx context.Context, job *store.Job, rec *clusters.Record, prog *progress) (*apply.Result, error) {
 	if !r.monitor.Allow(job.Cluster) {
 		return nil, fmt.Errorf("cluster %q: %w: its circuit breaker is open after failed probes", job.Cluster, apply.ErrUnreachable)
 	}
@@ -405,8 +407,9 @@ func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*appl
 	if req.Objects, err = inventory.DecodeManifests(job.Manifests); err != nil {
 		return nil, fmt.Errorf("job %q: %w", job.ID, err)
 	}
+	req.Judge = healthJudge(rec)
 	if job.Action == ActionOperate {
-		if err := r.operate(ctx, job, prog, &req); err != nil {
+		if err := r.operate(rec, job, prog, &req); err != nil {
 			return nil, err
 		}
 	}
@@ -414,14 +417,10 @@ func (r *Runner) run(ctx context.Context, job *store.Job, prog *progress) (*appl
 }
 
 // operate makes req the run of an operate job: in the operation's own
-// inventory, judged by its type's result contract (prog follows the
-// verdicts), resuming what an earlier attempt wrote, waiting until the
+// inventory, its object judged by its type's result contract (prog
+// follows the verdicts) and the others by the record's health rules, resuming what an earlier attempt wrote, waiting until the
 // job's deadline — an attempt after a restart waits only what is left.
-func (r *Runner) operate(ctx context.Context, job *store.Job, prog *progress, req *apply.Request) error {
-	rec, err := r.clusters.Get(ctx, job.Organization, job.Cluster)
-	if err != nil {
-		return fmt.Errorf("job %q: read its cluster's record: %w", job.ID, err)
-	}
+func (r *Runner) operate(rec *clusters.Record, job *store.Job, prog *progress, req *apply.Request) error {
 	entry, ok := rec.AllowedOperation(job.Engine, job.Type)
 	if !ok { // the claim's check refuses this first; the record changed since
 		return refuse(RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", job.Engine, job.Type, rec.ID)
@@ -431,7 +430,7 @@ func (r *Runner) operate(ctx context.Context, job *store.Job, prog *progress, re
 		return fmt.Errorf("job %q: %w", job.ID, err)
 	}
 	prog.follow(op)
-	req.Operation, req.Judge, req.Resume = job.ID, op.judge, true
+	req.Operation, req.Judge, req.Resume = job.ID, judges(op.judge, req.Judge), true
 	req.Timeout = max(deadline(job).Sub(r.opts.Now()), time.Second)
 	return nil
 }

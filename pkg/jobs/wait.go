@@ -99,7 +99,8 @@ func (r *Runner) release(ctx context.Context, cluster string) {
 // again after a backoff that doubles with each retry (tried is how many
 // came before).
 func (r *Runner) attempt(ctx context.Context, job *store.Job, prog *progress, tried int) (*apply.Result, error) {
-	if err := r.whileUnread(ctx, job, "job not checked against its record", func() error { return r.recheck(ctx, job) }); err != nil {
+	var rec *clusters.Record
+	if err := r.whileUnread(ctx, job, "job not checked against its record", func() (err error) { rec, err = r.recheck(ctx, job); return err }); err != nil {
 		return nil, err
 	}
 	if job.Trigger == TriggerDrift {
@@ -107,7 +108,7 @@ func (r *Runner) attempt(ctx context.Context, job *store.Job, prog *progress, tr
 			return nil, err
 		}
 	}
-	res, err := r.run(ctx, job, prog)
+	res, err := r.run(ctx, job, rec, prog)
 	if err == nil || !transient(err) || ctx.Err() != nil {
 		return res, err
 	}

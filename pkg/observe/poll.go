@@ -129,7 +129,7 @@ func (w *Watcher) record(ctx context.Context, rec *clusters.Record, st *clusterS
 			o := objectState{id: id, status: string(status.NotFoundStatus), message: "not found in the cluster"}
 			if u, ok := live[id]; ok {
 				o.version = u.GroupVersionKind().Version
-				o.status, o.message = objectStatus(u, w.groups)
+				o.status, o.message = objectStatus(u, rec, w.groups)
 			}
 			a.objects[i], statuses[i] = o, o.status
 		}

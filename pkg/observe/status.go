@@ -4,6 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
+	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/inventory"
 )
 
@@ -32,10 +33,15 @@ func aggregate(statuses []string) string {
 	return worst
 }
 
-// objectStatus is the kstatus of a live object. Objects of a controller
-// group are InProgress while inventory.AwaitingController, as pkg/apply
-// judges them when it waits.
-func objectStatus(u *unstructured.Unstructured, controllerGroups map[string]bool) (string, string) {
+// objectStatus is the status of a live object as pkg/apply judges it when
+// it waits: by the record's health rule for its kind when it has one
+// (Record.JudgeHealth), else kstatus, objects of a controller group being
+// InProgress while inventory.AwaitingController.
+func objectStatus(u *unstructured.Unstructured, rec *clusters.Record, controllerGroups map[string]bool) (string, string) {
+	gvk := u.GroupVersionKind()
+	if st, msg, ok := rec.JudgeHealth(u.Object, gvk.Group, gvk.Kind); ok {
+		return st, msg
+	}
 	if controllerGroups[u.GroupVersionKind().Group] {
 		if msg, awaiting := inventory.AwaitingController(u); awaiting {
 			return string(status.InProgressStatus), msg

@@ -236,6 +236,7 @@ const (
 	DriftDetected              EventType = "drift.detected"
 	DriftResolved              EventType = "drift.resolved"
 	JobStatusChanged           EventType = "job.status_changed"
+	RequestCompleted           EventType = "request.completed"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -259,6 +260,8 @@ func (e EventType) Valid() bool {
 		return true
 	case JobStatusChanged:
 		return true
+	case RequestCompleted:
+		return true
 	default:
 		return false
 	}
@@ -266,8 +269,9 @@ func (e EventType) Valid() bool {
 
 // Defines values for JobAction.
 const (
-	Apply  JobAction = "apply"
-	Delete JobAction = "delete"
+	Apply   JobAction = "apply"
+	Delete  JobAction = "delete"
+	Operate JobAction = "operate"
 )
 
 // Valid indicates whether the value is a known member of the JobAction enum.
@@ -276,6 +280,8 @@ func (e JobAction) Valid() bool {
 	case Apply:
 		return true
 	case Delete:
+		return true
+	case Operate:
 		return true
 	default:
 		return false
@@ -437,12 +443,14 @@ const (
 	RuleCodeNamespaceMismatch            RuleCode = "namespace_mismatch"
 	RuleCodeNamespaceNotAllowed          RuleCode = "namespace_not_allowed"
 	RuleCodeNoCredentials                RuleCode = "no_credentials"
+	RuleCodeNoOperationObject            RuleCode = "no_operation_object"
 	RuleCodeOperationNotAllowed          RuleCode = "operation_not_allowed"
 	RuleCodeOverPrivileged               RuleCode = "over_privileged"
 	RuleCodePodSecurityNotEnforced       RuleCode = "pod_security_not_enforced"
 	RuleCodeRecordChanged                RuleCode = "record_changed"
 	RuleCodeSecretTypeNotAllowed         RuleCode = "secret_type_not_allowed"
 	RuleCodeServiceExternalIps           RuleCode = "service_external_ips"
+	RuleCodeTimeoutTooLong               RuleCode = "timeout_too_long"
 )
 
 // Valid indicates whether the value is a known member of the RuleCode enum.
@@ -472,6 +480,8 @@ func (e RuleCode) Valid() bool {
 		return true
 	case RuleCodeNoCredentials:
 		return true
+	case RuleCodeNoOperationObject:
+		return true
 	case RuleCodeOperationNotAllowed:
 		return true
 	case RuleCodeOverPrivileged:
@@ -483,6 +493,8 @@ func (e RuleCode) Valid() bool {
 	case RuleCodeSecretTypeNotAllowed:
 		return true
 	case RuleCodeServiceExternalIps:
+		return true
+	case RuleCodeTimeoutTooLong:
 		return true
 	default:
 		return false
@@ -1355,7 +1367,8 @@ type HealthRule struct {
 type Job struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
-	// inventory.
+	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
+	// own and wait for its outcome (see `JobRequest`).
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -1403,6 +1416,11 @@ type Job struct {
 	Organization string     `json:"organization"`
 	RequestId    *RequestId `json:"request_id"`
 
+	// Result An operate job's report of its operation, as last observed (updated while it runs, at most
+	// once a second, and kept when it ends, also on `timeout`); `null` for other jobs and before
+	// the operation's object was first observed.
+	Result *JobResult `json:"result,omitempty"`
+
 	// Retries Transient failures its run retried with backoff within the deadline (the cluster
 	// unreachable, `429`, `5xx`, a server timeout), oldest first; server-side apply is
 	// idempotent, so a retried run converges on the same objects. Empty when none.
@@ -1426,7 +1444,8 @@ type Job struct {
 
 // JobAction `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 // longer listed) and wait until reconciled. `delete`: remove everything in the application's
-// inventory.
+// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
+// own and wait for its outcome (see `JobRequest`).
 type JobAction string
 
 // JobCancellation Why a job was cancelled: `cancelled` — Odoo, the web UI or the CLI asked; `superseded` — a
@@ -1452,9 +1471,10 @@ type JobCancellationReason string
 // | `preflight_failed` | the server-side dry-run of an object failed; nothing was written |
 // | `object_failed` | an object's controller reported it `Failed` (kstatus) |
 // | `ownership_conflict` | an object exists and belongs to another inventory, or to none; pushd left it as it was |
-// | `timeout` | the objects were not `Current` within `timeout_seconds` |
+// | `timeout` | the objects were not `Current` within `timeout_seconds` (an operation: neither its `succeeded` nor its `failed` rule held; `result` keeps what was last observed) |
+// | `operation_failed` | an operate job's `failed` rule holds; the message is the operation's own (redacted) |
 // | `forbidden` | the credential lacks a right the job needs |
-// | `record_changed`, `application_not_allowed`, `namespace_not_allowed`, `operation_not_allowed`, `cluster_scoped_object`, `kind_not_allowed`, `namespace_mismatch`, `secret_type_not_allowed`, `service_external_ips`, `cluster_id_mismatch`, `over_privileged`, `pod_security_not_enforced` | a rule (`RuleCode`), checked again when the job was claimed, refused it; nothing was written |
+// | `record_changed`, `application_not_allowed`, `namespace_not_allowed`, `operation_not_allowed`, `cluster_scoped_object`, `kind_not_allowed`, `namespace_mismatch`, `secret_type_not_allowed`, `service_external_ips`, `cluster_id_mismatch`, `over_privileged`, `pod_security_not_enforced`, `timeout_too_long`, `no_operation_object` | a rule (`RuleCode`), checked again when the job was claimed, refused it; nothing was written |
 // | `malformed_object`, `duplicate_object` | the engine's own check refused an object without `apiVersion`, `kind` or `metadata.name`, or one listed twice; nothing was written |
 // | `internal_error` | pushd hit an internal error running the job (a bug); what was applied before it stays |
 // | `apply_failed` | any other failure (e.g. an object could not be applied, pruned or deleted) |
@@ -1502,6 +1522,23 @@ type JobObject struct {
 // listed are pruned). With `action: delete`, `manifests` is empty or left out, and everything in
 // the application's inventory is removed.
 //
+// **Operations.** With `action: operate`, `manifests` are a one-shot operation on the
+// application — usually one custom resource (a vWorkspace `Operation`, a Velero `Backup`),
+// perhaps with supporting objects. The first manifest outside the core API group is the
+// operation's object (`no_operation_object` when there is none). They are applied into an
+// inventory of the job's own: the application's objects, its desired state and its drift
+// reference are left untouched, and the application's next `apply` does not prune them. The job
+// runs in the application's queue, in order with its applies. Its outcome is judged from the live
+// object by the result contract of its `operation` type in the cluster record
+// (`allowed_operations[].succeeded` / `failed` / `outputs`, CEL; without rules the vWorkspace
+// `Operation` contract: conditions `Succeeded` / `Failed`, outputs from `status.outputs`): the
+// job succeeds when `succeeded` holds, fails `operation_failed` when `failed` does, and fails
+// `timeout` at its deadline; `result` carries the outputs and conditions. Once written, the
+// objects are never written again — not by a retry, a restart of pushd or another replica
+// taking the job over: a later attempt waits on the objects that exist (one that is gone fails
+// the job). After the type's `ttl_seconds_after_finished` pushd deletes the objects and their
+// inventory; the job and its result stay for the job retention.
+//
 // **Keeping data.** An object annotated `cli-utils.sigs.k8s.io/on-remove: keep` or
 // `helm.sh/resource-policy: keep` (as charts mark their data PersistentVolumeClaims) is neither
 // pruned nor deleted: it is left in place, removed from the inventory and stripped of its
@@ -1512,7 +1549,8 @@ type JobObject struct {
 type JobRequest struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
-	// inventory.
+	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
+	// own and wait for its outcome (see `JobRequest`).
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -1549,8 +1587,26 @@ type JobRequest struct {
 	// RequestId Optional; groups the per-cluster jobs of one fleet-wide request.
 	RequestId *RequestId `json:"request_id,omitempty"`
 
-	// TimeoutSeconds How long to wait for the objects to reconcile before the job fails.
+	// TimeoutSeconds How long to wait for the objects to reconcile (an operation: for its outcome) before the
+	// job fails, counted from its submission. At most 3600 for `apply` and `delete` (default
+	// 300); for `operate` at most the type's `max_duration_seconds` (up to 604800, seven days;
+	// `timeout_too_long` above it), which is also its default.
 	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
+
+// JobResult `outputs`: the values the type's `outputs` rules name (at most 16, each at most 1 KiB as JSON),
+// or the object's `status.outputs` under the default contract; nothing else of the object's
+// status appears. Values pass pushd's redaction of the job's Secret values. `conditions`: the
+// object's own `status.conditions`, as it reports itself. `observed_at`: when pushd last read
+// the object.
+type JobResult struct {
+	Conditions []OperationCondition `json:"conditions"`
+
+	// ObservedAt RFC 3339, UTC.
+	//
+	// Examples: 2026-05-04T10:15:30Z
+	ObservedAt Timestamp              `json:"observed_at"`
+	Outputs    map[string]interface{} `json:"outputs"`
 }
 
 // JobRetry defines model for JobRetry.
@@ -1605,7 +1661,8 @@ type JobStatusCounts struct {
 type JobSummary struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
-	// inventory.
+	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
+	// own and wait for its outcome (see `JobRequest`).
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -1651,6 +1708,11 @@ type JobSummary struct {
 	Operation    Operation  `json:"operation"`
 	Organization string     `json:"organization"`
 	RequestId    *RequestId `json:"request_id"`
+
+	// Result An operate job's report of its operation, as last observed (updated while it runs, at most
+	// once a second, and kept when it ends, also on `timeout`); `null` for other jobs and before
+	// the operation's object was first observed.
+	Result *JobResult `json:"result,omitempty"`
 
 	// Retries Transient failures its run retried with backoff within the deadline (the cluster
 	// unreachable, `429`, `5xx`, a server timeout), oldest first; server-side apply is
@@ -1717,7 +1779,8 @@ type Kubeconfig struct {
 type LastJob struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
-	// inventory.
+	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
+	// own and wait for its outcome (see `JobRequest`).
 	Action JobAction `json:"action"`
 	Error  *JobError `json:"error,omitempty"`
 
@@ -1861,6 +1924,15 @@ type Operation struct {
 	Type string `json:"type"`
 }
 
+// OperationCondition defines model for OperationCondition.
+type OperationCondition struct {
+	LastTransitionTime *string `json:"last_transition_time,omitempty"`
+	Message            *string `json:"message,omitempty"`
+	Reason             *string `json:"reason,omitempty"`
+	Status             string  `json:"status"`
+	Type               string  `json:"type"`
+}
+
 // ParkedCallback defines model for ParkedCallback.
 type ParkedCallback struct {
 	Attempts int `json:"attempts"`
@@ -1897,6 +1969,33 @@ type ParkedCallbackList struct {
 	NextCursor *NextCursor `json:"next_cursor"`
 }
 
+// RequestCompletedEvent The last job of a `request_id` reached a terminal status: `data` is the request's view as
+// `GET /api/v1/requests/{id}` answers it then (counts by status, each job's outcome and
+// outputs). Sent once per request. `cluster` is the cluster of the job that ended last: the
+// event is delivered after that job's final `job.status_changed` (delivery is ordered per
+// cluster; another cluster's final event may arrive after it).
+type RequestCompletedEvent struct {
+	// Cluster The cluster id, a DNS label, unique within the pushd instance.
+	//
+	// Examples: cluster-prod-1
+	Cluster ClusterId `json:"cluster"`
+
+	// Data A request's jobs across the fleet. `completed` is true once every job is terminal; pushd then
+	// sends one `request.completed` callback with this view, once per request (also when a cluster
+	// of the request was down and its jobs failed at their deadline).
+	Data RequestView `json:"data"`
+
+	// Id Examples: msg_2mL9xV3kq8RZ4d
+	Id           string `json:"id"`
+	Organization string `json:"organization"`
+
+	// Timestamp RFC 3339, UTC.
+	//
+	// Examples: 2026-05-04T10:15:30Z
+	Timestamp Timestamp   `json:"timestamp"`
+	Type      interface{} `json:"type"`
+}
+
 // RequestId Groups the per-cluster jobs of one fleet-wide request; the same alphabet as job ids.
 //
 // Examples: fleet-backup-42
@@ -1904,6 +2003,12 @@ type RequestId = string
 
 // RequestJob One job of a request, on one application of one cluster.
 type RequestJob struct {
+	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
+	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
+	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
+	// own and wait for its outcome (see `JobRequest`).
+	Action JobAction `json:"action"`
+
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
 	//
 	// Examples: nextcloud
@@ -1921,12 +2026,19 @@ type RequestJob struct {
 	Id JobId `json:"id"`
 
 	// Namespace An RFC 1123 DNS label.
-	Namespace DNSLabel  `json:"namespace"`
-	Status    JobStatus `json:"status"`
+	Namespace DNSLabel `json:"namespace"`
+
+	// Outputs An operate job's outputs (its `result.outputs`); `null` for other jobs.
+	Outputs *map[string]interface{} `json:"outputs"`
+	Status  JobStatus               `json:"status"`
 }
 
-// RequestView defines model for RequestView.
+// RequestView A request's jobs across the fleet. `completed` is true once every job is terminal; pushd then
+// sends one `request.completed` callback with this view, once per request (also when a cluster
+// of the request was down and its jobs failed at their deadline).
 type RequestView struct {
+	Completed bool `json:"completed"`
+
 	// Counts The entries of `jobs` by status; they add up to `total`.
 	Counts JobStatusCounts `json:"counts"`
 	Jobs   []RequestJob    `json:"jobs"`
@@ -2376,6 +2488,19 @@ type OnJobStatusChangedParams struct {
 	WebhookSignature WebhookSignature `json:"webhook-signature"`
 }
 
+// OnRequestCompletedParams defines parameters for OnRequestCompleted.
+type OnRequestCompletedParams struct {
+	// WebhookId Unique message id; the idempotency key of the call (kept at least 24 h).
+	WebhookId WebhookId `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds in decimal digits (no sign, no leading zero); more than 300 s in the past or future is refused.
+	WebhookTimestamp WebhookTimestamp `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated list of `v1,<base64(HMAC-SHA256(key, id + "." + timestamp + "." + METHOD + " " + path + "\n" + raw body))>`
+	// (see the `standardWebhooks` security scheme).
+	WebhookSignature WebhookSignature `json:"webhook-signature"`
+}
+
 // PutClusterJSONRequestBody defines body for PutCluster for application/json ContentType.
 type PutClusterJSONRequestBody = ClusterSpec
 
@@ -2411,6 +2536,9 @@ type OnDriftResolvedJSONRequestBody = DriftResolvedEvent
 
 // OnJobStatusChangedJSONRequestBody defines body for OnJobStatusChanged for application/json ContentType.
 type OnJobStatusChangedJSONRequestBody = JobStatusChangedEvent
+
+// OnRequestCompletedJSONRequestBody defines body for OnRequestCompleted for application/json ContentType.
+type OnRequestCompletedJSONRequestBody = RequestCompletedEvent
 
 // Getter for additional properties for Manifest. Returns the specified
 // element and whether it was found
@@ -2983,6 +3111,40 @@ func (t *Event) MergeClusterNamespaceChangedEvent(v ClusterNamespaceChangedEvent
 	return err
 }
 
+// AsRequestCompletedEvent returns the union data inside the Event as a RequestCompletedEvent
+func (t Event) AsRequestCompletedEvent() (RequestCompletedEvent, error) {
+	var body RequestCompletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRequestCompletedEvent overwrites any union data inside the Event as the provided RequestCompletedEvent
+func (t *Event) FromRequestCompletedEvent(v RequestCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"request.completed"}`))
+	t.union = b
+	return err
+}
+
+// MergeRequestCompletedEvent performs a merge with any union data inside the Event, using the provided RequestCompletedEvent
+func (t *Event) MergeRequestCompletedEvent(v RequestCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"request.completed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Event) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"type"`
@@ -3015,6 +3177,8 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsDriftResolvedEvent()
 	case "job.status_changed":
 		return t.AsJobStatusChangedEvent()
+	case "request.completed":
+		return t.AsRequestCompletedEvent()
 	default:
 		return nil, errors.New("unknown discriminator value: " + discriminator)
 	}
@@ -10188,6 +10352,11 @@ type WebhookInitiatorInterface interface {
 	OnJobStatusChangedWithBody(ctx context.Context, targetURL string, params *OnJobStatusChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	OnJobStatusChanged(ctx context.Context, targetURL string, params *OnJobStatusChangedParams, body OnJobStatusChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OnRequestCompletedWithBody fires the request.completed webhook with any body
+	OnRequestCompletedWithBody(ctx context.Context, targetURL string, params *OnRequestCompletedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	OnRequestCompleted(ctx context.Context, targetURL string, params *OnRequestCompletedParams, body OnRequestCompletedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 func (p *WebhookInitiator) OnApplicationHealthChangedWithBody(ctx context.Context, targetURL string, params *OnApplicationHealthChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10396,6 +10565,30 @@ func (p *WebhookInitiator) OnJobStatusChangedWithBody(ctx context.Context, targe
 
 func (p *WebhookInitiator) OnJobStatusChanged(ctx context.Context, targetURL string, params *OnJobStatusChangedParams, body OnJobStatusChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOnJobStatusChangedWebhookRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) OnRequestCompletedWithBody(ctx context.Context, targetURL string, params *OnRequestCompletedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnRequestCompletedWebhookRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) OnRequestCompleted(ctx context.Context, targetURL string, params *OnRequestCompletedParams, body OnRequestCompletedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnRequestCompletedWebhookRequest(targetURL, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10907,6 +11100,67 @@ func NewOnJobStatusChangedWebhookRequest(targetURL string, params *OnJobStatusCh
 
 // NewOnJobStatusChangedWebhookRequestWithBody builds a POST request for the job.status_changed webhook with any body
 func NewOnJobStatusChangedWebhookRequestWithBody(targetURL string, params *OnJobStatusChangedParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook-id", params.WebhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-id", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook-timestamp", params.WebhookTimestamp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: "int64"})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-timestamp", headerParam1)
+
+		var headerParam2 string
+
+		headerParam2, err = runtime.StyleParamWithOptions("simple", false, "webhook-signature", params.WebhookSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-signature", headerParam2)
+
+	}
+	return req, nil
+}
+
+// NewOnRequestCompletedWebhookRequest builds a application/json POST request for the request.completed webhook
+func NewOnRequestCompletedWebhookRequest(targetURL string, params *OnRequestCompletedParams, body OnRequestCompletedJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewOnRequestCompletedWebhookRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewOnRequestCompletedWebhookRequestWithBody builds a POST request for the request.completed webhook with any body
+func NewOnRequestCompletedWebhookRequestWithBody(targetURL string, params *OnRequestCompletedParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 	_ = err
 
