@@ -35,9 +35,7 @@ func claimedIDs(es []Event) []string {
 // due and unclaimed, and the next event becomes claimable only once the
 // previous one is delivered.
 func TestClaimEventsTakesClusterHeads(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		a := addTestEvents(t, s, "a", 3)
 		b := addTestEvents(t, s, "b", 2)
 		now := time.Now().Add(time.Second)
@@ -148,9 +146,7 @@ func TestClaimEventsRace(t *testing.T) {
 }
 
 func TestPruneEventsKeepsUndelivered(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		es := addTestEvents(t, s, "a", 3)
 		now := time.Now()
 		s.MarkEventDelivered(ctx, es[0].Seq, now.Add(-48*time.Hour))
