@@ -20,8 +20,7 @@ import (
 // flows. When the receiver recovers, "bad" catches up in order.
 func TestClusterWaitsForItsOldestEventOthersFlow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ context.Context, st *store.Store) {
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+		clk, recv := newClockedReceiver(t)
 		recv.setRespond(func(b outbox.Body, _ int) int {
 			if b.Cluster == "bad" {
 				return http.StatusInternalServerError
@@ -119,8 +118,7 @@ func TestRestartDeliversTheRest(t *testing.T) {
 // until the lease ends; then another takes it over.
 func TestLapsedClaimIsTakenOver(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+		clk, recv := newClockedReceiver(t)
 		ids := addEvents(t, st, "prod-1", 2)
 		// The dead deliverer's claim, taken as it would have.
 		claimed, err := st.ClaimEvents(ctx, store.EventClaim{Owner: "crashed", Now: clk.Now(), Lease: time.Minute, Limit: 10})

@@ -23,8 +23,7 @@ import (
 // request it is delivered as the cluster's head again.
 func TestRefusedEventIsParkedAndLaterEventsFlow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+		clk, recv := newClockedReceiver(t)
 		ids := addEvents(t, st, "prod-1", 4)
 		refused := ids[1]
 		var accept atomic.Bool
@@ -99,8 +98,7 @@ func TestRefusedEventIsParkedAndLaterEventsFlow(t *testing.T) {
 // is down for a while still gets every event in order — and is parked after.
 func TestPassingFailuresWaitUntilTheBudgetIsSpent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+		clk, recv := newClockedReceiver(t)
 		ids := addEvents(t, st, "prod-1", 2)
 		recv.setRespond(func(b outbox.Body, attempt int) int {
 			if b.ID == ids[0] {
