@@ -25,8 +25,8 @@ func Open(t testing.TB, db dbtest.Database) *store.Store {
 // with a context that ends with the subtest.
 func Each(t *testing.T, fn func(t *testing.T, ctx context.Context, st *store.Store)) {
 	t.Helper()
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		fn(t, t.Context(), Open(t, db))
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
+		fn(t, ctx, Open(t, db))
 	})
 }
 

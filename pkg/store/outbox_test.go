@@ -104,8 +104,7 @@ func TestClaimEventsTakesClusterHeads(t *testing.T) {
 // Many claimants on separate connections racing for the same heads: each
 // event is won by exactly one.
 func TestClaimEventsRace(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		const claimants, clusters = 6, 20
 		stores := make([]*Store, claimants)
 		for i := range stores {

@@ -30,14 +30,13 @@ func open(t *testing.T, db dbtest.Database) *Store {
 // test here.
 func each(t *testing.T, fn func(t *testing.T, ctx context.Context, s *Store)) {
 	t.Helper()
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		fn(t, t.Context(), open(t, db))
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
+		fn(t, ctx, open(t, db))
 	})
 }
 
 func TestOpenMigratesToCurrentSchema(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		s := open(t, db)
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
@@ -58,8 +57,7 @@ func TestOpenMigratesToCurrentSchema(t *testing.T) {
 // at once, as replicas starting together would, with a migration that fails
 // if it runs twice.
 func TestMigrationsRunOnceUnderConcurrency(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		type probe struct{ ID int }
 		ms := append(append([]migration(nil), migrations...), migration{
 			version: 1000, name: "probe",
