@@ -57,6 +57,15 @@ func Each(t *testing.T, fn func(t *testing.T, db Database)) {
 	})
 }
 
+// EachContext is Each with a context that ends with the subtest
+// (t.Context()), which nearly every test on a database opens with.
+func EachContext(t *testing.T, fn func(t *testing.T, ctx context.Context, db Database)) {
+	t.Helper()
+	Each(t, func(t *testing.T, db Database) {
+		fn(t, t.Context(), db)
+	})
+}
+
 // Postgres returns a new, empty PostgreSQL database that lives as long as the test.
 func Postgres(t *testing.T) Database {
 	t.Helper()

@@ -1,6 +1,7 @@
 // Package fleettest enrolls test-bed clusters with pushd the way an operator
 // would — a namespace labeled managed-by=vworkspace and a least-privilege
-// credential minted by bootstrap — and builds job manifests, for the tests of
+// credential minted by bootstrap — builds job manifests and stands in for
+// Odoo's callback endpoint (Receiver), for the tests of
 // the packages that run jobs (pkg/jobs, pkg/observe); harness.go is the
 // store, credential store, registry and job machinery they run on.
 package fleettest
@@ -8,8 +9,12 @@ package fleettest
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -129,4 +134,37 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// Receiver stands in for Odoo's callback endpoint: it keeps the body of
+// every request it gets, in order, and answers each with answer (200 OK
+// when answer is nil). It is closed when the test ends.
+type Receiver struct {
+	URL    string
+	mu     sync.Mutex
+	bodies []string
+}
+
+// NewReceiver starts a Receiver.
+func NewReceiver(t testing.TB, answer func(w http.ResponseWriter, body string)) *Receiver {
+	r := &Receiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.bodies = append(r.bodies, string(b))
+		r.mu.Unlock()
+		if answer != nil {
+			answer(w, string(b))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+// Bodies are the bodies received so far, oldest first.
+func (r *Receiver) Bodies() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.bodies)
 }

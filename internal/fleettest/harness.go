@@ -196,6 +196,17 @@ func warnLogger() *slog.Logger {
 // cannot start ends the test binary with the reason.
 func (b *Bed) Clusters() []*testbed.Cluster { return b.get().Clusters }
 
+// Each runs fn once per database (dbtest.Each) on the bed's cluster i,
+// with a context that ends with the subtest: the opening of a test that
+// drives one test-bed cluster from a store of each kind.
+func (b *Bed) Each(t *testing.T, i int, fn func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster)) {
+	t.Helper()
+	c := b.Clusters()[i]
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
+		fn(t, ctx, db, c)
+	})
+}
+
 // Binaries are the programs the bed runs.
 func (b *Bed) Binaries() testbed.Binaries { return b.get().Binaries }
 

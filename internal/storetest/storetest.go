@@ -21,6 +21,15 @@ func Open(t testing.TB, db dbtest.Database) *store.Store {
 	return st
 }
 
+// Each runs fn once per database (dbtest.Each) on a store opened there,
+// with a context that ends with the subtest.
+func Each(t *testing.T, fn func(t *testing.T, ctx context.Context, st *store.Store)) {
+	t.Helper()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
+		fn(t, ctx, Open(t, db))
+	})
+}
+
 // SQLite opens the store on a fresh SQLite file in the test's temporary folder.
 func SQLite(t testing.TB) *store.Store {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -18,9 +19,7 @@ import (
 // TestRecordEvents: a replaced credential, a namespace losing its
 // managed-by label and a deleted record each reach Odoo as an event.
 func TestRecordEvents(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[2]
+	bed.Each(t, 2, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
 		f := fleettest.New(t, db, fleettest.Options{})
 		ns := fleettest.Namespace(t, c, true)
 		id := "events-" + ns[2:]

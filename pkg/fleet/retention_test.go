@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/fleet"
@@ -21,9 +20,7 @@ import (
 // sweep prunes it and its delivered event, logs what it removed and
 // counts it in /metrics; a job within the retention stays.
 func TestRetentionSweep(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
 		c := &store.Cluster{ID: "c-1", Organization: "acme"}
 		if _, err := st.PutCluster(ctx, c); err != nil {
 			t.Fatal(err)

@@ -41,8 +41,7 @@ func scrape(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 // opens at the first failure here) beside a cluster with no credential,
 // and scrapes each one's connectivity, breaker state and credential expiry.
 func TestClusterGauges(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		now := time.Now().UTC().Truncate(time.Second)
 		f := fleettest.New(t, db, fleettest.Options{Monitor: health.MonitorOptions{
 			Breaker: health.BreakerOptions{Threshold: 1}, ProbeTimeout: 3 * time.Second, Now: func() time.Time { return now }}})

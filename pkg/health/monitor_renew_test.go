@@ -12,6 +12,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 	"github.com/vworkspace/pushd/pkg/health"
@@ -22,9 +23,7 @@ import (
 // a bootstrapped one-hour token then has less than a third of its life left,
 // and the monitor renews it for real through TokenRequest.
 func TestMonitorRenewsTokensDue(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
+	bed.Each(t, 0, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
 		ns := fleettest.Namespace(t, c, true)
 		f := fleettest.AdminFleet(t, db, bed.Clusters()...)
 		rec, _, err := f.Registry.Put(ctx, "acme", clusters.Record{ID: c.Name, AllowedNamespaces: []string{ns}})
@@ -82,9 +81,7 @@ func TestMonitorRenewsTokensDue(t *testing.T) {
 // the (injected) clock nears its expiry the monitor reports credential.expiring
 // once, and backs off instead of retrying on every probe.
 func TestMonitorReportsExpiringOnce(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[1]
+	bed.Each(t, 1, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
 		admin := fleettest.AdminClient(t, c)
 		ns := fleettest.Namespace(t, c, true)
 		if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "no-renew"}}, metav1.CreateOptions{}); err != nil {

@@ -114,8 +114,7 @@ func TestOutageIsolation(t *testing.T) {
 // TestObservedAllIncludesNeverProbed: a cluster registered but never
 // probed is in ObservedAll like any other, as Observed reports it.
 func TestObservedAllIncludesNeverProbed(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		f := fleettest.New(t, db, fleettest.Options{})
 		if _, _, err := f.Registry.Put(ctx, fleettest.Org, clusters.Record{ID: "fresh", AllowedNamespaces: []string{"default"}}); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/health"
 )
@@ -17,9 +18,7 @@ import (
 // in B's namespace (bootstrapped for both, while A's record allows only its
 // own), A's probe reports them as excess and A is over-privileged.
 func TestProbeCountsNeighbourRights(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[1]
+	bed.Each(t, 1, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
 		f := fleettest.New(t, db, fleettest.Options{})
 		nsA, nsB := fleettest.Namespace(t, c, true), fleettest.Namespace(t, c, true)
 		idA, idB := "tenant-a-"+nsA[2:], "tenant-b-"+nsB[2:]

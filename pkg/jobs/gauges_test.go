@@ -19,8 +19,7 @@ import (
 // The queue gauges count each cluster's queued jobs and those waiting for
 // their cluster, from the database at the scrape.
 func TestQueueGauges(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		f := fleettest.New(t, db, fleettest.Options{})
 		for i, cluster := range []string{"a", "a", "b"} {
 			j := &store.Job{ID: fmt.Sprint("g", i), Organization: fleettest.Org, Cluster: cluster, Namespace: "ns",

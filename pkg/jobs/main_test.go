@@ -33,6 +33,17 @@ func newHarness(t testing.TB, db dbtest.Database, cs ...*testbed.Cluster) *harne
 	return &harness{fleettest.NewEnv(t, db, opts, clusters.Drift{}, cs...)}
 }
 
+// eachOn runs fn once per database (dbtest.Each) on a harness of the
+// bed's cluster i, with that cluster's id and a context that ends with
+// the subtest.
+func eachOn(t *testing.T, i int, fn func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string)) {
+	t.Helper()
+	bed.Each(t, i, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
+		h := newHarness(t, db, c)
+		fn(t, ctx, h, c, h.IDs[0])
+	})
+}
+
 var manifest = fleettest.Manifest
 
 func app(name string, annotations map[string]string) json.RawMessage {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/inventory"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -23,11 +24,7 @@ import (
 // TestJobLifecycle tells the story of one application: deployed, pruned,
 // refused by preflight, failed by its controller, timed out, and deleted.
 func TestJobLifecycle(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, c)
-		id := h.IDs[0]
+	eachOn(t, 0, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		dyn, _ := dynamic.NewForConfig(c.AdminConfig())
 
@@ -125,9 +122,7 @@ func TestJobLifecycle(t *testing.T) {
 // TestJobsOfOneApplicationRunInOrder queues three jobs at once: they run one
 // after another in submission order; a queued one can be cancelled.
 func TestJobsOfOneApplicationRunInOrder(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		h := newHarness(t, db, bed.Clusters()[1])
-		id := h.IDs[0]
+	eachOn(t, 1, func(t *testing.T, _ context.Context, h *harness, _ *testbed.Cluster, id string) {
 		h.Submit(t, h.spec("o-1", id, jobs.ActionApply, app("nextcloud", nil), configMap("one", nil)))
 		h.Submit(t, h.spec("o-2", id, jobs.ActionApply, app("nextcloud", nil), configMap("two", nil)))
 		h.Submit(t, h.spec("o-3", id, jobs.ActionApply, app("nextcloud", nil), configMap("three", nil)))

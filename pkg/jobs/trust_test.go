@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -24,11 +24,7 @@ import (
 // whose deadline passes during the outage fails with cluster_unreachable,
 // and says what it retried.
 func TestJobsWaitOutOutage(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[2]
-		h := newHarness(t, db, c)
-		id := h.IDs[0]
+	eachOn(t, 2, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		monCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { h.Monitor.Run(monCtx); close(done) }()
@@ -112,11 +108,8 @@ func (h *harness) firstWaiting(t *testing.T, cluster, id string) *jobs.Waiting {
 // queued, waiting, with the time of its next attempt, and each attempt so
 // far in its retries; its first wait is announced once.
 func TestRetriedRunSaysWhat(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[2]
-		h := newHarness(t, db, c) // no monitor: the breaker stays closed
-		id := h.IDs[0]
+	// No monitor runs: the breaker stays closed.
+	eachOn(t, 2, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		fleettest.Outage(t, c)
 		s := h.spec("r-1", id, jobs.ActionApply, configMap("settings", map[string]string{"a": "1"}))
 		s.TimeoutSeconds = 120
@@ -185,10 +178,7 @@ func TestQueuedJobRecheckedAtClaim(t *testing.T) {
 		}, string(jobs.RuleRecordChanged)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-				c := bed.Clusters()[0]
-				h := newHarness(t, db, c)
-				id := h.IDs[0]
+			eachOn(t, 0, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 				blocker := h.spec("c-1", id, jobs.ActionApply, app("nextcloud", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang}))
 				blocker.TimeoutSeconds = 5
 				h.Submit(t, blocker)
@@ -199,7 +189,7 @@ func TestQueuedJobRecheckedAtClaim(t *testing.T) {
 					t.Fatalf("job after the record changed: %s %+v, want %s", j.Status, j.Error, tc.code)
 				}
 				kube, _ := kubernetes.NewForConfig(c.AdminConfig())
-				if _, err := kube.CoreV1().ConfigMaps(h.NS).Get(context.Background(), "rechecked", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				if _, err := kube.CoreV1().ConfigMaps(h.NS).Get(ctx, "rechecked", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 					t.Fatalf("the refused job wrote its ConfigMap: %v", err)
 				}
 			})
@@ -211,11 +201,7 @@ func TestQueuedJobRecheckedAtClaim(t *testing.T) {
 // cluster: its probe finds excess rights, the cluster is over-privileged,
 // and its jobs are refused until the record accepts it.
 func TestOverPrivilegedCredentialRefused(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[1]
-		h := newHarness(t, db, c)
-		id := h.IDs[0]
+	eachOn(t, 1, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		admin := c.AdminConfig()
 		if err := h.Registry.SaveCredential(id, &clusters.Credential{Server: admin.Host, CAData: admin.CAData, Token: admin.BearerToken}); err != nil {
 			t.Fatal(err)

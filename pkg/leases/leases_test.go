@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -18,9 +17,7 @@ import (
 // over once its leases and heartbeat age out — with new tokens, so what it
 // still writes is dropped. Rounds are driven by hand on one clock.
 func TestLeasesShareAndTakeOver(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
 		creds, err := clusters.NewCredentialStore(t.TempDir())
 		if err != nil {
 			t.Fatal(err)

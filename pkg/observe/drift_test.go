@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -30,11 +30,7 @@ var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmap
 // is missing and, in mode correct, is restored by a queued job; the
 // operator failing the object changes the health.
 func TestDriftStory(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, observe.Options{}, c)
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		w := h.watcher
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		cm := func(data map[string]any, meta map[string]any) map[string]any {
@@ -232,10 +228,7 @@ var secrets = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 // write-only field: the API server folds it into data) drifts when its
 // value is changed in the cluster, and in sync again once put back.
 func TestSecretStringDataDrifts(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, observe.Options{}, c)
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{}, func(t *testing.T, _ context.Context, h *harness, c *testbed.Cluster, id string) {
 		secret := manifest("v1", "Secret", "db", nil, map[string]any{"stringData": map[string]any{"password": "from-odoo"}})
 		h.deploy(t, "s-1", id, "nextcloud", app("nextcloud"), secret)
 		h.checkDrift(t, id, observe.DriftInSync)

@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/jobs"
@@ -27,11 +27,7 @@ import (
 func TestDriftCheckDuringJob(t *testing.T) {
 	for _, mode := range []string{clusters.DriftReport, clusters.DriftCorrect} {
 		t.Run(mode, func(t *testing.T) {
-			dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-				ctx := context.Background()
-				c := bed.Clusters()[0]
-				h := newHarness(t, db, observe.Options{}, c)
-				id := h.IDs[0]
+			eachOn(t, 0, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 				kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 				h.put(t, id, clusters.Drift{Mode: mode})
 				h.deploy(t, "ag-5", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"replicas": "1"}))
@@ -89,11 +85,7 @@ func TestDriftCheckDuringJob(t *testing.T) {
 // same application ends itself, cancelled with reason superseded, once
 // that job is a newer intent than the one it was to put back.
 func TestSupersededCorrection(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, observe.Options{}, c)
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect})
 		h.deploy(t, "sc-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"v": "1"}))

@@ -18,8 +18,7 @@ import (
 // after the watcher started — reports drift as usual. Once restarted, the
 // stopped cluster is in sync again without any event.
 func TestUnreachableClusterIsUnknown(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		h := newHarness(t, db, observe.Options{PollInterval: 300 * time.Millisecond, ScheduleSync: 200 * time.Millisecond, Schedules: everySecond{}}, bed.Clusters()...)
 		live, dead := h.IDs[0], h.IDs[1]
 		w := h.watcher

@@ -42,6 +42,17 @@ func newHarness(t testing.TB, db dbtest.Database, opts observe.Options, cs ...*t
 	return newHarnessWith(t, db, opts, clusters.ClientOptions{Timeout: 5 * time.Second}, cs...)
 }
 
+// eachOn runs fn once per database (dbtest.Each) on a harness with opts
+// of the bed's cluster i, with that cluster's id and a context that ends with
+// the subtest.
+func eachOn(t *testing.T, i int, opts observe.Options, fn func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string)) {
+	t.Helper()
+	bed.Each(t, i, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
+		h := newHarness(t, db, opts, c)
+		fn(t, ctx, h, c, h.IDs[0])
+	})
+}
+
 // newHarnessWith is newHarness with the clusters' client options.
 func newHarnessWith(t testing.TB, db dbtest.Database, opts observe.Options, clientOpts clusters.ClientOptions, cs ...*testbed.Cluster) *harness {
 	t.Helper()

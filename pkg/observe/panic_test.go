@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,15 +77,7 @@ func TestPanicTouchesNoOtherCluster(t *testing.T) {
 
 		// Callbacks: the receiver records what reaches it; a body about the
 		// bad cluster panics in the sender's transport.
-		var mu sync.Mutex
-		var received []string
-		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			mu.Lock()
-			received = append(received, string(b))
-			mu.Unlock()
-		}))
-		defer recv.Close()
+		recv := fleettest.NewReceiver(t, nil)
 		secret, err := webhook.ParseSecret("whsec_Y2FsbGJhY2stc2VjcmV0LWZvci10ZXN0cw==")
 		if err != nil {
 			t.Fatal(err)
@@ -153,18 +144,14 @@ func TestPanicTouchesNoOtherCluster(t *testing.T) {
 			if err != nil || d.Health != "Current" || d.Drift != observe.DriftInSync {
 				return false
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, b := range received {
+			for _, b := range recv.Bodies() {
 				if strings.Contains(b, "p-"+good) && strings.Contains(b, `"status":"succeeded"`) {
 					return true
 				}
 			}
 			return false
 		})
-		mu.Lock()
-		defer mu.Unlock()
-		for _, b := range received {
+		for _, b := range recv.Bodies() {
 			if strings.Contains(b, bad) {
 				t.Fatalf("a callback about the cluster whose sends panic was delivered: %s", b)
 			}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
 	"github.com/vworkspace/pushd/pkg/observe"
 )
@@ -16,11 +16,7 @@ import (
 // second drift.detected, still sends drift.resolved when the drift goes,
 // and counts a health change from the health Odoo last heard of.
 func TestRestartKeepsWhatOdooWasTold(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, observe.Options{}, c)
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		settings := func(value string) map[string]any {
 			return map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 				"metadata": map[string]any{"name": "settings", "namespace": h.NS}, "data": map[string]any{"a": value}}

@@ -44,8 +44,7 @@ func (c slowClusters) Clients(id string) (*clusters.Clients, error) {
 // the other cluster's scheduled drift check reports its drift within a few
 // seconds all the same, while the slow one's checks are still crawling.
 func TestSlowClusterDelaysNoOther(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		h := newHarness(t, db, observe.Options{}, bed.Clusters()...)
 		fast, slow := h.IDs[0], h.IDs[1]
 		for _, id := range h.IDs {

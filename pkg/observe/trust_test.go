@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/internal/testbed"
 	"github.com/vworkspace/pushd/internal/testbed/operator"
@@ -89,10 +88,7 @@ func (r *recorder) carrying(s string) []string {
 // inventory. B sees no job, event or drift reference of A's, and its drift
 // check sends nothing of A's manifests to B's server.
 func TestReusedIDStartsEmpty(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{}, bed.Clusters()[0])
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, _ *testbed.Cluster, id string) {
 		secret := "a-password-" + fleettest.RandomID()
 		h.deploy(t, "a-1", id, "nextcloud", manifest("v1", "Secret", "a-db", nil, map[string]any{"stringData": map[string]any{"password": secret}}))
 
@@ -171,11 +167,7 @@ func TestReusedIDStartsEmpty(t *testing.T) {
 // failed after it started is the newest intent too: the application is
 // never re-created.
 func TestDriftReferenceIsLatestIntent(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, observe.Options{}, c)
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
 		kube, _ := kubernetes.NewForConfig(c.AdminConfig())
 		h.deploy(t, "up-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"v": "1"}))
 		hanging := manifest("vworkspace.io/v1alpha1", "Application", "nextcloud", map[string]string{operator.OutcomeAnnotation: operator.OutcomeHang},
@@ -265,10 +257,7 @@ func TestDriftReferenceIsLatestIntent(t *testing.T) {
 // not exist still lists the applications of the others, and names the
 // namespace it could not read, with the reason.
 func TestUnreadableNamespaceIsPartial(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		h := newHarness(t, db, observe.Options{}, bed.Clusters()[1])
-		id := h.IDs[0]
+	eachOn(t, 1, observe.Options{}, func(t *testing.T, ctx context.Context, h *harness, _ *testbed.Cluster, id string) {
 		h.deploy(t, "p-1", id, "nextcloud", app("nextcloud"))
 		missing := "missing-" + fleettest.RandomID()
 		rec := fleettest.Record(id, h.NS, clusters.Drift{})
@@ -296,11 +285,8 @@ func TestUnreadableNamespaceIsPartial(t *testing.T) {
 // application's drift is checked again without waiting for a poll or the
 // schedule (both an hour away here), so drift.resolved names the correction.
 func TestEndedCorrectionIsCheckedAtOnce(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx, cancel := context.WithCancel(context.Background())
-		c := bed.Clusters()[0]
-		h := newHarness(t, db, observe.Options{PollInterval: time.Hour}, c)
-		id := h.IDs[0]
+	eachOn(t, 0, observe.Options{PollInterval: time.Hour}, func(t *testing.T, ctx context.Context, h *harness, c *testbed.Cluster, id string) {
+		ctx, cancel := context.WithCancel(ctx)
 		h.deploy(t, "up-1", id, "nextcloud", app("nextcloud"), configMap("settings", map[string]string{"v": "1"}))
 		h.put(t, id, clusters.Drift{Mode: clusters.DriftCorrect, Schedule: "0 0 1 1 *"})
 		done := make(chan struct{})

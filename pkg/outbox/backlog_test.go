@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -18,9 +17,7 @@ import (
 // TestBacklogGauges scrapes the outbox's backlog and the age of its oldest
 // waiting event, read from the store at each scrape.
 func TestBacklogGauges(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
 		now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 		reg := prometheus.NewRegistry()
 		outbox.RegisterBacklogGauges(reg, st, func() time.Time { return now })

@@ -21,8 +21,7 @@ import (
 // Events written while the deliverer waits go out at once on Notify, in
 // order, each signed, with the body the contract fixes.
 func TestDeliversSignedEventsInOrder(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, _ context.Context, st *store.Store) {
 		recv := newReceiver(t, nil)
 		// A poll interval of an hour: only Notify can explain a prompt delivery.
 		d := outbox.New(st, recv.url, secret(t), outbox.Options{PollInterval: time.Hour})
@@ -64,8 +63,7 @@ func TestDeliversSignedEventsInOrder(t *testing.T) {
 
 // Any 2xx is success; anything else, a redirect included, is a failed attempt.
 func TestStatusOutcomes(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, _ context.Context, st *store.Store) {
 		recv := newReceiver(t, nil)
 		statuses := map[string]int{ // cluster → what the receiver answers its events
 			"ok-200": 200, "ok-201": 201, "ok-202": 202, "ok-204": 204, "ok-299": 299,
@@ -145,14 +143,13 @@ func TestFailuresNameNoSecret(t *testing.T) {
 // Delivered events past the retention are pruned; recent ones and
 // undelivered ones, however old, stay.
 func TestPrunesDeliveredEvents(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
 		clk := newClock()
 		now := clk.Now()
 		add := func(id string, delivered *time.Time) {
 			e := &store.Event{ID: id, Type: "drift.detected", Organization: "acme", Cluster: "prod-1", Data: "{}",
 				DeliveredAt: delivered, NextAttemptAt: now.Add(24 * time.Hour)}
-			if err := st.AddEvent(context.Background(), e); err != nil {
+			if err := st.AddEvent(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -175,10 +172,8 @@ func TestPrunesDeliveredEvents(t *testing.T) {
 func TestBodyOfEmptyAndInvalidData(t *testing.T) {
 	// Exercised through a receiver: empty data goes out as {}; data that is
 	// not JSON is never sent and is reported as the event's last error.
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
 		recv := newReceiver(t, nil)
-		ctx := context.Background()
 		empty := &store.Event{ID: "evt-empty", Type: "credential.expiring", Organization: "acme", Cluster: "a"}
 		broken := &store.Event{ID: "evt-broken", Type: "credential.expiring", Organization: "acme", Cluster: "b", Data: "{not json"}
 		for _, e := range []*store.Event{empty, broken} {

@@ -86,6 +86,13 @@ func newReceiver(t *testing.T, now func() time.Time) *receiver {
 	return r
 }
 
+// newClockedReceiver is a test clock and a receiver that checks
+// signatures by it: the tests that move time by hand start with both.
+func newClockedReceiver(t *testing.T) (*clock, *receiver) {
+	clk := newClock()
+	return clk, newReceiver(t, clk.Now)
+}
+
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	raw, _ := io.ReadAll(req.Body)
 	msg, err := r.verifier.Verify(req.Header, raw)

@@ -19,10 +19,8 @@ import (
 // oldest event — its later events are not even sent — and cluster "good"
 // flows. When the receiver recovers, "bad" catches up in order.
 func TestClusterWaitsForItsOldestEventOthersFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+	storetest.Each(t, func(t *testing.T, _ context.Context, st *store.Store) {
+		clk, recv := newClockedReceiver(t)
 		recv.setRespond(func(b outbox.Body, _ int) int {
 			if b.Cluster == "bad" {
 				return http.StatusInternalServerError
@@ -119,13 +117,11 @@ func TestRestartDeliversTheRest(t *testing.T) {
 // A deliverer that died holding a claim (no release) delays its event only
 // until the lease ends; then another takes it over.
 func TestLapsedClaimIsTakenOver(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
+		clk, recv := newClockedReceiver(t)
 		ids := addEvents(t, st, "prod-1", 2)
 		// The dead deliverer's claim, taken as it would have.
-		claimed, err := st.ClaimEvents(context.Background(), store.EventClaim{Owner: "crashed", Now: clk.Now(), Lease: time.Minute, Limit: 10})
+		claimed, err := st.ClaimEvents(ctx, store.EventClaim{Owner: "crashed", Now: clk.Now(), Lease: time.Minute, Limit: 10})
 		if err != nil || len(claimed) != 1 || claimed[0].ID != ids[0] {
 			t.Fatalf("claim: %v %v", claimed, err)
 		}

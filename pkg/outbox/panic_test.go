@@ -1,6 +1,7 @@
 package outbox_test
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -8,9 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
+	"github.com/vworkspace/pushd/pkg/store"
 	"github.com/vworkspace/pushd/pkg/workers"
 )
 
@@ -48,8 +49,7 @@ func (p *panicOnce) attempts() []time.Time {
 // over (its claim lapsing sooner does not matter), then it and the rest of
 // its cluster are delivered in order.
 func TestPanicHoldsBackItsClusterOnly(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
+	storetest.Each(t, func(t *testing.T, _ context.Context, st *store.Store) {
 		recv := newReceiver(t, nil)
 		bad := addEvents(t, st, "bad", 3)
 		good := addEvents(t, st, "good", 3)

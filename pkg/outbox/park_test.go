@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/storetest"
 	"github.com/vworkspace/pushd/pkg/outbox"
 	"github.com/vworkspace/pushd/pkg/store"
@@ -23,11 +22,8 @@ import (
 // The parked event is listed with its error, counted, and once re-sent on
 // request it is delivered as the cluster's head again.
 func TestRefusedEventIsParkedAndLaterEventsFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		st := storetest.Open(t, db)
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
+		clk, recv := newClockedReceiver(t)
 		ids := addEvents(t, st, "prod-1", 4)
 		refused := ids[1]
 		var accept atomic.Bool
@@ -101,10 +97,8 @@ func TestRefusedEventIsParkedAndLaterEventsFlow(t *testing.T) {
 // waiting until both budgets, attempts and age, are spent — a receiver that
 // is down for a while still gets every event in order — and is parked after.
 func TestPassingFailuresWaitUntilTheBudgetIsSpent(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		st := storetest.Open(t, db)
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+	storetest.Each(t, func(t *testing.T, ctx context.Context, st *store.Store) {
+		clk, recv := newClockedReceiver(t)
 		ids := addEvents(t, st, "prod-1", 2)
 		recv.setRespond(func(b outbox.Body, attempt int) int {
 			if b.ID == ids[0] {
@@ -132,7 +126,7 @@ func TestPassingFailuresWaitUntilTheBudgetIsSpent(t *testing.T) {
 		clk.Set(clk.Now().Add(time.Hour)) // now old enough: the next failure parks it
 		d.Notify()
 		eventually(t, 10*time.Second, "the second event", allDelivered(t, st, ids[1:]))
-		if parked, _ := st.ParkedEvents(context.Background(), "acme", 0, 10); len(parked) != 1 || parked[0].ID != ids[0] {
+		if parked, _ := st.ParkedEvents(ctx, "acme", 0, 10); len(parked) != 1 || parked[0].ID != ids[0] {
 			t.Fatalf("parked events: %+v", parked)
 		}
 	})

@@ -20,8 +20,7 @@ func TestRetriesKeepTheIDAndBackOff(t *testing.T) {
 		const failures = 3
 		const base = time.Minute
 		st := storetest.Open(t, db)
-		clk := newClock()
-		recv := newReceiver(t, clk.Now)
+		clk, recv := newClockedReceiver(t)
 		recv.setRespond(func(_ outbox.Body, attempt int) int {
 			if attempt <= failures {
 				return http.StatusServiceUnavailable

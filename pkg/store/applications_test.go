@@ -6,17 +6,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestApplicationStatesReplaceTheClusterSet saves a cluster's application
 // states with their event, replaces the set (an application gone from the
 // cluster loses its row), and leaves other clusters' rows alone.
 func TestApplicationStatesReplaceTheClusterSet(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		a := ApplicationState{Cluster: "c1", Namespace: "ns", Application: "a", Health: "Current", HealthChangedAt: at}
 		b := ApplicationState{Cluster: "c1", Namespace: "ns", Application: "b", Health: "Failed", HealthChangedAt: at,

@@ -7,16 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // The audit log keeps entries in order, per organization, and filters them
 // by time, cluster and action, one page at a time.
 func TestAuditEntriesFilterAndPage(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 		add := func(org string, min int, action AuditAction, cluster, outcome string) {
 			t.Helper()
@@ -88,9 +84,7 @@ func TestAuditEntriesFilterAndPage(t *testing.T) {
 // A login and its audit entry are one transaction: a session that cannot
 // be saved leaves no entry claiming it was.
 func TestUISessionAuditIsOneTransaction(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		sess := &UISession{IDHash: strings.Repeat("ab", 32), Organization: "acme", CSRF: "x", ExpiresAt: time.Now().Add(time.Hour)}
 		login := func() *AuditEntry {
 			return &AuditEntry{Organization: "acme", ActorKind: ActorUI, ActorID: "abababab", Action: AuditUILogin, Outcome: AuditOK}

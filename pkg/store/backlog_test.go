@@ -4,16 +4,12 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestOutboxBacklog counts what still waits for delivery — neither
 // delivered nor parked — and dates its oldest event.
 func TestOutboxBacklog(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		if n, oldest, err := s.OutboxBacklog(ctx); err != nil || n != 0 || !oldest.IsZero() {
 			t.Fatalf("empty outbox: %d, %s, %v", n, oldest, err)
 		}

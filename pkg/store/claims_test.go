@@ -5,16 +5,13 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // A claim writes a running job's progress while it runs; once the job is
 // final nothing written with the claim reaches it (ErrFenced): a final
 // job's page has nothing left to show.
 func TestFinalJobIsFenced(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		s, ctx := open(t, db), context.Background()
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		started := time.Now()
 		lease := started.Add(time.Hour)
 		row, err := s.CreateJob(ctx, &Job{Organization: "acme", ID: "live-1", Cluster: "c-1", Namespace: "apps", Application: "nextcloud",

@@ -60,8 +60,7 @@ func rawManifests(t *testing.T, s *Store) []string {
 // read and rekey moves every row to it; without the key a row is sealed
 // with, reading it fails naming the key.
 func TestManifestsSealedAtRest(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		// "k_1" would match "kx1" as a LIKE pattern: rekey must not take one for the other.
 		_, oldKeys := keyring(t, "kx1")
 		_, newKeys := keyring(t, "k_1")

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestGenerationsSeparateReusedIDs deletes a record and creates another
@@ -14,9 +12,7 @@ import (
 // and events are not its own, and the old manifests are emptied once the
 // retention passed — those of a live record stay.
 func TestGenerationsSeparateReusedIDs(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		old := &Cluster{ID: "shared-1", Organization: "acme"}
 		if _, err := s.PutCluster(ctx, old); err != nil {
 			t.Fatal(err)
@@ -68,9 +64,7 @@ func TestGenerationsSeparateReusedIDs(t *testing.T) {
 // in flight across the delete — are dropped, so the id registered again
 // starts empty.
 func TestWritesForAGoneGenerationAreDropped(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		old := &Cluster{ID: "gone-1", Organization: "acme"}
 		if _, err := s.PutCluster(ctx, old); err != nil {
 			t.Fatal(err)

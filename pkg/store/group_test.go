@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestConcurrentCreatesShareCommits: jobs created at once are committed
@@ -15,9 +13,7 @@ import (
 // own answer: its job stored, or ErrJobExists with the job that holds the
 // id when two callers (in one batch or not) submit the same id.
 func TestConcurrentCreatesShareCommits(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		const n = 64
 		ids := make([]string, n)
 		for i := range ids {
@@ -72,9 +68,7 @@ func TestConcurrentCreatesShareCommits(t *testing.T) {
 // TestConcurrentMessagesShareCommits: messages begun and finished at once
 // share commits too, and a repeated id still answers ErrMessageExists.
 func TestConcurrentMessagesShareCommits(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		const n = 48
 		errs := make([]error, n)
 		var wg sync.WaitGroup

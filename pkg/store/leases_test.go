@@ -7,17 +7,13 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // A lease is acquired once, renewed by its holder, taken over only once it
 // expired — with a higher token — and a write fenced with the stale token
 // writes nothing while the new holder's does.
 func TestClusterLeaseTakeoverFencesTheStaleHolder(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		now := time.Now().UTC()
 		ttl := 15 * time.Second
 
@@ -102,9 +98,7 @@ func TestClusterLeaseTakeoverFencesTheStaleHolder(t *testing.T) {
 
 // Of replicas racing for one free lease, exactly one gets it.
 func TestClusterLeaseRaceHasOneWinner(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		now := time.Now().UTC()
 		for round := range 3 { // a new row, then an expired one, twice
 			var wg sync.WaitGroup
@@ -139,9 +133,7 @@ func TestClusterLeaseRaceHasOneWinner(t *testing.T) {
 // A drift check asked through another replica reaches the lease's holder
 // once; replicas count as live while their heartbeat is recent.
 func TestCheckRequestsAndHeartbeats(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		now := time.Now().UTC()
 		if err := s.RequestCheck(ctx, "c1", now); err != nil { // no lease yet: the next holder runs it
 			t.Fatal(err)
@@ -172,9 +164,7 @@ func TestCheckRequestsAndHeartbeats(t *testing.T) {
 
 // Queue depths count queued jobs per cluster and those of them waiting.
 func TestQueueDepths(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		for i, c := range []string{"a", "a", "a", "b"} {
 			j := &Job{ID: fmt.Sprint("j", i), Organization: "acme", Cluster: c, Namespace: "ns", Application: fmt.Sprint("app", i),
 				Action: "apply", Status: JobQueued, Manifests: "[]", Objects: "[]"}

@@ -35,9 +35,7 @@ func claimedIDs(es []Event) []string {
 // due and unclaimed, and the next event becomes claimable only once the
 // previous one is delivered.
 func TestClaimEventsTakesClusterHeads(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		a := addTestEvents(t, s, "a", 3)
 		b := addTestEvents(t, s, "b", 2)
 		now := time.Now().Add(time.Second)
@@ -106,8 +104,7 @@ func TestClaimEventsTakesClusterHeads(t *testing.T) {
 // Many claimants on separate connections racing for the same heads: each
 // event is won by exactly one.
 func TestClaimEventsRace(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		const claimants, clusters = 6, 20
 		stores := make([]*Store, claimants)
 		for i := range stores {
@@ -148,9 +145,7 @@ func TestClaimEventsRace(t *testing.T) {
 }
 
 func TestPruneEventsKeepsUndelivered(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		es := addTestEvents(t, s, "a", 3)
 		now := time.Now()
 		s.MarkEventDelivered(ctx, es[0].Seq, now.Add(-48*time.Hour))

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestRequestJobs: a request's jobs are one per (cluster, namespace,
@@ -13,9 +11,7 @@ import (
 // when a job was resubmitted under a new id; other requests, other
 // organizations and jobs without a request stay out.
 func TestRequestJobs(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		add := func(org, req, cluster, ns, app, id string) {
 			t.Helper()
 			if _, err := s.CreateJob(ctx, &Job{Organization: org, ID: id, Cluster: cluster, Namespace: ns, Application: app, RequestID: req,

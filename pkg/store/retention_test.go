@@ -5,8 +5,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestPruneJobsKeepsWhatIsNeeded: finished jobs older than the cutoff go,
@@ -15,9 +13,7 @@ import (
 // stay; a deleted record's latest intent is nobody's reference and goes.
 // The clock is the cutoff the caller passes: no sleeping.
 func TestPruneJobsKeepsWhatIsNeeded(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		retention := 30 * 24 * time.Hour
 		old, recent := now.Add(-retention-time.Hour), now.Add(-time.Hour)

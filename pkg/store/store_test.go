@@ -25,9 +25,18 @@ func open(t *testing.T, db dbtest.Database) *Store {
 	return s
 }
 
+// each runs fn once per database (dbtest.Each) on a store opened there,
+// with a context that ends with the subtest: the opening of nearly every
+// test here.
+func each(t *testing.T, fn func(t *testing.T, ctx context.Context, s *Store)) {
+	t.Helper()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
+		fn(t, ctx, open(t, db))
+	})
+}
+
 func TestOpenMigratesToCurrentSchema(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		s := open(t, db)
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
@@ -48,8 +57,7 @@ func TestOpenMigratesToCurrentSchema(t *testing.T) {
 // at once, as replicas starting together would, with a migration that fails
 // if it runs twice.
 func TestMigrationsRunOnceUnderConcurrency(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		type probe struct{ ID int }
 		ms := append(append([]migration(nil), migrations...), migration{
 			version: 1000, name: "probe",
@@ -84,9 +92,7 @@ func TestOpenRejectsUnknownDriver(t *testing.T) {
 }
 
 func TestMessagesRememberOutcome(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		m := &Message{Organization: "acme", ID: "msg-1", BodyHash: "h1"}
 		if _, err := s.BeginMessage(ctx, m); err != nil {
 			t.Fatal(err)
@@ -116,9 +122,7 @@ func TestMessagesRememberOutcome(t *testing.T) {
 }
 
 func TestClusterRecordsAreScopedToOrganization(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		created, err := s.PutCluster(ctx, &Cluster{ID: "prod-1", Organization: "acme", DisplayName: "one"})
 		if err != nil || !created {
 			t.Fatalf("PutCluster = %v, %v", created, err)
@@ -156,9 +160,7 @@ func TestClusterRecordsAreScopedToOrganization(t *testing.T) {
 }
 
 func TestPruneUnsentEvents(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		old := &Event{ID: "evt-old", Type: "t", Organization: "o", Cluster: "c", Data: "{}", CreatedAt: time.Now().Add(-8 * 24 * time.Hour)}
 		recent := &Event{ID: "evt-new", Type: "t", Organization: "o", Cluster: "c", Data: "{}"}
 		for _, e := range []*Event{old, recent} {
@@ -179,9 +181,7 @@ func TestPruneUnsentEvents(t *testing.T) {
 // application behind a running job, and one job of another application: the
 // other application's job is claimable at once, and the backlog in order.
 func TestClaimSkipsBlockedApplications(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		now := time.Now().UTC()
 		add := func(id, app string) {
 			t.Helper()
@@ -224,9 +224,7 @@ func TestClaimSkipsBlockedApplications(t *testing.T) {
 // TestRecentJobs: one query gives each cluster's newest jobs, newest first,
 // however busy another cluster is, and only the organization's own.
 func TestRecentJobs(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		add := func(org, cluster, id string) {
 			t.Helper()
 			if _, err := s.CreateJob(ctx, &Job{Organization: org, ID: id, Cluster: cluster, Namespace: "ns", Application: "app", Action: "apply", Status: JobQueued}); err != nil {

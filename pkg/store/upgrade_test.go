@@ -92,8 +92,7 @@ func checkRows(t *testing.T, s *Store) {
 // schema, fills it as that release would, then opens it with today's store:
 // the migrations run forward, once, and every row reads back intact.
 func TestUpgradeFromPreviousRelease(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		old, err := connect(db.Driver, db.DSN, Options{})
 		if err != nil {
 			t.Fatal(err)

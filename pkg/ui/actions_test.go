@@ -17,9 +17,7 @@ import (
 // token alone must stop it), and with it reaches its service, is logged,
 // and answers a redirect to the page it came from with its notice.
 func TestActions(t *testing.T) {
-	d := newDemo()
-	s := serve(t, d.deps, api.Options{})
-	acme := s.loggedIn(t, acmeToken)
+	d, s, acme := acmeOnDemo(t)
 	token := acme.csrf()
 	status := func(id string) jobs.Status {
 		t.Helper()

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -37,16 +36,7 @@ func TestDriftReason(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := renderPage(t, tt.page, tt.data)
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("the page lacks %q", w)
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(got, w) {
-					t.Errorf("the page shows %q", w)
-				}
-			}
+			showsOnly(t, got, tt.want, tt.not)
 		})
 	}
 }

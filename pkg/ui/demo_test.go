@@ -331,6 +331,15 @@ func (s *site) loggedIn(t *testing.T, token string) *client {
 	return c
 }
 
+// acmeOnDemo serves the demo fleet with the default options and logs a
+// client of acme in: where the page and action tests start.
+func acmeOnDemo(t *testing.T) (*demo, *site, *client) {
+	t.Helper()
+	d := newDemo()
+	s := serve(t, d.deps, api.Options{})
+	return d, s, s.loggedIn(t, acmeToken)
+}
+
 // csrf is the session's anti-forgery token, as the fleet page's forms carry it.
 func (c *client) csrf() string {
 	c.t.Helper()

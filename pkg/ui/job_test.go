@@ -59,16 +59,7 @@ func TestJobPage(t *testing.T) {
 			if !tt.live && !strings.Contains(got, `<div id="job">`) {
 				t.Error("the final job's section lost its id")
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("the page lacks %q", w)
-				}
-			}
-			for _, w := range tt.not {
-				if strings.Contains(got, w) {
-					t.Errorf("the page shows %q", w)
-				}
-			}
+			showsOnly(t, got, tt.want, tt.not)
 		})
 	}
 }

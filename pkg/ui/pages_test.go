@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/vworkspace/pushd/pkg/api"
 )
 
 // TestPages: every page shows what its collaborator holds — the record,
@@ -14,9 +12,7 @@ import (
 // — hostile names as text, Secret values never, and nothing of another
 // organization, which is a 404 here as at the API.
 func TestPages(t *testing.T) {
-	d := newDemo()
-	s := serve(t, d.deps, api.Options{})
-	acme := s.loggedIn(t, acmeToken)
+	d, s, acme := acmeOnDemo(t)
 	var pages []page // every page served, checked for credentials at the end
 
 	for _, tt := range []struct {

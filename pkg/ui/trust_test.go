@@ -26,6 +26,22 @@ func renderPage(t *testing.T, page string, data any) string {
 	return b.String()
 }
 
+// showsOnly fails the test for each of want the rendered page lacks and
+// each of not it shows.
+func showsOnly(t *testing.T, got string, want, not []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("the page lacks %q", w)
+		}
+	}
+	for _, w := range not {
+		if strings.Contains(got, w) {
+			t.Errorf("the page shows %q", w)
+		}
+	}
+}
+
 // TestTrustPlaces: the places that show the trust model render their
 // value when it is set (waiting jobs, namespace read errors, failed
 // applications), and are absent while it is not; each reads its field.

@@ -19,8 +19,7 @@ import (
 // sealed with the new key by `pushd manifests rekey`, after which the old
 // key can be dropped; without any key, rekey refuses with a hint.
 func TestManifestsRekey(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		newKey := func(id string) string {
 			b := make([]byte, sealed.KeySize)
 			rand.Read(b)

@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,8 +34,7 @@ import (
 // every callback payload sent, the logs and the database file, and finds
 // neither value, plain or base64, in any of them.
 func TestSecretValuesNeverReadBack(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
 		dir := t.TempDir()
 		desired, written, live := "desired-canary-"+randHex(), "written-canary-"+randHex(), "live-canary-"+randHex()
 		canaries := []string{desired, written, live, b64(desired), b64(written), b64(live)}
@@ -58,19 +55,12 @@ func TestSecretValuesNeverReadBack(t *testing.T) {
 
 		// The receiver keeps every payload and refuses the job's final
 		// status for good, so it is parked.
-		var mu sync.Mutex
-		var payloads []string
-		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			mu.Lock()
-			payloads = append(payloads, string(b))
-			mu.Unlock()
-			if strings.Contains(string(b), `"status":"succeeded"`) {
+		receiver := fleettest.NewReceiver(t, func(w http.ResponseWriter, b string) {
+			if strings.Contains(b, `"status":"succeeded"`) {
 				// Echoed, so the parked callback's last_error holds the payload.
-				http.Error(w, "refused: "+string(b), http.StatusBadRequest)
+				http.Error(w, "refused: "+b, http.StatusBadRequest)
 			}
-		}))
-		defer receiver.Close()
+		})
 
 		dbURL := "sqlite://" + filepath.Join(dir, "pushd.db")
 		if db.Driver == "postgres" {
@@ -214,11 +204,9 @@ func TestSecretValuesNeverReadBack(t *testing.T) {
 			}
 			answers["CLI "+strings.Join(args, " ")] = out.String() + errb.String()
 		}
-		mu.Lock()
-		for i, b := range payloads {
+		for i, b := range receiver.Bodies() {
 			answers[fmt.Sprintf("callback #%d", i)] = b
 		}
-		mu.Unlock()
 		p.stop(t)
 		answers["logs"] = p.stdout.String() + p.stderr.String()
 		if db.Driver == "sqlite" {
