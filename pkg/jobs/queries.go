@@ -26,7 +26,7 @@ type ListOptions struct {
 	Cluster, RequestID string
 	// Namespace, Application, Trigger and Action narrow the listing further.
 	Namespace, Application, Trigger, Action string
-	Status                          store.JobStatus
+	Status                                  store.JobStatus
 	// Limit is the page size (1-500); 0 means 100.
 	Limit int
 	// Cursor continues a listing from the previous page's NextCursor.

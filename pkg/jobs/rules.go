@@ -71,7 +71,7 @@ const (
 	// RuleNoOperationObject: an operate job lists no manifest outside the
 	// core API group, so there is no object to judge its outcome from.
 	RuleNoOperationObject ErrorCode = "no_operation_object"
-	RuleNoCredentials         ErrorCode = "no_credentials"
+	RuleNoCredentials     ErrorCode = "no_credentials"
 	// RuleOverPrivileged: the cluster's credential holds rights it should
 	// not (the last probe's excess rights) and its record does not accept
 	// that (accept_excess_rights).

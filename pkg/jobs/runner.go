@@ -87,8 +87,8 @@ type RunnerOptions struct {
 	// CleanupInterval is how often finished operations whose time to live
 	// passed are looked for and deleted. Default CleanupInterval.
 	CleanupInterval time.Duration
-	Logger           *slog.Logger
-	Now              func() time.Time
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 func (o *RunnerOptions) defaults() {

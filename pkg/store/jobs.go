@@ -68,7 +68,7 @@ type Job struct {
 	NextAttemptAt *time.Time
 	// Attempt fences workers: each claim increments it, and a worker may
 	// only write a job whose attempt is still the one it claimed.
-	Attempt        int
+	Attempt int
 	// Result (JSON) is what an operate job's operation reported: its
 	// outcome, outputs and conditions; empty for other jobs.
 	Result string `gorm:"type:text"`
@@ -149,7 +149,7 @@ type JobFilter struct {
 	Organization, Cluster, RequestID string
 	// Namespace, Application, Trigger and Action narrow further (the UI's filters).
 	Namespace, Application, Trigger, Action string
-	Status                          JobStatus
+	Status                                  JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
 	Limit     int
