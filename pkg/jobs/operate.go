@@ -48,7 +48,10 @@ const MaxOperateTimeoutSeconds = 7 * 24 * 3600
 type Result struct {
 	Outputs    map[string]any      `json:"outputs"`
 	Conditions []outcome.Condition `json:"conditions"`
-	ObservedAt time.Time           `json:"observed_at"`
+	// Problems are the rules that could not be evaluated (an output left
+	// out, a rule over its cost budget), so a record's author can tell.
+	Problems   []string  `json:"problems"`
+	ObservedAt time.Time `json:"observed_at"`
 }
 
 // operationObject is the index of the manifest an operate job's outcome is
@@ -128,13 +131,16 @@ func (o *operation) last() *Result {
 	if v == nil {
 		return nil
 	}
-	r := &Result{Outputs: map[string]any{}, Conditions: make([]outcome.Condition, 0, len(v.Conditions)), ObservedAt: at}
+	r := &Result{Outputs: map[string]any{}, Conditions: make([]outcome.Condition, 0, len(v.Conditions)), Problems: []string{}, ObservedAt: at}
 	for name, val := range v.Outputs {
 		r.Outputs[name] = o.redactValue(val)
 	}
 	for _, c := range v.Conditions {
 		c.Message = o.redact(c.Message)
 		r.Conditions = append(r.Conditions, c)
+	}
+	for _, p := range v.Problems {
+		r.Problems = append(r.Problems, o.redact(p))
 	}
 	return r
 }

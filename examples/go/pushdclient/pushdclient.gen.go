@@ -1597,8 +1597,9 @@ type JobRequest struct {
 // JobResult `outputs`: the values the type's `outputs` rules name (at most 16, each at most 1 KiB as JSON),
 // or the object's `status.outputs` under the default contract; nothing else of the object's
 // status appears. Values pass pushd's redaction of the job's Secret values. `conditions`: the
-// object's own `status.conditions`, as it reports itself. `observed_at`: when pushd last read
-// the object.
+// object's own `status.conditions`, as it reports itself. `problems`: the rules that could not
+// be evaluated (an output left out because its expression failed or its value is over 1 KiB, a
+// rule over its cost budget), in cel-go's words. `observed_at`: when pushd last read the object.
 type JobResult struct {
 	Conditions []OperationCondition `json:"conditions"`
 
@@ -1607,6 +1608,7 @@ type JobResult struct {
 	// Examples: 2026-05-04T10:15:30Z
 	ObservedAt Timestamp              `json:"observed_at"`
 	Outputs    map[string]interface{} `json:"outputs"`
+	Problems   []string               `json:"problems"`
 }
 
 // JobRetry defines model for JobRetry.
