@@ -115,12 +115,13 @@ func Addr(t *testing.T) string {
 }
 
 // Record is the body of PUT /api/v1/clusters/{id} for manifest deploys of
-// applications in namespaces. It accepts excess rights: the credential
+// applications in namespaces, and the operation types more (each an
+// allowed_operations entry). It accepts excess rights: the credential
 // AdminKubeconfig gives is the test bed's admin token.
-func Record(namespaces, applications []string) []byte {
+func Record(namespaces, applications []string, more ...map[string]string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"allowed_namespaces": namespaces, "allowed_applications": applications,
-		"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
+		"allowed_operations":   append([]map[string]string{{"engine": "manifest", "type": "deploy"}}, more...),
 		"accept_excess_rights": true,
 	})
 	return b

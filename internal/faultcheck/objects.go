@@ -91,6 +91,9 @@ func checkApplication(ctx context.Context, rep *Report, in Input, r *reader, k a
 	// What earlier jobs named and the latest does not must have been pruned.
 	gone := map[string]*unstructured.Unstructured{}
 	for _, j := range js[:latest] {
+		if j.Action == store.ActionOperate {
+			continue // an operation's objects are its own, not the application's: never pruned by its applies
+		}
 		for _, raw := range in.Acked[JobRef{j.Organization, j.ID}] {
 			m, err := decode(raw, k.namespace)
 			if err != nil {

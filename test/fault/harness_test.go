@@ -50,6 +50,8 @@ type run struct {
 
 	mu      sync.Mutex
 	acked   map[faultcheck.JobRef][]json.RawMessage
+	// operations are the acknowledged operate jobs, by id.
+	operations map[string]jobSpec
 	refused []faultcheck.JobRef
 	answers map[int]int // status → count
 	// inProgress counts the 409 request_in_progress answers: a kill while
@@ -65,7 +67,7 @@ func newRun(t *testing.T, db dbtest.Database, cs []*testbed.Cluster, env ...stri
 	addr := blackbox.Addr(t)
 	r := &run{
 		t: t, db: db, recv: recv, ns: "fault-" + fleettest.RandomID(), clusters: map[string]*testbed.Cluster{},
-		acked: map[faultcheck.JobRef][]json.RawMessage{}, answers: map[int]int{},
+		acked: map[faultcheck.JobRef][]json.RawMessage{}, operations: map[string]jobSpec{}, answers: map[int]int{},
 		opts: pushdproc.Options{Binary: suite.Binary, Addr: addr, Log: &logbuf.Buffer{},
 			Env: blackbox.Env(t, db, recv, append([]string{"PUSHD_LOG_LEVEL=info"}, env...)...)},
 		client: blackbox.Client("http://" + addr),
@@ -93,7 +95,7 @@ func newRun(t *testing.T, db dbtest.Database, cs []*testbed.Cluster, env ...stri
 func (r *run) enroll(id string, c *testbed.Cluster) {
 	r.t.Helper()
 	ctx := context.Background()
-	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id, blackbox.Record([]string{r.ns}, apps)); resp == nil || resp.Status != http.StatusCreated {
+	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id, blackbox.Record([]string{r.ns}, apps, operateType)); resp == nil || resp.Status != http.StatusCreated {
 		r.t.Fatalf("cluster %s: %+v", id, resp)
 	}
 	if resp := r.write(ctx, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", blackbox.AdminKubeconfig(c)); resp == nil || resp.Status != http.StatusOK {
@@ -177,11 +179,26 @@ type jobSpec struct {
 	// Application Ready (kstatus waits for it).
 	delay   time.Duration
 	timeout int // timeout_seconds; 300 when 0
+	// operate makes it an operate job: one Operation (operationName), whose
+	// output "job" is the job's id, in an inventory of its own.
+	operate bool
 }
+
+// operateType is the operation type the runs' records allow for operate
+// jobs: the vWorkspace Operation contract, no rules.
+var operateType = map[string]string{"engine": "vworkspace", "type": "backup"}
+
+// operationName is the name of an operate job's Operation.
+func (s jobSpec) operationName() string { return "op-" + strings.ToLower(s.id) }
 
 // manifests are the job's objects; each carries the job's id, so an object
 // left from a superseded job shows.
 func (s jobSpec) manifests() []json.RawMessage {
+	if s.operate {
+		return []json.RawMessage{fleettest.Manifest("vworkspace.io/v1alpha1", "Operation", s.operationName(),
+			map[string]string{operator.DelayAnnotation: s.delay.String(), operator.OutputsAnnotation: `{"job":"` + s.id + `"}`},
+			map[string]any{"spec": map[string]any{"job": s.id}})}
+	}
 	out := []json.RawMessage{
 		fleettest.Manifest("vworkspace.io/v1alpha1", "Application", s.app,
 			map[string]string{operator.DelayAnnotation: s.delay.String()}, map[string]any{"spec": map[string]any{"job": s.id}}),
@@ -195,9 +212,13 @@ func (s jobSpec) manifests() []json.RawMessage {
 
 // body is the job's request body, for namespace ns.
 func (s jobSpec) body(ns string) []byte {
+	op, action := map[string]string{"engine": "manifest", "type": "deploy"}, "apply"
+	if s.operate {
+		op, action = operateType, "operate"
+	}
 	b, _ := json.Marshal(map[string]any{
-		"id": s.id, "cluster": s.cluster, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
-		"application": s.app, "namespace": ns, "action": "apply", "timeout_seconds": s.timeout, "manifests": s.manifests(),
+		"id": s.id, "cluster": s.cluster, "operation": op,
+		"application": s.app, "namespace": ns, "action": action, "timeout_seconds": s.timeout, "manifests": s.manifests(),
 	})
 	return b
 }
@@ -219,6 +240,9 @@ func (r *run) submit(ctx context.Context, s jobSpec) int {
 	switch {
 	case resp.Status < 300:
 		r.acked[ref] = ms
+		if s.operate {
+			r.operations[s.id] = s
+		}
 	case resp.Status < 500:
 		r.refused = append(r.refused, ref)
 	}
@@ -246,6 +270,39 @@ func (r *run) ackedIDs() []string {
 		ids = append(ids, ref.ID)
 	}
 	return ids
+}
+
+// checkOperations holds each acknowledged operate job that did not end
+// cancelled to its outcome — succeeded, its output the job's id — and
+// every one to its Operation having been created at most once (exactly
+// once for those that succeeded), across every kill.
+func (r *run) checkOperations(ctx context.Context, statuses map[string]string) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, s := range r.operations {
+		created := operator.For(r.clusters[s.cluster].Host).Created(operator.Operations, r.ns, s.operationName())
+		if created > 1 {
+			r.t.Errorf("operate job %s: its Operation was created %d times", id, created)
+		}
+		if statuses[id] == string(store.JobCancelled) {
+			continue
+		}
+		resp := r.get(ctx, "/api/v1/jobs/"+id)
+		var job struct {
+			Status string `json:"status"`
+			Result *struct {
+				Outputs map[string]any `json:"outputs"`
+			} `json:"result"`
+		}
+		if resp == nil || json.Unmarshal(resp.Body, &job) != nil {
+			r.t.Errorf("operate job %s: no answer", id)
+			continue
+		}
+		if job.Status != string(store.JobSucceeded) || job.Result == nil || job.Result.Outputs["job"] != id || created != 1 {
+			r.t.Errorf("operate job %s: %s, result %+v, created %d times", id, job.Status, job.Result, created)
+		}
+	}
 }
 
 // waitTerminal waits until every acknowledged job is terminal, reading

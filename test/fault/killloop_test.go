@@ -11,10 +11,11 @@ import (
 )
 
 // TestKillLoop kills pushd with SIGKILL at random points, 50 times, while a
-// stream of signed jobs (with refusals and cancels) flows to two clusters,
+// stream of signed jobs (with operations, refusals and cancels) flows to two clusters,
 // starting it again each time on the same SQLite file; then, after a final
 // drain, the invariant checker holds the callbacks, the store and the
-// clusters against pushd's promises.
+// clusters against pushd's promises; every operation ended once, with its
+// outcome, and was created once.
 func TestKillLoop(t *testing.T) {
 	killLoop(t, dbtest.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "pushd.db")}, 50)
 }
@@ -56,6 +57,7 @@ func killLoop(t *testing.T, db dbtest.Database, kills int) {
 			t.Errorf("job %s failed", id)
 		}
 	}
+	r.checkOperations(ctx, statuses)
 	r.drain(ctx)
 	t.Logf("outbox drained %s after the last kill", time.Since(start).Round(time.Second))
 	r.check(ctx)

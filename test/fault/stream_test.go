@@ -19,8 +19,8 @@ type streamOptions struct {
 
 // stream submits jobs until the returned stop is called, which waits for
 // the submission in flight to be answered: jobs of every application of
-// every cluster, a few for an application the record does not allow (a
-// refusal), a few cancelled soon after. Its choices come from rng.
+// every cluster, operate jobs among them, a few for an application the
+// record does not allow (a refusal), a few cancelled soon after. Its choices come from rng.
 func (r *run) stream(rng *rand.Rand, o streamOptions) (stop func() int) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -41,11 +41,12 @@ func (r *run) stream(rng *rand.Rand, o streamOptions) (stop func() int) {
 			if roll < 8 {
 				s.app = "app-x"
 			}
+			s.operate = roll >= 18 && roll < 32 // an operation beside the applies, a few of them cancelled
 			code := r.submit(ctx, s)
 			if roll < 8 && code != http.StatusUnprocessableEntity {
 				r.t.Errorf("job %s for an application not allowed: %d, want 422", s.id, code)
 			}
-			if roll >= 8 && roll < 18 && code == http.StatusAccepted {
+			if (roll >= 8 && roll < 18 || roll >= 29 && roll < 32) && code == http.StatusAccepted {
 				r.cancel(ctx, s.id)
 			}
 		}
