@@ -79,6 +79,7 @@ func readAudit(t *testing.T, e *apitest.Env, token, q string) []any {
 // refusal with its code; through the paged API, its filters, the JSON lines
 // export and the UI page. globex sees only its own refused attempt.
 func TestAuditLogOfAScriptedSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		odoo := newRefusingOdoo(t)
 		var st *store.Store

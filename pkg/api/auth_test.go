@@ -20,6 +20,7 @@ import (
 // cancel (empty body) do not delete a cluster, and a signature over the body
 // alone (plain Standard Webhooks) is refused with a reason.
 func TestSignedWriteCannotBeReaimed(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {
@@ -81,6 +82,7 @@ func rawRequest(t *testing.T, addr, head string, wait time.Duration) (time.Durat
 // Signature headers and the timestamp are checked before the body is read:
 // a stale write is refused while its body is still on the way.
 func TestStaleSignatureRefusedBeforeBody(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		u, _ := url.Parse(e.URL)
@@ -98,6 +100,7 @@ func TestStaleSignatureRefusedBeforeBody(t *testing.T) {
 
 // An over-long webhook-id is a 400, before any signature is checked or id stored.
 func TestWebhookIDIsBounded(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		id := strings.Repeat("x", 200<<10)
@@ -127,6 +130,7 @@ func clientFrom(ip string) *http.Client {
 // 429 with Retry-After — for UI logins, bearer tokens and signatures alike —
 // while the right credential still works from another client.
 func TestFailedAuthenticationIsRateLimited(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		guesser, owner := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")

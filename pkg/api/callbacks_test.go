@@ -21,6 +21,7 @@ import (
 // lists it and re-sends it with one signed call, and then it is delivered.
 // Another organization neither sees nor re-sends it.
 func TestParkedCallbacksAreListedAndResent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		odoo := newRefusingOdoo(t)
 		var st *store.Store

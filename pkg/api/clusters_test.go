@@ -15,6 +15,7 @@ import (
 )
 
 func TestClusterRecordLifecycle(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud")))
@@ -78,6 +79,7 @@ func TestClusterRecordLifecycle(t *testing.T) {
 }
 
 func TestClusterRecordValidation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		with := func(k string, v any) []byte {
@@ -124,6 +126,7 @@ func TestClusterRecordValidation(t *testing.T) {
 }
 
 func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		body := apitest.MustJSON(t, apitest.Record("nextcloud"))
@@ -179,6 +182,7 @@ func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
 }
 
 func TestOrganizationsAreIsolated(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		path := "/api/v1/clusters/acme-prod-1"
@@ -209,6 +213,7 @@ func TestOrganizationsAreIsolated(t *testing.T) {
 }
 
 func TestKubeconfigRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {
@@ -272,6 +277,7 @@ func TestKubeconfigRefusals(t *testing.T) {
 // organization, the id has a new uid and shows none of the old record's
 // jobs or applications.
 func TestOverPrivilegedAndReusedID(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, job := apitest.JobFixture(t, e) // acme-prod-1, accepting the admin token

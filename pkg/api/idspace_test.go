@@ -14,6 +14,7 @@ import (
 // an id answers the same whether another organization holds it or nobody
 // does, for ids in another organization's space and for ids in none.
 func TestClusterIDsRevealNoOtherOrganization(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/globex-shared", apitest.GlobexSecret, apitest.MustJSON(t, apitest.Record("wiki"))); r.Status != http.StatusCreated {

@@ -23,6 +23,7 @@ func withManifest(m map[string]any) func(map[string]any) {
 // TestJobRefusals sends one job per rule of the contract: each answers its
 // status and code, and afterwards neither the database nor the cluster changed.
 func TestJobRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, job := apitest.JobFixture(t, e)
@@ -97,6 +98,7 @@ func TestJobRefusals(t *testing.T) {
 // The same job serialised with another key order inside a manifest is a
 // retry (200 with the job), not a reuse of its id (409).
 func TestJobResubmittedInAnotherKeyOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, _ := apitest.JobFixture(t, e)
@@ -122,6 +124,7 @@ func TestJobResubmittedInAnotherKeyOrder(t *testing.T) {
 // A record that requires Pod Security refuses jobs into a namespace that
 // does not enforce it, and the probe shows each namespace's level.
 func TestPodSecurityRequired(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, job := apitest.JobFixture(t, e)
@@ -159,6 +162,7 @@ func TestPodSecurityRequired(t *testing.T) {
 // resubmission 200 with the same job, the same id with other content 409,
 // and the job runs to succeeded, visible in the fleet views.
 func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, job := apitest.JobFixture(t, e)
@@ -243,6 +247,7 @@ func TestJobAcceptedRunsAndIsIdempotent(t *testing.T) {
 // whole request is cancelled in one signed call; the empty request id
 // cancels nothing.
 func TestRequestIsExact(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, job := apitest.JobFixture(t, e)

@@ -11,6 +11,7 @@ import (
 // A database outage is 503 database_unavailable with Retry-After (the caller
 // retries), not 500 (pushd's own failure).
 func TestDatabaseOutageIs503(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {

@@ -18,6 +18,7 @@ import (
 // before; a job with more refusals than the bound lists the bound and
 // counts the rest. Nothing of a manifest's content is echoed.
 func TestRefusalListsEveryObject(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		_, job := apitest.JobFixture(t, e)

@@ -17,6 +17,7 @@ import (
 // of the same content) is the same job, not a fourth entry. The UI's
 // request page shows the same three jobs.
 func TestRequestShowsEveryJob(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		ns, job := apitest.JobFixture(t, e)

@@ -54,6 +54,7 @@ func listening(t *testing.T, opts api.Options, lo api.ListenOptions) string {
 // A stalled body, a stalled header and an idle keep-alive are each closed
 // within their timeout, not held forever.
 func TestSlowClientsAreCut(t *testing.T) {
+	t.Parallel()
 	addr := listening(t, api.Options{}, api.ListenOptions{ReadHeaderTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, IdleTimeout: time.Second})
 	for _, tt := range []struct{ name, head string }{
 		{"stalled login body", "POST /ui/login HTTP/1.1\r\nHost: pushd\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="},
@@ -72,6 +73,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 // TLS: the handshake presents the configured certificate, and a renewed one
 // once the files change, without a restart.
 func TestTLSServesAndReloadsCertificate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first := tlstest.WritePair(t, dir, 1, "127.0.0.1")
 	addr := listening(t, api.Options{}, api.ListenOptions{TLSCertFile: filepath.Join(dir, "tls.crt"), TLSKeyFile: filepath.Join(dir, "tls.key")})
@@ -110,6 +112,7 @@ func TestTLSServesAndReloadsCertificate(t *testing.T) {
 // Behind a trusted TLS-terminating proxy the UI cookie is Secure; the same
 // header from anyone else changes nothing.
 func TestCookieSecureBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		proxies []netip.Prefix
@@ -147,6 +150,7 @@ func (panicky) List(context.Context, string) ([]*clusters.Record, error) { panic
 // A panic in a handler becomes a 500 in the error format and one log line
 // with this goroutine's stack, not a dump of every goroutine.
 func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
+	t.Parallel()
 	logs := &logbuf.Buffer{}
 	auth, _ := api.NewAuthenticator(nil, []config.Credential{{Organization: "acme", Value: apitest.AcmeToken}}, nil)
 	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Clusters: panicky{}}, api.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}))
@@ -169,6 +173,7 @@ func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
 // Requests beyond MaxConcurrentRequests are answered 503 overloaded at once
 // (probes still answer), and oversized headers are refused.
 func TestRequestsAreBounded(t *testing.T) {
+	t.Parallel()
 	addr := listening(t, api.Options{MaxConcurrentRequests: 1}, api.ListenOptions{MaxHeaderBytes: 8 << 10})
 	// A login whose body never finishes holds the only slot.
 	conn, err := net.Dial("tcp", addr)
