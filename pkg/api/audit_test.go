@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/contracttest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/internal/fleettest"
@@ -50,16 +51,16 @@ func auditLines(t *testing.T, items []any) []auditLine {
 }
 
 // readAudit pages through GET /api/v1/audit with query q, limit 3 a page.
-func readAudit(t *testing.T, e *env, token, q string) []any {
+func readAudit(t *testing.T, e *apitest.Env, token, q string) []any {
 	t.Helper()
 	var all []any
 	path := "/api/v1/audit?limit=3&" + q
 	for {
-		r := e.read(t, path, token)
-		if r.status != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		r := e.Read(t, path, token)
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
 		}
-		page := r.json(t)
+		page := r.JSON(t)
 		all = append(all, page["items"].([]any)...)
 		next, ok := page["next_cursor"].(string)
 		if !ok {
@@ -78,65 +79,66 @@ func readAudit(t *testing.T, e *env, token, q string) []any {
 // refusal with its code; through the paged API, its filters, the JSON lines
 // export and the UI page. globex sees only its own refused attempt.
 func TestAuditLogOfAScriptedSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		odoo := newRefusingOdoo(t)
 		var st *store.Store
 		e := newEnv(t, db, odoo.deliverer(t, &st))
 		const id = "acme-audit-1"
 		ns := "audit-" + fleettest.RandomID()
-		managedNamespace(t, e.cluster, ns, nil)
+		apitest.ManagedNamespace(t, e.Cluster, ns, nil)
 		start := time.Now().Add(-time.Second)
-		hook, ok := fingerprint(acmeSecret), store.AuditOK
+		hook, ok := fingerprint(apitest.AcmeSecret), store.AuditOK
 
-		rec := record(ns)
+		rec := apitest.Record(ns)
 		rec["accept_excess_rights"] = true // the cluster's admin token
-		r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, rec))
-		if r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
+		r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id, apitest.AcmeSecret, apitest.MustJSON(t, rec))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
-		uid := r.json(t)["uid"].(string)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, e.kubeconfig(t, e.cluster.AdminToken(), nil)); r.status != http.StatusOK {
-			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+		uid := r.JSON(t)["uid"].(string)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", apitest.AcmeSecret, e.Kubeconfig(t, e.Cluster.AdminToken(), nil)); r.Status != http.StatusOK {
+			t.Fatalf("kubeconfig: %d %s", r.Status, r.Body)
 		}
 		job := func(jobID, kind string) []byte {
-			return mustJSON(t, map[string]any{
+			return apitest.MustJSON(t, map[string]any{
 				"id": jobID, "cluster": id, "request_id": "req-" + ns, "operation": map[string]string{"engine": "manifest", "type": "deploy"},
 				"application": "nextcloud", "namespace": ns, "action": "apply", "timeout_seconds": 30,
 				"manifests": []any{map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": "x"}}},
 			})
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job("job-refused-"+ns, "Namespace")); r.status != http.StatusUnprocessableEntity {
-			t.Fatalf("a cluster-scoped object was accepted: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, job("job-refused-"+ns, "Namespace")); r.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("a cluster-scoped object was accepted: %d %s", r.Status, r.Body)
 		}
 		jobID := "job-" + ns
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(jobID, "ConfigMap")); r.status != http.StatusAccepted {
-			t.Fatalf("submit: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, job(jobID, "ConfigMap")); r.Status != http.StatusAccepted {
+			t.Fatalf("submit: %d %s", r.Status, r.Body)
 		}
 		// The job may be queued, running or done by now: the log must hold
 		// whatever the answer was.
-		cancel := e.write(t, http.MethodPost, "/api/v1/jobs/"+jobID+"/cancel", acmeSecret, nil)
+		cancel := e.Write(t, http.MethodPost, "/api/v1/jobs/"+jobID+"/cancel", apitest.AcmeSecret, nil)
 		cancelOutcome := ok
-		if cancel.status >= 300 {
-			cancelOutcome = cancel.code(t)
+		if cancel.Status >= 300 {
+			cancelOutcome = cancel.Code(t)
 		}
 		drift, driftID := "/api/v1/clusters/"+id+"/drift-checks", "msg-audit-drift-"+ns
-		if r := e.signed(t, http.MethodPost, drift, acmeSecret, driftID, time.Now(), nil); r.status != http.StatusAccepted {
-			t.Fatalf("drift check: %d %s", r.status, r.body)
+		if r := e.Signed(t, http.MethodPost, drift, apitest.AcmeSecret, driftID, time.Now(), nil); r.Status != http.StatusAccepted {
+			t.Fatalf("drift check: %d %s", r.Status, r.Body)
 		}
 		// Odoo's retry is answered from memory: no second entry. The same
 		// webhook-id with another body is refused, and that is audited.
-		if r := e.signed(t, http.MethodPost, drift, acmeSecret, driftID, time.Now(), nil); r.header.Get("Idempotent-Replayed") != "true" {
-			t.Fatalf("retry of the drift check: %d %v", r.status, r.header)
+		if r := e.Signed(t, http.MethodPost, drift, apitest.AcmeSecret, driftID, time.Now(), nil); r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry of the drift check: %d %v", r.Status, r.Header)
 		}
-		if r := e.signed(t, http.MethodPost, drift, acmeSecret, driftID, time.Now(), []byte("{}")); r.status != http.StatusConflict {
-			t.Fatalf("reused webhook-id: %d %s", r.status, r.body)
+		if r := e.Signed(t, http.MethodPost, drift, apitest.AcmeSecret, driftID, time.Now(), []byte("{}")); r.Status != http.StatusConflict {
+			t.Fatalf("reused webhook-id: %d %s", r.Status, r.Body)
 		}
 		ev := &store.Event{ID: "evt_audit_" + db.Driver, Type: "job.status_changed", Organization: "acme", Cluster: id, Data: `{"id":"x"}`}
 		if err := st.AddEvent(t.Context(), ev); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the refused event is parked", func() bool {
-			items, _ := e.read(t, "/api/v1/callbacks/parked?limit=500", acmeToken).json(t)["items"].([]any)
+			items, _ := e.Read(t, "/api/v1/callbacks/parked?limit=500", apitest.AcmeToken).JSON(t)["items"].([]any)
 			for _, it := range items {
 				if it.(map[string]any)["id"] == ev.ID {
 					return true
@@ -144,20 +146,20 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			}
 			return false
 		})
-		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusAccepted {
-			t.Fatalf("resend: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", apitest.AcmeSecret, nil); r.Status != http.StatusAccepted {
+			t.Fatalf("resend: %d %s", r.Status, r.Body)
 		}
 		// globex tries to run a job on acme's cluster: refused as if there
 		// were no such cluster, and in globex's log only.
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", globexSecret, job("job-globex-"+ns, "ConfigMap")); r.status != http.StatusNotFound {
-			t.Fatalf("globex submitted to acme's cluster: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.GlobexSecret, job("job-globex-"+ns, "ConfigMap")); r.Status != http.StatusNotFound {
+			t.Fatalf("globex submitted to acme's cluster: %d %s", r.Status, r.Body)
 		}
 
 		ui := newUIClient(t, e)
-		if r := ui.login(t, acmeToken); r.status != http.StatusSeeOther {
-			t.Fatalf("login: %d", r.status)
+		if r := ui.login(t, apitest.AcmeToken); r.Status != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.Status)
 		}
-		u, _ := url.Parse(e.url + "/ui/")
+		u, _ := url.Parse(e.URL + "/ui/")
 		var session string
 		for _, c := range ui.c.Jar.Cookies(u) {
 			if c.Name == "pushd_ui_session" {
@@ -168,15 +170,15 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			t.Fatal("no session cookie")
 		}
 		csrf := ui.csrf(t)
-		if r := ui.post(t, "/ui/clusters/"+id+"/drift-check", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
-			t.Fatalf("ui drift check: %d %s", r.status, r.body)
+		if r := ui.post(t, "/ui/clusters/"+id+"/drift-check", url.Values{"csrf": {csrf}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("ui drift check: %d %s", r.Status, r.Body)
 		}
-		if r := ui.post(t, "/ui/clusters/"+id+"/drift-check", url.Values{"csrf": {"forged"}}); r.status != http.StatusForbidden {
-			t.Fatalf("forged ui drift check: %d", r.status)
+		if r := ui.post(t, "/ui/clusters/"+id+"/drift-check", url.Values{"csrf": {"forged"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("forged ui drift check: %d", r.Status)
 		}
 		auditPage := ui.get(t, "/ui/audit")
-		if r := ui.post(t, "/ui/logout", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
-			t.Fatalf("logout: %d", r.status)
+		if r := ui.post(t, "/ui/logout", url.Values{"csrf": {csrf}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("logout: %d", r.Status)
 		}
 
 		want := []auditLine{
@@ -184,16 +186,16 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 			{"webhook", hook, "credential.replaced", id, "", ok, 200},
 			{"webhook", hook, "job.submitted", id, "job-refused-" + ns, "cluster_scoped_object", 422},
 			{"webhook", hook, "job.submitted", id, jobID, ok, 202},
-			{"webhook", hook, "job.cancelled", id, jobID, cancelOutcome, cancel.status},
+			{"webhook", hook, "job.cancelled", id, jobID, cancelOutcome, cancel.Status},
 			{"webhook", hook, "drift_check.requested", id, "", ok, 202},
 			{"webhook", hook, "drift_check.requested", id, "", "webhook_id_reused", 409},
 			{"webhook", hook, "callback.resent", id, ev.ID, ok, 202},
-			{"ui", session, "ui.login", "", "token:" + fingerprint(acmeToken), ok, 303},
+			{"ui", session, "ui.login", "", "token:" + fingerprint(apitest.AcmeToken), ok, 303},
 			{"ui", session, "drift_check.requested", id, "", ok, 303},
 			{"ui", session, "drift_check.requested", id, "", "csrf", 403},
 			{"ui", session, "ui.logout", "", "", ok, 303},
 		}
-		items := readAudit(t, e, acmeToken, "")
+		items := readAudit(t, e, apitest.AcmeToken, "")
 		if got := auditLines(t, items); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("acme's audit log:\n%s\nwant:\n%s", strings.Join(strs(got), "\n"), strings.Join(strs(want), "\n"))
 		}
@@ -206,45 +208,45 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 				t.Errorf("entry without the record's generation %s: %v", uid, m)
 			}
 		}
-		if strings.Contains(fmt.Sprint(items), acmeSecret) || strings.Contains(fmt.Sprint(items), acmeToken) {
+		if strings.Contains(fmt.Sprint(items), apitest.AcmeSecret) || strings.Contains(fmt.Sprint(items), apitest.AcmeToken) {
 			t.Fatal("a credential is in the audit log")
 		}
 
 		t.Run("filters", func(t *testing.T) {
-			if got := readAudit(t, e, acmeToken, "action=job.submitted"); len(got) != 2 {
+			if got := readAudit(t, e, apitest.AcmeToken, "action=job.submitted"); len(got) != 2 {
 				t.Errorf("action filter: %d entries", len(got))
 			}
-			if got := readAudit(t, e, acmeToken, "cluster="+id); len(got) != len(want)-2 {
+			if got := readAudit(t, e, apitest.AcmeToken, "cluster="+id); len(got) != len(want)-2 {
 				t.Errorf("cluster filter: %d entries, want every one but login and logout", len(got))
 			}
-			if got := readAudit(t, e, acmeToken, "until="+url.QueryEscape(start.Format(time.RFC3339Nano))); len(got) != 0 {
+			if got := readAudit(t, e, apitest.AcmeToken, "until="+url.QueryEscape(start.Format(time.RFC3339Nano))); len(got) != 0 {
 				t.Errorf("until before the session: %d entries", len(got))
 			}
-			if got := readAudit(t, e, acmeToken, "since="+url.QueryEscape(start.Format(time.RFC3339Nano))); len(got) != len(want) {
+			if got := readAudit(t, e, apitest.AcmeToken, "since="+url.QueryEscape(start.Format(time.RFC3339Nano))); len(got) != len(want) {
 				t.Errorf("since the session's start: %d entries", len(got))
 			}
-			if r := e.read(t, "/api/v1/audit?since=yesterday", acmeToken); r.status != http.StatusBadRequest || r.code(t) != "invalid_field" {
-				t.Errorf("bad since: %d %s", r.status, r.body)
+			if r := e.Read(t, "/api/v1/audit?since=yesterday", apitest.AcmeToken); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_field" {
+				t.Errorf("bad since: %d %s", r.Status, r.Body)
 			}
-			if r := e.read(t, "/api/v1/audit", ""); r.status != http.StatusUnauthorized {
-				t.Errorf("without a token: %d", r.status)
+			if r := e.Read(t, "/api/v1/audit", ""); r.Status != http.StatusUnauthorized {
+				t.Errorf("without a token: %d", r.Status)
 			}
 			// A write no secret signed belongs to no organization: pushd's log only.
-			if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, "whsec_bm90LWNvbmZpZ3VyZWQ=", mustJSON(t, rec)); r.status != http.StatusUnauthorized {
-				t.Errorf("unsigned write: %d", r.status)
+			if r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id, "whsec_bm90LWNvbmZpZ3VyZWQ=", apitest.MustJSON(t, rec)); r.Status != http.StatusUnauthorized {
+				t.Errorf("unsigned write: %d", r.Status)
 			}
-			if !strings.Contains(e.logs.String(), "authentication failed") {
+			if !strings.Contains(e.Logs.String(), "authentication failed") {
 				t.Error("failed authentication is not logged")
 			}
 		})
 
 		t.Run("JSON lines export", func(t *testing.T) {
-			r := e.read(t, "/api/v1/audit/export", acmeToken)
-			if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/x-ndjson" {
-				t.Fatalf("export: %d %s", r.status, r.header.Get("Content-Type"))
+			r := e.Read(t, "/api/v1/audit/export", apitest.AcmeToken)
+			if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "application/x-ndjson" {
+				t.Fatalf("export: %d %s", r.Status, r.Header.Get("Content-Type"))
 			}
 			var lines []any
-			sc := bufio.NewScanner(bytes.NewReader(r.body))
+			sc := bufio.NewScanner(bytes.NewReader(r.Body))
 			for sc.Scan() {
 				contracttest.CheckSchema(t, "AuditEntry", sc.Bytes())
 				var m map[string]any
@@ -254,16 +256,16 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 				lines = append(lines, m)
 			}
 			if fmt.Sprint(lines) != fmt.Sprint(items) {
-				t.Errorf("the export differs from the listing:\n%s", r.body)
+				t.Errorf("the export differs from the listing:\n%s", r.Body)
 			}
-			if r := e.read(t, "/api/v1/audit/export?action=ui.login", acmeToken); bytes.Count(r.body, []byte("\n")) != 1 {
-				t.Errorf("filtered export: %s", r.body)
+			if r := e.Read(t, "/api/v1/audit/export?action=ui.login", apitest.AcmeToken); bytes.Count(r.Body, []byte("\n")) != 1 {
+				t.Errorf("filtered export: %s", r.Body)
 			}
 		})
 
 		t.Run("UI page", func(t *testing.T) {
 			// The page was read before the logout: every entry but the last, in order.
-			rows := regexp.MustCompile(`<td class="mono">(\w+) ([0-9a-f]*)</td><td class="mono">([\w.]+)</td>`).FindAllStringSubmatch(string(auditPage.body), -1)
+			rows := regexp.MustCompile(`<td class="mono">(\w+) ([0-9a-f]*)</td><td class="mono">([\w.]+)</td>`).FindAllStringSubmatch(string(auditPage.Body), -1)
 			var page, wantPage []string
 			for _, m := range rows {
 				page = append(page, m[1]+":"+m[2]+" "+m[3])
@@ -279,15 +281,15 @@ func TestAuditLogOfAScriptedSession(t *testing.T) {
 		})
 
 		t.Run("another organization", func(t *testing.T) {
-			got := auditLines(t, readAudit(t, e, globexToken, ""))
-			if len(got) != 1 || got[0].action != "job.submitted" || got[0].outcome != "not_found" || got[0].status != 404 || got[0].actor != fingerprint(globexSecret) {
+			got := auditLines(t, readAudit(t, e, apitest.GlobexToken, ""))
+			if len(got) != 1 || got[0].action != "job.submitted" || got[0].outcome != "not_found" || got[0].status != 404 || got[0].actor != fingerprint(apitest.GlobexSecret) {
 				t.Errorf("globex's audit log: %v", got)
 			}
-			if r := e.read(t, "/api/v1/audit/export", globexToken); strings.Contains(string(r.body), `"acme"`) {
-				t.Errorf("globex's export holds acme's entries: %s", r.body)
+			if r := e.Read(t, "/api/v1/audit/export", apitest.GlobexToken); strings.Contains(string(r.Body), `"acme"`) {
+				t.Errorf("globex's export holds acme's entries: %s", r.Body)
 			}
 			g := newUIClient(t, e)
-			g.login(t, globexToken)
+			g.login(t, apitest.GlobexToken)
 			mustNotContain(t, "globex's audit page", g.get(t, "/ui/audit"), hook, jobID, ev.ID)
 		})
 	})

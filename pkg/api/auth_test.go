@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vworkspace/pushd/internal/contracttest"
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/webhook"
 )
@@ -21,31 +20,32 @@ import (
 // cancel (empty body) do not delete a cluster, and a signature over the body
 // alone (plain Standard Webhooks) is refused with a reason.
 func TestSignedWriteCannotBeReaimed(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
-		key, _ := webhook.ParseSecret(acmeSecret)
+		key, _ := webhook.ParseSecret(apitest.AcmeSecret)
 		seen := http.Header{}
 		key.SetHeaders(seen, "msg-cancel-7", time.Now(), webhook.Bound(http.MethodPost, "/api/v1/jobs/job-7/cancel", nil))
 
-		req, _ := http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/acme-prod-1", nil)
+		req, _ := http.NewRequest(http.MethodDelete, e.URL+"/api/v1/clusters/acme-prod-1", nil)
 		req.Header = seen.Clone()
-		if r := do(t, req); r.status != http.StatusUnauthorized || r.code(t) != "bad_signature" {
-			t.Fatalf("re-aimed DELETE: %d %s, want 401 bad_signature", r.status, r.body)
+		if r := apitest.Do(t, req); r.Status != http.StatusUnauthorized || r.Code(t) != "bad_signature" {
+			t.Fatalf("re-aimed DELETE: %d %s, want 401 bad_signature", r.Status, r.Body)
 		}
-		if r := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken); r.status != http.StatusOK {
-			t.Fatalf("the cluster is gone after a re-aimed write: %d %s", r.status, r.body)
+		if r := e.Read(t, "/api/v1/clusters/acme-prod-1", apitest.AcmeToken); r.Status != http.StatusOK {
+			t.Fatalf("the cluster is gone after a re-aimed write: %d %s", r.Status, r.Body)
 		}
 
 		unbound := http.Header{}
 		key.SetHeaders(unbound, "msg-unbound", time.Now(), nil)
-		req, _ = http.NewRequest(http.MethodDelete, e.url+"/api/v1/clusters/acme-prod-1", nil)
+		req, _ = http.NewRequest(http.MethodDelete, e.URL+"/api/v1/clusters/acme-prod-1", nil)
 		req.Header = unbound
-		r := do(t, req)
-		if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "method and path") {
-			t.Fatalf("unbound signature: %d %s, want 401 naming the method and path", r.status, r.body)
+		r := apitest.Do(t, req)
+		if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "method and path") {
+			t.Fatalf("unbound signature: %d %s, want 401 naming the method and path", r.Status, r.Body)
 		}
 	})
 }
@@ -82,10 +82,11 @@ func rawRequest(t *testing.T, addr, head string, wait time.Duration) (time.Durat
 // Signature headers and the timestamp are checked before the body is read:
 // a stale write is refused while its body is still on the way.
 func TestStaleSignatureRefusedBeforeBody(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		u, _ := url.Parse(e.url)
-		key, _ := webhook.ParseSecret(acmeSecret)
+		u, _ := url.Parse(e.URL)
+		key, _ := webhook.ParseSecret(apitest.AcmeSecret)
 		h := http.Header{}
 		key.SetHeaders(h, "msg-stale", time.Now().Add(-time.Hour), nil)
 		head := "POST /api/v1/jobs HTTP/1.1\r\nHost: pushd\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n" +
@@ -99,16 +100,17 @@ func TestStaleSignatureRefusedBeforeBody(t *testing.T) {
 
 // An over-long webhook-id is a 400, before any signature is checked or id stored.
 func TestWebhookIDIsBounded(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		id := strings.Repeat("x", 200<<10)
-		r := e.signed(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, id, time.Now(), mustJSON(t, record("nextcloud")))
-		if r.status != http.StatusBadRequest || r.code(t) != "invalid_webhook_id" {
-			t.Fatalf("200 KB webhook-id: %d %s, want 400 invalid_webhook_id", r.status, r.body)
+		r := e.Signed(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, id, time.Now(), apitest.MustJSON(t, apitest.Record("nextcloud")))
+		if r.Status != http.StatusBadRequest || r.Code(t) != "invalid_webhook_id" {
+			t.Fatalf("200 KB webhook-id: %d %s, want 400 invalid_webhook_id", r.Status, r.Body)
 		}
-		r = e.signed(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, strings.Repeat("x", webhook.MaxIDLength), time.Now(), mustJSON(t, record("nextcloud")))
-		if r.status != http.StatusCreated {
-			t.Fatalf("longest webhook-id: %d %s", r.status, r.body)
+		r = e.Signed(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, strings.Repeat("x", webhook.MaxIDLength), time.Now(), apitest.MustJSON(t, apitest.Record("nextcloud")))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("longest webhook-id: %d %s", r.Status, r.Body)
 		}
 	})
 }
@@ -128,61 +130,50 @@ func clientFrom(ip string) *http.Client {
 // 429 with Retry-After — for UI logins, bearer tokens and signatures alike —
 // while the right credential still works from another client.
 func TestFailedAuthenticationIsRateLimited(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		guesser, owner := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
-		send := func(c *http.Client, req *http.Request) *http.Response {
-			t.Helper()
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
-			return resp
-		}
-		login := func(c *http.Client, token string) *http.Response {
-			req, _ := http.NewRequest(http.MethodPost, e.url+"/ui/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		login := func(c *http.Client, token string) apitest.Response {
+			req, _ := http.NewRequest(http.MethodPost, e.URL+"/ui/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			return send(c, req)
+			return apitest.DoWith(t, c, req)
 		}
-		bearer := func(c *http.Client, token string) *http.Response {
-			req, _ := http.NewRequest(http.MethodGet, e.url+"/api/v1/clusters", nil)
+		bearer := func(c *http.Client, token string) apitest.Response {
+			req, _ := http.NewRequest(http.MethodGet, e.URL+"/api/v1/clusters", nil)
 			req.Header.Set("Authorization", "Bearer "+token)
-			return send(c, req)
+			return apitest.DoWith(t, c, req)
 		}
-		signed := func(c *http.Client, secret string) *http.Response {
+		signed := func(c *http.Client, secret string) apitest.Response {
 			key, _ := webhook.ParseSecret(secret)
-			body := mustJSON(t, record("nextcloud"))
-			req, _ := http.NewRequest(http.MethodPut, e.url+"/api/v1/clusters/acme-prod-1", bytes.NewReader(body))
-			msgSeq++
+			body := apitest.MustJSON(t, apitest.Record("nextcloud"))
+			req, _ := http.NewRequest(http.MethodPut, e.URL+"/api/v1/clusters/acme-prod-1", bytes.NewReader(body))
 			key.SetHeaders(req.Header, "rl-"+time.Now().Format(time.RFC3339Nano), time.Now(), webhook.Bound(http.MethodPut, "/api/v1/clusters/acme-prod-1", body))
-			return send(c, req)
+			return apitest.DoWith(t, c, req)
 		}
 		for _, tt := range []struct {
 			name  string
-			wrong func() *http.Response
-			right func() *http.Response
+			wrong func() apitest.Response
+			right func() apitest.Response
 			ok    int
 		}{
-			{"ui login", func() *http.Response { return login(guesser, "wrong-token-0123456789abcdef0123") }, func() *http.Response { return login(owner, acmeToken) }, http.StatusSeeOther},
-			{"bearer", func() *http.Response { return bearer(guesser, "wrong-token-0123456789abcdef0123") }, func() *http.Response { return bearer(owner, acmeToken) }, http.StatusOK},
-			{"signature", func() *http.Response { return signed(guesser, "whsec_d3Jvbmcta2V5LTAxMjM0NTY3ODk=") }, func() *http.Response { return signed(owner, acmeSecret) }, 0},
+			{"ui login", func() apitest.Response { return login(guesser, "wrong-token-0123456789abcdef0123") }, func() apitest.Response { return login(owner, apitest.AcmeToken) }, http.StatusSeeOther},
+			{"bearer", func() apitest.Response { return bearer(guesser, "wrong-token-0123456789abcdef0123") }, func() apitest.Response { return bearer(owner, apitest.AcmeToken) }, http.StatusOK},
+			{"signature", func() apitest.Response { return signed(guesser, "whsec_d3Jvbmcta2V5LTAxMjM0NTY3ODk=") }, func() apitest.Response { return signed(owner, apitest.AcmeSecret) }, 0},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				limited := 0
-				var last *http.Response
+				var last apitest.Response
 				for range 20 {
-					if last = tt.wrong(); last.StatusCode == http.StatusTooManyRequests {
+					if last = tt.wrong(); last.Status == http.StatusTooManyRequests {
 						limited++
 					}
 				}
-				if limited == 0 || last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
-					t.Fatalf("20 wrong attempts: %d answered 429, last %d Retry-After %q", limited, last.StatusCode, last.Header.Get("Retry-After"))
+				if limited == 0 || last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+					t.Fatalf("20 wrong attempts: %d answered 429, last %d Retry-After %q", limited, last.Status, last.Header.Get("Retry-After"))
 				}
-				if r := tt.right(); r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusUnauthorized || (tt.ok != 0 && r.StatusCode != tt.ok) {
-					t.Fatalf("the right credential from another client: %d", r.StatusCode)
+				if r := tt.right(); r.Status == http.StatusTooManyRequests || r.Status == http.StatusUnauthorized || (tt.ok != 0 && r.Status != tt.ok) {
+					t.Fatalf("the right credential from another client: %d", r.Status)
 				}
 			})
 		}

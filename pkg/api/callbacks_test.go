@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/outbox"
@@ -20,6 +21,7 @@ import (
 // lists it and re-sends it with one signed call, and then it is delivered.
 // Another organization neither sees nor re-sends it.
 func TestParkedCallbacksAreListedAndResent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		odoo := newRefusingOdoo(t)
 		var st *store.Store
@@ -30,9 +32,9 @@ func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 		}
 		var items []any
 		eventually(t, "the refused event is parked", func() bool {
-			r := e.read(t, "/api/v1/callbacks/parked", acmeToken)
-			items, _ = r.json(t)["items"].([]any)
-			return r.status == http.StatusOK && len(items) == 1
+			r := e.Read(t, "/api/v1/callbacks/parked", apitest.AcmeToken)
+			items, _ = r.JSON(t)["items"].([]any)
+			return r.Status == http.StatusOK && len(items) == 1
 		})
 		got := items[0].(map[string]any)
 		if got["id"] != ev.ID || got["cluster"] != "acme-prod-1" || !strings.Contains(got["last_error"].(string), "400") {
@@ -41,26 +43,26 @@ func TestParkedCallbacksAreListedAndResent(t *testing.T) {
 		if _, ok := got["data"]; ok {
 			t.Errorf("a parked callback shows its data: %v", got)
 		}
-		if r := e.read(t, "/api/v1/callbacks/parked", globexToken); len(r.json(t)["items"].([]any)) != 0 {
-			t.Errorf("another organization sees acme's parked callbacks: %s", r.body)
+		if r := e.Read(t, "/api/v1/callbacks/parked", apitest.GlobexToken); len(r.JSON(t)["items"].([]any)) != 0 {
+			t.Errorf("another organization sees acme's parked callbacks: %s", r.Body)
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", globexSecret, nil); r.status != http.StatusNotFound {
-			t.Errorf("globex re-sends acme's callback: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", apitest.GlobexSecret, nil); r.Status != http.StatusNotFound {
+			t.Errorf("globex re-sends acme's callback: %d %s", r.Status, r.Body)
 		}
 
 		odoo.status.Store(http.StatusNoContent)
-		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusAccepted {
-			t.Fatalf("resend: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", apitest.AcmeSecret, nil); r.Status != http.StatusAccepted {
+			t.Fatalf("resend: %d %s", r.Status, r.Body)
 		}
 		eventually(t, "the re-sent event is delivered", func() bool {
 			es, err := st.Events(t.Context(), "acme-prod-1", 10)
 			return err == nil && len(es) == 1 && es[0].DeliveredAt != nil
 		})
-		if r := e.read(t, "/api/v1/callbacks/parked", acmeToken); len(r.json(t)["items"].([]any)) != 0 {
-			t.Errorf("still listed after delivery: %s", r.body)
+		if r := e.Read(t, "/api/v1/callbacks/parked", apitest.AcmeToken); len(r.JSON(t)["items"].([]any)) != 0 {
+			t.Errorf("still listed after delivery: %s", r.Body)
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", acmeSecret, nil); r.status != http.StatusNotFound {
-			t.Errorf("resend of a delivered callback: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/callbacks/"+ev.ID+"/resend", apitest.AcmeSecret, nil); r.Status != http.StatusNotFound {
+			t.Errorf("resend of a delivered callback: %d %s", r.Status, r.Body)
 		}
 	})
 }
@@ -96,8 +98,8 @@ func newRefusingOdoo(t *testing.T) *refusingOdoo {
 // deliverer is an env option that runs an outbox delivering to o, parking
 // after one refused attempt, and serves its parked callbacks; *st is set to
 // the env's store.
-func (o *refusingOdoo) deliverer(t *testing.T, st **store.Store) envOption {
-	secret, err := webhook.ParseSecret(acmeSecret)
+func (o *refusingOdoo) deliverer(t *testing.T, st **store.Store) apitest.Option {
+	secret, err := webhook.ParseSecret(apitest.AcmeSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

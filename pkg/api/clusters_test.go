@@ -8,60 +8,49 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
-func record(namespaces ...string) map[string]any {
-	return map[string]any{
-		"display_name":         "Production 1",
-		"labels":               map[string]string{"env": "production"},
-		"connectivity":         "push",
-		"allowed_namespaces":   namespaces,
-		"allowed_applications": []string{"nextcloud"},
-		"allowed_operations":   []map[string]string{{"engine": "manifest", "type": "deploy"}},
-		"drift":                map[string]string{"schedule": "*/10 * * * *", "mode": "report"},
-	}
-}
-
 func TestClusterRecordLifecycle(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record("nextcloud")))
-		if r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
+		r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud")))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
-		got := r.json(t)
+		got := r.JSON(t)
 		if got["organization"] != "acme" || got["id"] != "acme-prod-1" {
-			t.Fatalf("organization must default to the caller's: %s", r.body)
+			t.Fatalf("organization must default to the caller's: %s", r.Body)
 		}
 		if conn := got["connectivity"].(map[string]any); conn["state"] != "no_credentials" {
-			t.Fatalf("a cluster without kubeconfig must be no_credentials: %s", r.body)
+			t.Fatalf("a cluster without kubeconfig must be no_credentials: %s", r.Body)
 		}
-		rec := record("nextcloud", "mattermost")
+		rec := apitest.Record("nextcloud", "mattermost")
 		rec["organization"] = "acme"
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
-			t.Fatalf("update: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusOK {
+			t.Fatalf("update: %d %s", r.Status, r.Body)
 		}
-		r = e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken)
-		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"allowed_namespaces":["mattermost","nextcloud"]`) {
-			t.Fatalf("get: %d %s", r.status, r.body)
+		r = e.Read(t, "/api/v1/clusters/acme-prod-1", apitest.AcmeToken)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"allowed_namespaces":["mattermost","nextcloud"]`) {
+			t.Fatalf("get: %d %s", r.Status, r.Body)
 		}
-		r = e.read(t, "/api/v1/clusters", acmeToken)
-		if items := r.json(t)["items"].([]any); len(items) != 1 {
-			t.Fatalf("list: %s", r.body)
+		r = e.Read(t, "/api/v1/clusters", apitest.AcmeToken)
+		if items := r.JSON(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("list: %s", r.Body)
 		}
 		// Two more records, read one page at a time.
 		for _, id := range []string{"acme-prod-0", "acme-prod-2"} {
-			if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
-				t.Fatalf("create %s: %d", id, r.status)
+			if r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id, apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {
+				t.Fatalf("create %s: %d", id, r.Status)
 			}
 		}
 		var seen []string
 		for path := "/api/v1/clusters?limit=2"; ; {
-			page := e.read(t, path, acmeToken).json(t)
+			page := e.Read(t, path, apitest.AcmeToken).JSON(t)
 			for _, it := range page["items"].([]any) {
 				seen = append(seen, it.(map[string]any)["id"].(string))
 			}
@@ -74,17 +63,17 @@ func TestClusterRecordLifecycle(t *testing.T) {
 		if strings.Join(seen, ",") != "acme-prod-0,acme-prod-1,acme-prod-2" {
 			t.Fatalf("paged listing: %v", seen)
 		}
-		if r := e.read(t, "/api/v1/clusters?cursor=!!", acmeToken); r.status != http.StatusBadRequest {
-			t.Fatalf("bad cursor: %d", r.status)
+		if r := e.Read(t, "/api/v1/clusters?cursor=!!", apitest.AcmeToken); r.Status != http.StatusBadRequest {
+			t.Fatalf("bad cursor: %d", r.Status)
 		}
 		for _, id := range []string{"acme-prod-0", "acme-prod-2"} {
-			e.write(t, http.MethodDelete, "/api/v1/clusters/"+id, acmeSecret, nil)
+			e.Write(t, http.MethodDelete, "/api/v1/clusters/"+id, apitest.AcmeSecret, nil)
 		}
-		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
-			t.Fatalf("delete: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", r.Status, r.Body)
 		}
-		if r := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken); r.status != http.StatusNotFound || r.code(t) != "not_found" {
-			t.Fatalf("after delete: %d %s", r.status, r.body)
+		if r := e.Read(t, "/api/v1/clusters/acme-prod-1", apitest.AcmeToken); r.Status != http.StatusNotFound || r.Code(t) != "not_found" {
+			t.Fatalf("after delete: %d %s", r.Status, r.Body)
 		}
 	})
 }
@@ -131,12 +120,13 @@ func TestClusterRecordRules(t *testing.T) {
 }
 
 func TestClusterRecordValidation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		with := func(k string, v any) []byte {
-			r := record("nextcloud")
+			r := apitest.Record("nextcloud")
 			r[k] = v
-			return mustJSON(t, r)
+			return apitest.MustJSON(t, r)
 		}
 		tests := []struct {
 			name   string
@@ -145,7 +135,7 @@ func TestClusterRecordValidation(t *testing.T) {
 			status int
 			code   string
 		}{
-			{"id not a DNS label", "/api/v1/clusters/Prod_1", mustJSON(t, record()), 400, "invalid_field"},
+			{"id not a DNS label", "/api/v1/clusters/Prod_1", apitest.MustJSON(t, apitest.Record()), 400, "invalid_field"},
 			{"bad cron", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "every tuesday"}), 422, "invalid_drift_schedule"},
 			// robfig/cron panics on these; they must be refused, not crash the handler.
 			{"cron TZ=", "/api/v1/clusters/acme-c1", with("drift", map[string]string{"schedule": "TZ="}), 422, "invalid_drift_schedule"},
@@ -164,22 +154,23 @@ func TestClusterRecordValidation(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r := e.write(t, http.MethodPut, tt.path, acmeSecret, tt.body)
-				if r.status != tt.status || r.code(t) != tt.code {
-					t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.code)
+				r := e.Write(t, http.MethodPut, tt.path, apitest.AcmeSecret, tt.body)
+				if r.Status != tt.status || r.Code(t) != tt.code {
+					t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, tt.status, tt.code)
 				}
 			})
 		}
-		if r := e.read(t, "/api/v1/clusters", acmeToken); strings.Contains(string(r.body), `"id"`) {
-			t.Fatalf("refused writes stored something: %s", r.body)
+		if r := e.Read(t, "/api/v1/clusters", apitest.AcmeToken); strings.Contains(string(r.Body), `"id"`) {
+			t.Fatalf("refused writes stored something: %s", r.Body)
 		}
 	})
 }
 
 func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		body := mustJSON(t, record("nextcloud"))
+		body := apitest.MustJSON(t, apitest.Record("nextcloud"))
 		now := time.Now()
 		path := "/api/v1/clusters/acme-prod-1"
 		refused := []struct {
@@ -189,103 +180,85 @@ func TestWritesMustBeSignedFreshAndUnique(t *testing.T) {
 		}{
 			{"unsigned", "", now},
 			{"unknown secret", "whsec_bm90LWNvbmZpZ3VyZWQ=", now},
-			{"stale", acmeSecret, now.Add(-301 * time.Second)},
-			{"future", acmeSecret, now.Add(301 * time.Second)},
+			{"stale", apitest.AcmeSecret, now.Add(-301 * time.Second)},
+			{"future", apitest.AcmeSecret, now.Add(301 * time.Second)},
 		}
 		for _, tt := range refused {
 			t.Run(tt.name, func(t *testing.T) {
-				r := e.signed(t, http.MethodPut, path, tt.secret, "msg-"+tt.name, tt.ts, body)
-				if r.status != http.StatusUnauthorized {
-					t.Fatalf("got %d %s, want 401", r.status, r.body)
+				r := e.Signed(t, http.MethodPut, path, tt.secret, "msg-"+tt.name, tt.ts, body)
+				if r.Status != http.StatusUnauthorized {
+					t.Fatalf("got %d %s, want 401", r.Status, r.Body)
 				}
 			})
 		}
-		if r := e.read(t, path, acmeToken); r.status != http.StatusNotFound {
-			t.Fatalf("a refused write changed something: %d %s", r.status, r.body)
+		if r := e.Read(t, path, apitest.AcmeToken); r.Status != http.StatusNotFound {
+			t.Fatalf("a refused write changed something: %d %s", r.Status, r.Body)
 		}
 		// Tampering: a valid signature over another body.
-		req := e.signed(t, http.MethodPut, path, acmeSecret, "msg-tamper", now, body)
-		if req.status != http.StatusCreated {
-			t.Fatalf("first write: %d %s", req.status, req.body)
+		req := e.Signed(t, http.MethodPut, path, apitest.AcmeSecret, "msg-tamper", now, body)
+		if req.Status != http.StatusCreated {
+			t.Fatalf("first write: %d %s", req.Status, req.Body)
 		}
 		// Replay: the same id and body get the original answer, without acting again.
-		e.write(t, http.MethodDelete, path, acmeSecret, nil)
-		replay := e.signed(t, http.MethodPut, path, acmeSecret, "msg-tamper", now, body)
-		if replay.status != http.StatusCreated || replay.header.Get("Idempotent-Replayed") != "true" {
-			t.Fatalf("replay: %d %s", replay.status, replay.body)
+		e.Write(t, http.MethodDelete, path, apitest.AcmeSecret, nil)
+		replay := e.Signed(t, http.MethodPut, path, apitest.AcmeSecret, "msg-tamper", now, body)
+		if replay.Status != http.StatusCreated || replay.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay: %d %s", replay.Status, replay.Body)
 		}
-		if r := e.read(t, path, acmeToken); r.status != http.StatusNotFound {
-			t.Fatalf("a replayed write was acted on again: %d %s", r.status, r.body)
+		if r := e.Read(t, path, apitest.AcmeToken); r.Status != http.StatusNotFound {
+			t.Fatalf("a replayed write was acted on again: %d %s", r.Status, r.Body)
 		}
 		// The same id with another body is a conflict.
-		other := mustJSON(t, record("mattermost"))
-		if r := e.signed(t, http.MethodPut, path, acmeSecret, "msg-tamper", now, other); r.status != http.StatusConflict || r.code(t) != "webhook_id_reused" {
-			t.Fatalf("reused id: %d %s", r.status, r.body)
+		other := apitest.MustJSON(t, apitest.Record("mattermost"))
+		if r := e.Signed(t, http.MethodPut, path, apitest.AcmeSecret, "msg-tamper", now, other); r.Status != http.StatusConflict || r.Code(t) != "webhook_id_reused" {
+			t.Fatalf("reused id: %d %s", r.Status, r.Body)
 		}
 		// Reads need a token.
 		for _, tok := range []string{"", "wrong"} {
-			if r := e.read(t, "/api/v1/clusters", tok); r.status != http.StatusUnauthorized {
-				t.Fatalf("read with token %q: %d", tok, r.status)
+			if r := e.Read(t, "/api/v1/clusters", tok); r.Status != http.StatusUnauthorized {
+				t.Fatalf("read with token %q: %d", tok, r.Status)
 			}
 		}
 	})
 }
 
 func TestOrganizationsAreIsolated(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
 		path := "/api/v1/clusters/acme-prod-1"
-		if r := e.write(t, http.MethodPut, path, acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, path, apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
 		// The id is in acme's space: globex cannot create it, held or not.
-		if r := e.write(t, http.MethodPut, path, globexSecret, mustJSON(t, record("other"))); r.status != http.StatusUnprocessableEntity || r.code(t) != "cluster_id_outside_organization" {
-			t.Errorf("globex writes acme's id: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, path, apitest.GlobexSecret, apitest.MustJSON(t, apitest.Record("other"))); r.Status != http.StatusUnprocessableEntity || r.Code(t) != "cluster_id_outside_organization" {
+			t.Errorf("globex writes acme's id: %d %s", r.Status, r.Body)
 		}
-		checks := []response{
-			e.read(t, path, globexToken),
-			e.write(t, http.MethodPut, path+"/kubeconfig", globexSecret, []byte("apiVersion: v1\nkind: Config\n")),
-			e.write(t, http.MethodDelete, path, globexSecret, nil),
+		checks := []apitest.Response{
+			e.Read(t, path, apitest.GlobexToken),
+			e.Write(t, http.MethodPut, path+"/kubeconfig", apitest.GlobexSecret, []byte("apiVersion: v1\nkind: Config\n")),
+			e.Write(t, http.MethodDelete, path, apitest.GlobexSecret, nil),
 		}
 		for i, r := range checks {
-			if r.status != http.StatusNotFound || r.code(t) != "not_found" {
-				t.Errorf("check %d: %d %s, want 404 as if it did not exist", i, r.status, r.body)
+			if r.Status != http.StatusNotFound || r.Code(t) != "not_found" {
+				t.Errorf("check %d: %d %s, want 404 as if it did not exist", i, r.Status, r.Body)
 			}
 		}
-		if r := e.read(t, "/api/v1/clusters", globexToken); strings.Contains(string(r.body), "acme-prod-1") {
-			t.Fatalf("globex lists acme's cluster: %s", r.body)
+		if r := e.Read(t, "/api/v1/clusters", apitest.GlobexToken); strings.Contains(string(r.Body), "acme-prod-1") {
+			t.Fatalf("globex lists acme's cluster: %s", r.Body)
 		}
-		if r := e.read(t, path, acmeToken); !strings.Contains(string(r.body), `"allowed_namespaces":["nextcloud"]`) {
-			t.Fatalf("acme's record was changed by globex: %s", r.body)
+		if r := e.Read(t, path, apitest.AcmeToken); !strings.Contains(string(r.Body), `"allowed_namespaces":["nextcloud"]`) {
+			t.Fatalf("acme's record was changed by globex: %s", r.Body)
 		}
 	})
 }
 
-// kubeconfig renders a kubeconfig for e's cluster with token and lets
-// mutate change it first.
-func (e *env) kubeconfig(t *testing.T, token string, mutate func(*clientcmdapi.Config)) []byte {
-	t.Helper()
-	server, ca := e.cluster.Server()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
-	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["ctx"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	cfg.CurrentContext = "ctx"
-	if mutate != nil {
-		mutate(cfg)
-	}
-	b, err := clientcmd.Write(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestKubeconfigRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record("nextcloud"))); r.status != http.StatusCreated {
-			t.Fatal(r.status)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud"))); r.Status != http.StatusCreated {
+			t.Fatal(r.Status)
 		}
 		marker := filepath.Join(t.TempDir(), "exec-ran")
 		tests := []struct {
@@ -293,47 +266,47 @@ func TestKubeconfigRefusals(t *testing.T) {
 			body   []byte
 			reason string // substring of the message
 		}{
-			{"exec", e.kubeconfig(t, "", func(c *clientcmdapi.Config) {
+			{"exec", e.Kubeconfig(t, "", func(c *clientcmdapi.Config) {
 				c.AuthInfos["u"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: "touch", Args: []string{marker}, APIVersion: "client.authentication.k8s.io/v1", InteractiveMode: "Never"}}
 			}), "uses exec"},
-			{"auth-provider", e.kubeconfig(t, "", func(c *clientcmdapi.Config) {
+			{"auth-provider", e.Kubeconfig(t, "", func(c *clientcmdapi.Config) {
 				c.AuthInfos["u"] = &clientcmdapi.AuthInfo{AuthProvider: &clientcmdapi.AuthProviderConfig{Name: "oidc"}}
 			}), "auth-provider"},
-			{"token file", e.kubeconfig(t, "", func(c *clientcmdapi.Config) { c.AuthInfos["u"].TokenFile = "/etc/passwd" }), "tokenFile"},
-			{"client certificate file", e.kubeconfig(t, "", func(c *clientcmdapi.Config) {
+			{"token file", e.Kubeconfig(t, "", func(c *clientcmdapi.Config) { c.AuthInfos["u"].TokenFile = "/etc/passwd" }), "tokenFile"},
+			{"client certificate file", e.Kubeconfig(t, "", func(c *clientcmdapi.Config) {
 				c.AuthInfos["u"].ClientCertificate, c.AuthInfos["u"].ClientKey = "/tmp/c.crt", "/tmp/c.key"
 			}), "client-certificate"},
-			{"CA file", e.kubeconfig(t, "tok", func(c *clientcmdapi.Config) {
+			{"CA file", e.Kubeconfig(t, "tok", func(c *clientcmdapi.Config) {
 				c.Clusters["c"].CertificateAuthority, c.Clusters["c"].CertificateAuthorityData = "/tmp/ca.crt", nil
 			}), "certificate-authority"},
-			{"insecure", e.kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].InsecureSkipTLSVerify = true }), "insecure-skip-tls-verify"},
-			{"two contexts", e.kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Contexts["other"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"} }), "2 usable contexts"},
-			{"no context", e.kubeconfig(t, "tok", func(c *clientcmdapi.Config) { delete(c.Contexts, "ctx") }), "0 usable contexts"},
-			{"plain http", e.kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "http://127.0.0.1:8080" }), "https://"},
-			{"user information in the URL", e.kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "https://admin:canarypw@127.0.0.1:8443" }), "user information"},
-			{"no credential", e.kubeconfig(t, "", nil), "no embedded token"},
+			{"insecure", e.Kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].InsecureSkipTLSVerify = true }), "insecure-skip-tls-verify"},
+			{"two contexts", e.Kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Contexts["other"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"} }), "2 usable contexts"},
+			{"no context", e.Kubeconfig(t, "tok", func(c *clientcmdapi.Config) { delete(c.Contexts, "ctx") }), "0 usable contexts"},
+			{"plain http", e.Kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "http://127.0.0.1:8080" }), "https://"},
+			{"user information in the URL", e.Kubeconfig(t, "tok", func(c *clientcmdapi.Config) { c.Clusters["c"].Server = "https://admin:canarypw@127.0.0.1:8443" }), "user information"},
+			{"no credential", e.Kubeconfig(t, "", nil), "no embedded token"},
 			{"not a kubeconfig", []byte("{{{ not yaml"), "not a kubeconfig"},
 			{"empty", nil, "empty"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", acmeSecret, tt.body)
-				if r.status != http.StatusUnprocessableEntity || r.code(t) != "kubeconfig_rejected" {
-					t.Fatalf("got %d %s, want 422 kubeconfig_rejected", r.status, r.body)
+				r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1/kubeconfig", apitest.AcmeSecret, tt.body)
+				if r.Status != http.StatusUnprocessableEntity || r.Code(t) != "kubeconfig_rejected" {
+					t.Fatalf("got %d %s, want 422 kubeconfig_rejected", r.Status, r.Body)
 				}
-				msg := r.json(t)["error"].(map[string]any)["message"].(string)
+				msg := r.JSON(t)["error"].(map[string]any)["message"].(string)
 				if !strings.Contains(msg, tt.reason) {
 					t.Fatalf("message %q does not say %q", msg, tt.reason)
 				}
-				if strings.Contains(string(r.body), "canarypw") {
-					t.Fatalf("the answer repeats the URL's password: %s", r.body)
+				if strings.Contains(string(r.Body), "canarypw") {
+					t.Fatalf("the answer repeats the URL's password: %s", r.Body)
 				}
 			})
 		}
 		if _, err := os.Stat(marker); !os.IsNotExist(err) {
 			t.Fatal("the exec command of a refused kubeconfig ran")
 		}
-		if v, _ := e.creds.Version("acme-prod-1"); v != "" {
+		if v, _ := e.Creds.Version("acme-prod-1"); v != "" {
 			t.Fatal("a refused kubeconfig was stored")
 		}
 	})
@@ -345,46 +318,47 @@ func TestKubeconfigRefusals(t *testing.T) {
 // organization, the id has a new uid and shows none of the old record's
 // jobs or applications.
 func TestOverPrivilegedAndReusedID(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		ns, job := jobFixture(t, e) // acme-prod-1, accepting the admin token
-		rec := record(ns)
+		ns, job := apitest.JobFixture(t, e) // acme-prod-1, accepting the admin token
+		rec := apitest.Record(ns)
 		rec["allowed_operations"] = []map[string]string{{"engine": "manifest", "type": "deploy"}}
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
-			t.Fatalf("record without acceptance: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusOK {
+			t.Fatalf("record without acceptance: %d %s", r.Status, r.Body)
 		}
-		got := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken).json(t)
+		got := e.Read(t, "/api/v1/clusters/acme-prod-1", apitest.AcmeToken).JSON(t)
 		if got["over_privileged"] != true || got["accept_excess_rights"] != false || got["uid"] == "" {
 			t.Fatalf("cluster: %v", got)
 		}
 		oldUID := got["uid"]
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil)); r.status != http.StatusUnprocessableEntity || r.code(t) != "over_privileged" {
-			t.Fatalf("job on an over-privileged cluster: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, job(nil)); r.Status != http.StatusUnprocessableEntity || r.Code(t) != "over_privileged" {
+			t.Fatalf("job on an over-privileged cluster: %d %s", r.Status, r.Body)
 		}
 		rec["accept_excess_rights"] = true
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
-			t.Fatalf("accept: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusOK {
+			t.Fatalf("accept: %d %s", r.Status, r.Body)
 		}
-		r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, job(nil))
-		if r.status != http.StatusAccepted {
-			t.Fatalf("job once accepted: %d %s", r.status, r.body)
+		r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, job(nil))
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("job once accepted: %d %s", r.Status, r.Body)
 		}
-		e.waitFinal(t, r.json(t)["id"].(string))
+		e.WaitFinal(t, r.JSON(t)["id"].(string))
 
-		if r := e.write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", acmeSecret, nil); r.status != http.StatusNoContent {
-			t.Fatalf("delete: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodDelete, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", r.Status, r.Body)
 		}
 		// The id is in acme's space, so only acme can register it again
 		// (another organization reusing an id is TestReusedIDStartsEmpty's,
 		// in pkg/observe): the new record starts empty.
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, record(ns))); r.status != http.StatusCreated {
-			t.Fatalf("acme registers the id again: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record(ns))); r.Status != http.StatusCreated {
+			t.Fatalf("acme registers the id again: %d %s", r.Status, r.Body)
 		}
-		if got := e.read(t, "/api/v1/clusters/acme-prod-1", acmeToken).json(t); got["uid"] == oldUID {
+		if got := e.Read(t, "/api/v1/clusters/acme-prod-1", apitest.AcmeToken).JSON(t); got["uid"] == oldUID {
 			t.Fatalf("the id kept its generation: %v", got["uid"])
 		}
-		if r := e.read(t, "/api/v1/clusters/acme-prod-1/applications", acmeToken); r.status != http.StatusOK || len(r.json(t)["items"].([]any)) != 0 {
-			t.Fatalf("the new record shows the old record's application: %s", r.body)
+		if r := e.Read(t, "/api/v1/clusters/acme-prod-1/applications", apitest.AcmeToken); r.Status != http.StatusOK || len(r.JSON(t)["items"].([]any)) != 0 {
+			t.Fatalf("the new record shows the old record's application: %s", r.Body)
 		}
 	})
 }

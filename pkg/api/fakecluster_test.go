@@ -5,13 +5,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -68,17 +66,6 @@ func newFakeCluster(t *testing.T, reg *clusters.Registry) *fakeCluster {
 	ca := tlstest.WritePair(t, t.TempDir(), 1, "127.0.0.1")
 	return &fakeCluster{Registry: reg, kube: kubefake.NewClientset(), ca: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}),
 		statuses: map[string]health.Status{}}
-}
-
-// testCluster is where an env's jobs run and what its probes see: the fake
-// cluster, or the test bed's first cluster (cluster_test.go).
-type testCluster interface {
-	// Server is the API server's URL and CA (PEM) a kubeconfig names.
-	Server() (url string, ca []byte)
-	// AdminToken is a cluster-admin's bearer token.
-	AdminToken() string
-	// Admin is a cluster-admin's client, to set the cluster up and look at it.
-	Admin(t *testing.T) kubernetes.Interface
 }
 
 func (f *fakeCluster) Server() (string, []byte)              { return fakeServer, f.ca }
@@ -242,16 +229,4 @@ func (f *fakeCluster) write(o *unstructured.Unstructured) error {
 		return tracker.Update(m.Resource, typed, o.GetNamespace())
 	}
 	return tracker.Create(m.Resource, typed, o.GetNamespace())
-}
-
-// managedNamespace creates namespace name on c, labeled for pushd (and
-// with labels), as an operator would.
-func managedNamespace(t *testing.T, c testCluster, name string, labels map[string]string) {
-	t.Helper()
-	l := map[string]string{clusters.ManagedNamespaceLabel: clusters.ManagedNamespaceValue}
-	maps.Copy(l, labels)
-	if _, err := c.Admin(t).CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}},
-		metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }

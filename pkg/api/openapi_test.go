@@ -20,6 +20,7 @@ import (
 // together: every route pushd serves under /api/v1 and every operations
 // endpoint is in the document with its method.
 func TestServedRoutesAreDocumented(t *testing.T) {
+	t.Parallel()
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
@@ -46,6 +47,7 @@ func TestServedRoutesAreDocumented(t *testing.T) {
 
 // The server serves its contract, and sends a visitor of / to the UI.
 func TestContractAndRootAreServed(t *testing.T) {
+	t.Parallel()
 	ts := httptest.NewServer(api.New(api.Deps{}, api.Options{}))
 	t.Cleanup(ts.Close)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
@@ -16,22 +17,23 @@ import (
 // of the same content) is the same job, not a fourth entry. The UI's
 // request page shows the same three jobs.
 func TestRequestShowsEveryJob(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		ns, job := jobFixture(t, e)
+		ns, job := apitest.JobFixture(t, e)
 		rid := "req-" + ns
-		rec := record(ns)
+		rec := apitest.Record(ns)
 		rec["allowed_applications"] = []string{"nextcloud", "wiki", "forum"}
 		rec["accept_excess_rights"] = true // the cluster's admin token
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", acmeSecret, mustJSON(t, rec)); r.status != http.StatusOK {
-			t.Fatalf("acme-prod-1: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-1", apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusOK {
+			t.Fatalf("acme-prod-1: %d %s", r.Status, r.Body)
 		}
-		for _, r := range []response{
-			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2", acmeSecret, mustJSON(t, rec)),
-			e.write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", acmeSecret, e.kubeconfig(t, e.cluster.AdminToken(), nil)),
+		for _, r := range []apitest.Response{
+			e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2", apitest.AcmeSecret, apitest.MustJSON(t, rec)),
+			e.Write(t, http.MethodPut, "/api/v1/clusters/acme-prod-2/kubeconfig", apitest.AcmeSecret, e.Kubeconfig(t, e.Cluster.AdminToken(), nil)),
 		} {
-			if r.status != http.StatusCreated && r.status != http.StatusOK {
-				t.Fatalf("acme-prod-2: %d %s", r.status, r.body)
+			if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+				t.Fatalf("acme-prod-2: %d %s", r.Status, r.Body)
 			}
 		}
 
@@ -47,24 +49,24 @@ func TestRequestShowsEveryJob(t *testing.T) {
 		bodies := [][]byte{on("acme-prod-1", "nextcloud"), on("acme-prod-1", "wiki"), on("acme-prod-2", "forum")}
 		var ids []string
 		for _, b := range bodies {
-			r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, b)
-			if r.status != http.StatusAccepted {
-				t.Fatalf("submit: %d %s", r.status, r.body)
+			r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, b)
+			if r.Status != http.StatusAccepted {
+				t.Fatalf("submit: %d %s", r.Status, r.Body)
 			}
-			ids = append(ids, r.json(t)["id"].(string))
+			ids = append(ids, r.JSON(t)["id"].(string))
 		}
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, bodies[1]); r.status != http.StatusOK || r.json(t)["id"] != ids[1] {
-			t.Fatalf("the same job again: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, bodies[1]); r.Status != http.StatusOK || r.JSON(t)["id"] != ids[1] {
+			t.Fatalf("the same job again: %d %s", r.Status, r.Body)
 		}
 		for _, id := range ids {
-			if j := e.waitFinal(t, id); j["status"] != "succeeded" {
+			if j := e.WaitFinal(t, id); j["status"] != "succeeded" {
 				t.Fatalf("job %s: %v", id, j)
 			}
 		}
 
-		r := e.read(t, "/api/v1/requests/"+rid, acmeToken)
-		if r.status != http.StatusOK {
-			t.Fatalf("request: %d %s", r.status, r.body)
+		r := e.Read(t, "/api/v1/requests/"+rid, apitest.AcmeToken)
+		if r.Status != http.StatusOK {
+			t.Fatalf("request: %d %s", r.Status, r.Body)
 		}
 		var v struct {
 			Total  int            `json:"total"`
@@ -73,7 +75,7 @@ func TestRequestShowsEveryJob(t *testing.T) {
 				ID, Cluster, Namespace, Application, Status string
 			} `json:"jobs"`
 		}
-		if err := json.Unmarshal(r.body, &v); err != nil {
+		if err := json.Unmarshal(r.Body, &v); err != nil {
 			t.Fatal(err)
 		}
 		sum := 0
@@ -90,17 +92,17 @@ func TestRequestShowsEveryJob(t *testing.T) {
 			"acme-prod-2/" + ns + "/forum=" + ids[2],
 		}
 		if v.Total != 3 || sum != 3 || v.Counts["succeeded"] != 3 || !slices.Equal(got, want) {
-			t.Fatalf("request view: total %d, counts %v, entries %q; want 3 entries %q:\n%s", v.Total, v.Counts, got, want, r.body)
+			t.Fatalf("request view: total %d, counts %v, entries %q; want 3 entries %q:\n%s", v.Total, v.Counts, got, want, r.Body)
 		}
 
 		// The UI's request page lists the same three jobs and counts them.
 		ui := newUIClient(t, e)
-		ui.login(t, acmeToken)
+		ui.login(t, apitest.AcmeToken)
 		page := ui.get(t, "/ui/requests/"+rid)
-		if page.status != http.StatusOK {
-			t.Fatalf("request page: %d %s", page.status, page.body)
+		if page.Status != http.StatusOK {
+			t.Fatalf("request page: %d %s", page.Status, page.Body)
 		}
-		html := string(page.body)
+		html := string(page.Body)
 		for _, id := range ids {
 			if !strings.Contains(html, `href="/ui/jobs/`+id+`"`) {
 				t.Errorf("the request page does not list job %s", id)

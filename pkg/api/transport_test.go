@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/logbuf"
 	"github.com/vworkspace/pushd/pkg/api"
 	"github.com/vworkspace/pushd/pkg/clusters"
@@ -29,7 +30,7 @@ import (
 // with ListenAndServe, the way `pushd serve` does, and returns its address.
 func listening(t *testing.T, opts api.Options, lo api.ListenOptions) string {
 	t.Helper()
-	auth, err := api.NewAuthenticator([]config.Credential{{Organization: "acme", Value: acmeSecret}}, []config.Credential{{Organization: "acme", Value: acmeToken}}, nil)
+	auth, err := api.NewAuthenticator([]config.Credential{{Organization: "acme", Value: apitest.AcmeSecret}}, []config.Credential{{Organization: "acme", Value: apitest.AcmeToken}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +54,7 @@ func listening(t *testing.T, opts api.Options, lo api.ListenOptions) string {
 // A stalled body, a stalled header and an idle keep-alive are each closed
 // within their timeout, not held forever.
 func TestSlowClientsAreCut(t *testing.T) {
+	t.Parallel()
 	addr := listening(t, api.Options{}, api.ListenOptions{ReadHeaderTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, IdleTimeout: time.Second})
 	for _, tt := range []struct{ name, head string }{
 		{"stalled login body", "POST /ui/login HTTP/1.1\r\nHost: pushd\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="},
@@ -71,6 +73,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 // TLS: the handshake presents the configured certificate, and a renewed one
 // once the files change, without a restart.
 func TestTLSServesAndReloadsCertificate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first := tlstest.WritePair(t, dir, 1, "127.0.0.1")
 	addr := listening(t, api.Options{}, api.ListenOptions{TLSCertFile: filepath.Join(dir, "tls.crt"), TLSKeyFile: filepath.Join(dir, "tls.key")})
@@ -109,6 +112,7 @@ func TestTLSServesAndReloadsCertificate(t *testing.T) {
 // Behind a trusted TLS-terminating proxy the UI cookie is Secure; the same
 // header from anyone else changes nothing.
 func TestCookieSecureBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		proxies []netip.Prefix
@@ -119,7 +123,7 @@ func TestCookieSecureBehindTrustedProxy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := listening(t, api.Options{TrustedProxies: tt.proxies}, api.ListenOptions{})
-			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/ui/login", strings.NewReader(url.Values{"token": {acmeToken}}.Encode()))
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/ui/login", strings.NewReader(url.Values{"token": {apitest.AcmeToken}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("X-Forwarded-Proto", "https")
 			resp, err := clientFrom("127.0.0.1").Do(req)
@@ -146,15 +150,16 @@ func (panicky) List(context.Context, string) ([]*clusters.Record, error) { panic
 // A panic in a handler becomes a 500 in the error format and one log line
 // with this goroutine's stack, not a dump of every goroutine.
 func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
+	t.Parallel()
 	logs := &logbuf.Buffer{}
-	auth, _ := api.NewAuthenticator(nil, []config.Credential{{Organization: "acme", Value: acmeToken}}, nil)
+	auth, _ := api.NewAuthenticator(nil, []config.Credential{{Organization: "acme", Value: apitest.AcmeToken}}, nil)
 	srv := httptest.NewServer(api.New(api.Deps{Auth: auth, Clusters: panicky{}}, api.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}))
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/clusters", nil)
-	req.Header.Set("Authorization", "Bearer "+acmeToken)
-	r := do(t, req)
-	if r.status != http.StatusInternalServerError || r.code(t) != "internal" {
-		t.Fatalf("answer %d %s, want 500 internal", r.status, r.body)
+	req.Header.Set("Authorization", "Bearer "+apitest.AcmeToken)
+	r := apitest.Do(t, req)
+	if r.Status != http.StatusInternalServerError || r.Code(t) != "internal" {
+		t.Fatalf("answer %d %s, want 500 internal", r.Status, r.Body)
 	}
 	out := logs.String()
 	if !strings.Contains(out, "panic serving request") || !strings.Contains(out, "boom") {
@@ -168,6 +173,7 @@ func TestPanicIsRecoveredIntoTheLog(t *testing.T) {
 // Requests beyond MaxConcurrentRequests are answered 503 overloaded at once
 // (probes still answer), and oversized headers are refused.
 func TestRequestsAreBounded(t *testing.T) {
+	t.Parallel()
 	addr := listening(t, api.Options{MaxConcurrentRequests: 1}, api.ListenOptions{MaxHeaderBytes: 8 << 10})
 	// A login whose body never finishes holds the only slot.
 	conn, err := net.Dial("tcp", addr)
@@ -180,16 +186,16 @@ func TestRequestsAreBounded(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/clusters", nil)
-		req.Header.Set("Authorization", "Bearer "+acmeToken)
-		r := do(t, req)
-		if r.status == http.StatusServiceUnavailable {
-			if r.code(t) != "overloaded" || r.header.Get("Retry-After") == "" {
-				t.Fatalf("overloaded answer: %d %s Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+		req.Header.Set("Authorization", "Bearer "+apitest.AcmeToken)
+		r := apitest.Do(t, req)
+		if r.Status == http.StatusServiceUnavailable {
+			if r.Code(t) != "overloaded" || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("overloaded answer: %d %s Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a second request while the slot is held: %d %s, want 503", r.status, r.body)
+			t.Fatalf("a second request while the slot is held: %d %s, want 503", r.Status, r.Body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vworkspace/pushd/internal/contracttest"
+	"github.com/vworkspace/pushd/internal/apitest"
 )
 
 // uiClient is a browser-like client of the web UI mounted in the server,
@@ -17,11 +16,11 @@ import (
 // failure limit, the job service): it keeps cookies and does not follow
 // redirects, so tests see each answer. The UI's own tests are pkg/ui's.
 type uiClient struct {
-	e *env
+	e *apitest.Env
 	c *http.Client
 }
 
-func newUIClient(t *testing.T, e *env) *uiClient {
+func newUIClient(t *testing.T, e *apitest.Env) *uiClient {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -30,70 +29,55 @@ func newUIClient(t *testing.T, e *env) *uiClient {
 	return &uiClient{e: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (u *uiClient) do(t *testing.T, req *http.Request) response {
+func (u *uiClient) get(t *testing.T, path string) apitest.Response {
 	t.Helper()
-	resp, err := u.c.Do(req)
+	req, err := http.NewRequest(http.MethodGet, u.e.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	contracttest.Check(t, req, resp.StatusCode, resp.Header, b)
-	return response{status: resp.StatusCode, body: b, header: resp.Header}
+	return apitest.DoWith(t, u.c, req)
 }
 
-func (u *uiClient) get(t *testing.T, path string) response {
+func (u *uiClient) post(t *testing.T, path string, form url.Values) apitest.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u.e.url+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.do(t, req)
-}
-
-func (u *uiClient) post(t *testing.T, path string, form url.Values) response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u.e.url+path, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, u.e.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return u.do(t, req)
+	return apitest.DoWith(t, u.c, req)
 }
 
 // csrf is the session's anti-forgery token, as the fleet page's forms carry it.
 func (u *uiClient) csrf(t *testing.T) string {
 	t.Helper()
 	r := u.get(t, "/ui/")
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(r.body)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(r.Body)
 	if m == nil {
-		t.Fatalf("no anti-forgery token in the fleet page (%d):\n%s", r.status, r.body)
+		t.Fatalf("no anti-forgery token in the fleet page (%d):\n%s", r.Status, r.Body)
 	}
 	return string(m[1])
 }
 
-func (u *uiClient) login(t *testing.T, token string) response {
+func (u *uiClient) login(t *testing.T, token string) apitest.Response {
 	t.Helper()
 	return u.post(t, "/ui/login", url.Values{"token": {token}})
 }
 
 // mustContain fails unless body holds every want.
-func mustContain(t *testing.T, what string, r response, wants ...string) {
+func mustContain(t *testing.T, what string, r apitest.Response, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
-		if !strings.Contains(string(r.body), w) {
-			t.Errorf("%s does not contain %q:\n%s", what, w, r.body)
+		if !strings.Contains(string(r.Body), w) {
+			t.Errorf("%s does not contain %q:\n%s", what, w, r.Body)
 		}
 	}
 }
 
-func mustNotContain(t *testing.T, what string, r response, unwanted ...string) {
+func mustNotContain(t *testing.T, what string, r apitest.Response, unwanted ...string) {
 	t.Helper()
 	for _, w := range unwanted {
-		if strings.Contains(string(r.body), w) {
+		if strings.Contains(string(r.Body), w) {
 			t.Errorf("%s contains %q", what, w)
 		}
 	}

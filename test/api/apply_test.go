@@ -1,18 +1,18 @@
-package api_test
+package api
 
 import (
 	"context"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/vworkspace/pushd/internal/apitest"
 	"github.com/vworkspace/pushd/internal/dbtest"
+	"github.com/vworkspace/pushd/internal/fleettest"
 	"github.com/vworkspace/pushd/pkg/clusters"
 	"github.com/vworkspace/pushd/pkg/clusters/bootstrap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // TestAutoscalerAndBudgetApplyWithBootstrappedCredential: a job with a
@@ -25,10 +25,7 @@ func TestAutoscalerAndBudgetApplyWithBootstrappedCredential(t *testing.T) {
 		e := newClusterEnv(t, db)
 		c := bed.Clusters()[0]
 		ctx := context.Background()
-		kube, err := kubernetes.NewForConfig(c.AdminConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
+		kube := fleettest.AdminClient(t, c)
 		n, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 			GenerateName: "hpa-", Labels: map[string]string{clusters.ManagedNamespaceLabel: clusters.ManagedNamespaceValue}}}, metav1.CreateOptions{})
 		if err != nil {
@@ -41,18 +38,18 @@ func TestAutoscalerAndBudgetApplyWithBootstrappedCredential(t *testing.T) {
 		}
 		// accept_excess_rights unset: the job is only accepted if the probe
 		// found no excess rights either.
-		rec := record(ns)
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id, acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
-			t.Fatalf("cluster: %d %s", r.status, r.body)
+		rec := apitest.Record(ns)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id, apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusCreated {
+			t.Fatalf("cluster: %d %s", r.Status, r.Body)
 		}
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", acmeSecret, e.kubeconfig(t, boot.Credential.Token, nil)); r.status != http.StatusOK {
-			t.Fatalf("kubeconfig: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id+"/kubeconfig", apitest.AcmeSecret, e.Kubeconfig(t, boot.Credential.Token, nil)); r.Status != http.StatusOK {
+			t.Fatalf("kubeconfig: %d %s", r.Status, r.Body)
 		}
-		if r := e.read(t, "/api/v1/clusters/"+id, acmeToken); !strings.Contains(string(r.body), `"rights_ok":true`) || !strings.Contains(string(r.body), `"missing_rights":[]`) {
-			t.Errorf("the probe finds the bootstrapped rights short: %s", r.body)
+		if r := e.Read(t, "/api/v1/clusters/"+id, apitest.AcmeToken); !strings.Contains(string(r.Body), `"rights_ok":true`) || !strings.Contains(string(r.Body), `"missing_rights":[]`) {
+			t.Errorf("the probe finds the bootstrapped rights short: %s", r.Body)
 		}
 		jobID := "job-" + ns
-		body := mustJSON(t, map[string]any{
+		body := apitest.MustJSON(t, map[string]any{
 			"id": jobID, "cluster": id, "request_id": "req-" + ns,
 			"operation":   map[string]string{"engine": "manifest", "type": "deploy"},
 			"application": "nextcloud", "namespace": ns, "action": "apply", "timeout_seconds": 60,
@@ -64,20 +61,11 @@ func TestAutoscalerAndBudgetApplyWithBootstrappedCredential(t *testing.T) {
 					"spec": map[string]any{"minAvailable": 1, "selector": map[string]any{"matchLabels": map[string]string{"app": "podinfo"}}}},
 			},
 		})
-		if r := e.write(t, http.MethodPost, "/api/v1/jobs", acmeSecret, body); r.status != http.StatusAccepted {
-			t.Fatalf("submit: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPost, "/api/v1/jobs", apitest.AcmeSecret, body); r.Status != http.StatusAccepted {
+			t.Fatalf("submit: %d %s", r.Status, r.Body)
 		}
-		deadline := time.Now().Add(time.Minute)
-		for {
-			r := e.read(t, "/api/v1/jobs/"+jobID, acmeToken)
-			st := r.json(t)["status"]
-			if st == "succeeded" {
-				break
-			}
-			if st == "failed" || time.Now().After(deadline) {
-				t.Fatalf("job: %s", r.body)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if j := e.WaitFinal(t, jobID); j["status"] != "succeeded" {
+			t.Fatalf("job: %v", j)
 		}
 		if _, err := kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "podinfo", metav1.GetOptions{}); err != nil {
 			t.Errorf("HorizontalPodAutoscaler: %v", err)
