@@ -82,39 +82,40 @@ func TestClusterRecordLifecycle(t *testing.T) {
 // round-trip through PUT and GET, defaults filled in; a rule that does not
 // compile is a 422 naming the rule's path.
 func TestClusterRecordRules(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
 		e := newEnv(t, db)
-		rec := record("nextcloud")
+		rec := apitest.Record("nextcloud")
 		backup := map[string]any{"engine": "velero", "type": "backup",
 			"succeeded": "object.status.phase == 'Completed'", "failed": "object.status.phase in ['PartiallyFailed', 'Failed']",
 			"outputs": map[string]string{"items": "object.status.progress.itemsBackedUp"}, "max_duration_seconds": 7200}
 		health := []map[string]string{{"group": "postgresql.cnpg.io", "kind": "Cluster", "current": "object.status.readyInstances == object.spec.instances"}}
 		rec["allowed_operations"] = []map[string]any{{"engine": "manifest", "type": "deploy"}, backup}
 		rec["health"] = health
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-rules", acmeSecret, mustJSON(t, rec)); r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-rules", apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
-		got := e.read(t, "/api/v1/clusters/acme-rules", acmeToken).json(t)
+		got := e.Read(t, "/api/v1/clusters/acme-rules", apitest.AcmeToken).JSON(t)
 		backup["ttl_seconds_after_finished"] = 86400
 		wantOps := []map[string]any{{"engine": "manifest", "type": "deploy", "max_duration_seconds": 3600, "ttl_seconds_after_finished": 86400}, backup}
 		wantHealth := []map[string]string{{"group": "postgresql.cnpg.io", "kind": "Cluster", "current": health[0]["current"]}}
-		if string(mustJSON(t, got["allowed_operations"])) != string(mustJSON(t, wantOps)) || string(mustJSON(t, got["health"])) != string(mustJSON(t, wantHealth)) {
-			t.Fatalf("get: operations %s health %s", mustJSON(t, got["allowed_operations"]), mustJSON(t, got["health"]))
+		if string(apitest.MustJSON(t, got["allowed_operations"])) != string(apitest.MustJSON(t, wantOps)) || string(apitest.MustJSON(t, got["health"])) != string(apitest.MustJSON(t, wantHealth)) {
+			t.Fatalf("get: operations %s health %s", apitest.MustJSON(t, got["allowed_operations"]), apitest.MustJSON(t, got["health"]))
 		}
 
 		backup["outputs"] = map[string]string{"items": "object.status.progress."}
-		r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-rules", acmeSecret, mustJSON(t, rec))
-		body := r.json(t)["error"].(map[string]any)
+		r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-rules", apitest.AcmeSecret, apitest.MustJSON(t, rec))
+		body := r.JSON(t)["error"].(map[string]any)
 		details, _ := body["details"].([]any)
-		if r.status != http.StatusUnprocessableEntity || body["code"] != "invalid_rule" || len(details) != 1 ||
+		if r.Status != http.StatusUnprocessableEntity || body["code"] != "invalid_rule" || len(details) != 1 ||
 			details[0].(map[string]any)["field"] != "allowed_operations[1].outputs.items" ||
 			!strings.HasPrefix(body["message"].(string), "allowed_operations[1].outputs.items: ERROR: <input>:1:24: Syntax error") {
-			t.Fatalf("a rule that does not compile: %d %s", r.status, r.body)
+			t.Fatalf("a rule that does not compile: %d %s", r.Status, r.Body)
 		}
 		rec["allowed_operations"] = []map[string]any{{"engine": "manifest", "type": "deploy"}}
 		rec["health"] = []map[string]string{{"kind": "Secret", "current": "has(object.data)"}}
-		if r := e.write(t, http.MethodPut, "/api/v1/clusters/acme-rules", acmeSecret, mustJSON(t, rec)); r.status != http.StatusUnprocessableEntity || r.code(t) != "invalid_rule" {
-			t.Fatalf("a health rule for Secret: %d %s", r.status, r.body)
+		if r := e.Write(t, http.MethodPut, "/api/v1/clusters/acme-rules", apitest.AcmeSecret, apitest.MustJSON(t, rec)); r.Status != http.StatusUnprocessableEntity || r.Code(t) != "invalid_rule" {
+			t.Fatalf("a health rule for Secret: %d %s", r.Status, r.Body)
 		}
 	})
 }
