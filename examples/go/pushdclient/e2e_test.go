@@ -139,7 +139,7 @@ func TestTypedClientCarriesWholeObjects(t *testing.T) {
 	put, err := client.PutClusterWithResponse(ctx, cluster, &pushdclient.PutClusterParams{WebhookId: id, WebhookTimestamp: ts}, pushdclient.ClusterSpec{
 		AllowedNamespaces:   &[]pushdclient.DNSLabel{ns},
 		AllowedApplications: &[]pushdclient.ApplicationName{"nextcloud"},
-		AllowedOperations:   &[]pushdclient.Operation{{Engine: "manifest", Type: "deploy"}},
+		AllowedOperations:   &[]pushdclient.Operation{{Engine: "manifest", Type: "deploy"}, {Engine: "vworkspace", Type: "backup"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,9 +209,50 @@ func TestTypedClientCarriesWholeObjects(t *testing.T) {
 		checkLive(t, dyn, ns, cluster, want)
 	}
 
-	// Every callback of the job, in order; then no more callbacks (pushd
+	// An operation beside the application, in a request of its own: it
+	// reports the outputs its Operation declares, and the request's end
+	// comes as one request.completed.
+	var backup pushdclient.Manifest
+	if err := json.Unmarshal([]byte(`{"apiVersion": "vworkspace.io/v1alpha1", "kind": "Operation", "metadata": {"name": "nightly",
+		"annotations": {"testbed.vworkspace.io/outputs": "{\"archive\": \"s3://backups/nextcloud/nightly.tar\"}"}}, "spec": {"action": "backup"}}`), &backup); err != nil {
+		t.Fatal(err)
+	}
+	opJob, request := "go-client-backup-"+fleettest.RandomID(), pushdclient.RequestId("go-client-fleet-"+fleettest.RandomID())
+	id, ts = pushdclient.Message()
+	sub, err = client.SubmitJobWithResponse(ctx, &pushdclient.SubmitJobParams{WebhookId: id, WebhookTimestamp: ts}, pushdclient.JobRequest{
+		Id: opJob, Cluster: cluster, RequestId: &request, Operation: pushdclient.Operation{Engine: "vworkspace", Type: "backup"},
+		Application: "nextcloud", Namespace: ns, Action: pushdclient.Operate, Manifests: &[]pushdclient.Manifest{backup}, TimeoutSeconds: &timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract(t, sub.HTTPResponse, sub.Body)
+	if sub.JSON202 == nil {
+		t.Fatalf("submit the operation: %d %s", sub.StatusCode(), sub.Body)
+	}
+	op := waitJob(t, client, opJob, 90*time.Second)
+	if op.Status != pushdclient.JobStatusSucceeded || op.Result == nil || op.Result.Outputs["archive"] != "s3://backups/nextcloud/nightly.tar" {
+		b, _ := json.Marshal(op)
+		t.Fatalf("operation: %s", b)
+	}
+	for _, want := range sent { // the application's objects are the operation's neighbours, untouched
+		checkLive(t, dyn, ns, cluster, want)
+	}
+	view, err := client.GetRequestWithResponse(ctx, request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract(t, view.HTTPResponse, view.Body)
+	if view.JSON200 == nil || !view.JSON200.Completed || view.JSON200.Counts.Succeeded != 1 || len(view.JSON200.Jobs) != 1 ||
+		view.JSON200.Jobs[0].Outputs == nil || (*view.JSON200.Jobs[0].Outputs)["archive"] != "s3://backups/nextcloud/nightly.tar" {
+		t.Fatalf("request: %d %s", view.StatusCode(), view.Body)
+	}
+
+	// Every callback of the jobs, in order; then no more callbacks (pushd
 	// stops) and none that failed its signature or its decoding.
-	recv.waitFor(t, func(cbs []callback) bool { return len(jobStatuses(cbs, job)) == 3 }, 30*time.Second)
+	recv.waitFor(t, func(cbs []callback) bool {
+		return len(jobStatuses(cbs, job)) == 3 && len(jobStatuses(cbs, opJob)) == 3 && len(completions(cbs, request)) == 1
+	}, 30*time.Second)
 	stop()
 	cbs, problems := recv.close()
 	for _, p := range problems {
@@ -219,6 +260,12 @@ func TestTypedClientCarriesWholeObjects(t *testing.T) {
 	}
 	if got, want := jobStatuses(cbs, job), []pushdclient.JobStatus{"queued", "running", "succeeded"}; !cmp.Equal(got, want) {
 		t.Errorf("job callbacks %v, want %v", got, want)
+	}
+	if got, want := jobStatuses(cbs, opJob), []pushdclient.JobStatus{"queued", "running", "succeeded"}; !cmp.Equal(got, want) {
+		t.Errorf("operation callbacks %v, want %v", got, want)
+	}
+	if done := completions(cbs, request); len(done) != 1 || done[0].Counts.Succeeded != 1 || done[0].Jobs[0].Id != opJob {
+		t.Errorf("request.completed callbacks: %+v", done)
 	}
 	kinds := map[string]int{}
 	for _, cb := range cbs {

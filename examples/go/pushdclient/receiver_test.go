@@ -142,3 +142,15 @@ func jobStatuses(cbs []callback, job string) []pushdclient.JobStatus {
 	}
 	return out
 }
+
+// completions are the request.completed callbacks of a request, in
+// arrival order.
+func completions(cbs []callback, request pushdclient.RequestId) []pushdclient.RequestView {
+	var out []pushdclient.RequestView
+	for _, cb := range cbs {
+		if ev, ok := cb.event.(pushdclient.RequestCompletedEvent); ok && ev.Data.RequestId == request {
+			out = append(out, ev.Data)
+		}
+	}
+	return out
+}
