@@ -38,9 +38,9 @@ const ActionOperate = store.ActionOperate
 // CodeOperationFailed: the operation's failed rule holds.
 const CodeOperationFailed ErrorCode = "operation_failed"
 
-// MaxOperateTimeoutSeconds bounds an operate job's timeout_seconds (and an
-// operation type's max_duration_seconds): seven days.
-const MaxOperateTimeoutSeconds = 7 * 24 * 3600
+// MaxOperateTimeoutSeconds bounds an operate job's timeout_seconds: the
+// longest max_duration_seconds a type may have, seven days.
+const MaxOperateTimeoutSeconds = clusters.MaxMaxDurationSeconds
 
 // Result is what an operate job's operation reported: the outputs its
 // type's rules name, the custom resource's own conditions, and when it was
