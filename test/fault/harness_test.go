@@ -48,12 +48,12 @@ type run struct {
 
 	msgs atomic.Int64 // webhook-ids sent
 
-	mu      sync.Mutex
-	acked   map[faultcheck.JobRef][]json.RawMessage
+	mu    sync.Mutex
+	acked map[faultcheck.JobRef][]json.RawMessage
 	// operations are the acknowledged operate jobs, by id.
 	operations map[string]jobSpec
-	refused []faultcheck.JobRef
-	answers map[int]int // status → count
+	refused    []faultcheck.JobRef
+	answers    map[int]int // status → count
 	// inProgress counts the 409 request_in_progress answers: a kill while
 	// pushd handled the request.
 	inProgress int
@@ -281,7 +281,9 @@ func (r *run) checkOperations(ctx context.Context, statuses map[string]string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	succeeded := 0
-	defer func() { r.t.Logf("%d operations, %d of them succeeded, none created twice", len(r.operations), succeeded) }()
+	defer func() {
+		r.t.Logf("%d operations, %d of them succeeded, none created twice", len(r.operations), succeeded)
+	}()
 	for id, s := range r.operations {
 		created := operator.For(r.clusters[s.cluster].Host).Created(operator.Operations, r.ns, s.operationName())
 		if created > 1 {
