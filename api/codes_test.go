@@ -30,7 +30,7 @@ func TestJobCodesAsDocumented(t *testing.T) {
 		return ref.Value
 	}
 	var rules []string
-	for _, r := range jobs.Rules() {
+	for _, r := range append(jobs.Rules(), jobs.IntakeRules()...) {
 		rules = append(rules, string(r.Code))
 	}
 	same(t, "RuleCode's enum (rules of a job, then of clusters)", values(schema("RuleCode")), append(rules, clusterRuleCodes...))

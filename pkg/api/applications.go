@@ -82,6 +82,24 @@ func (s *Server) getApplication(c echo.Context) error {
 	return c.JSON(http.StatusOK, app)
 }
 
+// applicationHistory is the application's jobs, newest first, a page at
+// a time (?cursor, ?limit): what a rollback may name.
+func (s *Server) applicationHistory(c echo.Context) error {
+	id, err := s.ownCluster(c)
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(c)
+	if err != nil {
+		return err
+	}
+	h, err := s.Jobs.History(c.Request().Context(), organization(c), id, c.Param("namespace"), c.Param("application"), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h)
+}
+
 func (s *Server) requestDriftCheck(c echo.Context) error {
 	id, err := s.ownCluster(c)
 	if err != nil {

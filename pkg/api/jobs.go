@@ -25,6 +25,8 @@ type JobService interface {
 	Request(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
 	RequestJobs(ctx context.Context, org, requestID string) ([]*jobs.Job, error)
 	CancelRequest(ctx context.Context, org, requestID string) (*jobs.RequestView, error)
+	// History is an application's jobs, newest first.
+	History(ctx context.Context, org, cluster, namespace, application, cursor string, limit int) (*jobs.History, error)
 }
 
 var _ JobService = (*jobs.Service)(nil)
@@ -62,18 +64,29 @@ func (s *Server) getJob(c echo.Context) error {
 func (s *Server) listJobs(c echo.Context) error {
 	q := c.QueryParams()
 	o := jobs.ListOptions{Cluster: q.Get("cluster"), RequestID: q.Get("request_id"), Status: store.JobStatus(q.Get("status")), Cursor: q.Get("cursor")}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			return &jobs.FieldError{Field: "limit", Message: "must be a number between 1 and 500"}
-		}
-		o.Limit = n
+	var err error
+	if o.Limit, err = limitParam(c); err != nil {
+		return err
 	}
 	p, err := s.Jobs.List(c.Request().Context(), organization(c), o)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, p)
+}
+
+// limitParam is a listing's ?limit: 0 when absent (the listing's
+// default), else a number from 1 to 500.
+func limitParam(c echo.Context) (int, error) {
+	l := c.QueryParam("limit")
+	if l == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 {
+		return 0, &jobs.FieldError{Field: "limit", Message: "must be a number between 1 and 500"}
+	}
+	return n, nil
 }
 
 func (s *Server) cancelJob(c echo.Context) error {

@@ -146,6 +146,7 @@ func New(deps Deps, opts Options) *Server {
 	if deps.Inventory != nil {
 		v1.GET("/clusters/:id/applications", s.listApplications, read)
 		v1.GET("/clusters/:id/applications/:namespace/:application", s.getApplication, read)
+		v1.GET("/clusters/:id/applications/:namespace/:application/history", s.applicationHistory, read)
 		v1.POST("/clusters/:id/drift-checks", s.requestDriftCheck, audit(store.AuditDriftCheckRequested, ClusterInPath), write)
 	}
 	if deps.Callbacks != nil {

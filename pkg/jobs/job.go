@@ -36,6 +36,8 @@ type Spec struct {
 	Action         string            `json:"action"`
 	Manifests      []json.RawMessage `json:"manifests"`
 	TimeoutSeconds int               `json:"timeout_seconds,omitempty"`
+	// RollbackTo names the job a rollback puts back (ActionRollback).
+	RollbackTo string `json:"rollback_to,omitempty"`
 }
 
 // Error is a failed job's reason.
@@ -73,6 +75,9 @@ type Job struct {
 	// Result is an operate job's operation's report; nil for other jobs
 	// and before the operation was first observed.
 	Result *Result `json:"result"`
+	// SourceJob is the job a rollback put back (trigger rollback); nil
+	// for other jobs.
+	SourceJob *string `json:"source_job"`
 }
 
 // Waiting says why a queued job does not run yet, since when, when it is
@@ -119,6 +124,9 @@ func FromRow(r *store.Job) *Job {
 		j.Waiting = &Waiting{Reason: r.WaitReason, Since: r.WaitingSince.UTC(), NextAttemptAt: utc(r.NextAttemptAt), Deadline: deadline(r).UTC()}
 	}
 	j.Result = resultOf(r)
+	if r.SourceJob != "" {
+		j.SourceJob = &r.SourceJob
+	}
 	if r.Status == store.JobCancelled {
 		j.Cancellation = &Cancellation{Reason: CancelRequested, Message: r.ErrorMessage}
 		if ErrorCode(r.ErrorCode) == CancelSuperseded {

@@ -48,40 +48,51 @@ type Summary struct {
 
 // List returns org's jobs, newest first, a page at a time.
 func (s *Service) List(ctx context.Context, org string, o ListOptions) (*Page, error) {
-	if o.Limit == 0 {
-		o.Limit = 100
-	}
-	if o.Limit < 1 || o.Limit > 500 {
-		return nil, &FieldError{"limit", "must be between 1 and 500"}
-	}
-	switch o.Status {
-	case "", store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCancelled:
-	default:
-		return nil, &FieldError{"status", "must be queued, running, succeeded, failed or cancelled"}
-	}
-	var before int64
-	if o.Cursor != "" {
-		n, err := strconv.ParseInt(o.Cursor, 36, 64)
-		if err != nil || n <= 0 {
-			return nil, &FieldError{"cursor", "not a cursor this listing gave out"}
-		}
-		before = n
-	}
-	rows, err := s.store.ListJobs(ctx, store.JobFilter{Organization: org, Cluster: o.Cluster, RequestID: o.RequestID, Status: o.Status,
-		Namespace: o.Namespace, Application: o.Application, Trigger: o.Trigger, Action: o.Action, BeforeSeq: before, Limit: o.Limit + 1})
+	rows, next, err := s.page(ctx, store.JobFilter{Organization: org, Cluster: o.Cluster, RequestID: o.RequestID, Status: o.Status,
+		Namespace: o.Namespace, Application: o.Application, Trigger: o.Trigger, Action: o.Action}, o.Cursor, o.Limit)
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{Items: make([]Summary, 0, len(rows))}
-	if len(rows) > o.Limit {
-		rows = rows[:o.Limit]
-		next := strconv.FormatInt(rows[len(rows)-1].Seq, 36)
-		p.NextCursor = &next
-	}
+	p := &Page{Items: make([]Summary, 0, len(rows)), NextCursor: next}
 	for i := range rows {
 		p.Items = append(p.Items, Summary{Job: FromRow(&rows[i])})
 	}
 	return p, nil
+}
+
+// page reads one page of the jobs f selects, newest first: limit of them
+// (0 means 100, at most 500) before the one cursor names, and the cursor
+// of the next page (nil on the last).
+func (s *Service) page(ctx context.Context, f store.JobFilter, cursor string, limit int) ([]store.Job, *string, error) {
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 500 {
+		return nil, nil, &FieldError{"limit", "must be between 1 and 500"}
+	}
+	switch f.Status {
+	case "", store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCancelled:
+	default:
+		return nil, nil, &FieldError{"status", "must be queued, running, succeeded, failed or cancelled"}
+	}
+	if cursor != "" {
+		n, err := strconv.ParseInt(cursor, 36, 64)
+		if err != nil || n <= 0 {
+			return nil, nil, &FieldError{"cursor", "not a cursor this listing gave out"}
+		}
+		f.BeforeSeq = n
+	}
+	f.Limit = limit + 1
+	rows, err := s.store.ListJobs(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rows) <= limit {
+		return rows, nil, nil
+	}
+	rows = rows[:limit]
+	next := strconv.FormatInt(rows[len(rows)-1].Seq, 36)
+	return rows, &next, nil
 }
 
 // RecentByCluster returns the newest n jobs of each of an organization's

@@ -107,6 +107,13 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 	if err != nil {
 		return nil, false, err
 	}
+	trigger, source := s.trigger, ""
+	if spec.Action == ActionRollback {
+		if source, err = s.resolveRollback(ctx, org, rec, &spec); err != nil {
+			return nil, false, err
+		}
+		trigger = TriggerRollback
+	}
 	objs, err := s.check(ctx, rec, &spec)
 	if err != nil {
 		return nil, false, err
@@ -127,7 +134,8 @@ func (s *Service) Submit(ctx context.Context, org string, spec Spec) (_ *Job, cr
 	row := &store.Job{
 		Organization: org, ID: spec.ID, Cluster: spec.Cluster, ClusterUID: rec.UID, Namespace: spec.Namespace, Application: spec.Application,
 		RequestID: spec.RequestID, Engine: spec.Operation.Engine, Type: spec.Operation.Type, Action: spec.Action,
-		Trigger: s.trigger, Manifests: string(manifests), ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
+		Trigger: trigger, SourceJob: source, Manifests: string(manifests), ManifestDigest: manifestDigest(manifests),
+		ContentHash: hash, TimeoutSeconds: spec.TimeoutSeconds,
 		Status: store.JobQueued, Objects: "[]",
 	}
 	// Set here, not by the database, so the queued event carries it too.
@@ -162,8 +170,14 @@ func validate(s *Spec) error {
 		return &FieldError{"application", "must be a DNS label of at most 53 characters"}
 	case s.Operation.Engine == "" || s.Operation.Type == "":
 		return &FieldError{"operation", "needs an engine and a type"}
-	case s.Action != ActionApply && s.Action != ActionDelete && s.Action != ActionOperate:
-		return &FieldError{"action", `must be "apply", "delete" or "operate"`}
+	case s.Action != ActionApply && s.Action != ActionDelete && s.Action != ActionOperate && s.Action != ActionRollback:
+		return &FieldError{"action", `must be "apply", "delete", "operate" or "rollback"`}
+	case s.Action == ActionRollback && !idRE.MatchString(s.RollbackTo):
+		return &FieldError{"rollback_to", "a rollback names the job to roll back to: 1-128 characters of A-Z a-z 0-9 . _ : -"}
+	case s.Action != ActionRollback && s.RollbackTo != "":
+		return &FieldError{"rollback_to", "only a rollback names a job to roll back to"}
+	case s.Action == ActionRollback && len(s.Manifests) > 0:
+		return &FieldError{"manifests", "a rollback applies the manifests of the job it names and takes none"}
 	case s.Action == ActionApply && len(s.Manifests) == 0:
 		return &FieldError{"manifests", "an apply job needs the application's complete desired state"}
 	case s.Action == ActionOperate && len(s.Manifests) == 0:

@@ -38,15 +38,20 @@ type Job struct {
 	// ClusterUID is the generation of the cluster's record the job was
 	// accepted for (Cluster.UID): what a job, its drift reference and its
 	// application view belong to.
-	ClusterUID      string `gorm:"index;size:36"`
-	Namespace       string `gorm:"size:63;not null"`
-	Application     string `gorm:"size:63;not null"`
-	RequestID       string `gorm:"index;size:128"`
-	Engine          string `gorm:"size:64"`
-	Type            string `gorm:"size:64"`
-	Action          string `gorm:"size:16;not null"`
-	Trigger         string `gorm:"size:32"` // "odoo", or what pushd itself queued it for (e.g. drift correction)
-	Manifests       string `gorm:"type:text"`
+	ClusterUID  string `gorm:"index;size:36"`
+	Namespace   string `gorm:"size:63;not null"`
+	Application string `gorm:"size:63;not null"`
+	RequestID   string `gorm:"index;size:128"`
+	Engine      string `gorm:"size:64"`
+	Type        string `gorm:"size:64"`
+	Action      string `gorm:"size:16;not null"`
+	Trigger     string `gorm:"size:32"` // "odoo", or what pushd itself queued it for (e.g. drift correction)
+	Manifests   string `gorm:"type:text"`
+	// ManifestDigest is the SHA-256 of the manifests as stored; empty for
+	// jobs stored before migration 15.
+	ManifestDigest string `gorm:"size:64"`
+	// SourceJob is the job a rollback put back (its trigger is rollback).
+	SourceJob       string `gorm:"size:128"`
 	ContentHash     string `gorm:"size:64"`
 	TimeoutSeconds  int
 	Status          JobStatus `gorm:"index:idx_jobs_claim,priority:2;size:16;not null"`
@@ -147,8 +152,9 @@ func (s *Store) GetJob(ctx context.Context, organization, id string) (*Job, erro
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
 type JobFilter struct {
 	Organization, Cluster, RequestID string
-	// Namespace, Application, Trigger and Action narrow further (the UI's filters).
-	Namespace, Application, Trigger, Action string
+	// Namespace, Application, Trigger and Action narrow further (the UI's
+	// filters); ClusterUID to one record generation.
+	Namespace, Application, Trigger, Action, ClusterUID string
 	Status                                  JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
@@ -159,7 +165,7 @@ type JobFilter struct {
 func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	q := s.db.WithContext(ctx).Order("seq DESC").Limit(f.Limit)
 	for col, v := range map[string]string{"organization": f.Organization, "cluster": f.Cluster, "request_id": f.RequestID, "status": string(f.Status),
-		"namespace": f.Namespace, "application": f.Application, "trigger": f.Trigger, "action": f.Action} {
+		"namespace": f.Namespace, "application": f.Application, "trigger": f.Trigger, "action": f.Action, "cluster_uid": f.ClusterUID} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
 		}

@@ -51,6 +51,7 @@ var migrations = []migration{
 		return tx.Migrator().AddColumn(&healthCluster{}, "Health")
 	}},
 	{version: 14, name: "operations: job results, cleanups, request completions", up: addOperations},
+	{version: 15, name: "rollbacks and history: source jobs, manifest digests", up: addHistory},
 }
 
 // healthCluster is the column migration 13 adds; part of that migration, it
