@@ -155,7 +155,7 @@ type JobFilter struct {
 	// Namespace, Application, Trigger and Action narrow further (the UI's
 	// filters); ClusterUID to one record generation.
 	Namespace, Application, Trigger, Action, ClusterUID string
-	Status                                  JobStatus
+	Status                                              JobStatus
 	// BeforeSeq pages: only jobs submitted before this one (0: from the newest).
 	BeforeSeq int64
 	Limit     int
