@@ -80,6 +80,10 @@ func TestClustersCLI(t *testing.T) {
 	if code, out = run("jobs", "get", "cli-1"); code != 0 || !strings.Contains(out, `"status": "queued"`) {
 		t.Fatalf("jobs get (exit %d):\n%s", code, out)
 	}
+	if code, out = run("applications", "history", "--cluster", "edge-1", "--namespace", ns.Name, "nextcloud"); code != 0 ||
+		!strings.Contains(out, "\ncli-1 ") || !strings.Contains(out, " cli ") || strings.Contains(out, "cli-2") {
+		t.Fatalf("applications history (exit %d):\n%s", code, out)
+	}
 
 	// Every change made from the terminal is in the organization's audit
 	// log, by alice through the CLI, refusals with their codes.

@@ -70,6 +70,9 @@ var commands = []entry{
 		{name: "get", args: "ID", one: "job id", help: "a job with its per-object results, as JSON", new: func() command { return new(jobsGet) }},
 		{name: "list", help: "recent jobs (--cluster, --status, --request-id)", new: func() command { return new(jobsList) }},
 	}},
+	{name: "applications", group: []entry{
+		{name: "history", args: "--cluster ID --namespace NS APP", one: "application", help: "the application's jobs, newest first, with what a rollback to each needs", new: func() command { return new(applicationsHistory) }},
+	}},
 	{name: "manifests", group: []entry{
 		{name: "rekey", help: "seal stored manifests with the first --manifest-keys key (key rotation)", new: func() command { return new(manifestsRekey) }},
 	}},
