@@ -22,9 +22,9 @@ const (
 	DefaultQPS   = 500
 	DefaultBurst = 1000
 	// DefaultMaxResponseBytes is ClientOptions.MaxResponseBytes's default:
-	// the largest answers pushd reads of a real API server, discovery
-	// documents and lists of a namespace's objects, are well under a MiB
-	// (README, Security model), and one object is at most etcd's 1.5 MiB.
+	// several times the largest answers of a real API server pushd reads,
+	// OpenAPI documents of a few MiB (README, Security model), and ten
+	// objects of etcd's 1.5 MiB at most.
 	DefaultMaxResponseBytes = 16 << 20
 )
 

@@ -67,6 +67,9 @@ func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody // as a wrapper inside may answer
+	}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		// The codes http.Client follows; refused before it can.

@@ -228,6 +228,10 @@ func TestProbeDoesNotReflectAnswers(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"major":"1","minor":"37","gitVersion":"`+canary+` <script>"}`)
 		}, health.StateUnreachable, "version"},
+		{"version too long", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"major":"1","minor":"37","gitVersion":"v1.37.2-`+strings.Repeat("x", 64)+canary+`"}`)
+		}, health.StateUnreachable, "version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, kept := hostileProbe(t, tc.handler)

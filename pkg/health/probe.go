@@ -107,7 +107,7 @@ func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neigh
 		st.Connectivity.State, st.Connectivity.Message = classify("/version", err)
 		return st
 	}
-	if !versionRE.MatchString(v.GitVersion) {
+	if len(v.GitVersion) > 64 || !versionRE.MatchString(v.GitVersion) {
 		st.Connectivity.State, st.Connectivity.Message = StateUnreachable, "the API server's /version answer names no Kubernetes version"
 		return st
 	}
@@ -127,8 +127,8 @@ func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neigh
 }
 
 // versionRE is what a Kubernetes gitVersion looks like (v1.31.2,
-// v1.30.4-eks-a737599, v1.29.7+k3s1): the probe shows it, so it shows
-// nothing else.
+// v1.30.4-eks-a737599, v1.29.7+k3s1), at most 64 bytes of it: the probe
+// shows it, so it shows nothing else.
 var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+(\.[0-9]+)?([-+.~][0-9A-Za-z.+~-]*)?$`)
 
 // shown is a name the API server gave (the credential's user name) as the
