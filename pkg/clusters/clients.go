@@ -21,6 +21,11 @@ import (
 const (
 	DefaultQPS   = 500
 	DefaultBurst = 1000
+	// DefaultMaxResponseBytes is ClientOptions.MaxResponseBytes's default:
+	// several times the largest answers of a real API server pushd reads,
+	// OpenAPI documents of a few MiB (README, Security model), and ten
+	// objects of etcd's 1.5 MiB at most.
+	DefaultMaxResponseBytes = 16 << 20
 )
 
 // ClientOptions bound what pushd asks of one cluster.
@@ -35,6 +40,10 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// Logger receives the API server's warnings; discarded when nil.
 	Logger *slog.Logger
+	// MaxResponseBytes bounds the body of each answer from the cluster, and
+	// each event of a watch stream; past it the request fails. Default
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 	// WrapTransport, when set, wraps the transport of every request to a
 	// cluster (given its id): for tracing, or a test's injected faults.
 	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
@@ -52,6 +61,9 @@ func (o *ClientOptions) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 }
 
@@ -86,6 +98,10 @@ func NewClients(clusterID string, cfg *rest.Config, opts ClientOptions) (*Client
 	if wrap := opts.WrapTransport; wrap != nil {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return wrap(clusterID, rt) })
 	}
+	// Outermost, so it also sees what a wrapper injects. On the config, not
+	// only on hc: kubectl and cli-utils build clients of their own from
+	// copies of it (apply's clientGetter).
+	Guard(cfg, opts.MaxResponseBytes)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", clusterID, err)

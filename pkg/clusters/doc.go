@@ -2,5 +2,6 @@
 // it: identity records (the trust boundary: which namespaces, applications and
 // operations a cluster accepts), their scoped ServiceAccount credentials
 // (loaded, sanitised and stored) and one set of rate-limited clients per
-// cluster.
+// cluster, whose transport (Guard) follows no redirect, bounds every answer
+// and never passes on an error body that is not a Kubernetes Status.
 package clusters

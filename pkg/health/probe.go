@@ -2,11 +2,18 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/vworkspace/pushd/pkg/clusters"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -97,16 +104,20 @@ func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neigh
 	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
 	if err != nil {
-		st.Connectivity.State, st.Connectivity.Message = classify(err)
+		st.Connectivity.State, st.Connectivity.Message = classify("/version", err)
+		return st
+	}
+	if len(v.GitVersion) > 64 || !versionRE.MatchString(v.GitVersion) {
+		st.Connectivity.State, st.Connectivity.Message = StateUnreachable, "the API server's /version answer names no Kubernetes version"
 		return st
 	}
 	st.ServerVersion = v.GitVersion
 	ssr, err := c.Kube.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err != nil {
-		st.Connectivity.State, st.Connectivity.Message = classify(err)
+		st.Connectivity.State, st.Connectivity.Message = classify("a SelfSubjectReview", err)
 		return st
 	}
-	st.Credential.Subject = ssr.Status.UserInfo.Username
+	st.Credential.Subject = shown(ssr.Status.UserInfo.Username)
 	st.Connectivity.State, st.Connectivity.Message = StateReady, "reachable, "+v.GitVersion
 	for _, ns := range rec.AllowedNamespaces {
 		st.Namespaces = append(st.Namespaces, probeNamespace(ctx, c, ns))
@@ -115,19 +126,75 @@ func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neigh
 	return st
 }
 
-// classify turns a failed request into a connectivity state and a message
-// that names the cause but never the credential.
-func classify(err error) (state State, message string) {
+// versionRE is what a Kubernetes gitVersion looks like (v1.31.2,
+// v1.30.4-eks-a737599, v1.29.7+k3s1), at most 64 bytes of it: the probe
+// shows it, so it shows nothing else.
+var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+(\.[0-9]+)?([-+.~][0-9A-Za-z.+~-]*)?$`)
+
+// shown is a name the API server gave (the credential's user name) as the
+// probe keeps it: at most 256 bytes of printable text, "" otherwise.
+func shown(s string) string {
+	if len(s) > 256 || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return ""
+	}
+	return s
+}
+
+// classify turns the failure of a request (for what) into a connectivity
+// state and a message in pushd's words: the HTTP status the API server
+// answered, or the failure of the connection (which names the address and
+// the dial or TLS error, never the credential), and never what the server
+// sent — a hostile or misdirected server could put anything there.
+func classify(what string, err error) (state State, message string) {
+	var (
+		status   apierrors.APIStatus
+		redirect *clusters.RedirectError
+		tooLarge *clusters.ResponseTooLargeError
+	)
 	switch {
+	case errors.As(err, &redirect):
+		return StateUnreachable, redirect.Error()
+	case errors.As(err, &tooLarge):
+		return StateUnreachable, tooLarge.Error()
 	case apierrors.IsUnauthorized(err):
 		return StateUnauthorized, "the API server rejected the credential (expired or revoked token?)"
 	case apierrors.IsForbidden(err):
-		return StateUnauthorized, "the credential lacks the rights to identify itself: " + apiReason(err)
-	case errors.Is(err, context.DeadlineExceeded):
+		return StateUnauthorized, "the credential lacks the rights to identify itself: the API server answered 403 Forbidden to " + what
+	case errors.As(err, &status):
+		code := int(status.Status().Code)
+		return StateUnreachable, fmt.Sprintf("the API server answered %d %s to %s", code, http.StatusText(code), what)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return StateUnreachable, "no answer before the probe timeout"
-	default:
+	case isConnection(err):
 		return StateUnreachable, apiReason(err)
+	default:
+		// An answer client-go could not decode: its error quotes the body.
+		return StateUnreachable, "the API server's answer to " + what + " is not a Kubernetes API server's"
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isConnection tells whether err is a failure to connect: dialling, name
+// resolution, TLS. Their texts are the Go library's, about the address and
+// the certificate, and Reason reads them.
+func isConnection(err error) bool {
+	var (
+		op        *net.OpError
+		dns       *net.DNSError
+		verify    *tls.CertificateVerificationError
+		alert     tls.AlertError
+		record    tls.RecordHeaderError
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &verify) || errors.As(err, &alert) ||
+		errors.As(err, &record) || errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // apiReason is the error text with any bearer token cut out, in case a
@@ -158,7 +225,8 @@ func probeNamespace(ctx context.Context, c *clusters.Clients, name string) Names
 		Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: name},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		ns.MissingRights = append(ns.MissingRights, "rules review failed: "+apiReason(err))
+		_, msg := classify("a SelfSubjectRulesReview", err)
+		ns.MissingRights = append(ns.MissingRights, "rules review failed: "+msg)
 		return ns
 	}
 	have := rr.Status.ResourceRules

@@ -25,6 +25,10 @@ func (c Connectivity) Reason() string {
 			return "The API server did not answer in time."
 		case strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
 			return "The API server's TLS certificate is not the one its kubeconfig trusts."
+		case strings.Contains(msg, "redirect"):
+			return "The API server's address answered with a redirect, which pushd never follows: it may not be the API server."
+		case strings.Contains(msg, "the most pushd reads"):
+			return "The API server's answer was larger than pushd reads of one: it may not be the API server."
 		case strings.Contains(msg, "circuit") || strings.Contains(msg, "breaker"):
 			return "Recent probes failed: pushd waits before it tries again."
 		}

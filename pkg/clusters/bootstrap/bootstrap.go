@@ -206,6 +206,9 @@ func newBootstrapper(admin *rest.Config, opts Options) (*bootstrapper, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	// The admin credential is sent only to its own server, and what that
+	// server answers is bounded, as every cluster connection's.
+	clusters.Guard(cfg, 0)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, b.errorf("admin config: %w", err)

@@ -76,6 +76,8 @@ func RenewToken(ctx context.Context, c *clusters.Clients, cred *clusters.Credent
 	cfg.Timeout = c.Config.Timeout
 	cfg.UserAgent = c.Config.UserAgent
 	cfg.WarningHandler = c.Config.WarningHandler
+	// The cluster's transport: no redirect followed, answers bounded (clusters.Guard).
+	cfg.WrapTransport = c.Config.WrapTransport
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: renew token: %w", c.ClusterID, err)
