@@ -73,7 +73,10 @@ func (js *judges) supports(gk schema.GroupKind) bool {
 
 // judgedReader reads the kinds some run has a Judge for with the engine's
 // status function (Engine.status), which asks the judge first. It stands
-// before every other reader of the engine's status watcher.
+// before every other reader of the engine's status watcher. An object its
+// judge passes over gets kstatus's verdict from Engine.status, the one the
+// built-in readers (Deployment, StatefulSet) would give: they differ only
+// in the generated resources they list, which pushd does not report.
 type judgedReader struct {
 	engine.StatusReader
 	js *judges
