@@ -81,6 +81,15 @@ func newOpEnv(t *testing.T, db dbtest.Database, c *testbed.Cluster, types ...clu
 	return e
 }
 
+// eachOp runs fn on both databases with an opEnv on the test bed's
+// cluster i, allowing types, and a context that ends with the subtest.
+func eachOp(t *testing.T, i int, types []clusters.Operation, fn func(t *testing.T, ctx context.Context, e *opEnv)) {
+	t.Helper()
+	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
+		fn(t, ctx, newOpEnv(t, db, bed.Clusters()[i], types...))
+	})
+}
+
 // start starts a runner; the one running before must be stopped.
 func (e *opEnv) start(t *testing.T) {
 	runner := jobs.NewRunner(e.Store, e.Registry, jobs.EnginesOf(apply.NewEngines(e.Registry, apply.Options{Logger: e.Logger})), e.Monitor,
@@ -229,13 +238,11 @@ func (e *opEnv) assertNowhere(t *testing.T, s string, ids ...string) {
 // application's next apply does not prune it; its objects are deleted
 // once their time to live after the job passed, and the job stays.
 func TestOperateLeavesItsApplication(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		ttl := 2
-		quick := backupType
-		quick.TTLSecondsAfterFinished = &ttl
-		e := newOpEnv(t, db, c, quick)
+	ttl := 2
+	quick := backupType
+	quick.TTLSecondsAfterFinished = &ttl
+	eachOp(t, 0, []clusters.Operation{quick}, func(t *testing.T, ctx context.Context, e *opEnv) {
+		c := e.c
 
 		var desired []json.RawMessage
 		var names []string
@@ -314,9 +321,7 @@ func TestOperateLeavesItsApplication(t *testing.T) {
 // declare, in the job and its callback; PartiallyFailed fails
 // operation_failed with the rule's message.
 func TestOperateVeleroBackup(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		c := bed.Clusters()[1]
-		e := newOpEnv(t, db, c, veleroType)
+	eachOp(t, 1, []clusters.Operation{veleroType}, func(t *testing.T, _ context.Context, e *opEnv) {
 
 		e.submit(t, e.spec("velero-1", jobs.ActionOperate, veleroType, backupCR("daily", map[string]string{
 			operator.DelayAnnotation: "3s", operator.ItemsAnnotation: "42",
@@ -360,11 +365,9 @@ func TestOperateVeleroBackup(t *testing.T) {
 // (2 h here), an apply at most an hour; a type without max_duration_seconds
 // allows an hour.
 func TestOperateTimeouts(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		e := newOpEnv(t, db, bed.Clusters()[2], veleroType, backupType)
+	eachOp(t, 2, []clusters.Operation{veleroType, backupType}, func(t *testing.T, ctx context.Context, e *opEnv) {
 		e.stop() // nothing here needs to run
 		e.stop = func() {}
-		ctx := context.Background()
 
 		long := e.spec("long", jobs.ActionOperate, veleroType, backupCR("long", nil))
 		long.TimeoutSeconds = 7200
@@ -399,10 +402,8 @@ func TestOperateTimeouts(t *testing.T) {
 // runner that takes the job up again waits on the operation it finds and
 // never creates it a second time.
 func TestOperateResumesAfterRestart(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		c := bed.Clusters()[0]
-		e := newOpEnv(t, db, c, backupType)
+	eachOp(t, 0, []clusters.Operation{backupType}, func(t *testing.T, ctx context.Context, e *opEnv) {
+		c := e.c
 		e.submit(t, e.spec("resume-1", jobs.ActionOperate, backupType, operationCR("resume", map[string]string{
 			operator.DelayAnnotation: "4s", operator.OutputsAnnotation: `{"size":"1Gi"}`,
 		})))
@@ -495,9 +496,7 @@ func TestRequestCompletedOnce(t *testing.T) {
 // waits for the record's health rule of the kind (kstatus alone calls it
 // Current at once), and fails when the rule's failed expression holds.
 func TestHealthRuleJudgesApply(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		e := newOpEnv(t, db, bed.Clusters()[2])
+	eachOp(t, 2, nil, func(t *testing.T, ctx context.Context, e *opEnv) {
 		rec, err := e.Registry.Get(ctx, fleettest.Org, e.id)
 		if err != nil {
 			t.Fatal(err)

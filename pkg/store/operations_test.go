@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vworkspace/pushd/internal/dbtest"
 )
 
 // TestRequestCompletedOnce: the jobs of one request, on several clusters,
@@ -16,9 +14,7 @@ import (
 // only once none is unfinished. A request ended by a queued job's cancel
 // is completed too.
 func TestRequestCompletedOnce(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		now := time.Now().UTC()
 		const n = 8
 		for i := range n {
@@ -93,9 +89,7 @@ func TestRequestCompletedOnce(t *testing.T) {
 // retention stays while its objects are still to be deleted, and goes
 // once they were.
 func TestRetentionKeepsOperationsToCleanUp(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
-		ctx := context.Background()
-		s := open(t, db)
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
 		old := time.Now().UTC().Add(-48 * time.Hour)
 		if _, err := s.CreateJob(ctx, &Job{Organization: "o", ID: "op", Cluster: "c", Namespace: "ns", Application: "app", Action: ActionOperate,
 			Status: JobQueued}); err != nil {
