@@ -204,12 +204,17 @@ func resultOf(row *store.Job) *Result {
 	return &r
 }
 
-// cleanupAfter is when a finished operate job's objects are deleted: its
-// type's time to live after now, or now when its record no longer allows
-// the type (or is gone).
-func (r *Runner) cleanupAfter(ctx context.Context, job *store.Job, now time.Time) *time.Time {
+// cleanupAfter is when an operate job that ends now has its objects
+// deleted: its type's time to live after now, or now when its record no
+// longer allows the type (or is gone); nil for other jobs. Every way a job
+// ends sets it: a run, a panic, a cancel or a deadline passed while the
+// job waited to be tried again, as an attempt may have written.
+func cleanupAfter(ctx context.Context, cs Clusters, job *store.Job, now time.Time) *time.Time {
+	if job.Action != ActionOperate {
+		return nil
+	}
 	at := now
-	if rec, err := r.clusters.Get(ctx, job.Organization, job.Cluster); err == nil && rec.UID == job.ClusterUID {
+	if rec, err := cs.Get(ctx, job.Organization, job.Cluster); err == nil && rec.UID == job.ClusterUID {
 		if entry, ok := rec.AllowedOperation(job.Engine, job.Type); ok {
 			at = now.Add(entry.TTLAfterFinished())
 		}

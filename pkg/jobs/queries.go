@@ -124,7 +124,8 @@ func (s *Service) Cancel(ctx context.Context, org, id string) (*Job, error) {
 		cancelled := *row
 		now := s.now()
 		cancelled.Status, cancelled.FinishedAt, cancelled.ErrorCode, cancelled.ErrorMessage = store.JobCancelled, &now, string(CancelRequested), "cancelled before it started"
-		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now, RequestCompleted: requestCompleted},
+		ok, err := s.store.CancelQueued(ctx, row.Seq, store.Outcome{ErrorCode: cancelled.ErrorCode, ErrorMessage: cancelled.ErrorMessage, At: now,
+			CleanupAfter: cleanupAfter(ctx, s.clusters, row, now), RequestCompleted: requestCompleted},
 			statusEvent(&cancelled))
 		if err != nil {
 			return nil, fmt.Errorf("job %q: %w", id, err)

@@ -307,8 +307,8 @@ func (r *Runner) execute(ctx context.Context, job *store.Job) {
 	}
 	if op != nil {
 		final.Result = resultJSON(op.last())
-		final.CleanupAfter = r.cleanupAfter(ctx, job, now)
 	}
+	final.CleanupAfter = cleanupAfter(ctx, r.clusters, job, now)
 	err = r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
 		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now,
 		Intent: final.Intent, Retries: final.Retries, Result: final.Result, CleanupAfter: final.CleanupAfter,
@@ -338,9 +338,7 @@ func (r *Runner) failPanicked(ctx context.Context, job *store.Job, p any) {
 	if cur, err := r.store.GetJob(context.WithoutCancel(ctx), job.Organization, job.ID); err == nil && cur.Objects != "" {
 		final.Objects = cur.Objects // what its progress recorded
 	}
-	if job.Action == ActionOperate {
-		final.CleanupAfter = r.cleanupAfter(ctx, job, now)
-	}
+	final.CleanupAfter = cleanupAfter(ctx, r.clusters, job, now)
 	err := r.store.FinishJob(context.WithoutCancel(ctx), claimOf(job), store.Outcome{Status: final.Status,
 		ErrorCode: final.ErrorCode, ErrorMessage: final.ErrorMessage, Objects: final.Objects, At: now, Retries: job.Retries,
 		CleanupAfter: final.CleanupAfter, RequestCompleted: requestCompleted}, statusEvent(&final))

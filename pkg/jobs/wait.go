@@ -61,7 +61,9 @@ func (r *Runner) hold(ctx context.Context, cluster string) {
 			job.ErrorCode = string(CodeClusterUnreachable)
 			job.ErrorMessage = fmt.Sprintf("cluster %q could not be reached before the job's deadline (%s after it was queued); nothing was written", cluster, time.Duration(job.TimeoutSeconds)*time.Second)
 			job.WaitReason, job.WaitingSince = "", nil
-			ok, err = r.store.FailQueued(ctx, job.Seq, store.Outcome{ErrorCode: job.ErrorCode, ErrorMessage: job.ErrorMessage, At: now, RequestCompleted: requestCompleted}, statusEvent(&job))
+			job.CleanupAfter = cleanupAfter(ctx, r.clusters, &job, now)
+			ok, err = r.store.FailQueued(ctx, job.Seq, store.Outcome{ErrorCode: job.ErrorCode, ErrorMessage: job.ErrorMessage, At: now,
+				CleanupAfter: job.CleanupAfter, RequestCompleted: requestCompleted}, statusEvent(&job))
 		} else if job.WaitReason == "" {
 			job.WaitReason, job.WaitingSince = WaitUnreachable, &now
 			ok, err = r.store.MarkWaiting(ctx, job.Seq, job.WaitReason, now, statusEvent(&job))

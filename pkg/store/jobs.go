@@ -326,7 +326,7 @@ func claimed(tx *gorm.DB, c Claim, updates map[string]any, events []*Event) erro
 func (s *Store) CancelQueued(ctx context.Context, seq int64, why Outcome, events ...*Event) (ok bool, err error) {
 	return s.updateQueued(ctx, "TRUE", seq, map[string]any{
 		"status": JobCancelled, "finished_at": why.At, "updated_at": why.At, "cancel_requested": true,
-		"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
+		"error_code": why.ErrorCode, "error_message": why.ErrorMessage, "cleanup_after": why.CleanupAfter,
 	}, why.RequestCompleted, events)
 }
 

@@ -30,7 +30,7 @@ func (s *Store) MarkWaiting(ctx context.Context, seq int64, reason string, at ti
 func (s *Store) FailQueued(ctx context.Context, seq int64, why Outcome, events ...*Event) (ok bool, err error) {
 	return s.updateQueued(ctx, "TRUE", seq, map[string]any{
 		"status": JobFailed, "finished_at": why.At, "updated_at": why.At,
-		"error_code": why.ErrorCode, "error_message": why.ErrorMessage,
+		"error_code": why.ErrorCode, "error_message": why.ErrorMessage, "cleanup_after": why.CleanupAfter,
 	}, why.RequestCompleted, events)
 }
 
