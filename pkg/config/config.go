@@ -192,9 +192,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, t := range c.APITokens {
-		if len(t.Value) < MinTokenLength {
-			errs = append(errs, fmt.Errorf("api-tokens: a token of organization %q is shorter than %d characters; "+
-				"use at least 128 random bits, e.g. openssl rand -hex 16", t.Organization, MinTokenLength))
+		if err := checkToken(t.Value); err != nil {
+			errs = append(errs, fmt.Errorf("api-tokens: a token of organization %q %w", t.Organization, err))
 		}
 	}
 	if c.CallbackURL != "" {
@@ -268,6 +267,29 @@ func (c Config) ManifestKeyring() (*sealed.Keyring, error) {
 // MinTokenLength is the shortest API token accepted: 32 characters hold
 // 128 bits even when written in hex.
 const MinTokenLength = 32
+
+// minTokenSymbols is the fewest distinct characters a token may have: a
+// random token of 32 hex digits has about 14, while a placeholder
+// ("changeme…", "aaaa…", a repeated word) has few, and its length says
+// nothing of its strength.
+const minTokenSymbols = 8
+
+// checkToken checks a bearer token's strength, never quoting it. Tokens
+// must be unguessable: the failure limit lets a valid token through from
+// an address flooding wrong ones (pkg/api), which is safe only so.
+func checkToken(v string) error {
+	if len(v) < MinTokenLength {
+		return fmt.Errorf("is shorter than %d characters; use at least 128 random bits, e.g. openssl rand -hex 16", MinTokenLength)
+	}
+	seen := map[rune]bool{}
+	for _, r := range v {
+		seen[r] = true
+	}
+	if len(seen) < minTokenSymbols {
+		return fmt.Errorf("has fewer than %d distinct characters, like a placeholder; use at least 128 random bits, e.g. openssl rand -hex 16", minTokenSymbols)
+	}
+	return nil
+}
 
 // minKeyBytes is the shortest webhook key accepted: 128 bits.
 const minKeyBytes = 16

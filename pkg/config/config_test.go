@@ -159,9 +159,23 @@ func TestValidateRefusesWeakCredentials(t *testing.T) {
 	}
 	c = Default()
 	c.WebhookSecrets = []Credential{{"acme", "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="}} // 16 bytes
-	c.APITokens = []Credential{{"acme", strings.Repeat("a", MinTokenLength)}}
+	c.APITokens = []Credential{{"acme", "0f3a9c81d2e47b65a0c3e9f1d8b27a46"}}    // openssl rand -hex 16
 	if err := c.Validate(); err != nil {
 		t.Errorf("128-bit credentials refused: %v", err)
+	}
+}
+
+// A long token of few symbols (a placeholder, a repeated word) is refused
+// at start: the failure limit lets a valid token through from a flooded
+// address, which is safe only if a token cannot be guessed.
+func TestValidateRefusesPlaceholderTokens(t *testing.T) {
+	for _, tok := range []string{strings.Repeat("a", 40), strings.Repeat("changeme", 5), strings.Repeat("0123", 10)} {
+		c := Default()
+		c.APITokens = []Credential{{"acme", tok}}
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "api-tokens") || strings.Contains(err.Error(), tok[:8]) {
+			t.Errorf("token of %d characters, %q repeated: err = %v, want a refusal naming api-tokens and not the token", len(tok), tok[:8], err)
+		}
 	}
 }
 
