@@ -62,6 +62,11 @@ type Config struct {
 	// APITokens authenticate reads (Authorization: Bearer). With none, every
 	// read is refused.
 	APITokens []Credential
+	// MetricsToken is the bearer token the scraper (Prometheus) sends for
+	// /metrics, which lists every organization's clusters and jobs: no
+	// organization's API token opens it. Empty: /metrics refuses every
+	// scrape. It is a secret, at least as strong as an API token.
+	MetricsToken string
 	// CallbackURL receives pushd's signed events; empty disables callbacks.
 	CallbackURL string
 	// CallbackSecret signs callbacks (whsec_…). Required when CallbackURL is set.
@@ -194,6 +199,16 @@ func (c Config) Validate() error {
 	for _, t := range c.APITokens {
 		if err := checkToken(t.Value); err != nil {
 			errs = append(errs, fmt.Errorf("api-tokens: a token of organization %q %w", t.Organization, err))
+		}
+	}
+	if c.MetricsToken != "" {
+		if err := checkToken(c.MetricsToken); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-token: %w", err))
+		}
+		for _, t := range c.APITokens {
+			if t.Value == c.MetricsToken {
+				errs = append(errs, fmt.Errorf("metrics-token: is an API token of organization %q; the metrics show every organization's clusters, so give the scraper a token of its own", t.Organization))
+			}
 		}
 	}
 	if c.CallbackURL != "" {

@@ -224,3 +224,21 @@ func TestManifestKeyring(t *testing.T) {
 		t.Fatalf("a retention of a minute: %v", err)
 	}
 }
+
+// The metrics token is a credential of its own, as strong as an API token
+// and none of them: an organization's token must not open every
+// organization's metrics.
+func TestValidateMetricsToken(t *testing.T) {
+	c := Default()
+	c.APITokens = []Credential{{"acme", "0f3a9c81d2e47b65a0c3e9f1d8b27a46"}}
+	for tok, want := range map[string]string{"short-one": "shorter than", strings.Repeat("ab", 20): "distinct", "0f3a9c81d2e47b65a0c3e9f1d8b27a46": `organization "acme"`} {
+		c.MetricsToken = tok
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics-token") || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), tok) {
+			t.Errorf("metrics token %.6s…: err = %v, want metrics-token and %q, never the token", tok, err, want)
+		}
+	}
+	c.MetricsToken = "7c1e0b9a54f2d36e8a1b0c7d9e2f4a65"
+	if err := c.Validate(); err != nil {
+		t.Errorf("a metrics token of its own: %v", err)
+	}
+}

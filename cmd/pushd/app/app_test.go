@@ -25,9 +25,16 @@ func TestMain(m *testing.M) { fleettest.Main(m, bed) }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t *testing.T, url string) (int, string) { t.Helper(); return getWith(t, url, "") }
+
+// getWith GETs url with a bearer token (none when empty).
+func getWith(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +100,17 @@ func TestServeLifecycle(t *testing.T) {
 		if db.Driver == "postgres" {
 			url = db.DSN
 		}
+		const metricsToken = "lifecycle-metrics-token-0123456789abcdef"
 		p := startPushd(t, []string{"serve", "--kubeconfig-dir", t.TempDir()},
-			map[string]string{"PUSHD_DATABASE_URL": url, "PUSHD_LOG_FORMAT": "json"})
+			map[string]string{"PUSHD_DATABASE_URL": url, "PUSHD_LOG_FORMAT": "json", "PUSHD_METRICS_TOKEN": metricsToken})
 		base := p.base
 		if code, body := get(t, base+"/readyz"); code != http.StatusOK {
 			t.Fatalf("/readyz = %d %s", code, body)
 		}
-		if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
+		if code, body := get(t, base+"/metrics"); code != http.StatusUnauthorized || strings.Contains(body, "pushd_http_requests_total") {
+			t.Fatalf("anonymous /metrics = %d, want 401:\n%.300s", code, body)
+		}
+		if code, body := getWith(t, base+"/metrics", metricsToken); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
 			t.Fatalf("/metrics = %d, want the /readyz request counted:\n%s", code, body)
 		}
 		if code, body := get(t, base+"/nope"); code != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {

@@ -138,6 +138,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if len(cfg.APITokens) == 0 {
 		log.Warn("no --api-tokens: every read is refused until one is set")
 	}
+	if cfg.MetricsToken == "" {
+		log.Warn("no --metrics-token: /metrics refuses every scrape until one is set")
+	}
 	auth, err := api.NewAuthenticator(cfg.WebhookSecrets, cfg.APITokens, nil)
 	if err != nil {
 		return err
@@ -191,6 +194,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv := api.New(deps, api.Options{
 		Logger:                log.With("component", "api"),
 		Registry:              reg,
+		MetricsToken:          cfg.MetricsToken,
 		MaxBodyBytes:          cfg.MaxBodyBytes,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 		TrustedProxies:        cfg.TrustedProxies,
