@@ -165,8 +165,8 @@ func New(deps Deps, opts Options) *Server {
 
 // MetricsHandler serves the metrics to anyone who reaches it, for an
 // address of their own that only the scraper reaches (a loopback address, a
-// pod port behind a network policy); /metrics of the server itself asks for
-// MetricsToken.
+// pod port behind a network policy: pushd serve's --metrics-listen);
+// /metrics of the server itself asks for MetricsToken.
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{})
 }

@@ -67,6 +67,12 @@ type Config struct {
 	// organization's API token opens it. Empty: /metrics refuses every
 	// scrape. It is a secret, at least as strong as an API token.
 	MetricsToken string
+	// MetricsListen, when set, is a host:port of its own that serves
+	// /metrics (and nothing else) over plain HTTP to whoever reaches it,
+	// for a scraper without a token: a loopback address for a local agent,
+	// or a pod port only Prometheus reaches (a NetworkPolicy). The API's
+	// listener still asks for MetricsToken.
+	MetricsListen string
 	// CallbackURL receives pushd's signed events; empty disables callbacks.
 	CallbackURL string
 	// CallbackSecret signs callbacks (whsec_…). Required when CallbackURL is set.
@@ -209,6 +215,13 @@ func (c Config) Validate() error {
 			if t.Value == c.MetricsToken {
 				errs = append(errs, fmt.Errorf("metrics-token: is an API token of organization %q; the metrics show every organization's clusters, so give the scraper a token of its own", t.Organization))
 			}
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-listen %q: %w", c.MetricsListen, err))
+		} else if c.MetricsListen == c.Listen {
+			errs = append(errs, fmt.Errorf("metrics-listen %q: is --listen; give the metrics an address of their own", c.MetricsListen))
 		}
 	}
 	if c.CallbackURL != "" {

@@ -241,4 +241,14 @@ func TestValidateMetricsToken(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("a metrics token of its own: %v", err)
 	}
+	for addr, want := range map[string]string{"9090": "missing port", c.Listen: "address of their own"} {
+		c.MetricsListen = addr
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics-listen") || !strings.Contains(err.Error(), want) {
+			t.Errorf("metrics-listen %q: err = %v, want %q", addr, err, want)
+		}
+	}
+	c.MetricsListen = ":9090" // a pod port: plain HTTP, no credential crosses it
+	if err := c.Validate(); err != nil {
+		t.Errorf("metrics on a pod port: %v", err)
+	}
 }

@@ -125,6 +125,33 @@ func TestServeLifecycle(t *testing.T) {
 	})
 }
 
+// A scraper that cannot hold a token reads the metrics on an address of
+// their own (PUSHD_METRICS_LISTEN: loopback, or a pod port only Prometheus
+// reaches), which serves /metrics and nothing else; the API's listener still
+// refuses an anonymous scrape.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	metrics := fleettest.FreeAddr(t)
+	p := startPushd(t, []string{"serve", "--kubeconfig-dir", t.TempDir()},
+		map[string]string{"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "pushd.db"), "PUSHD_METRICS_LISTEN": metrics})
+	if code, body := get(t, p.base+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	if code, body := get(t, "http://"+metrics+"/metrics"); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
+		t.Fatalf("/metrics on %s = %d, want the metrics:\n%.300s", metrics, code, body)
+	}
+	if code, _ := get(t, p.base+"/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("anonymous /metrics on the API's listener = %d, want 401", code)
+	}
+	for _, path := range []string{"/api/v1/clusters", "/ui/", "/readyz"} {
+		if code, _ := get(t, "http://"+metrics+path); code != http.StatusNotFound {
+			t.Errorf("%s on the metrics address = %d, want 404: it serves the metrics only", path, code)
+		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d: %s", code, p.stderr)
+	}
+}
+
 func TestFlagsWinOverEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	p := startPushd(t, []string{"--database-url", "sqlite://" + filepath.Join(dir, "flag.db"), "--kubeconfig-dir", dir},
