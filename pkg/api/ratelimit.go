@@ -102,7 +102,7 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// TooManyFailures refuses a client over its allowance. A front-end calls it
+// TooManyFailures refuses a client over its allowance. A front-end should call it
 // once the credential offered has failed (refuse), so a valid one is never
 // refused.
 func (s *Server) TooManyFailures(c echo.Context) error {
