@@ -105,7 +105,7 @@ func checkDeployment(t *testing.T, dep *appsv1.Deployment) {
 			t.Errorf("env %s: a secret must come from a Secret (secretKeyRef)", e.Name)
 		}
 	}
-	for _, v := range []string{"PUSHD_DATABASE_URL", "PUSHD_WEBHOOK_SECRETS", "PUSHD_API_TOKENS", "PUSHD_CALLBACK_SECRET"} {
+	for _, v := range []string{"PUSHD_DATABASE_URL", "PUSHD_WEBHOOK_SECRETS", "PUSHD_API_TOKENS", "PUSHD_CALLBACK_SECRET", "PUSHD_METRICS_TOKEN"} {
 		if secretRefs[v] == "" {
 			t.Errorf("env %s: no secretKeyRef", v)
 		}

@@ -22,11 +22,13 @@ import (
 )
 
 // Odoo's secrets: WebhookSecret signs its writes, ReadToken authorizes its
-// reads, CallbackSecret signs pushd's callbacks to it.
+// reads, CallbackSecret signs pushd's callbacks to it; and the scraper's,
+// MetricsToken, which reads /metrics.
 const (
 	WebhookSecret  = "whsec_YmxhY2tib3gtd2ViaG9vay1zZWNyZXQta2V5LTEy"
 	CallbackSecret = "whsec_YmxhY2tib3gtY2FsbGJhY2stc2VjcmV0LWtleS0x"
 	ReadToken      = "blackbox-read-token-0123456789abcdef"
+	MetricsToken   = "blackbox-metrics-token-0123456789abcdef"
 )
 
 // Suite is what a test package's tests share: pushd, built once, and a test
@@ -72,9 +74,9 @@ func (s *Suite) Start(t *testing.T, addr string, env []string) *pushdproc.Proc {
 	return p
 }
 
-// Client is Odoo's client of the pushd at base.
+// Client is Odoo's client of the pushd at base, and its scraper's.
 func Client(base string) *pushdproc.Client {
-	return &pushdproc.Client{Base: base, Secret: WebhookSecret, Token: ReadToken}
+	return &pushdproc.Client{Base: base, Secret: WebhookSecret, Token: ReadToken, MetricsToken: MetricsToken}
 }
 
 // Receiver is Odoo's callback endpoint, checking every callback against the
@@ -90,13 +92,13 @@ func Receiver(t *testing.T) *faultcheck.Receiver {
 }
 
 // Env is pushd's settings for a run on db: a kubeconfig folder of t's,
-// Odoo's secrets, callbacks to recv (none when nil) and job leases of 3 s,
-// so a killed process's jobs are taken over soon. extra adds settings, or
-// overrides these (the last of a name wins).
+// Odoo's secrets and the scraper's, callbacks to recv (none when nil) and
+// job leases of 3 s, so a killed process's jobs are taken over soon. extra
+// adds settings, or overrides these (the last of a name wins).
 func Env(t *testing.T, db dbtest.Database, recv *faultcheck.Receiver, extra ...string) []string {
 	env := []string{
 		"PUSHD_DATABASE_URL=" + db.URL(), "PUSHD_KUBECONFIG_DIR=" + filepath.Join(t.TempDir(), "kubeconfigs"),
-		"PUSHD_WEBHOOK_SECRETS=" + WebhookSecret, "PUSHD_API_TOKENS=" + ReadToken, "PUSHD_JOB_LEASE=3s",
+		"PUSHD_WEBHOOK_SECRETS=" + WebhookSecret, "PUSHD_API_TOKENS=" + ReadToken, "PUSHD_METRICS_TOKEN=" + MetricsToken, "PUSHD_JOB_LEASE=3s",
 	}
 	if recv != nil {
 		env = append(env, "PUSHD_CALLBACK_URL="+recv.URL, "PUSHD_CALLBACK_SECRET="+CallbackSecret)

@@ -13,13 +13,15 @@ import (
 )
 
 // Client is Odoo talking to a pushd: writes signed with a webhook secret,
-// reads with a bearer token. It keeps no connection state, so it outlives
-// the processes it talks to.
+// reads with a bearer token; and the scraper, reading /metrics with the
+// metrics token. It keeps no connection state, so it outlives the
+// processes it talks to.
 type Client struct {
 	// Base is http://host:port.
 	Base string
-	// Secret signs writes (whsec_…); Token authorizes reads.
-	Secret, Token string
+	// Secret signs writes (whsec_…); Token authorizes reads; MetricsToken
+	// (PUSHD_METRICS_TOKEN) reads /metrics, which no read token opens.
+	Secret, Token, MetricsToken string
 	// HTTP is the client used; http.DefaultClient when nil.
 	HTTP *http.Client
 }
@@ -48,13 +50,18 @@ func (c *Client) Write(ctx context.Context, method, path, id string, body []byte
 	return c.do(req)
 }
 
-// Read sends a GET with the bearer token.
+// Read sends a GET with the bearer token path needs: the metrics token for
+// /metrics, the read token for everything else.
 func (c *Client) Read(ctx context.Context, path string) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	token := c.Token
+	if req.URL.Path == "/metrics" {
+		token = c.MetricsToken
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	return c.do(req)
 }
 

@@ -302,3 +302,24 @@ func strs[T fmt.Stringer](xs []T) []string {
 	}
 	return out
 }
+
+// A refused write naming a 300-character cluster id is in the audit log on
+// both databases, its id cut to the column with the marker (PostgreSQL
+// refused the whole entry: value too long).
+func TestAuditKeepsRefusalsOfOverlongIDs(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		id := strings.Repeat("a", 300)
+		r := e.Write(t, http.MethodPut, "/api/v1/clusters/"+id, apitest.AcmeSecret, apitest.MustJSON(t, apitest.Record("nextcloud")))
+		if r.Status < 400 || r.Status >= 500 {
+			t.Fatalf("a 300-character cluster id: %d %s, want a refusal", r.Status, r.Body)
+		}
+		code := r.Code(t)
+		lines := auditLines(t, readAudit(t, e, apitest.AcmeToken, ""))
+		if len(lines) != 1 || lines[0].outcome != code || lines[0].status != r.Status ||
+			lines[0].cluster != strings.Repeat("a", 252)+store.TruncatedMarker {
+			t.Fatalf("audit log %v, want the refusal (%d %s) with the id cut to 253 characters", lines, r.Status, code)
+		}
+	})
+}

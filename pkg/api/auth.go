@@ -132,16 +132,13 @@ func SetCaller(c echo.Context, who Caller) { c.Set(callerKey, who) }
 
 var errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "missing or invalid bearer token"}
 
-// requireToken authenticates reads.
+// requireToken authenticates reads. A valid token passes even from a
+// client over its failure allowance (see failureLimiter).
 func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.TooManyFailures(c); err != nil {
-			return err
-		}
 		who, ok := s.Auth.Token(c.Request().Header)
 		if !ok {
-			s.AuthFailed(c)
-			return errUnauthenticated
+			return s.refuse(c, errUnauthenticated)
 		}
 		SetCaller(c, who)
 		return next(c)
@@ -157,17 +154,13 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 // (5xx) is forgotten so the retry is acted on.
 func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.TooManyFailures(c); err != nil {
-			return err
-		}
 		req := c.Request()
 		msg, err := s.Auth.parse(req.Header)
 		if errors.Is(err, webhook.ErrBadID) {
 			return &Error{Status: http.StatusBadRequest, Code: "invalid_webhook_id", Message: err.Error()}
 		}
 		if err != nil {
-			s.AuthFailed(c)
-			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + err.Error()}
+			return s.refuse(c, &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + err.Error()})
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
 		var tooLarge *http.MaxBytesError
@@ -180,12 +173,11 @@ func (s *Server) requireSignature(next echo.HandlerFunc) echo.HandlerFunc {
 		target := webhook.Bound(req.Method, req.URL.RequestURI(), body)
 		who, err := s.Auth.match(msg, target)
 		if err != nil {
-			s.AuthFailed(c)
 			why := err.Error()
 			if _, e := s.Auth.match(msg, body); e == nil {
 				why = "the signature covers the body but not the method and path (sign \"METHOD /path\\n\" + body)"
 			}
-			return &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + why}
+			return s.refuse(c, &Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "webhook signature rejected: " + why})
 		}
 		SetCaller(c, who)
 		org := who.Org

@@ -179,3 +179,47 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 		}
 	})
 }
+
+// Organizations behind one egress address do not lock each other out: a
+// flood of wrong tokens from an address makes its wrong attempts 429, while
+// a valid bearer token or signature from the same address is let through.
+// A guess cannot use that door: tokens and keys are at least 128 random
+// bits (checked at start), so the limiter only has to slow guessing down.
+func TestValidCredentialPassesAFloodFromItsAddress(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db dbtest.Database) {
+		e := newEnv(t, db)
+		shared := clientFrom("127.0.0.5")
+		bearer := func(token string) apitest.Response {
+			req, _ := http.NewRequest(http.MethodGet, e.URL+"/api/v1/clusters", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			return apitest.DoWith(t, shared, req)
+		}
+		signed := func(secret string) apitest.Response {
+			key, _ := webhook.ParseSecret(secret)
+			body := apitest.MustJSON(t, apitest.Record("nextcloud"))
+			req, _ := http.NewRequest(http.MethodPut, e.URL+"/api/v1/clusters/acme-prod-1", bytes.NewReader(body))
+			key.SetHeaders(req.Header, "flood-"+time.Now().Format(time.RFC3339Nano), time.Now(), webhook.Bound(http.MethodPut, "/api/v1/clusters/acme-prod-1", body))
+			return apitest.DoWith(t, shared, req)
+		}
+		var last apitest.Response
+		for range 20 {
+			last = bearer("wrong-token-0123456789abcdef0123")
+		}
+		if last.Status != http.StatusTooManyRequests {
+			t.Fatalf("20 wrong tokens: the last answered %d, want 429", last.Status)
+		}
+		if r := bearer(apitest.AcmeToken); r.Status != http.StatusOK {
+			t.Fatalf("acme's valid token from the flooded address: %d %s, want 200", r.Status, r.Body)
+		}
+		if r := signed(apitest.GlobexSecret); r.Status == http.StatusTooManyRequests || r.Status == http.StatusUnauthorized {
+			t.Fatalf("globex's valid signature from the flooded address: %d %s", r.Status, r.Body)
+		}
+		if r := bearer("wrong-token-0123456789abcdef0123"); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("a wrong token after the valid ones: %d, want still 429", r.Status)
+		}
+		if r := signed("whsec_d3Jvbmcta2V5LTAxMjM0NTY3ODk="); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("a wrong signature from the flooded address: %d, want 429", r.Status)
+		}
+	})
+}

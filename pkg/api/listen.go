@@ -81,15 +81,21 @@ func Listen(o ListenOptions, log *slog.Logger) (net.Listener, error) {
 // Serve serves on ln (from Listen) until ctx ends, then drains for up to
 // o.ShutdownTimeout. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, o ListenOptions) error {
+	return ServeHandler(ctx, ln, s, o, s.log)
+}
+
+// ServeHandler serves h on ln as Serve does, with o's timeouts and size
+// caps: pushd serve serves MetricsHandler so on an address of its own.
+func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, o ListenOptions, log *slog.Logger) error {
 	o.defaults()
 	srv := &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		ReadTimeout:       o.ReadTimeout,
 		WriteTimeout:      o.WriteTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
-		ErrorLog:          slogErrorLog(s.log),
+		ErrorLog:          slogErrorLog(log),
 	}
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())

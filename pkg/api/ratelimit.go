@@ -13,10 +13,18 @@ import (
 
 // failureLimiter slows down guessing: each client (an IPv4 address or an
 // IPv6 /64) may fail authentication Burst times at once, then once per
-// Every; beyond that its requests are answered 429 with Retry-After before
-// any credential is checked, so a guess costs real time. Only failures
-// count: a caller with a valid credential never uses up its allowance, and
-// a guesser elsewhere does not lock it out.
+// Every; beyond that its failed attempts are answered 429 with Retry-After
+// instead of 401, so a guess costs real time. Only failures count, and only
+// failures are refused: the credential is checked first, and a valid one
+// passes even from a client over its allowance. Organizations behind one
+// egress address (a NAT, an Odoo cluster's proxy) share a client key, and
+// one's flood of wrong tokens must not lock the others out. That opens no
+// door to a guesser: a valid answer to a guess needs the guess to be right,
+// and every token and key is at least 128 random bits (config.Validate
+// refuses shorter ones at start), so the limiter only has to keep guesses
+// slow, never to hide which one was right. The price is that a client over
+// its allowance still has its credential checked (a signed write's body
+// read, up to MaxBodyBytes), within the bound on concurrent requests.
 //
 // It is a generic cell rate algorithm: one "theoretical arrival time" per
 // client, pushed forward by Every on each failure.
@@ -94,7 +102,9 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// TooManyFailures refuses a client over its allowance.
+// TooManyFailures refuses a client over its allowance. A front-end should call it
+// once the credential offered has failed (refuse), so a valid one is never
+// refused.
 func (s *Server) TooManyFailures(c echo.Context) error {
 	d := s.limiter.wait(clientKey(s.clientIP(c)))
 	if d == 0 {
@@ -113,6 +123,16 @@ func (s *Server) AuthFailed(c echo.Context) {
 	ip := s.clientIP(c)
 	s.log.Info("authentication failed", "client", ip, "method", c.Request().Method, "path", c.Request().URL.Path)
 	s.limiter.fail(clientKey(ip))
+}
+
+// refuse answers a request whose credential failed: 429 when its client is
+// over its allowance, else unauthenticated, counted.
+func (s *Server) refuse(c echo.Context, unauthenticated error) error {
+	if err := s.TooManyFailures(c); err != nil {
+		return err
+	}
+	s.AuthFailed(c)
+	return unauthenticated
 }
 
 // clientIP is the request's client as the server's own IP extractor names

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -31,6 +33,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry collects pushd's metrics and is served on /metrics. A new one when nil.
 	Registry *prometheus.Registry
+	// MetricsToken is the bearer token /metrics asks for: the metrics name
+	// every organization's clusters, their states, credential expiry and
+	// job outcomes, so no organization's read token opens them, and
+	// neither does no token at all. Empty refuses every scrape here; the
+	// scraper then reads MetricsHandler on an address of its own.
+	MetricsToken string
 	// Ready lists what /readyz checks.
 	Ready []Check
 	// MaxBodyBytes bounds request bodies (413 beyond). Default 4 MiB.
@@ -122,7 +130,7 @@ func New(deps Deps, opts Options) *Server {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/") })
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
+	e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()), s.requireMetricsToken)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.OpenAPI) })
@@ -154,6 +162,34 @@ func New(deps Deps, opts Options) *Server {
 		v1.POST("/callbacks/:id/resend", s.resendCallback, audit(store.AuditCallbackResent, SubjectInPath), write)
 	}
 	return s
+}
+
+// MetricsHandler serves the metrics to anyone who reaches it, for an
+// address of their own that only the scraper reaches (a loopback address, a
+// pod port behind a network policy: pushd serve's --metrics-listen);
+// /metrics of the server itself asks for MetricsToken.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{})
+}
+
+var errMetricsUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "missing or invalid metrics token"}
+
+// requireMetricsToken lets through the scraper's token only. It is compared
+// as API tokens are (by SHA-256, in constant time), and a wrong one counts
+// against the client's failure allowance like any credential.
+func (s *Server) requireMetricsToken(next echo.HandlerFunc) echo.HandlerFunc {
+	var want [sha256.Size]byte
+	if s.opts.MetricsToken != "" {
+		want = sha256.Sum256([]byte(s.opts.MetricsToken))
+	}
+	return func(c echo.Context) error {
+		tok, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		got := sha256.Sum256([]byte(tok))
+		if !ok || tok == "" || s.opts.MetricsToken == "" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			return s.refuse(c, errMetricsUnauthenticated)
+		}
+		return next(c)
+	}
 }
 
 // Mount serves h at prefix and everything under it, inside the server's

@@ -62,6 +62,17 @@ type Config struct {
 	// APITokens authenticate reads (Authorization: Bearer). With none, every
 	// read is refused.
 	APITokens []Credential
+	// MetricsToken is the bearer token the scraper (Prometheus) sends for
+	// /metrics, which lists every organization's clusters and jobs: no
+	// organization's API token opens it. Empty: /metrics refuses every
+	// scrape. It is a secret, at least as strong as an API token.
+	MetricsToken string
+	// MetricsListen, when set, is a host:port of its own that serves
+	// /metrics (and nothing else) over plain HTTP to whoever reaches it,
+	// for a scraper without a token: a loopback address for a local agent,
+	// or a pod port only Prometheus reaches (a NetworkPolicy). The API's
+	// listener still asks for MetricsToken.
+	MetricsListen string
 	// CallbackURL receives pushd's signed events; empty disables callbacks.
 	CallbackURL string
 	// CallbackSecret signs callbacks (whsec_…). Required when CallbackURL is set.
@@ -192,9 +203,25 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, t := range c.APITokens {
-		if len(t.Value) < MinTokenLength {
-			errs = append(errs, fmt.Errorf("api-tokens: a token of organization %q is shorter than %d characters; "+
-				"use at least 128 random bits, e.g. openssl rand -hex 16", t.Organization, MinTokenLength))
+		if err := checkToken(t.Value); err != nil {
+			errs = append(errs, fmt.Errorf("api-tokens: a token of organization %q %w", t.Organization, err))
+		}
+	}
+	if c.MetricsToken != "" {
+		if err := checkToken(c.MetricsToken); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-token: %w", err))
+		}
+		for _, t := range c.APITokens {
+			if t.Value == c.MetricsToken {
+				errs = append(errs, fmt.Errorf("metrics-token: is an API token of organization %q; the metrics show every organization's clusters, so give the scraper a token of its own", t.Organization))
+			}
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-listen %q: %w", c.MetricsListen, err))
+		} else if c.MetricsListen == c.Listen {
+			errs = append(errs, fmt.Errorf("metrics-listen %q: is --listen; give the metrics an address of their own", c.MetricsListen))
 		}
 	}
 	if c.CallbackURL != "" {
@@ -268,6 +295,29 @@ func (c Config) ManifestKeyring() (*sealed.Keyring, error) {
 // MinTokenLength is the shortest API token accepted: 32 characters hold
 // 128 bits even when written in hex.
 const MinTokenLength = 32
+
+// minTokenSymbols is the fewest distinct characters a token may have: a
+// random token of 32 hex digits has about 14, while a placeholder
+// ("changeme…", "aaaa…", a repeated word) has few, and its length says
+// nothing of its strength.
+const minTokenSymbols = 8
+
+// checkToken checks a bearer token's strength, never quoting it. Tokens
+// must be unguessable: the failure limit lets a valid token through from
+// an address flooding wrong ones (pkg/api), which is safe only so.
+func checkToken(v string) error {
+	if len(v) < MinTokenLength {
+		return fmt.Errorf("is shorter than %d characters; use at least 128 random bits, e.g. openssl rand -hex 16", MinTokenLength)
+	}
+	seen := map[rune]bool{}
+	for _, r := range v {
+		seen[r] = true
+	}
+	if len(seen) < minTokenSymbols {
+		return fmt.Errorf("has fewer than %d distinct characters, like a placeholder; use at least 128 random bits, e.g. openssl rand -hex 16", minTokenSymbols)
+	}
+	return nil
+}
 
 // minKeyBytes is the shortest webhook key accepted: 128 bits.
 const minKeyBytes = 16

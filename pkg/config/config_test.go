@@ -159,9 +159,23 @@ func TestValidateRefusesWeakCredentials(t *testing.T) {
 	}
 	c = Default()
 	c.WebhookSecrets = []Credential{{"acme", "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="}} // 16 bytes
-	c.APITokens = []Credential{{"acme", strings.Repeat("a", MinTokenLength)}}
+	c.APITokens = []Credential{{"acme", "0f3a9c81d2e47b65a0c3e9f1d8b27a46"}}    // openssl rand -hex 16
 	if err := c.Validate(); err != nil {
 		t.Errorf("128-bit credentials refused: %v", err)
+	}
+}
+
+// A long token of few symbols (a placeholder, a repeated word) is refused
+// at start: the failure limit lets a valid token through from a flooded
+// address, which is safe only if a token cannot be guessed.
+func TestValidateRefusesPlaceholderTokens(t *testing.T) {
+	for _, tok := range []string{strings.Repeat("a", 40), strings.Repeat("changeme", 5), strings.Repeat("0123", 10)} {
+		c := Default()
+		c.APITokens = []Credential{{"acme", tok}}
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "api-tokens") || strings.Contains(err.Error(), tok[:8]) {
+			t.Errorf("token of %d characters, %q repeated: err = %v, want a refusal naming api-tokens and not the token", len(tok), tok[:8], err)
+		}
 	}
 }
 
@@ -208,5 +222,33 @@ func TestManifestKeyring(t *testing.T) {
 	c.ManifestKeys, c.JobRetention = "", time.Minute
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "job-retention") {
 		t.Fatalf("a retention of a minute: %v", err)
+	}
+}
+
+// The metrics token is a credential of its own, as strong as an API token
+// and none of them: an organization's token must not open every
+// organization's metrics.
+func TestValidateMetricsToken(t *testing.T) {
+	c := Default()
+	c.APITokens = []Credential{{"acme", "0f3a9c81d2e47b65a0c3e9f1d8b27a46"}}
+	for tok, want := range map[string]string{"short-one": "shorter than", strings.Repeat("ab", 20): "distinct", "0f3a9c81d2e47b65a0c3e9f1d8b27a46": `organization "acme"`} {
+		c.MetricsToken = tok
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics-token") || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), tok) {
+			t.Errorf("metrics token %.6s…: err = %v, want metrics-token and %q, never the token", tok, err, want)
+		}
+	}
+	c.MetricsToken = "7c1e0b9a54f2d36e8a1b0c7d9e2f4a65"
+	if err := c.Validate(); err != nil {
+		t.Errorf("a metrics token of its own: %v", err)
+	}
+	for addr, want := range map[string]string{"9090": "missing port", c.Listen: "address of their own"} {
+		c.MetricsListen = addr
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "metrics-listen") || !strings.Contains(err.Error(), want) {
+			t.Errorf("metrics-listen %q: err = %v, want %q", addr, err, want)
+		}
+	}
+	c.MetricsListen = ":9090" // a pod port: plain HTTP, no credential crosses it
+	if err := c.Validate(); err != nil {
+		t.Errorf("metrics on a pod port: %v", err)
 	}
 }

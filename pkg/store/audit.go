@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -64,6 +66,9 @@ var AuditActions = []AuditAction{
 // AuditOK is the outcome of an action that was done.
 const AuditOK = "ok"
 
+// TruncatedMarker ends a field of an entry that was cut to its column.
+const TruncatedMarker = "…"
+
 const (
 	auditDefaultPage = 100
 	auditMaxPage     = 500
@@ -115,10 +120,46 @@ func appendAudit(tx *gorm.DB, e *AuditEntry) error {
 		e.At = time.Now()
 	}
 	e.At = e.At.UTC()
+	fitAudit(e)
 	if err := tx.Create(e).Error; err != nil {
 		return fmt.Errorf("audit entry %s of organization %q: %w", e.Action, e.Organization, err)
 	}
 	return nil
+}
+
+// fitAudit makes e storable on both databases, so that no entry is lost to
+// what it quotes: a refusal quotes the caller's input (a 300-character
+// cluster id, a job id with a NUL), and PostgreSQL rejects a value longer
+// than its column or text that is not valid UTF-8 — an entry that would
+// have been lost, of exactly the requests worth auditing. Each field is cut
+// to its column's size (in characters, as PostgreSQL counts them), the cut
+// ending with TruncatedMarker; NUL and invalid bytes become U+FFFD. The
+// sizes are those of AuditEntry's tags.
+func fitAudit(e *AuditEntry) {
+	for _, f := range []struct {
+		v    *string
+		size int
+	}{
+		{&e.Organization, 128}, {&e.ActorID, 128}, {&e.Cluster, 253}, {&e.ClusterUID, 64}, {&e.Subject, 255}, {&e.Outcome, 64},
+	} {
+		*f.v = fitColumn(*f.v, f.size)
+	}
+}
+
+// fitColumn is v as valid UTF-8 without NUL, at most size characters.
+func fitColumn(v string, size int) string {
+	v = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD")
+	if utf8.RuneCountInString(v) <= size {
+		return v
+	}
+	keep := size - utf8.RuneCountInString(TruncatedMarker)
+	for i := range v {
+		if keep == 0 {
+			return v[:i] + TruncatedMarker
+		}
+		keep--
+	}
+	return v
 }
 
 // AuditFilter selects entries of one organization. Zero fields select all.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The audit log keeps entries in order, per organization, and filters them
@@ -121,4 +122,45 @@ func TestAuditLogHasNoUpdateOrDelete(t *testing.T) {
 	if want := []string{"AppendAudit", "AuditEntries"}; !slices.Equal(verbs, want) {
 		t.Errorf("the store's audit verbs are %v, want only %v", verbs, want)
 	}
+}
+
+// An entry whose fields are longer than their columns (a refused request
+// naming a 300-character cluster id) is kept, each long field cut to its
+// column with a marker; bytes PostgreSQL cannot store in text (NUL, invalid
+// UTF-8) are replaced rather than losing the entry.
+func TestAuditEntryOutlivesItsColumnSizes(t *testing.T) {
+	each(t, func(t *testing.T, ctx context.Context, s *Store) {
+		long := strings.Repeat("c", 300)
+		e := &AuditEntry{Organization: "acme", ActorKind: ActorWebhook, ActorID: strings.Repeat("a", 300), Action: AuditRecordWritten,
+			Cluster: long, ClusterUID: strings.Repeat("u", 300), Subject: "job-\x00-\xff" + long, Outcome: strings.Repeat("o", 300), Status: 400}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatalf("an entry with a 300-character cluster id is lost: %v", err)
+		}
+		got, err := s.AuditEntries(ctx, "acme", AuditFilter{})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("entries: %v, %v", got, err)
+		}
+		for name, f := range map[string]struct {
+			v    string
+			size int
+		}{"cluster": {got[0].Cluster, 253}, "cluster_uid": {got[0].ClusterUID, 64}, "actor_id": {got[0].ActorID, 128},
+			"subject": {got[0].Subject, 255}, "outcome": {got[0].Outcome, 64}} {
+			if n := utf8.RuneCountInString(f.v); n != f.size || !strings.HasSuffix(f.v, TruncatedMarker) {
+				t.Errorf("%s: %d characters ending %q, want %d ending with the marker %q", name, n, f.v[max(len(f.v)-8, 0):], f.size, TruncatedMarker)
+			}
+		}
+		if !strings.HasPrefix(got[0].Cluster, "ccc") {
+			t.Errorf("cluster %q: want its beginning kept", got[0].Cluster)
+		}
+		if sub := got[0].Subject; !strings.HasPrefix(sub, "job-\uFFFD-\uFFFDccc") {
+			t.Errorf("subject begins %q, want NUL and the invalid byte replaced", sub[:12])
+		}
+		short := &AuditEntry{Organization: "acme", ActorKind: ActorWebhook, Action: AuditRecordWritten, Cluster: strings.Repeat("c", 253), Outcome: AuditOK}
+		if err := s.AppendAudit(ctx, short); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.AuditEntries(ctx, "acme", AuditFilter{After: e.Seq}); len(got) != 1 || got[0].Cluster != short.Cluster {
+			t.Errorf("a cluster id of exactly the column's size is changed: %v", got)
+		}
+	})
 }

@@ -50,7 +50,7 @@ func newPushd(name, bin, dir, dbURL string, extra []string) (*pushd, error) {
 	}
 	return &pushd{
 		name: name, bin: bin, dir: dir, dbURL: dbURL, kubeDir: filepath.Join(dir, "kubeconfigs"), extra: extra,
-		client: &pushdproc.Client{Secret: "whsec_" + base64.StdEncoding.EncodeToString(key), Token: testbed.RandomHex(16),
+		client: &pushdproc.Client{Secret: "whsec_" + base64.StdEncoding.EncodeToString(key), Token: testbed.RandomHex(16), MetricsToken: testbed.RandomHex(16),
 			HTTP: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}},
 	}, nil
 }
@@ -84,7 +84,7 @@ func (p *pushd) start(ctx context.Context) error {
 	p.proc, err = pushdproc.Start(pushdproc.Options{
 		Binary: p.bin, Addr: "127.0.0.1:" + strconv.Itoa(port),
 		Args:         append([]string{"--log-level", "warn", "--shutdown-timeout", "3s"}, p.extra...),
-		Env:          append(p.env(), "PUSHD_WEBHOOK_SECRETS="+p.client.Secret, "PUSHD_API_TOKENS="+p.client.Token),
+		Env:          append(p.env(), "PUSHD_WEBHOOK_SECRETS="+p.client.Secret, "PUSHD_API_TOKENS="+p.client.Token, "PUSHD_METRICS_TOKEN="+p.client.MetricsToken),
 		ReadyTimeout: 60 * time.Second, Log: log, Output: p.logf,
 	})
 	if err != nil {
@@ -318,7 +318,7 @@ func (p *pushd) applications(ctx context.Context, cluster string) ([]appView, er
 	}
 }
 
-// processMetrics reads pushd's own /metrics.
+// processMetrics reads pushd's own /metrics (with the metrics token).
 func (p *pushd) processMetrics(ctx context.Context) (rss, goroutines float64, err error) {
 	resp, err := p.client.Read(ctx, "/metrics")
 	if err != nil {

@@ -25,9 +25,16 @@ func TestMain(m *testing.M) { fleettest.Main(m, bed) }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t *testing.T, url string) (int, string) { t.Helper(); return getWith(t, url, "") }
+
+// getWith GETs url with a bearer token (none when empty).
+func getWith(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +100,17 @@ func TestServeLifecycle(t *testing.T) {
 		if db.Driver == "postgres" {
 			url = db.DSN
 		}
+		const metricsToken = "lifecycle-metrics-token-0123456789abcdef"
 		p := startPushd(t, []string{"serve", "--kubeconfig-dir", t.TempDir()},
-			map[string]string{"PUSHD_DATABASE_URL": url, "PUSHD_LOG_FORMAT": "json"})
+			map[string]string{"PUSHD_DATABASE_URL": url, "PUSHD_LOG_FORMAT": "json", "PUSHD_METRICS_TOKEN": metricsToken})
 		base := p.base
 		if code, body := get(t, base+"/readyz"); code != http.StatusOK {
 			t.Fatalf("/readyz = %d %s", code, body)
 		}
-		if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
+		if code, body := get(t, base+"/metrics"); code != http.StatusUnauthorized || strings.Contains(body, "pushd_http_requests_total") {
+			t.Fatalf("anonymous /metrics = %d, want 401:\n%.300s", code, body)
+		}
+		if code, body := getWith(t, base+"/metrics", metricsToken); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
 			t.Fatalf("/metrics = %d, want the /readyz request counted:\n%s", code, body)
 		}
 		if code, body := get(t, base+"/nope"); code != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
@@ -112,6 +123,33 @@ func TestServeLifecycle(t *testing.T) {
 			t.Errorf("want JSON logs ending with a stop line, got:\n%s", p.stderr)
 		}
 	})
+}
+
+// A scraper that cannot hold a token reads the metrics on an address of
+// their own (PUSHD_METRICS_LISTEN: loopback, or a pod port only Prometheus
+// reaches), which serves /metrics and nothing else; the API's listener still
+// refuses an anonymous scrape.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	metrics := fleettest.FreeAddr(t)
+	p := startPushd(t, []string{"serve", "--kubeconfig-dir", t.TempDir()},
+		map[string]string{"PUSHD_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "pushd.db"), "PUSHD_METRICS_LISTEN": metrics})
+	if code, body := get(t, p.base+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	if code, body := get(t, "http://"+metrics+"/metrics"); code != http.StatusOK || !strings.Contains(body, `pushd_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
+		t.Fatalf("/metrics on %s = %d, want the metrics:\n%.300s", metrics, code, body)
+	}
+	if code, _ := get(t, p.base+"/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("anonymous /metrics on the API's listener = %d, want 401", code)
+	}
+	for _, path := range []string{"/api/v1/clusters", "/ui/", "/readyz"} {
+		if code, _ := get(t, "http://"+metrics+path); code != http.StatusNotFound {
+			t.Errorf("%s on the metrics address = %d, want 404: it serves the metrics only", path, code)
+		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code %d: %s", code, p.stderr)
+	}
 }
 
 func TestFlagsWinOverEnvironment(t *testing.T) {

@@ -58,6 +58,8 @@ var settings = []setting{
 	{"kubeconfig-dir", "PUSHD_KUBECONFIG_DIR", "folder of <cluster-id>.kubeconfig files", scopeServe | scopeState, str(func(c *config.Config, _ *serveExtras) *string { return &c.KubeconfigDir })},
 	{"webhook-secrets", "PUSHD_WEBHOOK_SECRETS", "space-separated [org=]whsec_… secrets that verify signed writes", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.webhookSecrets })},
 	{"api-tokens", "PUSHD_API_TOKENS", "space-separated [org=]token bearer tokens for reads", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.apiTokens })},
+	{"metrics-token", "PUSHD_METRICS_TOKEN", "bearer token the scraper sends for /metrics (no API token opens it); empty: /metrics refuses every scrape", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.MetricsToken })},
+	{"metrics-listen", "PUSHD_METRICS_LISTEN", "host:port of its own serving /metrics only, plain HTTP, without a token (loopback, or a pod port only the scraper reaches)", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.MetricsListen })},
 	{"callback-url", "PUSHD_CALLBACK_URL", "where signed events are POSTed; empty: no callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackURL })},
 	{"callback-secret", "PUSHD_CALLBACK_SECRET", "whsec_… secret that signs callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackSecret })},
 	{"max-body-bytes", "PUSHD_MAX_BODY_BYTES", "largest accepted request body in bytes", scopeServe, i64(func(c *config.Config, _ *serveExtras) *int64 { return &c.MaxBodyBytes })},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -102,6 +104,14 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		// Bound as early as the API's port, for the same reason.
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics-listen %s: %w", cfg.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
 	db, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -137,6 +147,9 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	if len(cfg.APITokens) == 0 {
 		log.Warn("no --api-tokens: every read is refused until one is set")
+	}
+	if cfg.MetricsToken == "" && cfg.MetricsListen == "" {
+		log.Warn("no --metrics-token nor --metrics-listen: /metrics refuses every scrape")
 	}
 	auth, err := api.NewAuthenticator(cfg.WebhookSecrets, cfg.APITokens, nil)
 	if err != nil {
@@ -191,6 +204,7 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv := api.New(deps, api.Options{
 		Logger:                log.With("component", "api"),
 		Registry:              reg,
+		MetricsToken:          cfg.MetricsToken,
 		MaxBodyBytes:          cfg.MaxBodyBytes,
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 		TrustedProxies:        cfg.TrustedProxies,
@@ -220,6 +234,18 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	wg.Go(func() { retention.Run(ctx) })
 	if deliverer != nil {
 		wg.Go(func() { deliverer.Run(ctx) })
+	}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		metricsOpts := listen
+		metricsOpts.Addr, metricsOpts.TLSCertFile, metricsOpts.TLSKeyFile = cfg.MetricsListen, "", ""
+		wg.Go(func() {
+			if err := api.ServeHandler(ctx, metricsLn, mux, metricsOpts, log.With("component", "metrics")); err != nil {
+				log.Error("metrics listener stopped", "addr", cfg.MetricsListen, "err", err)
+			}
+		})
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
 	}
 	log.Info("pushd starting", "version", version(), "listen", cfg.Listen, "tls", cfg.TLSCertFile != "", "database", st.Driver(), "kubeconfig_dir", cfg.KubeconfigDir,
 		"replica", keeper.Replica())
