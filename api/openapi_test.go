@@ -31,9 +31,10 @@ func load(t *testing.T) *openapi3.T {
 type auth int
 
 const (
-	noAuth auth = iota
-	signed      // Standard Webhooks signature
-	bearer      // Authorization: Bearer
+	noAuth  auth = iota
+	signed       // Standard Webhooks signature
+	bearer       // Authorization: Bearer
+	metrics      // Authorization: Bearer, the scraper's token
 )
 
 // contract lists every operation of the v1 contract with its authentication
@@ -65,7 +66,7 @@ var contract = []struct {
 	{http.MethodGet, "/api/v1/openapi.yaml", noAuth, []string{"200"}},
 	{http.MethodGet, "/healthz", noAuth, []string{"200"}},
 	{http.MethodGet, "/readyz", noAuth, []string{"200", "503"}},
-	{http.MethodGet, "/metrics", noAuth, []string{"200"}},
+	{http.MethodGet, "/metrics", metrics, []string{"200", "401", "429"}},
 }
 
 func TestOperationsOfTheContract(t *testing.T) {
@@ -157,6 +158,14 @@ func checkAuth(t *testing.T, doc *openapi3.T, item *openapi3.PathItem, op *opena
 		sch := doc.Components.SecuritySchemes["bearerAuth"].Value
 		if sch.Type != "http" || sch.Scheme != "bearer" {
 			t.Errorf("bearerAuth is %s %s; want http bearer", sch.Type, sch.Scheme)
+		}
+	case metrics:
+		if !slices.Equal(schemes, []string{"metricsToken"}) {
+			t.Errorf("security %v, want metricsToken", schemes)
+		}
+		sch := doc.Components.SecuritySchemes["metricsToken"].Value
+		if sch.Type != "http" || sch.Scheme != "bearer" {
+			t.Errorf("metricsToken is %s %s; want http bearer", sch.Type, sch.Scheme)
 		}
 	case noAuth:
 		if len(schemes) != 0 {

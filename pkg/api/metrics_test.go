@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,24 +17,14 @@ import (
 const metricsToken = "metrics-scraper-token-0123456789abcdef"
 
 // scrape GETs /metrics of the server at base with the bearer token (none
-// when empty). It does not check the answer against api/openapi.yaml,
-// whose /metrics entry still describes the anonymous endpoint.
+// when empty), and checks the answer against the contract.
 func scrape(t *testing.T, base, token string) apitest.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return apitest.Response{Status: resp.StatusCode, Body: b, Header: resp.Header}
+	return apitest.Do(t, req)
 }
 
 // metricsServer is an API server with only what /metrics needs: the

@@ -46,17 +46,19 @@ func (u *server) loginForm(c echo.Context) error {
 }
 
 // login exchanges an API token for a session cookie. The token is checked
-// exactly as a bearer token of the API is, and is never echoed back.
+// exactly as a bearer token of the API is, and is never echoed back: first,
+// so that a valid one passes from a client over its failure allowance (an
+// organization behind another's flooding egress), as at the API.
 func (u *server) login(c echo.Context) error {
 	req := c.Request()
-	if err := u.Front.TooManyFailures(c); err != nil {
-		return err
-	}
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, formBodyBytes)
 	h := http.Header{}
 	h.Set(echo.HeaderAuthorization, "Bearer "+strings.TrimSpace(c.FormValue("token")))
 	who, ok := u.Auth.Token(h)
 	if !ok {
+		if err := u.Front.TooManyFailures(c); err != nil {
+			return err
+		}
 		u.Front.AuthFailed(c)
 		u.log.Info("ui login refused", "remote", req.RemoteAddr)
 		return u.render(c, http.StatusUnauthorized, "login", loginPage{Error: "That token is not a valid API token."})

@@ -36,9 +36,12 @@ func TestMountedLoginFailuresShareTheAPILimit(t *testing.T) {
 // were when the API server routed them itself, never under its raw paths.
 func TestMountedRoutesAreMetered(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := serve(t, newDemo().deps, api.Options{Registry: reg})
+	const metricsToken = "ui-test-metrics-token-0123456789abcdef"
+	s := serve(t, newDemo().deps, api.Options{Registry: reg, MetricsToken: metricsToken})
 	s.loggedIn(t, acmeToken).get("/ui/jobs/j-123")
-	resp, err := http.Get(s.url + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

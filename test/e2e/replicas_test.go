@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -251,11 +252,11 @@ func leaseHolders(replicas []*daemon) (map[string]int, bool) {
 		if d == nil {
 			continue
 		}
-		resp, err := http.Get(d.Base + "/metrics")
-		if err != nil {
+		resp, err := d.client.Read(context.Background(), "/metrics")
+		if err != nil || resp.Status != http.StatusOK {
 			return out, false
 		}
-		sc := bufio.NewScanner(resp.Body)
+		sc := bufio.NewScanner(bytes.NewReader(resp.Body))
 		for sc.Scan() {
 			line := sc.Text()
 			if !strings.HasPrefix(line, `pushd_cluster_lease_held{cluster="`) || !strings.HasSuffix(line, " 1") {
@@ -264,12 +265,10 @@ func leaseHolders(replicas []*daemon) (map[string]int, bool) {
 			cluster := strings.TrimPrefix(line, `pushd_cluster_lease_held{cluster="`)
 			cluster = cluster[:strings.IndexByte(cluster, '"')]
 			if _, dup := out[cluster]; dup {
-				resp.Body.Close()
 				return out, false
 			}
 			out[cluster] = i
 		}
-		resp.Body.Close()
 	}
 	return out, true
 }

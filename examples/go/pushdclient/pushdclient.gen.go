@@ -269,9 +269,10 @@ func (e EventType) Valid() bool {
 
 // Defines values for JobAction.
 const (
-	Apply   JobAction = "apply"
-	Delete  JobAction = "delete"
-	Operate JobAction = "operate"
+	Apply    JobAction = "apply"
+	Delete   JobAction = "delete"
+	Operate  JobAction = "operate"
+	Rollback JobAction = "rollback"
 )
 
 // Valid indicates whether the value is a known member of the JobAction enum.
@@ -282,6 +283,8 @@ func (e JobAction) Valid() bool {
 	case Delete:
 		return true
 	case Operate:
+		return true
+	case Rollback:
 		return true
 	default:
 		return false
@@ -440,6 +443,7 @@ const (
 	RuleCodeInvalidRule                  RuleCode = "invalid_rule"
 	RuleCodeKindNotAllowed               RuleCode = "kind_not_allowed"
 	RuleCodeKubeconfigRejected           RuleCode = "kubeconfig_rejected"
+	RuleCodeManifestsExpired             RuleCode = "manifests_expired"
 	RuleCodeNamespaceMismatch            RuleCode = "namespace_mismatch"
 	RuleCodeNamespaceNotAllowed          RuleCode = "namespace_not_allowed"
 	RuleCodeNoCredentials                RuleCode = "no_credentials"
@@ -448,6 +452,7 @@ const (
 	RuleCodeOverPrivileged               RuleCode = "over_privileged"
 	RuleCodePodSecurityNotEnforced       RuleCode = "pod_security_not_enforced"
 	RuleCodeRecordChanged                RuleCode = "record_changed"
+	RuleCodeRollbackSourceMismatch       RuleCode = "rollback_source_mismatch"
 	RuleCodeSecretTypeNotAllowed         RuleCode = "secret_type_not_allowed"
 	RuleCodeServiceExternalIps           RuleCode = "service_external_ips"
 	RuleCodeTimeoutTooLong               RuleCode = "timeout_too_long"
@@ -474,6 +479,8 @@ func (e RuleCode) Valid() bool {
 		return true
 	case RuleCodeKubeconfigRejected:
 		return true
+	case RuleCodeManifestsExpired:
+		return true
 	case RuleCodeNamespaceMismatch:
 		return true
 	case RuleCodeNamespaceNotAllowed:
@@ -489,6 +496,8 @@ func (e RuleCode) Valid() bool {
 	case RuleCodePodSecurityNotEnforced:
 		return true
 	case RuleCodeRecordChanged:
+		return true
+	case RuleCodeRollbackSourceMismatch:
 		return true
 	case RuleCodeSecretTypeNotAllowed:
 		return true
@@ -579,6 +588,14 @@ type ApplicationHealthChangedEvent struct {
 	// Examples: 2026-05-04T10:15:30Z
 	Timestamp Timestamp   `json:"timestamp"`
 	Type      interface{} `json:"type"`
+}
+
+// ApplicationHistory defines model for ApplicationHistory.
+type ApplicationHistory struct {
+	Items []HistoryEntry `json:"items"`
+
+	// NextCursor Pass as `cursor` to get the next page; `null` on the last page.
+	NextCursor *NextCursor `json:"next_cursor"`
 }
 
 // ApplicationList defines model for ApplicationList.
@@ -1360,6 +1377,36 @@ type HealthRule struct {
 	Kind string `json:"kind"`
 }
 
+// HistoryEntry One job of an application. `intent`: it got to write, so it was the application's desired
+// state once (a rollback may name it). `manifest_digest`: the SHA-256 of its manifests as stored
+// (`null` for deletes and for jobs stored before pushd kept it); two jobs with one digest wrote
+// the same objects. `manifests_retained`: a rollback to it can run.
+type HistoryEntry struct {
+	// Action `apply`, `delete` or `operate`: a rollback is stored as an `apply` with `trigger` `rollback`.
+	Action JobAction `json:"action"`
+
+	// CreatedAt RFC 3339, UTC.
+	//
+	// Examples: 2026-05-04T10:15:30Z
+	CreatedAt Timestamp `json:"created_at"`
+	Error     *JobError `json:"error"`
+
+	// FinishedAt RFC 3339, UTC; `null` when not known (yet).
+	FinishedAt *NullableTimestamp `json:"finished_at"`
+
+	// Id Odoo's job id, 1–128 characters of `[A-Za-z0-9._:-]`.
+	//
+	// Examples: job-7d0c2f
+	Id                JobId      `json:"id"`
+	Intent            bool       `json:"intent"`
+	ManifestDigest    *string    `json:"manifest_digest"`
+	ManifestsRetained bool       `json:"manifests_retained"`
+	RequestId         *RequestId `json:"request_id"`
+	SourceJob         *JobId     `json:"source_job"`
+	Status            JobStatus  `json:"status"`
+	Trigger           string     `json:"trigger"`
+}
+
 // Job A job with its per-object outcome. While the job runs, `objects` lists each object as soon as
 // it is written (or pruned, deleted, skipped) and its kstatus as it changes, recorded at most
 // once a second; when the job ends it holds the final outcome, one entry per object pushd
@@ -1368,7 +1415,8 @@ type Job struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
 	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
-	// own and wait for its outcome (see `JobRequest`).
+	// own and wait for its outcome (see `JobRequest`). `rollback` (a request only): put the manifests
+	// of the job `rollback_to` names back, as an `apply` job with `trigger` `rollback`.
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -1426,10 +1474,17 @@ type Job struct {
 	// idempotent, so a retried run converges on the same objects. Empty when none.
 	Retries *[]JobRetry `json:"retries,omitempty"`
 
+	// SourceJob The job a rollback put back; `null` for other jobs.
+	SourceJob *JobId `json:"source_job,omitempty"`
+
 	// StartedAt RFC 3339, UTC; `null` when not known (yet).
 	StartedAt      *NullableTimestamp `json:"started_at"`
 	Status         JobStatus          `json:"status"`
 	TimeoutSeconds int                `json:"timeout_seconds"`
+
+	// Trigger Who asked: `odoo` (the API), `cli` (`pushd jobs submit`), `drift` (a correction pushd queued)
+	// or `rollback` (a rollback of `source_job`).
+	Trigger *string `json:"trigger,omitempty"`
 
 	// Waiting Set while a `queued` job waits for its cluster — its circuit breaker is open after failed
 	// probes, or a run failed on something transient and the job was put back in the queue:
@@ -1445,7 +1500,8 @@ type Job struct {
 // JobAction `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 // longer listed) and wait until reconciled. `delete`: remove everything in the application's
 // inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
-// own and wait for its outcome (see `JobRequest`).
+// own and wait for its outcome (see `JobRequest`). `rollback` (a request only): put the manifests
+// of the job `rollback_to` names back, as an `apply` job with `trigger` `rollback`.
 type JobAction string
 
 // JobCancellation Why a job was cancelled: `cancelled` — Odoo, the web UI or the CLI asked; `superseded` — a
@@ -1522,6 +1578,17 @@ type JobObject struct {
 // listed are pruned). With `action: delete`, `manifests` is empty or left out, and everything in
 // the application's inventory is removed.
 //
+// **Rollbacks.** With `action: rollback`, `rollback_to` names an earlier job of the same
+// application and `manifests` is left out: pushd queues an apply of that job's manifests as it
+// retained them — the job's `action` is `apply`, its `trigger` `rollback`, its `source_job` the
+// job named — so objects added since are pruned and it becomes the application's latest intent
+// (its drift reference). It is held to the record's rules as they are now. Refused with `422`
+// `manifests_expired` when the job is no longer retained (the job retention) or its manifests
+// were emptied, and `rollback_source_mismatch` when it is of another cluster record, namespace
+// or application, or never wrote (a delete, an operation, a job refused before it wrote). The
+// application's history (`GET …/applications/{namespace}/{application}/history`) lists what may
+// be named.
+//
 // **Operations.** With `action: operate`, `manifests` are a one-shot operation on the
 // application — usually one custom resource (a vWorkspace `Operation`, a Velero `Backup`),
 // perhaps with supporting objects. The first manifest outside the core API group is the
@@ -1550,7 +1617,8 @@ type JobRequest struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
 	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
-	// own and wait for its outcome (see `JobRequest`).
+	// own and wait for its outcome (see `JobRequest`). `rollback` (a request only): put the manifests
+	// of the job `rollback_to` names back, as an `apply` job with `trigger` `rollback`.
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -1586,6 +1654,11 @@ type JobRequest struct {
 
 	// RequestId Optional; groups the per-cluster jobs of one fleet-wide request.
 	RequestId *RequestId `json:"request_id,omitempty"`
+
+	// RollbackTo The job a rollback puts back (`action` `rollback` only).
+	//
+	// Examples: job-7d0c2f
+	RollbackTo *JobId `json:"rollback_to,omitempty"`
 
 	// TimeoutSeconds How long to wait for the objects to reconcile (an operation: for its outcome) before the
 	// job fails, counted from its submission. At most 3600 for `apply` and `delete` (default
@@ -1664,7 +1737,8 @@ type JobSummary struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
 	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
-	// own and wait for its outcome (see `JobRequest`).
+	// own and wait for its outcome (see `JobRequest`). `rollback` (a request only): put the manifests
+	// of the job `rollback_to` names back, as an `apply` job with `trigger` `rollback`.
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -1721,10 +1795,17 @@ type JobSummary struct {
 	// idempotent, so a retried run converges on the same objects. Empty when none.
 	Retries *[]JobRetry `json:"retries,omitempty"`
 
+	// SourceJob The job a rollback put back; `null` for other jobs.
+	SourceJob *JobId `json:"source_job,omitempty"`
+
 	// StartedAt RFC 3339, UTC; `null` when not known (yet).
 	StartedAt      *NullableTimestamp `json:"started_at"`
 	Status         JobStatus          `json:"status"`
 	TimeoutSeconds int                `json:"timeout_seconds"`
+
+	// Trigger Who asked: `odoo` (the API), `cli` (`pushd jobs submit`), `drift` (a correction pushd queued)
+	// or `rollback` (a rollback of `source_job`).
+	Trigger *string `json:"trigger,omitempty"`
 
 	// Waiting Set while a `queued` job waits for its cluster — its circuit breaker is open after failed
 	// probes, or a run failed on something transient and the job was put back in the queue:
@@ -1782,7 +1863,8 @@ type LastJob struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
 	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
-	// own and wait for its outcome (see `JobRequest`).
+	// own and wait for its outcome (see `JobRequest`). `rollback` (a request only): put the manifests
+	// of the job `rollback_to` names back, as an `apply` job with `trigger` `rollback`.
 	Action JobAction `json:"action"`
 	Error  *JobError `json:"error,omitempty"`
 
@@ -2008,7 +2090,8 @@ type RequestJob struct {
 	// Action `apply`: apply `manifests` as the application's complete desired state (pruning what is no
 	// longer listed) and wait until reconciled. `delete`: remove everything in the application's
 	// inventory. `operate`: run the one-shot operation `manifests` describe in an inventory of its
-	// own and wait for its outcome (see `JobRequest`).
+	// own and wait for its outcome (see `JobRequest`). `rollback` (a request only): put the manifests
+	// of the job `rollback_to` names back, as an `apply` job with `trigger` `rollback`.
 	Action JobAction `json:"action"`
 
 	// Application An application (catalog entry) name, a DNS label of at most 53 characters.
@@ -2301,6 +2384,16 @@ type PutClusterParams struct {
 
 // ListApplicationsParams defines parameters for ListApplications.
 type ListApplicationsParams struct {
+	// Limit The most items to return (default 100, at most 500).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque: the `next_cursor` of the previous page, unchanged, with the same filters. A malformed
+	// or foreign cursor answers `400` `invalid_field` (`field`: `cursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetApplicationHistoryParams defines parameters for GetApplicationHistory.
+type GetApplicationHistoryParams struct {
 	// Limit The most items to return (default 100, at most 500).
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -3434,6 +3527,17 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application} (the `GetApplication` operationId).
 	GetApplication(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApplicationHistory The application's jobs, newest first
+	//
+	// Every job of the application in its cluster record's current generation — applies, deletes,
+	// rollbacks, drift corrections and operations — newest first, a page at a time: who asked
+	// (`trigger`, `request_id`), the outcome, a digest of the manifests as stored, and whether they
+	// are still retained (what a rollback to the job needs). The history of an application without
+	// any job is empty, not `404`.
+	//
+	// Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application}/history (the `GetApplicationHistory` operationId).
+	GetApplicationHistory(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, params *GetApplicationHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RunDriftCheck Run the cluster's drift check now
 	//
 	// Queues a drift check of every inventory of the cluster and answers `202` at once; a check
@@ -3611,7 +3715,7 @@ type ClientInterface interface {
 
 	// Metrics Prometheus metrics
 	//
-	// Prometheus text exposition format. No authentication, no secrets. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
+	// Prometheus text exposition format, for the scraper only: it asks for the metrics token (`--metrics-token`), and without one configured every scrape is refused. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
 	//
 	// Corresponds with GET /metrics (the `Metrics` operationId).
 	Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3889,6 +3993,27 @@ func (c *Client) ListApplications(ctx context.Context, id ClusterIdPath, params 
 // Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application} (the `GetApplication` operationId).
 func (c *Client) GetApplication(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApplicationRequest(c.Server, id, namespace, application)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApplicationHistory The application's jobs, newest first
+//
+// Every job of the application in its cluster record's current generation — applies, deletes,
+// rollbacks, drift corrections and operations — newest first, a page at a time: who asked
+// (`trigger`, `request_id`), the outcome, a digest of the manifests as stored, and whether they
+// are still retained (what a rollback to the job needs). The history of an application without
+// any job is empty, not `404`.
+//
+// Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application}/history (the `GetApplicationHistory` operationId).
+func (c *Client) GetApplicationHistory(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, params *GetApplicationHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApplicationHistoryRequest(c.Server, id, namespace, application, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4196,7 +4321,7 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // Metrics Prometheus metrics
 //
-// Prometheus text exposition format. No authentication, no secrets. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
+// Prometheus text exposition format, for the scraper only: it asks for the metrics token (`--metrics-token`), and without one configured every scrape is refused. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
 //
 // Corresponds with GET /metrics (the `Metrics` operationId).
 func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4891,6 +5016,93 @@ func NewGetApplicationRequest(server string, id ClusterIdPath, namespace Namespa
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApplicationHistoryRequest constructs an http.Request for the GetApplicationHistory method
+func NewGetApplicationHistoryRequest(server string, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, params *GetApplicationHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "namespace", namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "application", application, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/clusters/%s/applications/%s/%s/history", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5704,6 +5916,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application} (the `GetApplication` operationId).
 	GetApplicationWithResponse(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, reqEditors ...RequestEditorFn) (*GetApplicationResponse, error)
 
+	// GetApplicationHistoryWithResponse The application's jobs, newest first
+	//
+	// Every job of the application in its cluster record's current generation — applies, deletes,
+	// rollbacks, drift corrections and operations — newest first, a page at a time: who asked
+	// (`trigger`, `request_id`), the outcome, a digest of the manifests as stored, and whether they
+	// are still retained (what a rollback to the job needs). The history of an application without
+	// any job is empty, not `404`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application}/history (the `GetApplicationHistory` operationId).
+	GetApplicationHistoryWithResponse(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, params *GetApplicationHistoryParams, reqEditors ...RequestEditorFn) (*GetApplicationHistoryResponse, error)
+
 	// RunDriftCheckWithResponse Run the cluster's drift check now
 	//
 	// Queues a drift check of every inventory of the cluster and answers `202` at once; a check
@@ -5897,7 +6122,7 @@ type ClientWithResponsesInterface interface {
 
 	// MetricsWithResponse Prometheus metrics
 	//
-	// Prometheus text exposition format. No authentication, no secrets. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
+	// Prometheus text exposition format, for the scraper only: it asks for the metrics token (`--metrics-token`), and without one configured every scrape is refused. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6878,6 +7103,103 @@ func (r GetApplicationResponse) ContentType() string {
 	return ""
 }
 
+// GetApplicationHistoryResponse429Headers the declared response headers of an HTTP 429 response for GetApplicationHistory
+type GetApplicationHistoryResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetApplicationHistoryResponse503Headers the declared response headers of an HTTP 503 response for GetApplicationHistory
+type GetApplicationHistoryResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetApplicationHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApplicationHistory
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NotReady
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetApplicationHistoryResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetApplicationHistoryResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON200() *ApplicationHistory {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApplicationHistoryResponse) GetJSON503() *NotReady {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApplicationHistoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApplicationHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApplicationHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApplicationHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RunDriftCheckResponse429Headers the declared response headers of an HTTP 429 response for RunDriftCheck
 type RunDriftCheckResponse429Headers struct {
 	RetryAfter *int
@@ -7806,9 +8128,30 @@ func (r HealthzResponse) ContentType() string {
 	return ""
 }
 
+// MetricsResponse429Headers the declared response headers of an HTTP 429 response for Metrics
+type MetricsResponse429Headers struct {
+	RetryAfter *int
+}
+
 type MetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MetricsResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MetricsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r MetricsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -8136,6 +8479,25 @@ func (c *ClientWithResponses) GetApplicationWithResponse(ctx context.Context, id
 	return ParseGetApplicationResponse(rsp)
 }
 
+// GetApplicationHistoryWithResponse The application's jobs, newest first
+//
+// Every job of the application in its cluster record's current generation — applies, deletes,
+// rollbacks, drift corrections and operations — newest first, a page at a time: who asked
+// (`trigger`, `request_id`), the outcome, a digest of the manifests as stored, and whether they
+// are still retained (what a rollback to the job needs). The history of an application without
+// any job is empty, not `404`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/clusters/{id}/applications/{namespace}/{application}/history (the `GetApplicationHistory` operationId).
+func (c *ClientWithResponses) GetApplicationHistoryWithResponse(ctx context.Context, id ClusterIdPath, namespace NamespacePath, application ApplicationPath, params *GetApplicationHistoryParams, reqEditors ...RequestEditorFn) (*GetApplicationHistoryResponse, error) {
+	rsp, err := c.GetApplicationHistory(ctx, id, namespace, application, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApplicationHistoryResponse(rsp)
+}
+
 // RunDriftCheckWithResponse Run the cluster's drift check now
 //
 // Queues a drift check of every inventory of the cluster and answers `202` at once; a check
@@ -8401,7 +8763,7 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 
 // MetricsWithResponse Prometheus metrics
 //
-// Prometheus text exposition format. No authentication, no secrets. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
+// Prometheus text exposition format, for the scraper only: it asks for the metrics token (`--metrics-token`), and without one configured every scrape is refused. Besides counters and histograms it has gauges to alert on: pushd_cluster_connectivity{cluster,state}, pushd_cluster_breaker{cluster,state}, pushd_cluster_credential_expiry_seconds{cluster}, pushd_jobs_queued{cluster}, pushd_jobs_waiting{cluster}, pushd_cluster_lease_held{cluster}, pushd_replicas_live, and with callbacks on pushd_callbacks_backlog, pushd_callbacks_oldest_age_seconds and pushd_callbacks_parked (docs/operations.md lists them with example alert rules).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9339,6 +9701,97 @@ func ParseGetApplicationResponse(rsp *http.Response) (*GetApplicationResponse, e
 	return response, nil
 }
 
+// ParseGetApplicationHistoryResponse parses an HTTP response from a GetApplicationHistoryWithResponse call
+func ParseGetApplicationHistoryResponse(rsp *http.Response) (*GetApplicationHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApplicationHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApplicationHistory
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetApplicationHistoryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetApplicationHistoryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRunDriftCheckResponse parses an HTTP response from a RunDriftCheckWithResponse call
 func ParseRunDriftCheckResponse(rsp *http.Response) (*RunDriftCheckResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10200,6 +10653,36 @@ func ParseMetricsResponse(rsp *http.Response) (*MetricsResponse, error) {
 	response := &MetricsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers MetricsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
