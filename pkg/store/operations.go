@@ -127,10 +127,3 @@ func (s *Store) completeRequest(tx *gorm.DB, seq int64, completed func(jobs []Jo
 	}
 	return nil
 }
-
-// RequestCompleted reports whether the request's completion was announced.
-func (s *Store) RequestCompleted(ctx context.Context, organization, requestID string) (bool, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&RequestCompletion{}).Where("organization = ? AND request_id = ?", organization, requestID).Count(&n).Error
-	return n > 0, err
-}
