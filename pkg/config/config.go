@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,10 +74,17 @@ type Config struct {
 	// or a pod port only Prometheus reaches (a NetworkPolicy). The API's
 	// listener still asks for MetricsToken.
 	MetricsListen string
-	// CallbackURL receives pushd's signed events; empty disables callbacks.
-	CallbackURL string
-	// CallbackSecret signs callbacks (whsec_…). Required when CallbackURL is set.
-	CallbackSecret string
+	// CallbackURLs and CallbackSecrets are each organization's callback
+	// receiver: the URL its events are POSTed to and the whsec_… secret that
+	// signs them, one of each per organization ("org=value" lists, parsed by
+	// ParseCredentials). An organization's events go to its own receiver
+	// only, so a receiver that verifies the signature knows each event is
+	// its organization's. None: callbacks are off. See Callbacks.
+	CallbackURLs, CallbackSecrets []Credential
+	// CallbackURL and CallbackSecret are one receiver written without an
+	// organization (--callback-url, --callback-secret): that of the one
+	// organization the credentials name. Set them or the lists, not both.
+	CallbackURL, CallbackSecret string
 	// MaxBodyBytes bounds request bodies; larger ones are answered 413.
 	MaxBodyBytes int64
 	// ProbeInterval is how often each cluster's health is probed.
@@ -129,6 +137,137 @@ type Config struct {
 	LogLevel slog.Level
 	// LogFormat is "text" or "json".
 	LogFormat string
+}
+
+// Callback is one organization's callback receiver.
+type Callback struct {
+	Organization string
+	URL          string
+	Secret       string // whsec_…
+}
+
+// String never prints the secret, nor the URL (it may carry a token).
+func (c Callback) String() string { return c.Organization + "=<callback>" }
+
+// Callbacks returns each organization's callback receiver, sorted by
+// organization; none when callbacks are off. Every organization given a
+// URL needs a secret and the other way round, one of each. A URL and secret
+// written without an organization belong to DefaultOrganization — or, when
+// they are the only receiver and the webhook secrets and API tokens name
+// one organization, to that one (the single-organization setup keeps
+// working with one URL and one secret). They are refused when the
+// credentials name several organizations and none is DefaultOrganization:
+// which one they are meant for is then a guess, and a wrong guess sends an
+// organization's events to another's receiver. A receiver of an
+// organization no credential names is refused too (a typo would leave the
+// intended organization without one). An organization that has
+// credentials but no receiver gets no callbacks: its events are kept,
+// retried and never sent elsewhere (outbox.ForOrganizations);
+// OrganizationsWithoutCallback lists them.
+func (c Config) Callbacks() ([]Callback, error) {
+	// Clones: the single pair's organization is filled in below.
+	urls, secrets := slices.Clone(c.CallbackURLs), slices.Clone(c.CallbackSecrets)
+	var errs []error
+	if c.CallbackURL != "" || c.CallbackSecret != "" {
+		if len(urls) > 0 || len(secrets) > 0 {
+			return nil, errors.New("callback-url and callback-secret: set them or callback-urls and callback-secrets, not both")
+		}
+		if c.CallbackURL != "" {
+			urls = []Credential{{Organization: DefaultOrganization, Value: c.CallbackURL}}
+		}
+		if c.CallbackSecret != "" {
+			secrets = []Credential{{Organization: DefaultOrganization, Value: c.CallbackSecret}}
+		}
+	}
+	orgs := c.Organizations()
+	if len(urls) == 1 && len(secrets) == 1 && urls[0].Organization == DefaultOrganization && secrets[0].Organization == DefaultOrganization &&
+		len(orgs) == 1 {
+		urls[0].Organization, secrets[0].Organization = orgs[0], orgs[0]
+	}
+	byOrg := map[string]*Callback{}
+	get := func(org string) *Callback {
+		if byOrg[org] == nil {
+			byOrg[org] = &Callback{Organization: org}
+		}
+		return byOrg[org]
+	}
+	for _, u := range urls {
+		cb := get(u.Organization)
+		if cb.URL != "" {
+			errs = append(errs, fmt.Errorf("callback-urls: organization %q has more than one callback URL", u.Organization))
+			continue
+		}
+		cb.URL = u.Value
+		if p, err := url.Parse(u.Value); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			// Not quoted: a callback URL may carry a token.
+			errs = append(errs, fmt.Errorf("callback-urls: the URL of organization %q must be an absolute http(s) URL", u.Organization))
+		}
+	}
+	for _, k := range secrets {
+		cb := get(k.Organization)
+		if cb.Secret != "" {
+			errs = append(errs, fmt.Errorf("callback-secrets: organization %q has more than one callback secret; pushd signs with one (see rotation in docs/operations.md)", k.Organization))
+			continue
+		}
+		cb.Secret = k.Value
+		if err := checkKey(k.Value); err != nil {
+			errs = append(errs, fmt.Errorf("callback-secrets: secret of organization %q: %w", k.Organization, err))
+		}
+	}
+	out := make([]Callback, 0, len(byOrg))
+	for _, cb := range byOrg {
+		out = append(out, *cb)
+	}
+	slices.SortFunc(out, func(a, b Callback) int { return strings.Compare(a.Organization, b.Organization) })
+	for _, cb := range out {
+		switch {
+		case cb.URL == "":
+			errs = append(errs, fmt.Errorf("callback-urls: organization %q has a callback secret but no callback URL", cb.Organization))
+		case cb.Secret == "":
+			errs = append(errs, fmt.Errorf("callback-secrets: organization %q has a callback URL but no callback secret", cb.Organization))
+		}
+		if len(orgs) > 0 && !slices.Contains(orgs, cb.Organization) {
+			if cb.Organization == DefaultOrganization {
+				errs = append(errs, fmt.Errorf("callback-urls: a callback URL without an organization, while pushd serves several (%s): write each as org=URL, and each secret as org=whsec_…", strings.Join(orgs, ", ")))
+			} else {
+				errs = append(errs, fmt.Errorf("callback-urls: organization %q has no webhook secret or API token", cb.Organization))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Organizations lists, sorted, the organizations the webhook secrets and
+// API tokens speak for.
+func (c Config) Organizations() []string {
+	var orgs []string
+	for _, cr := range slices.Concat(c.WebhookSecrets, c.APITokens) {
+		if !slices.Contains(orgs, cr.Organization) {
+			orgs = append(orgs, cr.Organization)
+		}
+	}
+	slices.Sort(orgs)
+	return orgs
+}
+
+// OrganizationsWithoutCallback lists, sorted, the organizations that have
+// credentials but no callback receiver while others have one: their events
+// are recorded and never sent. Empty when callbacks are off altogether.
+func (c Config) OrganizationsWithoutCallback() []string {
+	cbs, err := c.Callbacks()
+	if err != nil || len(cbs) == 0 {
+		return nil
+	}
+	var out []string
+	for _, org := range c.Organizations() {
+		if !slices.ContainsFunc(cbs, func(cb Callback) bool { return cb.Organization == org }) {
+			out = append(out, org)
+		}
+	}
+	return out
 }
 
 // Credential is a secret or token bound to the organization it speaks for.
@@ -224,19 +363,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("metrics-listen %q: is --listen; give the metrics an address of their own", c.MetricsListen))
 		}
 	}
-	if c.CallbackURL != "" {
-		u, err := url.Parse(c.CallbackURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("callback-url %q: must be an absolute http(s) URL", c.CallbackURL))
-		}
-		if c.CallbackSecret == "" {
-			errs = append(errs, errors.New("callback-secret: required when callback-url is set"))
-		}
-	}
-	if c.CallbackSecret != "" {
-		if err := checkKey(c.CallbackSecret); err != nil {
-			errs = append(errs, fmt.Errorf("callback-secret: %w", err))
-		}
+	if _, err := c.Callbacks(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))

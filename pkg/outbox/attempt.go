@@ -50,7 +50,7 @@ func body(e store.Event) ([]byte, error) {
 // whether the event is done with (delivered or parked), so that the cluster's
 // next event may be sent at once.
 func (d *Deliverer) attempt(ctx context.Context, e store.Event) bool {
-	log := d.log.With("event", e.ID, "type", e.Type, "cluster", e.Cluster, "attempt", e.Attempts+1)
+	log := d.log.With("event", e.ID, "type", e.Type, "organization", e.Organization, "cluster", e.Cluster, "attempt", e.Attempts+1)
 	start := d.opts.Now()
 	err := d.send(ctx, e, start)
 	if err == nil {
@@ -131,8 +131,9 @@ func refusedForGood(err error) bool {
 // names the status or the transport failure, never the callback URL (which
 // may carry a token) nor anything signed with the secret.
 type attemptError struct {
-	Status int    // the receiver's status; 0 when it never answered
-	Reason string // a short description
+	Status     int    // the receiver's status; 0 when it never answered
+	Reason     string // a short description
+	NoReceiver bool   // nothing was sent: the organization has no receiver
 }
 
 func (e *attemptError) Error() string {
@@ -142,21 +143,26 @@ func (e *attemptError) Error() string {
 	return e.Reason
 }
 
-// send makes one signed POST of e at time at.
+// send makes one signed POST of e at time at to its organization's
+// receiver; with none, it sends nothing and fails.
 func (d *Deliverer) send(ctx context.Context, e store.Event, at time.Time) error {
+	rcv, ok := d.receiver(e.Organization)
+	if !ok {
+		return &attemptError{NoReceiver: true, Reason: fmt.Sprintf("no callback receiver for organization %q: not sent (configure its callback URL and secret)", e.Organization)}
+	}
 	b, err := body(e)
 	if err != nil {
 		return &attemptError{Reason: err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rcv.URL, bytes.NewReader(b))
 	if err != nil {
 		return &attemptError{Reason: "bad callback URL"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pushd-callbacks")
-	d.secret.SetHeaders(req.Header, e.ID, at, b)
+	rcv.Secret.SetHeaders(req.Header, e.ID, at, b)
 	resp, err := d.opts.Client.Do(req)
 	if err != nil {
 		return &attemptError{Reason: transportReason(ctx, err, d.opts.Timeout)}

@@ -148,28 +148,70 @@ func defaultOwner() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// Deliverer sends the outbox's events to one callback URL.
-type Deliverer struct {
-	st     *store.Store
-	url    string
-	secret webhook.Secret
-	opts   Options
-	log    *slog.Logger
-	notify chan struct{}
+// Receiver is where one organization's events go: its callback URL and
+// the secret that signs them.
+type Receiver struct {
+	URL    string
+	Secret webhook.Secret
 }
 
-// New returns a Deliverer that POSTs the events of st to url, signed with
-// secret. It sends nothing until Run.
+// Deliverer sends the outbox's events, each to its organization's receiver.
+type Deliverer struct {
+	st *store.Store
+	// receivers maps an organization to its receiver; all, when set, takes
+	// every organization's events instead (New).
+	receivers map[string]Receiver
+	all       *Receiver
+	opts      Options
+	log       *slog.Logger
+	notify    chan struct{}
+}
+
+// New returns a Deliverer that POSTs every event of st, whatever its
+// organization, to url, signed with secret: for a store that holds one
+// organization's events. pushd serve uses ForOrganizations, so that no
+// organization's receiver is ever sent another's events. It sends nothing
+// until Run.
 func New(st *store.Store, url string, secret webhook.Secret, opts Options) *Deliverer {
+	d := newDeliverer(st, opts)
+	d.all = &Receiver{URL: url, Secret: secret}
+	return d
+}
+
+// ForOrganizations returns a Deliverer that POSTs each event of st to the
+// receiver of the event's organization, signed with that receiver's secret,
+// and to no other. An event of an organization without a receiver is not
+// sent: each try records a failed attempt (reason "no callback receiver",
+// counted as such) and backs off like any other, holding its cluster's
+// later events back, so that the events go out in order once a receiver is
+// configured — or are parked once their attempt budget is spent. It sends
+// nothing until Run.
+func ForOrganizations(st *store.Store, receivers map[string]Receiver, opts Options) *Deliverer {
+	d := newDeliverer(st, opts)
+	d.receivers = make(map[string]Receiver, len(receivers))
+	for org, r := range receivers {
+		d.receivers[org] = r
+	}
+	return d
+}
+
+func newDeliverer(st *store.Store, opts Options) *Deliverer {
 	opts.defaults()
 	return &Deliverer{
 		st:     st,
-		url:    url,
-		secret: secret,
 		opts:   opts,
 		log:    opts.Logger.With("owner", opts.Owner),
 		notify: make(chan struct{}, 1),
 	}
+}
+
+// receiver is where the events of org go; false when org has none.
+func (d *Deliverer) receiver(org string) (Receiver, bool) {
+	if d.all != nil {
+		return *d.all, true
+	}
+	r, ok := d.receivers[org]
+	return r, ok
 }
 
 // Notify wakes the delivery loop at once; writers call it after committing an

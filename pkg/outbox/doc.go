@@ -4,10 +4,14 @@
 // Whatever pushd has to tell Odoo (a job changed status, a cluster became
 // unreachable, drift was found) is written as a store.Event in the same
 // transaction as the change it reports, so an event exists exactly when its
-// change does. A Deliverer then POSTs each event to the callback URL, signed
-// per Standard Webhooks with the callback secret, until the receiver answers
-// 2xx:
+// change does. A Deliverer then POSTs each event to the callback URL of the
+// event's organization, signed per Standard Webhooks with that
+// organization's callback secret, until the receiver answers 2xx:
 //
+//   - Each organization its own receiver. No event goes to another
+//     organization's URL or is signed with its secret, so a receiver that
+//     verifies the signature knows the event is its own. An organization
+//     without a receiver has its events kept, not sent (see ForOrganizations).
 //   - At least once. The event's ID is the webhook-id of every attempt, so
 //     the receiver deduplicates retries on it; the webhook-timestamp is the
 //     time of the attempt, and each attempt is signed anew.

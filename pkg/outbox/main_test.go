@@ -78,7 +78,16 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T, now func() time.Time) *receiver {
-	r := &receiver{t: t, verifier: webhook.NewVerifier([]webhook.Secret{secret(t)}, now)}
+	return newReceiverWith(t, now, callbackSecret)
+}
+
+// newReceiverWith is a receiver that verifies with key (whsec_…) only.
+func newReceiverWith(t *testing.T, now func() time.Time, key string) *receiver {
+	k, err := webhook.ParseSecret(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{t: t, verifier: webhook.NewVerifier([]webhook.Secret{k}, now)}
 	r.respond = func(outbox.Body, int) int { return http.StatusOK }
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)

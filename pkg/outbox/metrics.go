@@ -16,7 +16,8 @@ type Metrics struct {
 	// Delivered counts events delivered, by event type.
 	Delivered *prometheus.CounterVec
 	// Failed counts failed attempts, by reason: "status" (the receiver
-	// answered non-2xx) or "transport" (no answer).
+	// answered non-2xx), "transport" (no answer) or "no_receiver" (the
+	// event's organization has no callback receiver: nothing was sent).
 	Failed *prometheus.CounterVec
 	// Parked counts events parked after their attempt budget was spent, by
 	// event type.
@@ -87,7 +88,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"type"}),
 		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushd_callback_attempts_failed_total",
-			Help: "Failed callback attempts, by reason (status: non-2xx answer, transport: no answer).",
+			Help: "Failed callback attempts, by reason (status: non-2xx answer, transport: no answer, no_receiver: the event's organization has no callback receiver, nothing sent).",
 		}, []string{"reason"}),
 		Parked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushd_callbacks_parked_total",
@@ -116,7 +117,10 @@ func (m *Metrics) failed(err error) {
 	}
 	reason := "transport"
 	var ae *attemptError
-	if errors.As(err, &ae) && ae.Status != 0 {
+	switch {
+	case errors.As(err, &ae) && ae.NoReceiver:
+		reason = "no_receiver"
+	case ae != nil && ae.Status != 0:
 		reason = "status"
 	}
 	m.Failed.WithLabelValues(reason).Inc()

@@ -188,6 +188,14 @@ func TestBadInputIsReported(t *testing.T) {
 		{name: "short API token", args: []string{"--api-tokens", "acme=t0ken"}, want: "api-tokens"},
 		{name: "short webhook key", args: []string{"--webhook-secrets", "acme=whsec_a2V5"}, want: "128 bits"},
 		{name: "bad trusted proxy", args: []string{"--trusted-proxies", "10.0.0.0/40"}, want: "trusted-proxies"},
+		{name: "one callback URL for several organizations", env: map[string]string{
+			"PUSHD_WEBHOOK_SECRETS": "acme=" + testKeyA + " globex=" + testKeyB,
+			"PUSHD_CALLBACK_URL":    "http://127.0.0.1:9/cb", "PUSHD_CALLBACK_SECRET": testKeyA,
+		}, want: "write each as org=URL"},
+		{name: "callback URL of an organization without its secret", args: []string{
+			"--webhook-secrets", "acme=" + testKeyA + " globex=" + testKeyB,
+			"--callback-urls", "acme=http://127.0.0.1:9/a globex=http://127.0.0.1:9/g", "--callback-secrets", "acme=" + testKeyA,
+		}, want: `organization "globex" has a callback URL but no callback secret`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,6 +205,32 @@ func TestBadInputIsReported(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want failure naming %q", code, stderr.String(), tt.want)
 			}
 		})
+	}
+}
+
+// Strong webhook keys of three organizations, for the callback settings' cases.
+const (
+	testKeyA = "whsec_YWNtZS1jYWxsYmFjay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
+	testKeyB = "whsec_Z2xvYmV4LWNhbGxiYWNrLXNlY3JldC0wMTIzNDU2Nzg="
+	testKeyC = "whsec_aW5pdGVjaC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg="
+)
+
+// Each organization its own callback receiver: pushd starts with one per
+// organization and names, as it starts, the organization that has none.
+func TestCallbackReceiversPerOrganization(t *testing.T) {
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	code := Run(ctx, []string{"--listen", "127.0.0.1:0", "--database-url", "sqlite://" + filepath.Join(dir, "p.db"), "--kubeconfig-dir", dir,
+		"--webhook-secrets", "acme=" + testKeyA + " globex=" + testKeyB + " initech=" + testKeyC,
+		"--callback-urls", "acme=http://127.0.0.1:9/a globex=http://127.0.0.1:9/g", "--callback-secrets", "acme=" + testKeyA + " globex=" + testKeyB,
+	}, env(nil), io.Discard, &stderr)
+	if code != 0 || !strings.Contains(stderr.String(), "organizations without a callback receiver") || !strings.Contains(stderr.String(), "initech") {
+		t.Fatalf("exit %d, stderr %s; want a clean run naming initech as without a receiver", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "no --callback-urls") {
+		t.Fatalf("stderr %s: callbacks reported off", stderr.String())
 	}
 }
 

@@ -60,8 +60,10 @@ var settings = []setting{
 	{"api-tokens", "PUSHD_API_TOKENS", "space-separated [org=]token bearer tokens for reads", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.apiTokens })},
 	{"metrics-token", "PUSHD_METRICS_TOKEN", "bearer token the scraper sends for /metrics (no API token opens it); empty: /metrics refuses every scrape", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.MetricsToken })},
 	{"metrics-listen", "PUSHD_METRICS_LISTEN", "host:port of its own serving /metrics only, plain HTTP, without a token (loopback, or a pod port only the scraper reaches)", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.MetricsListen })},
-	{"callback-url", "PUSHD_CALLBACK_URL", "where signed events are POSTed; empty: no callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackURL })},
-	{"callback-secret", "PUSHD_CALLBACK_SECRET", "whsec_… secret that signs callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackSecret })},
+	{"callback-urls", "PUSHD_CALLBACK_URLS", "space-separated org=URL: where each organization's signed events are POSTed (its own only); empty: no callbacks", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.callbackURLs })},
+	{"callback-secrets", "PUSHD_CALLBACK_SECRETS", "space-separated org=whsec_… secrets, one per organization, that sign its callbacks", scopeServe, str(func(_ *config.Config, x *serveExtras) *string { return &x.callbackSecrets })},
+	{"callback-url", "PUSHD_CALLBACK_URL", "the one organization's callback URL, when pushd serves one (else --callback-urls)", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackURL })},
+	{"callback-secret", "PUSHD_CALLBACK_SECRET", "whsec_… secret that signs --callback-url's callbacks", scopeServe, str(func(c *config.Config, _ *serveExtras) *string { return &c.CallbackSecret })},
 	{"max-body-bytes", "PUSHD_MAX_BODY_BYTES", "largest accepted request body in bytes", scopeServe, i64(func(c *config.Config, _ *serveExtras) *int64 { return &c.MaxBodyBytes })},
 	{"probe-interval", "PUSHD_PROBE_INTERVAL", "how often each cluster is probed", scopeServe, dur(func(c *config.Config, _ *serveExtras) *time.Duration { return &c.ProbeInterval })},
 	{"cluster-qps", "PUSHD_CLUSTER_QPS", "requests per second pushd makes to one cluster (its own token bucket)", scopeServe, f64(func(c *config.Config, _ *serveExtras) *float64 { return &c.ClusterQPS })},
@@ -122,6 +124,7 @@ func applyEnv(fs *flag.FlagSet, envs map[string]string, getenv func(string) stri
 
 type serveExtras struct {
 	webhookSecrets, apiTokens, logLevel string
+	callbackURLs, callbackSecrets       string
 	dev                                 bool
 }
 

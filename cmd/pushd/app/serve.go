@@ -62,6 +62,12 @@ func (c *serveCmd) run(ctx context.Context, x *call) error {
 	if cfg.APITokens, err = config.ParseCredentials(c.x.apiTokens); err != nil {
 		return fmt.Errorf("--api-tokens/PUSHD_API_TOKENS: %w", err)
 	}
+	if cfg.CallbackURLs, err = config.ParseCredentials(c.x.callbackURLs); err != nil {
+		return fmt.Errorf("--callback-urls/PUSHD_CALLBACK_URLS: %w", err)
+	}
+	if cfg.CallbackSecrets, err = config.ParseCredentials(c.x.callbackSecrets); err != nil {
+		return fmt.Errorf("--callback-secrets/PUSHD_CALLBACK_SECRETS: %w", err)
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(c.x.logLevel)); err != nil {
 		return fmt.Errorf("--log-level/PUSHD_LOG_LEVEL: %w", err)
 	}
@@ -172,20 +178,31 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg.MustRegister(workers.Panics)
 
 	// Callbacks: events are written to the outbox either way (the UI and
-	// the API show them); they are sent only when a callback URL is set.
+	// the API show them); each is sent only to its organization's receiver.
 	notifyOutbox := func() {}
 	var deliverer *outbox.Deliverer
-	if cfg.CallbackURL != "" {
-		secret, err := webhook.ParseSecret(cfg.CallbackSecret)
-		if err != nil {
-			return fmt.Errorf("callback-secret: %w", err)
+	callbacks, err := cfg.Callbacks()
+	if err != nil {
+		return err
+	}
+	if len(callbacks) > 0 {
+		receivers := map[string]outbox.Receiver{}
+		for _, cb := range callbacks {
+			secret, err := webhook.ParseSecret(cb.Secret)
+			if err != nil {
+				return fmt.Errorf("callback-secrets: organization %q: %w", cb.Organization, err)
+			}
+			receivers[cb.Organization] = outbox.Receiver{URL: cb.URL, Secret: secret}
 		}
-		deliverer = outbox.New(st, cfg.CallbackURL, secret, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
+		deliverer = outbox.ForOrganizations(st, receivers, outbox.Options{Logger: log.With("component", "outbox"), Metrics: outbox.NewMetrics(reg)})
 		outbox.RegisterParkedGauge(reg, st)
 		outbox.RegisterBacklogGauges(reg, st, nil)
 		notifyOutbox = deliverer.Notify
+		if orgs := cfg.OrganizationsWithoutCallback(); len(orgs) > 0 {
+			log.Warn("organizations without a callback receiver: their events are kept and retried, never sent to another's; give each its own in --callback-urls and --callback-secrets", "organizations", orgs)
+		}
 	} else {
-		log.Warn("no --callback-url: events are recorded but not sent to Odoo")
+		log.Warn("no --callback-urls: events are recorded but not sent to Odoo")
 	}
 	runner := jobs.NewRunner(st, registry, jobs.EnginesOf(apply.NewEngines(registry, apply.Options{Logger: log.With("component", "jobs")})), monitor, jobs.RunnerOptions{
 		Lease: cfg.JobLease, PerCluster: cfg.JobsPerCluster, Logger: log.With("component", "jobs"), Notify: notifyOutbox,

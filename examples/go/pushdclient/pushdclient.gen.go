@@ -1316,8 +1316,9 @@ type Event struct {
 	union json.RawMessage
 }
 
-// EventEnvelope The body of every callback pushd `POST`s to the configured callback URL (`--callback-url`),
-// signed per Standard Webhooks with the callback secret (headers `webhook-id`,
+// EventEnvelope The body of every callback pushd `POST`s to the callback URL of the event's `organization`
+// (`--callback-urls`, or `--callback-url` when pushd serves one organization), and to no other
+// organization's, signed per Standard Webhooks with that organization's callback secret (headers `webhook-id`,
 // `webhook-timestamp`, `webhook-signature`). `id` equals the `webhook-id` header and stays the
 // same across retries: deduplicate on it. Delivery is at least once from a persisted outbox, in
 // order per cluster as the events were committed (an event is not sent before the cluster's
@@ -3393,7 +3394,7 @@ type ClientInterface interface {
 	// failure, fifty attempts and an age of three days, both. A parked event no longer holds back
 	// its cluster's later events; it is kept until it is re-sent (`POST
 	// /api/v1/callbacks/{id}/resend`). Its `data` is not shown here. Served only when callbacks
-	// are on (`--callback-url`).
+	// are on (`--callback-urls`).
 	//
 	// Corresponds with GET /api/v1/callbacks/parked (the `ListParkedCallbacks` operationId).
 	ListParkedCallbacks(ctx context.Context, params *ListParkedCallbacksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3779,7 +3780,7 @@ func (c *Client) ExportAudit(ctx context.Context, params *ExportAuditParams, req
 // failure, fifty attempts and an age of three days, both. A parked event no longer holds back
 // its cluster's later events; it is kept until it is re-sent (`POST
 // /api/v1/callbacks/{id}/resend`). Its `data` is not shown here. Served only when callbacks
-// are on (`--callback-url`).
+// are on (`--callback-urls`).
 //
 // Corresponds with GET /api/v1/callbacks/parked (the `ListParkedCallbacks` operationId).
 func (c *Client) ListParkedCallbacks(ctx context.Context, params *ListParkedCallbacksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5768,7 +5769,7 @@ type ClientWithResponsesInterface interface {
 	// failure, fifty attempts and an age of three days, both. A parked event no longer holds back
 	// its cluster's later events; it is kept until it is re-sent (`POST
 	// /api/v1/callbacks/{id}/resend`). Its `data` is not shown here. Served only when callbacks
-	// are on (`--callback-url`).
+	// are on (`--callback-urls`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8277,7 +8278,7 @@ func (c *ClientWithResponses) ExportAuditWithResponse(ctx context.Context, param
 // failure, fifty attempts and an age of three days, both. A parked event no longer holds back
 // its cluster's later events; it is kept until it is re-sent (`POST
 // /api/v1/callbacks/{id}/resend`). Its `data` is not shown here. Served only when callbacks
-// are on (`--callback-url`).
+// are on (`--callback-urls`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
