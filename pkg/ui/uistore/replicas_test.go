@@ -95,28 +95,35 @@ func TestLogoutEndsTheSessionOnEveryReplica(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		a, b := newReplica(t, st), newReplica(t, st)
 
-		status, cookie, _ := a.send(t, http.MethodPost, "/ui/login", "", url.Values{"token": {acmeToken}})
-		if status != http.StatusSeeOther || !strings.HasPrefix(cookie, "pushd_ui_session=") {
-			t.Fatalf("login on A: %d %q", status, cookie)
+		// Two sessions, both opened on A and used on B, both logged out on
+		// A: one acts on B, the other reads (the action's lookup would
+		// clear B's memory of its own session).
+		var cookies, tokens [2]string
+		for i := range cookies {
+			status, cookie, _ := a.send(t, http.MethodPost, "/ui/login", "", url.Values{"token": {acmeToken}})
+			if status != http.StatusSeeOther || !strings.HasPrefix(cookie, "pushd_ui_session=") {
+				t.Fatalf("login on A: %d %q", status, cookie)
+			}
+			status, _, body := b.send(t, http.MethodGet, "/ui/", cookie, nil)
+			m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+			if status != http.StatusOK || m == nil {
+				t.Fatalf("A's session on B: %d, want the fleet page with its forms:\n%s", status, body)
+			}
+			cookies[i], tokens[i] = cookie, m[1]
 		}
-		status, _, body := b.send(t, http.MethodGet, "/ui/", cookie, nil)
-		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
-		if status != http.StatusOK || m == nil {
-			t.Fatalf("A's session on B: %d, want the fleet page with its forms:\n%s", status, body)
-		}
-		csrf := m[1]
-
-		if status, to, _ := a.send(t, http.MethodPost, "/ui/logout", cookie, url.Values{"csrf": {csrf}}); status != http.StatusSeeOther || to != "/ui/login" {
-			t.Fatalf("logout on A: %d %s", status, to)
+		for i, cookie := range cookies {
+			if status, to, _ := a.send(t, http.MethodPost, "/ui/logout", cookie, url.Values{"csrf": {tokens[i]}}); status != http.StatusSeeOther || to != "/ui/login" {
+				t.Fatalf("logout on A: %d %s", status, to)
+			}
 		}
 		loggedOut := time.Now()
-		status, to, _ := b.send(t, http.MethodPost, "/ui/jobs/j-1/cancel", cookie, url.Values{"csrf": {csrf}})
+		status, to, _ := b.send(t, http.MethodPost, "/ui/jobs/j-1/cancel", cookies[0], url.Values{"csrf": {tokens[0]}})
 		if status != http.StatusSeeOther || to != "/ui/login" || len(b.jobs.Cancelled) != 0 {
 			t.Fatalf("an action on B after the logout on A: %d %s, cancelled %v; want a redirect to the login form and nothing cancelled",
 				status, to, b.jobs.Cancelled)
 		}
 		for {
-			status, to, _ := b.send(t, http.MethodGet, "/ui/", cookie, nil)
+			status, to, _ := b.send(t, http.MethodGet, "/ui/", cookies[1], nil)
 			if status == http.StatusSeeOther && to == "/ui/login" {
 				t.Logf("B refused the page %v after the logout on A", time.Since(loggedOut).Round(time.Millisecond))
 				break
