@@ -104,7 +104,8 @@ type RekeyResult struct {
 // current key — plain ones and those of older keys — with it, so older
 // keys can be dropped from the configuration. It works in batches, each
 // row updated only if it still holds what was read (a concurrent writer
-// wins), and can be run again at any time.
+// wins), and can be run again at any time. On SQLite it ends by scrubbing
+// the file (scrub), so no plain manifest is left in it.
 func (s *Store) RekeyManifests(ctx context.Context) (RekeyResult, error) {
 	keys := s.manifestKeys
 	res := RekeyResult{Key: keys.Current()}
@@ -128,8 +129,10 @@ func (s *Store) RekeyManifests(ctx context.Context) (RekeyResult, error) {
 			return res, err
 		}
 		if len(rows) == 0 {
-			err := s.db.WithContext(ctx).Table("jobs").Where(notCurrent, len(current), current).Count(&res.Left).Error
-			return res, err
+			if err := s.db.WithContext(ctx).Table("jobs").Where(notCurrent, len(current), current).Count(&res.Left).Error; err != nil {
+				return res, err
+			}
+			return res, s.scrub(ctx)
 		}
 		for _, r := range rows {
 			after = r.Seq
@@ -148,4 +151,22 @@ func (s *Store) RekeyManifests(ctx context.Context) (RekeyResult, error) {
 			res.Resealed += u.RowsAffected
 		}
 	}
+}
+
+// scrub rewrites an SQLite file without its free pages (VACUUM). Since
+// secure_delete (store.go) every byte SQLite frees is zeroed, but a file
+// written by an earlier release, or before the pragma, may still hold
+// plain manifests in pages freed back then; rekey is when an operator
+// wants them gone. VACUUM holds the write lock while it copies the file
+// (writers of a running pushd wait, up to busy_timeout) and needs as much
+// free disk again. PostgreSQL keeps dead tuples until its own VACUUM
+// (autovacuum, or VACUUM FULL to return the space): see docs/operations.md.
+func (s *Store) scrub(ctx context.Context) error {
+	if s.driver != "sqlite" {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).Exec("VACUUM").Error; err != nil {
+		return fmt.Errorf("store: rekey: vacuum: %w", err)
+	}
+	return nil
 }

@@ -113,7 +113,11 @@ func openSQLite(path string, cfg *gorm.Config) (*gorm.DB, error) {
 	// _time_format=sqlite writes times as "2006-01-02 15:04:05.999999999-07:00",
 	// the text every release of pushd has stored, so time comparisons in SQL
 	// stay ordered across files written before and after a driver upgrade.
-	dsn := path + "?_txlock=immediate&_time_format=sqlite&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// secure_delete(1): SQLite zeroes what it frees (a deleted row, the old
+	// bytes of an updated one, their overflow pages), so a pruned or
+	// resealed job's plain manifests do not linger in the file for anyone
+	// holding a copy of it; the cost is within the noise of synchronous(FULL).
+	dsn := path + "?_txlock=immediate&_time_format=sqlite&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)"
 	db, err := gorm.Open(sqlite.Open(dsn), cfg)
 	if err != nil {
 		return nil, err

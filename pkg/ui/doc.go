@@ -15,8 +15,11 @@
 //
 // Authentication: the login form takes one of the API read tokens
 // (--api-tokens) and answers with a cookie holding a random session id that
-// maps, in memory, to the token's organization (session.go). The token
-// itself is never stored in the cookie or anywhere else. Every page then
+// maps to the token's organization (session.go): in the database, which
+// every replica asks on each request that changes state and, for pages,
+// once its memory of the session is a few seconds old, so a logout on one
+// replica ends the session on all. The token itself is never stored in the
+// cookie or anywhere else. Every page then
 // reads with that organization, through the same registry and job service
 // as the API, so another organization's cluster or job is a 404 here too.
 //

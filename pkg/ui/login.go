@@ -12,13 +12,25 @@ import (
 // Logging in and out: an API token for a session cookie, and the session
 // every page but the login form requires.
 
-// sessionOf returns the live session of the request's cookie.
+// sessionKey holds the request's session once requireSession found it, so
+// the anti-forgery check and the page's layout do not look it up again.
+const sessionKey = "ui.session"
+
+// sessionOf returns the live session of the request's cookie. A request
+// that may change state (anything but GET and HEAD) asks the database, so
+// a session logged out on another replica cannot act here even for the
+// few seconds a page may still show (sessionRecheck).
 func (u *server) sessionOf(c echo.Context) (session, bool) {
+	if sess, ok := c.Get(sessionKey).(session); ok {
+		return sess, true
+	}
 	ck, err := c.Cookie(cookieName)
 	if err != nil {
 		return session{}, false
 	}
-	sess, ok := u.sessions.lookup(c.Request().Context(), ck.Value)
+	req := c.Request()
+	fresh := req.Method != http.MethodGet && req.Method != http.MethodHead
+	sess, ok := u.sessions.lookup(req.Context(), ck.Value, fresh)
 	return sess, ok && sess.org != "" // an empty organization would list every organization's clusters
 }
 
@@ -29,10 +41,15 @@ func (u *server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return c.Redirect(http.StatusSeeOther, "/ui/login")
 		}
+		c.Set(sessionKey, sess)
 		api.SetCaller(c, sess.caller())
 		return next(c)
 	}
 }
+
+// errSessionStore answers a login or logout the database could not record.
+var errSessionStore = &api.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+	Message: "pushd could not record the session in its database: try again shortly"}
 
 type loginPage struct {
 	Error string
@@ -65,13 +82,19 @@ func (u *server) login(c echo.Context) error {
 	}
 	org := who.Org
 	if old, err := c.Cookie(cookieName); err == nil {
-		u.sessions.end(req.Context(), old.Value, nil)
+		// A previous session of this browser; one the database could not
+		// delete still expires, and the new cookie replaces it here.
+		_ = u.sessions.end(req.Context(), old.Value, nil)
 	}
 	// The entry names the new session, which create fills in: that is who
 	// the UI's later entries name; its subject is the token it was opened with.
 	login := &AuditEntry{Organization: org, ActorKind: string(api.ActorUI), Action: api.AuditUILogin, Subject: "token:" + who.ID,
 		Outcome: api.AuditOK, Status: http.StatusSeeOther}
-	id, expires := u.sessions.create(req.Context(), org, login)
+	id, expires, err := u.sessions.create(req.Context(), org, login)
+	if err != nil {
+		u.log.Error("ui login failed: the session was not saved", "organization", org, "err", err)
+		return errSessionStore
+	}
 	c.SetCookie(&http.Cookie{
 		Name: cookieName, Value: id, Path: "/ui", Expires: expires, MaxAge: int(sessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.Front.Secure(req),
@@ -80,11 +103,16 @@ func (u *server) login(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/ui/")
 }
 
+// logout ends the session for every replica (it is deleted from the
+// database); when the database cannot delete it, the answer says so and
+// the cookie is kept, so that the user can try again.
 func (u *server) logout(c echo.Context) error {
 	if ck, err := c.Cookie(cookieName); err == nil {
 		who := api.CallerOf(c)
-		u.sessions.end(c.Request().Context(), ck.Value, &AuditEntry{Organization: who.Org, ActorKind: string(who.Kind), ActorID: who.ID,
-			Action: api.AuditUILogout, Outcome: api.AuditOK, Status: http.StatusSeeOther})
+		if err := u.sessions.end(c.Request().Context(), ck.Value, &AuditEntry{Organization: who.Org, ActorKind: string(who.Kind), ActorID: who.ID,
+			Action: api.AuditUILogout, Outcome: api.AuditOK, Status: http.StatusSeeOther}); err != nil {
+			return errSessionStore
+		}
 	}
 	c.SetCookie(&http.Cookie{
 		Name: cookieName, Value: "", Path: "/ui", MaxAge: -1,

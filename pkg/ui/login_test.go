@@ -3,6 +3,7 @@ package ui_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -107,5 +108,33 @@ func TestLoginAndLogout(t *testing.T) {
 	}
 	if strings.Contains(s.logs.String(), acmeToken) {
 		t.Error("the token reached the log")
+	}
+}
+
+// A login the database cannot record is refused (no cookie: no replica
+// but this one could know the session, nor end it). A logout while the
+// database is down is sent to the login form like any POST whose session
+// cannot be confirmed, and the session lives on, to be logged out again.
+func TestLoginAndLogoutTheDatabaseCannotRecord(t *testing.T) {
+	d := newDemo()
+	s := serve(t, d.deps, api.Options{})
+	d.sessions.Err = errors.New("database down")
+	c := s.client(t)
+	if p := c.login(acmeToken); p.status != http.StatusServiceUnavailable || p.header.Get("Set-Cookie") != "" {
+		t.Fatalf("login without a database: %d %v, want 503 and no cookie", p.status, p.header)
+	}
+	d.sessions.Err = nil
+	c = s.loggedIn(t, acmeToken)
+	csrf := c.csrf()
+	d.sessions.Err = errors.New("database down")
+	if p := c.post("/ui/logout", url.Values{"csrf": {csrf}}); p.status != http.StatusSeeOther || p.header.Get("Location") != "/ui/login" {
+		t.Fatalf("logout with the database down: %d %v, want a redirect to the login form", p.status, p.header)
+	}
+	if len(d.sessions.Rows) != 1 {
+		t.Fatalf("sessions: %+v, want the session kept", d.sessions.Rows)
+	}
+	d.sessions.Err = nil
+	if p := c.get("/ui/"); p.status != http.StatusOK {
+		t.Fatalf("after the failed logout: %d, want the session to live on", p.status)
 	}
 }
