@@ -416,11 +416,12 @@ func (r *Runner) run(ctx context.Context, job *store.Job, rec *clusters.Record, 
 
 // operate makes req the run of an operate job: in the operation's own
 // inventory, its object judged by its type's result contract (prog
-// follows the verdicts) and the others by the record's health rules, resuming what an earlier attempt wrote, waiting until the
-// job's deadline — an attempt after a restart waits only what is left.
+// follows the verdicts) and the others by the record's health rules,
+// resuming what an earlier attempt wrote, waiting until the job's deadline
+// (an attempt after a restart waits only what is left).
 func (r *Runner) operate(rec *clusters.Record, job *store.Job, prog *progress, req *apply.Request) error {
 	entry, ok := rec.AllowedOperation(job.Engine, job.Type)
-	if !ok { // the claim's check refuses this first; the record changed since
+	if !ok { // the claim checked the job against rec: not reached
 		return refuse(RuleOperationNotAllowed, "operation", "operation %s/%s is not allowed on cluster %q", job.Engine, job.Type, rec.ID)
 	}
 	op, err := newOperation(entry, req.Objects, r.opts.Now)
