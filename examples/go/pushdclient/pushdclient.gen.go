@@ -955,9 +955,11 @@ type ClusterSpec struct {
 	// PublicKey Optional; kept and shown, not used by pushd in v1.
 	PublicKey *string `json:"public_key,omitempty"`
 
-	// RequirePodSecurity When `true`, a job into a namespace that does not carry `pod-security.kubernetes.io/enforce`
-	// (Pod Security admission) is refused with `422` `pod_security_not_enforced`; pushd reads the
-	// live namespace at intake. The probe shows each namespace's level (`pod_security_enforce`).
+	// RequirePodSecurity When `true`, a job into a namespace whose `pod-security.kubernetes.io/enforce` (Pod Security
+	// admission) is not `baseline` or `restricted` — missing, or `privileged`, which admits every
+	// pod — is refused with `422` `pod_security_not_enforced`, naming the namespace's level; pushd
+	// reads the live namespace at intake and again when the job is claimed. The probe shows each
+	// namespace's level (`pod_security_enforce`).
 	RequirePodSecurity *bool `json:"require_pod_security,omitempty"`
 
 	// Uid Read-only; ignored when sent (see `Cluster.uid`).
