@@ -106,6 +106,9 @@ type health struct {
 	renewTry time.Duration
 	warned   time.Time // expiry already reported as expiring
 	fullAt   time.Time // last full Probe
+	// neighbourNext is where the next full probe's page of neighbour
+	// namespaces starts (neighbourWindow).
+	neighbourNext string
 }
 
 // NewMonitor builds a monitor over the registry's clusters.
@@ -285,7 +288,13 @@ func (m *Monitor) check(ctx context.Context, rec *clusters.Record, full bool) (S
 			st, light = ProbeLight(pctx, c, rec, m.fromRow(rec.ID, prev), now)
 		}
 		if !light {
-			st = Probe(pctx, c, rec, m.neighbours(ctx, rec, c), now)
+			all := m.neighbours(ctx, rec, c)
+			window, next := neighbourWindow(all, h.neighbourNext)
+			st = Probe(pctx, c, rec, window, now)
+			if st.Connectivity.State == StateReady {
+				h.neighbourNext = next
+				st.Credential.ExcessRights = carriedNeighbours(st.Credential.ExcessRights, m.fromRow(rec.ID, prev).Credential.ExcessRights, all, window)
+			}
 			h.fullAt = now
 		}
 		cancel()

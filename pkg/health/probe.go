@@ -99,7 +99,8 @@ type NamespaceStatus struct {
 // credential has exactly the rights pushd needs there (SelfSubjectRulesReview).
 // A few SelfSubjectAccessReviews look for rights it should not have elsewhere,
 // among them in neighbours: namespaces other records on the same API server
-// allow and rec does not. ctx bounds the whole probe.
+// allow and rec does not (all of those given: the Monitor pages through
+// them, at most maxNeighbourNamespaces a probe). ctx bounds the whole probe.
 func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neighbours []string, now time.Time) Status {
 	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
