@@ -109,6 +109,8 @@ type health struct {
 	// neighbourNext is where the next full probe's page of neighbour
 	// namespaces starts (neighbourWindow).
 	neighbourNext string
+	// lifetimeWarned: the uncapped token lifetime was logged (once).
+	lifetimeWarned bool
 }
 
 // NewMonitor builds a monitor over the registry's clusters.
@@ -296,6 +298,11 @@ func (m *Monitor) check(ctx context.Context, rec *clusters.Record, full bool) (S
 				st.Credential.ExcessRights = carriedNeighbours(st.Credential.ExcessRights, m.fromRow(rec.ID, prev).Credential.ExcessRights, all, window)
 			}
 			h.fullAt = now
+			if tl := st.Credential.TokenLifetime; tl != nil && !tl.Capped && !h.lifetimeWarned {
+				h.lifetimeWarned = true
+				m.opts.Logger.Warn("the API server does not cap token lifetime (--service-account-max-token-expiration): the credential may mint itself tokens of any lifetime",
+					"cluster", rec.ID, "granted_seconds", tl.MaxSeconds)
+			}
 		}
 		cancel()
 		if st.Connectivity.State == StateReady {

@@ -61,6 +61,10 @@ type CredentialInfo struct {
 	// ExcessRights are rights outside the allowed namespaces (cluster-wide
 	// or in namespaces it was not given) that the credential should not have.
 	ExcessRights []string `json:"excess_rights"`
+	// TokenLifetime is whether the API server caps the lifetime of the
+	// tokens the credential may request for itself (its renewal right); nil
+	// when the last full probe could not tell (token_lifetime.go).
+	TokenLifetime *TokenLifetime `json:"token_lifetime,omitempty"`
 }
 
 // OverPrivileged tells whether the probe found rights the credential should
@@ -124,6 +128,7 @@ func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neigh
 		st.Namespaces = append(st.Namespaces, probeNamespace(ctx, c, ns))
 	}
 	st.Credential.ExcessRights = append(clusterExcess(ctx, c, rec), neighbourExcess(ctx, c, neighbours)...)
+	st.Credential.TokenLifetime = tokenLifetime(ctx, c, ssr.Status.UserInfo.Username)
 	return st
 }
 
