@@ -1014,6 +1014,15 @@ type Credential struct {
 	//
 	// Examples: system:serviceaccount:vworkspace-system:pushd
 	Subject *string `json:"subject,omitempty"`
+
+	// TokenLifetime Optional; whether the API server caps the lifetime of the tokens a ServiceAccount credential
+	// may request for itself (the right renewal needs). Only kube-apiserver's
+	// `--service-account-max-token-expiration` caps it, so a full probe asks for a ten-year token —
+	// as a dry run, for an audience no API server accepts (a dry-run token alone is a working one),
+	// kept nowhere — and reads what was granted. Left out when the credential is no ServiceAccount or
+	// may not request tokens, and in answers read from the stored status, which does not keep it
+	// yet: it is in the answer to storing a kubeconfig, which probes at once.
+	TokenLifetime *TokenLifetime `json:"token_lifetime,omitempty"`
 }
 
 // CredentialChangedData `replaced`: a new kubeconfig was stored (`PUT /clusters/{id}/kubeconfig`); `renewed`: pushd
@@ -2174,6 +2183,24 @@ type RuleCode string
 //
 // Examples: 2026-05-04T10:15:30Z
 type Timestamp = time.Time
+
+// TokenLifetime Optional; whether the API server caps the lifetime of the tokens a ServiceAccount credential
+// may request for itself (the right renewal needs). Only kube-apiserver's
+// `--service-account-max-token-expiration` caps it, so a full probe asks for a ten-year token —
+// as a dry run, for an audience no API server accepts (a dry-run token alone is a working one),
+// kept nowhere — and reads what was granted. Left out when the credential is no ServiceAccount or
+// may not request tokens, and in answers read from the stored status, which does not keep it
+// yet: it is in the answer to storing a kubeconfig, which probes at once.
+type TokenLifetime struct {
+	// Capped `false`: the ten-year request was granted in full; the credential may mint itself tokens of
+	// any lifetime. Set `--service-account-max-token-expiration` on the API server to bound it.
+	Capped bool `json:"capped"`
+
+	// MaxSeconds The lifetime granted, in seconds; the cap when `capped`.
+	//
+	// Examples: 172800
+	MaxSeconds int64 `json:"max_seconds"`
+}
 
 // UnreadableNamespace defines model for UnreadableNamespace.
 type UnreadableNamespace struct {
