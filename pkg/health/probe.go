@@ -334,7 +334,7 @@ func right(verb, group, resource string) string {
 // checked at now, and ok. Anything else — prev not ready, an error, a
 // difference — is not ok, and the caller probes fully, which classifies
 // it. Idle clusters are probed this way between full probes: a full probe
-// costs a request per namespace and check (about nine for one namespace),
+// costs a request per namespace and check (about ten for one namespace),
 // so at a 15 s interval it alone made an idle cluster cost over 30 API
 // requests a minute (README, Performance).
 func ProbeLight(ctx context.Context, c *clusters.Clients, rec *clusters.Record, prev Status, now time.Time) (Status, bool) {
