@@ -36,6 +36,10 @@ type Options struct {
 	OperatorDelay time.Duration
 	// ReadyTimeout bounds the wait for each API server. Default 3 minutes.
 	ReadyTimeout time.Duration
+	// MaxTokenExpiration, when set, caps the lifetime of the tokens the API
+	// servers issue (--service-account-max-token-expiration, at least an
+	// hour); none by default, as kube-apiserver's own default.
+	MaxTokenExpiration time.Duration
 }
 
 // Bed is a running test bed.
@@ -119,6 +123,9 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 			b.Clusters[i] = c // set even on error, so Stop sees what started
 			if err != nil {
 				return err
+			}
+			if opts.MaxTokenExpiration > 0 {
+				c.args = append(c.args, "--service-account-max-token-expiration", opts.MaxTokenExpiration.String())
 			}
 			if err := c.Start(gctx); err != nil {
 				return err

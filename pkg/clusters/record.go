@@ -364,6 +364,24 @@ func sortedUnique(s []string) []string {
 // a namespace (privileged, baseline, restricted).
 const PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
 
+// PodSecurityMinimum is the least Pod Security level a namespace must
+// enforce for a record that requires Pod Security. privileged admits every
+// pod, so a namespace labeled with it enforces nothing.
+const PodSecurityMinimum = "baseline"
+
+// podSecurityLevels are the Pod Security levels, least strict first.
+var podSecurityLevels = []string{"privileged", "baseline", "restricted"}
+
+// PodSecurityEnforces reports whether a namespace whose enforce label is
+// level enforces at least minimum. A missing label or a value admission
+// does not know is not a level: Pod Security admission does not treat an
+// unknown value as stricter than the cluster's default, so pushd cannot
+// either.
+func PodSecurityEnforces(level, minimum string) bool {
+	have, want := slices.Index(podSecurityLevels, level), slices.Index(podSecurityLevels, minimum)
+	return have >= 0 && want >= 0 && have >= want
+}
+
 // JudgeHealth is the status of a live object by the record's health rule
 // for its kind (kstatus's names: Current, InProgress, Failed) and why; ok
 // is false when the record has no rule for the kind, and kstatus judges.

@@ -106,6 +106,11 @@ type health struct {
 	renewTry time.Duration
 	warned   time.Time // expiry already reported as expiring
 	fullAt   time.Time // last full Probe
+	// neighbourNext is where the next full probe's page of neighbour
+	// namespaces starts (neighbourWindow).
+	neighbourNext string
+	// lifetimeWarned: the uncapped token lifetime was logged (once).
+	lifetimeWarned bool
 }
 
 // NewMonitor builds a monitor over the registry's clusters.
@@ -285,8 +290,19 @@ func (m *Monitor) check(ctx context.Context, rec *clusters.Record, full bool) (S
 			st, light = ProbeLight(pctx, c, rec, m.fromRow(rec.ID, prev), now)
 		}
 		if !light {
-			st = Probe(pctx, c, rec, m.neighbours(ctx, rec, c), now)
+			all := m.neighbours(ctx, rec, c)
+			window, next := neighbourWindow(all, h.neighbourNext)
+			st = Probe(pctx, c, rec, window, now)
+			if st.Connectivity.State == StateReady {
+				h.neighbourNext = next
+				st.Credential.ExcessRights = carriedNeighbours(st.Credential.ExcessRights, m.fromRow(rec.ID, prev).Credential.ExcessRights, all, window)
+			}
 			h.fullAt = now
+			if tl := st.Credential.TokenLifetime; tl != nil && !tl.Capped && !h.lifetimeWarned {
+				h.lifetimeWarned = true
+				m.opts.Logger.Warn("the API server does not cap token lifetime (--service-account-max-token-expiration): the credential may mint itself tokens of any lifetime",
+					"cluster", rec.ID, "granted_seconds", tl.MaxSeconds)
+			}
 		}
 		cancel()
 		if st.Connectivity.State == StateReady {

@@ -16,6 +16,15 @@ import (
 // server allows — and this one does not — would let one organization write
 // into another's. The probe asks about them and counts them as excess.
 
+//
+// Each full probe asks about at most maxNeighbourNamespaces of them (two
+// access reviews each, 64 requests), paging through the sorted list: the
+// next full probe starts where the last one stopped and wraps around, so
+// every neighbour namespace is asked about once every
+// ceil(n/maxNeighbourNamespaces) full probes. A namespace not asked about
+// this time keeps the excess rights the last stored probe found in it, so
+// a finding stays until a probe asks again and finds it gone.
+
 // maxNeighbourNamespaces bounds the namespaces of other records one probe
 // asks about (two access reviews each).
 const maxNeighbourNamespaces = 32
@@ -54,21 +63,56 @@ func (m *Monitor) neighbours(ctx context.Context, rec *clusters.Record, c *clust
 	return slices.Compact(out)
 }
 
+// neighbourWindow is the page of the sorted neighbour namespaces all that
+// a probe asks about: at most maxNeighbourNamespaces of them, from the
+// first at or after next (a name, not an index, so a page keeps its place
+// when records change), wrapping around. after is where the next page
+// starts.
+func neighbourWindow(all []string, next string) (window []string, after string) {
+	if len(all) <= maxNeighbourNamespaces {
+		return all, ""
+	}
+	start, _ := slices.BinarySearch(all, next)
+	for i := range maxNeighbourNamespaces {
+		window = append(window, all[(start+i)%len(all)])
+	}
+	return window, all[(start+maxNeighbourNamespaces)%len(all)]
+}
+
+// carriedNeighbours is have (this probe's excess rights) and, after them,
+// the neighbour rights of prev (the stored probe's) in the namespaces of
+// all this probe did not ask about (not in window), in the order of all.
+func carriedNeighbours(have, prev, all, window []string) []string {
+	out := have
+	for _, ns := range all {
+		if slices.Contains(window, ns) {
+			continue
+		}
+		for _, attrs := range neighbourRights {
+			if found := neighbourRight(attrs, ns); slices.Contains(prev, found) && !slices.Contains(have, found) {
+				out = append(out, found)
+			}
+		}
+	}
+	return out
+}
+
+func neighbourRight(attrs authorizationv1.ResourceAttributes, ns string) string {
+	return fmt.Sprintf("%s in %s", right(attrs.Verb, attrs.Group, attrs.Resource), ns)
+}
+
 // neighbourExcess asks whether the credential holds neighbourRights in each
-// of namespaces (at most maxNeighbourNamespaces of them).
+// of namespaces (a neighbourWindow: the caller bounds them).
 func neighbourExcess(ctx context.Context, c *clusters.Clients, namespaces []string) []string {
 	out := []string{}
-	for i, ns := range namespaces {
-		if i == maxNeighbourNamespaces {
-			break
-		}
+	for _, ns := range namespaces {
 		for _, attrs := range neighbourRights {
 			attrs.Namespace = ns
 			res, err := c.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 				Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs},
 			}, metav1.CreateOptions{})
 			if err == nil && res.Status.Allowed {
-				out = append(out, fmt.Sprintf("%s in %s", right(attrs.Verb, attrs.Group, attrs.Resource), ns))
+				out = append(out, neighbourRight(attrs, ns))
 			}
 		}
 	}

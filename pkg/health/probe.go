@@ -61,6 +61,10 @@ type CredentialInfo struct {
 	// ExcessRights are rights outside the allowed namespaces (cluster-wide
 	// or in namespaces it was not given) that the credential should not have.
 	ExcessRights []string `json:"excess_rights"`
+	// TokenLifetime is whether the API server caps the lifetime of the
+	// tokens the credential may request for itself (its renewal right); nil
+	// when the last full probe could not tell (token_lifetime.go).
+	TokenLifetime *TokenLifetime `json:"token_lifetime,omitempty"`
 }
 
 // OverPrivileged tells whether the probe found rights the credential should
@@ -99,7 +103,8 @@ type NamespaceStatus struct {
 // credential has exactly the rights pushd needs there (SelfSubjectRulesReview).
 // A few SelfSubjectAccessReviews look for rights it should not have elsewhere,
 // among them in neighbours: namespaces other records on the same API server
-// allow and rec does not. ctx bounds the whole probe.
+// allow and rec does not (all of those given: the Monitor pages through
+// them, at most maxNeighbourNamespaces a probe). ctx bounds the whole probe.
 func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neighbours []string, now time.Time) Status {
 	st := Status{Connectivity: Connectivity{CheckedAt: &now}, Namespaces: []NamespaceStatus{}, Credential: CredentialInfo{ExcessRights: []string{}}}
 	v, err := c.Kube.Discovery().ServerVersion()
@@ -123,6 +128,7 @@ func Probe(ctx context.Context, c *clusters.Clients, rec *clusters.Record, neigh
 		st.Namespaces = append(st.Namespaces, probeNamespace(ctx, c, ns))
 	}
 	st.Credential.ExcessRights = append(clusterExcess(ctx, c, rec), neighbourExcess(ctx, c, neighbours)...)
+	st.Credential.TokenLifetime = tokenLifetime(ctx, c, ssr.Status.UserInfo.Username)
 	return st
 }
 
@@ -328,7 +334,7 @@ func right(verb, group, resource string) string {
 // checked at now, and ok. Anything else — prev not ready, an error, a
 // difference — is not ok, and the caller probes fully, which classifies
 // it. Idle clusters are probed this way between full probes: a full probe
-// costs a request per namespace and check (about nine for one namespace),
+// costs a request per namespace and check (about ten for one namespace),
 // so at a 15 s interval it alone made an idle cluster cost over 30 API
 // requests a minute (README, Performance).
 func ProbeLight(ctx context.Context, c *clusters.Clients, rec *clusters.Record, prev Status, now time.Time) (Status, bool) {

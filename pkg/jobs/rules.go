@@ -77,8 +77,8 @@ const (
 	// that (accept_excess_rights).
 	RuleOverPrivileged ErrorCode = "over_privileged"
 	// RulePodSecurityNotEnforced: the record requires Pod Security admission
-	// and the namespace does not carry pod-security.kubernetes.io/enforce (or
-	// pushd could not read it).
+	// and the namespace's pod-security.kubernetes.io/enforce is missing, not a
+	// level, or below clusters.PodSecurityMinimum (or pushd could not read it).
 	RulePodSecurityNotEnforced ErrorCode = "pod_security_not_enforced"
 )
 
@@ -348,9 +348,11 @@ func checkPrivileges(ctx context.Context, s *scope, c *candidate) error {
 	return nil
 }
 
-// checkPodSecurity refuses a job into a namespace without Pod Security
-// enforcement when the cluster's record requires it. The live namespace is
-// read now: a label seen by the last probe may have been removed since.
+// checkPodSecurity refuses a job into a namespace that does not enforce at
+// least clusters.PodSecurityMinimum when the cluster's record requires Pod
+// Security: enforce=privileged admits every pod, and an unknown value is no
+// level. The live namespace is read now, at intake and again at claim: a
+// label seen by the last probe may have been changed since.
 func checkPodSecurity(ctx context.Context, _ *scope, c *candidate) error {
 	if !c.rec.RequirePodSecurity {
 		return nil
@@ -362,8 +364,12 @@ func checkPodSecurity(ctx context.Context, _ *scope, c *candidate) error {
 	if err != nil {
 		return withValue(refuse(RulePodSecurityNotEnforced, "namespace", "cluster %q requires Pod Security enforcement; namespace %q could not be read to confirm it", rec.ID, namespace), namespace)
 	}
-	if ns.Labels[clusters.PodSecurityEnforceLabel] == "" {
-		return withValue(refuse(RulePodSecurityNotEnforced, "namespace", "cluster %q requires Pod Security enforcement; namespace %q has no %s label", rec.ID, namespace, clusters.PodSecurityEnforceLabel), namespace)
+	level, ok := ns.Labels[clusters.PodSecurityEnforceLabel]
+	if !ok {
+		return withValue(refuse(RulePodSecurityNotEnforced, "namespace", "cluster %q requires Pod Security enforcement of at least %s; namespace %q has no %s label", rec.ID, clusters.PodSecurityMinimum, namespace, clusters.PodSecurityEnforceLabel), namespace)
+	}
+	if !clusters.PodSecurityEnforces(level, clusters.PodSecurityMinimum) {
+		return withValue(refuse(RulePodSecurityNotEnforced, "namespace", "cluster %q requires Pod Security enforcement of at least %s; namespace %q has %s=%q", rec.ID, clusters.PodSecurityMinimum, namespace, clusters.PodSecurityEnforceLabel, level), namespace)
 	}
 	return nil
 }

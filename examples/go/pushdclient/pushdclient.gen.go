@@ -955,9 +955,11 @@ type ClusterSpec struct {
 	// PublicKey Optional; kept and shown, not used by pushd in v1.
 	PublicKey *string `json:"public_key,omitempty"`
 
-	// RequirePodSecurity When `true`, a job into a namespace that does not carry `pod-security.kubernetes.io/enforce`
-	// (Pod Security admission) is refused with `422` `pod_security_not_enforced`; pushd reads the
-	// live namespace at intake. The probe shows each namespace's level (`pod_security_enforce`).
+	// RequirePodSecurity When `true`, a job into a namespace whose `pod-security.kubernetes.io/enforce` (Pod Security
+	// admission) is not `baseline` or `restricted` — missing, or `privileged`, which admits every
+	// pod — is refused with `422` `pod_security_not_enforced`, naming the namespace's level; pushd
+	// reads the live namespace at intake and again when the job is claimed. The probe shows each
+	// namespace's level (`pod_security_enforce`).
 	RequirePodSecurity *bool `json:"require_pod_security,omitempty"`
 
 	// Uid Read-only; ignored when sent (see `Cluster.uid`).
@@ -1012,6 +1014,15 @@ type Credential struct {
 	//
 	// Examples: system:serviceaccount:vworkspace-system:pushd
 	Subject *string `json:"subject,omitempty"`
+
+	// TokenLifetime Optional; whether the API server caps the lifetime of the tokens a ServiceAccount credential
+	// may request for itself (the right renewal needs). Only kube-apiserver's
+	// `--service-account-max-token-expiration` caps it, so a full probe asks for a ten-year token —
+	// as a dry run, for an audience no API server accepts (a dry-run token alone is a working one),
+	// kept nowhere — and reads what was granted. Left out when the credential is no ServiceAccount or
+	// may not request tokens, and in answers read from the stored status, which does not keep it
+	// yet: it is in the answer to storing a kubeconfig, which probes at once.
+	TokenLifetime *TokenLifetime `json:"token_lifetime,omitempty"`
 }
 
 // CredentialChangedData `replaced`: a new kubeconfig was stored (`PUT /clusters/{id}/kubeconfig`); `renewed`: pushd
@@ -2173,6 +2184,24 @@ type RuleCode string
 //
 // Examples: 2026-05-04T10:15:30Z
 type Timestamp = time.Time
+
+// TokenLifetime Optional; whether the API server caps the lifetime of the tokens a ServiceAccount credential
+// may request for itself (the right renewal needs). Only kube-apiserver's
+// `--service-account-max-token-expiration` caps it, so a full probe asks for a ten-year token —
+// as a dry run, for an audience no API server accepts (a dry-run token alone is a working one),
+// kept nowhere — and reads what was granted. Left out when the credential is no ServiceAccount or
+// may not request tokens, and in answers read from the stored status, which does not keep it
+// yet: it is in the answer to storing a kubeconfig, which probes at once.
+type TokenLifetime struct {
+	// Capped `false`: the ten-year request was granted in full; the credential may mint itself tokens of
+	// any lifetime. Set `--service-account-max-token-expiration` on the API server to bound it.
+	Capped bool `json:"capped"`
+
+	// MaxSeconds The lifetime granted, in seconds; the cap when `capped`.
+	//
+	// Examples: 172800
+	MaxSeconds int64 `json:"max_seconds"`
+}
 
 // UnreadableNamespace defines model for UnreadableNamespace.
 type UnreadableNamespace struct {
