@@ -27,17 +27,7 @@ import (
 // audience is refused.
 func TestProbeShowsTokenLifetime(t *testing.T) {
 	bed.Each(t, 0, func(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster) {
-		f := fleettest.New(t, db, fleettest.Options{})
-		ns := fleettest.Namespace(t, c, true)
-		rec, _, err := f.Registry.Put(ctx, "acme", clusters.Record{ID: "lifetime-" + ns[2:], AllowedNamespaces: []string{ns}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fleettest.Enroll(t, f.Creds, c, rec.ID, []string{ns})
-		st, err := f.Monitor.Check(ctx, rec)
-		if err != nil || st.Connectivity.State != health.StateReady {
-			t.Fatalf("%s %s %v", st.Connectivity.State, st.Connectivity.Message, err)
-		}
+		f, rec, st := probeEnrolled(t, ctx, db, c, "lifetime-")
 		if got := st.Credential.TokenLifetime; got == nil || got.Capped || got.MaxSeconds != 87600*3600 {
 			t.Fatalf("token lifetime on an API server without a cap: %+v", got)
 		}
@@ -88,19 +78,28 @@ func TestProbeShowsTokenLifetimeCap(t *testing.T) {
 	})
 	c := capped.Clusters[0]
 	dbtest.EachContext(t, func(t *testing.T, ctx context.Context, db dbtest.Database) {
-		f := fleettest.New(t, db, fleettest.Options{})
-		ns := fleettest.Namespace(t, c, true)
-		rec, _, err := f.Registry.Put(ctx, "acme", clusters.Record{ID: "capped-" + ns[2:], AllowedNamespaces: []string{ns}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fleettest.Enroll(t, f.Creds, c, rec.ID, []string{ns})
-		st, err := f.Monitor.Check(ctx, rec)
-		if err != nil || st.Connectivity.State != health.StateReady {
-			t.Fatalf("%s %s %v", st.Connectivity.State, st.Connectivity.Message, err)
-		}
+		_, _, st := probeEnrolled(t, ctx, db, c, "capped-")
 		if got := st.Credential.TokenLifetime; got == nil || !got.Capped || got.MaxSeconds != 48*3600 {
 			t.Fatalf("token lifetime on an API server capping at 48h: %+v", got)
 		}
 	})
+}
+
+// probeEnrolled registers a record (id prefix and a fresh managed
+// namespace of c) with a bootstrapped credential and probes it, which must
+// find it ready.
+func probeEnrolled(t *testing.T, ctx context.Context, db dbtest.Database, c *testbed.Cluster, prefix string) (*fleettest.Fleet, *clusters.Record, health.Status) {
+	t.Helper()
+	f := fleettest.New(t, db, fleettest.Options{})
+	ns := fleettest.Namespace(t, c, true)
+	rec, _, err := f.Registry.Put(ctx, "acme", clusters.Record{ID: prefix + ns[2:], AllowedNamespaces: []string{ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Enroll(t, f.Creds, c, rec.ID, []string{ns})
+	st, err := f.Monitor.Check(ctx, rec)
+	if err != nil || st.Connectivity.State != health.StateReady {
+		t.Fatalf("%s %s %v", st.Connectivity.State, st.Connectivity.Message, err)
+	}
+	return f, rec, st
 }
